@@ -1,0 +1,3 @@
+/* addr.c - placeholder, being written */
+#include "autoconf.h"
+int addr_placeholder_;

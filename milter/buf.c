@@ -1,0 +1,3 @@
+/* buf.c - placeholder, being written */
+#include "autoconf.h"
+int buf_placeholder_;

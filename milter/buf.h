@@ -1,0 +1,1 @@
+/* buf.h - placeholder */

@@ -1,0 +1,488 @@
+/*
+ * config.c - the configuration parser shared by all programs (config.h).
+ *
+ * One typed key table gives each key's name, type, default, limits and the
+ * field it fills.  Parsing never stops at the first error: every bad line is
+ * reported as "file:line: Key: why" and counted, and no config is returned
+ * if any was found (STYLE.md section 6).
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_ENUM, CFG_LIST };
+
+struct cfg_enum { const char *word; int value; };
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	const char *dflt;		/* NULL: unset */
+	long min, max;			/* CFG_INT, CFG_DURATION */
+	size_t off;			/* offsetof(struct config, field) */
+	const struct cfg_enum *words;	/* CFG_ENUM, NULL-terminated */
+};
+
+#define CFG_OFF(f) offsetof(struct config, f)
+#define DAYS(n) ((long)(n) * 86400L)
+
+static const struct cfg_enum mode_words[] = {
+	{ "enforce", MODE_ENFORCE }, { "monitor", MODE_MONITOR }, { NULL, 0 } };
+static const struct cfg_enum multi_words[] = {
+	{ "split", MULTI_SPLIT }, { "defer", MULTI_DEFER },
+	{ "reject", MULTI_REJECT }, { NULL, 0 } };
+static const struct cfg_enum ondberr_words[] = {
+	{ "tempfail", ONDBERR_TEMPFAIL }, { "accept", ONDBERR_ACCEPT },
+	{ "reject", ONDBERR_REJECT }, { NULL, 0 } };
+static const struct cfg_enum logaddr_words[] = {
+	{ "yes", LOGADDR_YES }, { "hash", LOGADDR_HASH }, { "no", LOGADDR_NO },
+	{ NULL, 0 } };
+static const struct cfg_enum spf_words[] = {
+	{ "off", SPF_OFF }, { "warn", SPF_WARN }, { "reject", SPF_REJECT },
+	{ NULL, 0 } };
+static const struct cfg_enum sigalg_words[] = {
+	{ "rsa-sha256", SIGALG_RSA }, { "ed25519-sha256", SIGALG_ED25519 },
+	{ "both", SIGALG_BOTH }, { NULL, 0 } };
+static const struct cfg_enum level_words[] = {
+	{ "err", 0 }, { "error", 0 }, { "warning", 1 }, { "notice", 2 },
+	{ "info", 2 }, { "debug", 3 }, { NULL, 0 } };
+
+static const struct cfg_key keys[] = {
+	{ "Socket", CFG_STR, "local:/run/optin-milter/optin-milter.sock", 0, 0, CFG_OFF(socket), NULL },
+	{ "ConsentDB", CFG_STR, "/var/lib/optin-milter/consent.db", 0, 0, CFG_OFF(consent_db), NULL },
+	{ "QuarantineDir", CFG_STR, "/var/spool/optin-milter/quarantine", 0, 0, CFG_OFF(quarantine_dir), NULL },
+	{ "UserID", CFG_STR, NULL, 0, 0, CFG_OFF(user_id), NULL },
+	{ "PidFile", CFG_STR, NULL, 0, 0, CFG_OFF(pid_file), NULL },
+	{ "Syslog", CFG_BOOL, "yes", 0, 0, CFG_OFF(syslog), NULL },
+	{ "SyslogFacility", CFG_STR, "mail", 0, 0, CFG_OFF(syslog_facility), NULL },
+	{ "LogLevel", CFG_ENUM, "info", 0, 0, CFG_OFF(log_level), level_words },
+	{ "CampaignSenders", CFG_LIST, NULL, 0, 0, CFG_OFF(campaign_senders), NULL },
+	{ "CampaignAuthUsers", CFG_LIST, NULL, 0, 0, CFG_OFF(campaign_auth_users), NULL },
+	{ "CampaignHeader", CFG_STR, "X-Campaign-ID", 0, 0, CFG_OFF(campaign_header), NULL },
+	{ "ListHeader", CFG_STR, "X-Campaign-List", 0, 0, CFG_OFF(list_header), NULL },
+	{ "DefaultList", CFG_STR, NULL, 0, 0, CFG_OFF(default_list), NULL },
+	{ "StripInternalHeaders", CFG_BOOL, "yes", 0, 0, CFG_OFF(strip_internal_headers), NULL },
+	{ "MultiRecipientCampaign", CFG_ENUM, "split", 0, 0, CFG_OFF(multi_recipient), multi_words },
+	{ "SendmailCommand", CFG_STR, "/usr/sbin/sendmail -i", 0, 0, CFG_OFF(sendmail_command), NULL },
+	{ "ListIdDomain", CFG_STR, NULL, 0, 0, CFG_OFF(list_id_domain), NULL },
+	{ "Domain", CFG_STR, NULL, 0, 0, CFG_OFF(domain), NULL },
+	{ "Selector", CFG_STR, NULL, 0, 0, CFG_OFF(selector), NULL },
+	{ "KeyFile", CFG_STR, NULL, 0, 0, CFG_OFF(key_file), NULL },
+	{ "SelectorEd25519", CFG_STR, NULL, 0, 0, CFG_OFF(selector_ed25519), NULL },
+	{ "KeyFileEd25519", CFG_STR, NULL, 0, 0, CFG_OFF(key_file_ed25519), NULL },
+	{ "KeyTable", CFG_STR, NULL, 0, 0, CFG_OFF(key_table), NULL },
+	{ "SigningTable", CFG_STR, NULL, 0, 0, CFG_OFF(signing_table), NULL },
+	{ "SigningAlgorithm", CFG_ENUM, "rsa-sha256", 0, 0, CFG_OFF(signing_algorithm), sigalg_words },
+	{ "SignAll", CFG_BOOL, "no", 0, 0, CFG_OFF(sign_all), NULL },
+	{ "UnsubscribeURL", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_url), NULL },
+	{ "UnsubscribeMailto", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_mailto), NULL },
+	{ "TokenKeyFile", CFG_STR, NULL, 0, 0, CFG_OFF(token_key_file), NULL },
+	{ "TokenLifetime", CFG_DURATION, "400d", DAYS(1), DAYS(3650), CFG_OFF(token_lifetime), NULL },
+	{ "OnDBError", CFG_ENUM, "tempfail", 0, 0, CFG_OFF(on_db_error), ondberr_words },
+	{ "QuarantineRetention", CFG_DURATION, "30d", DAYS(1), DAYS(3650), CFG_OFF(quarantine_retention), NULL },
+	{ "LogAddresses", CFG_ENUM, "yes", 0, 0, CFG_OFF(log_addresses), logaddr_words },
+	{ "UnsubscribeListen", CFG_STR, "127.0.0.1:8025", 0, 0, CFG_OFF(unsubscribe_listen), NULL },
+	{ "OutboundIP", CFG_LIST, NULL, 0, 0, CFG_OFF(outbound_ip), NULL },
+	{ "SPFCheck", CFG_ENUM, "warn", 0, 0, CFG_OFF(spf_check), spf_words },
+	{ "Mode", CFG_ENUM, "enforce", 0, 0, CFG_OFF(mode), mode_words },
+	{ "DBBusyTimeout", CFG_INT, "5000", 0, 600000, CFG_OFF(db_busy_timeout), NULL },
+	{ "Organization", CFG_STR, NULL, 0, 0, CFG_OFF(organization), NULL },
+	{ "PrivacyURL", CFG_STR, NULL, 0, 0, CFG_OFF(privacy_url), NULL },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse {
+	const char *name;	/* file name for messages */
+	FILE *err;
+	int nerrors;
+	unsigned char seen[NKEYS];
+};
+
+/* perr - report one error at name:line */
+static void __attribute__((format(printf, 4, 5)))
+perr(struct parse *p, int line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->nerrors++;
+	if (p->err == NULL)
+		return;
+	if (line > 0)
+		fprintf(p->err, "%s:%d: ", p->name, line);
+	else
+		fprintf(p->err, "%s: ", p->name);
+	if (key != NULL)
+		fprintf(p->err, "%s: ", key);
+	va_start(ap, fmt);
+	vfprintf(p->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->err);
+}
+
+/* parse_bool - yes/no/true/false/1/0/on/off */
+static int
+parse_bool(const char *v, bool *b_r)
+{
+	static const char *const yes[] = { "yes", "true", "1", "on" };
+	static const char *const no[] = { "no", "false", "0", "off" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return (*b_r = true), 0;
+		if (strcasecmp(v, no[i]) == 0)
+			return (*b_r = false), 0;
+	}
+	return -1;
+}
+
+/* parse_number - a decimal number with an optional unit (s, m, h, d, w
+ * when units is true), in seconds for durations */
+static int
+parse_number(const char *v, bool units, long *n_r)
+{
+	char *end;
+	long long n, mul = 1;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || n > INT32_MAX)
+		return -1;
+	if (units && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400; break;
+		default: return -1;
+		}
+		end++;
+	}
+	if (*end != '\0')
+		return -1;
+	*n_r = (long)(n * mul);
+	return 0;
+}
+
+/* parse_list - split on commas and white space into an owned list */
+static int
+parse_list(const char *v, struct cfg_list *l)
+{
+	const char *p = v;
+	size_t cap = 4;
+
+	l->n = 0;
+	if ((l->v = calloc(cap + 1, sizeof(char *))) == NULL)
+		return -1;
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		if (l->n == cap) {
+			char **nv = realloc(l->v, (cap * 2 + 1) * sizeof(char *));
+
+			if (nv == NULL)
+				return -1;
+			l->v = nv;
+			cap *= 2;
+		}
+		if ((l->v[l->n] = strndup(p, len)) == NULL)
+			return -1;
+		l->v[++l->n] = NULL;
+		p += len;
+	}
+	return 0;
+}
+
+static void
+list_free(struct cfg_list *l)
+{
+	size_t i;
+
+	for (i = 0; l->v != NULL && i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* enum_words - "a, b or c" for a message */
+static void
+enum_words(const struct cfg_enum *w, char *out, size_t outlen)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (; w->word != NULL && len < outlen; w++) {
+		len += (size_t)snprintf(out + len, outlen - len, "%s%s",
+		    len == 0 ? "" : (w[1].word == NULL ? " or " : ", "),
+		    w->word);
+	}
+}
+
+/* set_value - convert v for key k into cfg; 0 or -1 (reported) */
+static int
+set_value(struct parse *p, int line, const struct cfg_key *k,
+    const char *v, struct config *cfg)
+{
+	void *field = (char *)cfg + k->off;
+	char expect[200];
+	long n;
+	bool b;
+
+	switch (k->type) {
+	case CFG_STR:
+		free(*(char **)field);
+		if ((*(char **)field = strdup(v)) == NULL)
+			return perr(p, line, k->name, "out of memory"), -1;
+		return 0;
+	case CFG_BOOL:
+		if (parse_bool(v, &b) < 0)
+			return perr(p, line, k->name, "bad value '%s' "
+			    "(expected yes or no)", v), -1;
+		*(bool *)field = b;
+		return 0;
+	case CFG_INT:
+	case CFG_DURATION:
+		if (parse_number(v, k->type == CFG_DURATION, &n) < 0 ||
+		    n < k->min || n > k->max)
+			return perr(p, line, k->name, "bad value '%s' (expected "
+			    "%s from %ld to %ld%s)", v, k->type == CFG_INT ?
+			    "a number" : "a duration such as 30d or 12h,",
+			    k->type == CFG_INT ? k->min : k->min / 86400,
+			    k->type == CFG_INT ? k->max : k->max / 86400,
+			    k->type == CFG_INT ? "" : " days"), -1;
+		*(long *)field = n;
+		return 0;
+	case CFG_ENUM:
+		for (const struct cfg_enum *w = k->words; w->word; w++)
+			if (strcasecmp(v, w->word) == 0)
+				return (*(int *)field = w->value), 0;
+		enum_words(k->words, expect, sizeof(expect));
+		return perr(p, line, k->name, "bad value '%s' (expected %s)",
+		    v, expect), -1;
+	case CFG_LIST:
+		list_free(field);
+		if (parse_list(v, field) < 0)
+			return perr(p, line, k->name, "out of memory"), -1;
+		return 0;
+	}
+	return -1;
+}
+
+static const struct cfg_key *
+key_find(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == len &&
+		    strncasecmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* parse_line - one line of the file; s is modified */
+static void
+parse_line(struct parse *p, int line, char *s, struct config *cfg)
+{
+	const struct cfg_key *k;
+	char *name, *v, *end;
+	size_t nlen;
+
+	for (end = s; *end != '\0'; end++)
+		if (*end == '#')
+			break;
+		else if ((unsigned char)*end < 0x20 && *end != '\t')
+			return perr(p, line, NULL, "control character in line");
+	*end = '\0';
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	name = s + strspn(s, " \t");
+	if (*name == '\0')
+		return;
+	nlen = strcspn(name, " \t");
+	v = name + nlen + strspn(name + nlen, " \t");
+	if ((k = key_find(name, nlen)) == NULL) {
+		name[nlen] = '\0';
+		return perr(p, line, name, "unknown key");
+	}
+	if (p->seen[k - keys]++)
+		return perr(p, line, k->name, "key given twice");
+	if (*v == '\0')
+		return perr(p, line, k->name, "no value");
+	(void)set_value(p, line, k, v, cfg);
+}
+
+/* check_config - rules that join several keys */
+static void
+check_config(struct parse *p, const struct config *cfg)
+{
+	if ((cfg->key_file != NULL) != (cfg->domain != NULL && cfg->selector
+	    != NULL) && cfg->key_table == NULL)
+		perr(p, 0, "KeyFile", "KeyFile, Domain and Selector go together");
+	if ((cfg->key_table != NULL) != (cfg->signing_table != NULL))
+		perr(p, 0, "KeyTable", "KeyTable and SigningTable go together");
+	if (cfg->signing_algorithm == SIGALG_BOTH && cfg->key_file != NULL &&
+	    (cfg->key_file_ed25519 == NULL || cfg->selector_ed25519 == NULL))
+		perr(p, 0, "SigningAlgorithm", "'both' with KeyFile needs "
+		    "KeyFileEd25519 and SelectorEd25519");
+	if (cfg->unsubscribe_url != NULL &&
+	    strncmp(cfg->unsubscribe_url, "https://", 8) != 0 &&
+	    strncmp(cfg->unsubscribe_url, "http://", 7) != 0)
+		perr(p, 0, "UnsubscribeURL", "must start with https:// "
+		    "(RFC 8058 section 3)");
+	if (cfg->unsubscribe_url != NULL && strstr(cfg->unsubscribe_url,
+	    "%t") == NULL)
+		perr(p, 0, "UnsubscribeURL", "must contain %%t (the token)");
+	if (cfg->unsubscribe_mailto != NULL && (strstr(cfg->unsubscribe_mailto,
+	    "%t") == NULL || strchr(cfg->unsubscribe_mailto, '@') == NULL))
+		perr(p, 0, "UnsubscribeMailto", "must be an address with %%t");
+	if ((cfg->unsubscribe_url != NULL || cfg->unsubscribe_mailto != NULL)
+	    && cfg->token_key_file == NULL)
+		perr(p, 0, "TokenKeyFile", "needed by UnsubscribeURL and "
+		    "UnsubscribeMailto");
+}
+
+struct config *
+config_parse(const char *name, const char *text, FILE *err, int *nerrors_r)
+{
+	struct parse p = { .name = name, .err = err };
+	struct config *cfg;
+	char *copy, *s, *nl;
+	int line = 0;
+	size_t i;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
+	    (cfg->file = strdup(name)) == NULL ||
+	    (copy = strdup(text)) == NULL) {
+		config_free(&cfg);
+		perr(&p, 0, NULL, "out of memory");
+		*nerrors_r = p.nerrors;
+		return NULL;
+	}
+	for (s = copy; s != NULL; s = nl) {
+		if ((nl = strchr(s, '\n')) != NULL)
+			*nl++ = '\0';
+		if (nl == NULL && *s == '\0')
+			break;
+		if (nl != NULL && nl > s + 1 && nl[-2] == '\r')
+			nl[-2] = '\0';
+		parse_line(&p, ++line, s, cfg);
+	}
+	free(copy);
+	for (i = 0; i < NKEYS; i++)
+		if (!p.seen[i] && keys[i].dflt != NULL)
+			(void)set_value(&p, 0, &keys[i], keys[i].dflt, cfg);
+	check_config(&p, cfg);
+	*nerrors_r = p.nerrors;
+	if (p.nerrors > 0)
+		config_free(&cfg);
+	return cfg;
+}
+
+struct config *
+config_load(const char *path, FILE *err, int *nerrors_r)
+{
+	struct config *cfg;
+	char *text = NULL;
+	size_t len = 0, cap = 0, n;
+	FILE *fp;
+
+	if (path == NULL)
+		path = CONFIG_DEFAULT_FILE;
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (err != NULL)
+			fprintf(err, "%s: cannot open: %s\n", path,
+			    strerror(errno));
+		*nerrors_r = 1;
+		return NULL;
+	}
+	do {
+		if (len + 4096 + 1 > cap) {
+			char *nt = realloc(text, cap = cap * 2 + 8192);
+
+			if (nt == NULL) {
+				free(text);
+				fclose(fp);
+				*nerrors_r = 1;
+				return NULL;
+			}
+			text = nt;
+		}
+		n = fread(text + len, 1, 4096, fp);
+		len += n;
+	} while (n > 0 && len < (1 << 20));
+	fclose(fp);
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		if (err != NULL)
+			fprintf(err, "%s: NUL byte in file\n", path);
+		free(text);
+		*nerrors_r = 1;
+		return NULL;
+	}
+	cfg = config_parse(path, text, err, nerrors_r);
+	free(text);
+	return cfg;
+}
+
+void
+config_free(struct config **cfgp)
+{
+	struct config *cfg;
+	size_t i;
+
+	if (cfgp == NULL || (cfg = *cfgp) == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		void *field = (char *)cfg + keys[i].off;
+
+		if (keys[i].type == CFG_STR)
+			free(*(char **)field);
+		else if (keys[i].type == CFG_LIST)
+			list_free(field);
+	}
+	free(cfg->file);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+bool
+cfg_list_has(const struct cfg_list *list, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++)
+		if (strcasecmp(list->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+size_t
+config_key_count(void)
+{
+	return NKEYS;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}

@@ -1,0 +1,3 @@
+/* consent.c - placeholder, being written */
+#include "autoconf.h"
+int consent_placeholder_;

@@ -1,0 +1,3 @@
+/* ctl_token.c - placeholder, being written */
+#include "autoconf.h"
+int ctl_token_placeholder_;

@@ -1,0 +1,87 @@
+/*
+ * dkimsign.h - DKIM signing with libopendkim (RFC 6376; Ed25519 RFC 8463).
+ * The only module that includes <dkim.h>.
+ *
+ * relaxed/relaxed, rsa-sha256 and/or ed25519-sha256, no l=.  Signed headers
+ * (DESIGN "DKIM"): From, To, Cc, Subject, Date, Message-ID, Reply-To,
+ * MIME-Version, Content-Type, Content-Transfer-Encoding, List-Id,
+ * List-Unsubscribe, List-Unsubscribe-Post, Feedback-ID; From and both
+ * List-Unsubscribe headers oversigned.  Keys come from Domain/Selector/KeyFile
+ * (one key; KeyFileEd25519/SelectorEd25519 for the second of "both") or from
+ * OpenDKIM-compatible KeyTable/SigningTable.  Keys are read once at start-up.
+ *
+ * Threads: a signer is read-only after dkimsign_open() and may be shared;
+ * dkimsign_message() is thread-safe.
+ */
+#ifndef OPTIN_DKIMSIGN_H
+#define OPTIN_DKIMSIGN_H
+
+#include <stddef.h>
+#include <stdbool.h>
+
+struct config;
+struct dkimsign;		/* opaque */
+
+/* One header field as it will be delivered: name and value without the
+ * colon; value as libmilter gives it (leading space optional). */
+struct dkimsign_hdr {
+	const char *name;
+	const char *value;
+};
+
+/* A signature produced: the DKIM-Signature value (owned by the result) and
+ * what the log line needs. */
+struct dkimsign_sig {
+	char *value;		/* owned: header value, folded with "\n\t" */
+	const char *alg;	/* static: "rsa-sha256" or "ed25519-sha256" */
+	char domain[256];	/* d= */
+	char selector[64];	/* s= */
+};
+
+struct dkimsign_result {
+	size_t n;			/* 0, 1 or 2 signatures */
+	struct dkimsign_sig sig[2];
+};
+
+/*
+ * Load keys and tables named by cfg.  A key file that is missing,
+ * unreadable, of a wrong type, or readable by group or others is an error
+ * (why[] names the file).  Returns NULL without error (*why == 0) when no
+ * signing is configured.  Owned; free with dkimsign_free().
+ */
+struct dkimsign *dkimsign_open(const struct config *cfg, char *why,
+	    size_t whylen);
+
+/* Free; accepts NULL, sets *dsp to NULL. */
+void dkimsign_free(struct dkimsign **dsp);
+
+/*
+ * Sign a message.  from_domain selects the key (SigningTable is matched
+ * against the From address, from_addr; with a single key the key's Domain
+ * is used when from_domain is NULL or matches nothing).  hdrs[0..nhdrs-1] is
+ * the final header list in order; body/bodylen the body as it will be sent
+ * (CRLF line ends).  Fills *res_r (free with dkimsign_result_free).
+ * Returns 1 signed, 0 no key for this From (nothing to do), -1 error with
+ * why[] filled (no From header, library error).
+ */
+int dkimsign_message(const struct dkimsign *ds, const char *from_addr,
+	    const struct dkimsign_hdr *hdrs, size_t nhdrs,
+	    const unsigned char *body, size_t bodylen,
+	    struct dkimsign_result *res_r, char *why, size_t whylen);
+
+void dkimsign_result_free(struct dkimsign_result *res);
+
+/*
+ * Does the signature value sig list header name (case-insensitive) in h=?
+ * Used at end of message: RFC 8058 section 3 needs both List-Unsubscribe
+ * headers covered.
+ */
+bool dkimsign_covers(const char *sig, const char *name);
+
+/* The DNS TXT record (value) to publish for each loaded key: calls fn with
+ * "selector._domainkey.domain", the record text and arg. */
+int dkimsign_dns_records(const struct dkimsign *ds,
+	    void (*fn)(const char *name, const char *txt, void *arg),
+	    void *arg, char *why, size_t whylen);
+
+#endif

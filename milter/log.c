@@ -1,0 +1,121 @@
+/*
+ * log.c - syslog and stderr output with levels (see log.h).
+ *
+ * Settings are written once by log_init() before threads start and read
+ * afterwards; syslog(3) and stdio lock internally.
+ */
+#include "autoconf.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+static bool log_syslog;
+static bool log_stderr = true;
+static int log_level = LOG_LEVEL_INFO;
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+void
+log_init(const char *ident, bool use_syslog, bool to_stderr, int level,
+    const char *facility)
+{
+	int fac = LOG_MAIL;
+	size_t i;
+
+	for (i = 0; facility != NULL && i < sizeof(facilities) /
+	    sizeof(facilities[0]); i++)
+		if (strcasecmp(facility, facilities[i].name) == 0)
+			fac = facilities[i].facility;
+	if (log_syslog)
+		closelog();
+	log_syslog = use_syslog;
+	log_stderr = to_stderr;
+	log_level = level;
+	if (use_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, fac);
+}
+
+/* log_vwrite - write one line at level, with an optional errno text */
+static void
+log_vwrite(int level, int errnum, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const char *const word[] = { "error: ", "warning: ", "", "debug: " };
+	char line[2048];
+	int n;
+
+	if (level > log_level && level != LOG_LEVEL_ERR)
+		return;
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	if (errnum != 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, ": %s",
+		    strerror(errnum));
+	if (log_syslog)
+		syslog(prio[level], "%s", line);
+	if (log_stderr)
+		fprintf(stderr, "%s%s\n", word[level], line);
+}
+
+#define LOG_FN(fn, level, errnum) \
+void fn(const char *fmt, ...) \
+{ \
+	int saved = errno; \
+	va_list ap; \
+	va_start(ap, fmt); \
+	log_vwrite((level), (errnum), fmt, ap); \
+	va_end(ap); \
+	errno = saved; \
+}
+
+LOG_FN(log_err, LOG_LEVEL_ERR, 0)
+LOG_FN(log_warn, LOG_LEVEL_WARNING, saved)
+LOG_FN(log_warnx, LOG_LEVEL_WARNING, 0)
+LOG_FN(log_info, LOG_LEVEL_INFO, 0)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)
+
+void
+log_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERR, 0, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+char *
+log_safe(const char *s, char *out, size_t outlen)
+{
+	size_t i;
+
+	if (outlen == 0)
+		return out;
+	if (s == NULL)
+		s = "(null)";
+	for (i = 0; s[i] != '\0' && i + 1 < outlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	out[i] = '\0';
+	return out;
+}

@@ -1,0 +1,1 @@
+/* mlfi.h - placeholder */

@@ -1,0 +1,3 @@
+/* privdrop.c - placeholder, being written */
+#include "autoconf.h"
+int privdrop_placeholder_;

@@ -1,0 +1,1 @@
+/* privdrop.h - placeholder */

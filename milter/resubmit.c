@@ -1,0 +1,3 @@
+/* resubmit.c - placeholder, being written */
+#include "autoconf.h"
+int resubmit_placeholder_;

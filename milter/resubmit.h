@@ -1,0 +1,1 @@
+/* resubmit.h - placeholder */

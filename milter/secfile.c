@@ -1,0 +1,3 @@
+/* secfile.c - placeholder, being written */
+#include "autoconf.h"
+int secfile_placeholder_;

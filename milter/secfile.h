@@ -1,0 +1,26 @@
+/*
+ * secfile.h - reading secret files safely (keys).
+ *
+ * open(), then fstat() the descriptor: a regular file, not readable or
+ * writable by group or others, owned by the caller or root (OpenSMTPD
+ * check_file_secrecy, OpenDKIM dkimf_securefile).
+ */
+#ifndef OPTIN_SECFILE_H
+#define OPTIN_SECFILE_H
+
+#include <stddef.h>
+
+/*
+ * Read the secret file path (at most maxlen bytes) into a malloc'd
+ * NUL-terminated buffer (*len_r bytes without the NUL).  Returns the buffer,
+ * owned by the caller, to be wiped with secfile_free(); NULL with why[]
+ * filled when the file is missing, unreadable, too big, not a regular file,
+ * or has group/other permission bits.
+ */
+char *secfile_read(const char *path, size_t maxlen, size_t *len_r, char *why,
+	    size_t whylen);
+
+/* Wipe and free a buffer from secfile_read(); accepts NULL, sets *bufp NULL. */
+void secfile_free(char **bufp, size_t len);
+
+#endif

@@ -1,0 +1,3 @@
+/* unsubhdr.c - placeholder, being written */
+#include "autoconf.h"
+int unsubhdr_placeholder_;
