@@ -1,0 +1,3 @@
+/* spf.c - placeholder, being written */
+#include "autoconf.h"
+int spf_placeholder_;

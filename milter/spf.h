@@ -1,0 +1,1 @@
+/* spf.h - placeholder */

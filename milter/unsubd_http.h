@@ -1,0 +1,1 @@
+/* unsubd_http.h - placeholder */

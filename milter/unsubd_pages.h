@@ -1,0 +1,1 @@
+/* unsubd_pages.h - placeholder */
