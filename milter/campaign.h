@@ -1,1 +1,44 @@
-/* campaign.h - placeholder */
+/*
+ * campaign.h - campaign or transactional, and which list (DESIGN "Message
+ * flow" step 1).  Pure functions of envelope, headers and config; no I/O;
+ * thread-safe.
+ */
+#ifndef OPTIN_CAMPAIGN_H
+#define OPTIN_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+
+/* The internal header that marks a copy made by the split; authenticated
+ * with token_mark() over the envelope sender, recipient and Message-ID. */
+#define CAMPAIGN_SPLIT_HEADER "X-Optin-Split"
+
+#define CAMPAIGN_LIST_MAX 64
+
+/*
+ * Is the message a campaign by its envelope?  sender is the normalised
+ * envelope sender (NULL for the null sender <>), auth_user the SASL login
+ * (NULL when none).  Matches CampaignSenders ("user@domain" or "@domain",
+ * case-insensitive) and CampaignAuthUsers.
+ */
+bool campaign_by_envelope(const struct config *cfg, const char *sender,
+	    const char *auth_user);
+
+/*
+ * The list of a campaign: the ListHeader value (trimmed), else DefaultList.
+ * Writes it to list_r and returns 0; -1 with why[] when there is none or it
+ * is not a valid list id (1-64 of [A-Za-z0-9._-]).
+ */
+int campaign_list(const struct config *cfg, const char *list_header,
+	    char list_r[CAMPAIGN_LIST_MAX + 1], char *why, size_t whylen);
+
+/* Is name one of the internal headers (CampaignHeader, ListHeader, the split
+ * marker) that StripInternalHeaders removes? */
+bool campaign_internal_header(const struct config *cfg, const char *name);
+
+/* Is s a valid list id? */
+bool campaign_list_ok(const char *s);
+
+#endif
