@@ -1,3 +1,738 @@
-/* token.c - placeholder, being written */
+/*
+ * token.c - per-recipient unsubscribe tokens and the split-marker MAC
+ * (DESIGN "Unsubscribe headers and tokens"; contract in token.h).
+ *
+ * Construction (deterministic authenticated encryption with a synthetic IV,
+ * so that a repeated nonce can only come from a repeated message):
+ *
+ *	subkeys	enc, iv, mark = HKDF-SHA256(key, info "optin token enc",
+ *		"optin token iv", "optin split mark"), 32 bytes each
+ *	header	version (1) || key id			(clear, AAD)
+ *	plain	issue day (uint16, big-endian) || list length (1 byte) ||
+ *		list || address
+ *	nonce	first 12 bytes of HMAC-SHA256(iv, header || plain)
+ *	token	base64url-nopad(header || nonce || AES-256-GCM(enc, nonce,
+ *		AAD header, plain) || 16-byte tag)
+ *
+ * A 254-octet address and a 64-octet list give a 468-character token; the
+ * longest plain text that fits TOKEN_MAX is 449 bytes (list + address at most
+ * 446 octets).  Verification decodes strictly (no padding, no characters
+ * outside the alphabet, canonical trailing bits), finds the key, decrypts and
+ * authenticates, and then recomputes the synthetic nonce (CRYPTO_memcmp).
+ *
+ * Threads: a loaded ring is read-only; every call uses its own EVP contexts.
+ * Ownership: the ring owns its subkeys and wipes them in token_ring_free().
+ * The raw keys from the file are wiped as soon as the subkeys are derived.
+ */
 #include "autoconf.h"
-int token_placeholder_;
+
+#include "token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+
+#define TOKEN_VERSION	1
+#define KEY_LEN		32
+#define HDR_LEN		2		/* version, key id */
+#define NONCE_LEN	12
+#define TAG_LEN		16
+#define DAY_LEN		2
+#define LIST_MAXLEN	(sizeof(((struct token_info *)0)->list) - 1)
+#define ADDR_MAXLEN	(sizeof(((struct token_info *)0)->addr) - 1)
+/* longest raw token whose base64url form fits TOKEN_MAX with its NUL */
+#define RAW_MAX		(((TOKEN_MAX - 1) / 4) * 3 + ((TOKEN_MAX - 1) % 4 == 3 ? \
+			    2 : (TOKEN_MAX - 1) % 4 == 2 ? 1 : 0))
+#define PLAIN_MAX	(RAW_MAX - HDR_LEN - NONCE_LEN - TAG_LEN)
+/* one-octet list, one-octet address */
+#define PLAIN_MIN	(DAY_LEN + 1 + 1 + 1)
+#define RAW_MIN		(HDR_LEN + NONCE_LEN + PLAIN_MIN + TAG_LEN)
+#define KEYFILE_MAX	65536
+
+struct token_key {
+	unsigned id;				/* 1-255 */
+	unsigned char enc[KEY_LEN];		/* AEAD subkey */
+	unsigned char iv[KEY_LEN];		/* synthetic nonce subkey */
+	unsigned char mark[KEY_LEN];		/* split marker subkey */
+};
+
+struct token_ring {
+	size_t n;				/* >= 1 */
+	struct token_key *keys;			/* owned; keys[n-1] issues */
+	unsigned char idx[256];			/* id -> index + 1, 0: none */
+};
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* b64_value - value of c in alphabet abc (64 characters), or -1 */
+static int
+b64_value(const char *abc, unsigned char c)
+{
+	const char *p;
+
+	if (c == '\0')
+		return -1;
+	p = memchr(abc, c, 64);
+	return p == NULL ? -1 : (int)(p - abc);
+}
+
+/*
+ * b64_decode - decode inlen characters of unpadded base64 in alphabet abc
+ * into out (at most outmax bytes).  Strict: every character in the
+ * alphabet, no '=', a length that is not 1 mod 4, and zero unused bits in
+ * the last character (one encoding per byte string).  Returns the decoded
+ * length or -1.
+ */
+static long
+b64_decode(const char *abc, const char *in, size_t inlen, unsigned char *out,
+    size_t outmax)
+{
+	size_t i, o, need;
+	unsigned long acc;
+	int v, bits;
+
+	if (inlen % 4 == 1)
+		return -1;
+	need = inlen / 4 * 3 + (inlen % 4 == 0 ? 0 : inlen % 4 - 1);
+	if (need > outmax)
+		return -1;
+	acc = 0;
+	bits = 0;
+	o = 0;
+	for (i = 0; i < inlen; i++) {
+		if ((v = b64_value(abc, (unsigned char)in[i])) < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned long)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1UL << bits) - 1;
+		}
+	}
+	if (acc != 0)			/* non-canonical trailing bits */
+		return -1;
+	return (long)o;
+}
+
+/* b64url_encode - unpadded base64url of in into out (room checked by the
+ * caller: 4 * inlen / 3 rounded up, plus NUL); returns the length */
+static size_t
+b64url_encode(const unsigned char *in, size_t inlen, char *out)
+{
+	size_t i, o;
+	unsigned long acc;
+
+	o = 0;
+	for (i = 0; i + 3 <= inlen; i += 3) {
+		acc = ((unsigned long)in[i] << 16) |
+		    ((unsigned long)in[i + 1] << 8) | in[i + 2];
+		out[o++] = b64url[(acc >> 18) & 63];
+		out[o++] = b64url[(acc >> 12) & 63];
+		out[o++] = b64url[(acc >> 6) & 63];
+		out[o++] = b64url[acc & 63];
+	}
+	if (inlen - i == 1) {
+		acc = (unsigned long)in[i] << 16;
+		out[o++] = b64url[(acc >> 18) & 63];
+		out[o++] = b64url[(acc >> 12) & 63];
+	} else if (inlen - i == 2) {
+		acc = ((unsigned long)in[i] << 16) |
+		    ((unsigned long)in[i + 1] << 8);
+		out[o++] = b64url[(acc >> 18) & 63];
+		out[o++] = b64url[(acc >> 12) & 63];
+		out[o++] = b64url[(acc >> 6) & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* b64url_len - encoded length of n bytes without padding */
+static size_t
+b64url_len(size_t n)
+{
+	return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
+}
+
+/* hkdf - out (KEY_LEN bytes) = HKDF-SHA256(key, no salt, info); 0 / -1 */
+static int
+hkdf(const unsigned char *key, const char *info, unsigned char *out)
+{
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *kctx;
+	OSSL_PARAM params[4];
+	int rc;
+
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
+		return -1;
+	kctx = EVP_KDF_CTX_new(kdf);
+	EVP_KDF_free(kdf);
+	if (kctx == NULL)
+		return -1;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)key, KEY_LEN);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)info, strlen(info));
+	params[3] = OSSL_PARAM_construct_end();
+	rc = EVP_KDF_derive(kctx, out, KEY_LEN, params) == 1 ? 0 : -1;
+	EVP_KDF_CTX_free(kctx);
+	return rc;
+}
+
+/* synth_nonce - nonce = HMAC-SHA256(k->iv, msg)[0..11]; 0 / -1 */
+static int
+synth_nonce(const struct token_key *k, const unsigned char *msg, size_t len,
+    unsigned char nonce[NONCE_LEN])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen;
+
+	if (HMAC(EVP_sha256(), k->iv, KEY_LEN, msg, len, mac, &maclen) == NULL
+	    || maclen < NONCE_LEN)
+		return -1;
+	memcpy(nonce, mac, NONCE_LEN);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return 0;
+}
+
+/* aead_seal - ct||tag = AES-256-GCM(k->enc, nonce, aad, pt); 0 / -1 */
+static int
+aead_seal(const struct token_key *k, const unsigned char *nonce,
+    const unsigned char *aad, size_t aadlen, const unsigned char *pt,
+    size_t ptlen, unsigned char *ct, unsigned char *tag)
+{
+	EVP_CIPHER_CTX *ctx;
+	int outl, rc;
+
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	rc = -1;
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
+	    NULL) != 1 ||
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, k->enc, nonce) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
+	    EVP_EncryptUpdate(ctx, ct, &outl, pt, (int)ptlen) != 1 ||
+	    (size_t)outl != ptlen ||
+	    EVP_EncryptFinal_ex(ctx, ct + outl, &outl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+/* aead_open - pt = AES-256-GCM-decrypt(...) if the tag verifies; 0 / -1 */
+static int
+aead_open(const struct token_key *k, const unsigned char *nonce,
+    const unsigned char *aad, size_t aadlen, const unsigned char *ct,
+    size_t ctlen, const unsigned char *tag, unsigned char *pt)
+{
+	EVP_CIPHER_CTX *ctx;
+	int outl, rc;
+
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return -1;
+	rc = -1;
+	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
+	    NULL) != 1 ||
+	    EVP_DecryptInit_ex(ctx, NULL, NULL, k->enc, nonce) != 1 ||
+	    EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
+	    EVP_DecryptUpdate(ctx, pt, &outl, ct, (int)ctlen) != 1 ||
+	    (size_t)outl != ctlen ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+	    (void *)tag) != 1 ||
+	    EVP_DecryptFinal_ex(ctx, pt + outl, &outl) != 1)
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * keyfile_read - read path into a malloc'd NUL-terminated buffer after
+ * checking, on the open descriptor, that it is a regular file without group
+ * or other permission bits (OpenSMTPD check_file_secrecy).  Returns the
+ * buffer (wipe before free) or NULL with why[] filled.
+ */
+static char *
+keyfile_read(const char *path, size_t *len_r, char *why, size_t whylen)
+{
+	struct stat st;
+	char *buf;
+	size_t len;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = NULL;
+	if (fstat(fd, &st) < 0) {
+		snprintf(why, whylen, "%s: fstat: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file", path);
+		goto fail;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(why, whylen, "%s: mode %04o is too open (group or "
+		    "other permission bits set; use 0600)", path,
+		    (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	if (st.st_size > KEYFILE_MAX) {
+		snprintf(why, whylen, "%s: too big (over %d bytes)", path,
+		    KEYFILE_MAX);
+		goto fail;
+	}
+	if ((buf = malloc(KEYFILE_MAX + 1)) == NULL) {
+		snprintf(why, whylen, "%s: out of memory", path);
+		goto fail;
+	}
+	len = 0;
+	for (;;) {
+		r = read(fd, buf + len, KEYFILE_MAX + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(why, whylen, "%s: read: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > KEYFILE_MAX) {
+			snprintf(why, whylen, "%s: too big (over %d bytes)",
+			    path, KEYFILE_MAX);
+			goto fail;
+		}
+	}
+	buf[len] = '\0';
+	(void)close(fd);
+	*len_r = len;
+	return buf;
+fail:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, KEYFILE_MAX + 1);
+		free(buf);
+	}
+	(void)close(fd);
+	return NULL;
+}
+
+/*
+ * parse_line - parse one key file line (NUL-terminated, no newline) into
+ * *id_r and key.  Returns 1 for a key, 0 for a blank or comment line, -1
+ * with why[] filled (without the key text: it may be a secret).
+ */
+static int
+parse_line(char *line, unsigned *id_r, unsigned char key[KEY_LEN],
+    char *why, size_t whylen)
+{
+	unsigned char tmp[KEY_LEN + 3];
+	char *p, *b;
+	size_t blen, npad;
+	unsigned long id;
+	long n;
+
+	p = line;
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	id = 0;
+	if (*p < '0' || *p > '9' || *p == '0') {
+		snprintf(why, whylen, "bad key id (expected 1-255)");
+		return -1;
+	}
+	for (; *p >= '0' && *p <= '9'; p++) {
+		id = id * 10 + (unsigned long)(*p - '0');
+		if (id > 255)
+			break;
+	}
+	if (id < 1 || id > 255 || (*p != ' ' && *p != '\t')) {
+		snprintf(why, whylen, "bad key id (expected 1-255 and a "
+		    "space)");
+		return -1;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	b = p;
+	while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r')
+		p++;
+	blen = (size_t)(p - b);
+	while (*p == ' ' || *p == '\t' || *p == '\r')
+		p++;
+	if (*p != '\0' && *p != '#') {
+		snprintf(why, whylen, "text after the key");
+		return -1;
+	}
+	if (blen == 0) {
+		snprintf(why, whylen, "key missing after id %lu", id);
+		return -1;
+	}
+	/* standard base64; the padding, if any, must be complete */
+	npad = 0;
+	while (npad < 2 && blen > 0 && b[blen - 1] == '=') {
+		blen--;
+		npad++;
+	}
+	if (npad > 0 && (blen + npad) % 4 != 0) {
+		snprintf(why, whylen, "bad base64 key");
+		return -1;
+	}
+	n = b64_decode(b64std, b, blen, tmp, sizeof(tmp));
+	if (n < 0) {
+		snprintf(why, whylen, "bad base64 key");
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+		return -1;
+	}
+	if (n != KEY_LEN) {
+		snprintf(why, whylen, "key is %ld bytes, expected %d", n,
+		    KEY_LEN);
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+		return -1;
+	}
+	memcpy(key, tmp, KEY_LEN);
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	*id_r = (unsigned)id;
+	return 1;
+}
+
+struct token_ring *
+token_ring_load(const char *path, char *why, size_t whylen)
+{
+	struct token_ring *ring;
+	struct token_key *k;
+	unsigned char key[KEY_LEN];
+	char lwhy[128];
+	char *buf, *line, *nl;
+	size_t len, lineno, cap;
+	unsigned id;
+	int r;
+
+	if (path == NULL || *path == '\0') {
+		snprintf(why, whylen, "no token key file given");
+		return NULL;
+	}
+	if ((buf = keyfile_read(path, &len, why, whylen)) == NULL)
+		return NULL;
+	if ((ring = calloc(1, sizeof(*ring))) == NULL) {
+		snprintf(why, whylen, "%s: out of memory", path);
+		goto fail;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(why, whylen, "%s: holds a NUL byte", path);
+		goto fail;
+	}
+	cap = 0;
+	lineno = 0;
+	for (line = buf; line != NULL && *line != '\0'; line = nl) {
+		lineno++;
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		r = parse_line(line, &id, key, lwhy, sizeof(lwhy));
+		if (r == 0)
+			continue;
+		if (r < 0) {
+			snprintf(why, whylen, "%s:%zu: %s", path, lineno, lwhy);
+			goto fail;
+		}
+		if (ring->idx[id] != 0) {
+			snprintf(why, whylen, "%s:%zu: duplicate key id %u",
+			    path, lineno, id);
+			goto fail;
+		}
+		if (ring->n == cap) {
+			/* at most 255 keys: allocate once, no realloc of
+			 * key material */
+			cap = 255;
+			if ((ring->keys = calloc(cap, sizeof(*k))) == NULL) {
+				snprintf(why, whylen, "%s: out of memory",
+				    path);
+				goto fail;
+			}
+		}
+		k = &ring->keys[ring->n];
+		k->id = id;
+		if (hkdf(key, "optin token enc", k->enc) < 0 ||
+		    hkdf(key, "optin token iv", k->iv) < 0 ||
+		    hkdf(key, "optin split mark", k->mark) < 0) {
+			snprintf(why, whylen, "%s:%zu: key derivation failed",
+			    path, lineno);
+			goto fail;
+		}
+		ring->n++;
+		ring->idx[id] = (unsigned char)ring->n;
+	}
+	if (ring->n == 0) {
+		snprintf(why, whylen, "%s: no keys", path);
+		goto fail;
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return ring;
+fail:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	token_ring_free(&ring);
+	return NULL;
+}
+
+void
+token_ring_free(struct token_ring **ringp)
+{
+	struct token_ring *ring;
+
+	if (ringp == NULL || (ring = *ringp) == NULL)
+		return;
+	if (ring->keys != NULL) {
+		OPENSSL_cleanse(ring->keys, 255 * sizeof(*ring->keys));
+		free(ring->keys);
+	}
+	OPENSSL_cleanse(ring, sizeof(*ring));
+	free(ring);
+	*ringp = NULL;
+}
+
+int
+token_issue(const struct token_ring *ring, const char *addr,
+    const char *list, long issue_day, char *out, size_t outlen, char *why,
+    size_t whylen)
+{
+	/* msg = header || plain, raw = header || nonce || ct || tag */
+	unsigned char msg[HDR_LEN + PLAIN_MAX], raw[RAW_MAX];
+	const struct token_key *k;
+	size_t alen, llen, plen, rawlen;
+	int rc;
+
+	if (ring == NULL || ring->n == 0 || addr == NULL || list == NULL ||
+	    out == NULL) {
+		snprintf(why, whylen, "token_issue: missing argument");
+		return -1;
+	}
+	alen = strlen(addr);
+	llen = strlen(list);
+	if (alen == 0 || alen > ADDR_MAXLEN) {
+		snprintf(why, whylen, "address length %zu (1-%zu allowed)",
+		    alen, ADDR_MAXLEN);
+		return -1;
+	}
+	if (llen == 0 || llen > LIST_MAXLEN) {
+		snprintf(why, whylen, "list length %zu (1-%zu allowed)", llen,
+		    LIST_MAXLEN);
+		return -1;
+	}
+	plen = DAY_LEN + 1 + llen + alen;
+	if (plen > PLAIN_MAX) {
+		snprintf(why, whylen, "address and list too long together "
+		    "(%zu octets, at most %d)", llen + alen,
+		    (int)(PLAIN_MAX - DAY_LEN - 1));
+		return -1;
+	}
+	if (issue_day < 0 || issue_day > 0xffff) {
+		snprintf(why, whylen, "issue day %ld out of range", issue_day);
+		return -1;
+	}
+	rawlen = HDR_LEN + NONCE_LEN + plen + TAG_LEN;
+	if (b64url_len(rawlen) + 1 > outlen) {
+		snprintf(why, whylen, "token buffer too small (%zu, need %zu)",
+		    outlen, b64url_len(rawlen) + 1);
+		return -1;
+	}
+	k = &ring->keys[ring->n - 1];
+	msg[0] = TOKEN_VERSION;
+	msg[1] = (unsigned char)k->id;
+	msg[2] = (unsigned char)(issue_day >> 8);
+	msg[3] = (unsigned char)issue_day;
+	msg[4] = (unsigned char)llen;
+	memcpy(msg + 5, list, llen);
+	memcpy(msg + 5 + llen, addr, alen);
+	rc = -1;
+	memcpy(raw, msg, HDR_LEN);
+	if (synth_nonce(k, msg, HDR_LEN + plen, raw + HDR_LEN) < 0 ||
+	    aead_seal(k, raw + HDR_LEN, msg, HDR_LEN, msg + HDR_LEN, plen,
+	    raw + HDR_LEN + NONCE_LEN,
+	    raw + HDR_LEN + NONCE_LEN + plen) < 0) {
+		snprintf(why, whylen, "token encryption failed");
+		goto out;
+	}
+	rc = (int)b64url_encode(raw, rawlen, out);
+out:
+	OPENSSL_cleanse(msg, sizeof(msg));
+	return rc;
+}
+
+enum token_status
+token_verify(const struct token_ring *ring, const char *token, long today,
+    long lifetime_days, struct token_info *info_r)
+{
+	unsigned char raw[RAW_MAX], msg[HDR_LEN + PLAIN_MAX];
+	unsigned char nonce[NONCE_LEN];
+	const struct token_key *k;
+	enum token_status st;
+	size_t tlen, plen, llen, alen;
+	unsigned char *plain;
+	long n, day;
+
+	if (info_r != NULL)
+		memset(info_r, 0, sizeof(*info_r));
+	if (ring == NULL || token == NULL)
+		return TOKEN_MALFORMED;
+	tlen = strnlen(token, TOKEN_MAX);
+	if (tlen >= TOKEN_MAX || tlen < b64url_len(RAW_MIN))
+		return TOKEN_MALFORMED;
+	n = b64_decode(b64url, token, tlen, raw, sizeof(raw));
+	if (n < (long)RAW_MIN)
+		return TOKEN_MALFORMED;
+	if (raw[0] != TOKEN_VERSION)
+		return TOKEN_MALFORMED;
+	if (ring->idx[raw[1]] == 0)
+		return TOKEN_UNKNOWN_KEY;
+	k = &ring->keys[ring->idx[raw[1]] - 1];
+	plen = (size_t)n - HDR_LEN - NONCE_LEN - TAG_LEN;
+	memcpy(msg, raw, HDR_LEN);
+	plain = msg + HDR_LEN;
+	st = TOKEN_BAD;
+	if (aead_open(k, raw + HDR_LEN, raw, HDR_LEN,
+	    raw + HDR_LEN + NONCE_LEN, plen, raw + HDR_LEN + NONCE_LEN + plen,
+	    plain) < 0)
+		goto out;
+	/* the nonce must be the synthetic one: one token per (key, day,
+	 * list, address), and a forger needs the iv subkey too */
+	if (synth_nonce(k, msg, HDR_LEN + plen, nonce) < 0 ||
+	    CRYPTO_memcmp(nonce, raw + HDR_LEN, NONCE_LEN) != 0)
+		goto out;
+	day = ((long)plain[0] << 8) | plain[1];
+	llen = plain[2];
+	if (llen == 0 || llen > LIST_MAXLEN || DAY_LEN + 1 + llen >= plen)
+		goto out;
+	alen = plen - DAY_LEN - 1 - llen;
+	if (alen > ADDR_MAXLEN ||
+	    memchr(plain + DAY_LEN + 1, '\0', llen + alen) != NULL)
+		goto out;
+	if (info_r != NULL) {
+		memcpy(info_r->list, plain + DAY_LEN + 1, llen);
+		info_r->list[llen] = '\0';
+		memcpy(info_r->addr, plain + DAY_LEN + 1 + llen, alen);
+		info_r->addr[alen] = '\0';
+		info_r->key_id = k->id;
+		info_r->issue_day = day;
+	}
+	if (lifetime_days > 0 && day + lifetime_days < today)
+		st = TOKEN_EXPIRED;
+	else
+		st = TOKEN_OK;
+out:
+	OPENSSL_cleanse(msg, sizeof(msg));
+	return st;
+}
+
+const char *
+token_status_str(enum token_status s)
+{
+	switch (s) {
+	case TOKEN_OK:
+		return "ok";
+	case TOKEN_MALFORMED:
+		return "malformed";
+	case TOKEN_UNKNOWN_KEY:
+		return "unknown_key";
+	case TOKEN_BAD:
+		return "bad";
+	case TOKEN_EXPIRED:
+		return "expired";
+	}
+	return "bad";
+}
+
+long
+token_day(long long t)
+{
+	long long d;
+
+	d = t / 86400;
+	if (t % 86400 < 0)		/* floor for times before 1970 */
+		d--;
+	return (long)d;
+}
+
+/* mark_hex - hex HMAC-SHA256(k->mark, data) into out (65 bytes); 0 / -1 */
+static int
+mark_hex(const struct token_key *k, const void *data, size_t len,
+    char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen, i;
+
+	if (HMAC(EVP_sha256(), k->mark, KEY_LEN, data, len, mac,
+	    &maclen) == NULL || maclen != 32)
+		return -1;
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
+	out[64] = '\0';
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return 0;
+}
+
+int
+token_mark(const struct token_ring *ring, const void *data, size_t len,
+    char out[65])
+{
+	if (ring == NULL || ring->n == 0 || (data == NULL && len > 0))
+		return -1;
+	return mark_hex(&ring->keys[ring->n - 1], data == NULL ? "" : data,
+	    len, out);
+}
+
+bool
+token_mark_check(const struct token_ring *ring, const void *data, size_t len,
+    const char *mac)
+{
+	char want[65];
+	size_t i;
+	int ok;
+
+	if (ring == NULL || mac == NULL || (data == NULL && len > 0) ||
+	    strnlen(mac, 65) != 64)
+		return false;
+	ok = 0;
+	/* every key, no early exit */
+	for (i = 0; i < ring->n; i++) {
+		if (mark_hex(&ring->keys[i], data == NULL ? "" : data, len,
+		    want) < 0)
+			continue;
+		ok |= CRYPTO_memcmp(want, mac, 64) == 0;
+	}
+	OPENSSL_cleanse(want, sizeof(want));
+	return ok != 0;
+}
