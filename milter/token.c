@@ -27,15 +27,12 @@
 #include "autoconf.h"
 
 #include "token.h"
+#include "secfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -270,81 +267,6 @@ out:
 }
 
 /*
- * keyfile_read - read path into a malloc'd NUL-terminated buffer after
- * checking, on the open descriptor, that it is a regular file without group
- * or other permission bits (OpenSMTPD check_file_secrecy).  Returns the
- * buffer (wipe before free) or NULL with why[] filled.
- */
-static char *
-keyfile_read(const char *path, size_t *len_r, char *why, size_t whylen)
-{
-	struct stat st;
-	char *buf;
-	size_t len;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = NULL;
-	if (fstat(fd, &st) < 0) {
-		snprintf(why, whylen, "%s: fstat: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "%s: not a regular file", path);
-		goto fail;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(why, whylen, "%s: mode %04o is too open (group or "
-		    "other permission bits set; use 0600)", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto fail;
-	}
-	if (st.st_size > KEYFILE_MAX) {
-		snprintf(why, whylen, "%s: too big (over %d bytes)", path,
-		    KEYFILE_MAX);
-		goto fail;
-	}
-	if ((buf = malloc(KEYFILE_MAX + 1)) == NULL) {
-		snprintf(why, whylen, "%s: out of memory", path);
-		goto fail;
-	}
-	len = 0;
-	for (;;) {
-		r = read(fd, buf + len, KEYFILE_MAX + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(why, whylen, "%s: read: %s", path,
-			    strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > KEYFILE_MAX) {
-			snprintf(why, whylen, "%s: too big (over %d bytes)",
-			    path, KEYFILE_MAX);
-			goto fail;
-		}
-	}
-	buf[len] = '\0';
-	(void)close(fd);
-	*len_r = len;
-	return buf;
-fail:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, KEYFILE_MAX + 1);
-		free(buf);
-	}
-	(void)close(fd);
-	return NULL;
-}
-
-/*
  * parse_line - parse one key file line (NUL-terminated, no newline) into
  * *id_r and key.  Returns 1 for a key, 0 for a blank or comment line, -1
  * with why[] filled (without the key text: it may be a secret).
@@ -439,7 +361,9 @@ token_ring_load(const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "no token key file given");
 		return NULL;
 	}
-	if ((buf = keyfile_read(path, &len, why, whylen)) == NULL)
+	/* a regular file without group/other bits, checked on the open
+	 * descriptor */
+	if ((buf = secfile_read(path, KEYFILE_MAX, &len, why, whylen)) == NULL)
 		return NULL;
 	if ((ring = calloc(1, sizeof(*ring))) == NULL) {
 		snprintf(why, whylen, "%s: out of memory", path);
@@ -494,13 +418,11 @@ token_ring_load(const char *path, char *why, size_t whylen)
 		goto fail;
 	}
 	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	secfile_free(&buf, len);
 	return ring;
 fail:
 	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	secfile_free(&buf, len);
 	token_ring_free(&ring);
 	return NULL;
 }

@@ -590,9 +590,9 @@ t_keyfile(void **state)
 		    ":3: duplicate key id 3" },
 		{ "no keys", "# nothing\n\n", 0600, ": no keys" },
 		{ "empty file", "", 0600, ": no keys" },
-		{ "mode 0644", "1 K\n", 0644, "mode 0644 is too open" },
-		{ "mode 0640", "1 K\n", 0640, "mode 0640 is too open" },
-		{ "mode 0601", "1 K\n", 0601, "too open" },
+		{ "mode 0644", "1 K\n", 0644, "mode 0644" },
+		{ "mode 0640", "1 K\n", 0640, "mode 0640" },
+		{ "mode 0601", "1 K\n", 0601, "mode 0601" },
 	};
 	struct token_ring *r;
 	char key[45], text[512], why[256], path[128];
