@@ -1,1 +1,69 @@
-/* store-private.h - placeholder */
+/*
+ * store-private.h - the backend interface behind store.h (Dovecot's
+ * -private.h habit, Postfix's MILTER struct of function pointers).
+ *
+ * A backend defines one const struct store_backend and allocates its own
+ * handle struct with struct store as the first member; store.c dispatches
+ * through st->be.  Only store.c, the backends and the unit tests include
+ * this file.  A handle is used by one thread at a time.
+ */
+#ifndef OPTIN_STORE_PRIVATE_H
+#define OPTIN_STORE_PRIVATE_H
+
+#include "store.h"
+
+struct store_backend {
+	const char *name;		/* "sqlite" */
+
+	/* target: ConsentDB without a scheme prefix */
+	struct store *(*open)(const char *target, const struct config *cfg,
+	    unsigned flags, enum store_status *st_r, char *why,
+	    size_t whylen);
+	void (*close)(struct store *st);	/* frees st */
+
+	enum store_status (*migrate)(struct store *st, int *from_r,
+	    int *to_r, char *why, size_t whylen);
+	enum store_status (*lookup)(struct store *st, const char *addr,
+	    const char *list, struct consent_row *row_r, char *why,
+	    size_t whylen);
+	enum store_status (*begin)(struct store *st, char *why,
+	    size_t whylen);
+	enum store_status (*commit)(struct store *st, char *why,
+	    size_t whylen);
+	void (*rollback)(struct store *st);
+	enum store_status (*list_exists)(struct store *st, const char *list,
+	    bool *double_opt_in_r, char *why, size_t whylen);
+	enum store_status (*list_add)(struct store *st, const char *list,
+	    const char *name, bool double_opt_in, char *why, size_t whylen);
+	enum store_status (*list_ls)(struct store *st, store_list_fn *fn,
+	    void *ctx, char *why, size_t whylen);
+	enum store_status (*set_status)(struct store *st, const char *addr,
+	    const char *list, enum sub_status status,
+	    const struct consent_event *ev, char *why, size_t whylen);
+	enum store_status (*suppress)(struct store *st, const char *addr,
+	    const char *reason, const struct consent_event *ev, char *why,
+	    size_t whylen);
+	enum store_status (*suppression)(struct store *st, const char *addr,
+	    char *reason_r, size_t reasonlen, time_t *created_at_r,
+	    char *why, size_t whylen);
+	enum store_status (*subscriptions)(struct store *st, const char *addr,
+	    store_sub_fn *fn, void *ctx, char *why, size_t whylen);
+	enum store_status (*quarantine_add)(struct store *st,
+	    const struct quarantine_row *row, long long *id_r, char *why,
+	    size_t whylen);
+};
+
+/* The common head of every backend handle. */
+struct store {
+	const struct store_backend *be;	/* static */
+	bool created;			/* this open created the database */
+	int version;			/* schema version found (or made) */
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+/* The schema text compiled into store_sqlite.c (identical to
+ * sql/schema.sql; the unit test compares them).  Static string. */
+const char *store_sqlite_schema(void);
+
+#endif

@@ -1,3 +1,169 @@
-/* store.c - placeholder, being written */
+/*
+ * store.c - the consent store's dispatch layer (store.h).
+ *
+ * store_open() picks the backend from ConsentDB: a plain path or
+ * "sqlite:PATH" is SQLite (store_sqlite.c), the only backend built now
+ * (DESIGN "Scale-out": PostgreSQL comes later behind the same interface).
+ * Every other function forwards to the handle's backend.  No state of its
+ * own; thread use as the backend (one handle per thread).
+ */
 #include "autoconf.h"
-int store_placeholder_;
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "store-private.h"
+
+/* Schemes that name backends not built into this program. */
+static const char *const unbuilt[] = { "pgsql:", "postgresql:", "postgres:" };
+
+struct store *
+store_open(const struct config *cfg, unsigned flags, enum store_status *st_r,
+    char *why, size_t whylen)
+{
+	const char *target;
+	size_t i;
+
+	assert(cfg != NULL && st_r != NULL);
+	target = cfg->consent_db;
+	if (target == NULL || *target == '\0') {
+		*st_r = STORE_ERROR;
+		snprintf(why, whylen, "ConsentDB is not set");
+		return NULL;
+	}
+	for (i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++) {
+		if (strncasecmp(target, unbuilt[i], strlen(unbuilt[i])) == 0) {
+			*st_r = STORE_ERROR;
+			snprintf(why, whylen, "ConsentDB %s: this build has "
+			    "no PostgreSQL backend", unbuilt[i]);
+			return NULL;
+		}
+	}
+	if (strncasecmp(target, "sqlite:", 7) == 0)
+		target += 7;
+	return store_sqlite_backend.open(target, cfg, flags, st_r, why,
+	    whylen);
+}
+
+void
+store_close(struct store **stp)
+{
+	if (stp == NULL || *stp == NULL)
+		return;
+	(*stp)->be->close(*stp);
+	*stp = NULL;
+}
+
+bool
+store_created(const struct store *st)
+{
+	return st->created;
+}
+
+int
+store_version(const struct store *st)
+{
+	return st->version;
+}
+
+enum store_status
+store_migrate(struct store *st, int *from_r, int *to_r, char *why,
+    size_t whylen)
+{
+	return st->be->migrate(st, from_r, to_r, why, whylen);
+}
+
+enum store_status
+store_lookup(struct store *st, const char *addr, const char *list,
+    struct consent_row *row_r, char *why, size_t whylen)
+{
+	assert(addr != NULL && list != NULL && row_r != NULL);
+	return st->be->lookup(st, addr, list, row_r, why, whylen);
+}
+
+enum store_status
+store_begin(struct store *st, char *why, size_t whylen)
+{
+	return st->be->begin(st, why, whylen);
+}
+
+enum store_status
+store_commit(struct store *st, char *why, size_t whylen)
+{
+	return st->be->commit(st, why, whylen);
+}
+
+void
+store_rollback(struct store *st)
+{
+	st->be->rollback(st);
+}
+
+enum store_status
+store_list_exists(struct store *st, const char *list, bool *double_opt_in_r,
+    char *why, size_t whylen)
+{
+	assert(list != NULL);
+	return st->be->list_exists(st, list, double_opt_in_r, why, whylen);
+}
+
+enum store_status
+store_list_add(struct store *st, const char *list, const char *name,
+    bool double_opt_in, char *why, size_t whylen)
+{
+	assert(list != NULL);
+	return st->be->list_add(st, list, name, double_opt_in, why, whylen);
+}
+
+enum store_status
+store_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
+    size_t whylen)
+{
+	assert(fn != NULL);
+	return st->be->list_ls(st, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_set_status(struct store *st, const char *addr, const char *list,
+    enum sub_status status, const struct consent_event *ev, char *why,
+    size_t whylen)
+{
+	assert(addr != NULL && list != NULL);
+	return st->be->set_status(st, addr, list, status, ev, why, whylen);
+}
+
+enum store_status
+store_suppress(struct store *st, const char *addr, const char *reason,
+    const struct consent_event *ev, char *why, size_t whylen)
+{
+	assert(addr != NULL && reason != NULL);
+	return st->be->suppress(st, addr, reason, ev, why, whylen);
+}
+
+enum store_status
+store_suppression(struct store *st, const char *addr, char *reason_r,
+    size_t reasonlen, time_t *created_at_r, char *why, size_t whylen)
+{
+	assert(addr != NULL);
+	return st->be->suppression(st, addr, reason_r, reasonlen,
+	    created_at_r, why, whylen);
+}
+
+enum store_status
+store_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	assert(addr != NULL && fn != NULL);
+	return st->be->subscriptions(st, addr, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_quarantine_add(struct store *st, const struct quarantine_row *row,
+    long long *id_r, char *why, size_t whylen)
+{
+	assert(row != NULL);
+	return st->be->quarantine_add(st, row, id_r, why, whylen);
+}

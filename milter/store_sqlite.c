@@ -1,3 +1,969 @@
-/* store_sqlite.c - placeholder, being written */
+/*
+ * store_sqlite.c - the SQLite backend of the consent store (store.h,
+ * store-private.h).
+ *
+ * One handle per thread (the milter opens one per connection thread);
+ * connections are opened with SQLITE_OPEN_NOMUTEX and must not be shared
+ * without a lock.  Every statement is prepared once per handle, on first
+ * use, with bound parameters, and reset right after use so that no read
+ * transaction stays open between calls.  The lookup done per recipient is
+ * one statement returning both the suppression and the subscription state.
+ *
+ * Settings per connection: WAL, synchronous=NORMAL, foreign_keys on, busy
+ * timeout DBBusyTimeout.  A database that is busy, locked, unreadable or
+ * unopenable is STORE_TEMPFAIL, never "not found" (STYLE.md section 4).
+ * Single changes run in BEGIN IMMEDIATE (so that waiting for the write lock
+ * goes through the busy handler), or in a savepoint when the caller holds a
+ * transaction from store_begin().
+ *
+ * The schema text below is sql/schema.sql verbatim (tests/unit/test_store.c
+ * compares the two); change both in the same commit, and only through a
+ * numbered migration once released.
+ */
 #include "autoconf.h"
-int store_sqlite_placeholder_;
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "store-private.h"
+
+/* sql/schema.sql, verbatim */
+static const char schema_sql[] =
+	"-- schema.sql - optin-milter consent store, schema version 1.\n"
+	"--\n"
+	"-- DESIGN \"Consent model\".  Addresses are normalised (addr_normalize) before\n"
+	"-- they reach the database; times are integer seconds since the epoch; state\n"
+	"-- and reason words are DESIGN's exact words.  The text of this file is\n"
+	"-- compiled into the programs (milter/store_sqlite.c, schema_sql[], kept\n"
+	"-- identical and compared by tests/unit/test_store.c); later versions come as\n"
+	"-- numbered migrations, never as edits to this file.\n"
+	"\n"
+	"CREATE TABLE lists (\n"
+	"\tlist_id\t\tTEXT PRIMARY KEY NOT NULL,\n"
+	"\tname\t\tTEXT,\n"
+	"\tdouble_opt_in\tINTEGER NOT NULL DEFAULT 0 CHECK (double_opt_in IN (0, 1)),\n"
+	"\tcreated_at\tINTEGER NOT NULL\n"
+	");\n"
+	"\n"
+	"CREATE TABLE subscriptions (\n"
+	"\taddress\t\tTEXT NOT NULL,\n"
+	"\tlist_id\t\tTEXT NOT NULL REFERENCES lists (list_id),\n"
+	"\tstatus\t\tTEXT NOT NULL\n"
+	"\t\t\tCHECK (status IN ('pending', 'opted_in', 'opted_out')),\n"
+	"\tsource\t\tTEXT,\n"
+	"\tupdated_at\tINTEGER NOT NULL,\n"
+	"\tPRIMARY KEY (address, list_id)\n"
+	") WITHOUT ROWID;\n"
+	"\n"
+	"CREATE INDEX subscriptions_list ON subscriptions (list_id, status);\n"
+	"\n"
+	"-- Global suppression of campaign mail.  An erased person is kept only as a\n"
+	"-- keyed hash of the address (reason 'erased').\n"
+	"CREATE TABLE suppressions (\n"
+	"\taddress\t\tTEXT PRIMARY KEY NOT NULL,\n"
+	"\treason\t\tTEXT NOT NULL\n"
+	"\t\t\tCHECK (reason IN ('unsubscribed_all', 'hard_bounce',\n"
+	"\t\t\t    'complaint', 'erased', 'manual')),\n"
+	"\tcreated_at\tINTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"\n"
+	"-- Append-only proof of consent.  Rows are never changed; erasure may delete\n"
+	"-- a person's rows (and keeps a hashed suppression instead).\n"
+	"CREATE TABLE consent_events (\n"
+	"\tid\t\tINTEGER PRIMARY KEY,\n"
+	"\taddress\t\tTEXT NOT NULL,\n"
+	"\tlist_id\t\tTEXT,\n"
+	"\tevent\t\tTEXT NOT NULL,\n"
+	"\tsource\t\tTEXT,\n"
+	"\tevidence\tTEXT,\n"
+	"\tremote_addr\tTEXT,\n"
+	"\tuser_agent\tTEXT,\n"
+	"\toccurred_at\tINTEGER NOT NULL\n"
+	");\n"
+	"\n"
+	"CREATE INDEX consent_events_address ON consent_events (address, occurred_at);\n"
+	"\n"
+	"CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events\n"
+	"BEGIN\n"
+	"\tSELECT RAISE(ABORT, 'consent_events is append-only');\n"
+	"END;\n"
+	"\n"
+	"-- One row per blocked recipient of a quarantined message; spool_file is\n"
+	"-- relative to QuarantineDir and may be shared by several rows.\n"
+	"CREATE TABLE quarantine (\n"
+	"\tid\t\tINTEGER PRIMARY KEY,\n"
+	"\tqueue_id\tTEXT,\n"
+	"\tmessage_id\tTEXT,\n"
+	"\tsender\t\tTEXT,\n"
+	"\trecipient\tTEXT NOT NULL,\n"
+	"\tlist_id\t\tTEXT,\n"
+	"\treason\t\tTEXT NOT NULL,\n"
+	"\tspool_file\tTEXT NOT NULL,\n"
+	"\treceived_at\tINTEGER NOT NULL,\n"
+	"\treleased_at\tINTEGER\n"
+	");\n"
+	"\n"
+	"CREATE INDEX quarantine_recipient ON quarantine (recipient);\n"
+	"CREATE INDEX quarantine_received ON quarantine (received_at);\n"
+	"CREATE INDEX quarantine_spool ON quarantine (spool_file);\n"
+	"\n"
+	"PRAGMA user_version = 1;\n";
+
+/*
+ * Numbered migrations: migrations[i] takes the schema from version
+ * migrations[i].to - 1 to .to, and its SQL ends by setting user_version.
+ * Schema version 1 has none; the table ends with { 0, NULL }.
+ */
+static const struct {
+	int to;
+	const char *sql;
+} migrations[] = {
+	{ 0, NULL }
+};
+
+enum stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
+	STMT_LOOKUP,
+	STMT_LIST_GET,
+	STMT_LIST_ADD,
+	STMT_LIST_LS,
+	STMT_SUB_SET,
+	STMT_EVENT_ADD,
+	STMT_SUPPRESS,
+	STMT_SUPPRESSION,
+	STMT_SUBS,
+	STMT_QUARANTINE_ADD,
+	STMT_COUNT
+};
+
+static const char *const stmt_sql[STMT_COUNT] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_SAVEPOINT] = "SAVEPOINT store_op",
+	[STMT_RELEASE] = "RELEASE store_op",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO store_op",
+	[STMT_LOOKUP] =
+	    "SELECT EXISTS (SELECT 1 FROM suppressions WHERE address = ?1),"
+	    " (SELECT status FROM subscriptions"
+	    " WHERE address = ?1 AND list_id = ?2)",
+	[STMT_LIST_GET] = "SELECT double_opt_in FROM lists WHERE list_id = ?1",
+	[STMT_LIST_ADD] =
+	    "INSERT INTO lists (list_id, name, double_opt_in, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_LIST_LS] =
+	    "SELECT l.list_id, l.name, l.double_opt_in, l.created_at,"
+	    " (SELECT count(*) FROM subscriptions s"
+	    "  WHERE s.list_id = l.list_id AND s.status = 'opted_in'),"
+	    " (SELECT count(*) FROM subscriptions s"
+	    "  WHERE s.list_id = l.list_id AND s.status = 'pending'),"
+	    " (SELECT count(*) FROM subscriptions s"
+	    "  WHERE s.list_id = l.list_id AND s.status = 'opted_out')"
+	    " FROM lists l ORDER BY l.list_id",
+	[STMT_SUB_SET] =
+	    "INSERT INTO subscriptions (address, list_id, status, source,"
+	    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+	    " ON CONFLICT (address, list_id) DO UPDATE SET"
+	    " status = excluded.status, source = excluded.source,"
+	    " updated_at = excluded.updated_at",
+	[STMT_EVENT_ADD] =
+	    "INSERT INTO consent_events (address, list_id, event, source,"
+	    " evidence, remote_addr, user_agent, occurred_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_SUPPRESS] =
+	    "INSERT INTO suppressions (address, reason, created_at)"
+	    " VALUES (?1, ?2, ?3) ON CONFLICT (address) DO NOTHING",
+	[STMT_SUPPRESSION] =
+	    "SELECT reason, created_at FROM suppressions WHERE address = ?1",
+	[STMT_SUBS] =
+	    "SELECT list_id, status, source, updated_at FROM subscriptions"
+	    " WHERE address = ?1 ORDER BY list_id",
+	[STMT_QUARANTINE_ADD] =
+	    "INSERT INTO quarantine (queue_id, message_id, sender, recipient,"
+	    " list_id, reason, spool_file, received_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+};
+
+/* The schema's words for enum sub_status (the CHECK in subscriptions). */
+static const char *const status_word[] = {
+	[SUB_NONE] = NULL,
+	[SUB_PENDING] = "pending",
+	[SUB_OPTED_IN] = "opted_in",
+	[SUB_OPTED_OUT] = "opted_out",
+};
+#define NSTATUS (sizeof(status_word) / sizeof(status_word[0]))
+
+/* The schema's suppression reasons (the CHECK in suppressions). */
+static const char *const reason_word[] = {
+	"unsubscribed_all", "hard_bounce", "complaint", "erased", "manual",
+};
+
+struct sq {
+	struct store base;		/* first: store.c sees this */
+	sqlite3 *db;			/* owned */
+	sqlite3_stmt *stmt[STMT_COUNT];	/* owned, prepared on first use */
+	char *path;			/* owned */
+};
+
+/* sq_kind - the store status for an SQLite result code */
+static enum store_status
+sq_kind(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return STORE_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
+	case SQLITE_PROTOCOL:
+		return STORE_TEMPFAIL;
+	default:
+		return STORE_ERROR;
+	}
+}
+
+/* sq_fail - fill why for a failed SQLite call and return its status */
+static enum store_status
+sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
+{
+	const char *msg;
+
+	msg = s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+	snprintf(why, whylen, "ConsentDB %s: %s: %s", s->path, what, msg);
+	return sq_kind(rc) == STORE_OK ? STORE_ERROR : sq_kind(rc);
+}
+
+/* stmt_get - the prepared statement i, prepared on first use */
+static int
+stmt_get(struct sq *s, enum stmt i, sqlite3_stmt **stp)
+{
+	int rc;
+
+	if (s->stmt[i] == NULL) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	*stp = s->stmt[i];
+	return SQLITE_OK;
+}
+
+/* stmt_done - reset a statement after use and drop its bindings */
+static void
+stmt_done(sqlite3_stmt *stmt)
+{
+	(void)sqlite3_reset(stmt);
+	(void)sqlite3_clear_bindings(stmt);
+}
+
+/* sq_run - run the parameterless statement i to completion */
+static enum store_status
+sq_run(struct sq *s, enum stmt i, char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, stmt_sql[i], why, whylen);
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return sq_fail(s, rc, stmt_sql[i], why, whylen);
+	return STORE_OK;
+}
+
+/*
+ * sq_exec_script - run every statement of sql (open-time pragmas, the
+ * schema, migrations: constant text, no data); *int_r (may be NULL) gets the
+ * first column of the first row returned, if any.
+ */
+static int
+sq_exec_script(struct sq *s, const char *sql, int *int_r)
+{
+	sqlite3_stmt *stmt;
+	const char *tail;
+	bool got = false;
+	int rc;
+
+	while (sql != NULL && *sql != '\0') {
+		rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, &tail);
+		if (rc != SQLITE_OK)
+			return rc;
+		sql = tail;
+		if (stmt == NULL)	/* only space or comments left */
+			break;
+		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+			if (int_r != NULL && !got) {
+				*int_r = sqlite3_column_int(stmt, 0);
+				got = true;
+			}
+		}
+		(void)sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* sq_tx_script - run a script inside BEGIN IMMEDIATE ... COMMIT */
+static enum store_status
+sq_tx_script(struct sq *s, const char *sql, const char *what, char *why,
+    size_t whylen)
+{
+	enum store_status st;
+	int rc;
+
+	if ((st = sq_run(s, STMT_BEGIN, why, whylen)) != STORE_OK)
+		return st;
+	if ((rc = sq_exec_script(s, sql, NULL)) != SQLITE_OK) {
+		st = sq_fail(s, rc, what, why, whylen);
+		if (!sqlite3_get_autocommit(s->db))
+			(void)sq_run(s, STMT_ROLLBACK, why, 0);
+		return st;
+	}
+	if ((st = sq_run(s, STMT_COMMIT, why, whylen)) != STORE_OK) {
+		if (!sqlite3_get_autocommit(s->db))
+			(void)sq_run(s, STMT_ROLLBACK, why, 0);
+		return st;
+	}
+	return STORE_OK;
+}
+
+/*
+ * tx_enter - make the following changes atomic: BEGIN IMMEDIATE when no
+ * transaction is open (*own_r true), else a savepoint inside the caller's.
+ */
+static enum store_status
+tx_enter(struct sq *s, bool *own_r, char *why, size_t whylen)
+{
+	*own_r = sqlite3_get_autocommit(s->db) != 0;
+	return sq_run(s, *own_r ? STMT_BEGIN : STMT_SAVEPOINT, why, whylen);
+}
+
+/*
+ * tx_leave - commit (ok) or undo what tx_enter began.  After an error
+ * SQLite may have rolled the whole transaction back already; then there is
+ * nothing left to undo.
+ */
+static enum store_status
+tx_leave(struct sq *s, bool own, bool ok, char *why, size_t whylen)
+{
+	enum store_status st;
+
+	if (ok) {
+		st = sq_run(s, own ? STMT_COMMIT : STMT_RELEASE, why, whylen);
+		if (st == STORE_OK)
+			return STORE_OK;
+	} else
+		st = STORE_OK;
+	if (sqlite3_get_autocommit(s->db))
+		return st;
+	if (own)
+		(void)sq_run(s, STMT_ROLLBACK, why, 0);
+	else {
+		(void)sq_run(s, STMT_ROLLBACK_TO, why, 0);
+		(void)sq_run(s, STMT_RELEASE, why, 0);
+	}
+	return st;
+}
+
+/* sq_close - finalize every statement and close the connection */
+static void
+sq_close(struct store *st)
+{
+	struct sq *s = (struct sq *)st;
+	size_t i;
+
+	for (i = 0; i < STMT_COUNT; i++)
+		(void)sqlite3_finalize(s->stmt[i]);
+	(void)sqlite3_close_v2(s->db);
+	free(s->path);
+	free(s);
+}
+
+/* sq_setup - per-connection settings, then check (or create) the schema */
+static enum store_status
+sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
+    size_t whylen)
+{
+	int rc, version = 0, ntables = 0;
+	enum store_status st;
+
+	(void)sqlite3_busy_timeout(s->db, (int)cfg->db_busy_timeout);
+	rc = sq_exec_script(s, "PRAGMA foreign_keys = ON;"
+	    " PRAGMA synchronous = NORMAL;", NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "settings", why, whylen);
+	if ((flags & STORE_READONLY) == 0) {
+		rc = sq_exec_script(s, "PRAGMA journal_mode = WAL", NULL);
+		if (rc != SQLITE_OK)
+			return sq_fail(s, rc, "journal_mode WAL", why, whylen);
+	}
+	if ((rc = sq_exec_script(s, "PRAGMA user_version", &version))
+	    != SQLITE_OK)
+		return sq_fail(s, rc, "schema version", why, whylen);
+	if (version == 0) {
+		rc = sq_exec_script(s, "SELECT count(*) FROM sqlite_master",
+		    &ntables);
+		if (rc != SQLITE_OK)
+			return sq_fail(s, rc, "schema", why, whylen);
+		if (ntables > 0) {
+			snprintf(why, whylen, "ConsentDB %s: not an "
+			    "optin-milter database (schema version 0)",
+			    s->path);
+			return STORE_ERROR;
+		}
+		if ((flags & STORE_CREATE) == 0 ||
+		    (flags & STORE_READONLY) != 0) {
+			snprintf(why, whylen, "ConsentDB %s: empty database "
+			    "(create it with optinctl init)", s->path);
+			return STORE_ERROR;
+		}
+		st = sq_tx_script(s, schema_sql, "create schema", why, whylen);
+		if (st != STORE_OK)
+			return st;
+		s->base.created = true;
+		version = STORE_SCHEMA_VERSION;
+	}
+	s->base.version = version;
+	if (version == STORE_SCHEMA_VERSION ||
+	    ((flags & STORE_MIGRATE) != 0 && version < STORE_SCHEMA_VERSION))
+		return STORE_OK;
+	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
+	    "knows version %d%s", s->path, version, STORE_SCHEMA_VERSION,
+	    version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
+	return STORE_ERROR;
+}
+
+/*
+ * sq_open - open the database file path.  A missing file is STORE_TEMPFAIL
+ * unless STORE_CREATE; a created file gets mode 0600 through umask 077
+ * (umask is per process: creation is for optinctl and tests, not for the
+ * threaded milter).  The directory is never created.
+ */
+static struct store *
+sq_open(const char *path, const struct config *cfg, unsigned flags,
+    enum store_status *st_r, char *why, size_t whylen)
+{
+	struct sq *s;
+	struct stat sb;
+	bool creating = false;
+	mode_t old_umask = 0;
+	int oflags, rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->path = strdup(path)) == NULL) {
+		free(s);
+		*st_r = STORE_TEMPFAIL;
+		snprintf(why, whylen, "ConsentDB %s: out of memory", path);
+		return NULL;
+	}
+	s->base.be = &store_sqlite_backend;
+	if (stat(path, &sb) < 0) {
+		if (errno != ENOENT || (flags & STORE_CREATE) == 0 ||
+		    (flags & STORE_READONLY) != 0) {
+			*st_r = STORE_TEMPFAIL;
+			if (errno == ENOENT)
+				snprintf(why, whylen, "ConsentDB %s: no such "
+				    "file (create it with optinctl init)",
+				    path);
+			else
+				snprintf(why, whylen, "ConsentDB %s: %s", path,
+				    strerror(errno));
+			goto fail;
+		}
+		creating = true;
+	} else if (!S_ISREG(sb.st_mode)) {
+		*st_r = STORE_ERROR;
+		snprintf(why, whylen, "ConsentDB %s: not a regular file",
+		    path);
+		goto fail;
+	}
+
+	oflags = SQLITE_OPEN_NOMUTEX | ((flags & STORE_READONLY) != 0 ?
+	    SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+	if (creating) {
+		oflags |= SQLITE_OPEN_CREATE;
+		old_umask = umask(077);
+	}
+	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		*st_r = sq_fail(s, rc, creating ? "cannot create" : "open",
+		    why, whylen);
+		goto fail;
+	}
+	*st_r = sq_setup(s, cfg, flags, why, whylen);
+	if (*st_r != STORE_OK)
+		goto fail;
+	if (creating)
+		(void)umask(old_umask);
+	return &s->base;
+
+fail:
+	if (creating)
+		(void)umask(old_umask);
+	sq_close(&s->base);
+	return NULL;
+}
+
+/* sq_migrate - apply the migrations after the open version */
+static enum store_status
+sq_migrate(struct store *st, int *from_r, int *to_r, char *why,
+    size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	enum store_status rs;
+	size_t i;
+
+	*from_r = *to_r = s->base.version;
+	for (i = 0; migrations[i].sql != NULL; i++) {
+		if (migrations[i].to != s->base.version + 1)
+			continue;
+		rs = sq_tx_script(s, migrations[i].sql, "migrate", why,
+		    whylen);
+		if (rs != STORE_OK)
+			return rs;
+		s->base.version = *to_r = migrations[i].to;
+	}
+	if (s->base.version != STORE_SCHEMA_VERSION) {
+		snprintf(why, whylen, "ConsentDB %s: no migration from schema "
+		    "version %d to %d", s->path, s->base.version,
+		    STORE_SCHEMA_VERSION);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+/* sq_lookup - suppression and subscription state in one statement */
+static enum store_status
+sq_lookup(struct store *st, const char *addr, const char *list,
+    struct consent_row *row_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	const char *word;
+	enum store_status rs = STORE_OK;
+	size_t i;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_LOOKUP, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "lookup", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
+		rs = sq_fail(s, rc, "lookup", why, whylen);
+		goto out;
+	}
+	row_r->suppressed = sqlite3_column_int(stmt, 0) != 0;
+	row_r->status = SUB_NONE;
+	if ((word = (const char *)sqlite3_column_text(stmt, 1)) != NULL) {
+		for (i = 1; i < NSTATUS; i++)
+			if (strcmp(word, status_word[i]) == 0)
+				break;
+		if (i == NSTATUS) {
+			snprintf(why, whylen, "ConsentDB %s: bad status in "
+			    "subscriptions", s->path);
+			rs = STORE_ERROR;
+			goto out;
+		}
+		row_r->status = (enum sub_status)i;
+	}
+out:
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_begin - BEGIN IMMEDIATE: take the write lock now, waiting as long as
+ * the busy timeout allows */
+static enum store_status
+sq_begin(struct store *st, char *why, size_t whylen)
+{
+	return sq_run((struct sq *)st, STMT_BEGIN, why, whylen);
+}
+
+/* sq_commit - COMMIT; on failure roll back so the handle stays usable */
+static enum store_status
+sq_commit(struct store *st, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	enum store_status rs;
+
+	rs = sq_run(s, STMT_COMMIT, why, whylen);
+	if (rs != STORE_OK && !sqlite3_get_autocommit(s->db))
+		(void)sq_run(s, STMT_ROLLBACK, why, 0);
+	return rs;
+}
+
+/* sq_rollback - ROLLBACK, if a transaction is open */
+static void
+sq_rollback(struct store *st)
+{
+	struct sq *s = (struct sq *)st;
+	char why[1];
+
+	if (!sqlite3_get_autocommit(s->db))
+		(void)sq_run(s, STMT_ROLLBACK, why, 0);
+}
+
+/* list_get - does list exist, and is it double opt-in */
+static enum store_status
+list_get(struct sq *s, const char *list, bool *double_opt_in_r, char *why,
+    size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_LIST_GET, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "list", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		if (double_opt_in_r != NULL)
+			*double_opt_in_r = sqlite3_column_int(stmt, 0) != 0;
+	} else if (rc == SQLITE_DONE) {
+		snprintf(why, whylen, "no such list '%s'", list);
+		rs = STORE_NOTFOUND;
+	} else
+		rs = sq_fail(s, rc, "list", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_list_exists - STORE_OK or STORE_NOTFOUND */
+static enum store_status
+sq_list_exists(struct store *st, const char *list, bool *double_opt_in_r,
+    char *why, size_t whylen)
+{
+	return list_get((struct sq *)st, list, double_opt_in_r, why, whylen);
+}
+
+/* sq_list_add - insert a list; an existing one is STORE_ERROR */
+static enum store_status
+sq_list_add(struct store *st, const char *list, const char *name,
+    bool double_opt_in, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_LIST_ADD, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "list add", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int(stmt, 3, double_opt_in ? 1 : 0);
+	(void)sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_CONSTRAINT) {
+		snprintf(why, whylen, "list '%s' exists", list);
+		rs = STORE_ERROR;
+	} else if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "list add", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_list_ls - every list with its subscription counts */
+static enum store_status
+sq_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
+    size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct store_list l;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_LIST_LS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "list ls", why, whylen);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		l.list = (const char *)sqlite3_column_text(stmt, 0);
+		l.name = (const char *)sqlite3_column_text(stmt, 1);
+		l.double_opt_in = sqlite3_column_int(stmt, 2) != 0;
+		l.created_at = (time_t)sqlite3_column_int64(stmt, 3);
+		l.opted_in = sqlite3_column_int64(stmt, 4);
+		l.pending = sqlite3_column_int64(stmt, 5);
+		l.opted_out = sqlite3_column_int64(stmt, 6);
+		if (l.list == NULL || fn(&l, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "list ls", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* event_add - append one consent_events row (inside the caller's
+ * transaction or savepoint) */
+static int
+event_add(struct sq *s, const char *addr, const char *list,
+    const char *event, const char *evidence, const struct consent_event *ev)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_EVENT_ADD, &stmt)) != SQLITE_OK)
+		return rc;
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 3, event, -1, SQLITE_STATIC);
+	if (ev != NULL) {
+		(void)sqlite3_bind_text(stmt, 4, ev->source, -1,
+		    SQLITE_STATIC);
+		(void)sqlite3_bind_text(stmt, 6, ev->remote_addr, -1,
+		    SQLITE_STATIC);
+		(void)sqlite3_bind_text(stmt, 7, ev->user_agent, -1,
+		    SQLITE_STATIC);
+	}
+	(void)sqlite3_bind_text(stmt, 5, evidence, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 8, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* sq_set_status - upsert the subscription and append its event, atomically */
+static enum store_status
+sq_set_status(struct store *st, const char *addr, const char *list,
+    enum sub_status status, const struct consent_event *ev, char *why,
+    size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	enum store_status rs, lrs;
+	const char *word;
+	bool own;
+	int rc;
+
+	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
+		snprintf(why, whylen, "cannot set subscription status %d",
+		    (int)status);
+		return STORE_ERROR;
+	}
+	word = status_word[status];
+	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rs = list_get(s, list, NULL, why, whylen)) != STORE_OK)
+		goto out;
+	if ((rc = stmt_get(s, STMT_SUB_SET, &stmt)) != SQLITE_OK) {
+		rs = sq_fail(s, rc, "set status", why, whylen);
+		goto out;
+	}
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 3, word, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 4, ev != NULL ? ev->source : NULL, -1,
+	    SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		rs = sq_fail(s, rc, "set status", why, whylen);
+		goto out;
+	}
+	rc = event_add(s, addr, list, ev != NULL && ev->event != NULL ?
+	    ev->event : word, ev != NULL ? ev->evidence : NULL, ev);
+	if (rc != SQLITE_OK)
+		rs = sq_fail(s, rc, "consent event", why, whylen);
+out:
+	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	return rs != STORE_OK ? rs : lrs;
+}
+
+/* sq_suppress - add a global suppression (first reason kept) and an event */
+static enum store_status
+sq_suppress(struct store *st, const char *addr, const char *reason,
+    const struct consent_event *ev, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	char evidence[64];
+	sqlite3_stmt *stmt;
+	enum store_status rs, lrs;
+	size_t i;
+	bool own;
+	int rc;
+
+	for (i = 0; i < sizeof(reason_word) / sizeof(reason_word[0]); i++)
+		if (strcmp(reason, reason_word[i]) == 0)
+			break;
+	if (i == sizeof(reason_word) / sizeof(reason_word[0])) {
+		snprintf(why, whylen, "bad suppression reason '%.32s'", reason);
+		return STORE_ERROR;
+	}
+	snprintf(evidence, sizeof(evidence), "reason=%s", reason);
+	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rc = stmt_get(s, STMT_SUPPRESS, &stmt)) != SQLITE_OK) {
+		rs = sq_fail(s, rc, "suppress", why, whylen);
+		goto out;
+	}
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		rs = sq_fail(s, rc, "suppress", why, whylen);
+		goto out;
+	}
+	rc = event_add(s, addr, NULL, ev != NULL && ev->event != NULL ?
+	    ev->event : "suppressed", ev != NULL && ev->evidence != NULL ?
+	    ev->evidence : evidence, ev);
+	if (rc != SQLITE_OK)
+		rs = sq_fail(s, rc, "consent event", why, whylen);
+out:
+	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	return rs != STORE_OK ? rs : lrs;
+}
+
+/* sq_suppression - the suppression row of addr, if any */
+static enum store_status
+sq_suppression(struct store *st, const char *addr, char *reason_r,
+    size_t reasonlen, time_t *created_at_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	const char *reason;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_SUPPRESSION, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "suppression", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		reason = (const char *)sqlite3_column_text(stmt, 0);
+		if (reason_r != NULL && reasonlen > 0)
+			snprintf(reason_r, reasonlen, "%s",
+			    reason != NULL ? reason : "");
+		if (created_at_r != NULL)
+			*created_at_r = (time_t)sqlite3_column_int64(stmt, 1);
+	} else if (rc == SQLITE_DONE)
+		rs = STORE_NOTFOUND;
+	else
+		rs = sq_fail(s, rc, "suppression", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_subscriptions - every subscription row of addr */
+static enum store_status
+sq_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct store_sub sub;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	const char *word;
+	size_t i;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_SUBS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "subscriptions", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		sub.list = (const char *)sqlite3_column_text(stmt, 0);
+		word = (const char *)sqlite3_column_text(stmt, 1);
+		for (i = 1; word != NULL && i < NSTATUS; i++)
+			if (strcmp(word, status_word[i]) == 0)
+				break;
+		if (sub.list == NULL || word == NULL || i == NSTATUS) {
+			snprintf(why, whylen, "ConsentDB %s: bad row in "
+			    "subscriptions", s->path);
+			rs = STORE_ERROR;
+			goto out;
+		}
+		sub.status = (enum sub_status)i;
+		sub.source = (const char *)sqlite3_column_text(stmt, 2);
+		sub.updated_at = (time_t)sqlite3_column_int64(stmt, 3);
+		if (fn(&sub, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "subscriptions", why, whylen);
+out:
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_quarantine_add - insert one quarantine row */
+static enum store_status
+sq_quarantine_add(struct store *st, const struct quarantine_row *row,
+    long long *id_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_QUARANTINE_ADD, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "quarantine add", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, row->queue_id, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, row->message_id, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 3, row->sender, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 4, row->recipient, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 5, row->list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 6, row->reason, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 7, row->spool_file, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 8, (sqlite3_int64)
+	    (row->received_at != 0 ? row->received_at : time(NULL)));
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE) {
+		if (id_r != NULL)
+			*id_r = sqlite3_last_insert_rowid(s->db);
+	} else
+		rs = sq_fail(s, rc, "quarantine add", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+const char *
+store_sqlite_schema(void)
+{
+	return schema_sql;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.migrate = sq_migrate,
+	.lookup = sq_lookup,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.list_exists = sq_list_exists,
+	.list_add = sq_list_add,
+	.list_ls = sq_list_ls,
+	.set_status = sq_set_status,
+	.suppress = sq_suppress,
+	.suppression = sq_suppression,
+	.subscriptions = sq_subscriptions,
+	.quarantine_add = sq_quarantine_add,
+};

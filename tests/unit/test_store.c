@@ -1,0 +1,665 @@
+/*
+ * test_store.c - the consent store with its SQLite backend (store.h).
+ *
+ * Each test works on a fresh database in its own mktemp directory, with a
+ * config parsed from memory (DBBusyTimeout 200 ms so that lock tests are
+ * quick).  A second, raw SQLite connection plays "another process": it
+ * holds locks, reads rows back and forges schema versions.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+
+#include "config.h"
+#include "store-private.h"
+#include "store.h"
+
+#define BUSY_MS 200
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct config *cfg;
+	struct store *st;
+	char why[512];
+};
+
+/* fx_config - a config for ConsentDB path */
+static struct config *
+fx_config(const char *path)
+{
+	char text[512];
+	int nerr = 0;
+
+	snprintf(text, sizeof(text), "ConsentDB %s\nDBBusyTimeout %d\n",
+	    path, BUSY_MS);
+	return config_parse("test_store", text, stderr, &nerr);
+}
+
+/* setup - temp dir, config, no database yet */
+static int
+setup(void **state)
+{
+	struct fx *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/consent.db", f->dir);
+	if ((f->cfg = fx_config(f->db)) == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+/* setup_db - as setup, plus a created store with lists news and promo
+ * (double opt-in) */
+static int
+setup_db(void **state)
+{
+	struct fx *f;
+	enum store_status st;
+
+	if (setup(state) != 0)
+		return -1;
+	f = *state;
+	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	if (f->st == NULL) {
+		fprintf(stderr, "store_open: %s\n", f->why);
+		return -1;
+	}
+	if (store_list_add(f->st, "news", "News", false, f->why,
+	    sizeof(f->why)) != STORE_OK ||
+	    store_list_add(f->st, "promo", NULL, true, f->why,
+	    sizeof(f->why)) != STORE_OK)
+		return -1;
+	return 0;
+}
+
+/* teardown - close and remove everything */
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char path[192];
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	size_t i;
+
+	store_close(&f->st);
+	config_free(&f->cfg);
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", f->db, sfx[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* raw_open - a second connection to the same file */
+static sqlite3 *
+raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	return db;
+}
+
+/* raw_int - first column of the first row of sql (-1 on error) */
+static long long
+raw_int(sqlite3 *db, const char *sql, const char *bind1)
+{
+	sqlite3_stmt *stmt;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (bind1 != NULL)
+		(void)sqlite3_bind_text(stmt, 1, bind1, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	(void)sqlite3_finalize(stmt);
+	return v;
+}
+
+/* ms_since - milliseconds since t0 */
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000L +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* t_schema_file - the compiled-in schema is sql/schema.sql verbatim */
+static void
+t_schema_file(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024], *text;
+	FILE *fp;
+	long n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/sql/schema.sql",
+	    top != NULL && *top != '\0' ? top : ".");
+	if ((fp = fopen(path, "r")) == NULL)
+		CASE_FAIL("schema file", "cannot open %s: %s", path,
+		    strerror(errno));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	if (strcmp(text, store_sqlite_schema()) != 0)
+		CASE_FAIL("schema file", "milter/store_sqlite.c schema_sql "
+		    "differs from %s", path);
+	free(text);
+}
+
+/* t_create - STORE_CREATE makes a 0600 WAL database of version 1 */
+static void
+t_create(void **state)
+{
+	struct fx *f = *state;
+	enum store_status st;
+	struct stat sb;
+	sqlite3 *db;
+
+	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	if (f->st == NULL)
+		CASE_FAIL("create", "got NULL (%s), want a store", f->why);
+	assert_true(store_created(f->st));
+	assert_int_equal(store_version(f->st), STORE_SCHEMA_VERSION);
+	assert_int_equal(stat(f->db, &sb), 0);
+	if ((sb.st_mode & 07777) != 0600)
+		CASE_FAIL("create", "mode got %o, want 600",
+		    (unsigned)(sb.st_mode & 07777));
+	store_close(&f->st);
+	assert_null(f->st);
+
+	/* again, existing: not created, same version */
+	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	assert_non_null(f->st);
+	assert_false(store_created(f->st));
+	store_close(&f->st);
+	f->st = store_open(f->cfg, 0, &st, f->why, sizeof(f->why));
+	assert_non_null(f->st);
+
+	db = raw_open(f->db);
+	assert_int_equal(raw_int(db, "PRAGMA user_version", NULL), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name IN ('lists', 'subscriptions', "
+	    "'suppressions', 'consent_events', 'quarantine')", NULL), 5);
+	sqlite3_close(db);
+	db = NULL;
+	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	{
+		sqlite3_stmt *stmt;
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode",
+		    -1, &stmt, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(stmt,
+		    0), "wal");
+		sqlite3_finalize(stmt);
+	}
+	sqlite3_close(db);
+}
+
+/* t_missing - missing file: STORE_TEMPFAIL saying so; no directory made */
+static void
+t_missing(void **state)
+{
+	struct fx *f = *state;
+	struct config *cfg;
+	enum store_status st = STORE_OK;
+	char path[192];
+	struct stat sb;
+
+	f->st = store_open(f->cfg, 0, &st, f->why, sizeof(f->why));
+	assert_null(f->st);
+	if (st != STORE_TEMPFAIL)
+		CASE_FAIL("missing file", "status got %d, want STORE_TEMPFAIL",
+		    (int)st);
+	if (strstr(f->why, "no such file") == NULL)
+		CASE_FAIL("missing file", "why got '%s', want 'no such file'",
+		    f->why);
+	assert_int_equal(stat(f->db, &sb), -1);
+
+	/* STORE_CREATE never creates the directory */
+	snprintf(path, sizeof(path), "%s/nodir/consent.db", f->dir);
+	cfg = fx_config(path);
+	assert_non_null(cfg);
+	st = STORE_OK;
+	f->st = store_open(cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	assert_null(f->st);
+	assert_int_not_equal(st, STORE_OK);
+	snprintf(path, sizeof(path), "%s/nodir", f->dir);
+	assert_int_equal(stat(path, &sb), -1);
+	config_free(&cfg);
+}
+
+/* t_version - another schema version is STORE_ERROR naming both */
+static void
+t_version(void **state)
+{
+	struct fx *f = *state;
+	enum store_status st;
+	sqlite3 *db;
+
+	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	assert_non_null(f->st);
+	store_close(&f->st);
+	db = raw_open(f->db);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	f->st = store_open(f->cfg, 0, &st, f->why, sizeof(f->why));
+	assert_null(f->st);
+	if (st != STORE_ERROR)
+		CASE_FAIL("version 7", "status got %d, want STORE_ERROR",
+		    (int)st);
+	if (strstr(f->why, "version 7") == NULL ||
+	    strstr(f->why, "version 1") == NULL)
+		CASE_FAIL("version 7", "why got '%s', want both versions",
+		    f->why);
+	/* STORE_CREATE does not touch it either, nor STORE_MIGRATE */
+	f->st = store_open(f->cfg, STORE_CREATE | STORE_MIGRATE, &st, f->why,
+	    sizeof(f->why));
+	assert_null(f->st);
+	assert_int_equal(st, STORE_ERROR);
+
+	/* a foreign database (tables, version 0) */
+	db = raw_open(f->db);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 0", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	assert_null(f->st);
+	assert_int_equal(st, STORE_ERROR);
+	assert_non_null(strstr(f->why, "not an optin-milter database"));
+}
+
+/* t_lookup - every state, table driven */
+static void
+t_lookup(void **state)
+{
+	static const struct {
+		const char *label, *addr, *list;
+		bool want_suppressed;
+		enum sub_status want_status;
+	} cases[] = {
+		{ "opted in", "ann@example.com", "news", false, SUB_OPTED_IN },
+		{ "opted out", "bob@example.com", "news", false,
+		    SUB_OPTED_OUT },
+		{ "pending", "cy@example.com", "promo", false, SUB_PENDING },
+		{ "never seen", "dee@example.com", "news", false, SUB_NONE },
+		{ "other list", "ann@example.com", "promo", false, SUB_NONE },
+		{ "suppressed and opted in", "eve@example.com", "news", true,
+		    SUB_OPTED_IN },
+		{ "suppressed, no row", "eve@example.com", "promo", true,
+		    SUB_NONE },
+		{ "unknown list", "ann@example.com", "nosuch", false,
+		    SUB_NONE },
+	};
+	struct fx *f = *state;
+	struct consent_row row;
+	enum store_status st;
+	size_t i;
+
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "news",
+	    SUB_OPTED_OUT, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "cy@example.com", "promo",
+	    SUB_PENDING, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "eve@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_suppress(f->st, "eve@example.com",
+	    "unsubscribed_all", NULL, f->why, sizeof(f->why)), STORE_OK);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&row, 0xff, sizeof(row));
+		st = store_lookup(f->st, cases[i].addr, cases[i].list, &row,
+		    f->why, sizeof(f->why));
+		if (st != STORE_OK)
+			CASE_FAIL(cases[i].label, "status got %d (%s), want "
+			    "STORE_OK", (int)st, f->why);
+		if (row.suppressed != cases[i].want_suppressed)
+			CASE_FAIL(cases[i].label, "suppressed got %d, want %d",
+			    (int)row.suppressed,
+			    (int)cases[i].want_suppressed);
+		if (row.status != cases[i].want_status)
+			CASE_FAIL(cases[i].label, "status got %d, want %d",
+			    (int)row.status, (int)cases[i].want_status);
+	}
+}
+
+/* t_events - each change writes its consent_events row, atomically */
+static void
+t_events(void **state)
+{
+	struct fx *f = *state;
+	struct consent_event ev = { .event = NULL, .source = "web",
+		.evidence = "form 7", .remote_addr = "192.0.2.7",
+		.user_agent = "test/1" };
+	sqlite3 *db;
+	char reason[32];
+	time_t t = 0;
+
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, &ev, f->why, sizeof(f->why)), STORE_OK);
+	ev.event = "confirmed";
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "promo",
+	    SUB_OPTED_IN, &ev, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_suppress(f->st, "ann@example.com", "complaint",
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	/* a second suppression keeps the first reason, adds an event */
+	assert_int_equal(store_suppress(f->st, "ann@example.com", "manual",
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_suppression(f->st, "ann@example.com", reason,
+	    sizeof(reason), &t, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(reason, "complaint");
+	assert_true(t > 0);
+	assert_int_equal(store_suppression(f->st, "bob@example.com", reason,
+	    sizeof(reason), &t, f->why, sizeof(f->why)), STORE_NOTFOUND);
+	/* bad reason, unknown list: nothing written */
+	assert_int_equal(store_suppress(f->st, "bob@example.com", "bored",
+	    NULL, f->why, sizeof(f->why)), STORE_ERROR);
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "nosuch",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_NOTFOUND);
+	assert_non_null(strstr(f->why, "nosuch"));
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "news",
+	    SUB_NONE, NULL, f->why, sizeof(f->why)), STORE_ERROR);
+
+	db = raw_open(f->db);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM consent_events "
+	    "WHERE address = ?1", "ann@example.com"), 4);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM consent_events "
+	    "WHERE address = ?1", "bob@example.com"), 0);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM consent_events "
+	    "WHERE address = 'ann@example.com' AND list_id = 'news' AND "
+	    "event = 'opted_in' AND source = 'web' AND evidence = 'form 7' "
+	    "AND remote_addr = '192.0.2.7' AND user_agent = 'test/1' AND "
+	    "occurred_at > 0", NULL), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM consent_events "
+	    "WHERE list_id = 'promo' AND event = 'confirmed'", NULL), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM consent_events "
+	    "WHERE list_id IS NULL AND event = 'suppressed' AND "
+	    "evidence = 'reason=complaint'", NULL), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM subscriptions "
+	    "WHERE address = ?1 AND source = 'web'", "ann@example.com"), 2);
+	/* append-only: UPDATE refused, DELETE (erasure) allowed */
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE consent_events SET "
+	    "event = 'x'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM consent_events WHERE "
+	    "address = 'ann@example.com'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* t_transaction - changes nest in store_begin and roll back with it */
+static void
+t_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct consent_row row;
+	sqlite3 *db;
+
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
+	    STORE_OK);
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	/* a failing change inside leaves the earlier one alone */
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "nosuch",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_NOTFOUND);
+	assert_int_equal(store_lookup(f->st, "ann@example.com", "news", &row,
+	    f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(row.status, SUB_OPTED_IN);
+	store_rollback(f->st);
+	assert_int_equal(store_lookup(f->st, "ann@example.com", "news", &row,
+	    f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(row.status, SUB_NONE);
+
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
+	    STORE_OK);
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_suppress(f->st, "bob@example.com", "manual",
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_commit(f->st, f->why, sizeof(f->why)),
+	    STORE_OK);
+	db = raw_open(f->db);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM consent_events",
+	    NULL), 2);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM subscriptions",
+	    NULL), 1);
+	sqlite3_close(db);
+}
+
+/* t_locked - a writer elsewhere: writes tempfail after the busy timeout,
+ * lookups go on (WAL); an exclusive lock tempfails lookups too */
+static void
+t_locked(void **state)
+{
+	struct fx *f = *state;
+	struct consent_row row;
+	struct timespec t0;
+	enum store_status st;
+	sqlite3 *db;
+	long ms;
+
+	db = raw_open(f->db);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = store_set_status(f->st, "ann@example.com", "news", SUB_OPTED_IN,
+	    NULL, f->why, sizeof(f->why));
+	ms = ms_since(&t0);
+	if (st != STORE_TEMPFAIL)
+		CASE_FAIL("write locked", "status got %d (%s), want "
+		    "STORE_TEMPFAIL", (int)st, f->why);
+	if (ms < BUSY_MS / 2 || ms > BUSY_MS + 2000)
+		CASE_FAIL("write locked", "waited %ld ms, want about %d", ms,
+		    BUSY_MS);
+	st = store_lookup(f->st, "ann@example.com", "news", &row, f->why,
+	    sizeof(f->why));
+	if (st != STORE_OK)
+		CASE_FAIL("read under a writer", "status got %d (%s), want "
+		    "STORE_OK", (int)st, f->why);
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
+	    STORE_TEMPFAIL);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+
+	/* the handle works again once the lock is gone */
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+
+	/* an exclusive lock (taken while no one else has the file open)
+	 * keeps readers out as well */
+	store_close(&f->st);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA locking_mode = EXCLUSIVE; "
+	    "BEGIN EXCLUSIVE; INSERT INTO suppressions VALUES "
+	    "('x@example.com', 'manual', 1)", NULL, NULL, NULL), SQLITE_OK);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	f->st = store_open(f->cfg, 0, &st, f->why, sizeof(f->why));
+	if (f->st == NULL) {
+		if (st != STORE_TEMPFAIL)
+			CASE_FAIL("open locked", "status got %d (%s), want "
+			    "STORE_TEMPFAIL", (int)st, f->why);
+	} else {
+		st = store_lookup(f->st, "ann@example.com", "news", &row,
+		    f->why, sizeof(f->why));
+		if (st != STORE_TEMPFAIL)
+			CASE_FAIL("read locked", "status got %d (%s), want "
+			    "STORE_TEMPFAIL", (int)st, f->why);
+	}
+	ms = ms_since(&t0);
+	if (ms > BUSY_MS * 3 + 2000)
+		CASE_FAIL("read locked", "waited %ld ms, want about %d", ms,
+		    BUSY_MS);
+	sqlite3_close(db);
+}
+
+/* list_cb - collect "list:doi:in/pending/out" */
+static int
+list_cb(const struct store_list *l, void *ctx)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s:%d:%lld/%lld/%lld;", l->list,
+	    (int)l->double_opt_in, l->opted_in, l->pending, l->opted_out);
+	return 0;
+}
+
+/* sub_cb - collect "list=status" */
+static int
+sub_cb(const struct store_sub *s, void *ctx)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s=%d,%s;", s->list, (int)s->status,
+	    s->source != NULL ? s->source : "-");
+	return 0;
+}
+
+/* t_lists - list add/exists/ls and the subscription iterator */
+static void
+t_lists(void **state)
+{
+	struct fx *f = *state;
+	struct consent_event ev = { .source = "crm" };
+	char out[256] = "";
+	bool doi = false;
+
+	assert_int_equal(store_list_add(f->st, "news", NULL, false, f->why,
+	    sizeof(f->why)), STORE_ERROR);
+	assert_non_null(strstr(f->why, "exists"));
+	assert_int_equal(store_list_exists(f->st, "promo", &doi, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_true(doi);
+	assert_int_equal(store_list_exists(f->st, "news", &doi, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_false(doi);
+	assert_int_equal(store_list_exists(f->st, "nosuch", NULL, f->why,
+	    sizeof(f->why)), STORE_NOTFOUND);
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, &ev, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "promo",
+	    SUB_PENDING, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "news",
+	    SUB_OPTED_OUT, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_list_ls(f->st, list_cb, out, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "news:0:1/0/1;promo:1:0/1/0;");
+	out[0] = '\0';
+	assert_int_equal(store_subscriptions(f->st, "ann@example.com", sub_cb,
+	    out, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "news=2,crm;promo=1,-;");
+	out[0] = '\0';
+	assert_int_equal(store_subscriptions(f->st, "dee@example.com", sub_cb,
+	    out, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "");
+}
+
+/* t_quarantine - rows get increasing ids */
+static void
+t_quarantine(void **state)
+{
+	struct fx *f = *state;
+	struct quarantine_row row = { .queue_id = "4XyZ1",
+		.message_id = "<m1@example.com>", .sender = "news@example.com",
+		.recipient = "bob@example.com", .list = "news",
+		.reason = "opted_out", .spool_file = "4XyZ1.eml",
+		.received_at = 1700000000 };
+	long long id1 = 0, id2 = 0;
+	sqlite3 *db;
+
+	assert_int_equal(store_quarantine_add(f->st, &row, &id1, f->why,
+	    sizeof(f->why)), STORE_OK);
+	row.recipient = "cy@example.com";
+	row.reason = "no_consent";
+	row.received_at = 0;
+	assert_int_equal(store_quarantine_add(f->st, &row, &id2, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_true(id1 > 0 && id2 > id1);
+	db = raw_open(f->db);
+	assert_int_equal(raw_int(db, "SELECT received_at FROM quarantine "
+	    "WHERE recipient = ?1", "bob@example.com"), 1700000000);
+	assert_true(raw_int(db, "SELECT received_at FROM quarantine "
+	    "WHERE recipient = ?1", "cy@example.com") > 1700000000);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM quarantine "
+	    "WHERE released_at IS NULL", NULL), 2);
+	sqlite3_close(db);
+}
+
+/* t_backend_name - unbuilt backends are refused by name */
+static void
+t_backend_name(void **state)
+{
+	struct fx *f = *state;
+	struct config *cfg;
+	enum store_status st;
+	char path[192];
+
+	cfg = fx_config("pgsql:host=db dbname=consent");
+	assert_non_null(cfg);
+	assert_null(store_open(cfg, 0, &st, f->why, sizeof(f->why)));
+	assert_int_equal(st, STORE_ERROR);
+	assert_non_null(strstr(f->why, "PostgreSQL"));
+	config_free(&cfg);
+	snprintf(path, sizeof(path), "sqlite:%s", f->db);
+	cfg = fx_config(path);
+	assert_non_null(cfg);
+	f->st = store_open(cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	assert_non_null(f->st);
+	config_free(&cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_schema_file),
+		cmocka_unit_test_setup_teardown(t_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_lookup, setup_db, teardown),
+		cmocka_unit_test_setup_teardown(t_events, setup_db, teardown),
+		cmocka_unit_test_setup_teardown(t_transaction, setup_db,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_locked, setup_db, teardown),
+		cmocka_unit_test_setup_teardown(t_lists, setup_db, teardown),
+		cmocka_unit_test_setup_teardown(t_quarantine, setup_db,
+		    teardown),
+		cmocka_unit_test_setup_teardown(t_backend_name, setup,
+		    teardown),
+	};
+
+	return HARNESS_RUN("store", tests);
+}
