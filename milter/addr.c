@@ -174,3 +174,46 @@ addr_domain(const char *addr)
 
 	return at != NULL ? at + 1 : NULL;
 }
+
+int
+addr_from_header(const char *value, char *out, size_t outlen, char *why,
+    size_t whylen)
+{
+	char tmp[ADDR_MAX + 3];
+	const char *lt, *gt;
+	size_t i, j, depth = 0;
+	bool quoted = false;
+
+	if ((lt = strrchr(value, '<')) != NULL) {
+		if ((gt = strchr(lt, '>')) == NULL || (size_t)(gt - lt) >
+		    ADDR_MAX)
+			return set_why(why, whylen, "unbalanced angle brackets");
+		memcpy(tmp, lt + 1, (size_t)(gt - lt - 1));
+		tmp[gt - lt - 1] = '\0';
+		return addr_normalize(tmp, out, outlen, why, whylen);
+	}
+	/* bare addr-spec, maybe with (comments) */
+	for (i = j = 0; value[i] != '\0'; i++) {
+		char c = value[i];
+
+		if (c == '"')
+			quoted = !quoted;
+		if (!quoted && c == '(') {
+			depth++;
+			continue;
+		}
+		if (!quoted && c == ')' && depth > 0) {
+			depth--;
+			continue;
+		}
+		if (depth > 0 || c == '\r' || c == '\n')
+			continue;
+		if (!quoted && (c == ',' || c == ';'))
+			return set_why(why, whylen, "more than one mailbox");
+		if (j + 1 >= sizeof(tmp))
+			return set_why(why, whylen, "address too long");
+		tmp[j++] = c;
+	}
+	tmp[j] = '\0';
+	return addr_normalize(tmp, out, outlen, why, whylen);
+}

@@ -28,4 +28,13 @@ int addr_normalize(const char *in, char *out, size_t outlen, char *why,
  * or NULL if there is none.  Borrowed from addr. */
 const char *addr_domain(const char *addr);
 
+/*
+ * The address of a From (or Sender, Reply-To) header value: the text in
+ * the last <...>, else the value without comments; normalised into out as
+ * addr_normalize() does.  Returns 0 or -1 with why[].  Groups and several
+ * mailboxes are an error.
+ */
+int addr_from_header(const char *value, char *out, size_t outlen,
+	    char *why, size_t whylen);
+
 #endif

@@ -1,3 +1,321 @@
-/* mlfi.c - placeholder, being written */
+/*
+ * mlfi.c - libmilter callbacks.  Thin: get the context, call the modules,
+ * and map the verdict to SMFIS_* plus a reply in one function (mlfi_reply).
+ *
+ * Threads: libmilter calls each connection's callbacks in one thread at a
+ * time; the runtime is shared read-only.  xxfi_close may be the only callback
+ * with a NULL private pointer.
+ */
 #include "autoconf.h"
-int mlfi_placeholder_;
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addr.h"
+#include "campaign.h"
+#include "config.h"
+#include "eom.h"
+#include "log.h"
+#include "mlfi.h"
+#include "session.h"
+#include "unsubmail.h"
+
+static const struct runtime *mlfi_rt;
+
+void
+mlfi_set_runtime(const struct runtime *rt)
+{
+	mlfi_rt = rt;
+}
+
+#define CONN(ctx) ((struct conn *)smfi_getpriv(ctx))
+
+/* mlfi_reply - the one place a verdict becomes SMFIS_* and a reply */
+static sfsistat
+mlfi_reply(SMFICTX *ctx, const struct verdict *v)
+{
+	if (v->rcode != NULL)
+		(void)smfi_setreply(ctx, (char *)v->rcode, (char *)v->xcode,
+		    (char *)v->text);
+	switch (v->kind) {
+	case VERDICT_ACCEPT:
+		return SMFIS_CONTINUE;
+	case VERDICT_DISCARD:
+		return SMFIS_DISCARD;
+	case VERDICT_REJECT:
+		return SMFIS_REJECT;
+	case VERDICT_TEMPFAIL:
+		break;
+	}
+	return SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+mlfi_tempfail(SMFICTX *ctx, const char *text)
+{
+	struct verdict v = { VERDICT_TEMPFAIL, "451", "4.3.0", "" };
+
+	snprintf(v.text, sizeof(v.text), "%s", text);
+	return mlfi_reply(ctx, &v);
+}
+
+/* fetch_qid - the MTA queue ID, once it is known */
+static void
+fetch_qid(SMFICTX *ctx, struct conn *c)
+{
+	char *qid = smfi_getsymval(ctx, "i");
+
+	if (qid != NULL && *qid != '\0')
+		(void)log_safe(qid, c->msg.qid, sizeof(c->msg.qid));
+}
+
+static sfsistat
+mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
+{
+	struct conn *c;
+	char *addr;
+
+	if ((c = conn_new(mlfi_rt)) == NULL)
+		return mlfi_tempfail(ctx, "out of memory");
+	addr = smfi_getsymval(ctx, "{client_addr}");
+	(void)log_safe(addr ? addr : "unknown", c->client_addr,
+	    sizeof(c->client_addr));
+	snprintf(c->client, sizeof(c->client), "%.255s[%.40s]",
+	    host ? host : "unknown", c->client_addr);
+	(void)log_safe(c->client, c->client, sizeof(c->client));
+	(void)sa;
+	(void)smfi_setpriv(ctx, c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_helo(SMFICTX *ctx, char *helo)
+{
+	struct conn *c = CONN(ctx);
+
+	if (c != NULL)
+		(void)log_safe(helo, c->helo, sizeof(c->helo));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = CONN(ctx);
+	struct msg *m;
+	char addr[ADDR_MAX + 1], why[200];
+	char *auth;
+
+	if (c == NULL)
+		return mlfi_tempfail(ctx, "no connection context");
+	msg_begin(c);
+	m = &c->msg;
+	fetch_qid(ctx, c);
+	if ((m->sender_raw = arena_strdup(&m->arena, argv[0])) == NULL)
+		return mlfi_tempfail(ctx, "out of memory");
+	if (strcmp(argv[0], "<>") != 0 && addr_normalize(argv[0], addr,
+	    sizeof(addr), why, sizeof(why)) == 0)
+		m->sender = arena_strdup(&m->arena, addr);
+	auth = smfi_getsymval(ctx, "{auth_authen}");
+	(void)log_safe(auth ? auth : "", c->auth_user, sizeof(c->auth_user));
+	m->env_campaign = campaign_by_envelope(c->rt->cfg, m->sender,
+	    c->auth_user);
+	return SMFIS_CONTINUE;
+}
+
+/* count_campaign_rcpts - recipients that would each need their own copy */
+static size_t
+count_campaign_rcpts(const struct msg *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nrcpt; i++)
+		n += !m->rcpt[i].unsub;
+	return n;
+}
+
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	const struct config *cfg = mlfi_rt->cfg;
+	struct conn *c = CONN(ctx);
+	struct verdict v = { VERDICT_ACCEPT, NULL, NULL, "" };
+	char addr[ADDR_MAX + 1], why[200];
+	struct rcpt *r;
+	struct msg *m;
+
+	if (c == NULL)
+		return mlfi_tempfail(ctx, "no connection context");
+	m = &c->msg;
+	if (unsubmail_rcpt(c, argv[0], &v) && v.kind != VERDICT_ACCEPT)
+		return mlfi_reply(ctx, &v);
+	if (v.rcode == NULL && m->env_campaign && cfg->mode == MODE_ENFORCE &&
+	    cfg->multi_recipient != MULTI_SPLIT && count_campaign_rcpts(m) >= 1
+	    && !unsubmail_is_unsub(c, argv[0])) {
+		/* DESIGN: defer 452 / reject 550 from the second recipient */
+		if (cfg->multi_recipient == MULTI_DEFER) {
+			v = (struct verdict){ VERDICT_TEMPFAIL, "452", "4.5.3",
+			    "one recipient per campaign message" };
+		} else {
+			v = (struct verdict){ VERDICT_REJECT, "550", "5.5.3",
+			    "one recipient per campaign message" };
+		}
+		log_info("%s: %s stage=rcpt reason=multi_recipient client=%s",
+		    m->qid, v.kind == VERDICT_REJECT ? "reject" : "defer",
+		    c->client);
+		return mlfi_reply(ctx, &v);
+	}
+	if (msg_add_rcpt(m, argv[0]) < 0)
+		return mlfi_tempfail(ctx, "out of memory");
+	r = &m->rcpt[m->nrcpt - 1];
+	if (addr_normalize(argv[0], addr, sizeof(addr), why, sizeof(why)) == 0)
+		r->addr = arena_strdup(&m->arena, addr);
+	r->unsub = unsubmail_is_unsub(c, argv[0]);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *c = CONN(ctx);
+
+	if (c == NULL)
+		return mlfi_tempfail(ctx, "no connection context");
+	if (msg_add_header(&c->msg, name, value) < 0)
+		return mlfi_tempfail(ctx, "out of memory");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	const struct config *cfg = mlfi_rt->cfg;
+	struct conn *c = CONN(ctx);
+	struct msg *m;
+	char why[200];
+
+	if (c == NULL)
+		return mlfi_tempfail(ctx, "no connection context");
+	m = &c->msg;
+	fetch_qid(ctx, c);
+	m->campaign = m->env_campaign ||
+	    msg_header(m, cfg->campaign_header) != NULL ||
+	    msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL;
+	if (m->campaign && campaign_list(cfg, msg_header(m, cfg->list_header),
+	    m->list, why, sizeof(why)) < 0 &&
+	    msg_header(m, CAMPAIGN_SPLIT_HEADER) == NULL) {
+		log_warnx("%s: campaign from client=%s: %s", m->qid, c->client,
+		    why);
+		return mlfi_tempfail(ctx, "campaign message names no list");
+	}
+	if (!m->campaign && !cfg->sign_all && !unsubmail_pending(c)) {
+		log_debug("%s: transactional, passed", m->qid);
+		msg_reset(c);
+		return SMFIS_ACCEPT;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct conn *c = CONN(ctx);
+
+	if (c == NULL)
+		return mlfi_tempfail(ctx, "no connection context");
+	if (buf_append(&c->msg.body, chunk, len) < 0)
+		return mlfi_tempfail(ctx, "out of memory");
+	return SMFIS_CONTINUE;
+}
+
+/* apply_edits - make the changes through libmilter; 0 or -1 */
+static int
+apply_edits(SMFICTX *ctx, struct conn *c, const struct edits *e)
+{
+	size_t i;
+
+	/* delete from the highest index down so indexes stay valid */
+	for (i = e->ndel_hdr; i-- > 0;)
+		if (smfi_chgheader(ctx, (char *)e->del_hdr[i].name,
+		    e->del_hdr[i].index, NULL) != MI_SUCCESS)
+			return -1;
+	for (i = 0; i < e->nadd; i++)
+		if (smfi_addheader(ctx, (char *)e->add[i].name,
+		    e->add[i].value) != MI_SUCCESS)
+			return -1;
+	for (i = e->nsig; i-- > 0;)
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", e->sig[i])
+		    != MI_SUCCESS)
+			return -1;
+	for (i = 0; i < e->ndel_rcpt; i++)
+		if (smfi_delrcpt(ctx, (char *)e->del_rcpt[i]) != MI_SUCCESS)
+			return -1;
+	(void)c;
+	return 0;
+}
+
+static sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	struct conn *c = CONN(ctx);
+	struct verdict v;
+	struct edits e;
+	sfsistat rc;
+
+	if (c == NULL)
+		return mlfi_tempfail(ctx, "no connection context");
+	fetch_qid(ctx, c);
+	if (unsubmail_eom(c, &v)) {
+		rc = mlfi_reply(ctx, &v);
+		msg_reset(c);
+		return rc;
+	}
+	eom_decide(c, &e, &v);
+	if (v.kind == VERDICT_ACCEPT && apply_edits(ctx, c, &e) < 0) {
+		log_err("%s: the MTA refused a header or recipient change",
+		    c->msg.qid);
+		v = (struct verdict){ VERDICT_TEMPFAIL, "451", "4.3.0",
+		    "local error in consent processing, try again later" };
+	}
+	rc = mlfi_reply(ctx, &v);
+	msg_reset(c);
+	return rc;
+}
+
+static sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	struct conn *c = CONN(ctx);
+
+	if (c != NULL)
+		msg_reset(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	struct conn *c = CONN(ctx);
+
+	(void)smfi_setpriv(ctx, NULL);
+	conn_free(&c);
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc mlfi_desc = {
+	.xxfi_name = "optin-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT,
+	.xxfi_connect = mlfi_connect,
+	.xxfi_helo = mlfi_helo,
+	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
+	.xxfi_eom = mlfi_eom,
+	.xxfi_abort = mlfi_abort,
+	.xxfi_close = mlfi_close,
+};

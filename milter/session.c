@@ -1,3 +1,258 @@
-/* session.c - placeholder, being written */
+/*
+ * session.c - connection and message state, and the store pool
+ * (session.h).
+ *
+ * Threads: a conn belongs to one libmilter thread.  The pool is shared and
+ * guarded by its mutex; a handle taken from it is used by one thread only.
+ */
 #include "autoconf.h"
-int session_placeholder_;
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "session.h"
+#include "store.h"
+
+#define POOL_MAX 32		/* idle handles kept */
+
+struct storepool {
+	const struct config *cfg;	/* borrowed from main() */
+	pthread_mutex_t lock;
+	struct store *idle[POOL_MAX];	/* owned */
+	size_t nidle;
+};
+
+struct storepool *
+storepool_new(const struct config *cfg)
+{
+	struct storepool *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->cfg = cfg;
+	(void)pthread_mutex_init(&p->lock, NULL);
+	return p;
+}
+
+void
+storepool_free(struct storepool **poolp)
+{
+	struct storepool *p;
+
+	if (poolp == NULL || (p = *poolp) == NULL)
+		return;
+	while (p->nidle > 0)
+		store_close(&p->idle[--p->nidle]);
+	(void)pthread_mutex_destroy(&p->lock);
+	free(p);
+	*poolp = NULL;
+}
+
+/* storepool_get - an idle handle, or a new one */
+static struct store *
+storepool_get(struct storepool *p, bool *tempfail_r, char *why, size_t whylen)
+{
+	enum store_status ss = STORE_OK;
+	struct store *st = NULL;
+
+	(void)pthread_mutex_lock(&p->lock);
+	if (p->nidle > 0)
+		st = p->idle[--p->nidle];
+	(void)pthread_mutex_unlock(&p->lock);
+	if (st != NULL)
+		return st;
+	st = store_open(p->cfg, 0, &ss, why, whylen);
+	*tempfail_r = st == NULL && ss != STORE_ERROR;
+	return st;
+}
+
+/* storepool_put - keep a handle for the next message, or close it */
+static void
+storepool_put(struct storepool *p, struct store **stp)
+{
+	if (*stp == NULL)
+		return;
+	(void)pthread_mutex_lock(&p->lock);
+	if (p->nidle < POOL_MAX) {
+		p->idle[p->nidle++] = *stp;
+		*stp = NULL;
+	}
+	(void)pthread_mutex_unlock(&p->lock);
+	store_close(stp);
+}
+
+struct store *
+conn_store(struct conn *c, bool *tempfail_r, char *why, size_t whylen)
+{
+	*tempfail_r = false;
+	if (c->st == NULL)
+		c->st = storepool_get(c->rt->pool, tempfail_r, why, whylen);
+	return c->st;
+}
+
+struct conn *
+conn_new(const struct runtime *rt)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->rt = rt;
+	strcpy(c->msg.qid, "NOQUEUE");
+	return c;
+}
+
+void
+conn_free(struct conn **connp)
+{
+	struct conn *c;
+
+	if (connp == NULL || (c = *connp) == NULL)
+		return;
+	msg_reset(c);
+	arena_free(&c->msg.arena);
+	buf_free(&c->msg.body);
+	free(c);
+	*connp = NULL;
+}
+
+void
+msg_begin(struct conn *c)
+{
+	msg_reset(c);
+}
+
+void
+msg_reset(struct conn *c)
+{
+	struct msg *m = &c->msg;
+	struct arena a = m->arena;
+	struct buf b = m->body;
+
+	if (c->st != NULL)
+		storepool_put(c->rt->pool, &c->st);
+	arena_reset(&a);
+	buf_reset(&b);
+	memset(m, 0, sizeof(*m));
+	m->arena = a;
+	m->body = b;
+	strcpy(m->qid, "NOQUEUE");
+}
+
+/* grow - make room for one more element in an arena array */
+static int
+grow(struct arena *a, void **arr, size_t n, size_t *cap, size_t elsize)
+{
+	void *na;
+
+	if (n < *cap)
+		return 0;
+	*cap = *cap ? *cap * 2 : 16;
+	if ((na = arena_alloc(a, *cap * elsize)) == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(na, *arr, n * elsize);
+	*arr = na;
+	return 0;
+}
+
+int
+msg_add_rcpt(struct msg *m, const char *raw)
+{
+	struct rcpt *r;
+
+	if (grow(&m->arena, (void **)&m->rcpt, m->nrcpt, &m->rcpt_cap,
+	    sizeof(*m->rcpt)) < 0)
+		return -1;
+	r = &m->rcpt[m->nrcpt];
+	memset(r, 0, sizeof(*r));
+	if ((r->raw = arena_strdup(&m->arena, raw)) == NULL)
+		return -1;
+	m->nrcpt++;
+	return 0;
+}
+
+int
+msg_add_header(struct msg *m, const char *name, const char *value)
+{
+	struct hdr *h;
+
+	if (grow(&m->arena, (void **)&m->hdr, m->nhdr, &m->hdr_cap,
+	    sizeof(*m->hdr)) < 0)
+		return -1;
+	h = &m->hdr[m->nhdr];
+	if ((h->name = arena_strdup(&m->arena, name)) == NULL ||
+	    (h->value = arena_strdup(&m->arena, value)) == NULL)
+		return -1;
+	m->nhdr++;
+	return 0;
+}
+
+const char *
+msg_header(const struct msg *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nhdr; i++)
+		if (strcasecmp(m->hdr[i].name, name) == 0)
+			return m->hdr[i].value;
+	return NULL;
+}
+
+/* put_value - a header value with every line end made CRLF */
+static int
+put_value(struct buf *b, const char *v)
+{
+	const char *p;
+
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n' ? buf_append(b, "\r\n", 2) < 0 :
+		    buf_append(b, p, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+msg_render(struct msg *m, const char *extra,
+    bool (*skip)(const char *name, const void *arg), const void *arg,
+    struct iovec out[3])
+{
+	struct buf h = { 0 };
+	char *copy;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < m->nhdr; i++) {
+		const char *v = m->hdr[i].value;
+
+		if (skip != NULL && skip(m->hdr[i].name, arg))
+			continue;
+		if (buf_puts(&h, m->hdr[i].name) < 0 ||
+		    buf_puts(&h, *v == ' ' || *v == '\t' ? ":" : ": ") < 0 ||
+		    put_value(&h, v) < 0 || buf_append(&h, "\r\n", 2) < 0)
+			goto nomem;
+	}
+	if ((extra != NULL && put_value(&h, extra) < 0) ||
+	    buf_append(&h, "\r\n", 2) < 0)
+		goto nomem;
+	if ((copy = arena_strndup(&m->arena, (char *)h.data, h.len)) == NULL)
+		goto nomem;
+	out[n].iov_base = copy;
+	out[n++].iov_len = h.len;
+	buf_free(&h);
+	if (m->body.len > 0) {
+		out[n].iov_base = m->body.data;
+		out[n++].iov_len = m->body.len;
+	}
+	return n;
+nomem:
+	buf_free(&h);
+	return -1;
+}

@@ -1,1 +1,113 @@
-/* session.h - placeholder */
+/*
+ * session.h - per-process runtime, per-connection and per-message state of
+ * the milter.
+ *
+ * struct runtime is built once in main() and read-only afterwards (shared by
+ * every connection thread).  struct conn lives from xxfi_connect to
+ * xxfi_close and belongs to one libmilter thread; struct msg is embedded in
+ * it and reset at every MAIL FROM, end of message and abort.  Per-message
+ * strings live in the msg arena (no per-field frees).
+ */
+#ifndef OPTIN_SESSION_H
+#define OPTIN_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "buf.h"
+#include "campaign.h"
+#include "consent.h"
+
+struct config;
+struct token_ring;
+struct dkimsign;
+struct spf_checker;
+struct store;
+struct storepool;
+
+struct runtime {
+	const struct config *cfg;	/* owned by main() */
+	struct token_ring *ring;	/* owned by main(); NULL: no keys */
+	struct dkimsign *dkim;		/* owned by main(); NULL: no signing */
+	struct spf_checker *spf;	/* owned by main(); NULL: SPF off */
+	struct storepool *pool;		/* owned by main() */
+};
+
+struct rcpt {
+	char *raw;			/* msg arena: as given at RCPT */
+	char *addr;			/* msg arena: normalised; NULL if bad */
+	enum consent_reason reason;	/* decided at end of message */
+	bool unsub;			/* to the UnsubscribeMailto address */
+};
+
+struct hdr {
+	char *name;			/* msg arena */
+	char *value;			/* msg arena, as libmilter gave it */
+};
+
+struct msg {
+	struct arena arena;		/* owned: everything below marked so */
+	char qid[32];			/* MTA queue ID or "NOQUEUE" */
+	char *sender_raw;		/* msg arena */
+	char *sender;			/* msg arena: normalised; NULL for <> */
+	bool env_campaign;		/* campaign by envelope */
+	struct rcpt *rcpt;		/* msg arena array */
+	size_t nrcpt, rcpt_cap;
+	struct hdr *hdr;		/* msg arena array */
+	size_t nhdr, hdr_cap;
+	struct buf body;		/* owned; kept across messages */
+	bool campaign;			/* decided at end of headers */
+	char list[CAMPAIGN_LIST_MAX + 1];
+};
+
+struct conn {
+	const struct runtime *rt;	/* borrowed from main() */
+	struct store *st;		/* from the pool while a message needs it */
+	char client[300];		/* "host[addr]" cleaned for logs */
+	char client_addr[64];		/* IP address text */
+	char helo[256];
+	char auth_user[256];		/* SASL login of the connection, or "" */
+	struct msg msg;
+};
+
+/* A new connection; NULL when out of memory. */
+struct conn *conn_new(const struct runtime *rt);
+/* Free a connection, returning its store handle; accepts NULL, sets NULL. */
+void conn_free(struct conn **connp);
+
+/* Start a message (at MAIL FROM): forgets the previous one. */
+void msg_begin(struct conn *c);
+/* Forget the message (end of message, abort, close).  Returns the store
+ * handle to the pool. */
+void msg_reset(struct conn *c);
+
+/* Add a recipient / header; -1 when out of memory. */
+int msg_add_rcpt(struct msg *m, const char *raw);
+int msg_add_header(struct msg *m, const char *name, const char *value);
+
+/* Value of the first header called name (case-insensitive), or NULL. */
+const char *msg_header(const struct msg *m, const char *name);
+
+/*
+ * The message as bytes for the quarantine and for re-submission: the headers
+ * (skipping those for which skip() is true, when skip is not NULL), extra
+ * (pre-rendered header lines, may be NULL), a blank line and the body.  Lines
+ * end in CRLF.  Fills *out (msg arena for header text); returns the number of
+ * iovecs used, or -1 when out of memory.
+ */
+int msg_render(struct msg *m, const char *extra,
+	    bool (*skip)(const char *name, const void *arg), const void *arg,
+	    struct iovec out[3]);
+
+/* The store handle for this connection, taken from the pool when needed;
+ * NULL with why[] and *tempfail_r when it cannot be opened. */
+struct store *conn_store(struct conn *c, bool *tempfail_r, char *why,
+	    size_t whylen);
+
+/* Store pool: handles are reused across connections (opening SQLite and
+ * preparing statements per message would cost more than the lookup). */
+struct storepool *storepool_new(const struct config *cfg);
+void storepool_free(struct storepool **poolp);
+
+#endif

@@ -1,0 +1,614 @@
+/*
+ * eom.c - the end-of-message decision (eom.h).
+ *
+ * Order matters, so that nothing is lost and nothing is sent twice:
+ *  1. look up every recipient (a store failure is OnDBError, nothing done);
+ *  2. refuse what the configuration refuses (defer/reject, marker misuse);
+ *  3. build the personal headers and the signature of the kept copy (pure:
+ *     a failure here still leaves everything untouched);
+ *  4. write the quarantine copy durably with one row per blocked recipient;
+ *  5. re-submit split copies; a failed one goes to quarantine;
+ *  6. only then list the recipients to remove.
+ * Runs in the connection's thread; everything allocated is in the msg arena.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "addr.h"
+#include "campaign.h"
+#include "config.h"
+#include "dkimsign.h"
+#include "eom.h"
+#include "log.h"
+#include "quarantine.h"
+#include "resubmit.h"
+#include "session.h"
+#include "store.h"
+#include "token.h"
+#include "unsubhdr.h"
+
+#define WHY 512
+
+/* per-message tallies for the log line */
+struct tally {
+	size_t allowed, blocked;
+	size_t by_reason[CONSENT_NREASONS];
+	size_t resubmitted, resubmit_failed;
+	const char *dkim;		/* "rsa-sha256", "both", "none" */
+	const char *d, *s;
+	char sigdesc[160];
+};
+
+static void
+set_verdict(struct verdict *v, enum verdict_kind kind, const char *rcode,
+    const char *xcode, const char *text)
+{
+	v->kind = kind;
+	v->rcode = rcode;
+	v->xcode = xcode;
+	snprintf(v->text, sizeof(v->text), "%s", text ? text : "");
+}
+
+void
+eom_db_error(const struct conn *c, struct verdict *v)
+{
+	switch (c->rt->cfg->on_db_error) {
+	case ONDBERR_ACCEPT:
+		set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
+		break;
+	case ONDBERR_REJECT:
+		set_verdict(v, VERDICT_REJECT, "550", "5.3.0",
+		    "consent database unavailable");
+		break;
+	default:
+		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+		    "consent database unavailable, try again later");
+	}
+}
+
+/* fmt_addr - an address as LogAddresses wants it in logs */
+static const char *
+fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
+{
+	char mac[65], safe[ADDR_MAX + 1];
+
+	switch (c->rt->cfg->log_addresses) {
+	case LOGADDR_NO:
+		return "<hidden>";
+	case LOGADDR_HASH:
+		if (c->rt->ring == NULL || addr == NULL ||
+		    token_mark(c->rt->ring, addr, strlen(addr), mac) < 0)
+			return "<hidden>";
+		snprintf(out, outlen, "<hash:%.16s>", mac);
+		return out;
+	default:
+		snprintf(out, outlen, "<%s>", log_safe(addr ? addr : "",
+		    safe, sizeof(safe)));
+		return out;
+	}
+}
+
+/* lookup_all - decide every recipient; 0, or -1 on a store failure */
+static int
+lookup_all(struct conn *c, struct tally *t)
+{
+	struct msg *m = &c->msg;
+	char why[WHY], shown[ADDR_MAX + 40];
+	struct consent_row row;
+	struct store *st;
+	bool tempfail;
+	size_t i;
+
+	if ((st = conn_store(c, &tempfail, why, sizeof(why))) == NULL) {
+		log_err("%s: consent database: %s", m->qid, why);
+		return -1;
+	}
+	for (i = 0; i < m->nrcpt; i++) {
+		struct rcpt *r = &m->rcpt[i];
+
+		if (r->unsub)
+			continue;
+		if (r->addr == NULL) {
+			/* never a silent match: held as no_consent */
+			log_warnx("%s: recipient %s cannot be parsed: held "
+			    "as no_consent", m->qid, fmt_addr(c, r->raw, shown,
+			    sizeof(shown)));
+			r->reason = CONSENT_NO_CONSENT;
+		} else if (store_lookup(st, r->addr, m->list, &row, why,
+		    sizeof(why)) != STORE_OK) {
+			log_err("%s: consent lookup: %s", m->qid, why);
+			return -1;
+		} else
+			r->reason = consent_decide(&row);
+		t->by_reason[r->reason]++;
+		if (r->reason == CONSENT_DELIVER)
+			t->allowed++;
+		else
+			t->blocked++;
+	}
+	return 0;
+}
+
+/* first_allowed - index of the recipient kept in this copy */
+static size_t
+first_allowed(const struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (!m->rcpt[i].unsub && m->rcpt[i].reason == CONSENT_DELIVER)
+			return i;
+	return m->nrcpt;
+}
+
+/* mark_data - what the split marker authenticates */
+static int
+mark_data(const struct msg *m, const char *list, const char *rcpt,
+    char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "v1|%s|%s|%s", list,
+	    m->sender ? m->sender : "", rcpt);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : n;
+}
+
+/* split_marker - the marker header line for a copy to rcpt */
+static char *
+split_marker(struct conn *c, const char *rcpt)
+{
+	struct msg *m = &c->msg;
+	char data[ADDR_MAX * 2 + 100], mac[65], line[200];
+	int n;
+
+	if (c->rt->ring == NULL ||
+	    (n = mark_data(m, m->list, rcpt, data, sizeof(data))) < 0 ||
+	    token_mark(c->rt->ring, data, (size_t)n, mac) < 0)
+		return NULL;
+	snprintf(line, sizeof(line), "%s: list=%s; mac=%s\r\n",
+	    CAMPAIGN_SPLIT_HEADER, m->list, mac);
+	return arena_strdup(&m->arena, line);
+}
+
+/* skip_marker - msg_render filter: drop an old split marker */
+static bool
+skip_marker(const char *name, const void *arg)
+{
+	(void)arg;
+	return strcasecmp(name, CAMPAIGN_SPLIT_HEADER) == 0;
+}
+
+/* quarantine_rcpts - write the copy once and a row per recipient i for
+ * which pick(i) holds; 0 or -1 */
+static int
+quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
+    const char *fixed_reason)
+{
+	struct msg *m = &c->msg;
+	const struct config *cfg = c->rt->cfg;
+	char name[QUARANTINE_NAME_MAX], why[WHY], shown[ADDR_MAX + 40];
+	struct quarantine_row row;
+	struct iovec iov[3];
+	long long id;
+	size_t i;
+	int n;
+	bool tf;
+
+	if ((n = msg_render(m, NULL, NULL, NULL, iov)) < 0) {
+		log_err("%s: quarantine: out of memory", m->qid);
+		return -1;
+	}
+	if (quarantine_write(cfg->quarantine_dir, m->qid, iov, n, name, why,
+	    sizeof(why)) < 0) {
+		log_err("%s: quarantine: %s", m->qid, why);
+		return -1;
+	}
+	if (conn_store(c, &tf, why, sizeof(why)) == NULL ||
+	    store_begin(c->st, why, sizeof(why)) != STORE_OK) {
+		log_err("%s: quarantine rows: %s (spool file %s kept)", m->qid,
+		    why, name);
+		return -1;
+	}
+	for (i = 0; i < m->nrcpt; i++) {
+		struct rcpt *r = &m->rcpt[i];
+
+		if (!pick(r))
+			continue;
+		memset(&row, 0, sizeof(row));
+		row.queue_id = m->qid;
+		row.message_id = msg_header(m, "Message-ID");
+		row.sender = m->sender ? m->sender : "";
+		row.recipient = r->addr ? r->addr : r->raw;
+		row.list = m->list;
+		row.reason = fixed_reason ? fixed_reason :
+		    consent_reason_str(r->reason);
+		row.spool_file = name;
+		row.received_at = time(NULL);
+		if (store_quarantine_add(c->st, &row, &id, why, sizeof(why))
+		    != STORE_OK) {
+			store_rollback(c->st);
+			log_err("%s: quarantine row: %s (spool file %s kept)",
+			    m->qid, why, name);
+			return -1;
+		}
+		log_info("%s: quarantine to=%s list=%s reason=%s id=%lld "
+		    "file=%s", m->qid, fmt_addr(c, row.recipient, shown,
+		    sizeof(shown)), m->list, row.reason, id, name);
+	}
+	if (store_commit(c->st, why, sizeof(why)) != STORE_OK) {
+		log_err("%s: quarantine rows: %s (spool file %s kept)", m->qid,
+		    why, name);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+pick_blocked(const struct rcpt *r)
+{
+	return !r->unsub && r->reason != CONSENT_DELIVER;
+}
+
+static bool
+pick_failed(const struct rcpt *r)
+{
+	return r->reason == CONSENT_NREASONS;	/* marked by split_copies */
+}
+
+/* add_edit_header - queue a header to add */
+static int
+add_edit_header(struct edits *e, const char *name, char *value)
+{
+	if (value == NULL || e->nadd >= EDITS_MAX_ADD)
+		return -1;
+	e->add[e->nadd].name = name;
+	e->add[e->nadd++].value = value;
+	return 0;
+}
+
+/* del_headers - delete every header called name (all occurrences) */
+static int
+del_headers(struct msg *m, struct edits *e, const char *name)
+{
+	size_t i;
+	int index = 0;
+
+	for (i = 0; i < m->nhdr; i++) {
+		if (strcasecmp(m->hdr[i].name, name) != 0)
+			continue;
+		if (e->del_hdr == NULL && (e->del_hdr = arena_alloc(&m->arena,
+		    m->nhdr * sizeof(*e->del_hdr))) == NULL)
+			return -1;
+		e->del_hdr[e->ndel_hdr].name = m->hdr[i].name;
+		e->del_hdr[e->ndel_hdr++].index = ++index;
+	}
+	return 0;
+}
+
+/* is_deleted - will header name (occurrence index) be deleted? */
+static bool
+is_deleted(const struct edits *e, const char *name, int index)
+{
+	size_t i;
+
+	for (i = 0; i < e->ndel_hdr; i++)
+		if (e->del_hdr[i].index == index &&
+		    strcasecmp(e->del_hdr[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* personal_headers - List-Unsubscribe, -Post and List-Id for rcpt, after
+ * removing those the application set and the internal headers */
+static int
+personal_headers(struct conn *c, const char *rcpt, struct edits *e)
+{
+	const struct config *cfg = c->rt->cfg;
+	struct msg *m = &c->msg;
+	char token[TOKEN_MAX], lu[UNSUBHDR_MAX], lid[300], why[WHY];
+	size_t i;
+
+	if (del_headers(m, e, "List-Unsubscribe") < 0 ||
+	    del_headers(m, e, "List-Unsubscribe-Post") < 0)
+		return -1;
+	for (i = 0; cfg->strip_internal_headers && i < m->nhdr; i++) {
+		const char *n = m->hdr[i].name;
+
+		if (campaign_internal_header(cfg, n) && !is_deleted(e, n, 1) &&
+		    del_headers(m, e, n) < 0)
+			return -1;
+	}
+	if (c->rt->ring != NULL && (cfg->unsubscribe_url != NULL ||
+	    cfg->unsubscribe_mailto != NULL)) {
+		if (token_issue(c->rt->ring, rcpt, m->list,
+		    token_day(time(NULL)), token, sizeof(token), why,
+		    sizeof(why)) < 0 ||
+		    unsubhdr_list_unsubscribe(cfg->unsubscribe_url,
+		    cfg->unsubscribe_mailto, token, lu, sizeof(lu), why,
+		    sizeof(why)) < 0) {
+			log_err("%s: List-Unsubscribe: %s", m->qid, why);
+			return -1;
+		}
+		if (add_edit_header(e, "List-Unsubscribe",
+		    arena_strdup(&m->arena, lu)) < 0)
+			return -1;
+		if (cfg->unsubscribe_url != NULL && add_edit_header(e,
+		    "List-Unsubscribe-Post", arena_strdup(&m->arena,
+		    unsubhdr_post_value())) < 0)
+			return -1;
+	}
+	if (msg_header(m, "List-Id") == NULL && cfg->list_id_domain != NULL &&
+	    unsubhdr_list_id(m->list, cfg->list_id_domain, lid,
+	    sizeof(lid)) >= 0 &&
+	    add_edit_header(e, "List-Id", arena_strdup(&m->arena, lid)) < 0)
+		return -1;
+	return 0;
+}
+
+/* sign - DKIM-sign the final header list (after edits); 0 or -1 */
+static int
+sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
+{
+	struct msg *m = &c->msg;
+	struct dkimsign_hdr *h;
+	struct dkimsign_result res;
+	char from[ADDR_MAX + 1], why[WHY];
+	const char *fromv;
+	size_t i, nh = 0, j;
+	int rc, *seen;
+
+	t->dkim = "none";
+	if (c->rt->dkim == NULL)
+		return 0;
+	if ((h = arena_alloc(&m->arena, (m->nhdr + EDITS_MAX_ADD) *
+	    sizeof(*h))) == NULL || (seen = arena_alloc(&m->arena,
+	    m->nhdr * sizeof(int))) == NULL)
+		return -1;
+	for (i = 0; i < m->nhdr; i++) {
+		/* occurrence number of this header among its name */
+		seen[i] = 1;
+		for (j = 0; j < i; j++)
+			if (strcasecmp(m->hdr[j].name, m->hdr[i].name) == 0)
+				seen[i]++;
+		if (is_deleted(e, m->hdr[i].name, seen[i]))
+			continue;
+		h[nh].name = m->hdr[i].name;
+		h[nh++].value = m->hdr[i].value;
+	}
+	for (i = 0; i < e->nadd; i++) {
+		h[nh].name = e->add[i].name;
+		h[nh++].value = e->add[i].value;
+	}
+	fromv = msg_header(m, "From");
+	if (fromv == NULL || addr_from_header(fromv, from, sizeof(from), why,
+	    sizeof(why)) < 0)
+		from[0] = '\0';
+	memset(&res, 0, sizeof(res));
+	rc = dkimsign_message(c->rt->dkim, from[0] ? from : NULL, h, nh,
+	    m->body.data, m->body.len, &res, why, sizeof(why));
+	if (rc < 0) {
+		log_err("%s: DKIM signing failed: %s", m->qid, why);
+		return -1;
+	}
+	for (i = 0; rc > 0 && i < res.n && i < EDITS_MAX_SIG; i++) {
+		if (need_lu && (!dkimsign_covers(res.sig[i].value,
+		    "List-Unsubscribe") || !dkimsign_covers(res.sig[i].value,
+		    "List-Unsubscribe-Post"))) {
+			log_err("%s: DKIM signature does not cover the "
+			    "List-Unsubscribe headers (RFC 8058 section 3)",
+			    m->qid);
+			dkimsign_result_free(&res);
+			return -1;
+		}
+		e->sig[e->nsig++] = arena_strdup(&m->arena, res.sig[i].value);
+		snprintf(t->sigdesc + strlen(t->sigdesc), sizeof(t->sigdesc) -
+		    strlen(t->sigdesc), "%sdkim=%s d=%s s=%s", i ? " " : "",
+		    res.sig[i].alg, res.sig[i].domain, res.sig[i].selector);
+	}
+	dkimsign_result_free(&res);
+	for (i = 0; i < e->nsig; i++)
+		if (e->sig[i] == NULL)
+			return -1;
+	return 0;
+}
+
+/* split_copies - re-submit one copy per allowed recipient after keep;
+ * failed ones are marked for quarantine */
+static void
+split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
+{
+	struct msg *m = &c->msg;
+	char why[WHY], shown[ADDR_MAX + 40];
+	struct iovec iov[3];
+	size_t i;
+	int n;
+
+	for (i = keep + 1; i < m->nrcpt; i++) {
+		struct rcpt *r = &m->rcpt[i];
+		char *marker;
+
+		if (r->unsub || r->reason != CONSENT_DELIVER)
+			continue;
+		marker = split_marker(c, r->addr);
+		if (marker == NULL ||
+		    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0) {
+			snprintf(why, sizeof(why), "out of memory or no "
+			    "TokenKeyFile");
+			n = -1;
+		} else if (resubmit_message(c->rt->cfg->sendmail_command,
+		    m->sender, r->addr, iov, n, why, sizeof(why)) == 0) {
+			t->resubmitted++;
+			log_info("%s: split copy to=%s resubmitted", m->qid,
+			    fmt_addr(c, r->addr, shown, sizeof(shown)));
+		} else
+			n = -1;
+		if (n < 0) {
+			log_warnx("%s: split copy to=%s failed: %s", m->qid,
+			    fmt_addr(c, r->addr, shown, sizeof(shown)), why);
+			r->reason = CONSENT_NREASONS;	/* see pick_failed */
+			t->resubmit_failed++;
+		}
+		e->del_rcpt[e->ndel_rcpt++] = r->raw;
+	}
+}
+
+/* marker_ok - does the message carry a valid split marker for its only
+ * recipient?  Sets the list from it. */
+static bool
+marker_ok(struct conn *c)
+{
+	struct msg *m = &c->msg;
+	const char *v = msg_header(m, CAMPAIGN_SPLIT_HEADER);
+	char list[CAMPAIGN_LIST_MAX + 1], mac[65], data[ADDR_MAX * 2 + 100];
+	int n;
+
+	if (v == NULL || c->rt->ring == NULL || m->nrcpt != 1 ||
+	    m->rcpt[0].addr == NULL ||
+	    sscanf(v, " list=%64[A-Za-z0-9._-]; mac=%64[0-9a-f]", list,
+	    mac) != 2 || (n = mark_data(m, list, m->rcpt[0].addr, data,
+	    sizeof(data))) < 0 ||
+	    !token_mark_check(c->rt->ring, data, (size_t)n, mac))
+		return false;
+	memcpy(m->list, list, sizeof(list));
+	return true;
+}
+
+/* log_decision - the one line per message (DESIGN "Message flow") */
+static void
+log_decision(struct conn *c, const struct tally *t, const char *outcome)
+{
+	const struct msg *m = &c->msg;
+	char reasons[200] = "", shown[ADDR_MAX + 40];
+	size_t r, len = 0;
+
+	for (r = CONSENT_SUPPRESSED; r < CONSENT_NREASONS; r++)
+		if (t->by_reason[r] > 0)
+			len += (size_t)snprintf(reasons + len, sizeof(reasons)
+			    - len, "%s%s=%zu", len ? " " : " (",
+			    consent_reason_str((enum consent_reason)r),
+			    t->by_reason[r]);
+	if (len > 0)
+		snprintf(reasons + len, sizeof(reasons) - len, ")");
+	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
+	    "%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ? "would " :
+	    "", m->list, fmt_addr(c, m->sender, shown, sizeof(shown)),
+	    t->allowed, t->blocked + t->resubmit_failed, reasons,
+	    t->resubmitted ? " split=" : "", t->resubmitted ? "yes" : "",
+	    t->sigdesc[0] ? " " : "", t->sigdesc[0] ? t->sigdesc : outcome);
+}
+
+/* decide_transactional - sign when SignAll, else nothing */
+static void
+decide_transactional(struct conn *c, struct edits *e, struct verdict *v)
+{
+	struct tally t = { 0 };
+
+	set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
+	if (c->rt->cfg->sign_all && sign(c, e, &t, false) < 0)
+		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+		    "signing failed, try again later");
+	else if (t.sigdesc[0])
+		log_info("%s: transactional %s", c->msg.qid, t.sigdesc);
+}
+
+/* decide_campaign - see the file comment for the order of steps */
+static void
+decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
+{
+	const struct config *cfg = c->rt->cfg;
+	struct msg *m = &c->msg;
+	bool monitor = cfg->mode == MODE_MONITOR, marked;
+	struct tally t = { 0 };
+	size_t keep, i;
+
+	marked = marker_ok(c);
+	if (!marked && msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL)
+		log_warnx("%s: %s header not valid here: ignored", m->qid,
+		    CAMPAIGN_SPLIT_HEADER);
+	if (lookup_all(c, &t) < 0) {
+		eom_db_error(c, v);
+		return;
+	}
+	set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
+	if (t.allowed > 1 && !monitor && cfg->multi_recipient != MULTI_SPLIT) {
+		if (cfg->multi_recipient == MULTI_DEFER)
+			set_verdict(v, VERDICT_TEMPFAIL, "452", "4.5.3",
+			    "one recipient per campaign message");
+		else
+			set_verdict(v, VERDICT_REJECT, "550", "5.5.3",
+			    "one recipient per campaign message");
+		log_decision(c, &t, cfg->multi_recipient == MULTI_DEFER ?
+		    "deferred=multi_recipient" : "rejected=multi_recipient");
+		return;
+	}
+	keep = first_allowed(m);
+	/* personal headers only when this copy has exactly one recipient */
+	if (keep < m->nrcpt && (!monitor || t.allowed == 1) &&
+	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
+		goto tempfail;
+	if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
+	    cfg->unsubscribe_url != NULL) < 0)
+		goto tempfail;
+	if (monitor) {
+		log_decision(c, &t, "");
+		return;
+	}
+	if ((e->del_rcpt = arena_alloc(&m->arena, (m->nrcpt + 1) *
+	    sizeof(char *))) == NULL)
+		goto tempfail;
+	if (t.blocked > 0 && quarantine_rcpts(c, pick_blocked, NULL) < 0)
+		goto tempfail;
+	for (i = 0; i < m->nrcpt; i++)
+		if (pick_blocked(&m->rcpt[i]))
+			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].raw;
+	if (t.allowed > 1) {
+		split_copies(c, keep, e, &t);
+		if (t.resubmit_failed > 0 && quarantine_rcpts(c, pick_failed,
+		    "resubmit_failed") < 0) {
+			/* the copies that went out are out; keep the rest
+			 * queued: XXX this may deliver those twice */
+			goto tempfail;
+		}
+	}
+	if (keep == m->nrcpt)
+		set_verdict(v, VERDICT_DISCARD, NULL, NULL, NULL);
+	log_decision(c, &t, keep == m->nrcpt ? "discarded" : "");
+	return;
+tempfail:
+	set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+	    "local error in consent processing, try again later");
+	e->ndel_rcpt = e->nadd = e->nsig = e->ndel_hdr = 0;
+}
+
+/* drop_unsub_rcpts - unsubscribe requests were handled by unsubmail.c:
+ * they are not delivered with the rest */
+static int
+drop_unsub_rcpts(struct msg *m, struct edits *e)
+{
+	size_t i;
+
+	if (e->del_rcpt == NULL && (e->del_rcpt = arena_alloc(&m->arena,
+	    (m->nrcpt + 1) * sizeof(char *))) == NULL)
+		return -1;
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].unsub)
+			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].raw;
+	return 0;
+}
+
+void
+eom_decide(struct conn *c, struct edits *e, struct verdict *v)
+{
+	memset(e, 0, sizeof(*e));
+	if (c->msg.campaign)
+		decide_campaign(c, e, v);
+	else
+		decide_transactional(c, e, v);
+	if (v->kind == VERDICT_ACCEPT && drop_unsub_rcpts(&c->msg, e) < 0)
+		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+		    "out of memory, try again later");
+}

@@ -1,0 +1,37 @@
+/*
+ * unsubmail.h - unsubscribe requests by mail (DESIGN "Message flow" step 2,
+ * UnsubscribeMailto): mail to the unsubscribe address carries the token in
+ * its local part.  The token is checked at RCPT (bad token: 550 5.1.1); the
+ * opt-out is recorded at end of message with source "mailto" and the SPF
+ * verdict of the sending host as evidence, and the request is discarded.
+ */
+#ifndef OPTIN_UNSUBMAIL_H
+#define OPTIN_UNSUBMAIL_H
+
+#include <stdbool.h>
+
+struct conn;
+struct verdict;
+
+/* Is raw (a RCPT argument) addressed to the unsubscribe mailbox? */
+bool unsubmail_is_unsub(const struct conn *c, const char *raw);
+
+/*
+ * At RCPT: when raw is an unsubscribe address, check its token; true with
+ * *v set to a 550 5.1.1 reject when the token is bad, true with *v left
+ * alone when it is good, false when raw is not an unsubscribe address.
+ */
+bool unsubmail_rcpt(const struct conn *c, const char *raw, struct verdict *v);
+
+/* Does the current message have unsubscribe recipients? */
+bool unsubmail_pending(const struct conn *c);
+
+/*
+ * At end of message: record the opt-out of every unsubscribe recipient.
+ * Returns true when the message is finished here (*v: discard when every
+ * recipient was an unsubscribe request, tempfail when the store failed),
+ * false when other recipients remain to be decided as usual.
+ */
+bool unsubmail_eom(struct conn *c, struct verdict *v);
+
+#endif
