@@ -1,3 +1,498 @@
-/* ctl_token.c - placeholder, being written */
+/*
+ * ctl_token.c - optinctl verbs "token newkey|issue|check" and "dns"
+ * (DESIGN "optinctl", "Unsubscribe headers and tokens", "DKIM").
+ *
+ *	token newkey		append a fresh random 32-byte key with the next
+ *				id to TokenKeyFile (created mode 0600)
+ *	token issue ADDR LIST	print the token for ADDR (normalised) on LIST
+ *	token check TOKEN	print recipient, list, key id, issue day and
+ *				status; exit 0 ok, 65 otherwise
+ *	dns [DOMAIN]		print the DKIM TXT records to publish
+ *
+ * Output: text, or one JSON object with --json.  A key is never printed.
+ * Exit codes are sysexits.h (64 usage, 65 bad data, 66 no input, 73 cannot
+ * create, 78 config).  Single-threaded tool; no global state.
+ */
 #include "autoconf.h"
-int ctl_token_placeholder_;
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "addr.h"
+#include "config.h"
+#include "ctl.h"
+#include "dkimsign.h"
+#include "log.h"
+#include "secfile.h"
+#include "token.h"
+
+#define KEYFILE_MAX	65536
+#define KEYFILE_HEADER	"# optin-milter TokenKeyFile: \"ID BASE64KEY\" a line, " \
+			"the last line issues, all verify\n"
+
+/* json_str - print s as a JSON string; bytes that are not valid UTF-8
+ * become U+FFFD */
+static void
+json_str(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+	size_t n, i;
+	unsigned c;
+
+	fputc('"', fp);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		c = *p;
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(fp, "\\u%04x", c);
+		else if (c < 0x80)
+			fputc((int)c, fp);
+		else {
+			n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 :
+			    c >= 0xc2 && c <= 0xdf ? 1 : 0;
+			if (c > 0xf4)
+				n = 0;
+			for (i = 1; i <= n; i++)
+				if ((p[i] & 0xc0) != 0x80)
+					break;
+			/* XXX overlong 3/4-byte forms and surrogates pass */
+			if (n == 0 || i <= n) {
+				fputs("\\ufffd", fp);
+				continue;
+			}
+			fwrite(p, 1, n + 1, fp);
+			p += n;
+		}
+	}
+	fputc('"', fp);
+}
+
+/* day_str - "YYYY-MM-DD" of day (days since the epoch) into out[11] */
+static const char *
+day_str(long day, char out[16])
+{
+	struct tm tm;
+	time_t t;
+
+	t = (time_t)day * 86400;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 16, "%Y-%m-%d", &tm) == 0)
+		snprintf(out, 16, "day %ld", day);
+	return out;
+}
+
+/* keyfile_path - TokenKeyFile or an error (EX_CONFIG) */
+static const char *
+keyfile_path(const struct ctl *c)
+{
+	if (c->cfg == NULL || c->cfg->token_key_file == NULL) {
+		fprintf(stderr, "optinctl: TokenKeyFile is not set in %s\n",
+		    c->cfg != NULL && c->cfg->file != NULL ? c->cfg->file :
+		    "the configuration");
+		return NULL;
+	}
+	return c->cfg->token_key_file;
+}
+
+/* ring_open - load the key ring or print why; *ex_r: the exit code */
+static struct token_ring *
+ring_open(const struct ctl *c, int *ex_r)
+{
+	struct token_ring *ring;
+	const char *path;
+	struct stat st;
+	char why[512];
+
+	if ((path = keyfile_path(c)) == NULL) {
+		*ex_r = EX_CONFIG;
+		return NULL;
+	}
+	if ((ring = token_ring_load(path, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "optinctl: %s\n", why);
+		*ex_r = stat(path, &st) < 0 && errno == ENOENT ? EX_NOINPUT :
+		    EX_CONFIG;
+	}
+	return ring;
+}
+
+/* next_id - the id for a new key: one more than the largest in buf (the
+ * file, already validated), else the smallest free id; 0 when all are
+ * used */
+static unsigned
+next_id(const char *buf)
+{
+	bool used[256];
+	const char *p;
+	unsigned long id;
+	unsigned max, i;
+
+	memset(used, 0, sizeof(used));
+	max = 0;
+	for (p = buf; p != NULL && *p != '\0'; p = strchr(p, '\n'),
+	    p = p != NULL ? p + 1 : NULL) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '1' || *p > '9')
+			continue;
+		id = strtoul(p, NULL, 10);
+		if (id >= 1 && id <= 255) {
+			used[id] = true;
+			if (id > max)
+				max = (unsigned)id;
+		}
+	}
+	if (max < 255)
+		return max + 1;
+	for (i = 1; i <= 255; i++)
+		if (!used[i])
+			return i;
+	return 0;
+}
+
+/* write_all - write len bytes to fd; 0 / -1 */
+static int
+write_all(int fd, const char *s, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, s, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* token_newkey - "token newkey" */
+static int
+token_newkey(struct ctl *c)
+{
+	unsigned char key[32];
+	char line[256], why[512], b64[48], last;
+	struct token_ring *ring;
+	struct stat st;
+	const char *path;
+	char *buf;
+	size_t len, o;
+	bool created;
+	unsigned id;
+	int fd, ex, n;
+
+	if ((path = keyfile_path(c)) == NULL)
+		return EX_CONFIG;
+	created = false;
+	fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		created = fd >= 0;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "optinctl: %s: %s\n", path, strerror(errno));
+		return EX_CANTCREAT;
+	}
+	ex = EX_CANTCREAT;
+	buf = NULL;
+	len = 0;
+	/* concurrent newkey runs must not pick the same id */
+	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "optinctl: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (created && fchmod(fd, 0600) < 0) {
+		fprintf(stderr, "optinctl: %s: chmod: %s\n", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		fprintf(stderr, "optinctl: %s: not a regular file of mode 0600 "
+		    "(mode %04o); refusing to add a key\n", path,
+		    (unsigned)(st.st_mode & 07777));
+		ex = EX_CONFIG;
+		goto out;
+	}
+	if (created || st.st_size == 0)
+		id = 1;
+	else {
+		/* the file as it is must load: never append to a broken
+		 * ring */
+		if ((ring = token_ring_load(path, why, sizeof(why))) == NULL) {
+			fprintf(stderr, "optinctl: %s\n", why);
+			ex = EX_CONFIG;
+			goto out;
+		}
+		token_ring_free(&ring);
+		if ((buf = secfile_read(path, KEYFILE_MAX, &len, why,
+		    sizeof(why))) == NULL) {
+			fprintf(stderr, "optinctl: %s\n", why);
+			ex = EX_CONFIG;
+			goto out;
+		}
+		if ((id = next_id(buf)) == 0) {
+			fprintf(stderr, "optinctl: %s: all 255 key ids are in "
+			    "use; remove old keys first\n", path);
+			goto out;
+		}
+	}
+	if (RAND_priv_bytes(key, sizeof(key)) != 1) {
+		fprintf(stderr, "optinctl: no random bytes for a key\n");
+		ex = EX_SOFTWARE;
+		goto out;
+	}
+	n = EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
+	o = 0;
+	if (created || st.st_size == 0)
+		o = (size_t)snprintf(line, sizeof(line), "%s", KEYFILE_HEADER);
+	else if (pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
+		line[o++] = '\n';
+	n = snprintf(line + o, sizeof(line) - o, "%u %.*s\n", id, n, b64);
+	OPENSSL_cleanse(b64, sizeof(b64));
+	if (n < 0 || (size_t)n >= sizeof(line) - o)
+		log_panic("token newkey: line buffer too small");
+	o += (size_t)n;
+	if (write_all(fd, line, o) < 0 || fsync(fd) < 0) {
+		fprintf(stderr, "optinctl: %s: write: %s\n", path,
+		    strerror(errno));
+		OPENSSL_cleanse(line, sizeof(line));
+		goto out;
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	if (c->json) {
+		printf("{\"key_id\":%u,\"file\":", id);
+		json_str(stdout, path);
+		printf(",\"created\":%s}\n", created ? "true" : "false");
+	} else
+		printf("added key %u to %s%s; it issues from now on\n", id,
+		    path, created ? " (created)" : "");
+	ex = EX_OK;
+out:
+	secfile_free(&buf, len);
+	if (created && ex != EX_OK)
+		(void)unlink(path);
+	(void)close(fd);
+	return ex;
+}
+
+/* token_issue_verb - "token issue ADDR LIST" */
+static int
+token_issue_verb(struct ctl *c, const char *raw, const char *list)
+{
+	char addr[ADDR_MAX + 1], tok[TOKEN_MAX], why[256], safe[128], d[16];
+	struct token_ring *ring;
+	struct token_info info;
+	long today;
+	int ex;
+
+	if (addr_normalize(raw, addr, sizeof(addr), why, sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl: bad address '%s': %s\n",
+		    log_safe(raw, safe, sizeof(safe)), why);
+		return EX_DATAERR;
+	}
+	if ((ring = ring_open(c, &ex)) == NULL)
+		return ex;
+	today = token_day((long long)time(NULL));
+	if (token_issue(ring, addr, list, today, tok, sizeof(tok), why,
+	    sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl: cannot issue a token: %s\n", why);
+		token_ring_free(&ring);
+		return EX_DATAERR;
+	}
+	/* read back what the token holds, and which key made it */
+	if (token_verify(ring, tok, today, 0, &info) != TOKEN_OK) {
+		fprintf(stderr, "optinctl: issued token does not verify\n");
+		token_ring_free(&ring);
+		return EX_SOFTWARE;
+	}
+	token_ring_free(&ring);
+	if (c->json) {
+		printf("{\"token\":\"%s\",\"recipient\":", tok);
+		json_str(stdout, info.addr);
+		printf(",\"list\":");
+		json_str(stdout, info.list);
+		printf(",\"key_id\":%u,\"issued\":\"%s\"}\n", info.key_id,
+		    day_str(info.issue_day, d));
+	} else
+		printf("%s\n", tok);
+	return EX_OK;
+}
+
+/* token_check - "token check TOKEN" */
+static int
+token_check(struct ctl *c, const char *tok)
+{
+	struct token_ring *ring;
+	struct token_info info;
+	enum token_status st;
+	long lifetime;
+	char d1[16], d2[16];
+	bool known;
+	int ex;
+
+	if ((ring = ring_open(c, &ex)) == NULL)
+		return ex;
+	lifetime = c->cfg->token_lifetime > 0 ?
+	    c->cfg->token_lifetime / 86400 : 0;
+	st = token_verify(ring, tok, token_day((long long)time(NULL)),
+	    lifetime, &info);
+	token_ring_free(&ring);
+	known = st == TOKEN_OK || st == TOKEN_EXPIRED;
+	if (c->json) {
+		printf("{\"status\":\"%s\"", token_status_str(st));
+		if (known) {
+			printf(",\"recipient\":");
+			json_str(stdout, info.addr);
+			printf(",\"list\":");
+			json_str(stdout, info.list);
+			printf(",\"key_id\":%u,\"issued\":\"%s\"", info.key_id,
+			    day_str(info.issue_day, d1));
+			if (lifetime > 0)
+				printf(",\"expires\":\"%s\"",
+				    day_str(info.issue_day + lifetime, d2));
+		}
+		printf("}\n");
+	} else {
+		if (known) {
+			printf("recipient: %s\nlist: %s\nkey: %u\nissued: %s\n",
+			    info.addr, info.list, info.key_id,
+			    day_str(info.issue_day, d1));
+			if (lifetime > 0)
+				printf("expires: %s\n",
+				    day_str(info.issue_day + lifetime, d2));
+		}
+		printf("status: %s\n", token_status_str(st));
+	}
+	return st == TOKEN_OK ? EX_OK : EX_DATAERR;
+}
+
+int
+ctl_token(struct ctl *c, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "newkey") == 0 && argc == 2)
+		return token_newkey(c);
+	if (argc >= 2 && strcmp(argv[1], "issue") == 0 && argc == 4)
+		return token_issue_verb(c, argv[2], argv[3]);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0 && argc == 3)
+		return token_check(c, argv[2]);
+	fprintf(stderr, "usage: optinctl token newkey\n"
+	    "       optinctl token issue ADDR LIST\n"
+	    "       optinctl token check TOKEN\n");
+	return EX_USAGE;
+}
+
+struct dns_out {
+	const struct ctl *c;
+	const char *domain;		/* filter, or NULL */
+	size_t n;			/* records printed */
+};
+
+/* dns_record - dkimsign_dns_records() callback: print one TXT record,
+ * in zone-file form with strings of at most 255 octets (RFC 1035 3.3) */
+static void
+dns_record(const char *name, const char *txt, void *arg)
+{
+	struct dns_out *d = arg;
+	size_t nlen, dlen, i;
+
+	if (d->domain != NULL) {
+		nlen = strlen(name);
+		dlen = strlen(d->domain);
+		if (nlen <= dlen + 12 || strcasecmp(name + nlen - dlen,
+		    d->domain) != 0 || strncmp(name + nlen - dlen - 12,
+		    "._domainkey.", 12) != 0)
+			return;
+	}
+	if (d->c->json) {
+		printf("%s{\"name\":", d->n > 0 ? "," : "");
+		json_str(stdout, name);
+		printf(",\"type\":\"TXT\",\"value\":");
+		json_str(stdout, txt);
+		printf("}");
+	} else {
+		printf("%s. IN TXT (", name);
+		for (i = 0; i == 0 || txt[i] != '\0'; ) {
+			printf(" \"");
+			for (nlen = 0; nlen < 255 && txt[i] != '\0'; i++,
+			    nlen++) {
+				if (txt[i] == '"' || txt[i] == '\\')
+					putchar('\\');
+				putchar(txt[i]);
+			}
+			printf("\"");
+			if (txt[i] == '\0')
+				break;
+		}
+		printf(" )\n");
+	}
+	d->n++;
+}
+
+int
+ctl_dns(struct ctl *c, int argc, char **argv)
+{
+	struct dkimsign *ds;
+	struct dns_out d;
+	char why[512], dom[256];
+	size_t len;
+	int rc;
+
+	if (argc > 2 || (argc == 2 && (argv[1][0] == '\0' ||
+	    argv[1][0] == '-'))) {
+		fprintf(stderr, "usage: optinctl dns [DOMAIN]\n");
+		return EX_USAGE;
+	}
+	d.c = c;
+	d.domain = NULL;
+	d.n = 0;
+	if (argc == 2) {
+		snprintf(dom, sizeof(dom), "%s", argv[1]);
+		len = strlen(dom);
+		if (len > 0 && dom[len - 1] == '.')
+			dom[len - 1] = '\0';
+		d.domain = dom;
+	}
+	why[0] = '\0';
+	if ((ds = dkimsign_open(c->cfg, why, sizeof(why))) == NULL) {
+		if (why[0] == '\0')
+			fprintf(stderr, "optinctl: no DKIM key configured "
+			    "(Domain, Selector, KeyFile or KeyTable)\n");
+		else
+			fprintf(stderr, "optinctl: %s\n", why);
+		return EX_CONFIG;
+	}
+	if (c->json)
+		printf("{\"records\":[");
+	rc = dkimsign_dns_records(ds, dns_record, &d, why, sizeof(why));
+	dkimsign_free(&ds);
+	if (c->json)
+		printf("]}\n");
+	if (rc < 0) {
+		fprintf(stderr, "optinctl: %s\n", why);
+		return EX_CONFIG;
+	}
+	if (d.n == 0 && d.domain != NULL) {
+		fprintf(stderr, "optinctl: no DKIM key for domain %s\n",
+		    d.domain);
+		return EX_DATAERR;
+	}
+	return EX_OK;
+}
