@@ -60,8 +60,7 @@ key_b64(char out[45])
 	assert_int_equal(EVP_EncodeBlock((unsigned char *)out, k, 32), 44);
 }
 
-/* ring_of - load a ring from "id key" lines built for ids[] (last issues),
- * keys given or fresh */
+/* ring_text - load a ring from key file text (mode 0600) or fail */
 static struct token_ring *
 ring_text(const char *text)
 {
@@ -74,6 +73,7 @@ ring_text(const char *text)
 	return r;
 }
 
+/* ring_new - a ring of one fresh key with id; its base64 into key */
 static struct token_ring *
 ring_new(unsigned id, char key[45])
 {
