@@ -27,6 +27,7 @@
 #	PF_PORT		smtpd port on 127.0.0.1; PF_MILTER milter spec in use
 #	PF_MILTER_DIR	$PF_BASE/milter, mode 0755: put a milter's socket there
 #	SINK_PORT, SINK_DIR (stored messages), SINK_LOG, SINK_PID
+#	MILTER_SOCK, MILTER_PID, MILTER_LOG	set by milter_start
 
 E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_TOP=$(cd "${top_srcdir:-$E2E_HERE/../..}" && pwd)
@@ -53,6 +54,9 @@ SINK_PID=""
 SINK_PORT=""
 SINK_DIR=""
 SINK_LOG=""
+MILTER_PID=""
+MILTER_SOCK=""
+MILTER_LOG=""
 
 # ---------------------------------------------------------------- basics
 
@@ -140,17 +144,20 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# e2e_wait_port PORT TIMEOUT - wait until 127.0.0.1:PORT accepts connections
+# e2e_listening PORT - true if something listens on 127.0.0.1:PORT (TCP);
+# reads /proc/net/tcp, so it opens no connection (none reaches a milter)
+e2e_listening()
+{
+	local hex
+	hex=$(printf ':%04X ' "$1")
+	awk -v p="$hex" '$4 == "0A" && index($2 " ", p) { f = 1 } END { exit !f }' \
+	    /proc/net/tcp
+}
+
+# e2e_wait_port PORT TIMEOUT - wait until 127.0.0.1:PORT listens
 e2e_wait_port()
 {
-	local port=$1 n=$(( ${2:-10} * 10 )) i
-	for i in $(seq "$n"); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
+	e2e_wait_for "${2:-10}" e2e_listening "$1"
 }
 
 # e2e_wait_socket PATH TIMEOUT - wait for a unix socket, then make it
@@ -370,6 +377,38 @@ sink_files_for_rcpt()
 			echo "$f"
 		fi
 	done
+}
+
+# ---------------------------------------------------------------- milter
+
+# milter_start CONF [options] - run $OPTIN_MILTER -f -c CONF in the
+# background on MILTER_SOCK (unix socket under PF_MILTER_DIR), wait for the
+# socket and make it connectable for Postfix; output in MILTER_LOG.
+# Give Postfix the same socket: pf_start "$PF_BASE" "unix:$MILTER_SOCK"
+milter_start()
+{
+	local conf=$1
+	shift
+	MILTER_SOCK=$PF_MILTER_DIR/milter.sock
+	MILTER_LOG=$PF_BASE/milter.log
+	rm -f "$MILTER_SOCK"
+	"$OPTIN_MILTER" -f -c "$conf" -p "local:$MILTER_SOCK" "$@" \
+	    >>"$MILTER_LOG" 2>&1 </dev/null &
+	MILTER_PID=$!
+	e2e_track_pid "$MILTER_PID"
+	if ! e2e_wait_socket "$MILTER_SOCK" 10; then
+		echo "$E2E_NAME: milter did not open $MILTER_SOCK" >&2
+		cat "$MILTER_LOG" >&2
+		return 1
+	fi
+	e2e_log "milter pid $MILTER_PID on $MILTER_SOCK"
+}
+
+# milter_stop - stop the milter started by milter_start
+milter_stop()
+{
+	[ -n "${MILTER_PID:-}" ] && e2e_kill_pid "$MILTER_PID"
+	MILTER_PID=""
 }
 
 # ---------------------------------------------------------------- postfix
