@@ -1,3 +1,335 @@
-/* optinctl.c - placeholder, being written */
+/*
+ * optinctl.c - main() of the admin CLI: global options, the verb table,
+ * help, and the helpers every verb shares (ctl.h).
+ *
+ * optinctl [-c FILE] [--json] VERB [ARGS]; -c and --json may also follow
+ * the verb (DESIGN "optinctl": every verb takes them); `optinctl help` and
+ * `optinctl VERB --help` print usage.  Exit codes follow sysexits.h.
+ * Single-threaded; the config and store handle live in struct ctl and are
+ * released at the end of main().  Failed allocations exit EX_OSERR.
+ */
 #include "autoconf.h"
-int main(void) { return 0; }
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+
+#include "addr.h"
+#include "config.h"
+#include "ctl.h"
+#include "log.h"
+#include "store.h"
+
+static const struct verb {
+	const char *name;
+	ctl_verb_fn *fn;		/* NULL: "help", handled here */
+	const char *usage;		/* after "optinctl " */
+	const char *help;		/* one line */
+	bool config;			/* load the config first */
+} verbs[] = {
+	{ "help", NULL, "help [VERB]",
+	    "show the verbs, or the usage of one", false },
+	{ "init", ctl_init, "init",
+	    "create the consent database (mode 0600) with its schema", true },
+	{ "migrate", ctl_migrate, "migrate",
+	    "bring the database schema to this build's version", true },
+	{ "list", ctl_list,
+	    "list add LIST [--name N] [--double-opt-in] | list ls",
+	    "add a mailing list; show lists with subscription counts", true },
+	{ "subscribe", ctl_subscribe,
+	    "subscribe ADDR LIST [--source S] [--evidence E]",
+	    "opt ADDR in to LIST (pending on a double opt-in list)", true },
+	{ "confirm", ctl_confirm,
+	    "confirm ADDR LIST [--source S] [--evidence E]",
+	    "confirm a pending (double opt-in) subscription", true },
+	{ "unsubscribe", ctl_unsubscribe,
+	    "unsubscribe ADDR (LIST | --all) [--source S] [--evidence E]",
+	    "opt ADDR out of LIST, or suppress all campaign mail to it",
+	    true },
+	{ "status", ctl_status, "status ADDR",
+	    "show the lists of ADDR, their states and decisions", true },
+	{ "token", ctl_token,
+	    "token newkey | token issue ADDR LIST | token check TOKEN",
+	    "add a token key; issue or check an unsubscribe token", true },
+	{ "dns", ctl_dns, "dns [DOMAIN]",
+	    "print the DKIM TXT records to publish (for DOMAIN)", true },
+};
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+/* verb_find - the table entry for name, or NULL */
+static const struct verb *
+verb_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NVERBS; i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+/* usage_all - the whole help text */
+static void
+usage_all(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: optinctl [-c FILE] [--json] VERB [ARGS]\n"
+	    "       optinctl -h | --help | -V\n"
+	    "       optinctl VERB --help\n\nverbs:\n");
+	for (i = 0; i < NVERBS; i++)
+		fprintf(fp, "  %s\n        %s\n", verbs[i].usage,
+		    verbs[i].help);
+	fprintf(fp, "\nexit codes: 0 ok, 64 usage, 65 bad data, 66 no input, "
+	    "69 unavailable,\n70 internal, 73 can't create, 75 temporary "
+	    "failure, 78 config\n");
+}
+
+/* usage_verb - one verb's usage and help line */
+static void
+usage_verb(FILE *fp, const struct verb *v)
+{
+	fprintf(fp, "usage: optinctl [-c FILE] [--json] %s\n%s\n", v->usage,
+	    v->help);
+}
+
+int
+ctl_usage(const char *verb)
+{
+	const struct verb *v;
+
+	if ((v = verb_find(verb)) != NULL)
+		fprintf(stderr, "usage: optinctl [-c FILE] [--json] %s\n",
+		    v->usage);
+	else
+		usage_all(stderr);
+	return EX_USAGE;
+}
+
+int
+ctl_exit_code(enum store_status st)
+{
+	switch (st) {
+	case STORE_OK:
+		return EX_OK;
+	case STORE_NOTFOUND:
+		return EX_DATAERR;
+	case STORE_TEMPFAIL:
+		return EX_TEMPFAIL;
+	case STORE_ERROR:
+		break;
+	}
+	return EX_SOFTWARE;
+}
+
+struct store *
+ctl_store(struct ctl *c, unsigned flags)
+{
+	enum store_status st = STORE_ERROR;
+	const char *path;
+	struct stat sb;
+	char why[512];
+
+	if (c->st != NULL)
+		return c->st;
+	c->st = store_open(c->cfg, flags, &st, why, sizeof(why));
+	if (c->st != NULL)
+		return c->st;
+	fprintf(stderr, "optinctl: %s\n", why);
+	/* a missing SQLite file is "no input" here; for the milter it is
+	 * a temporary failure (the mail stays queued) */
+	path = c->cfg->consent_db;
+	if (strncasecmp(path, "sqlite:", 7) == 0)
+		path += 7;
+	if (st == STORE_TEMPFAIL && stat(path, &sb) < 0 && errno == ENOENT)
+		exit(EX_NOINPUT);
+	exit(st == STORE_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE);
+}
+
+const char *
+ctl_addr(const char *addr, char out[321])
+{
+	char why[256], safe[128];
+
+	if (addr_normalize(addr, out, ADDR_MAX + 1, why, sizeof(why)) == 0)
+		return out;
+	fprintf(stderr, "optinctl: bad address '%s': %s\n",
+	    log_safe(addr, safe, sizeof(safe)), why);
+	exit(EX_DATAERR);
+}
+
+void
+ctl_json_str(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	fputc('"', fp);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", fp);
+			break;
+		case '\\':
+			fputs("\\\\", fp);
+			break;
+		case '\n':
+			fputs("\\n", fp);
+			break;
+		case '\t':
+			fputs("\\t", fp);
+			break;
+		case '\r':
+			fputs("\\r", fp);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(fp, "\\u%04x", *p);
+			else
+				fputc(*p, fp);
+		}
+	}
+	fputc('"', fp);
+}
+
+/*
+ * take_globals - remove -c FILE / -cFILE and --json from argv[from..]
+ * (up to a "--"), recording them in c; returns the new argc, or -1 after
+ * printing an error (-c without a file).
+ */
+static int
+take_globals(struct ctl *c, int argc, char **argv, int from)
+{
+	int i, j = from;
+
+	for (i = from; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			c->json = true;
+		} else if (strcmp(argv[i], "-c") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "optinctl: -c needs a file "
+				    "name\n");
+				return -1;
+			}
+			c->cfg_file = argv[++i];
+		} else if (strncmp(argv[i], "-c", 2) == 0 &&
+		    argv[i][2] != '\0' && argv[i][2] != '-') {
+			c->cfg_file = argv[i] + 2;
+		} else
+			argv[j++] = argv[i];
+	}
+	argv[j] = NULL;
+	return j;
+}
+
+/* wants_help - is -h or --help among the verb's arguments (before "--") */
+static bool
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl c = { 0 };
+	const struct verb *v;
+	int i, nerr = 0, rc;
+
+	log_init("optinctl", false, true, LOG_LEVEL_WARNING, NULL);
+	/* global options before the verb */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			usage_all(stdout);
+			return EX_OK;
+		} else if (strcmp(argv[i], "-V") == 0 ||
+		    strcmp(argv[i], "--version") == 0) {
+			printf("optinctl %s\n", PACKAGE_VERSION);
+			return EX_OK;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			c.cfg_file = argv[++i];
+		} else if (strncmp(argv[i], "-c", 2) == 0 &&
+		    argv[i][2] != '\0') {
+			c.cfg_file = argv[i] + 2;
+		} else {
+			fprintf(stderr, "optinctl: unknown option '%s'\n",
+			    argv[i]);
+			usage_all(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage_all(stderr);
+		return EX_USAGE;
+	}
+	argc -= i;
+	argv += i;
+	if ((v = verb_find(argv[0])) == NULL) {
+		fprintf(stderr, "optinctl: unknown verb '%s' (see optinctl "
+		    "help)\n", argv[0]);
+		return EX_USAGE;
+	}
+	if ((argc = take_globals(&c, argc, argv, 1)) < 0)
+		return EX_USAGE;
+	if (v->fn == NULL) {		/* help [VERB] */
+		const struct verb *w;
+
+		if (argc == 1) {
+			usage_all(stdout);
+			return EX_OK;
+		}
+		if (argc != 2 || (w = verb_find(argv[1])) == NULL)
+			return ctl_usage("help");
+		usage_verb(stdout, w);
+		return EX_OK;
+	}
+	if (wants_help(argc, argv)) {
+		usage_verb(stdout, v);
+		return EX_OK;
+	}
+	if (v->config) {
+		c.cfg = config_load(c.cfg_file, stderr, &nerr);
+		if (c.cfg == NULL) {
+			fprintf(stderr, "optinctl: %d error%s in %s\n", nerr,
+			    nerr == 1 ? "" : "s", c.cfg_file != NULL ?
+			    c.cfg_file : CONFIG_DEFAULT_FILE);
+			return EX_CONFIG;
+		}
+		log_init("optinctl", false, true, c.cfg->log_level < 1 ?
+		    c.cfg->log_level : LOG_LEVEL_WARNING, NULL);
+	}
+	rc = v->fn(&c, argc, argv);
+	if (fflush(stdout) != 0 && rc == EX_OK) {
+		fprintf(stderr, "optinctl: write error: %s\n",
+		    strerror(errno));
+		rc = EX_IOERR;
+	}
+	store_close(&c.st);
+	config_free(&c.cfg);
+	return rc;
+}
