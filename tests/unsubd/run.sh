@@ -1,0 +1,441 @@
+#!/bin/bash
+# tests/unsubd/run.sh - optin-unsubd over HTTP with curl (DESIGN "One-click
+# unsubscribe (optin-unsubd)").
+#
+# Builds a private database with optinctl (init, list add, subscribe,
+# unsubscribe, token issue), starts optin-unsubd -f on a free 127.0.0.1
+# port, and checks every route and error status, the four RFC 8058 body
+# forms (database state and consent_events after each), idempotence, the
+# security headers and the CSP hash, that 50 GETs and HEADs (a link
+# scanner) change nothing, that a slow client is cut off, 503 on a locked
+# database, and a clean stop on SIGTERM.
+#
+# Needs curl, sqlite3 and /usr/bin/python3; the expired-token test needs
+# faketime (Debian package faketime) and is skipped without it.
+# Last line: "unsubd: N passed, N failed"; exit 1 when N failed > 0.
+
+set -u
+
+top_builddir=${top_builddir:-.}
+UNSUBD=${UNSUBD:-$top_builddir/optin-unsubd}
+OPTINCTL=${OPTINCTL:-$top_builddir/optinctl}
+PY=/usr/bin/python3
+TIMEOUT_IDLE=10		# UNSUBD_TIMEOUT in milter/unsubd_http.h
+
+pass=0
+fail=0
+skip=0
+pid=
+lockpid=
+
+ok() { pass=$((pass + 1)); }
+nok() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+skipped() { skip=$((skip + 1)); echo "SKIP: $*" >&2; }
+
+# expect LABEL GOT WANT
+expect() {
+	if [ "$2" = "$3" ]; then ok; else nok "$1: got '$2', want '$3'"; fi
+}
+
+# expect_grep LABEL FILE PATTERN (extended regex, case-insensitive)
+expect_grep() {
+	if grep -Eqi -- "$3" "$2"; then ok; else nok "$1: no '$3' in $2"; fi
+}
+
+# expect_nogrep LABEL FILE PATTERN
+expect_nogrep() {
+	if grep -Eqi -- "$3" "$2"; then nok "$1: '$3' found in $2"; else ok; fi
+}
+
+finish() {
+	echo "unsubd: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+
+cleanup() {
+	[ -n "$lockpid" ] && kill "$lockpid" 2>/dev/null
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+	fi
+	[ -n "${tmp:-}" ] && [ -z "${KEEP:-}" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+for tool in curl sqlite3; do
+	if ! command -v $tool >/dev/null; then
+		echo "unsubd: $tool missing" >&2
+		nok "$tool missing"
+		finish
+	fi
+done
+for bin in "$UNSUBD" "$OPTINCTL"; do
+	if [ ! -x "$bin" ]; then
+		nok "$bin not built"
+		finish
+	fi
+done
+
+tmp=$(mktemp -d /tmp/unsubd.XXXXXX) || exit 1
+conf=$tmp/optin-milter.conf
+db=$tmp/consent.db
+log=$tmp/unsubd.log
+H=$tmp/headers
+B=$tmp/body
+
+port=$($PY -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base=http://127.0.0.1:$port
+
+# Token key file: "ID BASE64-32-BYTE-KEY", mode 0600.
+umask 077
+printf '1 %s\n' "$(head -c 32 /dev/urandom | base64)" > "$tmp/keys"
+cat > "$conf" <<EOF
+ConsentDB $db
+TokenKeyFile $tmp/keys
+TokenLifetime 400d
+UnsubscribeListen 127.0.0.1:$port
+UnsubscribeMailto unsubscribe+%t@example.com
+PidFile $tmp/unsubd.pid
+Syslog no
+LogLevel debug
+DBBusyTimeout 300
+Organization Example Shop & Co
+PrivacyURL https://shop.example/privacy
+EOF
+umask 022
+
+ctl() { "$OPTINCTL" -c "$conf" "$@" >/dev/null 2>>"$tmp/ctl.err"; }
+q() { sqlite3 -cmd '.timeout 3000' "$db" "$1"; }
+tok() { "$OPTINCTL" -c "$conf" token issue "$1" "$2" 2>>"$tmp/ctl.err" |
+    tail -n 1; }
+
+# --- database ---------------------------------------------------------
+ctl init || { nok "optinctl init (see $tmp/ctl.err)"; cat "$tmp/ctl.err" >&2; finish; }
+ctl list add news --name "News & offers"
+ctl list add promo
+ctl list add events
+for a in ann form1 form2 form3 form4 form5 web1 web2 pref1; do
+	ctl subscribe "$a@example.com" news
+done
+ctl subscribe ann@example.com promo
+ctl subscribe pref1@example.com promo
+ctl subscribe pref1@example.com events
+# never opted in to events: only an opt-out on record
+ctl unsubscribe nocon@example.com events
+ctl subscribe nocon@example.com news
+expect "database built" "$(q "SELECT count(*) FROM subscriptions")" 14
+
+T_ANN=$(tok ann@example.com news)
+if [ -z "$T_ANN" ]; then
+	nok "optinctl token issue gave nothing"
+	cat "$tmp/ctl.err" >&2
+	finish
+fi
+
+# --- options ----------------------------------------------------------
+out=$("$UNSUBD" -V 2>&1)
+case $out in optin-unsubd\ *) ok ;; *) nok "-V printed '$out'" ;; esac
+out=$("$UNSUBD" -n -c "$conf" 2>&1); rc=$?
+expect "-n on a good config: exit" "$rc" 0
+expect "-n on a good config: silent" "$out" ""
+chmod 0644 "$tmp/keys"
+"$UNSUBD" -n -c "$conf" >/dev/null 2>&1; rc=$?
+expect "-n with a world-readable key file" "$rc" 78
+chmod 0600 "$tmp/keys"
+sed 's/^UnsubscribeListen .*/UnsubscribeListen 127.0.0.1/' "$conf" > "$tmp/bad.conf"
+"$UNSUBD" -n -c "$tmp/bad.conf" >/dev/null 2>&1; rc=$?
+expect "-n with UnsubscribeListen without a port" "$rc" 78
+
+# --- start ------------------------------------------------------------
+"$UNSUBD" -f -c "$conf" 2>"$log" &
+pid=$!
+up=no
+for _ in $(seq 100); do
+	if curl -s -o /dev/null --max-time 1 "$base/"; then up=yes; break; fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+expect "daemon listens" "$up" yes
+if [ "$up" != yes ]; then cat "$log" >&2; finish; fi
+expect "pid file" "$(cat "$tmp/unsubd.pid" 2>/dev/null)" "$pid"
+
+# req METHOD PATH [curl args...]: status code; headers in $H, body in $B
+req() {
+	local m=$1 p=$2
+	shift 2
+	if [ "$m" = HEAD ]; then
+		curl -s --max-time 10 --head -D "$H" -o "$B" \
+		    -w '%{http_code}' "$@" "$base$p"
+	else
+		curl -s --max-time 10 -X "$m" -D "$H" -o "$B" \
+		    -w '%{http_code}' "$@" "$base$p"
+	fi
+}
+
+# headers_ok LABEL: the headers every response carries
+headers_ok() {
+	expect_grep "$1: Cache-Control" "$H" '^Cache-Control: no-store'
+	expect_grep "$1: Referrer-Policy" "$H" '^Referrer-Policy: no-referrer'
+	expect_grep "$1: CSP" "$H" "^Content-Security-Policy: default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*';.*form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	expect_grep "$1: nosniff" "$H" '^X-Content-Type-Options: nosniff'
+	expect_grep "$1: X-Frame-Options" "$H" '^X-Frame-Options: DENY'
+	expect_grep "$1: Content-Type" "$H" '^Content-Type: text/html; charset=utf-8'
+	expect_nogrep "$1: no Set-Cookie" "$H" '^Set-Cookie'
+	expect_nogrep "$1: no Location" "$H" '^Location'
+}
+
+# --- GET and HEAD -----------------------------------------------------
+dump_before=$(q .dump)
+st=$(req GET "/u/$T_ANN" -A "unsubd-test/get")
+expect "GET /u/TOKEN" "$st" 200
+headers_ok "GET /u"
+expect_grep "GET /u names the list" "$B" '<strong>news</strong>'
+expect_grep "GET /u form posts to itself" "$B" "<form method=\"post\" action=\"/u/$T_ANN\">"
+expect_grep "GET /u has the list button" "$B" 'name="action" value="list"'
+expect_grep "GET /u has the everything button" "$B" 'name="action" value="all"'
+expect_grep "GET /u links to preferences" "$B" "href=\"/p/$T_ANN\""
+expect_grep "GET /u lang" "$B" '<html lang="en">'
+expect_grep "GET /u viewport" "$B" 'name="viewport"'
+expect_grep "GET /u organisation (escaped)" "$B" 'Example Shop &amp; Co'
+expect_grep "GET /u privacy link" "$B" 'href="https://shop.example/privacy"'
+expect_nogrep "GET /u no script" "$B" '<script|<img|<link|src='
+expect_nogrep "GET /u no address" "$B" 'ann@example.com'
+# The CSP hash must be the sha256 of the one <style> element.
+csp_ok=$($PY - "$H" "$B" <<'EOF'
+import base64, hashlib, re, sys
+h = open(sys.argv[1], encoding="latin-1").read()
+b = open(sys.argv[2], encoding="utf-8").read()
+styles = re.findall(r"<style>(.*?)</style>", b, re.S)
+m = re.search(r"style-src 'sha256-([^']+)'", h)
+want = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+print("yes" if len(styles) == 1 and m and m.group(1) == want else "no")
+EOF
+)
+expect "CSP hash matches the inline style" "$csp_ok" yes
+
+st=$(req HEAD "/u/$T_ANN")
+expect "HEAD /u/TOKEN" "$st" 200
+headers_ok "HEAD /u"
+expect_nogrep "HEAD /u has no body" "$B" '<html|<!DOCTYPE'
+
+st=$(req GET "/p/$T_ANN")
+expect "GET /p/TOKEN" "$st" 200
+headers_ok "GET /p"
+expect_grep "GET /p shows news by name" "$B" 'News &amp; offers'
+expect_grep "GET /p shows promo" "$B" '<span class="list">promo</span>'
+expect_grep "GET /p opt-out button" "$B" 'name="action" value="opt_out"'
+expect_nogrep "GET /p no other person's list" "$B" '>events<'
+
+# link scanner: 50 GETs and HEADs on both routes change nothing
+T_PREF=$(tok pref1@example.com news)
+for i in $(seq 50); do
+	case $((i % 4)) in
+	0) req GET "/u/$T_ANN" >/dev/null ;;
+	1) req HEAD "/u/$T_ANN" >/dev/null ;;
+	2) req GET "/p/$T_PREF" >/dev/null ;;
+	3) req HEAD "/p/$T_ANN" >/dev/null ;;
+	esac
+done
+dump_after=$(q .dump)
+if [ "$dump_before" = "$dump_after" ]; then ok; else
+	nok "link scanner: 50 GET/HEAD changed the database"
+fi
+
+# --- one-click POST in the four body forms -----------------------------
+# check_oneclick LABEL ADDR FORM
+check_oneclick() {
+	local label=$1 addr=$2 form=$3
+	expect "$label: status" "$(q "SELECT status FROM subscriptions WHERE address='$addr' AND list_id='news'")" opted_out
+	expect "$label: event" "$(q "SELECT source||'|'||remote_addr||'|'||user_agent FROM consent_events WHERE address='$addr' AND list_id='news' AND event='opted_out'")" "one-click|127.0.0.1|unsubd-test/$form"
+	expect_grep "$label: evidence" <(q "SELECT evidence FROM consent_events WHERE address='$addr' AND event='opted_out'") "body=$form"
+	expect_grep "$label: logged" "$log" "unsubscribe scope=list list=news .*source=one-click body=$form"
+}
+
+T=$(tok form1@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/urlencoded -d 'List-Unsubscribe=One-Click')
+expect "one-click urlencoded" "$st" 200
+headers_ok "one-click POST"
+expect_grep "one-click page" "$B" 'You are unsubscribed'
+check_oneclick "one-click urlencoded" form1@example.com urlencoded
+# idempotent: again, same answer, no second event
+st=$(req POST "/u/$T" -A unsubd-test/urlencoded -d 'List-Unsubscribe=One-Click')
+expect "one-click repeat" "$st" 200
+expect "one-click repeat: one event" "$(q "SELECT count(*) FROM consent_events WHERE address='form1@example.com' AND event='opted_out'")" 1
+expect "one-click repeat: state" "$(q "SELECT status FROM subscriptions WHERE address='form1@example.com' AND list_id='news'")" opted_out
+
+T=$(tok form2@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/multipart -F 'List-Unsubscribe=One-Click')
+expect "one-click multipart" "$st" 200
+check_oneclick "one-click multipart" form2@example.com multipart
+
+T=$(tok form3@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/text -H 'Content-Type: text/plain' \
+    --data-binary $'List-Unsubscribe=One-Click\r\n')
+expect "one-click text/plain" "$st" 200
+check_oneclick "one-click text/plain" form3@example.com text
+
+T=$(tok form4@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/empty -H 'Content-Length: 0')
+expect "one-click empty body" "$st" 200
+check_oneclick "one-click empty body" form4@example.com empty
+
+T=$(tok form5@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/bad -d 'foo=bar')
+expect "POST with an unknown body" "$st" 400
+expect "POST with an unknown body changes nothing" "$(q "SELECT status FROM subscriptions WHERE address='form5@example.com'")" opted_in
+
+# --- the page's own form ----------------------------------------------
+T=$(tok web1@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/web -d 'action=list')
+expect "web action=list" "$st" 200
+expect "web action=list: state" "$(q "SELECT status FROM subscriptions WHERE address='web1@example.com'")" opted_out
+expect "web action=list: event" "$(q "SELECT source||'|'||remote_addr||'|'||user_agent FROM consent_events WHERE address='web1@example.com' AND event='opted_out'")" "web|127.0.0.1|unsubd-test/web"
+
+T=$(tok web2@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/web -d 'action=all')
+expect "web action=all" "$st" 200
+expect_grep "web action=all page" "$B" 'no more list mail'
+expect "web action=all: suppression" "$(q "SELECT reason FROM suppressions WHERE address='web2@example.com'")" unsubscribed_all
+expect "web action=all: event source" "$(q "SELECT source FROM consent_events WHERE address='web2@example.com' AND event='suppressed'")" web
+st=$(req GET "/u/$T")
+expect_grep "GET /u after action=all says so" "$B" 'unsubscribed from everything'
+
+# --- preferences ------------------------------------------------------
+st=$(req POST "/p/$T_PREF" -A unsubd-test/prefs -d 'list=promo&action=opt_out')
+expect "prefs opt_out" "$st" 200
+expect "prefs opt_out: state" "$(q "SELECT status FROM subscriptions WHERE address='pref1@example.com' AND list_id='promo'")" opted_out
+expect "prefs opt_out: event" "$(q "SELECT source||'|'||remote_addr FROM consent_events WHERE address='pref1@example.com' AND list_id='promo' AND event='opted_out'")" "web|127.0.0.1"
+expect "prefs opt_out: other lists untouched" "$(q "SELECT group_concat(status) FROM subscriptions WHERE address='pref1@example.com' AND list_id<>'promo' ORDER BY list_id")" "opted_in,opted_in"
+if nm "$UNSUBD" 2>/dev/null | grep -q ' T store_ever_opted_in$'; then
+	expect_grep "prefs page offers opting back in" "$B" 'value="opt_in"'
+	st=$(req POST "/p/$T_PREF" -A unsubd-test/prefs -d 'list=promo&action=opt_in')
+	expect "prefs opt_in after a prior opt-in" "$st" 200
+	expect "prefs opt_in: state" "$(q "SELECT status FROM subscriptions WHERE address='pref1@example.com' AND list_id='promo'")" opted_in
+	expect "prefs opt_in: event" "$(q "SELECT source FROM consent_events WHERE address='pref1@example.com' AND list_id='promo' AND event='opted_in' ORDER BY id DESC LIMIT 1")" web
+else
+	skipped "opt back in: the store has no store_ever_opted_in() yet"
+fi
+# never invent consent: nocon was never opted in to events
+T=$(tok nocon@example.com news)
+st=$(req GET "/p/$T")
+expect_nogrep "prefs: no opt-in button without a prior opt-in" "$B" 'value="opt_in"'
+expect_grep "prefs: says not available" "$B" 'not available'
+st=$(req POST "/p/$T" -d 'list=events&action=opt_in')
+expect "prefs opt_in without a prior opt-in" "$st" 403
+expect "prefs opt_in refused: state" "$(q "SELECT status FROM subscriptions WHERE address='nocon@example.com' AND list_id='events'")" opted_out
+st=$(req POST "/p/$T" -d 'list=promo&action=opt_in')
+expect "prefs opt_in on a list never joined" "$st" 403
+expect "prefs opt_in refused: no row" "$(q "SELECT count(*) FROM subscriptions WHERE address='nocon@example.com' AND list_id='promo'")" 0
+st=$(req POST "/p/$T" -d 'list=news&action=explode')
+expect "prefs bad action" "$st" 400
+
+# --- errors -----------------------------------------------------------
+bad=${T_ANN%?}
+case ${T_ANN: -1} in A) bad=${bad}B ;; *) bad=${bad}A ;; esac
+st=$(req GET "/u/$bad")
+expect "tampered token" "$st" 400
+headers_ok "400"
+expect_nogrep "400 leaks nothing" "$B" 'ann@|news|promo|malformed|expired|key'
+st=$(req POST "/u/$bad" -d 'List-Unsubscribe=One-Click')
+expect "tampered token POST" "$st" 400
+st=$(req GET "/p/short")
+expect "garbage token" "$st" 400
+st=$(req GET "/u/$(head -c 900 /dev/zero | tr '\0' A)")
+expect "overlong token" "$st" 400
+if command -v faketime >/dev/null; then
+	T=$(faketime -f -500d "$OPTINCTL" -c "$conf" token issue ann@example.com news 2>/dev/null | tail -n 1)
+	st=$(req GET "/u/$T")
+	expect "expired token (400 with a page)" "$st" 400
+	expect_grep "expired page asks for mail" "$B" 'mailto:unsubscribe\+'
+	expect_grep "expired page title" "$B" 'expired'
+	st=$(req POST "/u/$T" -d 'List-Unsubscribe=One-Click')
+	expect "expired token POST" "$st" 400
+	expect "expired token changes nothing" "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" opted_in
+else
+	skipped "expired token: faketime not installed"
+fi
+
+for p in / /x /u /u/ /p/ /u/a/b /uu/x; do
+	st=$(req GET "$p")
+	expect "GET $p" "$st" 404
+done
+headers_ok "404"
+for m in PUT DELETE OPTIONS PATCH; do
+	st=$(req $m "/u/$T_ANN")
+	expect "$m /u/TOKEN" "$st" 405
+	expect_grep "$m /u/TOKEN Allow" "$H" '^Allow: GET, HEAD, POST'
+done
+headers_ok "405"
+head -c 9000 /dev/zero | tr '\0' a > "$tmp/big"
+st=$(req POST "/u/$T_ANN" --data-binary @"$tmp/big")
+expect "body over 8 KiB" "$st" 413
+headers_ok "413"
+st=$(req POST "/u/$T_ANN" -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big")
+expect "chunked body over 8 KiB" "$st" 413
+expect "413 changed nothing" "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" opted_in
+
+# --- database locked: 503 with Retry-After -------------------------------
+mkfifo "$tmp/lockfifo"
+sqlite3 "$db" < "$tmp/lockfifo" > "$tmp/lock.out" 2>&1 &
+lockpid=$!
+exec 9> "$tmp/lockfifo"
+echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&9
+for _ in $(seq 50); do
+	grep -q locked "$tmp/lock.out" 2>/dev/null && break
+	sleep 0.1
+done
+T=$(tok form5@example.com news)
+st=$(req POST "/u/$T" -d 'List-Unsubscribe=One-Click')
+expect "locked database" "$st" 503
+expect_grep "503 Retry-After" "$H" '^Retry-After: [0-9]+'
+echo "ROLLBACK;" >&9
+exec 9>&-
+wait "$lockpid" 2>/dev/null
+lockpid=
+st=$(req POST "/u/$T" -d 'List-Unsubscribe=One-Click')
+expect "after the lock" "$st" 200
+
+# --- slow client --------------------------------------------------------
+slow=$($PY - "$port" "$TIMEOUT_IDLE" <<'EOF'
+import socket, sys, time
+port, idle = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"GET /u/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+s.settimeout(idle + 10)
+t0 = time.monotonic()
+try:
+	data = s.recv(4096)
+	while data:
+		data = s.recv(4096)
+	dt = time.monotonic() - t0
+	print("closed" if idle - 2 <= dt <= idle + 8 else "closed after %.1fs" % dt)
+except socket.timeout:
+	print("still open")
+except ConnectionResetError:
+	print("closed")
+EOF
+)
+expect "slow client cut off after the idle timeout" "$slow" closed
+
+# --- clean stop ---------------------------------------------------------
+kill -TERM "$pid"
+stopped=no
+for _ in $(seq 100); do
+	if ! kill -0 "$pid" 2>/dev/null; then stopped=yes; break; fi
+	sleep 0.1
+done
+expect "stops on SIGTERM" "$stopped" yes
+wait "$pid"
+expect "exit status after SIGTERM" "$?" 0
+pid=
+expect "pid file removed" "$(test -e "$tmp/unsubd.pid" && echo yes || echo no)" no
+expect_nogrep "no token in the log" "$log" "$T_ANN"
+
+[ "$skip" -gt 0 ] && echo "($skip skipped)" >&2
+finish
