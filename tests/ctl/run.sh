@@ -1,0 +1,373 @@
+#!/bin/sh
+# tests/ctl/run.sh - optinctl verbs of ctl_consent.c and main(): exact output
+# and exit codes, --json parsed by Python, consent events read back with
+# Python's sqlite3, a database locked by another process.
+#
+# Finds optinctl through $top_builddir (default "."); works in a mktemp
+# directory; the one helper process it starts (the lock holder) is killed
+# by PID on exit.  Last line: "optinctl: N passed, N failed".
+
+top_builddir=${top_builddir:-.}
+OPTINCTL=$top_builddir/optinctl
+PY=/usr/bin/python3
+
+if [ ! -x "$OPTINCTL" ]; then
+	echo "no $OPTINCTL (build first)" >&2
+	echo "optinctl: 0 passed, 1 failed"
+	exit 1
+fi
+case $OPTINCTL in /*) ;; *) OPTINCTL=$(pwd)/$OPTINCTL ;; esac
+
+tmp=$(mktemp -d /tmp/optinctl-test.XXXXXX) || exit 1
+lockpid=
+cleanup() {
+	if [ -n "$lockpid" ]; then kill "$lockpid" 2>/dev/null; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+db=$tmp/consent.db
+conf=$tmp/optin-milter.conf
+cat > "$conf" <<EOF
+ConsentDB $db
+DBBusyTimeout 300
+Syslog no
+EOF
+
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $1" >&2
+	shift
+	for line in "$@"; do echo "    $line" >&2; done
+}
+
+# run ARGS... - optinctl -c $conf ARGS; sets out, err, rc
+run() {
+	out=$("$OPTINCTL" -c "$conf" "$@" 2>"$tmp/stderr")
+	rc=$?
+	err=$(cat "$tmp/stderr")
+}
+
+# check LABEL WANT_RC WANT_STDOUT ARGS... - exact stdout and exit code
+check() {
+	label=$1 want_rc=$2 want_out=$3
+	shift 3
+	run "$@"
+	if [ "$rc" = "$want_rc" ] && [ "$out" = "$want_out" ]; then
+		ok
+	else
+		bad "$label" "args: $*" "rc got $rc, want $want_rc" \
+		    "stdout got: $out" "stdout want: $want_out" "stderr: $err"
+	fi
+}
+
+# check_err LABEL WANT_RC WANT_STDERR ARGS... - exit code, exact stderr,
+# empty stdout
+check_err() {
+	label=$1 want_rc=$2 want_err=$3
+	shift 3
+	run "$@"
+	if [ "$rc" = "$want_rc" ] && [ "$err" = "$want_err" ] && \
+	    [ -z "$out" ]; then
+		ok
+	else
+		bad "$label" "args: $*" "rc got $rc, want $want_rc" \
+		    "stderr got: $err" "stderr want: $want_err" "stdout: $out"
+	fi
+}
+
+# check_json LABEL WANT_RC PYEXPR ARGS... - stdout is one JSON object d
+# for which the Python expression PYEXPR is true
+check_json() {
+	label=$1 want_rc=$2 expr=$3
+	shift 3
+	run "$@"
+	if [ "$rc" = "$want_rc" ] && printf '%s' "$out" | $PY -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$expr" 2>"$tmp/pyerr"; then
+		ok
+	else
+		bad "$label" "args: $*" "rc got $rc, want $want_rc" \
+		    "stdout: $out" "want: $expr" "$(cat "$tmp/pyerr")" \
+		    "stderr: $err"
+	fi
+}
+
+# sql QUERY - first column of the first row, via Python's sqlite3
+sql() {
+	$PY -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+r = c.execute(sys.argv[2]).fetchone()
+print("" if r is None else r[0])' "$db" "$1"
+}
+
+# check_sql LABEL WANT QUERY
+check_sql() {
+	got=$(sql "$3")
+	if [ "$got" = "$2" ]; then
+		ok
+	else
+		bad "$1" "query: $3" "got: $got" "want: $2"
+	fi
+}
+
+# --- before the database exists -------------------------------------------
+
+check_err "status without database" 66 \
+    "optinctl: ConsentDB $db: no such file (create it with optinctl init)" \
+    status ann@example.com
+printf 'ConsentDB %s/nodir/c.db\n' "$tmp" > "$tmp/nodir.conf"
+check_err "init in a missing directory" 73 \
+    "optinctl: ConsentDB $tmp/nodir/c.db: cannot create: unable to open database file" \
+    -c "$tmp/nodir.conf" init
+if [ ! -e "$tmp/nodir" ]; then ok; else
+	bad "init made no directory" "$tmp/nodir exists"; fi
+
+printf 'ConsentDB %s\nNoSuchKey 1\n' "$db" > "$tmp/bad.conf"
+out=$("$OPTINCTL" -c "$tmp/bad.conf" status ann@example.com 2>"$tmp/stderr")
+rc=$?
+if [ "$rc" = 78 ] && grep -q "bad.conf:2: NoSuchKey" "$tmp/stderr"; then ok
+else bad "config error" "rc got $rc, want 78" "stderr: $(cat "$tmp/stderr")"
+fi
+
+# --- init, migrate -------------------------------------------------------
+
+check "init creates" 0 "created $db (schema version 1)" init
+mode=$(stat -c %a "$db")
+if [ "$mode" = 600 ]; then ok; else bad "database mode" "got $mode, want 600"; fi
+check_sql "schema version" 1 "PRAGMA user_version"
+check_sql "journal mode" wal "PRAGMA journal_mode"
+check "init again" 0 "$db: schema version 1, nothing to do" init
+check_json "init --json" 0 \
+    'd == {"database": "'"$db"'", "created": False, "version": 1}' \
+    --json init
+check "migrate" 0 "schema is at version 1" migrate
+check_json "migrate --json" 0 'd == {"from": 1, "to": 1}' migrate --json
+check_err "init takes no arguments" 64 \
+    "usage: optinctl [-c FILE] [--json] init" init extra
+
+# --- lists ---------------------------------------------------------------
+
+check "list add" 0 "added list news" list add news --name "The News"
+check "list add double opt-in" 0 "added list promo (double opt-in)" \
+    list add promo --double-opt-in
+check_json "list add --json" 0 \
+    'd == {"list": "misc", "name": None, "double_opt_in": False}' \
+    --json list add misc
+check_err "list add existing" 65 "optinctl: list 'news' exists" \
+    list add news
+check_err "list add bad name" 65 \
+    "optinctl: bad list name 'a b' (1 to 64 letters, digits, '.', '_', '-', starting with a letter or digit)" \
+    list add "a b"
+check_err "list add without name" 64 \
+    "usage: optinctl [-c FILE] [--json] list add LIST [--name N] [--double-opt-in] | list ls" \
+    list add
+check_err "list unknown option" 64 "optinctl list: unknown option '--bogus'
+usage: optinctl [-c FILE] [--json] list add LIST [--name N] [--double-opt-in] | list ls" \
+    list add x --bogus
+check_err "list without subverb" 64 \
+    "usage: optinctl [-c FILE] [--json] list add LIST [--name N] [--double-opt-in] | list ls" \
+    list
+
+# --- subscribe, confirm, unsubscribe -------------------------------------
+
+check "subscribe" 0 "ann@example.com list=news state=opted_in" \
+    subscribe "<Ann@Example.COM>" news --evidence "signup form 12"
+check "subscribe double opt-in" 0 "ann@example.com list=promo state=pending" \
+    subscribe ann@example.com promo --source crm
+check_err "confirm not pending" 65 \
+    "optinctl: ann@example.com is not pending on list news (state opted_in)" \
+    confirm ann@example.com news
+check_err "confirm never seen" 65 \
+    "optinctl: bob@example.com is not pending on list news (state no_consent)" \
+    confirm bob@example.com news
+check "confirm" 0 "ann@example.com list=promo state=opted_in" \
+    confirm ann@example.com promo --source web --evidence "link clicked"
+check "subscribe again on double opt-in stays opted in" 0 \
+    "ann@example.com list=promo state=opted_in" subscribe ann@example.com promo
+check_json "subscribe --json" 0 \
+    'd == {"address": "bob@example.com", "list": "promo", "state": "pending"}' \
+    subscribe bob@example.com promo --json
+check "subscribe, IDN domain" 0 \
+    "cy@xn--bcher-kva.example list=news state=opted_in" \
+    subscribe "cy@bücher.example" news
+check_err "subscribe unknown list" 65 "optinctl: no such list 'nosuch'" \
+    subscribe ann@example.com nosuch
+check_err "subscribe bad address" 65 \
+    "optinctl: bad address 'ann.example.com': no '@' in address" \
+    subscribe ann.example.com news
+check_err "subscribe missing list" 64 \
+    "usage: optinctl [-c FILE] [--json] subscribe ADDR LIST [--source S] [--evidence E]" \
+    subscribe ann@example.com
+check_err "subscribe --source without value" 64 \
+    "optinctl subscribe: option '--source' needs a value
+usage: optinctl [-c FILE] [--json] subscribe ADDR LIST [--source S] [--evidence E]" \
+    subscribe ann@example.com news --source
+check_err "subscribe empty source" 65 \
+    "optinctl subscribe: bad --source (1 to 64 printable characters)" \
+    subscribe ann@example.com news --source ""
+
+check "unsubscribe from a list" 0 "dee@example.com list=news state=opted_out" \
+    unsubscribe dee@example.com news
+check_json "unsubscribe --json" 0 \
+    'd == {"address": "ann@example.com", "list": "news", "state": "opted_out"}' \
+    unsubscribe ann@example.com news --json --source one-click
+check_err "unsubscribe unknown list" 65 "optinctl: no such list 'gone'" \
+    unsubscribe ann@example.com gone
+check_err "unsubscribe list and --all" 64 \
+    "usage: optinctl [-c FILE] [--json] unsubscribe ADDR (LIST | --all) [--source S] [--evidence E]" \
+    unsubscribe ann@example.com news --all
+check "unsubscribe --all" 0 "eve@example.com suppressed=unsubscribed_all" \
+    unsubscribe eve@example.com --all
+check_json "unsubscribe --all --json" 0 \
+    'd == {"address": "eve@example.com", "suppressed": True, "reason": "unsubscribed_all"}' \
+    --json unsubscribe eve@example.com --all
+
+# a subscription does not lift a suppression: said on stderr
+run subscribe eve@example.com news
+if [ "$rc" = 0 ] && [ "$out" = "eve@example.com list=news state=opted_in" ] && \
+    [ "$err" = "optinctl: note: eve@example.com is suppressed (unsubscribed_all): campaign mail to it stays blocked" ]
+then ok; else bad "subscribe suppressed" "rc $rc" "out: $out" "err: $err"; fi
+
+# --- status --------------------------------------------------------------
+
+check "status" 0 "ann@example.com suppressed=no
+  news state=opted_out decision=opted_out
+  promo state=opted_in decision=deliver
+  (other lists) decision=no_consent" status ANN@example.com
+check "status pending" 0 "bob@example.com suppressed=no
+  promo state=pending decision=pending
+  (other lists) decision=no_consent" status bob@example.com
+check "status suppressed" 0 "eve@example.com suppressed=unsubscribed_all
+  news state=opted_in decision=suppressed
+  (other lists) decision=suppressed" status eve@example.com
+check "status never seen" 0 "zed@example.com suppressed=no
+  (other lists) decision=no_consent" status zed@example.com
+check_json "status --json" 0 \
+    'd["address"] == "ann@example.com" and d["suppressed"] is False and d["suppression"] is None and [(l["list"], l["state"], l["decision"], l["source"]) for l in d["lists"]] == [("news", "opted_out", "opted_out", "one-click"), ("promo", "opted_in", "deliver", "optinctl")] and all(l["updated_at"] > 0 for l in d["lists"]) and d["other_lists_decision"] == "no_consent"' \
+    status ann@example.com --json
+check_json "status --json suppressed" 0 \
+    'd["suppressed"] is True and d["suppression"]["reason"] == "unsubscribed_all" and d["suppression"]["created_at"] > 0 and d["lists"][0]["decision"] == "suppressed"' \
+    --json status eve@example.com
+check_json "status --json never seen" 0 \
+    'd == {"address": "zed@example.com", "suppressed": False, "suppression": None, "lists": [], "other_lists_decision": "no_consent"}' \
+    --json status zed@example.com
+check_err "status bad address" 65 \
+    "optinctl: bad address '@example.com': empty local part" \
+    status @example.com
+
+# --- list ls after the changes -------------------------------------------
+
+check "list ls" 0 "LIST             DOI   OPTED_IN  PENDING OPTED_OUT  NAME
+misc             no           0        0         0
+news             no           2        0         2  The News
+promo            yes          1        1         0" list ls
+check_json "list ls --json" 0 \
+    '[(l["list"], l["name"], l["double_opt_in"], l["opted_in"], l["pending"], l["opted_out"]) for l in d["lists"]] == [("misc", None, False, 0, 0, 0), ("news", "The News", False, 2, 0, 2), ("promo", None, True, 1, 1, 0)]' \
+    list ls --json
+
+# --- consent events ------------------------------------------------------
+
+check_sql "events of ann" 5 \
+    "SELECT count(*) FROM consent_events WHERE address = 'ann@example.com'"
+check_sql "subscribe event" "opted_in|optinctl|signup form 12" \
+    "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'ann@example.com' AND list_id = 'news' ORDER BY id LIMIT 1"
+check_sql "confirm event" "confirmed|web|link clicked" \
+    "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'ann@example.com' AND event = 'confirmed'"
+check_sql "suppression event" "suppressed|optinctl|reason=unsubscribed_all" \
+    "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'eve@example.com' AND list_id IS NULL ORDER BY id LIMIT 1"
+check_sql "no event for refused changes" 0 \
+    "SELECT count(*) FROM consent_events WHERE address = 'bob@example.com' AND list_id = 'news'"
+check_sql "events have times" 0 \
+    "SELECT count(*) FROM consent_events WHERE occurred_at < 1000000000"
+
+# --- options and help ----------------------------------------------------
+
+run -V
+if [ "$rc" = 0 ] && expr "$out" : 'optinctl [0-9]' >/dev/null; then ok
+else bad "-V" "rc $rc" "out: $out"; fi
+check "verb --help" 0 "usage: optinctl [-c FILE] [--json] confirm ADDR LIST [--source S] [--evidence E]
+confirm a pending (double opt-in) subscription" confirm --help
+check "help VERB" 0 "usage: optinctl [-c FILE] [--json] status ADDR
+show the lists of ADDR, their states and decisions" help status
+check "token --help" 0 "usage: optinctl [-c FILE] [--json] token newkey | token issue ADDR LIST | token check TOKEN
+add a token key; issue or check an unsubscribe token" token --help
+run help
+if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q '^  unsubscribe ADDR (LIST | --all)' && \
+    printf '%s\n' "$out" | grep -q '^  dns \[DOMAIN\]'; then ok
+else bad "help" "rc $rc" "out: $out"; fi
+out=$("$OPTINCTL" 2>"$tmp/stderr"); rc=$?
+if [ "$rc" = 64 ] && [ -z "$out" ] && grep -q '^usage: optinctl' "$tmp/stderr"
+then ok; else bad "no verb" "rc $rc"; fi
+check_err "unknown verb" 64 "optinctl: unknown verb 'frobnicate' (see optinctl help)" \
+    frobnicate
+check_err "unknown global option" 64 "$(
+	"$OPTINCTL" -h | sed '1i\
+optinctl: unknown option '"'"'--frob'"'"'')" --frob status x@example.com
+# -c after the verb works as well
+out=$("$OPTINCTL" status zed@example.com -c "$conf" 2>&1); rc=$?
+if [ "$rc" = 0 ] && [ "$out" = "zed@example.com suppressed=no
+  (other lists) decision=no_consent" ]; then ok
+else bad "-c after the verb" "rc $rc" "out: $out"; fi
+
+# --- another schema version ----------------------------------------------
+
+cp "$db" "$tmp/v7.db"
+$PY -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 7"); c.commit()' "$tmp/v7.db"
+printf 'ConsentDB %s/v7.db\n' "$tmp" > "$tmp/v7.conf"
+for verb in init status migrate; do
+	if [ $verb = status ]; then set -- status ann@example.com; else set -- $verb; fi
+	out=$("$OPTINCTL" -c "$tmp/v7.conf" "$@" 2>"$tmp/stderr"); rc=$?
+	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 1" ]
+	then ok; else bad "$verb on schema version 7" "rc got $rc, want 69" \
+	    "stderr: $(cat "$tmp/stderr")"; fi
+done
+v=$($PY -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$tmp/v7.db")
+if [ "$v" = 7 ]; then ok; else bad "version 7 left alone" "got $v"; fi
+
+# --- a database locked by another process --------------------------------
+
+$PY -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(20)' "$db" "$tmp/locked" &
+lockpid=$!
+i=0
+while [ ! -e "$tmp/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -e "$tmp/locked" ]; then
+	start=$(date +%s)
+	check_err "subscribe, locked" 75 \
+	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
+	    subscribe ann@example.com news
+	check_err "unsubscribe --all, locked" 75 \
+	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
+	    unsubscribe ann@example.com --all
+	check_err "list add, locked" 75 \
+	    "optinctl: ConsentDB $db: list add: database is locked" \
+	    list add later
+	elapsed=$(( $(date +%s) - start ))
+	if [ $elapsed -le 10 ]; then ok; else
+		bad "locked: waited about the busy timeout" "took ${elapsed}s"; fi
+	# readers are not blocked by a writer (WAL)
+	check "status while locked" 0 "zed@example.com suppressed=no
+  (other lists) decision=no_consent" status zed@example.com
+else
+	bad "lock holder did not start"
+fi
+kill "$lockpid" 2>/dev/null
+wait "$lockpid" 2>/dev/null
+lockpid=
+check "subscribe after the lock" 0 "ann@example.com list=news state=opted_in" \
+    subscribe ann@example.com news
+
+echo "optinctl: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
