@@ -477,6 +477,23 @@ marker_ok(struct conn *c)
 	return true;
 }
 
+/* log_would_quarantine - Mode monitor: what enforce would have held */
+static void
+log_would_quarantine(struct conn *c)
+{
+	const struct msg *m = &c->msg;
+	char shown[ADDR_MAX + 40];
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (pick_blocked(&m->rcpt[i]))
+			log_info("%s: would quarantine to=%s list=%s reason=%s",
+			    m->qid, fmt_addr(c, m->rcpt[i].addr ?
+			    m->rcpt[i].addr : m->rcpt[i].raw, shown,
+			    sizeof(shown)), m->list,
+			    consent_reason_str(m->rcpt[i].reason));
+}
+
 /* log_decision - the one line per message (DESIGN "Message flow") */
 static void
 log_decision(struct conn *c, const struct tally *t, const char *outcome)
@@ -554,6 +571,7 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	    cfg->unsubscribe_url != NULL) < 0)
 		goto tempfail;
 	if (monitor) {
+		log_would_quarantine(c);
 		log_decision(c, &t, "");
 		return;
 	}

@@ -1,0 +1,90 @@
+-- common.lua - shared steps of the miltertest scripts.  run.sh sets
+-- OPTIN_MILTER, OPTIN_CONF, OPTIN_SOCK and OPTIN_DIR for each script.
+T = {}
+
+function T.fail(msg)
+	mt.echo("FAIL: " .. msg)
+	error("FAIL: " .. msg)
+end
+
+function T.check(cond, msg)
+	if not cond then T.fail(msg) end
+end
+
+-- start the filter and connect; returns the connection
+function T.start()
+	T.pid = mt.startfilter(os.getenv("OPTIN_MILTER"), "-f", "-c",
+	    os.getenv("OPTIN_CONF"), "-p", "unix:" .. os.getenv("OPTIN_SOCK"))
+	local conn = mt.connect("unix:" .. os.getenv("OPTIN_SOCK"), 50, 0.1)
+	T.check(conn ~= nil, "cannot connect to the filter")
+	T.check(mt.conninfo(conn, "client.example.net", "192.0.2.7") == nil,
+	    "conninfo")
+	T.check(mt.getreply(conn) == SMFIR_CONTINUE, "connect not continued")
+	mt.helo(conn, "client.example.net")
+	return conn
+end
+
+-- MAIL FROM with queue ID qid
+function T.mail(conn, from, qid)
+	mt.macro(conn, SMFIC_MAIL, "i", qid or "QID1")
+	T.check(mt.mailfrom(conn, from) == nil, "mailfrom")
+	T.check(mt.getreply(conn) == SMFIR_CONTINUE, "mailfrom not continued")
+end
+
+-- RCPT TO; returns the reply
+function T.rcpt(conn, to)
+	T.check(mt.rcptto(conn, to) == nil, "rcptto " .. to)
+	return mt.getreply(conn)
+end
+
+-- headers (a list of {name, value}), end of headers, body; returns the
+-- reply to end of headers
+function T.headers(conn, hdrs)
+	for _, h in ipairs(hdrs) do
+		T.check(mt.header(conn, h[1], h[2]) == nil, "header " .. h[1])
+		T.check(mt.getreply(conn) == SMFIR_CONTINUE,
+		    "header " .. h[1] .. " not continued")
+	end
+	T.check(mt.eoh(conn) == nil, "eoh")
+	return mt.getreply(conn)
+end
+
+function T.body(conn, text)
+	T.check(mt.bodystring(conn, text) == nil, "body")
+	T.check(mt.getreply(conn) == SMFIR_CONTINUE, "body not continued")
+end
+
+function T.eom(conn)
+	T.check(mt.eom(conn) == nil, "eom")
+	return mt.getreply(conn)
+end
+
+-- the campaign message used by most scripts
+T.campaign_headers = {
+	{ "From", "News <news@example.com>" },
+	{ "To", "ann@example.com" },
+	{ "Subject", "November news" },
+	{ "Date", "Sun, 29 Nov 2026 10:00:00 +0000" },
+	{ "Message-ID", "<n1@example.com>" },
+	{ "X-Campaign-ID", "nov-2026" },
+	{ "List-Unsubscribe", "<https://crm.example.com/old-unsub>" },
+}
+T.campaign_body = "Hello,\r\nthe November news.\r\n"
+
+-- one line of output of a shell command
+function T.sh(cmd)
+	local f = io.popen(cmd)
+	local out = f:read("*a")
+	f:close()
+	return (out:gsub("%s+$", ""))
+end
+
+-- an SQL query on the test database
+function T.sql(q)
+	return T.sh("sqlite3 " .. os.getenv("OPTIN_DIR") .. "/consent.db \"" ..
+	    q .. "\"")
+end
+
+function T.finish(conn)
+	mt.disconnect(conn)
+end

@@ -1,0 +1,13 @@
+-- t-reject: MultiRecipientCampaign reject answers 550 5.5.3 to the second
+-- recipient of a campaign known from the envelope.
+dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
+local conn = T.start()
+T.mail(conn, "<news@example.com>", "RJ1")
+T.check(T.rcpt(conn, "<ann@example.com>") == SMFIR_CONTINUE, "first rcpt")
+T.check(T.rcpt(conn, "<frank@example.com>") == SMFIR_REPLYCODE,
+    "second rcpt not rejected")
+T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
+T.body(conn, T.campaign_body)
+T.check(T.eom(conn) == SMFIR_CONTINUE, "eom")
+T.check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"), "no List-Unsubscribe")
+T.finish(conn)
