@@ -526,8 +526,12 @@ spf_check_outbound(struct spf_checker *chk, const char *sender_domain,
 			worst_i = i;
 			memcpy(worst_reason, reason, sizeof(worst_reason));
 		}
+		/* DNS trouble hits every address alike: don't wait for it
+		 * once per OutboundIP. */
+		if (r == SPFR_TEMPERROR)
+			break;
 	}
-	ttl = spf_ttl(chk, dom);
+	ttl = worst == SPFR_TEMPERROR ? -2 : spf_ttl(chk, dom);
 	pthread_mutex_unlock(&chk->eval_mtx);
 
 	if (worst == SPFR_PASS)

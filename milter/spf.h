@@ -126,7 +126,8 @@ void spf_checker_free(struct spf_checker **chkp);
  * says which address got it and why, e.g.
  * "example.com: fail for OutboundIP 192.0.2.9".  No OutboundIP configured:
  * SPFR_NONE ("no OutboundIP configured").  A malformed domain: SPFR_NONE.
- * DNS errors: SPFR_TEMPERROR.  Results are cached per domain for the TTL of
+ * DNS errors: SPFR_TEMPERROR (evaluation stops at the first, as DNS
+ * trouble hits every address alike).  Results are cached per domain for the TTL of
  * its SPF TXT record (capped, see SPF_CACHE_*), so a cached verdict may lag
  * behind a record change by at most that TTL.  SPFCheck is not consulted:
  * the caller decides (suggested: with SPFCheck reject, anything but

@@ -1,0 +1,118 @@
+#!/bin/sh
+# run.sh - SPF checks (milter/spf.c) against a real DNS server.
+#
+# Starts dnsmasq in a private network namespace (optin-spf-PID) serving
+# tests/spf/example.test.conf on the namespace's 127.0.0.1, with
+# /etc/netns/NS/resolv.conf pointing there, builds tests/spf/spf_probe.c
+# and runs it inside the namespace.  Needs root, iproute2 and dnsmasq
+# (Debian: dnsmasq-base).  Run from the build directory after `make`.
+# Prints "spf: N passed, N failed" last.
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+here=$top_srcdir/tests/spf
+helper=$(cd "$top_builddir" && pwd)/optin-spf-helper
+ns=optin-spf-$$
+tmp=
+dns_pid=
+pass=0
+fail=0
+
+finish() {
+	echo "spf: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit $?
+}
+
+cleanup() {
+	[ -n "$dns_pid" ] && kill "$dns_pid" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "/etc/netns/$ns"
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+for tool in ip dnsmasq cc; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "$tool not installed (apt-get install iproute2 dnsmasq-base gcc)"
+		fail=1
+		finish
+	fi
+done
+if [ "$(id -u)" != 0 ]; then
+	echo "needs root (ip netns)"
+	fail=1
+	finish
+fi
+if [ ! -x "$helper" ] || [ ! -f "$top_builddir/milter/libcommon.a" ]; then
+	echo "build first: make"
+	fail=1
+	finish
+fi
+
+tmp=$(mktemp -d /tmp/optin-spf.XXXXXX)
+chmod 755 "$tmp"
+
+# The probe: libcommon.a holds spf.o and log.o.
+if ! cc -Wall -Wextra -I"$top_builddir" -I"$top_srcdir/milter" \
+    -o "$tmp/spf_probe" "$here/spf_probe.c" "$top_builddir/milter/libcommon.a" \
+    -lspf2 -lpthread 2>"$tmp/cc.log"; then
+	cat "$tmp/cc.log"
+	fail=1
+	finish
+fi
+
+ip netns add "$ns" || { fail=1; finish; }
+ip -n "$ns" link set lo up
+mkdir -p "/etc/netns/$ns"
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' \
+    > "/etc/netns/$ns/resolv.conf"
+
+# down.example.test goes to a port nobody listens on: DNS failure.
+ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null \
+    --conf-file="$here/example.test.conf" --no-resolv --no-hosts \
+    --listen-address=127.0.0.1 --bind-interfaces --port=53 --user=nobody \
+    --local-ttl=3 --server=/down.example.test/127.0.0.1#5399 \
+    --pid-file= --log-facility="$tmp/dnsmasq.log" --log-queries \
+    2>"$tmp/dnsmasq.err" &
+dns_pid=$!
+
+# Wait (at most 5 s) until dnsmasq answers.
+i=0
+while [ $i -lt 50 ]; do
+	if ip netns exec "$ns" getent hosts host.example.test >/dev/null 2>&1; then
+		break
+	fi
+	if ! kill -0 "$dns_pid" 2>/dev/null; then
+		echo "dnsmasq did not start:"
+		cat "$tmp/dnsmasq.err"
+		fail=1
+		finish
+	fi
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ $i -eq 50 ]; then
+	echo "dnsmasq does not answer"
+	fail=1
+	finish
+fi
+
+timeout 90 ip netns exec "$ns" "$tmp/spf_probe" "$helper" "$dns_pid" \
+    > "$tmp/probe.out" 2> "$tmp/probe.err"
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	"ok "*) pass=$((pass + 1)) ;;
+	*) fail=$((fail + 1)); echo "$line" ;;
+	esac
+done < "$tmp/probe.out"
+if [ $rc -ne 0 ]; then
+	echo "spf_probe exited with $rc:"
+	cat "$tmp/probe.err"
+	fail=$((fail + 1))
+fi
+if [ "${SPF_TEST_VERBOSE:-}" ]; then
+	cat "$tmp/probe.out" "$tmp/probe.err"
+fi
+finish
