@@ -1,3 +1,141 @@
+/*
+ * test_addr.c - address normalisation (DESIGN "Consent model").
+ */
+#include "autoconf.h"
+
+#include <string.h>
+
 #include "harness.h"
-static void t_none(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t_none) }; return HARNESS_RUN("addr", tests); }
+#include "addr.h"
+
+static const struct {
+	const char *label, *in, *want;	/* want NULL: parse error */
+} cases[] = {
+	{ "plain", "ann@example.com", "ann@example.com" },
+	{ "angle brackets", "<ann@example.com>", "ann@example.com" },
+	{ "surrounding space", "  <ann@example.com>\t", "ann@example.com" },
+	{ "upper-case domain", "<ann@Example.COM>", "ann@example.com" },
+	{ "upper-case local part", "ANN@example.com", "ann@example.com" },
+	{ "idn domain", "bob@bücher.example", "bob@xn--bcher-kva.example" },
+	{ "idn upper case", "bob@BÜCHER.example", "bob@xn--bcher-kva.example" },
+	{ "a-label kept", "bob@xn--bcher-kva.example", "bob@xn--bcher-kva.example" },
+	{ "sub-address kept", "ann+news@example.com", "ann+news@example.com" },
+	{ "utf-8 local part", "jöran@example.com", "jöran@example.com" },
+	{ "trailing root dot", "ann@example.com.", "ann@example.com" },
+	{ "quoted local part", "\"a b\"@example.com", "\"a b\"@example.com" },
+	{ "address literal", "ann@[192.0.2.1]", "ann@[192.0.2.1]" },
+	{ "last @ splits", "\"a@b\"@example.com", "\"a@b\"@example.com" },
+	{ "no domain", "bob", NULL },
+	{ "empty", "", NULL },
+	{ "null sender", "<>", NULL },
+	{ "empty local part", "@example.com", NULL },
+	{ "empty domain", "ann@", NULL },
+	{ "one label", "ann@localhost", NULL },
+	{ "unbalanced bracket", "<ann@example.com", NULL },
+	{ "stray bracket", "ann@example.com>", NULL },
+	{ "space in local part", "a b@example.com", NULL },
+	{ "double dot", "a..b@example.com", NULL },
+	{ "leading dot", ".ab@example.com", NULL },
+	{ "control character", "a\001b@example.com", NULL },
+	{ "bad domain char", "ann@exa_mple.com", NULL },
+	{ "domain double dot", "ann@example..com", NULL },
+	{ "local part 65 octets",
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
+	  NULL },
+	{ "local part 64 octets",
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com" },
+	{ "invalid idn", "ann@\xff\xfe.example", NULL },
+};
+
+static void
+t_normalize(void **state)
+{
+	char out[ADDR_MAX + 1], why[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		why[0] = '\0';
+		rc = addr_normalize(cases[i].in, out, sizeof(out), why,
+		    sizeof(why));
+		if (cases[i].want == NULL) {
+			if (rc == 0)
+				CASE_FAIL(cases[i].label, "got '%s', want an "
+				    "error", out);
+			if (why[0] == '\0')
+				CASE_FAIL(cases[i].label, "error without why");
+		} else if (rc != 0)
+			CASE_FAIL(cases[i].label, "got error '%s', want '%s'",
+			    why, cases[i].want);
+		else if (strcmp(out, cases[i].want) != 0)
+			CASE_FAIL(cases[i].label, "got '%s', want '%s'", out,
+			    cases[i].want);
+	}
+}
+
+static const struct {
+	const char *label, *in, *want;
+} from_cases[] = {
+	{ "display name", "News <news@Example.com>", "news@example.com" },
+	{ "quoted name with <", "\"a <b>\" <news@example.com>", "news@example.com" },
+	{ "bare address", "news@example.com", "news@example.com" },
+	{ "comment", "news@example.com (The News)", "news@example.com" },
+	{ "folded", "News\r\n <news@example.com>", "news@example.com" },
+	{ "two mailboxes", "a@example.com, b@example.com", NULL },
+	{ "no address", "undisclosed", NULL },
+};
+
+static void
+t_from_header(void **state)
+{
+	char out[ADDR_MAX + 1], why[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(from_cases) / sizeof(from_cases[0]); i++) {
+		int rc = addr_from_header(from_cases[i].in, out, sizeof(out),
+		    why, sizeof(why));
+
+		if (from_cases[i].want == NULL && rc == 0)
+			CASE_FAIL(from_cases[i].label, "got '%s', want error",
+			    out);
+		if (from_cases[i].want != NULL && (rc != 0 ||
+		    strcmp(out, from_cases[i].want) != 0))
+			CASE_FAIL(from_cases[i].label, "got '%s', want '%s'",
+			    rc == 0 ? out : why, from_cases[i].want);
+	}
+}
+
+static void
+t_small_buffer(void **state)
+{
+	char out[8], why[100];
+
+	(void)state;
+	assert_int_equal(addr_normalize("ann@example.com", out, sizeof(out),
+	    why, sizeof(why)), -1);
+}
+
+static void
+t_domain(void **state)
+{
+	(void)state;
+	assert_string_equal(addr_domain("ann@example.com"), "example.com");
+	assert_null(addr_domain("nodomain"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_normalize),
+		cmocka_unit_test(t_from_header),
+		cmocka_unit_test(t_small_buffer),
+		cmocka_unit_test(t_domain),
+	};
+
+	return HARNESS_RUN("addr", tests);
+}
