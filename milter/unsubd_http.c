@@ -577,6 +577,40 @@ evidence(char *out, size_t outlen, const char *what,
 	    cl->fwd);
 }
 
+/* A list id and, once found, its display name. */
+struct list_name {
+	const char *list;		/* borrowed */
+	char name[256];
+};
+
+/* list_name_find - store_list_ls() callback: the name of one list */
+static int
+list_name_find(const struct store_list *l, void *arg)
+{
+	struct list_name *ln = arg;
+
+	if (strcmp(l->list, ln->list) != 0)
+		return 0;
+	if (l->name != NULL && *l->name != '\0')
+		snprintf(ln->name, sizeof(ln->name), "%s", l->name);
+	return 1;
+}
+
+/* list_label - the display name of list, else its id (into ln->name) */
+static const char *
+list_label(struct store *st, const char *list, struct list_name *ln)
+{
+	char why[256];
+
+	ln->list = list;
+	ln->name[0] = '\0';
+	if (st != NULL)
+		(void)store_list_ls(st, list_name_find, ln, why, sizeof(why));
+	if (ln->name[0] == '\0')
+		snprintf(ln->name, sizeof(ln->name), "%s", list);
+	return ln->name;
+}
+
 /* http_unsubscribe - opt addr out of the token's list, or of everything;
  * idempotent: nothing is written when the state is already there */
 static enum MHD_Result
@@ -586,6 +620,7 @@ http_unsubscribe(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 {
 	struct consent_event ev;
 	struct consent_row row;
+	struct list_name ln;
 	struct client cl;
 	struct store *st;
 	enum store_status ss;
@@ -603,7 +638,8 @@ http_unsubscribe(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 	ss = store_lookup(st, ti->addr, ti->list, &row, why, sizeof(why));
 	if (ss != STORE_OK && ss != STORE_NOTFOUND)
 		goto fail;
-	snprintf(what, sizeof(what), "%s%s%s", all ? "all" : "list",
+	snprintf(what, sizeof(what), "%s%s%s", all ?
+	    "scope=all reason=unsubscribed_all" : "scope=list",
 	    formword != NULL ? " body=" : "", formword != NULL ?
 	    formword : "");
 	evidence(evid, sizeof(evid), what, ti, &cl);
@@ -642,8 +678,8 @@ http_unsubscribe(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 	    http_addr_log(u, ti->addr, laddr, sizeof(laddr)), source,
 	    formword != NULL ? formword : "-", changed ? "yes" : "no",
 	    cl.addr);
-	html = unsubd_page_done(u->pages, r->token, ti->list, all ?
-	    UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
+	html = unsubd_page_done(u->pages, r->token, list_label(st, ti->list,
+	    &ln), all ? UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
 	return http_respond(u, c, MHD_HTTP_OK, html, len);
 fail:
 	store_rollback(st);
@@ -796,8 +832,8 @@ prefs_change(struct unsubd *u, struct store *st, const struct token_info *ti,
 		*status_r = MHD_HTTP_FORBIDDEN;
 		goto out;
 	}
-	evidence(evid, sizeof(evid), opt_in ? "preferences opt_in" :
-	    "preferences opt_out", ti, cl);
+	evidence(evid, sizeof(evid), opt_in ? "preferences action=opt_in" :
+	    "preferences action=opt_out", ti, cl);
 	memset(&ev, 0, sizeof(ev));
 	ev.addr = ti->addr;
 	ev.list = f->list;
@@ -893,6 +929,7 @@ http_unsub_page(struct unsubd *u, struct MHD_Connection *c, struct req *r,
     const struct token_info *ti)
 {
 	struct consent_row row;
+	struct list_name ln;
 	struct store *st;
 	enum store_status ss;
 	bool known = false;
@@ -908,8 +945,8 @@ http_unsub_page(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 		    sizeof(why));
 		known = ss == STORE_OK;
 	}
-	html = unsubd_page_unsub(u->pages, r->token, ti->list, known,
-	    row.status, row.suppressed, &len);
+	html = unsubd_page_unsub(u->pages, r->token, list_label(st, ti->list,
+	    &ln), known, row.status, row.suppressed, &len);
 	return http_respond(u, c, MHD_HTTP_OK, html, len);
 }
 

@@ -195,7 +195,7 @@ dump_before=$(q .dump)
 st=$(req GET "/u/$T_ANN" -A "unsubd-test/get")
 expect "GET /u/TOKEN" "$st" 200
 headers_ok "GET /u"
-expect_grep "GET /u names the list" "$B" '<strong>news</strong>'
+expect_grep "GET /u names the list" "$B" "<strong>News &amp; offers</strong>"
 expect_grep "GET /u form posts to itself" "$B" "<form method=\"post\" action=\"/u/$T_ANN\">"
 expect_grep "GET /u has the list button" "$B" 'name="action" value="list"'
 expect_grep "GET /u has the everything button" "$B" 'name="action" value="all"'
