@@ -20,8 +20,9 @@
  * threads: spf_check_outbound(), spf_check_inbound(), spf_dmarc_lookup()
  * and spf_checker_stats() are thread-safe.  spf_checker_free() only when
  * no other thread uses the checker.
- * Children: the checker reaps its helper with waitpid() on that pid only;
- * the process must not set SIGCHLD to SIG_IGN or reap with waitpid(-1).
+ * Children: the checker reaps its helper with waitpid() on that pid only
+ * (a waitpid(-1) elsewhere or SIGCHLD set to SIG_IGN does no harm).  Create
+ * the checker after daemonising: the helper is a child of that process.
  * Memory: results go to caller buffers; nothing returned needs freeing.
  */
 #ifndef OPTIN_SPF_H
