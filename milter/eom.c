@@ -515,7 +515,8 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	    "", m->list, fmt_addr(c, m->sender, shown, sizeof(shown)),
 	    t->allowed, t->blocked + t->resubmit_failed, reasons,
 	    t->resubmitted ? " split=" : "", t->resubmitted ? "yes" : "",
-	    t->sigdesc[0] ? " " : "", t->sigdesc[0] ? t->sigdesc : outcome);
+	    t->sigdesc[0] || outcome[0] ? " " : "",
+	    t->sigdesc[0] ? t->sigdesc : outcome);
 }
 
 /* decide_transactional - sign when SignAll, else nothing */

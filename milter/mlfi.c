@@ -8,6 +8,8 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,23 @@ fetch_qid(SMFICTX *ctx, struct conn *c)
 		(void)log_safe(qid, c->msg.qid, sizeof(c->msg.qid));
 }
 
+/* sa_text - the client address as text; -1 when not IPv4/IPv6 */
+static int
+sa_text(const _SOCK_ADDR *sa, char *out, size_t outlen)
+{
+	if (sa == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET && inet_ntop(AF_INET,
+	    &((const struct sockaddr_in *)sa)->sin_addr, out,
+	    (socklen_t)outlen) != NULL)
+		return 0;
+	if (sa->sa_family == AF_INET6 && inet_ntop(AF_INET6,
+	    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+	    (socklen_t)outlen) != NULL)
+		return 0;
+	return -1;
+}
+
 static sfsistat
 mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
@@ -80,12 +99,12 @@ mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	if ((c = conn_new(mlfi_rt)) == NULL)
 		return mlfi_tempfail(ctx, "out of memory");
 	addr = smfi_getsymval(ctx, "{client_addr}");
-	(void)log_safe(addr ? addr : "unknown", c->client_addr,
-	    sizeof(c->client_addr));
+	if (sa_text(sa, c->client_addr, sizeof(c->client_addr)) < 0)
+		(void)log_safe(addr ? addr : "unknown", c->client_addr,
+		    sizeof(c->client_addr));
 	snprintf(c->client, sizeof(c->client), "%.255s[%.40s]",
 	    host ? host : "unknown", c->client_addr);
 	(void)log_safe(c->client, c->client, sizeof(c->client));
-	(void)sa;
 	(void)smfi_setpriv(ctx, c);
 	return SMFIS_CONTINUE;
 }
