@@ -657,6 +657,7 @@ corpus_sign(const struct config *cfg, size_t want_n, const char *want_alg0)
 	assert_int_equal(failures, 0);
 }
 
+/* the corpus signed with rsa-sha256 */
 static void
 t_corpus_rsa(void **state)
 {
@@ -667,6 +668,7 @@ t_corpus_rsa(void **state)
 	corpus_sign(&cfg, 1, "rsa-sha256");
 }
 
+/* the corpus signed with ed25519-sha256 (RFC 8463) */
 static void
 t_corpus_ed25519(void **state)
 {
@@ -677,6 +679,7 @@ t_corpus_ed25519(void **state)
 	corpus_sign(&cfg, 1, "ed25519-sha256");
 }
 
+/* the corpus signed twice ("both"); both signatures must verify */
 static void
 t_corpus_both(void **state)
 {
@@ -1177,13 +1180,15 @@ t_tables(void **state)
 	dkimsign_free(&ds);
 }
 
-/* rec_find - callback: remember the record named *(char **)arg[0]. */
+/* what rec_find() looks for and found */
 struct rec_find {
 	const char *name;
 	char txt[2048];
 	int n;
 };
 
+/* rec_find - dkimsign_dns_records callback: count the records and keep
+ * the text of the one named rf->name. */
 static void
 rec_find(const char *name, const char *txt, void *arg)
 {
@@ -1334,6 +1339,7 @@ struct thr {
 	int bad;
 };
 
+/* thr_sign - thread body: sign the campaign 25 times, keep the last. */
 static void *
 thr_sign(void *arg)
 {
