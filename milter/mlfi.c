@@ -21,6 +21,7 @@
 #include "eom.h"
 #include "log.h"
 #include "mlfi.h"
+#include "preflight.h"
 #include "session.h"
 #include "unsubmail.h"
 
@@ -228,6 +229,12 @@ mlfi_eoh(SMFICTX *ctx)
 		log_warnx("%s: campaign from client=%s: %s", m->qid, c->client,
 		    why);
 		return mlfi_tempfail(ctx, "campaign message names no list");
+	}
+	if (m->campaign) {
+		struct verdict v = { VERDICT_ACCEPT, NULL, NULL, "" };
+
+		if (preflight_spf(c, &v))
+			return mlfi_reply(ctx, &v);
 	}
 	if (!m->campaign && !cfg->sign_all && !unsubmail_pending(c)) {
 		log_debug("%s: transactional, passed", m->qid);

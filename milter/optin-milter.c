@@ -25,6 +25,7 @@
 #include "mlfi.h"
 #include "privdrop.h"
 #include "session.h"
+#include "spf.h"
 #include "store.h"
 #include "token.h"
 
@@ -158,6 +159,40 @@ open_socket(const struct config *cfg, const char *sock)
 	return 0;
 }
 
+/* start_spf - the SPF checker and its isolated helper, after daemon() and
+ * before the privilege drop (spf.h).  The helper is looked for beside our
+ * own binary first (a build tree), then where it is installed.  Failure is
+ * fatal only under SPFCheck reject. */
+static int
+start_spf(const struct config *cfg, struct runtime *rt)
+{
+	struct spf_options opts = { 0 };
+	char self[4096], helper[4200], why[512], *slash;
+	ssize_t n;
+
+	if (cfg->spf_check == SPF_OFF && cfg->unsubscribe_mailto == NULL)
+		return 0;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			snprintf(helper, sizeof(helper), "%s/optin-spf-helper",
+			    self);
+			if (access(helper, X_OK) == 0)
+				opts.helper_path = helper;
+		}
+	}
+	if ((rt->spf = spf_checker_new_opts(cfg, &opts, why, sizeof(why)))
+	    != NULL)
+		return 0;
+	if (cfg->spf_check == SPF_REJECT) {
+		log_err("SPF: %s", why);
+		return -1;
+	}
+	log_warnx("SPF: %s: continuing without SPF checks", why);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -198,6 +233,8 @@ main(int argc, char **argv)
 	if (cfg->pid_file != NULL && privdrop_pidfile(cfg->pid_file, why,
 	    sizeof(why)) < 0)
 		log_warnx("PidFile: %s", why);
+	if (start_spf(cfg, &rt) < 0)
+		goto out;
 	if (privdrop_to(cfg->user_id, why, sizeof(why)) < 0) {
 		log_err("UserID: %s", why);
 		goto out;
@@ -218,6 +255,7 @@ main(int argc, char **argv)
 		(void)unlink(cfg->pid_file);
 out:
 	storepool_free(&rt.pool);
+	spf_checker_free(&rt.spf);
 	dkimsign_free(&rt.dkim);
 	token_ring_free(&rt.ring);
 	config_free(&cfg);

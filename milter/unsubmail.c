@@ -16,6 +16,7 @@
 #include "eom.h"
 #include "log.h"
 #include "session.h"
+#include "spf.h"
 #include "store.h"
 #include "token.h"
 #include "unsubmail.h"
@@ -116,19 +117,36 @@ record(struct conn *c, const struct token_info *info, const char *evidence,
 	    &ev, why, whylen);
 }
 
+/* spf_evidence - "spf=RESULT (explanation) " for the sending host, or ""
+ * when SPF is not available; evaluated in the isolated helper (spf.h) */
+static void
+spf_evidence(const struct conn *c, char *out, size_t outlen)
+{
+	char explain[300];
+	enum spf_result r;
+
+	out[0] = '\0';
+	if (c->rt->spf == NULL)
+		return;
+	r = spf_check_inbound(c->rt->spf, c->client_addr, c->helo,
+	    c->msg.sender_raw, explain, sizeof(explain));
+	snprintf(out, outlen, "spf=%s (%s) ", spf_result_str(r), explain);
+}
+
 bool
 unsubmail_eom(struct conn *c, struct verdict *v)
 {
 	struct msg *m = &c->msg;
 	struct token_info info;
-	char evidence[600], why[300], from[300];
+	char evidence[900], why[300], from[300], spf[400];
 	size_t i, n = 0;
 	enum store_status ss;
 
 	if (!unsubmail_pending(c))
 		return false;
-	snprintf(evidence, sizeof(evidence), "client=%s helo=%s "
-	    "mail_from=<%s>", c->client, c->helo, log_safe(m->sender_raw ?
+	spf_evidence(c, spf, sizeof(spf));
+	snprintf(evidence, sizeof(evidence), "%sclient=%s helo=%s "
+	    "mail_from=%s", spf, c->client, c->helo, log_safe(m->sender_raw ?
 	    m->sender_raw : "", from, sizeof(from)));
 	for (i = 0; i < m->nrcpt; i++) {
 		if (!m->rcpt[i].unsub)

@@ -20,6 +20,6 @@ T.check(T.eom(conn) == SMFIR_DISCARD, "request not discarded")
 T.check(T.sql("select status from subscriptions where address = 'ann@example.com' and list_id = 'news'")
     == "opted_out", "ann not opted out")
 local ev = T.sql("select source || '|' || remote_addr || '|' || evidence from consent_events where address = 'ann@example.com'")
-T.check(ev:find("^mailto|192.0.2.7|client=client.example.net%[192.0.2.7%] helo=client.example.net mail_from=<<ann@example.com>>") ~= nil,
+T.check(ev:find("^mailto|192.0.2.7|spf=%l+ %(.*%) client=client.example.net%[192.0.2.7%] helo=client.example.net mail_from=<ann@example.com>$") ~= nil,
     "event: " .. ev)
 T.finish(conn)
