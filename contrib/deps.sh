@@ -15,6 +15,7 @@ libidn2-dev libmicrohttpd-dev libcmocka-dev
 postfix swaks miltertest opendkim opendkim-tools
 python3-dkim python3-nacl sqlite3
 groff man-db openssl curl ca-certificates
+chromium nodejs
 dnsmasq-base iproute2 faketime
 "
 

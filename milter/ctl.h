@@ -15,15 +15,19 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "store.h"
 
 struct config;
 
+struct token_ring;
+
 struct ctl {
 	const char *cfg_file;		/* -c FILE or NULL (default) */
 	struct config *cfg;		/* owned, loaded before the verb runs */
 	struct store *st;		/* owned, opened by ctl_store() */
+	struct token_ring *ring;	/* owned, loaded by ctl_ring() */
 	bool json;			/* --json */
 };
 
@@ -52,11 +56,61 @@ int ctl_usage(const char *verb);
 /* Write s as a JSON string (quoted and escaped) to fp; NULL as null. */
 void ctl_json_str(FILE *fp, const char *s);
 
+/* Print "optinctl: why" on stderr and return ctl_exit_code(st). */
+int ctl_fail(enum store_status st, const char *why);
+
+/* Is s printable text (UTF-8 allowed, no control characters) of at most
+ * max bytes? */
+bool ctl_text_ok(const char *s, size_t max);
+
+/*
+ * The TokenKeyFile ring, loaded on first use; NULL with why[] filled when
+ * TokenKeyFile is not set or cannot be read.  Owned by c.
+ */
+const struct token_ring *ctl_ring(struct ctl *c, char *why, size_t whylen);
+
+/*
+ * The erased form of addr (store_addr_hash) into out: 0, or -1 when there
+ * is no usable ring (why[] says why).
+ */
+int ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
+	    char *why, size_t whylen);
+
+/* As ctl_addr_hash, for lookups: NULL when TokenKeyFile is not set, or
+ * (with a warning on stderr) when it cannot be read; else h. */
+const char *ctl_lookup_hash(struct ctl *c, const char *addr,
+	    char h[STORE_HASH_MAX]);
+
+/*
+ * Remove the spool file name from QuarantineDir when no quarantine row
+ * names it any more (*removed_r true); the name is checked with
+ * quarantine_name_ok() first.  EX_OK, or an exit code after printing why.
+ */
+int ctl_spool_remove(struct ctl *c, const char *name, bool *removed_r);
+
+/* Parse an age or duration: a number with an optional unit s, m, h, d or
+ * w (seconds without one); 0 and *secs_r, or -1. */
+int ctl_parse_age(const char *s, long *secs_r);
+
+/* Write s to fp for a terminal: control characters as '?', NULL as "-". */
+void ctl_put_text(FILE *fp, const char *s);
+
+/* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) in buf (21 bytes); "-" for 0. */
+const char *ctl_iso_time(time_t t, char buf[32]);
+
 /* ctl_consent.c: init, migrate, list, subscribe, confirm, unsubscribe,
  * status */
 ctl_verb_fn ctl_init, ctl_migrate, ctl_list, ctl_subscribe, ctl_confirm,
 	ctl_unsubscribe, ctl_status;
 /* ctl_token.c: token newkey|issue|check; dns */
 ctl_verb_fn ctl_token, ctl_dns;
+/* ctl_dsar.c: history, export, forget (data-subject rights) */
+ctl_verb_fn ctl_history, ctl_export, ctl_forget;
+/* ctl_import.c: import, export-list */
+ctl_verb_fn ctl_import, ctl_export_list;
+/* ctl_quarantine.c: quarantine list|show|release|delete|purge */
+ctl_verb_fn ctl_quarantine;
+/* ctl_stats.c: stats */
+ctl_verb_fn ctl_stats;
 
 #endif

@@ -7,8 +7,10 @@
  * "optinctl" unless --source says otherwise); read-then-write verbs run in
  * one store transaction so a concurrent change cannot slip in between.
  * States and decisions are printed with DESIGN's words; a subscription that
- * does not exist is printed as "no_consent".  Human output on stdout is one
- * line per fact, --json output one JSON object.  Single-threaded.
+ * does not exist is printed as "no_consent"; status also finds the
+ * suppression of an erased address (its keyed hash, ctl_dsar.c).  Human
+ * output on stdout is one line per fact, --json output one JSON object.
+ * Single-threaded.
  */
 #include "autoconf.h"
 
@@ -591,8 +593,9 @@ ctl_status(struct ctl *c, int argc, char **argv)
 {
 	struct status_ctx x = { c, false, 0 };
 	struct consent_row none = { false, SUB_NONE };
-	char addr[ADDR_MAX + 1], reason[32], why[512];
+	char addr[ADDR_MAX + 1], reason[32], why[512], h[STORE_HASH_MAX];
 	enum store_status rs;
+	const char *hash;
 	time_t since = 0;
 	struct opts o;
 	int first, rc;
@@ -602,9 +605,14 @@ ctl_status(struct ctl *c, int argc, char **argv)
 	if (argc - first != 1)
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[first], addr);
+	hash = ctl_lookup_hash(c, addr, h);
 	(void)ctl_store(c, STORE_READONLY);
 	rs = store_suppression(c->st, addr, reason, sizeof(reason), &since,
 	    why, sizeof(why));
+	/* an erased address is suppressed under its keyed hash */
+	if (rs == STORE_NOTFOUND && hash != NULL)
+		rs = store_suppression(c->st, hash, reason, sizeof(reason),
+		    &since, why, sizeof(why));
 	if (rs != STORE_OK && rs != STORE_NOTFOUND)
 		return fail(rs, why);
 	x.suppressed = none.suppressed = rs == STORE_OK;

@@ -18,12 +18,14 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "addr.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
 #include "store.h"
+#include "token.h"
 
 static const struct verb {
 	const char *name;
@@ -56,6 +58,31 @@ static const struct verb {
 	{ "token", ctl_token,
 	    "token newkey | token issue ADDR LIST | token check TOKEN",
 	    "add a token key; issue or check an unsubscribe token", true },
+	{ "history", ctl_history, "history ADDR",
+	    "show the consent events of ADDR, oldest first", true },
+	{ "export", ctl_export, "export ADDR",
+	    "print all that is held on ADDR as JSON (subject access)", true },
+	{ "forget", ctl_forget, "forget ADDR [--source S] [--evidence E]",
+	    "erase ADDR, keeping a keyed-hash suppression so it stays "
+	    "blocked", true },
+	{ "import", ctl_import,
+	    "import FILE.csv [--list L] [--source S] [--strict] [--dry-run] "
+	    "[--assume-opt-in SOURCE]",
+	    "import consent from CSV (optin columns or a Vtiger CRM export)",
+	    true },
+	{ "export-list", ctl_export_list,
+	    "export-list (LIST | --opt-outs [LIST]) [--format vtiger|csv]",
+	    "write a list, or the opt-outs, as CSV for the CRM", true },
+	{ "quarantine", ctl_quarantine,
+	    "quarantine list [--reason R] [--list L] [--sender S] "
+	    "[--older-than AGE] [--all] | quarantine show ID | "
+	    "quarantine release ID [--force] | quarantine delete ID | "
+	    "quarantine purge [--older-than AGE]",
+	    "list, show, release, delete or purge quarantined messages",
+	    true },
+	{ "stats", ctl_stats, "stats",
+	    "count subscriptions, suppressions, quarantine and recent "
+	    "events", true },
 	{ "dns", ctl_dns, "dns [DOMAIN]",
 	    "print the DKIM TXT records to publish (for DOMAIN)", true },
 };
@@ -109,6 +136,134 @@ ctl_usage(const char *verb)
 	else
 		usage_all(stderr);
 	return EX_USAGE;
+}
+
+int
+ctl_fail(enum store_status st, const char *why)
+{
+	fprintf(stderr, "optinctl: %s\n", why);
+	return ctl_exit_code(st);
+}
+
+bool
+ctl_text_ok(const char *s, size_t max)
+{
+	const unsigned char *p;
+
+	if (strlen(s) > max)
+		return false;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+const struct token_ring *
+ctl_ring(struct ctl *c, char *why, size_t whylen)
+{
+	if (c->ring != NULL)
+		return c->ring;
+	if (c->cfg->token_key_file == NULL) {
+		snprintf(why, whylen, "TokenKeyFile is not set");
+		return NULL;
+	}
+	c->ring = token_ring_load(c->cfg->token_key_file, why, whylen);
+	return c->ring;
+}
+
+int
+ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
+    char *why, size_t whylen)
+{
+	const struct token_ring *ring;
+
+	if ((ring = ctl_ring(c, why, whylen)) == NULL)
+		return -1;
+	if (store_addr_hash(ring, addr, out) < 0) {
+		snprintf(why, whylen, "cannot compute the keyed hash");
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+ctl_lookup_hash(struct ctl *c, const char *addr, char h[STORE_HASH_MAX])
+{
+	char why[512];
+
+	if (c->cfg->token_key_file == NULL)
+		return NULL;
+	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) == 0)
+		return h;
+	fprintf(stderr, "optinctl: warning: %s: erased addresses cannot be "
+	    "recognised\n", why);
+	return NULL;
+}
+
+int
+ctl_parse_age(const char *s, long *secs_r)
+{
+	unsigned long long n;
+	long unit = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's':
+			unit = 1;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		case 'd':
+			unit = 86400;
+			break;
+		case 'w':
+			unit = 7 * 86400;
+			break;
+		default:
+			return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (n > (unsigned long long)(100LL * 365 * 86400) / (unsigned long)unit)
+		return -1;
+	*secs_r = (long)n * unit;
+	return 0;
+}
+
+void
+ctl_put_text(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL) {
+		fputc('-', fp);
+		return;
+	}
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, fp);
+}
+
+const char *
+ctl_iso_time(time_t t, char buf[32])
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return "-";
+	return buf;
 }
 
 int
@@ -330,6 +485,7 @@ main(int argc, char **argv)
 		rc = EX_IOERR;
 	}
 	store_close(&c.st);
+	token_ring_free(&c.ring);
 	config_free(&c.cfg);
 	return rc;
 }

@@ -51,6 +51,42 @@ struct store_backend {
 	enum store_status (*quarantine_add)(struct store *st,
 	    const struct quarantine_row *row, long long *id_r, char *why,
 	    size_t whylen);
+	enum store_status (*lookup2)(struct store *st, const char *addr,
+	    const char *addr_hash, const char *list,
+	    struct consent_row *row_r, char *why, size_t whylen);
+	enum store_status (*begin_read)(struct store *st, char *why,
+	    size_t whylen);
+	enum store_status (*import_set)(struct store *st, const char *addr,
+	    const char *list, enum sub_status status, unsigned flags,
+	    time_t consented_at, const struct consent_event *ev,
+	    enum sub_status *old_r, time_t *old_at_r, bool *changed_r,
+	    char *why, size_t whylen);
+	enum store_status (*suppression_count)(struct store *st,
+	    const char *reason, long long *n_r, char *why, size_t whylen);
+	enum store_status (*events)(struct store *st, const char *addr,
+	    store_event_fn *fn, void *ctx, char *why, size_t whylen);
+	enum store_status (*ever_opted_in)(struct store *st, const char *addr,
+	    const char *list, bool *yes_r, char *why, size_t whylen);
+	enum store_status (*forget)(struct store *st, const char *addr,
+	    const char *addr_hash, const struct consent_event *ev,
+	    struct store_forget_counts *n_r, char *why, size_t whylen);
+	enum store_status (*quarantine_ls)(struct store *st,
+	    const struct store_qfilter *f, store_qrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+	enum store_status (*quarantine_released)(struct store *st,
+	    long long id, time_t when, char *why, size_t whylen);
+	enum store_status (*quarantine_del)(struct store *st, long long id,
+	    char *why, size_t whylen);
+	enum store_status (*spool_refs)(struct store *st,
+	    const char *spool_file, long long *n_r, char *why,
+	    size_t whylen);
+	enum store_status (*members)(struct store *st, const char *list,
+	    bool opt_outs_only, store_member_fn *fn, void *ctx, char *why,
+	    size_t whylen);
+	enum store_status (*opt_out_addrs)(struct store *st, const char *list,
+	    store_addr_fn *fn, void *ctx, char *why, size_t whylen);
+	enum store_status (*stats)(struct store *st, time_t since,
+	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
 };
 
 /* The common head of every backend handle. */

@@ -5,7 +5,8 @@
  * "sqlite:PATH" is SQLite (store_sqlite.c), the only backend built now
  * (DESIGN "Scale-out": PostgreSQL comes later behind the same interface).
  * Every other function forwards to the handle's backend.  No state of its
- * own; thread use as the backend (one handle per thread).
+ * own; thread use as the backend (one handle per thread).  store_addr_hash()
+ * is the one place that defines the erased form of an address.
  */
 #include "autoconf.h"
 
@@ -16,6 +17,7 @@
 
 #include "config.h"
 #include "store-private.h"
+#include "token.h"
 
 /* Schemes that name backends not built into this program. */
 static const char *const unbuilt[] = { "pgsql:", "postgresql:", "postgres:" };
@@ -166,4 +168,130 @@ store_quarantine_add(struct store *st, const struct quarantine_row *row,
 {
 	assert(row != NULL);
 	return st->be->quarantine_add(st, row, id_r, why, whylen);
+}
+
+int
+store_addr_hash(const struct token_ring *ring, const char *addr,
+    char out[STORE_HASH_MAX])
+{
+	char mac[65];
+
+	assert(addr != NULL);
+	if (ring == NULL || token_mark(ring, addr, strlen(addr), mac) < 0)
+		return -1;
+	snprintf(out, STORE_HASH_MAX, "%s%s", STORE_HASH_PREFIX, mac);
+	return 0;
+}
+
+enum store_status
+store_lookup2(struct store *st, const char *addr, const char *addr_hash,
+    const char *list, struct consent_row *row_r, char *why, size_t whylen)
+{
+	assert(addr != NULL && list != NULL && row_r != NULL);
+	return st->be->lookup2(st, addr, addr_hash, list, row_r, why, whylen);
+}
+
+enum store_status
+store_begin_read(struct store *st, char *why, size_t whylen)
+{
+	return st->be->begin_read(st, why, whylen);
+}
+
+enum store_status
+store_import_set(struct store *st, const char *addr, const char *list,
+    enum sub_status status, unsigned flags, time_t consented_at,
+    const struct consent_event *ev, enum sub_status *old_r, time_t *old_at_r,
+    bool *changed_r, char *why, size_t whylen)
+{
+	assert(addr != NULL && list != NULL && old_r != NULL &&
+	    changed_r != NULL);
+	return st->be->import_set(st, addr, list, status, flags, consented_at,
+	    ev, old_r, old_at_r, changed_r, why, whylen);
+}
+
+enum store_status
+store_suppression_count(struct store *st, const char *reason,
+    long long *n_r, char *why, size_t whylen)
+{
+	assert(reason != NULL && n_r != NULL);
+	return st->be->suppression_count(st, reason, n_r, why, whylen);
+}
+
+enum store_status
+store_events(struct store *st, const char *addr, store_event_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	assert(addr != NULL && fn != NULL);
+	return st->be->events(st, addr, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_ever_opted_in(struct store *st, const char *addr, const char *list,
+    bool *yes_r, char *why, size_t whylen)
+{
+	assert(addr != NULL && list != NULL && yes_r != NULL);
+	return st->be->ever_opted_in(st, addr, list, yes_r, why, whylen);
+}
+
+enum store_status
+store_forget(struct store *st, const char *addr, const char *addr_hash,
+    const struct consent_event *ev, struct store_forget_counts *n_r,
+    char *why, size_t whylen)
+{
+	assert(addr != NULL && addr_hash != NULL);
+	return st->be->forget(st, addr, addr_hash, ev, n_r, why, whylen);
+}
+
+enum store_status
+store_quarantine_ls(struct store *st, const struct store_qfilter *f,
+    store_qrow_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	assert(fn != NULL);
+	return st->be->quarantine_ls(st, f, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_quarantine_released(struct store *st, long long id, time_t when,
+    char *why, size_t whylen)
+{
+	return st->be->quarantine_released(st, id, when, why, whylen);
+}
+
+enum store_status
+store_quarantine_del(struct store *st, long long id, char *why,
+    size_t whylen)
+{
+	return st->be->quarantine_del(st, id, why, whylen);
+}
+
+enum store_status
+store_spool_refs(struct store *st, const char *spool_file, long long *n_r,
+    char *why, size_t whylen)
+{
+	assert(spool_file != NULL && n_r != NULL);
+	return st->be->spool_refs(st, spool_file, n_r, why, whylen);
+}
+
+enum store_status
+store_members(struct store *st, const char *list, bool opt_outs_only,
+    store_member_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	assert(fn != NULL);
+	return st->be->members(st, list, opt_outs_only, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	assert(fn != NULL);
+	return st->be->opt_out_addrs(st, list, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
+    char *why, size_t whylen)
+{
+	assert(fn != NULL);
+	return st->be->stats(st, since, fn, ctx, why, whylen);
 }

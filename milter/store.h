@@ -172,4 +172,190 @@ enum store_status store_quarantine_add(struct store *st,
 	    const struct quarantine_row *row, long long *id_r, char *why,
 	    size_t whylen);
 
+/*
+ * Erased people (optinctl forget).  An erased address is kept only as its
+ * keyed hash: "hmac:" and the 64 hex digits of token_mark() (HMAC-SHA256
+ * with a key derived from the newest key of the TokenKeyFile ring) over the
+ * normalised address.  That form is the address of the suppression with
+ * reason "erased" and of the one "erased" consent event.
+ *
+ * XXX token_mark() uses the newest key only: after "optinctl token newkey"
+ * the hash of an address erased earlier is no longer found.  A key-id
+ * aware mark in token.h would fix that (see optinctl(8), forget).
+ */
+#define STORE_HASH_PREFIX	"hmac:"
+#define STORE_HASH_MAX		70	/* "hmac:" + 64 hex + NUL */
+
+struct token_ring;
+
+/* The erased form of the normalised addr into out; 0, or -1 when ring is
+ * NULL or empty or the MAC fails.  Thread-safe. */
+int store_addr_hash(const struct token_ring *ring, const char *addr,
+	    char out[STORE_HASH_MAX]);
+
+/*
+ * store_lookup, and the address counts as suppressed also when addr_hash
+ * (its store_addr_hash() form; NULL: not checked) has a suppression: the
+ * lookup that finds erased people.  The milter should call
+ *	store_lookup2(st, addr, store_addr_hash(ring, addr, h) == 0 ? h : NULL,
+ *	    list, &row, why, whylen)
+ * with the ring it loaded from TokenKeyFile (one statement, as
+ * store_lookup).
+ */
+enum store_status store_lookup2(struct store *st, const char *addr,
+	    const char *addr_hash, const char *list, struct consent_row *row_r,
+	    char *why, size_t whylen);
+
+/* A read transaction (BEGIN, deferred): a consistent view for a long
+ * read-only run, without taking the write lock.  End it with
+ * store_rollback() or store_commit(). */
+enum store_status store_begin_read(struct store *st, char *why,
+	    size_t whylen);
+
+/*
+ * Bulk import of one subscription, inside the caller's transaction (no
+ * savepoint of its own: an error leaves the transaction to be rolled
+ * back).  The list is not checked here.  Reads the current state (*old_r,
+ * SUB_NONE when no row; *old_at_r its updated_at, may be NULL).  When it
+ * differs from status, writes the subscription and one consent event (ev as
+ * store_set_status), unless the flags hold it back:
+ *	STORE_IMPORT_ONLY_NEW	only when there is no row at all
+ *	STORE_IMPORT_KEEP_OPT_OUT  an opted_out row changes only when
+ *				consented_at is later than its updated_at
+ *	STORE_IMPORT_DRY_RUN	write nothing
+ * *changed_r says whether it did (or, dry run, would) change.
+ */
+#define STORE_IMPORT_ONLY_NEW		0x01
+#define STORE_IMPORT_KEEP_OPT_OUT	0x02
+#define STORE_IMPORT_DRY_RUN		0x04
+enum store_status store_import_set(struct store *st, const char *addr,
+	    const char *list, enum sub_status status, unsigned flags,
+	    time_t consented_at, const struct consent_event *ev,
+	    enum sub_status *old_r, time_t *old_at_r, bool *changed_r,
+	    char *why, size_t whylen);
+
+/* How many suppressions have reason r; for import, to skip hashing when
+ * nobody was ever erased. */
+enum store_status store_suppression_count(struct store *st,
+	    const char *reason, long long *n_r, char *why, size_t whylen);
+
+/* One consent event as read back; strings borrowed for the call. */
+struct store_event {
+	long long id;
+	const char *addr;
+	const char *list;		/* NULL for global events */
+	const char *event;
+	const char *source;
+	const char *evidence;
+	const char *remote_addr;
+	const char *user_agent;
+	time_t occurred_at;
+};
+
+typedef int store_event_fn(const struct store_event *e, void *ctx);
+
+/* Call fn for every consent event of addr, oldest first. */
+enum store_status store_events(struct store *st, const char *addr,
+	    store_event_fn *fn, void *ctx, char *why, size_t whylen);
+
+/* Was addr ever opted in to list (an event "opted_in" or "confirmed")?
+ * For re-subscribing without inventing consent (optin-unsubd). */
+enum store_status store_ever_opted_in(struct store *st, const char *addr,
+	    const char *list, bool *yes_r, char *why, size_t whylen);
+
+/*
+ * Erase addr: delete its subscriptions, consent events, quarantine rows
+ * (recipient addr) and suppression; add the suppression addr_hash (reason
+ * "erased"; an existing one is kept) and one event "erased" whose address
+ * is addr_hash, list NULL, source and evidence from ev (may be NULL).  One
+ * transaction unless the caller holds one.  Counts of deleted rows in *n_r
+ * (may be NULL).  Spool files are the caller's (store_spool_refs).
+ */
+struct store_forget_counts {
+	long long subscriptions, events, quarantine, suppressions;
+};
+enum store_status store_forget(struct store *st, const char *addr,
+	    const char *addr_hash, const struct consent_event *ev,
+	    struct store_forget_counts *n_r, char *why, size_t whylen);
+
+/* A quarantine row as read back; strings borrowed for the call. */
+struct store_qrow {
+	long long id;
+	struct quarantine_row row;
+	time_t released_at;		/* 0: not released */
+};
+
+/* Which quarantine rows store_quarantine_ls() reports; zero: all. */
+struct store_qfilter {
+	long long id;			/* 0: any */
+	const char *reason;		/* NULL: any */
+	const char *list;
+	const char *sender;
+	const char *recipient;
+	time_t before;			/* received_at < before; 0: any */
+	bool held_only;			/* leave out released rows */
+};
+
+typedef int store_qrow_fn(const struct store_qrow *q, void *ctx);
+
+/* Call fn for every quarantine row that f selects (NULL: all), by id. */
+enum store_status store_quarantine_ls(struct store *st,
+	    const struct store_qfilter *f, store_qrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+
+/* Mark row id released at when; STORE_NOTFOUND when there is no row. */
+enum store_status store_quarantine_released(struct store *st, long long id,
+	    time_t when, char *why, size_t whylen);
+
+/* Delete row id; STORE_NOTFOUND when there is no row. */
+enum store_status store_quarantine_del(struct store *st, long long id,
+	    char *why, size_t whylen);
+
+/* How many quarantine rows name spool_file. */
+enum store_status store_spool_refs(struct store *st, const char *spool_file,
+	    long long *n_r, char *why, size_t whylen);
+
+/* One subscription of a list, with its address; strings borrowed. */
+struct store_member {
+	const char *addr;
+	const char *list;
+	enum sub_status status;
+	const char *source;		/* NULL when none */
+	time_t updated_at;
+	bool suppressed;		/* the address has a suppression */
+};
+
+typedef int store_member_fn(const struct store_member *m, void *ctx);
+
+/* Call fn for every subscription on list (NULL: every list), ordered by
+ * list and address; opt_outs_only: only opted_out ones. */
+enum store_status store_members(struct store *st, const char *list,
+	    bool opt_outs_only, store_member_fn *fn, void *ctx, char *why,
+	    size_t whylen);
+
+typedef int store_addr_fn(const char *addr, void *ctx);
+
+/* Call fn for every address that opted out of list (NULL: of any list) or
+ * has a suppression other than "erased", once each, in order. */
+enum store_status store_opt_out_addrs(struct store *st, const char *list,
+	    store_addr_fn *fn, void *ctx, char *why, size_t whylen);
+
+/* One count of store_stats(); strings borrowed for the call. */
+struct store_stat {
+	const char *group;	/* "subscriptions", "suppressions",
+				   "quarantine", "events" */
+	const char *key;	/* list, reason, or event word */
+	const char *key2;	/* state (subscriptions), "held"/"released"
+				   (quarantine), else NULL */
+	long long n;
+};
+
+typedef int store_stat_fn(const struct store_stat *s, void *ctx);
+
+/* Subscriptions per list and state, suppressions by reason, quarantine by
+ * reason and held/released, events since `since` by event word; grouped
+ * in that order, keys sorted. */
+enum store_status store_stats(struct store *st, time_t since,
+	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
+
 #endif

@@ -147,6 +147,23 @@ enum stmt {
 	STMT_SUPPRESSION,
 	STMT_SUBS,
 	STMT_QUARANTINE_ADD,
+	STMT_LOOKUP2,
+	STMT_BEGIN_READ,
+	STMT_SUB_GET,
+	STMT_SUPP_COUNT,
+	STMT_EVENTS,
+	STMT_EVER_IN,
+	STMT_DEL_SUBS,
+	STMT_DEL_EVENTS,
+	STMT_DEL_QROWS,
+	STMT_DEL_SUPP,
+	STMT_QLS,
+	STMT_QREL,
+	STMT_QDEL,
+	STMT_SPOOL_REFS,
+	STMT_MEMBERS,
+	STMT_OPTOUT_ADDRS,
+	STMT_STATS,
 	STMT_COUNT
 };
 
@@ -196,6 +213,62 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "INSERT INTO quarantine (queue_id, message_id, sender, recipient,"
 	    " list_id, reason, spool_file, received_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_LOOKUP2] =
+	    "SELECT EXISTS (SELECT 1 FROM suppressions"
+	    " WHERE address IN (?1, ?3)),"
+	    " (SELECT status FROM subscriptions"
+	    " WHERE address = ?1 AND list_id = ?2)",
+	[STMT_BEGIN_READ] = "BEGIN",
+	[STMT_SUB_GET] =
+	    "SELECT status, updated_at FROM subscriptions"
+	    " WHERE address = ?1 AND list_id = ?2",
+	[STMT_SUPP_COUNT] = "SELECT count(*) FROM suppressions WHERE reason = ?1",
+	[STMT_EVENTS] =
+	    "SELECT id, address, list_id, event, source, evidence,"
+	    " remote_addr, user_agent, occurred_at FROM consent_events"
+	    " WHERE address = ?1 ORDER BY occurred_at, id",
+	[STMT_EVER_IN] =
+	    "SELECT EXISTS (SELECT 1 FROM consent_events WHERE address = ?1"
+	    " AND list_id = ?2 AND event IN ('opted_in', 'confirmed'))",
+	[STMT_DEL_SUBS] = "DELETE FROM subscriptions WHERE address = ?1",
+	[STMT_DEL_EVENTS] = "DELETE FROM consent_events WHERE address = ?1",
+	[STMT_DEL_QROWS] = "DELETE FROM quarantine WHERE recipient = ?1",
+	[STMT_DEL_SUPP] = "DELETE FROM suppressions WHERE address = ?1",
+	[STMT_QLS] =
+	    "SELECT id, queue_id, message_id, sender, recipient, list_id,"
+	    " reason, spool_file, received_at, released_at FROM quarantine"
+	    " WHERE (?1 = 0 OR id = ?1) AND (?2 IS NULL OR reason = ?2)"
+	    " AND (?3 IS NULL OR list_id = ?3) AND (?4 IS NULL OR sender = ?4)"
+	    " AND (?5 IS NULL OR recipient = ?5)"
+	    " AND (?6 = 0 OR received_at < ?6)"
+	    " AND (?7 = 0 OR released_at IS NULL) ORDER BY id",
+	[STMT_QREL] = "UPDATE quarantine SET released_at = ?2 WHERE id = ?1",
+	[STMT_QDEL] = "DELETE FROM quarantine WHERE id = ?1",
+	[STMT_SPOOL_REFS] =
+	    "SELECT count(*) FROM quarantine WHERE spool_file = ?1",
+	[STMT_MEMBERS] =
+	    "SELECT s.address, s.list_id, s.status, s.source, s.updated_at,"
+	    " EXISTS (SELECT 1 FROM suppressions p"
+	    " WHERE p.address = s.address) FROM subscriptions s"
+	    " WHERE (?1 IS NULL OR s.list_id = ?1)"
+	    " AND (?2 = 0 OR s.status = 'opted_out')"
+	    " ORDER BY s.list_id, s.address",
+	[STMT_OPTOUT_ADDRS] =
+	    "SELECT address FROM subscriptions WHERE status = 'opted_out'"
+	    " AND (?1 IS NULL OR list_id = ?1)"
+	    " UNION SELECT address FROM suppressions WHERE reason <> 'erased'"
+	    " ORDER BY 1",
+	[STMT_STATS] =
+	    "SELECT 1, 'subscriptions', list_id, status, count(*)"
+	    " FROM subscriptions GROUP BY list_id, status"
+	    " UNION ALL SELECT 2, 'suppressions', reason, NULL, count(*)"
+	    " FROM suppressions GROUP BY reason"
+	    " UNION ALL SELECT 3, 'quarantine', reason, CASE WHEN"
+	    " released_at IS NULL THEN 'held' ELSE 'released' END, count(*)"
+	    " FROM quarantine GROUP BY 3, 4"
+	    " UNION ALL SELECT 4, 'events', event, NULL, count(*)"
+	    " FROM consent_events WHERE occurred_at >= ?1 GROUP BY event"
+	    " ORDER BY 1, 3, 4",
 };
 
 /* The schema's words for enum sub_status (the CHECK in subscriptions). */
@@ -943,6 +1016,483 @@ sq_quarantine_add(struct store *st, const struct quarantine_row *row,
 	return rs;
 }
 
+/* status_parse - a status word of the schema, or SUB_NONE if unknown */
+static enum sub_status
+status_parse(const char *word)
+{
+	size_t i;
+
+	for (i = 1; word != NULL && i < NSTATUS; i++)
+		if (strcmp(word, status_word[i]) == 0)
+			return (enum sub_status)i;
+	return SUB_NONE;
+}
+
+/* sq_lookup2 - sq_lookup, also checking the suppression of addr_hash */
+static enum store_status
+sq_lookup2(struct store *st, const char *addr, const char *addr_hash,
+    const char *list, struct consent_row *row_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	const char *word;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_LOOKUP2, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "lookup", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 3, addr_hash, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
+		rs = sq_fail(s, rc, "lookup", why, whylen);
+		goto out;
+	}
+	row_r->suppressed = sqlite3_column_int(stmt, 0) != 0;
+	row_r->status = SUB_NONE;
+	if ((word = (const char *)sqlite3_column_text(stmt, 1)) != NULL &&
+	    (row_r->status = status_parse(word)) == SUB_NONE) {
+		snprintf(why, whylen, "ConsentDB %s: bad status in "
+		    "subscriptions", s->path);
+		rs = STORE_ERROR;
+	}
+out:
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_begin_read - BEGIN (deferred): a read snapshot, no write lock */
+static enum store_status
+sq_begin_read(struct store *st, char *why, size_t whylen)
+{
+	return sq_run((struct sq *)st, STMT_BEGIN_READ, why, whylen);
+}
+
+/*
+ * sq_import_set - one row of a bulk import: read the state, and write the
+ * subscription plus its event only when it changes (so that importing the
+ * same file again writes nothing).  Runs in the caller's transaction.
+ */
+static enum store_status
+sq_import_set(struct store *st, const char *addr, const char *list,
+    enum sub_status status, unsigned flags, time_t consented_at,
+    const struct consent_event *ev, enum sub_status *old_r,
+    time_t *old_at_r, bool *changed_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	const char *word;
+	time_t old_at = 0;
+	int rc;
+
+	*changed_r = false;
+	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
+		snprintf(why, whylen, "cannot set subscription status %d",
+		    (int)status);
+		return STORE_ERROR;
+	}
+	if ((rc = stmt_get(s, STMT_SUB_GET, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "import", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	*old_r = SUB_NONE;
+	if (rc == SQLITE_ROW) {
+		word = (const char *)sqlite3_column_text(stmt, 0);
+		if ((*old_r = status_parse(word)) == SUB_NONE)
+			rc = SQLITE_CORRUPT;
+		old_at = (time_t)sqlite3_column_int64(stmt, 1);
+	}
+	stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(s, rc, "import", why, whylen);
+	if (old_at_r != NULL)
+		*old_at_r = old_at;
+	if (*old_r == status || ((flags & STORE_IMPORT_ONLY_NEW) != 0 &&
+	    *old_r != SUB_NONE) || ((flags & STORE_IMPORT_KEEP_OPT_OUT) != 0
+	    && *old_r == SUB_OPTED_OUT && consented_at <= old_at))
+		return STORE_OK;
+	*changed_r = true;
+	if ((flags & STORE_IMPORT_DRY_RUN) != 0)
+		return STORE_OK;
+	word = status_word[status];
+	if ((rc = stmt_get(s, STMT_SUB_SET, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "import", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 3, word, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 4, ev != NULL ? ev->source : NULL, -1,
+	    SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, rc, "import", why, whylen);
+	rc = event_add(s, addr, list, ev != NULL && ev->event != NULL ?
+	    ev->event : word, ev != NULL ? ev->evidence : NULL, ev);
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "consent event", why, whylen);
+	return STORE_OK;
+}
+
+/* sq_count - run statement i with one text parameter; first column */
+static enum store_status
+sq_count(struct sq *s, enum stmt i, const char *arg, long long *n_r,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, stmt_sql[i], why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*n_r = sqlite3_column_int64(stmt, 0);
+	stmt_done(stmt);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, rc, stmt_sql[i], why, whylen);
+	return STORE_OK;
+}
+
+/* sq_suppression_count - suppressions with one reason */
+static enum store_status
+sq_suppression_count(struct store *st, const char *reason, long long *n_r,
+    char *why, size_t whylen)
+{
+	return sq_count((struct sq *)st, STMT_SUPP_COUNT, reason, n_r, why,
+	    whylen);
+}
+
+/* sq_spool_refs - quarantine rows naming one spool file */
+static enum store_status
+sq_spool_refs(struct store *st, const char *spool_file, long long *n_r,
+    char *why, size_t whylen)
+{
+	return sq_count((struct sq *)st, STMT_SPOOL_REFS, spool_file, n_r,
+	    why, whylen);
+}
+
+/* sq_events - every consent event of addr, oldest first */
+static enum store_status
+sq_events(struct store *st, const char *addr, store_event_fn *fn, void *ctx,
+    char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct store_event e;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_EVENTS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "events", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		e.id = sqlite3_column_int64(stmt, 0);
+		e.addr = (const char *)sqlite3_column_text(stmt, 1);
+		e.list = (const char *)sqlite3_column_text(stmt, 2);
+		e.event = (const char *)sqlite3_column_text(stmt, 3);
+		e.source = (const char *)sqlite3_column_text(stmt, 4);
+		e.evidence = (const char *)sqlite3_column_text(stmt, 5);
+		e.remote_addr = (const char *)sqlite3_column_text(stmt, 6);
+		e.user_agent = (const char *)sqlite3_column_text(stmt, 7);
+		e.occurred_at = (time_t)sqlite3_column_int64(stmt, 8);
+		if (e.addr == NULL || e.event == NULL || fn(&e, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "events", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_ever_opted_in - an "opted_in" or "confirmed" event for (addr, list) */
+static enum store_status
+sq_ever_opted_in(struct store *st, const char *addr, const char *list,
+    bool *yes_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_EVER_IN, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "ever opted in", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*yes_r = sqlite3_column_int(stmt, 0) != 0;
+	stmt_done(stmt);
+	return rc == SQLITE_ROW ? STORE_OK : sq_fail(s, rc, "ever opted in",
+	    why, whylen);
+}
+
+/* sq_delete - run the DELETE statement i for addr; *n_r rows deleted */
+static int
+sq_delete(struct sq *s, enum stmt i, const char *addr, long long *n_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
+		return rc;
+	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE)
+		return rc;
+	*n_r = sqlite3_changes(s->db);
+	return SQLITE_OK;
+}
+
+/*
+ * sq_forget - erase addr, keeping only the hashed suppression.  With
+ * secure_delete the freed cells are zeroed, and when this call owns the
+ * transaction a TRUNCATE checkpoint afterwards removes the old pages from
+ * the WAL, so that the plain address is not left in the files.
+ */
+static enum store_status
+sq_forget(struct store *st, const char *addr, const char *addr_hash,
+    const struct consent_event *ev, struct store_forget_counts *n_r,
+    char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct store_forget_counts n = { 0 };
+	sqlite3_stmt *stmt;
+	enum store_status rs, lrs;
+	bool own;
+	int rc;
+
+	if ((rc = sq_exec_script(s, "PRAGMA secure_delete = ON", NULL))
+	    != SQLITE_OK)
+		return sq_fail(s, rc, "secure_delete", why, whylen);
+	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rc = sq_delete(s, STMT_DEL_SUBS, addr, &n.subscriptions)) !=
+	    SQLITE_OK || (rc = sq_delete(s, STMT_DEL_EVENTS, addr,
+	    &n.events)) != SQLITE_OK || (rc = sq_delete(s, STMT_DEL_QROWS,
+	    addr, &n.quarantine)) != SQLITE_OK || (rc = sq_delete(s,
+	    STMT_DEL_SUPP, addr, &n.suppressions)) != SQLITE_OK) {
+		rs = sq_fail(s, rc, "forget", why, whylen);
+		goto out;
+	}
+	if ((rc = stmt_get(s, STMT_SUPPRESS, &stmt)) != SQLITE_OK) {
+		rs = sq_fail(s, rc, "forget", why, whylen);
+		goto out;
+	}
+	(void)sqlite3_bind_text(stmt, 1, addr_hash, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 2, "erased", -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE) {
+		rs = sq_fail(s, rc, "forget", why, whylen);
+		goto out;
+	}
+	rc = event_add(s, addr_hash, NULL, "erased", ev != NULL &&
+	    ev->evidence != NULL ? ev->evidence : "reason=erased", ev);
+	if (rc != SQLITE_OK)
+		rs = sq_fail(s, rc, "consent event", why, whylen);
+out:
+	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	if (rs == STORE_OK)
+		rs = lrs;
+	if (rs == STORE_OK && own)
+		(void)sq_exec_script(s, "PRAGMA wal_checkpoint(TRUNCATE)",
+		    NULL);
+	(void)sq_exec_script(s, "PRAGMA secure_delete = OFF", NULL);
+	if (rs == STORE_OK && n_r != NULL)
+		*n_r = n;
+	return rs;
+}
+
+/* sq_quarantine_ls - the quarantine rows f selects */
+static enum store_status
+sq_quarantine_ls(struct store *st, const struct store_qfilter *f,
+    store_qrow_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	static const struct store_qfilter all = { 0 };
+	struct sq *s = (struct sq *)st;
+	struct store_qrow q;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if (f == NULL)
+		f = &all;
+	if ((rc = stmt_get(s, STMT_QLS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "quarantine", why, whylen);
+	(void)sqlite3_bind_int64(stmt, 1, f->id);
+	(void)sqlite3_bind_text(stmt, 2, f->reason, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 3, f->list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 4, f->sender, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(stmt, 5, f->recipient, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(stmt, 6, (sqlite3_int64)f->before);
+	(void)sqlite3_bind_int(stmt, 7, f->held_only ? 1 : 0);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		q.id = sqlite3_column_int64(stmt, 0);
+		q.row.queue_id = (const char *)sqlite3_column_text(stmt, 1);
+		q.row.message_id = (const char *)sqlite3_column_text(stmt, 2);
+		q.row.sender = (const char *)sqlite3_column_text(stmt, 3);
+		q.row.recipient = (const char *)sqlite3_column_text(stmt, 4);
+		q.row.list = (const char *)sqlite3_column_text(stmt, 5);
+		q.row.reason = (const char *)sqlite3_column_text(stmt, 6);
+		q.row.spool_file = (const char *)sqlite3_column_text(stmt, 7);
+		q.row.received_at = (time_t)sqlite3_column_int64(stmt, 8);
+		q.released_at = (time_t)sqlite3_column_int64(stmt, 9);
+		if (q.row.recipient == NULL || q.row.reason == NULL ||
+		    q.row.spool_file == NULL || fn(&q, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "quarantine", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_change_id - run UPDATE/DELETE statement i for row id; NOTFOUND when
+ * no row changed */
+static enum store_status
+sq_change_id(struct sq *s, enum stmt i, long long id, time_t when,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "quarantine", why, whylen);
+	(void)sqlite3_bind_int64(stmt, 1, id);
+	if (i == STMT_QREL)
+		(void)sqlite3_bind_int64(stmt, 2, (sqlite3_int64)when);
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, rc, "quarantine", why, whylen);
+	if (sqlite3_changes(s->db) == 0) {
+		snprintf(why, whylen, "no quarantine row %lld", id);
+		return STORE_NOTFOUND;
+	}
+	return STORE_OK;
+}
+
+/* sq_quarantine_released - set released_at of one row */
+static enum store_status
+sq_quarantine_released(struct store *st, long long id, time_t when,
+    char *why, size_t whylen)
+{
+	return sq_change_id((struct sq *)st, STMT_QREL, id, when, why,
+	    whylen);
+}
+
+/* sq_quarantine_del - delete one row */
+static enum store_status
+sq_quarantine_del(struct store *st, long long id, char *why, size_t whylen)
+{
+	return sq_change_id((struct sq *)st, STMT_QDEL, id, 0, why, whylen);
+}
+
+/* sq_members - subscriptions of a list (or all lists) with addresses */
+static enum store_status
+sq_members(struct store *st, const char *list, bool opt_outs_only,
+    store_member_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct store_member m;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_MEMBERS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "members", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int(stmt, 2, opt_outs_only ? 1 : 0);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		m.addr = (const char *)sqlite3_column_text(stmt, 0);
+		m.list = (const char *)sqlite3_column_text(stmt, 1);
+		m.status = status_parse((const char *)
+		    sqlite3_column_text(stmt, 2));
+		m.source = (const char *)sqlite3_column_text(stmt, 3);
+		m.updated_at = (time_t)sqlite3_column_int64(stmt, 4);
+		m.suppressed = sqlite3_column_int(stmt, 5) != 0;
+		if (m.addr == NULL || m.list == NULL || m.status == SUB_NONE) {
+			snprintf(why, whylen, "ConsentDB %s: bad row in "
+			    "subscriptions", s->path);
+			rs = STORE_ERROR;
+			goto out;
+		}
+		if (fn(&m, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "members", why, whylen);
+out:
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_opt_out_addrs - addresses opted out of list (or any) or suppressed */
+static enum store_status
+sq_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	const char *addr;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_OPTOUT_ADDRS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "opt-outs", why, whylen);
+	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		addr = (const char *)sqlite3_column_text(stmt, 0);
+		if (addr == NULL || fn(addr, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "opt-outs", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_stats - the counts of store_stats() in one statement */
+static enum store_status
+sq_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
+    char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct store_stat t;
+	sqlite3_stmt *stmt;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_get(s, STMT_STATS, &stmt)) != SQLITE_OK)
+		return sq_fail(s, rc, "stats", why, whylen);
+	(void)sqlite3_bind_int64(stmt, 1, (sqlite3_int64)since);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		t.group = (const char *)sqlite3_column_text(stmt, 1);
+		t.key = (const char *)sqlite3_column_text(stmt, 2);
+		t.key2 = (const char *)sqlite3_column_text(stmt, 3);
+		t.n = sqlite3_column_int64(stmt, 4);
+		if (t.group == NULL || t.key == NULL || fn(&t, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, "stats", why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
 const char *
 store_sqlite_schema(void)
 {
@@ -966,4 +1516,18 @@ const struct store_backend store_sqlite_backend = {
 	.suppression = sq_suppression,
 	.subscriptions = sq_subscriptions,
 	.quarantine_add = sq_quarantine_add,
+	.lookup2 = sq_lookup2,
+	.begin_read = sq_begin_read,
+	.import_set = sq_import_set,
+	.suppression_count = sq_suppression_count,
+	.events = sq_events,
+	.ever_opted_in = sq_ever_opted_in,
+	.forget = sq_forget,
+	.quarantine_ls = sq_quarantine_ls,
+	.quarantine_released = sq_quarantine_released,
+	.quarantine_del = sq_quarantine_del,
+	.spool_refs = sq_spool_refs,
+	.members = sq_members,
+	.opt_out_addrs = sq_opt_out_addrs,
+	.stats = sq_stats,
 };

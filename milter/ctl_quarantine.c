@@ -1,0 +1,765 @@
+/*
+ * ctl_quarantine.c - optinctl verb "quarantine": list, show, release,
+ * delete and purge quarantined messages (DESIGN "optinctl", "Message flow"
+ * step 3).
+ *
+ *	list [--reason R] [--list L] [--sender S] [--older-than AGE] [--all]
+ *	show ID			the row, the decision now, the spool headers
+ *	release ID [--force]	re-check consent (store_lookup2); refuse unless
+ *				the decision is deliver or --force; re-inject
+ *				with SendmailCommand (resubmit_message) to the
+ *				row's recipient from its sender; mark released
+ *	delete ID		the row, and its spool file once unreferenced
+ *	purge [--older-than AGE] rows older than AGE (QuarantineRetention),
+ *				unreferenced spool files, and orphan spool
+ *				files (no row) older than AGE
+ *
+ * A row is one blocked recipient; rows of one message share its spool file,
+ * which is removed only when no row names it.  Spool names come from the
+ * database and are checked with quarantine_name_ok() before any path is
+ * made from them, and files are opened with O_NOFOLLOW, so that nothing
+ * outside QuarantineDir is read or removed.  Single-threaded.
+ */
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+#include "consent.h"
+#include "ctl.h"
+#include "quarantine.h"
+#include "resubmit.h"
+#include "store.h"
+
+#define SPOOL_MAX	(64L * 1024 * 1024)	/* largest message released */
+#define HEADERS_MAX	(256 * 1024)		/* header bytes shown */
+
+enum {
+	OPT_REASON = 1, OPT_LIST, OPT_SENDER, OPT_OLDER, OPT_ALL, OPT_FORCE
+};
+
+static const struct option q_opts[] = {
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "list", required_argument, NULL, OPT_LIST },
+	{ "sender", required_argument, NULL, OPT_SENDER },
+	{ "older-than", required_argument, NULL, OPT_OLDER },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Options of the subverbs; which are allowed is checked per subverb. */
+struct qopts {
+	struct store_qfilter f;
+	long older;			/* --older-than, seconds; -1: unset */
+	bool all, force;
+	unsigned seen;			/* bit per OPT_* given */
+	char sender[ADDR_MAX + 1];
+};
+
+/* parse - options after the subverb; argv[0] is the subverb.  Returns 0
+ * and *first_r, or an exit code after printing why. */
+static int
+parse(int argc, char **argv, unsigned allowed, struct qopts *o,
+    int *first_r)
+{
+	char why[256];
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->older = -1;
+	o->f.held_only = true;
+	opterr = 0;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":", q_opts, NULL)) != -1) {
+		if (ch == ':') {
+			fprintf(stderr, "optinctl quarantine: option '%s' "
+			    "needs a value\n", argv[optind - 1]);
+			return ctl_usage("quarantine");
+		}
+		if (ch == '?' || (allowed & (1u << ch)) == 0) {
+			fprintf(stderr, "optinctl quarantine %s: unknown "
+			    "option '%s'\n", argv[0], argv[optind - 1]);
+			return ctl_usage("quarantine");
+		}
+		o->seen |= 1u << ch;
+		switch (ch) {
+		case OPT_REASON:
+			o->f.reason = optarg;
+			break;
+		case OPT_LIST:
+			o->f.list = optarg;
+			break;
+		case OPT_SENDER:
+			if (addr_normalize(optarg, o->sender,
+			    sizeof(o->sender), why, sizeof(why)) < 0) {
+				/* the null sender or a raw one: as given */
+				snprintf(o->sender, sizeof(o->sender), "%s",
+				    optarg);
+			}
+			o->f.sender = o->sender;
+			break;
+		case OPT_OLDER:
+			if (ctl_parse_age(optarg, &o->older) < 0) {
+				fprintf(stderr, "optinctl quarantine: bad "
+				    "--older-than '%s' (e.g. 3600, 12h, 30d, "
+				    "2w)\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case OPT_ALL:
+			o->all = true;
+			o->f.held_only = false;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		}
+	}
+	*first_r = optind;
+	return 0;
+}
+
+/* parse_id - a row id: a positive decimal number */
+static int
+parse_id(const char *s, long long *id_r)
+{
+	char *end;
+
+	if (*s < '1' || *s > '9')
+		return -1;
+	errno = 0;
+	*id_r = strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0' ? 0 : -1;
+}
+
+struct qlist_ctx {
+	const struct ctl *c;
+	int n;
+	struct store_qrow *copy;	/* for get_row: one row, owned */
+	char *strs[8];			/* its strings, owned */
+};
+
+/* qrow_text - one row as a text line */
+static void
+qrow_text(const struct store_qrow *q)
+{
+	char t[32];
+
+	printf("%-6lld %s %-15s %-12s <", q->id,
+	    ctl_iso_time(q->row.received_at, t), q->row.reason,
+	    q->row.list != NULL ? q->row.list : "-");
+	ctl_put_text(stdout, q->row.sender != NULL ? q->row.sender : "");
+	fputs("> <", stdout);
+	ctl_put_text(stdout, q->row.recipient);
+	fputc('>', stdout);
+	if (q->released_at != 0)
+		printf(" released=%s", ctl_iso_time(q->released_at, t));
+	fputc('\n', stdout);
+}
+
+/* qrow_json_fields - the row's members, without braces */
+static void
+qrow_json_fields(const struct store_qrow *q)
+{
+	printf("\"id\":%lld,\"queue_id\":", q->id);
+	ctl_json_str(stdout, q->row.queue_id);
+	fputs(",\"message_id\":", stdout);
+	ctl_json_str(stdout, q->row.message_id);
+	fputs(",\"sender\":", stdout);
+	ctl_json_str(stdout, q->row.sender);
+	fputs(",\"recipient\":", stdout);
+	ctl_json_str(stdout, q->row.recipient);
+	fputs(",\"list\":", stdout);
+	ctl_json_str(stdout, q->row.list);
+	fputs(",\"reason\":", stdout);
+	ctl_json_str(stdout, q->row.reason);
+	fputs(",\"spool_file\":", stdout);
+	ctl_json_str(stdout, q->row.spool_file);
+	printf(",\"received_at\":%lld,\"released_at\":",
+	    (long long)q->row.received_at);
+	if (q->released_at != 0)
+		printf("%lld", (long long)q->released_at);
+	else
+		fputs("null", stdout);
+}
+
+/* list_one - quarantine list: print one row */
+static int
+list_one(const struct store_qrow *q, void *arg)
+{
+	struct qlist_ctx *x = arg;
+
+	if (x->c->json) {
+		fputs(x->n > 0 ? ",{" : "{", stdout);
+		qrow_json_fields(q);
+		fputc('}', stdout);
+	} else
+		qrow_text(q);
+	x->n++;
+	return 0;
+}
+
+/* q_list - quarantine list [filters] */
+static int
+q_list(struct ctl *c, int argc, char **argv)
+{
+	struct qlist_ctx x = { c, 0, NULL, { NULL } };
+	enum store_status rs;
+	struct qopts o;
+	char why[512];
+	int first, rc;
+
+	if ((rc = parse(argc, argv, 1u << OPT_REASON | 1u << OPT_LIST |
+	    1u << OPT_SENDER | 1u << OPT_OLDER | 1u << OPT_ALL, &o, &first))
+	    != 0)
+		return rc;
+	if (first != argc)
+		return ctl_usage("quarantine");
+	if (o.older >= 0)
+		o.f.before = time(NULL) - o.older;
+	(void)ctl_store(c, STORE_READONLY);
+	if (c->json)
+		fputs("{\"quarantine\":[", stdout);
+	else
+		printf("%-6s %-20s %-15s %-12s %s\n", "ID", "RECEIVED",
+		    "REASON", "LIST", "SENDER RECIPIENT");
+	rs = store_quarantine_ls(c->st, &o.f, list_one, &x, why, sizeof(why));
+	if (c->json)
+		fputs("]}\n", stdout);
+	return rs == STORE_OK ? EX_OK : ctl_fail(rs, why);
+}
+
+/* copy_row - get_row callback: deep copy of the one row (x->n: 1 done,
+ * -1 out of memory) */
+static int
+copy_row(const struct store_qrow *q, void *arg)
+{
+	struct qlist_ctx *x = arg;
+	const char *src[7] = { q->row.queue_id, q->row.message_id,
+	    q->row.sender, q->row.recipient, q->row.list, q->row.reason,
+	    q->row.spool_file };
+	size_t i;
+
+	x->n = -1;
+	for (i = 0; i < 7; i++)
+		if (src[i] != NULL && (x->strs[i] = strdup(src[i])) == NULL)
+			return 1;
+	if ((x->copy = calloc(1, sizeof(*x->copy))) == NULL)
+		return 1;
+	x->copy->id = q->id;
+	x->copy->released_at = q->released_at;
+	x->copy->row.received_at = q->row.received_at;
+	x->copy->row.queue_id = x->strs[0];
+	x->copy->row.message_id = x->strs[1];
+	x->copy->row.sender = x->strs[2];
+	x->copy->row.recipient = x->strs[3];
+	x->copy->row.list = x->strs[4];
+	x->copy->row.reason = x->strs[5];
+	x->copy->row.spool_file = x->strs[6];
+	x->n = 1;
+	return 1;			/* one row is enough */
+}
+
+/* row_free - free what copy_row made */
+static void
+row_free(struct qlist_ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++) {
+		free(x->strs[i]);
+		x->strs[i] = NULL;
+	}
+	free(x->copy);
+	x->copy = NULL;
+}
+
+/* get_row - the row id (in x->copy, owned by x), or an exit code after
+ * printing why */
+static int
+get_row(struct ctl *c, const char *arg, struct qlist_ctx *x)
+{
+	struct store_qfilter f = { 0 };
+	enum store_status rs;
+	char why[512];
+
+	if (parse_id(arg, &f.id) < 0) {
+		fprintf(stderr, "optinctl quarantine: bad ID '%s' (a row "
+		    "number from quarantine list)\n", arg);
+		return EX_USAGE;
+	}
+	x->n = 0;
+	rs = store_quarantine_ls(c->st, &f, copy_row, x, why, sizeof(why));
+	if (rs != STORE_OK || x->n != 1) {
+		row_free(x);
+		if (rs != STORE_OK)
+			return ctl_fail(rs, why);
+		if (x->n == 0) {
+			fprintf(stderr, "optinctl quarantine: no row %lld\n",
+			    f.id);
+			return EX_DATAERR;
+		}
+		fprintf(stderr, "optinctl quarantine: out of memory\n");
+		return EX_OSERR;
+	}
+	return EX_OK;
+}
+
+/*
+ * read_spool - read the spool file name (checked) of QuarantineDir into a
+ * malloc'd buffer; max bytes at most (headers_only: stop at the blank
+ * line).  NULL after printing why; *exit_r the exit code.
+ */
+static char *
+read_spool(const struct ctl *c, const char *name, long max,
+    bool headers_only, size_t *len_r, int *exit_r)
+{
+	char path[4096], *buf = NULL, *p, *end;
+	struct stat sb;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	*exit_r = EX_DATAERR;
+	if (!quarantine_name_ok(name)) {
+		fprintf(stderr, "optinctl quarantine: bad spool file name in "
+		    "the quarantine table: not opened\n");
+		return NULL;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+	    c->cfg->quarantine_dir, name) >= sizeof(path)) {
+		fprintf(stderr, "optinctl quarantine: path too long\n");
+		return NULL;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "optinctl quarantine: %s: %s\n", path,
+		    strerror(errno));
+		*exit_r = errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+		return NULL;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (!headers_only && sb.st_size > max)) {
+		fprintf(stderr, "optinctl quarantine: %s: not a regular file "
+		    "or larger than %ld bytes\n", path, max);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)max + 1)) == NULL) {
+		*exit_r = EX_OSERR;
+		goto fail;
+	}
+	while (len < (size_t)max) {
+		n = read(fd, buf + len, (size_t)max - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "optinctl quarantine: %s: %s\n", path,
+			    strerror(errno));
+			*exit_r = EX_IOERR;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (headers_only) {
+		/* up to the blank line, CRLF or LF */
+		end = buf + len;
+		for (p = buf; p < end; p++) {
+			if (*p == '\n' && (p + 1 < end && (p[1] == '\n' ||
+			    (p[1] == '\r' && p + 2 < end && p[2] == '\n')))) {
+				len = (size_t)(p + 1 - buf);
+				break;
+			}
+		}
+		buf[len] = '\0';
+	}
+	(void)close(fd);
+	*len_r = len;
+	return buf;
+fail:
+	free(buf);
+	(void)close(fd);
+	return NULL;
+}
+
+/* decide_now - the consent decision for the row now; "none" if the row
+ * has no list */
+static int
+decide_now(struct ctl *c, const struct store_qrow *q,
+    enum consent_reason *r_r, bool *has_list_r)
+{
+	char h[STORE_HASH_MAX], why[512];
+	struct consent_row row;
+	enum store_status rs;
+
+	*has_list_r = q->row.list != NULL;
+	if (q->row.list == NULL)
+		return EX_OK;
+	rs = store_lookup2(c->st, q->row.recipient, ctl_lookup_hash(c,
+	    q->row.recipient, h), q->row.list, &row, why, sizeof(why));
+	if (rs != STORE_OK)
+		return ctl_fail(rs, why);
+	*r_r = consent_decide(&row);
+	return EX_OK;
+}
+
+/* q_show - quarantine show ID */
+static int
+q_show(struct ctl *c, int argc, char **argv)
+{
+	struct qlist_ctx x = { c, 0, NULL, { NULL } };
+	enum consent_reason r = CONSENT_NO_CONSENT;
+	const struct store_qrow *q;
+	struct qopts o;
+	char t[32], *hdr, *line, *nl;
+	bool has_list;
+	size_t len;
+	int first, rc, hrc;
+
+	if ((rc = parse(argc, argv, 0, &o, &first)) != 0)
+		return rc;
+	if (argc - first != 1)
+		return ctl_usage("quarantine");
+	(void)ctl_store(c, STORE_READONLY);
+	if ((rc = get_row(c, argv[first], &x)) != EX_OK)
+		return rc;
+	q = x.copy;
+	if ((rc = decide_now(c, q, &r, &has_list)) != EX_OK)
+		goto out;
+	hdr = read_spool(c, q->row.spool_file, HEADERS_MAX, true, &len, &hrc);
+	if (c->json) {
+		fputc('{', stdout);
+		qrow_json_fields(q);
+		fputs(",\"decision\":", stdout);
+		ctl_json_str(stdout, has_list ? consent_reason_str(r) : NULL);
+		fputs(",\"headers\":", stdout);
+		ctl_json_str(stdout, hdr);
+		fputs("}\n", stdout);
+	} else {
+		printf("id: %lld\nqueue_id: ", q->id);
+		ctl_put_text(stdout, q->row.queue_id);
+		fputs("\nmessage_id: ", stdout);
+		ctl_put_text(stdout, q->row.message_id);
+		fputs("\nsender: <", stdout);
+		ctl_put_text(stdout, q->row.sender != NULL ? q->row.sender :
+		    "");
+		fputs(">\nrecipient: <", stdout);
+		ctl_put_text(stdout, q->row.recipient);
+		fputs(">\nlist: ", stdout);
+		ctl_put_text(stdout, q->row.list);
+		printf("\nreason: %s\ndecision now: %s\nreceived: %s\n",
+		    q->row.reason, has_list ? consent_reason_str(r) : "-",
+		    ctl_iso_time(q->row.received_at, t));
+		printf("released: %s\nspool_file: %s\n",
+		    ctl_iso_time(q->released_at, t), q->row.spool_file);
+		if (hdr != NULL) {
+			fputc('\n', stdout);
+			for (line = hdr; *line != '\0'; line = nl + 1) {
+				if ((nl = strchr(line, '\n')) == NULL)
+					nl = line + strlen(line) - 1;
+				else
+					*nl = '\0';
+				len = strlen(line);
+				if (len > 0 && line[len - 1] == '\r')
+					line[len - 1] = '\0';
+				/* folded lines keep their leading space */
+				ctl_put_text(stdout, line);
+				fputc('\n', stdout);
+			}
+		}
+	}
+	/* a missing spool file is reported, the row is still shown */
+	rc = hdr != NULL ? EX_OK : hrc;
+	free(hdr);
+out:
+	row_free(&x);
+	return rc;
+}
+
+/* q_release - quarantine release ID [--force] */
+static int
+q_release(struct ctl *c, int argc, char **argv)
+{
+	struct qlist_ctx x = { c, 0, NULL, { NULL } };
+	enum consent_reason r = CONSENT_NO_CONSENT;
+	const struct store_qrow *q;
+	enum store_status rs;
+	struct iovec iov;
+	struct qopts o;
+	char why[512], t[32], *msg = NULL;
+	bool has_list;
+	size_t len;
+	int first, rc;
+
+	if ((rc = parse(argc, argv, 1u << OPT_FORCE, &o, &first)) != 0)
+		return rc;
+	if (argc - first != 1)
+		return ctl_usage("quarantine");
+	(void)ctl_store(c, 0);
+	if ((rc = get_row(c, argv[first], &x)) != EX_OK)
+		return rc;
+	q = x.copy;
+	if (q->released_at != 0 && !o.force) {
+		fprintf(stderr, "optinctl quarantine release: row %lld was "
+		    "released at %s (--force sends it again)\n", q->id,
+		    ctl_iso_time(q->released_at, t));
+		rc = EX_DATAERR;
+		goto out;
+	}
+	if ((rc = decide_now(c, q, &r, &has_list)) != EX_OK)
+		goto out;
+	if ((!has_list || r != CONSENT_DELIVER) && !o.force) {
+		fprintf(stderr, "optinctl quarantine release: row %lld: "
+		    "recipient <%s> on list %s: %s (--force releases it "
+		    "anyway)\n", q->id, q->row.recipient,
+		    has_list ? q->row.list : "-", has_list ?
+		    consent_reason_str(r) : "no list to check consent on");
+		rc = EX_DATAERR;
+		goto out;
+	}
+	if ((msg = read_spool(c, q->row.spool_file, SPOOL_MAX, false, &len,
+	    &rc)) == NULL)
+		goto out;
+	iov.iov_base = msg;
+	iov.iov_len = len;
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (resubmit_message(c->cfg->sendmail_command, q->row.sender !=
+	    NULL ? q->row.sender : "", q->row.recipient, &iov, 1, why,
+	    sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl quarantine release: row %lld: %s: "
+		    "%s\n", q->id, c->cfg->sendmail_command, why);
+		rc = EX_UNAVAILABLE;
+		goto out;
+	}
+	rs = store_quarantine_released(c->st, q->id, time(NULL), why,
+	    sizeof(why));
+	if (rs != STORE_OK) {
+		/* sent, but not marked: say so plainly */
+		fprintf(stderr, "optinctl quarantine release: row %lld was "
+		    "sent but could not be marked released: %s\n", q->id,
+		    why);
+		rc = ctl_exit_code(rs);
+		goto out;
+	}
+	if (c->json) {
+		printf("{\"id\":%lld,\"released\":true,\"recipient\":", q->id);
+		ctl_json_str(stdout, q->row.recipient);
+		fputs(",\"decision\":", stdout);
+		ctl_json_str(stdout, has_list ? consent_reason_str(r) : NULL);
+		printf(",\"forced\":%s}\n", has_list && r == CONSENT_DELIVER ?
+		    "false" : "true");
+	} else
+		printf("released %lld to <%s>%s\n", q->id, q->row.recipient,
+		    has_list && r == CONSENT_DELIVER ? "" : " (forced)");
+	rc = EX_OK;
+out:
+	free(msg);
+	row_free(&x);
+	return rc;
+}
+
+/* q_delete - quarantine delete ID */
+static int
+q_delete(struct ctl *c, int argc, char **argv)
+{
+	struct qlist_ctx x = { c, 0, NULL, { NULL } };
+	enum store_status rs;
+	struct qopts o;
+	char why[512];
+	bool removed = false;
+	int first, rc;
+
+	if ((rc = parse(argc, argv, 0, &o, &first)) != 0)
+		return rc;
+	if (argc - first != 1)
+		return ctl_usage("quarantine");
+	(void)ctl_store(c, 0);
+	if ((rc = get_row(c, argv[first], &x)) != EX_OK)
+		return rc;
+	rs = store_quarantine_del(c->st, x.copy->id, why, sizeof(why));
+	if (rs != STORE_OK) {
+		rc = ctl_fail(rs, why);
+		goto out;
+	}
+	rc = ctl_spool_remove(c, x.copy->row.spool_file, &removed);
+	if (c->json)
+		printf("{\"id\":%lld,\"deleted\":true,\"spool_removed\":%s}\n",
+		    x.copy->id, removed ? "true" : "false");
+	else
+		printf("deleted %lld%s\n", x.copy->id, removed ?
+		    " (spool file removed)" : "");
+out:
+	row_free(&x);
+	return rc;
+}
+
+/* Rows to purge, collected before anything is deleted. */
+struct purge_ctx {
+	long long *id;			/* owned */
+	char **spool;			/* owned */
+	size_t n;
+	bool nomem;
+};
+
+/* purge_add - store_quarantine_ls callback: remember one row */
+static int
+purge_add(const struct store_qrow *q, void *arg)
+{
+	struct purge_ctx *x = arg;
+	long long *id;
+	char **sp;
+
+	if ((id = realloc(x->id, (x->n + 1) * sizeof(*id))) == NULL)
+		goto nomem;
+	x->id = id;
+	if ((sp = realloc(x->spool, (x->n + 1) * sizeof(*sp))) == NULL)
+		goto nomem;
+	x->spool = sp;
+	if ((sp[x->n] = strdup(q->row.spool_file)) == NULL)
+		goto nomem;
+	id[x->n++] = q->id;
+	return 0;
+nomem:
+	x->nomem = true;
+	return 1;
+}
+
+/* purge_orphans - remove spool files older than cutoff that no row names
+ * (left by a crash between the spool write and the row insert); count in
+ * *n_r */
+static int
+purge_orphans(struct ctl *c, time_t cutoff, size_t *n_r)
+{
+	struct dirent *de;
+	struct stat sb;
+	size_t len;
+	bool removed;
+	DIR *d;
+	int rc = EX_OK, dfd;
+
+	if ((d = opendir(c->cfg->quarantine_dir)) == NULL) {
+		if (errno == ENOENT)
+			return EX_OK;
+		fprintf(stderr, "optinctl quarantine purge: %s: %s\n",
+		    c->cfg->quarantine_dir, strerror(errno));
+		return EX_IOERR;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (!quarantine_name_ok(de->d_name) || len < 5 ||
+		    strcmp(de->d_name + len - 4, ".eml") != 0)
+			continue;
+		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || sb.st_mtime >= cutoff)
+			continue;
+		if ((rc = ctl_spool_remove(c, de->d_name, &removed)) !=
+		    EX_OK)
+			break;
+		if (removed)
+			(*n_r)++;
+	}
+	(void)closedir(d);
+	return rc;
+}
+
+/* q_purge - quarantine purge [--older-than AGE] */
+static int
+q_purge(struct ctl *c, int argc, char **argv)
+{
+	struct purge_ctx x = { NULL, NULL, 0, false };
+	enum store_status rs;
+	struct qopts o;
+	char why[512];
+	size_t i, files = 0, orphans = 0;
+	time_t cutoff;
+	long age;
+	bool removed;
+	int first, rc = EX_OK, rc2;
+
+	if ((rc = parse(argc, argv, 1u << OPT_OLDER, &o, &first)) != 0)
+		return rc;
+	if (first != argc)
+		return ctl_usage("quarantine");
+	age = o.older >= 0 ? o.older : c->cfg->quarantine_retention;
+	cutoff = time(NULL) - age;
+	o.f.before = cutoff;
+	o.f.held_only = false;
+	(void)ctl_store(c, 0);
+	if ((rs = store_begin(c->st, why, sizeof(why))) != STORE_OK)
+		return ctl_fail(rs, why);
+	rs = store_quarantine_ls(c->st, &o.f, purge_add, &x, why,
+	    sizeof(why));
+	if (rs == STORE_OK && x.nomem) {
+		snprintf(why, sizeof(why), "out of memory");
+		rs = STORE_ERROR;
+	}
+	for (i = 0; rs == STORE_OK && i < x.n; i++)
+		rs = store_quarantine_del(c->st, x.id[i], why, sizeof(why));
+	if (rs == STORE_OK)
+		rs = store_commit(c->st, why, sizeof(why));
+	if (rs != STORE_OK) {
+		store_rollback(c->st);
+		rc = ctl_fail(rs, why);
+		goto out;
+	}
+	for (i = 0; i < x.n; i++) {
+		rc2 = ctl_spool_remove(c, x.spool[i], &removed);
+		if (rc2 != EX_OK && rc == EX_OK)
+			rc = rc2;
+		files += removed ? 1 : 0;
+	}
+	rc2 = purge_orphans(c, cutoff, &orphans);
+	if (rc2 != EX_OK && rc == EX_OK)
+		rc = rc2;
+	if (c->json)
+		printf("{\"older_than\":%ld,\"rows\":%zu,\"spool_files\":%zu,"
+		    "\"orphan_files\":%zu}\n", age, x.n, files, orphans);
+	else
+		printf("purged %zu row%s older than %lds, removed %zu spool "
+		    "file%s and %zu orphan%s\n", x.n, x.n == 1 ? "" : "s",
+		    age, files, files == 1 ? "" : "s", orphans,
+		    orphans == 1 ? "" : "s");
+out:
+	for (i = 0; i < x.n; i++)
+		free(x.spool[i]);
+	free(x.spool);
+	free(x.id);
+	return rc;
+}
+
+int
+ctl_quarantine(struct ctl *c, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct ctl *, int, char **);
+	} sub[] = {
+		{ "list", q_list }, { "ls", q_list }, { "show", q_show },
+		{ "release", q_release }, { "delete", q_delete },
+		{ "purge", q_purge },
+	};
+	size_t i;
+
+	if (argc >= 2)
+		for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+			if (strcmp(argv[1], sub[i].name) == 0)
+				return sub[i].fn(c, argc - 1, argv + 1);
+	return ctl_usage(argv[0]);
+}

@@ -1,0 +1,280 @@
+#!/bin/bash
+# t-unsub-browser.sh - one-click unsubscribe in a real browser, end to end:
+# a campaign goes through the real Postfix and optin-milter to the sink; the
+# http URL from its List-Unsubscribe header is fetched 30 times with GET and
+# 30 times with HEAD (a link scanner: the database must not change), then
+# opened in headless Chromium (Debian's /usr/bin/chromium driven by
+# playwright-core, tests/e2e/browser/unsub.js), which screenshots the page
+# and presses "Unsubscribe from LIST".  Then the database must show the
+# opt-out with a consent_events row (source web, the browser's user agent),
+# and the next campaign to that address must be quarantined as opted_out.
+#
+# Needs chromium, node and npm (contrib/deps.sh); without them the test
+# fails, it does not skip.  Runs "npm ci" in tests/e2e/browser when its
+# node_modules is missing (npm registry).  Screenshots stay in the test's
+# base directory (kept with E2E_KEEP=1, which also copies the page to
+# tests/e2e/browser/last-unsubscribe.png; never commit it).
+
+. "$(dirname "$0")/lib.sh"
+e2e_init t-unsub-browser
+
+BROWSER_DIR=$E2E_HERE/browser
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+LISTNAME="Example News"
+
+# ---------------------------------------------------------------- tools
+for c in node npm sqlite3 curl; do
+	if ! command -v "$c" >/dev/null 2>&1; then
+		e2e_fail "$c installed" "missing: run contrib/deps.sh"
+		e2e_done
+	fi
+done
+if [ ! -x "$CHROMIUM" ]; then
+	e2e_fail "chromium installed" "$CHROMIUM missing: run contrib/deps.sh"
+	e2e_done
+fi
+for b in "$OPTIN_MILTER" "$OPTINCTL" "$OPTIN_UNSUBD"; do
+	if [ ! -x "$b" ]; then
+		e2e_fail "$(basename "$b") built" "$b missing: run make"
+		e2e_done
+	fi
+done
+if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
+	e2e_log "npm ci in $BROWSER_DIR"
+	if ! (cd "$BROWSER_DIR" && timeout 90 npm ci --no-audit --no-fund \
+	    --loglevel=error) >"$PF_BASE/npm.log" 2>&1; then
+		cat "$PF_BASE/npm.log" >&2
+		e2e_fail "npm ci (playwright-core)" "see the npm output above"
+		e2e_done
+	fi
+fi
+e2e_ok "chromium, node and playwright-core present"
+
+# ---------------------------------------------------------------- setup
+CONF=$PF_BASE/optin.conf
+DB=$PF_BASE/consent.db
+QDIR=$PF_BASE/quarantine
+UNSUBD_LOG=$PF_BASE/unsubd.log
+HTTP_PORT=$(e2e_free_port)
+mkdir -m 0700 "$QDIR"
+
+sink_start || { e2e_fail "sink starts"; e2e_done; }
+
+# The milter's SendmailCommand needs PF_CONF, which pf_start sets; the
+# path is known in advance, so write the config first.
+cat > "$CONF" <<EOF
+# written by tests/e2e/t-unsub-browser.sh
+ConsentDB $DB
+QuarantineDir $QDIR
+CampaignSenders news@example.com
+DefaultList news
+TokenKeyFile $PF_BASE/token.keys
+UnsubscribeURL http://127.0.0.1:$HTTP_PORT/u/%t
+UnsubscribeMailto unsubscribe+%t@example.com
+UnsubscribeListen 127.0.0.1:$HTTP_PORT
+SendmailCommand /usr/sbin/sendmail -C $PF_BASE/conf -i
+SPFCheck off
+Syslog no
+LogLevel debug
+Organization Example Shop
+PrivacyURL https://example.com/privacy
+EOF
+
+ctl()
+{
+	"$OPTINCTL" -c "$CONF" "$@" >>"$PF_BASE/ctl.log" 2>&1
+}
+
+# q SQL - one query on the consent database
+q()
+{
+	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
+}
+
+if ctl init && ctl list add news --name "$LISTNAME" &&
+    ctl subscribe ann@example.com news && ctl token newkey; then
+	e2e_ok "optinctl builds the database and the token key"
+else
+	cat "$PF_BASE/ctl.log" >&2
+	e2e_fail "optinctl builds the database and the token key"
+	e2e_done
+fi
+e2e_check_eq "token key file mode" "$(stat -c %a "$PF_BASE/token.keys")" 600
+
+"$OPTIN_UNSUBD" -f -c "$CONF" >>"$UNSUBD_LOG" 2>&1 </dev/null &
+UNSUBD_PID=$!
+e2e_track_pid "$UNSUBD_PID"
+if ! e2e_wait_port "$HTTP_PORT" 10; then
+	cat "$UNSUBD_LOG" >&2
+	e2e_fail "optin-unsubd listens on 127.0.0.1:$HTTP_PORT"
+	e2e_done
+fi
+milter_start "$CONF" || { e2e_fail "milter starts"; e2e_done; }
+pf_start "$PF_BASE" "unix:$MILTER_SOCK" || { e2e_fail "postfix starts"; e2e_done; }
+if [ "$(pf_sendmail_command)" != "/usr/sbin/sendmail -C $PF_BASE/conf -i" ]; then
+	e2e_fail "SendmailCommand matches pf_sendmail_command" \
+	    "$(pf_sendmail_command)"
+fi
+e2e_ok "optin-unsubd, milter, postfix and sink start"
+
+# campaign N - a small campaign message from news@example.com to ann
+campaign()
+{
+	local f=$PF_BASE/campaign$1.eml
+	printf '%s\r\n' "From: Example Shop <news@example.com>" \
+	    "To: Ann <ann@example.com>" "Subject: Example News $1" \
+	    "Date: $(date -R)" \
+	    "Message-ID: <browser-campaign-$1.$$@example.com>" \
+	    "MIME-Version: 1.0" "Content-Type: text/plain; charset=utf-8" "" \
+	    "Spring offers, issue $1." > "$f"
+	pf_send news@example.com ann@example.com "$f" >/dev/null
+}
+
+# ---------------------------------------------------------------- campaign 1
+campaign 1
+e2e_check_eq "campaign 1 accepted by postfix" "$?" 0
+pf_wait_empty 30
+sink_wait_count 1 20
+files=$(sink_find Subject "Example News 1")
+e2e_check_eq "campaign 1 delivered once" "$(printf '%s' "$files" | grep -c .)" 1
+f=$(printf '%s\n' "$files" | head -n 1)
+if [ -z "$f" ]; then
+	cat "$MILTER_LOG" >&2
+	e2e_done
+fi
+LU=$(sink_header "$f" List-Unsubscribe)
+e2e_log "List-Unsubscribe: $LU"
+e2e_check_eq "List-Unsubscribe-Post" \
+    "$(sink_header "$f" List-Unsubscribe-Post)" "List-Unsubscribe=One-Click"
+# URL between <> ; white space inside the brackets is folding, not URL
+URL=$(printf '%s' "$LU" | tr -d ' \t' | grep -o '<http[^>]*>' | head -n 1 |
+    tr -d '<>')
+case $URL in
+http://127.0.0.1:$HTTP_PORT/u/?*)
+	e2e_ok "List-Unsubscribe has the http URL" ;;
+*)
+	e2e_fail "List-Unsubscribe has the http URL" "got '$URL' from '$LU'"
+	e2e_done ;;
+esac
+
+# ---------------------------------------------------------------- scanner
+dump_before=$(q .dump)
+codes=$PF_BASE/scanner.codes
+: > "$codes"
+for i in $(seq 30); do
+	curl -s -o /dev/null --max-time 10 -w '%{http_code}\n' \
+	    -A "LinkScanner/$i (safe-links)" "$URL" >>"$codes"
+	curl -s -o /dev/null --max-time 10 --head -w '%{http_code}\n' \
+	    -A "LinkScanner/$i (preview)" "$URL" >>"$codes"
+done
+e2e_check_eq "link scanner: 30 GET and 30 HEAD answered 200" \
+    "$(grep -cx 200 "$codes")" 60
+e2e_check "link scanner: the database did not change" \
+    test "$dump_before" = "$(q .dump)"
+e2e_check_eq "link scanner: ann still opted in" \
+    "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" \
+    opted_in
+
+# ---------------------------------------------------------------- browser
+OUT=$PF_BASE/browser
+mkdir -p "$OUT"
+timeout -k 5 90 node "$BROWSER_DIR/unsub.js" "$URL" "$LISTNAME" "$OUT" \
+    >"$OUT/result.json" 2>"$OUT/stderr"
+rc=$?
+e2e_check_eq "browser run exit status" "$rc" 0
+if [ ! -s "$OUT/result.json" ]; then
+	cat "$OUT/stderr" >&2
+	e2e_fail "browser printed its result"
+	e2e_done
+fi
+if [ "$rc" != 0 ]; then
+	e2e_log "browser error: $(cat "$OUT/result.json")"
+	tail -n 20 "$OUT/stderr" >&2
+fi
+
+# r PATH - one value of the browser's JSON result (dotted path)
+r()
+{
+	"$PY" -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+	v = v.get(k) if isinstance(v, dict) else None
+if isinstance(v, bool):
+	v = "true" if v else "false"
+elif isinstance(v, list):
+	v = "\n".join(map(str, v))
+print("" if v is None else v)' "$OUT/result.json" "$1"
+}
+
+e2e_check_eq "browser: GET status" "$(r getStatus)" 200
+e2e_check "browser: screenshot saved" test -s "$OUT/unsubscribe.png"
+e2e_check "browser: phone-width screenshot saved" test -s "$OUT/phone.png"
+e2e_check_eq "browser: page title" "$(r before.title)" "Unsubscribe"
+e2e_check "browser: page names the list" \
+    grep -qF "mailing list $LISTNAME." <<<"$(r before.text)"
+e2e_check "browser: page names the organisation" \
+    grep -qF "Example Shop" <<<"$(r before.text)"
+e2e_check "browser: list button shown" \
+    grep -qxF "Unsubscribe from $LISTNAME" <<<"$(r before.buttons)"
+e2e_check "browser: everything button shown" \
+    grep -qxF "Unsubscribe from everything" <<<"$(r before.buttons)"
+e2e_check_eq "browser: style applied (CSP hash accepted)" "$(r before.styled)" true
+e2e_check_eq "browser: no console errors (CSP, scripts)" "$(r consoleErrors)" ""
+e2e_check_eq "browser: no horizontal overflow at 1024 px" \
+    "$(r before.overflowX)" false
+e2e_check_eq "browser: no horizontal overflow at 360 px" \
+    "$(r phone.overflowX)" false
+e2e_check_eq "browser: first Tab focuses the list button" \
+    "$(r firstFocus)" "BUTTON Unsubscribe from $LISTNAME"
+e2e_check "browser: no request leaves 127.0.0.1:$HTTP_PORT" \
+    test -z "$(r requests | grep -v " http://127.0.0.1:$HTTP_PORT/")"
+e2e_check_eq "browser: exactly one list button" "$(r buttonCount)" 1
+e2e_check_eq "browser: form POST body" "$(r postBody)" "action=list"
+e2e_check_eq "browser: POST status" "$(r postStatus)" 200
+e2e_check_eq "browser: no redirect after POST" "$(r afterUrl)" "$URL"
+e2e_check_eq "browser: confirmation title" "$(r after.title)" \
+    "You are unsubscribed"
+e2e_check "browser: confirmation names the list" \
+    grep -qF "You will receive no more mail from the list $LISTNAME." \
+    <<<"$(r after.text)"
+e2e_check "browser: confirmation screenshot saved" test -s "$OUT/confirmation.png"
+UA=$(r before.userAgent)
+e2e_log "user agent: $UA"
+if [ "${E2E_KEEP:-0}" = 1 ] && [ -s "$OUT/unsubscribe.png" ]; then
+	cp "$OUT/unsubscribe.png" "$BROWSER_DIR/last-unsubscribe.png"
+	e2e_log "screenshots in $OUT, copy in $BROWSER_DIR/last-unsubscribe.png"
+fi
+
+# ---------------------------------------------------------------- database
+e2e_check_eq "db: ann opted out of news" \
+    "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" \
+    opted_out
+e2e_check_eq "db: one opt-out event, source web, from 127.0.0.1" \
+    "$(q "SELECT count(*)||'|'||source||'|'||remote_addr FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_out'")" \
+    "1|web|127.0.0.1"
+ev_ua=$(q "SELECT user_agent FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_out'")
+e2e_check "db: event user agent is the browser's (Chrome)" \
+    grep -qE 'HeadlessChrome/|Chrome/' <<<"$ev_ua"
+e2e_check_eq "db: event user agent equals navigator.userAgent" "$ev_ua" "$UA"
+e2e_check_eq "db: no global suppression" \
+    "$(q "SELECT count(*) FROM suppressions WHERE address='ann@example.com'")" 0
+
+# ---------------------------------------------------------------- campaign 2
+campaign 2
+e2e_check_eq "campaign 2 accepted by postfix" "$?" 0
+pf_wait_empty 30
+e2e_wait_for 10 test -n "$(q "SELECT 1 FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")"
+sleep 1
+e2e_check_eq "campaign 2 not delivered" \
+    "$(sink_find Subject "Example News 2" | grep -c .)" 0
+e2e_check_eq "campaign 2 quarantined as opted_out" \
+    "$(q "SELECT count(*)||'|'||list_id FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")" \
+    "1|news"
+spool=$(q "SELECT spool_file FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")
+case $spool in /*) ;; *) spool=$QDIR/$spool ;; esac
+e2e_check "quarantined copy is campaign 2" grep -q "Example News 2" "$spool"
+e2e_check_eq "only campaign 1 ever reached the sink" "$(sink_count)" 1
+
+kill -0 "$UNSUBD_PID" 2>/dev/null
+e2e_check_eq "optin-unsubd still running" "$?" 0
+e2e_done
