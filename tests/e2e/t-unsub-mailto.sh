@@ -1,0 +1,234 @@
+#!/bin/bash
+# t-unsub-mailto.sh - unsubscribe by mail through the real Postfix: a
+# campaign is delivered to the sink with List-Unsubscribe; mail from the
+# recipient to the mailto address taken from that header records the
+# opt-out (consent_events source mailto) and is discarded, so nothing reaches
+# the sink for that address; the next campaign is quarantined as opted_out.
+# Mail to unsubscribe+GARBAGE@ and to a tampered token is refused by Postfix
+# at RCPT with 550 5.1.1 (swaks transcript and maillog) and records nothing.
+# A request sent together with an ordinary recipient: the ordinary copy is
+# delivered, the unsubscribe address is removed, the opt-out recorded.
+
+. "$(dirname "$0")/lib.sh"
+e2e_init t-unsub-mailto
+
+for c in sqlite3; do
+	if ! command -v "$c" >/dev/null 2>&1; then
+		e2e_fail "$c installed" "missing: run contrib/deps.sh"
+		e2e_done
+	fi
+done
+for b in "$OPTIN_MILTER" "$OPTINCTL"; do
+	if [ ! -x "$b" ]; then
+		e2e_fail "$(basename "$b") built" "$b missing: run make"
+		e2e_done
+	fi
+done
+
+CONF=$PF_BASE/optin.conf
+DB=$PF_BASE/consent.db
+QDIR=$PF_BASE/quarantine
+HTTP_PORT=$(e2e_free_port)	# nothing listens: the URL only goes in the header
+mkdir -m 0700 "$QDIR"
+
+sink_start || { e2e_fail "sink starts"; e2e_done; }
+
+cat > "$CONF" <<EOF
+# written by tests/e2e/t-unsub-mailto.sh
+ConsentDB $DB
+QuarantineDir $QDIR
+CampaignSenders news@example.com
+DefaultList news
+TokenKeyFile $PF_BASE/token.keys
+UnsubscribeURL http://127.0.0.1:$HTTP_PORT/u/%t
+UnsubscribeMailto unsubscribe+%t@example.com
+UnsubscribeListen 127.0.0.1:$HTTP_PORT
+SendmailCommand /usr/sbin/sendmail -C $PF_BASE/conf -i
+SPFCheck off
+Syslog no
+LogLevel debug
+Organization Example Shop
+PrivacyURL https://example.com/privacy
+EOF
+
+ctl()
+{
+	"$OPTINCTL" -c "$CONF" "$@" >>"$PF_BASE/ctl.log" 2>&1
+}
+
+# q SQL - one query on the consent database
+q()
+{
+	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
+}
+
+if ctl init && ctl list add news && ctl list add promo &&
+    ctl subscribe ann@example.com news &&
+    ctl subscribe ann@example.com promo && ctl token newkey; then
+	e2e_ok "optinctl builds the database and the token key"
+else
+	cat "$PF_BASE/ctl.log" >&2
+	e2e_fail "optinctl builds the database and the token key"
+	e2e_done
+fi
+
+milter_start "$CONF" || { e2e_fail "milter starts"; e2e_done; }
+pf_start "$PF_BASE" "unix:$MILTER_SOCK" || { e2e_fail "postfix starts"; e2e_done; }
+e2e_ok "milter, postfix and sink start"
+
+# msg FILE FROM TO SUBJECT - write a small message
+msg()
+{
+	printf '%s\r\n' "From: $2" "To: $3" "Subject: $4" "Date: $(date -R)" \
+	    "Message-ID: <mailto-$(basename "$1" .eml).$$@example.com>" \
+	    "MIME-Version: 1.0" "Content-Type: text/plain; charset=utf-8" "" \
+	    "$4" > "$1"
+}
+
+# send_req LABEL TO[,TO] - ann sends an unsubscribe request; sets SEND_RC
+# and SEND_OUT (this send's swaks transcript)
+send_req()
+{
+	local f=$PF_BASE/req-$1.eml before
+	msg "$f" "Ann <ann@example.com>" "$2" "unsubscribe"
+	before=$(wc -l < "$PF_BASE/swaks.log" 2>/dev/null || echo 0)
+	pf_send ann@example.com "$2" "$f" >/dev/null
+	SEND_RC=$?
+	SEND_OUT=$(tail -n "+$((before + 1))" "$PF_BASE/swaks.log")
+}
+
+# ere STRING - STRING quoted for grep -E
+ere()
+{
+	printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'
+}
+
+mailto_events()
+{
+	q "SELECT count(*) FROM consent_events WHERE source='mailto'"
+}
+
+news_status()
+{
+	q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'"
+}
+
+# ---------------------------------------------------------------- campaign 1
+msg "$PF_BASE/c1.eml" "Example Shop <news@example.com>" "ann@example.com" \
+    "Mailto News 1"
+pf_send news@example.com ann@example.com "$PF_BASE/c1.eml" >/dev/null
+e2e_check_eq "campaign 1 accepted" "$?" 0
+pf_wait_empty 30
+sink_wait_count 1 20
+f=$(sink_find Subject "Mailto News 1" | head -n 1)
+if [ -z "$f" ]; then
+	e2e_fail "campaign 1 delivered"
+	cat "$MILTER_LOG" >&2
+	e2e_done
+fi
+e2e_ok "campaign 1 delivered"
+LU=$(sink_header "$f" List-Unsubscribe)
+e2e_log "List-Unsubscribe: $LU"
+# <mailto:ADDR?subject=unsubscribe>; white space inside <> is folding
+MAILTO=$(printf '%s' "$LU" | tr -d ' \t' | grep -o '<mailto:[^>]*>' |
+    head -n 1 | sed 's/^<mailto://; s/>$//')
+ADDR=${MAILTO%%\?*}
+TOKEN=${ADDR#unsubscribe+}
+TOKEN=${TOKEN%@example.com}
+case $ADDR in
+unsubscribe+?*@example.com)
+	e2e_ok "List-Unsubscribe has the mailto address" ;;
+*)
+	e2e_fail "List-Unsubscribe has the mailto address" "got '$MAILTO'"
+	e2e_done ;;
+esac
+e2e_check_eq "mailto asks for subject unsubscribe" "${MAILTO#*\?}" \
+    "subject=unsubscribe"
+e2e_check "mailto and http URL carry the same token" \
+    grep -qF "/u/$TOKEN>" <<<"$(printf '%s' "$LU" | tr -d ' \t')"
+"$OPTINCTL" -c "$CONF" token check "$TOKEN" >"$PF_BASE/token-check.out" 2>&1
+e2e_check_eq "optinctl accepts the token" "$?" 0
+e2e_check "optinctl: the token is ann's, for news" \
+    grep -qx 'recipient: ann@example.com' "$PF_BASE/token-check.out" &&
+    grep -qx 'list: news' "$PF_BASE/token-check.out"
+
+# ---------------------------------------------------------------- bad tokens
+n_sink=$(sink_count)
+for bad in GARBAGE tampered; do
+	if [ "$bad" = tampered ]; then
+		# one changed character in the middle of the real token
+		i=$(( ${#TOKEN} / 2 ))
+		ch=${TOKEN:$i:1}
+		[ "$ch" = A ] && ch=B || ch=A
+		to="unsubscribe+${TOKEN:0:$i}$ch${TOKEN:$((i + 1))}@example.com"
+	else
+		to=unsubscribe+GARBAGE@example.com
+	fi
+	send_req "$bad" "$to"
+	e2e_check "$bad token: swaks fails" test "$SEND_RC" -ne 0
+	e2e_check "$bad token: 550 5.1.1 at RCPT (swaks)" \
+	    grep -qE '^ *<\*\* +550 5\.1\.1 ' <<<"$SEND_OUT"
+	e2e_check "$bad token: maillog milter-reject 550 5.1.1" \
+	    pf_log_wait "milter-reject: RCPT from [^ ]+: 550 5\.1\.1 .*to=<$(ere "$to")>" 10
+done
+pf_wait_empty 10
+e2e_check_eq "bad tokens: no mailto event recorded" "$(mailto_events)" 0
+e2e_check_eq "bad tokens: ann still opted in to news" "$(news_status)" opted_in
+e2e_check_eq "bad tokens: nothing delivered" "$(sink_count)" "$n_sink"
+
+# ---------------------------------------------------------------- valid
+send_req valid "$ADDR"
+e2e_check_eq "valid request accepted by postfix" "$SEND_RC" 0
+pf_wait_empty 30
+e2e_check "valid request: maillog milter-discard" \
+    pf_log_wait 'milter-discard: END-OF-MESSAGE from .*to=<unsubscribe\+' 10
+e2e_check_eq "valid request: ann opted out of news" "$(news_status)" opted_out
+e2e_check_eq "valid request: one mailto event for news, from 127.0.0.1" \
+    "$(q "SELECT count(*)||'|'||event||'|'||remote_addr FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND source='mailto'")" \
+    "1|opted_out|127.0.0.1"
+e2e_check "valid request: evidence names the envelope sender" \
+    grep -qF 'mail_from=<ann@example.com>' \
+    <<<"$(q "SELECT evidence FROM consent_events WHERE source='mailto' AND list_id='news'")"
+e2e_check_eq "valid request: promo untouched" \
+    "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='promo'")" \
+    opted_in
+e2e_check_eq "valid request: nothing delivered to the unsubscribe address" \
+    "$(sink_files_for_rcpt "$ADDR" | grep -c .)" 0
+e2e_check_eq "valid request: nothing delivered at all" "$(sink_count)" "$n_sink"
+
+# ---------------------------------------------------------------- campaign 2
+msg "$PF_BASE/c2.eml" "Example Shop <news@example.com>" "ann@example.com" \
+    "Mailto News 2"
+pf_send news@example.com ann@example.com "$PF_BASE/c2.eml" >/dev/null
+e2e_check_eq "campaign 2 accepted" "$?" 0
+pf_wait_empty 30
+e2e_wait_for 10 test -n "$(q "SELECT 1 FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")"
+e2e_check_eq "campaign 2 quarantined as opted_out" \
+    "$(q "SELECT count(*)||'|'||list_id FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")" \
+    "1|news"
+e2e_check_eq "campaign 2 not delivered" \
+    "$(sink_find Subject "Mailto News 2" | grep -c .)" 0
+
+# ---------------------------------------------------------------- mixed
+# a request for promo sent together with an ordinary recipient
+PROMO=$("$OPTINCTL" -c "$CONF" token issue ann@example.com promo 2>>"$PF_BASE/ctl.log" |
+    tail -n 1)
+PADDR=unsubscribe+$PROMO@example.com
+n_sink=$(sink_count)
+send_req mixed "$PADDR,friend@example.org"
+e2e_check_eq "mixed request accepted by postfix" "$SEND_RC" 0
+pf_wait_empty 30
+sink_wait_count $((n_sink + 1)) 10
+e2e_check_eq "mixed: the ordinary recipient got one copy" \
+    "$(sink_files_for_rcpt friend@example.org | grep -c .)" 1
+e2e_check_eq "mixed: nothing delivered to the unsubscribe address" \
+    "$(sink_files_for_rcpt "$PADDR" | grep -c .)" 0
+e2e_check_eq "mixed: ann opted out of promo by mailto" \
+    "$(q "SELECT s.status||'|'||e.source FROM subscriptions s JOIN consent_events e ON e.address=s.address AND e.list_id=s.list_id AND e.event='opted_out' WHERE s.address='ann@example.com' AND s.list_id='promo'")" \
+    "opted_out|mailto"
+
+if [ "$E2E_FAIL" -gt 0 ]; then
+	echo "--- milter log" >&2
+	tail -n 30 "$MILTER_LOG" >&2
+fi
+e2e_done
