@@ -416,6 +416,18 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 	return 0;
 }
 
+/* envelope_rcpt - the recipient as the client gave it, without <>: the
+ * copy goes to exactly that mailbox (local parts may be case-sensitive) */
+static const char *
+envelope_rcpt(struct msg *m, const struct rcpt *r)
+{
+	const char *s = r->raw + strspn(r->raw, " \t<");
+	size_t len = strcspn(s, ">");
+	char *copy = arena_strndup(&m->arena, s, len);
+
+	return copy != NULL ? copy : r->addr;
+}
+
 /* split_copies - re-submit one copy per allowed recipient after keep;
  * failed ones are marked for quarantine */
 static void
@@ -440,7 +452,8 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 			    "TokenKeyFile");
 			n = -1;
 		} else if (resubmit_message(c->rt->cfg->sendmail_command,
-		    m->sender, r->addr, iov, n, why, sizeof(why)) == 0) {
+		    m->sender, envelope_rcpt(m, r), iov, n, why,
+		    sizeof(why)) == 0) {
 			t->resubmitted++;
 			log_info("%s: split copy to=%s resubmitted", m->qid,
 			    fmt_addr(c, r->addr, shown, sizeof(shown)));
@@ -526,7 +539,10 @@ decide_transactional(struct conn *c, struct edits *e, struct verdict *v)
 	struct tally t = { 0 };
 
 	set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
-	if (c->rt->cfg->sign_all && sign(c, e, &t, false) < 0)
+	if (c->rt->cfg->sign_all && msg_header(&c->msg, "From") == NULL)
+		log_warnx("%s: transactional without From header: not signed",
+		    c->msg.qid);
+	else if (c->rt->cfg->sign_all && sign(c, e, &t, false) < 0)
 		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 		    "signing failed, try again later");
 	else if (t.sigdesc[0])
@@ -543,6 +559,14 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	struct tally t = { 0 };
 	size_t keep, i;
 
+	if (msg_header(m, "From") == NULL) {
+		/* RFC 5322 section 3.6: From is required; nothing can be
+		 * signed or attributed.  Permanent: the sender must fix it. */
+		log_warnx("%s: campaign without From header: rejected", m->qid);
+		set_verdict(v, VERDICT_REJECT, "550", "5.6.0",
+		    "campaign message without From header");
+		return;
+	}
 	marked = marker_ok(c);
 	if (!marked && msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL)
 		log_warnx("%s: %s header not valid here: ignored", m->qid,

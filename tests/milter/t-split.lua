@@ -18,7 +18,7 @@ end
 local d = os.getenv("OPTIN_DIR")
 local args = T.sh("grep -h '^ARGS:' " .. d .. "/sent/* | sort")
 T.check(args == "ARGS: -f news@example.com -- frank@example.com\n" ..
-    "ARGS: -f news@example.com -- gina@xn--bcher-kva.example",
+    "ARGS: -f news@example.com -- gina@bücher.example",
     "re-submissions:\n" .. args)
 T.check(T.sh("grep -l '^X-Optin-Split: list=news; mac=' " .. d ..
     "/sent/* | wc -l") == "2", "split marker missing")
