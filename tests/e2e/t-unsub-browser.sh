@@ -181,6 +181,11 @@ mkdir -p "$OUT"
 timeout -k 5 90 node "$BROWSER_DIR/unsub.js" "$URL" "$LISTNAME" "$OUT" \
     >"$OUT/result.json" 2>"$OUT/stderr"
 rc=$?
+# a browser left behind (node killed by the timeout): stop it by PID
+for d in /proc/[0-9]*; do
+	tr '\0' ' ' 2>/dev/null < "$d/cmdline" | grep -qF -- "$OUT/profile-" &&
+	    e2e_kill_pid "${d#/proc/}"
+done
 e2e_check_eq "browser run exit status" "$rc" 0
 if [ ! -s "$OUT/result.json" ]; then
 	cat "$OUT/stderr" >&2
