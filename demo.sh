@@ -41,15 +41,25 @@ optin_records "$PF_BASE/records"
 
 line
 say "optin-milter demo: a private Postfix on 127.0.0.1:$PF_PORT with the milter,"
-say "consent database $OPTIN_DIR/consent.db (SQLite), list 'news'."
+say "optin-unsubd for one-click unsubscribes, consent database (SQLite)
+$OPTIN_DIR/consent.db"
 line
-say "Consent before the campaign (optinctl status):"
-for a in ann@example.com bob@example.com carol@example.com dave@example.com \
-    eve@example.com frank@example.com; do
-	st=$("$OPTINCTL" -c "$CONF" status "$a" 2>/dev/null | tr '\n' ' ' |
-	    sed 's/  */ /g')
-	printf '  %-20s %s\n' "$a" "$st"
-done
+# consent_table - each person's state on the list and global suppression
+consent_table()
+{
+	local a st sup
+	printf '  %-20s %-12s %s\n' "ADDRESS" "ON $LIST" "SUPPRESSED"
+	for a in ann@example.com bob@example.com carol@example.com \
+	    dave@example.com eve@example.com frank@example.com; do
+		st=$(optin_sql "select status from subscriptions where address = '$a' and list_id = '$LIST'")
+		sup=$(optin_sql "select reason from suppressions where address = '$a'")
+		printf '  %-20s %-12s %s\n' "$a" "${st:-(never seen)}" "${sup:-no}"
+	done
+}
+
+LIST=newsletter
+say "Consent before the campaign (the campaign names list '$LIST'):"
+consent_table
 
 # outcome QID... - table of recipient -> delivered or quarantined (reason)
 outcome()
@@ -58,7 +68,7 @@ outcome()
 	printf '  %-22s %s\n' "RECIPIENT" "OUTCOME"
 	for r in $(echo "$rcpts" | tr ',' ' '); do
 		f=$(for x in $(sink_find Message-ID "$msgid"); do
-			sink_rcpts "$x" | grep -qi "<$r>" && echo "$x"; done)
+			sink_rcpts "$x" | grep -qix "$r" && echo "$x"; done)
 		reason=$(optin_sql "select reason from quarantine where message_id = '$msgid' and recipient = lower('$r')")
 		if [ -n "$f" ]; then
 			printf '  %-22s delivered (its own copy, personal unsubscribe link)\n' "$r"
@@ -91,14 +101,15 @@ EOP
 
 RCPTS="ann@example.com,bob@example.com,carol@example.com,dave@example.com,eve@example.com,frank@example.com"
 line
-say "Campaign 1: 'November news' from news@example.com to six recipients"
+say "Campaign 1: 'November news' (a 15 KB multipart newsletter) from"
+say "news@example.com to six recipients in one SMTP transaction:"
 send_campaign 1 "November news" "$RCPTS"
 outcome "<demo-1@example.com>" "$RCPTS"
 
 ann=$(for x in $(sink_find Message-ID "<demo-1@example.com>"); do
-	sink_rcpts "$x" | grep -q '<ann@example.com>' && echo "$x"; done)
+	sink_rcpts "$x" | grep -qx ann@example.com && echo "$x"; done)
 frank=$(for x in $(sink_find Message-ID "<demo-1@example.com>"); do
-	sink_rcpts "$x" | grep -q '<frank@example.com>' && echo "$x"; done)
+	sink_rcpts "$x" | grep -qx frank@example.com && echo "$x"; done)
 line
 say "Headers of ann's copy as delivered:"
 if [ -n "$ann" ]; then
@@ -124,7 +135,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: application/x-www-form-urlencoded' \
     --data 'List-Unsubscribe=One-Click' "$url")
 say "  answer: HTTP $code"
-say "  optinctl status frank@example.com: $("$OPTINCTL" -c "$CONF" status frank@example.com | tr '\n' ' ' | sed 's/  */ /g')"
+say "  frank on $LIST is now: $(optin_sql "select status from subscriptions where address = 'frank@example.com' and list_id = '$LIST'")"
+say "  consent event: $(optin_sql "select event || ' source=' || source || ' from ' || remote_addr from consent_events where address = 'frank@example.com' order by id desc limit 1")"
 
 line
 say "Campaign 2: 'December news' to ann and frank"

@@ -30,6 +30,10 @@ for p in $PACKAGES; do
 	esac
 done
 
+# npm: Debian packages it apart from nodejs; a nodejs from elsewhere may
+# bring its own (and conflict with Debian's npm), so ask only when missing.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
 if [ -z "$missing" ]; then
 	echo "deps: all packages present"
 	exit 0
