@@ -20,7 +20,10 @@
  * The whole file is one transaction with one prepared read and one upsert
  * per row (store_import_set); a row whose state does not change writes
  * nothing, so importing the same file twice changes nothing the second
- * time.  Every change writes a consent event.  Bad rows are reported on
+ * time.  Two threads: a parser thread reads the CSV and checks each row
+ * (addresses normalised, words and times parsed: no database), handing
+ * batches of rows to the main thread, which alone uses the store, in file
+ * order.  Every change writes a consent event.  Bad rows are reported on
  * stderr with their line number and skipped; with --strict any bad row
  * rolls the whole import back; --dry-run rolls back always.  Addresses of
  * erased people (optinctl forget) are recognised by their keyed hash and
@@ -35,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,6 +98,48 @@ struct seen {
 	unsigned char status;
 };
 
+/*
+ * A row checked by the parser thread, waiting for the database: strings are
+ * offsets into its batch's buffer (NOSTR: none).
+ */
+#define NOSTR	UINT32_MAX
+enum prow_kind { PROW_OK, PROW_BAD, PROW_SKIP };
+
+struct prow {
+	unsigned long line;
+	enum prow_kind kind;
+	enum sub_status status;
+	unsigned flags;			/* STORE_IMPORT_* */
+	time_t consented_at;
+	unsigned naddr;			/* 1 or 2 (Email, Secondary Email) */
+	uint32_t addr[2], list, source, evidence;
+	uint32_t msg;			/* PROW_BAD: the reason */
+};
+
+#define BATCH_ROWS	4096
+#define NBATCH		4		/* batches in flight */
+
+struct batch {
+	struct prow row[BATCH_ROWS];
+	size_t n;
+	char *buf;			/* owned: the rows' strings */
+	size_t len, cap;
+	bool last;			/* no more batches after this one */
+	int ioerr;			/* EX_IOERR or EX_OSERR: stop */
+	char why[256];
+};
+
+/* The hand-over between the parser thread and the database thread. */
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch *full[NBATCH];	/* FIFO of parsed batches */
+	size_t nfull, head;
+	struct batch *free[NBATCH];	/* batches to fill */
+	size_t nfree;
+	bool stop;			/* the consumer gave up */
+};
+
 struct import {
 	struct ctl *c;
 	const char *file;		/* as given, for messages */
@@ -103,8 +149,11 @@ struct import {
 	const char *list;		/* --list */
 	const char *source;		/* --source */
 	const char *assume;		/* --assume-opt-in SOURCE */
+	char assume_evidence[SOURCE_MAX + 32];
 	bool strict, dry_run;
 	bool check_erased;		/* someone was erased: hash rows */
+	struct csv *rd;			/* borrowed; the parser thread's */
+	struct pipe pipe;
 
 	struct known_list *lists;	/* owned */
 	size_t nlists;
@@ -161,7 +210,6 @@ map_header(struct import *im, const struct csv_record *rec)
 {
 	size_t i, k;
 	char *name;
-	int nopt = 0, nvt = 0;
 
 	for (k = 0; k < NCOLS; k++)
 		im->col[k] = -1;
@@ -186,10 +234,6 @@ map_header(struct import *im, const struct csv_record *rec)
 			return EX_DATAERR;
 		}
 		im->col[k] = (int)i;
-		if (col_name[k].fmt == FMT_OPTIN)
-			nopt++;
-		else
-			nvt++;
 	}
 	if (im->col[COL_ADDRESS] >= 0) {
 		im->fmt = FMT_OPTIN;
@@ -228,8 +272,6 @@ map_header(struct import *im, const struct csv_record *rec)
 	fprintf(stderr, "optinctl import: %s:%lu: no 'address' column (nor "
 	    "a Vtiger 'Email' column) in the header row\n", im->file,
 	    rec->line);
-	(void)nopt;
-	(void)nvt;
 	return EX_DATAERR;
 }
 
@@ -241,6 +283,373 @@ field(const struct import *im, const struct csv_record *rec, enum col k)
 		return "";
 	return trim(rec->field[im->col[k]]);
 }
+
+/* digits - n decimal digits at s into *v; false if not digits */
+static bool
+digits(const char *s, int n, unsigned *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (unsigned)(s[i] - '0');
+	}
+	return true;
+}
+
+/* days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
+static long long
+days_from_civil(long long y, unsigned m, unsigned d)
+{
+	long long era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+/*
+ * parse_time - consented_at: seconds since the epoch, or ISO 8601
+ * "YYYY-MM-DD", "YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|+HH:MM|-HH:MM]" (UTC when
+ * no zone is given).  0 and *t_r, or -1.  (No sscanf: it runs per row.)
+ */
+static int
+parse_time(const char *s, time_t *t_r)
+{
+	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+	unsigned y, mo, d, h = 0, mi = 0, se = 0, zh = 0, zm = 0;
+	long long t;
+	int sign = 0;
+	char *end;
+
+	if (*s >= '0' && *s <= '9' && strchr(s, '-') == NULL) {
+		errno = 0;
+		t = strtoll(s, &end, 10);
+		if (errno != 0 || *end != '\0' || t <= 0)
+			return -1;
+		*t_r = (time_t)t;
+		return 0;
+	}
+	if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d))
+		return -1;
+	s += 10;
+	if (*s == 'T' || *s == 't' || *s == ' ') {
+		if (!digits(s + 1, 2, &h) || s[3] != ':' ||
+		    !digits(s + 4, 2, &mi))
+			return -1;
+		s += 6;
+		if (*s == ':') {
+			if (!digits(s + 1, 2, &se))
+				return -1;
+			s += 3;
+			if (*s == '.')		/* fractions: dropped */
+				while (*++s >= '0' && *s <= '9')
+					;
+		}
+		if (*s == 'Z' || *s == 'z')
+			s++;
+		else if (*s == '+' || *s == '-') {
+			sign = *s == '-' ? -1 : 1;
+			if (!digits(s + 1, 2, &zh) || s[3] != ':' ||
+			    !digits(s + 4, 2, &zm))
+				return -1;
+			s += 6;
+		}
+	}
+	if (*s != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60 || zh > 14 ||
+	    zm > 59)
+		return -1;
+	if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 &&
+	    y % 400 != 0)))
+		return -1;
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	t -= sign * (long long)(zh * 3600 + zm * 60);
+	*t_r = (time_t)t;
+	return 0;
+}
+
+/* --- the parser thread: CSV, addresses, words; no database ----------- */
+
+/* b_str - copy s into the batch; its offset, or NOSTR when out of memory
+ * (b->ioerr set) */
+static uint32_t
+b_str(struct batch *b, const char *s)
+{
+	size_t n = strlen(s) + 1, cap;
+	uint32_t off;
+	char *p;
+
+	if (b->len + n > b->cap) {
+		cap = b->cap == 0 ? 256 * 1024 : b->cap * 2;
+		while (cap < b->len + n)
+			cap *= 2;
+		if (cap >= NOSTR || (p = realloc(b->buf, cap)) == NULL) {
+			b->ioerr = EX_OSERR;
+			return NOSTR;
+		}
+		b->buf = p;
+		b->cap = cap;
+	}
+	off = (uint32_t)b->len;
+	memcpy(b->buf + off, s, n);
+	b->len += n;
+	return off;
+}
+
+/* b_bad - the row is bad, for the reason given */
+static void
+b_bad(struct batch *b, struct prow *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+b_bad(struct batch *b, struct prow *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->kind = PROW_BAD;
+	r->msg = b_str(b, msg);
+}
+
+/* prep_optin - check one row of an optin file into r */
+static void
+prep_optin(const struct import *im, const struct csv_record *rec,
+    struct batch *b, struct prow *r)
+{
+	char addr[ADDR_MAX + 1], why[256], evid[EVIDENCE_MAX + 64], t[32];
+	const char *raw, *list, *word, *source, *evidence, *cons;
+
+	raw = field(im, rec, COL_ADDRESS);
+	if (addr_normalize(raw, addr, sizeof(addr), why, sizeof(why)) < 0) {
+		b_bad(b, r, "bad address '%.100s': %s", raw, why);
+		return;
+	}
+	list = field(im, rec, COL_LIST);
+	if (*list == '\0' && (list = im->list) == NULL) {
+		b_bad(b, r, "no list (empty 'list' and no --list)");
+		return;
+	}
+	if (strlen(list) > LIST_MAX) {
+		b_bad(b, r, "list name too long");
+		return;
+	}
+	word = field(im, rec, COL_STATUS);
+	if (sub_status_parse(word, &r->status) < 0 || r->status == SUB_NONE) {
+		b_bad(b, r, "bad status '%.40s' (pending, opted_in or "
+		    "opted_out)", word);
+		return;
+	}
+	source = field(im, rec, COL_SOURCE);
+	if (*source == '\0')
+		source = im->source;
+	if (!ctl_text_ok(source, SOURCE_MAX)) {
+		b_bad(b, r, "bad source (at most %d printable characters)",
+		    SOURCE_MAX);
+		return;
+	}
+	evidence = field(im, rec, COL_EVIDENCE);
+	if (!ctl_text_ok(evidence, EVIDENCE_MAX)) {
+		b_bad(b, r, "bad evidence (at most %d printable characters)",
+		    EVIDENCE_MAX);
+		return;
+	}
+	cons = field(im, rec, COL_CONSENTED);
+	r->consented_at = 0;
+	if (*cons != '\0' && parse_time(cons, &r->consented_at) < 0) {
+		b_bad(b, r, "bad consented_at '%.40s' (ISO 8601 or seconds "
+		    "since 1970)", cons);
+		return;
+	}
+	/* an opted_out row changes back only with a later consent */
+	r->flags = STORE_IMPORT_KEEP_OPT_OUT;
+	r->naddr = 1;
+	r->addr[0] = b_str(b, addr);
+	r->list = b_str(b, list);
+	r->source = source == im->source ? NOSTR : b_str(b, source);
+	if (r->consented_at != 0) {
+		snprintf(evid, sizeof(evid), "consented_at=%s%s%s",
+		    ctl_iso_time(r->consented_at, t), *evidence != '\0' ?
+		    "; " : "", evidence);
+		r->evidence = b_str(b, evid);
+	} else
+		r->evidence = *evidence != '\0' ? b_str(b, evidence) : NOSTR;
+}
+
+/* opt_out_parse - Vtiger's checkbox: 1 opted out, 0 not, -1 unknown */
+static int
+opt_out_parse(const char *s)
+{
+	static const char *const yes[] = { "1", "yes", "true", "on", "y" };
+	static const char *const no[] = { "", "0", "no", "false", "off",
+	    "n" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/* prep_vtiger - check one row of a Vtiger export into r */
+static void
+prep_vtiger(const struct import *im, const struct csv_record *rec,
+    struct batch *b, struct prow *r)
+{
+	char addr[2][ADDR_MAX + 1], why[256];
+	const char *raw[2], *list, *flag;
+	int out, i, n = 0;
+
+	raw[0] = field(im, rec, COL_EMAIL);
+	raw[1] = field(im, rec, COL_EMAIL2);
+	flag = field(im, rec, COL_OPTOUT);
+	if ((out = opt_out_parse(flag)) < 0) {
+		b_bad(b, r, "bad Email Opt Out '%.40s' (yes/no, 1/0)", flag);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		if (*raw[i] == '\0')
+			continue;
+		if (addr_normalize(raw[i], addr[n], sizeof(addr[n]), why,
+		    sizeof(why)) < 0) {
+			b_bad(b, r, "bad %s '%.100s': %s", i == 0 ? "Email" :
+			    "Secondary Email", raw[i], why);
+			return;
+		}
+		if (n == 1 && strcmp(addr[0], addr[1]) == 0)
+			continue;
+		n++;
+	}
+	if (n == 0) {			/* a contact without e-mail */
+		r->kind = PROW_SKIP;
+		return;
+	}
+	list = field(im, rec, COL_LIST);
+	if (*list == '\0' && (list = im->list) == NULL) {
+		b_bad(b, r, "no list (empty 'list' and no --list)");
+		return;
+	}
+	if (strlen(list) > LIST_MAX) {
+		b_bad(b, r, "list name too long");
+		return;
+	}
+	r->source = NOSTR;
+	r->consented_at = 0;
+	if (out) {
+		/* an opt-out is always honoured */
+		r->status = SUB_OPTED_OUT;
+		r->flags = 0;
+		r->evidence = b_str(b, "Email Opt Out=yes");
+	} else if (im->assume != NULL) {
+		/* asserted by the operator; never over an opt-out */
+		r->status = SUB_OPTED_IN;
+		r->flags = STORE_IMPORT_KEEP_OPT_OUT;
+		r->evidence = b_str(b, im->assume_evidence);
+	} else {
+		/* no opt-out is not consent: pending, and only if new */
+		r->status = SUB_PENDING;
+		r->flags = STORE_IMPORT_ONLY_NEW;
+		r->evidence = b_str(b, "no opt-out in CRM");
+	}
+	r->naddr = (unsigned)n;
+	r->list = b_str(b, list);
+	for (i = 0; i < n; i++)
+		r->addr[i] = b_str(b, addr[i]);
+}
+
+/* pipe_get_free - a batch to fill, or NULL when the consumer stopped */
+static struct batch *
+pipe_get_free(struct pipe *p)
+{
+	struct batch *b = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->nfree == 0 && !p->stop)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (!p->stop)
+		b = p->free[--p->nfree];
+	pthread_mutex_unlock(&p->mu);
+	return b;
+}
+
+/* pipe_put_full - hand a filled batch over */
+static void
+pipe_put_full(struct pipe *p, struct batch *b)
+{
+	pthread_mutex_lock(&p->mu);
+	p->full[(p->head + p->nfull) % NBATCH] = b;
+	p->nfull++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* parse_main - the parser thread: fill batches until the input ends */
+static void *
+parse_main(void *arg)
+{
+	struct import *im = arg;
+	struct csv_record rec;
+	enum csv_status cs;
+	struct prow *r;
+	struct batch *b;
+	char why[256];
+	bool done = false;
+
+	while (!done && (b = pipe_get_free(&im->pipe)) != NULL) {
+		b->n = 0;
+		b->len = 0;
+		b->last = false;
+		b->ioerr = 0;
+		while (b->n < BATCH_ROWS && b->ioerr == 0) {
+			cs = csv_read(im->rd, &rec, why, sizeof(why));
+			if (cs == CSV_EOF) {
+				done = true;
+				break;
+			}
+			if (cs == CSV_IOERR) {
+				b->ioerr = EX_IOERR;
+				snprintf(b->why, sizeof(b->why), "%s", why);
+				break;
+			}
+			r = &b->row[b->n++];
+			r->line = rec.line;
+			r->kind = PROW_OK;
+			if (cs == CSV_BAD)
+				b_bad(b, r, "%s", why);
+			else if (rec.nfields != im->ncols)
+				b_bad(b, r, "%zu field%s, the header has %zu",
+				    rec.nfields, rec.nfields == 1 ? "" : "s",
+				    im->ncols);
+			else if (im->fmt == FMT_OPTIN)
+				prep_optin(im, &rec, b, r);
+			else
+				prep_vtiger(im, &rec, b, r);
+		}
+		if (b->ioerr == EX_OSERR)
+			snprintf(b->why, sizeof(b->why), "out of memory");
+		b->last = done || b->ioerr != 0;
+		pipe_put_full(&im->pipe, b);
+		if (b->ioerr != 0)
+			break;
+	}
+	return NULL;
+}
+
+/* --- the database thread ---------------------------------------------- */
 
 /* list_ok - does list exist (asked once per list); false after reporting
  * the row; *fatal_r set on a store failure */
@@ -257,10 +666,6 @@ list_ok(struct import *im, const char *list, unsigned long line,
 		if (strcmp(im->lists[i].name, list) == 0)
 			break;
 	if (i == im->nlists) {
-		if (strlen(list) > LIST_MAX) {
-			bad_row(im, line, "list name too long");
-			return false;
-		}
 		rs = store_list_exists(im->c->st, list, NULL, why,
 		    sizeof(why));
 		if (rs != STORE_OK && rs != STORE_NOTFOUND) {
@@ -353,85 +758,6 @@ seen_check(struct import *im, const char *addr, const char *list,
 	return -1;
 }
 
-/* days_from_civil - days since 1970-01-01 of a proleptic Gregorian date */
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
-{
-	long long era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long long)doe - 719468;
-}
-
-/*
- * parse_time - consented_at: seconds since the epoch, or ISO 8601
- * "YYYY-MM-DD", "YYYY-MM-DD[T ]HH:MM[:SS][Z|+HH:MM|-HH:MM]" (UTC when no
- * zone).  0 and *t_r, or -1.
- */
-static int
-parse_time(const char *s, time_t *t_r)
-{
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
-	unsigned y, mo, d, h = 0, mi = 0, se = 0, zh = 0, zm = 0;
-	long long t;
-	int n = 0, sign = 0;
-	char *end;
-
-	if (*s >= '0' && *s <= '9' && strchr(s, '-') == NULL) {
-		errno = 0;
-		t = strtoll(s, &end, 10);
-		if (errno != 0 || *end != '\0' || t <= 0)
-			return -1;
-		*t_r = (time_t)t;
-		return 0;
-	}
-	if (sscanf(s, "%4u-%2u-%2u%n", &y, &mo, &d, &n) != 3 || n != 10)
-		return -1;
-	s += n;
-	if (*s == 'T' || *s == ' ') {
-		n = 0;
-		if (sscanf(s + 1, "%2u:%2u%n", &h, &mi, &n) != 2 || n != 5)
-			return -1;
-		s += 1 + n;
-		if (*s == ':') {
-			n = 0;
-			if (sscanf(s + 1, "%2u%n", &se, &n) != 1 || n != 2)
-				return -1;
-			s += 1 + n;
-			if (*s == '.')		/* fractions: dropped */
-				while (*++s >= '0' && *s <= '9')
-					;
-		}
-		if (*s == 'Z' || *s == 'z')
-			s++;
-		else if (*s == '+' || *s == '-') {
-			sign = *s == '-' ? -1 : 1;
-			n = 0;
-			if (sscanf(s + 1, "%2u:%2u%n", &zh, &zm, &n) != 2 ||
-			    n != 5)
-				return -1;
-			s += 1 + n;
-		}
-	}
-	if (*s != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60 || zh > 14 ||
-	    zm > 59)
-		return -1;
-	if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 &&
-	    y % 400 != 0)))
-		return -1;
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-	t -= sign * (long long)(zh * 3600 + zm * 60);
-	*t_r = (time_t)t;
-	return 0;
-}
-
 /* is_erased - is addr an erased person's; -1 on a store failure */
 static int
 is_erased(struct import *im, const char *addr, int *fatal_r)
@@ -459,18 +785,18 @@ is_erased(struct import *im, const char *addr, int *fatal_r)
  * code */
 static int
 apply(struct import *im, const char *addr, const char *list,
-    enum sub_status status, unsigned flags, time_t consented_at,
-    const struct consent_event *ev)
+    const struct prow *r, const struct consent_event *ev)
 {
 	enum sub_status old;
 	enum store_status rs;
+	unsigned flags = r->flags;
 	char why[512];
 	bool changed;
 
 	if (im->dry_run)
 		flags |= STORE_IMPORT_DRY_RUN;
-	rs = store_import_set(im->c->st, addr, list, status, flags,
-	    consented_at, ev, &old, NULL, &changed, why, sizeof(why));
+	rs = store_import_set(im->c->st, addr, list, r->status, flags,
+	    r->consented_at, ev, &old, NULL, &changed, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	if (changed) {
@@ -478,176 +804,126 @@ apply(struct import *im, const char *addr, const char *list,
 			im->added++;
 		else
 			im->changed++;
-	} else if (old == status)
+	} else if (old == r->status)
 		im->unchanged++;
 	else
 		im->kept++;
 	return 0;
 }
 
-/* row_optin - one row of an optin file; 0 or an exit code (fatal) */
+/* apply_row - one checked row, in file order; 0 or an exit code (fatal) */
 static int
-row_optin(struct import *im, const struct csv_record *rec)
+apply_row(struct import *im, const struct batch *b, const struct prow *r)
 {
 	struct consent_event ev = { 0 };
-	char addr[ADDR_MAX + 1], why[256], evid[EVIDENCE_MAX + 64], t[32];
-	const char *raw, *list, *word, *source, *evidence, *cons;
-	enum sub_status status;
-	time_t consented_at = 0;
-	int fatal = 0, r;
+	const char *list;
+	unsigned i;
+	int fatal = 0, rc;
 
-	raw = field(im, rec, COL_ADDRESS);
-	if (addr_normalize(raw, addr, sizeof(addr), why, sizeof(why)) < 0) {
-		bad_row(im, rec->line, "bad address '%.100s': %s", raw, why);
+	im->rows++;
+	if (r->kind == PROW_BAD) {
+		bad_row(im, r->line, "%s", r->msg != NOSTR ? b->buf + r->msg :
+		    "out of memory");
 		return 0;
 	}
-	list = field(im, rec, COL_LIST);
-	if (*list == '\0' && (list = im->list) == NULL) {
-		bad_row(im, rec->line, "no list (empty 'list' and no --list)");
-		return 0;
-	}
-	word = field(im, rec, COL_STATUS);
-	if (sub_status_parse(word, &status) < 0 || status == SUB_NONE) {
-		bad_row(im, rec->line, "bad status '%.40s' (pending, opted_in "
-		    "or opted_out)", word);
-		return 0;
-	}
-	source = field(im, rec, COL_SOURCE);
-	if (*source == '\0')
-		source = im->source;
-	if (!ctl_text_ok(source, SOURCE_MAX)) {
-		bad_row(im, rec->line, "bad source (at most %d printable "
-		    "characters)", SOURCE_MAX);
-		return 0;
-	}
-	evidence = field(im, rec, COL_EVIDENCE);
-	if (!ctl_text_ok(evidence, EVIDENCE_MAX)) {
-		bad_row(im, rec->line, "bad evidence (at most %d printable "
-		    "characters)", EVIDENCE_MAX);
-		return 0;
-	}
-	cons = field(im, rec, COL_CONSENTED);
-	if (*cons != '\0' && parse_time(cons, &consented_at) < 0) {
-		bad_row(im, rec->line, "bad consented_at '%.40s' (ISO 8601 "
-		    "or seconds since 1970)", cons);
-		return 0;
-	}
-	if (!list_ok(im, list, rec->line, &fatal))
-		return fatal;
-	if ((r = seen_check(im, addr, list, status, rec->line)) != 0) {
-		if (r == 1)
-			im->unchanged++;
-		return r == -2 ? EX_OSERR : 0;
-	}
-	if ((r = is_erased(im, addr, &fatal)) != 0) {
-		if (r < 0)
-			return fatal;
+	if (r->kind == PROW_SKIP) {
 		im->skipped++;
 		return 0;
 	}
-	if (consented_at != 0)
-		snprintf(evid, sizeof(evid), "consented_at=%s%s%s",
-		    ctl_iso_time(consented_at, t), *evidence != '\0' ? "; " :
-		    "", evidence);
-	else
-		snprintf(evid, sizeof(evid), "%s", evidence);
-	ev.source = source;
-	ev.evidence = *evid != '\0' ? evid : NULL;
-	return apply(im, addr, list, status, STORE_IMPORT_KEEP_OPT_OUT,
-	    consented_at, &ev);
-}
-
-/* opt_out_parse - Vtiger's checkbox: 1 opted out, 0 not, -1 unknown */
-static int
-opt_out_parse(const char *s)
-{
-	static const char *const yes[] = { "1", "yes", "true", "on", "y" };
-	static const char *const no[] = { "", "0", "no", "false", "off",
-	    "n" };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (strcasecmp(s, yes[i]) == 0)
-			return 1;
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (strcasecmp(s, no[i]) == 0)
-			return 0;
-	return -1;
-}
-
-/* row_vtiger - one row of a Vtiger export: Email and Secondary Email */
-static int
-row_vtiger(struct import *im, const struct csv_record *rec)
-{
-	struct consent_event ev = { 0 };
-	char addr[2][ADDR_MAX + 1], why[256], evid[SOURCE_MAX + 32];
-	const char *raw[2], *list, *flag;
-	enum sub_status status;
-	unsigned flags;
-	int fatal = 0, out, r, i, n = 0;
-
-	raw[0] = field(im, rec, COL_EMAIL);
-	raw[1] = field(im, rec, COL_EMAIL2);
-	flag = field(im, rec, COL_OPTOUT);
-	if ((out = opt_out_parse(flag)) < 0) {
-		bad_row(im, rec->line, "bad Email Opt Out '%.40s' (yes/no, "
-		    "1/0)", flag);
-		return 0;
-	}
-	for (i = 0; i < 2; i++) {
-		if (*raw[i] == '\0')
-			continue;
-		if (addr_normalize(raw[i], addr[n], sizeof(addr[n]), why,
-		    sizeof(why)) < 0) {
-			bad_row(im, rec->line, "bad %s '%.100s': %s", i == 0 ?
-			    "Email" : "Secondary Email", raw[i], why);
-			return 0;
+	list = b->buf + r->list;
+	if (!list_ok(im, list, r->line, &fatal))
+		return fatal;
+	if (im->fmt == FMT_OPTIN) {
+		rc = seen_check(im, b->buf + r->addr[0], list, r->status,
+		    r->line);
+		if (rc != 0) {
+			if (rc == 1)
+				im->unchanged++;
+			return rc == -2 ? EX_OSERR : 0;
 		}
-		if (n == 1 && strcmp(addr[0], addr[1]) == 0)
-			continue;
-		n++;
 	}
-	if (n == 0) {			/* a contact without e-mail */
-		im->skipped++;
-		return 0;
-	}
-	list = field(im, rec, COL_LIST);
-	if (*list == '\0' && (list = im->list) == NULL) {
-		bad_row(im, rec->line, "no list (empty 'list' and no --list)");
-		return 0;
-	}
-	if (!list_ok(im, list, rec->line, &fatal))
-		return fatal;
-	ev.source = im->source;
-	if (out) {
-		/* an opt-out is always honoured */
-		status = SUB_OPTED_OUT;
-		flags = 0;
-		ev.evidence = "Email Opt Out=yes";
-	} else if (im->assume != NULL) {
-		/* asserted by the operator; never over an opt-out */
-		status = SUB_OPTED_IN;
-		flags = STORE_IMPORT_KEEP_OPT_OUT;
-		snprintf(evid, sizeof(evid), "assumed opt-in: %s",
-		    im->assume);
-		ev.evidence = evid;
-	} else {
-		/* no opt-out is not consent: pending, and only if new */
-		status = SUB_PENDING;
-		flags = STORE_IMPORT_ONLY_NEW;
-		ev.evidence = "no opt-out in CRM";
-	}
-	for (i = 0; i < n; i++) {
-		if ((r = is_erased(im, addr[i], &fatal)) != 0) {
-			if (r < 0)
+	ev.source = r->source != NOSTR ? b->buf + r->source : im->source;
+	ev.evidence = r->evidence != NOSTR ? b->buf + r->evidence : NULL;
+	for (i = 0; i < r->naddr; i++) {
+		if ((rc = is_erased(im, b->buf + r->addr[i], &fatal)) != 0) {
+			if (rc < 0)
 				return fatal;
 			im->skipped++;
 			continue;
 		}
-		if ((r = apply(im, addr[i], list, status, flags, 0, &ev)) != 0)
-			return r;
+		if ((rc = apply(im, b->buf + r->addr[i], list, r, &ev)) != 0)
+			return rc;
 	}
 	return 0;
+}
+
+/*
+ * import_rows - run the parser thread and apply its batches in order;
+ * 0 or an exit code.  The parser reads, splits and checks rows (the costly
+ * IDNA work of addr_normalize among it) while this thread writes the
+ * previous batch: one core each.
+ */
+static int
+import_rows(struct import *im)
+{
+	struct batch *all[NBATCH] = { NULL }, *b;
+	struct pipe *p = &im->pipe;
+	pthread_t tid;
+	size_t i;
+	bool last = false;
+	int rc = 0;
+
+	for (i = 0; i < NBATCH; i++)
+		if ((all[i] = calloc(1, sizeof(*all[i]))) == NULL) {
+			rc = EX_OSERR;
+			goto out;
+		}
+	(void)pthread_mutex_init(&p->mu, NULL);
+	(void)pthread_cond_init(&p->cv, NULL);
+	for (i = 0; i < NBATCH; i++)
+		p->free[p->nfree++] = all[i];
+	if (pthread_create(&tid, NULL, parse_main, im) != 0) {
+		fprintf(stderr, "optinctl import: cannot start a thread\n");
+		rc = EX_OSERR;
+		goto out_sync;
+	}
+	while (!last) {
+		pthread_mutex_lock(&p->mu);
+		while (p->nfull == 0)
+			pthread_cond_wait(&p->cv, &p->mu);
+		b = p->full[p->head];
+		p->head = (p->head + 1) % NBATCH;
+		p->nfull--;
+		pthread_mutex_unlock(&p->mu);
+
+		for (i = 0; i < b->n && rc == 0; i++)
+			rc = apply_row(im, b, &b->row[i]);
+		if (rc == 0 && b->ioerr != 0) {
+			fprintf(stderr, "optinctl import: %s: %s\n", im->file,
+			    b->why);
+			rc = b->ioerr;
+		}
+		last = b->last;
+		pthread_mutex_lock(&p->mu);
+		p->free[p->nfree++] = b;
+		if (rc != 0) {
+			p->stop = true;
+			last = true;
+		}
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	(void)pthread_join(tid, NULL);
+out_sync:
+	(void)pthread_cond_destroy(&p->cv);
+	(void)pthread_mutex_destroy(&p->mu);
+out:
+	for (i = 0; i < NBATCH; i++) {
+		if (all[i] != NULL)
+			free(all[i]->buf);
+		free(all[i]);
+	}
+	return rc;
 }
 
 enum {
@@ -715,44 +991,13 @@ import_opts_parse(struct import *im, int argc, char **argv, int *first_r)
 		    "given)\n", SOURCE_MAX);
 		return EX_DATAERR;
 	}
+	if (im->assume != NULL)
+		snprintf(im->assume_evidence, sizeof(im->assume_evidence),
+		    "assumed opt-in: %s", im->assume);
 	if (im->list != NULL && (*im->list == '\0' ||
 	    strlen(im->list) > LIST_MAX)) {
 		fprintf(stderr, "optinctl import: bad --list\n");
 		return EX_DATAERR;
-	}
-	return 0;
-}
-
-/* import_rows - read and apply every row after the header; 0 or fatal */
-static int
-import_rows(struct import *im, struct csv *rd)
-{
-	struct csv_record rec;
-	enum csv_status cs;
-	char why[512];
-	int rc;
-
-	while ((cs = csv_read(rd, &rec, why, sizeof(why))) != CSV_EOF) {
-		if (cs == CSV_IOERR) {
-			fprintf(stderr, "optinctl import: %s: %s\n", im->file,
-			    why);
-			return EX_IOERR;
-		}
-		im->rows++;
-		if (cs == CSV_BAD) {
-			bad_row(im, rec.line, "%s", why);
-			continue;
-		}
-		if (rec.nfields != im->ncols) {
-			bad_row(im, rec.line, "%zu field%s, the header has %zu",
-			    rec.nfields, rec.nfields == 1 ? "" : "s",
-			    im->ncols);
-			continue;
-		}
-		rc = im->fmt == FMT_OPTIN ? row_optin(im, &rec) :
-		    row_vtiger(im, &rec);
-		if (rc != 0)
-			return rc;
 	}
 	return 0;
 }
@@ -839,7 +1084,9 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 
-	(void)ctl_store(c, im.dry_run ? STORE_READONLY : 0);
+	/* lists are checked once each here (list_ok): no per-row foreign
+	 * key check */
+	(void)ctl_store(c, im.dry_run ? STORE_READONLY : STORE_BULK);
 	rs = im.dry_run ? store_begin_read(c->st, why, sizeof(why)) :
 	    store_begin(c->st, why, sizeof(why));
 	if (rs != STORE_OK) {
@@ -866,7 +1113,8 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		}
 		im.check_erased = true;
 	}
-	if ((rc = import_rows(&im, rd)) != 0)
+	im.rd = rd;
+	if ((rc = import_rows(&im)) != 0)
 		goto out;
 	if (im.dry_run || (im.strict && im.bad > 0)) {
 		store_rollback(c->st);

@@ -25,6 +25,8 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 #define STORE_CREATE	0x01	/* create the file and schema if missing */
 #define STORE_READONLY	0x02
 #define STORE_MIGRATE	0x04	/* accept an older schema (for store_migrate) */
+#define STORE_BULK	0x08	/* bulk load: the caller checks that lists
+				   exist (no foreign-key checks), big cache */
 
 /* The schema version this build knows (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 1
