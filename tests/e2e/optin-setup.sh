@@ -74,10 +74,10 @@ EOC
 	optin_db "$OPTIN_DIR/optin-milter.conf"
 }
 
-# optin_records FILE - "name<TAB>text" DKIM records of the configured keys
+# optin_records FILE [CONF] - "name<TAB>text" DKIM records of the keys
 optin_records()
 {
-	"$OPTINCTL" -c "$OPTIN_DIR/optin-milter.conf" --json dns |
+	"$OPTINCTL" -c "${2:-$OPTIN_DIR/optin-milter.conf}" --json dns |
 	    "$PY" -c 'import json, sys
 for r in json.load(sys.stdin)["records"]:
 	print("%s\t%s" % (r["name"], r["value"]))' > "$1"
