@@ -43,6 +43,7 @@ struct csv {
 	bool started;			/* BOM check done */
 	bool bom;
 	bool prev_cr;			/* last byte was a CR (CRLF = 1 line) */
+	bool bol;			/* last byte was a line break */
 	unsigned long line;		/* current line (1-based) */
 
 	char *data;			/* owned: fields of the record */
@@ -314,6 +315,7 @@ csv_read(struct csv *c, struct csv_record *rec, char *why, size_t whylen)
 			continue;
 		}
 		c->prev_cr = b == '\r';
+		c->bol = b == '\n' || b == '\r';
 		if (b == '\n' || b == '\r') {
 			c->line++;
 			if (st == ST_QUOTED) {
@@ -394,12 +396,12 @@ csv_read(struct csv *c, struct csv_record *rec, char *why, size_t whylen)
 			break;
 		}
 	}
-	/* end of input */
-	rec->last_line = c->line;
+	/* end of input: the last line is the one before a final break */
+	rec->last_line = c->bol ? c->line - 1 : c->line;
 	if (st == ST_QUOTED) {
 		snprintf(why, whylen, "quoted field opened on line %lu is "
 		    "never closed (the rest of the input, to line %lu, is "
-		    "skipped)", qline, c->line);
+		    "skipped)", qline, rec->last_line);
 		return CSV_BAD;
 	}
 	if (st == ST_SKIP) {

@@ -799,12 +799,15 @@ apply(struct import *im, const char *addr, const char *list,
 	    r->consented_at, ev, &old, NULL, &changed, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
+	/* kept: the file says otherwise and the state is held (an opt-out
+	 * mostly); a CRM row without opt-out agrees with any other state */
 	if (changed) {
 		if (old == SUB_NONE)
 			im->added++;
 		else
 			im->changed++;
-	} else if (old == r->status)
+	} else if (old == r->status || ((flags & STORE_IMPORT_ONLY_NEW) != 0
+	    && old != SUB_OPTED_OUT))
 		im->unchanged++;
 	else
 		im->kept++;

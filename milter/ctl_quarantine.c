@@ -542,8 +542,8 @@ q_release(struct ctl *c, int argc, char **argv)
 	if (resubmit_message(c->cfg->sendmail_command, q->row.sender !=
 	    NULL ? q->row.sender : "", q->row.recipient, &iov, 1, why,
 	    sizeof(why)) < 0) {
-		fprintf(stderr, "optinctl quarantine release: row %lld: %s: "
-		    "%s\n", q->id, c->cfg->sendmail_command, why);
+		fprintf(stderr, "optinctl quarantine release: row %lld not "
+		    "sent: %s\n", q->id, why);
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}

@@ -1,7 +1,9 @@
 #!/bin/sh
 # tests/ctl/run.sh - optinctl verbs of ctl_consent.c and main(): exact output
 # and exit codes, --json parsed by Python, consent events read back with
-# Python's sqlite3, a database locked by another process.
+# Python's sqlite3, a database locked by another process; then t-import.sh,
+# t-dsar.sh, t-quarantine.sh and t-stats.sh (sourced, same helpers) for the
+# other verbs.
 #
 # Finds optinctl through $top_builddir (default "."); works in a mktemp
 # directory; the one helper process it starts (the lock holder) is killed
@@ -23,6 +25,28 @@ lockpid=
 cleanup() {
 	if [ -n "$lockpid" ]; then kill "$lockpid" 2>/dev/null; fi
 	rm -rf "$tmp"
+}
+# lock_db DB - hold the write lock of DB from another process (PID in
+# $lockpid) until unlock_db; returns non-zero if it did not start
+lock_db() {
+	rm -f "$tmp/locked"
+	$PY -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(20)' "$1" "$tmp/locked" &
+	lockpid=$!
+	i=0
+	while [ ! -e "$tmp/locked" ] && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	[ -e "$tmp/locked" ]
+}
+unlock_db() {
+	kill "$lockpid" 2>/dev/null
+	wait "$lockpid" 2>/dev/null
+	lockpid=
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -368,6 +392,50 @@ wait "$lockpid" 2>/dev/null
 lockpid=
 check "subscribe after the lock" 0 "ann@example.com list=news state=opted_in" \
     subscribe ann@example.com news
+
+# new_db NAME - a fresh database $tmp/NAME.db with its config $conf (token
+# key ring, quarantine directory $qdir, fake SendmailCommand $tmp/fakesm
+# that records its arguments in $tmp/sm.args and its input in $tmp/sm.in
+# and exits $FAKESM_RC) and the lists news, crm and promo (double opt-in)
+new_db() {
+	db=$tmp/$1.db
+	conf=$tmp/$1.conf
+	qdir=$tmp/$1.q
+	mkdir -p "$qdir"
+	cat > "$conf" <<EOF
+ConsentDB $db
+DBBusyTimeout 300
+Syslog no
+TokenKeyFile $tmp/$1.keys
+QuarantineDir $qdir
+SendmailCommand $tmp/fakesm -i
+EOF
+	cat > "$tmp/fakesm" <<EOF
+#!/bin/sh
+printf '%s\n' "\$@" > "$tmp/sm.args"
+cat > "$tmp/sm.in"
+exit \${FAKESM_RC:-0}
+EOF
+	chmod 755 "$tmp/fakesm"
+	"$OPTINCTL" -c "$conf" init >/dev/null &&
+	"$OPTINCTL" -c "$conf" token newkey >/dev/null &&
+	"$OPTINCTL" -c "$conf" list add news >/dev/null &&
+	"$OPTINCTL" -c "$conf" list add crm >/dev/null &&
+	"$OPTINCTL" -c "$conf" list add promo --double-opt-in >/dev/null ||
+	    bad "new_db $1"
+}
+
+# --- the other verbs: import/export-list, history/export/forget, quarantine,
+# stats (each file sets up its own database and uses the helpers above)
+
+here=$(dirname "$0")
+for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh; do
+	if [ -f "$here/$t" ]; then
+		. "$here/$t"
+	else
+		bad "missing $here/$t"
+	fi
+done
 
 echo "optinctl: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,120 @@
+# t-dsar.sh - optinctl history, export and forget (sourced by run.sh): the
+# erased address stays blocked (status, quarantine release through
+# store_lookup2, import) and appears nowhere in the database files.
+
+new_db dsar
+
+# sqlx QUERY... - run statements on $db and commit
+sqlx() {
+	$PY -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for q in sys.argv[2:]:
+    c.execute(q)
+c.commit()' "$db" "$@"
+}
+
+# qrow ID RCPT LIST REASON SPOOL - a quarantine row as the milter writes it
+qrow() {
+	sqlx "INSERT INTO quarantine (id, queue_id, message_id, sender, recipient, list_id, reason, spool_file, received_at) VALUES ($1, 'Q$1', '<m$1@example.com>', 'news@example.com', '$2', '$3', '$4', '$5', 1700000000)"
+}
+
+"$OPTINCTL" -c "$conf" subscribe ann@example.com news --evidence "form 7" >/dev/null
+"$OPTINCTL" -c "$conf" subscribe ann@example.com promo --source crm >/dev/null
+"$OPTINCTL" -c "$conf" unsubscribe ann@example.com --all >/dev/null
+"$OPTINCTL" -c "$conf" subscribe bob@example.com news >/dev/null
+printf 'To: ann@example.com, bob@example.com\r\nSubject: both\r\n\r\nx\r\n' > "$qdir/20240101-000000-Q1-shared.eml"
+printf 'To: ann@example.com\r\nSubject: one\r\n\r\ny\r\n' > "$qdir/20240101-000000-Q3-own.eml"
+qrow 1 ann@example.com news suppressed 20240101-000000-Q1-shared.eml
+qrow 2 bob@example.com news no_consent 20240101-000000-Q1-shared.eml
+qrow 3 ann@example.com news suppressed 20240101-000000-Q3-own.eml
+
+# --- history, export ---------------------------------------------------------
+
+run history ANN@example.com
+if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = 'TIME news opted_in source=optinctl evidence="form 7"
+TIME promo pending source=crm
+TIME - suppressed source=optinctl evidence="reason=unsubscribed_all"' ]
+then ok; else bad "history" "rc $rc" "out: $out" "err: $err"; fi
+check_json "history --json" 0 \
+    'd["address"] == "ann@example.com" and [(e["list"], e["event"], e["source"], e["evidence"]) for e in d["events"]] == [("news", "opted_in", "optinctl", "form 7"), ("promo", "pending", "crm", None), (None, "suppressed", "optinctl", "reason=unsubscribed_all")] and all(e["occurred_at"] > 0 for e in d["events"])' \
+    history ann@example.com --json
+check "history of an unknown address" 0 "no consent events for zed@example.com" \
+    history zed@example.com
+check_err "history without address" 64 "usage: optinctl [-c FILE] [--json] history ADDR" history
+check_json "export" 0 \
+    'd["address"] == "ann@example.com" and d["erased"] is False and d["suppression"]["reason"] == "unsubscribed_all" and [(s["list"], s["state"]) for s in d["subscriptions"]] == [("news", "opted_in"), ("promo", "pending")] and len(d["events"]) == 3 and [(q["id"], q["reason"], q["spool_file"], q["released_at"]) for q in d["quarantine"]] == [(1, "suppressed", "20240101-000000-Q1-shared.eml", None), (3, "suppressed", "20240101-000000-Q3-own.eml", None)] and d["exported_at"] > 0' \
+    export ann@example.com
+check_err "export bad address" 65 "optinctl: bad address 'ann': no '@' in address" \
+    export ann
+
+# --- forget ------------------------------------------------------------------
+
+check_err "forget: evidence naming the address" 65 \
+    "optinctl forget: --source and --evidence must not contain the address" \
+    forget ann@example.com --evidence "request from Ann@Example.com"
+printf 'ConsentDB %s\nSyslog no\n' "$db" > "$tmp/nokey.conf"
+check_err "forget without TokenKeyFile" 78 \
+    "optinctl forget: TokenKeyFile is not set: the erased address is kept only as a hash keyed from it" \
+    -c "$tmp/nokey.conf" forget ann@example.com
+check "forget" 0 "erased ann@example.com: subscriptions=2 events=3 quarantine=2 suppressions=1 spool_files=1
+note: 1 spool file kept: other quarantine rows name it
+ann@example.com stays blocked (suppressed=erased, kept as a keyed hash)" \
+    forget ann@example.com --evidence "ticket 42"
+if [ ! -e "$qdir/20240101-000000-Q3-own.eml" ] && [ -e "$qdir/20240101-000000-Q1-shared.eml" ]
+then ok; else bad "forget: own spool file removed, shared one kept" "$(ls "$qdir")"; fi
+check "status after forget: still blocked" 0 "ann@example.com suppressed=erased
+  (other lists) decision=suppressed" status ann@example.com
+check_sql "the plain address is in no row of any table" 0 "$(
+	$PY -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+parts = []
+for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type = '"'table'"'"):
+    for col in c.execute("PRAGMA table_info(%s)" % t):
+        parts.append("SELECT count(*) AS n FROM %s WHERE %s LIKE '"'%%ann@example.com%%'"'" % (t, col[1]))
+print("SELECT sum(n) FROM (" + " UNION ALL ".join(parts) + ")")' "$db")"
+n=$(cat "$db" "$db-wal" 2>/dev/null | grep -a -c 'ann@example\.com')
+if [ "$n" = 0 ]; then ok; else bad "the plain address is in no byte of the database files" "$n lines"; fi
+check_sql "the suppression is a keyed hash" "erased|1" \
+    "SELECT reason || '|' || (address GLOB 'hmac:[0-9a-f]*' AND length(address) = 69) FROM suppressions WHERE reason = 'erased'"
+check_sql "the erase event holds no address" "erased|-|optinctl|ticket 42|1" \
+    "SELECT event || '|' || coalesce(list_id, '-') || '|' || source || '|' || evidence || '|' || (address LIKE 'hmac:%') FROM consent_events WHERE event = 'erased'"
+check_json "export after forget" 0 \
+    'd["erased"] is True and d["suppression"]["reason"] == "erased" and d["subscriptions"] == [] and [e["event"] for e in d["events"]] == ["erased"] and d["quarantine"] == []' \
+    export ann@example.com
+run history ann@example.com
+if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = 'TIME - erased source=optinctl evidence="ticket 42"' ]
+then ok; else bad "history after forget" "rc $rc" "out: $out"; fi
+
+# an erased address does not come back through an import
+printf 'address,list,status\nAnn@Example.com,news,opted_in\ncarl@example.com,news,opted_in\n' > "$tmp/dsar-a.csv"
+check "import skips an erased address" 0 \
+    "import $tmp/dsar-a.csv: format=optin rows=2 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+    import "$tmp/dsar-a.csv"
+printf 'Email,Secondary Email,Email Opt Out\nann@example.com,dora@example.com,no\n' > "$tmp/dsar-v.csv"
+check "vtiger import skips an erased address" 0 \
+    "import $tmp/dsar-v.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+    import "$tmp/dsar-v.csv" --list news
+check_sql "no subscription came back" 0 \
+    "SELECT count(*) FROM subscriptions WHERE address = 'ann@example.com'"
+check_err "import needs the key ring once someone is erased" 78 \
+    "optinctl import: 1 erased address is kept as keyed hashes, which need TokenKeyFile: TokenKeyFile is not set" \
+    -c "$tmp/nokey.conf" import "$tmp/dsar-a.csv"
+
+# a new subscription does not lift the erased suppression: the milter's
+# lookup (store_lookup2, used by quarantine release) still says suppressed
+"$OPTINCTL" -c "$conf" subscribe ann@example.com news >/dev/null
+check "status: subscribed but erased" 0 "ann@example.com suppressed=erased
+  news state=opted_in decision=suppressed
+  (other lists) decision=suppressed" status ann@example.com
+printf 'To: ann@example.com\r\n\r\nz\r\n' > "$qdir/20240102-000000-Q4-new.eml"
+qrow 4 ann@example.com news suppressed 20240102-000000-Q4-new.eml
+check_err "release to an erased address is refused" 65 \
+    "optinctl quarantine release: row 4: recipient <ann@example.com> on list news: suppressed (--force releases it anyway)" \
+    quarantine release 4
+check_json "forget --json" 0 \
+    'd["address"] == "ann@example.com" and d["erased"] is True and d["suppression"].startswith("hmac:") and d["deleted"] == {"subscriptions": 1, "events": 1, "quarantine": 1, "suppressions": 0, "spool_files": 1} and d["spool_files_kept"] == 0' \
+    --json forget ann@example.com
+check_sql "forget twice: one suppression" 1 \
+    "SELECT count(*) FROM suppressions WHERE reason = 'erased'"

@@ -1,0 +1,213 @@
+# t-import.sh - optinctl import and export-list (sourced by run.sh, which
+# has the helpers check, check_err, check_json, check_sql, new_db, lock_db).
+# Exact summaries and error lines with their line numbers; events read back.
+
+new_db imp
+f=$tmp/imp
+
+# --- a well-formed file: BOM, CRLF, quoted fields --------------------------
+
+printf '\357\273\277address,list,status,source,consented_at,evidence\r\n' > "$f-a.csv"
+printf 'ann@example.com,news,opted_in,crm,2024-03-01T10:00:00Z,"form 12, page 2"\r\n' >> "$f-a.csv"
+printf '"Bob@Example.COM",news,pending,,,\r\n' >> "$f-a.csv"
+printf 'cy@example.com,promo,opted_out,,,"said ""stop"""\r\n' >> "$f-a.csv"
+printf 'dee@b\303\274cher.example,news,opted_in,,1700000000,\r\n' >> "$f-a.csv"
+check "import: BOM, CRLF, quotes" 0 \
+    "import $f-a.csv: format=optin rows=4 added=4 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-a.csv"
+check_sql "import: event with consented_at and evidence" \
+    "opted_in|crm|consented_at=2024-03-01T10:00:00Z; form 12, page 2" \
+    "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'ann@example.com'"
+check_sql "import: default source, no evidence" "pending|import|-" \
+    "SELECT event || '|' || source || '|' || coalesce(evidence, '-') FROM consent_events WHERE address = 'bob@example.com'"
+check_sql "import: doubled quotes" 'said "stop"' \
+    "SELECT evidence FROM consent_events WHERE address = 'cy@example.com'"
+check_sql "import: IDN address, epoch consented_at" \
+    "news|consented_at=2023-11-14T22:13:20Z" \
+    "SELECT list_id || '|' || evidence FROM consent_events WHERE address = 'dee@xn--bcher-kva.example'"
+nev=$(sql "SELECT count(*) FROM consent_events")
+check "re-import changes nothing" 0 \
+    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    import "$f-a.csv"
+check_sql "re-import wrote no event" "$nev" "SELECT count(*) FROM consent_events"
+tr -d '\r' < "$f-a.csv" | tail -c +4 > "$f-lf.csv"
+check "same rows with LF and no BOM: unchanged" 0 \
+    "import $f-lf.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    import "$f-lf.csv"
+
+# --- malformed rows: each reported with its line, the good ones imported --
+
+cat > "$f-b.csv" <<'EOF'
+address,list,status
+ok1@example.com,news,opted_in
+ok2@example.com,news
+not-an-address,news,opted_in
+ok3@example.com,nosuch,opted_in
+ok4@example.com,news,subscribed
+ok5@example.com,news,opted_in,x
+"ok6@example.com",news,"pend"ing
+ok7@example.com,news,opted_in
+"ok8@example.com,news,opted_in
+ok9@example.com,news,opted_in
+EOF
+run import "$f-b.csv"
+want_err="optinctl import: $f-b.csv:3: 2 fields, the header has 3
+optinctl import: $f-b.csv:4: bad address 'not-an-address': no '@' in address
+optinctl import: $f-b.csv:5: no such list 'nosuch'
+optinctl import: $f-b.csv:6: bad status 'subscribed' (pending, opted_in or opted_out)
+optinctl import: $f-b.csv:7: 4 fields, the header has 3
+optinctl import: $f-b.csv:8: text after the closing quote of a field
+optinctl import: $f-b.csv:10: quoted field opened on line 10 is never closed (the rest of the input, to line 11, is skipped)"
+want_out="import $f-b.csv: format=optin rows=9 added=2 changed=0 unchanged=0 kept=0 skipped=0 bad=7"
+if [ "$rc" = 65 ] && [ "$out" = "$want_out" ] && [ "$err" = "$want_err" ]; then ok
+else bad "import: malformed rows" "rc $rc" "out: $out" "err: $err" "want err: $want_err"; fi
+check_sql "import: good rows of a bad file kept" "ok1@example.com ok7@example.com" \
+    "SELECT group_concat(address, ' ') FROM (SELECT address FROM subscriptions WHERE address LIKE 'ok%' ORDER BY address)"
+check_json "import --json lists bad rows" 65 \
+    'd["rows"] == 9 and d["bad"] == 7 and d["written"] is True and d["bad_rows"][0] == {"line": 3, "reason": "2 fields, the header has 3"} and len(d["bad_rows"]) == 7 and d["unchanged"] == 2' \
+    --json import "$f-b.csv"
+
+# --- --strict, --dry-run ---------------------------------------------------
+
+printf 'address,list,status\ns1@example.com,news,opted_in\nbad,news,opted_in\n' > "$f-c.csv"
+check "import --strict refuses all" 65 \
+    "import $f-c.csv: format=optin rows=2 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1
+nothing written (--strict and 1 bad row)" import "$f-c.csv" --strict
+check_sql "--strict wrote nothing" 0 \
+    "SELECT count(*) FROM subscriptions WHERE address = 's1@example.com'"
+check "import --dry-run" 65 \
+    "import $f-c.csv: format=optin rows=2 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1
+dry run: nothing written" import --dry-run "$f-c.csv"
+check_sql "--dry-run wrote nothing" 0 \
+    "SELECT count(*) FROM consent_events WHERE address = 's1@example.com'"
+check "import --dry-run of a good file" 0 \
+    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+dry run: nothing written" import "$f-a.csv" --dry-run
+
+# --- duplicates, opt-outs kept ----------------------------------------------
+
+printf 'address,list,status\ndup@example.com,news,opted_in\ndup@example.com,news,opted_in\nDUP@example.com,news,opted_out\n' > "$f-d.csv"
+run import "$f-d.csv"
+if [ "$rc" = 65 ] && [ "$out" = "import $f-d.csv: format=optin rows=3 added=1 changed=0 unchanged=1 kept=0 skipped=0 bad=1" ] && \
+    [ "$err" = "optinctl import: $f-d.csv:4: dup@example.com on list news is opted_in on line 2: conflicting rows" ]
+then ok; else bad "import: conflicting duplicates" "rc $rc" "out: $out" "err: $err"; fi
+printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,2020-01-01\n' > "$f-e.csv"
+check "import: an old consent does not undo an opt-out" 0 \
+    "import $f-e.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    import "$f-e.csv"
+printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
+    $(( $(date +%s) + 100 )) > "$f-e2.csv"
+check "import: a later consent does" 0 \
+    "import $f-e2.csv: format=optin rows=1 added=0 changed=1 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-e2.csv"
+check_sql "cy is opted in again" opted_in \
+    "SELECT status FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
+
+# --- Vtiger CRM export ------------------------------------------------------
+
+cat > "$f-v.csv" <<'EOF'
+"Contact Id","First Name","Last Name","Email","Secondary Email","Email Opt Out","Do Not Call"
+12x1,Ann,A,vt1@example.com,,No,0
+12x2,Bob,B,vt2@example.com,vt2b@example.com,Yes,0
+12x3,Cy,C,,,No,0
+12x4,Dee,D,VT1@example.com,,1,0
+12x5,Eve,E,vt5@example.com,,perhaps,0
+12x6,"Fay, F.",F,"vt6@example.com",,0,0
+EOF
+run import "$f-v.csv" --list crm
+if [ "$rc" = 65 ] && [ "$out" = "import $f-v.csv: format=vtiger rows=6 added=4 changed=1 unchanged=0 kept=0 skipped=1 bad=1" ] && \
+    [ "$err" = "optinctl import: $f-v.csv:6: bad Email Opt Out 'perhaps' (yes/no, 1/0)" ]
+then ok; else bad "import vtiger" "rc $rc" "out: $out" "err: $err"; fi
+check_sql "vtiger: no opt-out is pending, never opted_in" \
+    "vt1@example.com|opted_out vt2@example.com|opted_out vt2b@example.com|opted_out vt6@example.com|pending" \
+    "SELECT group_concat(address || '|' || status, ' ') FROM (SELECT * FROM subscriptions WHERE list_id = 'crm' ORDER BY address)"
+check_sql "vtiger: opt-out event" "opted_out|vtiger|Email Opt Out=yes" \
+    "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'vt2b@example.com'"
+check "vtiger: re-import changes nothing" 65 \
+    "import $f-v.csv: format=vtiger rows=6 added=0 changed=0 unchanged=4 kept=1 skipped=1 bad=1" \
+    import "$f-v.csv" --list crm
+check "vtiger --assume-opt-in: never over an opt-out" 65 \
+    "import $f-v.csv: format=vtiger rows=6 added=0 changed=1 unchanged=3 kept=1 skipped=1 bad=1" \
+    import "$f-v.csv" --list crm --assume-opt-in "web form 2019" --source crm-sync
+check_sql "vtiger --assume-opt-in: evidence" "opted_in|crm-sync|assumed opt-in: web form 2019" \
+    "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'vt6@example.com' ORDER BY id DESC LIMIT 1"
+check_err "vtiger without --list" 64 \
+    "optinctl import: $f-v.csv: a Vtiger export names no list: give --list" \
+    import "$f-v.csv"
+check_err "--assume-opt-in on an optin file" 64 \
+    "optinctl import: --assume-opt-in is for CRM exports; this file has a 'status' column" \
+    import "$f-a.csv" --assume-opt-in x
+
+# --- files that cannot be imported ------------------------------------------
+
+check_err "import: no such file" 66 \
+    "optinctl import: $f-none.csv: No such file or directory" import "$f-none.csv"
+: > "$f-empty.csv"
+check_err "import: empty file" 65 \
+    "optinctl import: $f-empty.csv: empty file (no header row)" import "$f-empty.csv"
+printf 'name,phone\nx,1\n' > "$f-h.csv"
+check_err "import: no address column" 65 \
+    "optinctl import: $f-h.csv:1: no 'address' column (nor a Vtiger 'Email' column) in the header row" \
+    import "$f-h.csv"
+printf 'address,status\nx@example.com,opted_in\n' > "$f-nl.csv"
+check_err "import: no list" 64 "optinctl import: $f-nl.csv: no 'list' column: give --list" \
+    import "$f-nl.csv"
+check "import: --list for a file without list column" 0 \
+    "import $f-nl.csv: format=optin rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-nl.csv" --list news
+check_err "import: no file" 64 \
+    "usage: optinctl [-c FILE] [--json] import FILE.csv [--list L] [--source S] [--strict] [--dry-run] [--assume-opt-in SOURCE]" \
+    import
+
+# --- export-list ------------------------------------------------------------
+
+"$OPTINCTL" -c "$conf" unsubscribe zz@example.com --all >/dev/null
+run export-list crm
+if [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | tr -d '\r')" = "Email,Email Opt Out
+vt1@example.com,1
+vt2@example.com,1
+vt2b@example.com,1
+vt6@example.com,0" ] && [ "$(printf '%s\n' "$out" | grep -c "$(printf '\r')\$")" = 5 ]
+then ok; else bad "export-list (vtiger, CRLF)" "rc $rc" "out: $out"; fi
+run export-list --opt-outs crm
+if [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | tr -d '\r')" = "Email,Email Opt Out
+vt1@example.com,1
+vt2@example.com,1
+vt2b@example.com,1
+zz@example.com,1" ]; then ok; else bad "export-list --opt-outs" "rc $rc" "out: $out"; fi
+run export-list crm --format csv
+if [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | tr -d '\r' | sed 's/,20[0-9T:-]*Z$/,TIME/')" = "address,list,status,source,updated_at
+vt1@example.com,crm,opted_out,vtiger,TIME
+vt2@example.com,crm,opted_out,vtiger,TIME
+vt2b@example.com,crm,opted_out,vtiger,TIME
+vt6@example.com,crm,opted_in,crm-sync,TIME" ]; then ok
+else bad "export-list --format csv" "rc $rc" "out: $out"; fi
+printf '%s\n' "$out" > "$f-x.csv"
+check "export-list --format csv imports back unchanged" 0 \
+    "import $f-x.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    import "$f-x.csv"
+"$OPTINCTL" -c "$conf" export-list crm > "$f-y.csv"
+check "export-list (vtiger) imports back unchanged" 0 \
+    "import $f-y.csv: format=vtiger rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    import "$f-y.csv" --list crm
+check_json "export-list --json" 0 \
+    '[(s["address"], s["status"], s["suppressed"]) for s in d["subscriptions"]] == [("vt1@example.com", "opted_out", False), ("vt2@example.com", "opted_out", False), ("vt2b@example.com", "opted_out", False), ("vt6@example.com", "opted_in", False)]' \
+    --json export-list crm
+check_err "export-list unknown list" 65 "optinctl: no such list 'nosuch'" \
+    export-list nosuch
+check_err "export-list bad format" 64 "optinctl export-list: --format is vtiger or csv" \
+    export-list crm --format xml
+
+# --- a locked database -------------------------------------------------------
+
+if lock_db "$db"; then
+	check_err "import, locked" 75 \
+	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
+	    import "$f-a.csv"
+	check "import --dry-run while locked" 0 \
+	    "import $f-a.csv: format=optin rows=4 added=0 changed=1 unchanged=3 kept=0 skipped=0 bad=0
+dry run: nothing written" import "$f-a.csv" --dry-run
+else
+	bad "lock holder did not start"
+fi
+unlock_db
