@@ -10,8 +10,9 @@
  * one statement returning both the suppression and the subscription state.
  *
  * Settings per connection: WAL, synchronous=NORMAL, foreign_keys on (off,
- * with a 256 MiB page cache, for STORE_BULK), busy timeout DBBusyTimeout.  A database that is busy, locked, unreadable or
- * unopenable is STORE_TEMPFAIL, never "not found" (STYLE.md section 4).
+ * with a 256 MiB page cache, for STORE_BULK), busy timeout DBBusyTimeout.
+ * A database that is busy, locked, unreadable or unopenable is
+ * STORE_TEMPFAIL, never "not found" (STYLE.md section 4).
  * Single changes run in BEGIN IMMEDIATE (so that waiting for the write lock
  * goes through the busy handler), or in a savepoint when the caller holds a
  * transaction from store_begin().
