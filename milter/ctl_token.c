@@ -1,13 +1,12 @@
 /*
- * ctl_token.c - optinctl verbs "token newkey|issue|check" and "dns"
- * (DESIGN "optinctl", "Unsubscribe headers and tokens", "DKIM").
+ * ctl_token.c - optinctl verbs "token newkey|issue|check" (DESIGN
+ * "optinctl", "Unsubscribe headers and tokens"); "dns" is in ctl_dns.c.
  *
  *	token newkey		append a fresh random 32-byte key with the next
  *				id to TokenKeyFile (created mode 0600)
  *	token issue ADDR LIST	print the token for ADDR (normalised) on LIST
  *	token check TOKEN	print recipient, list, key id, issue day and
  *				status; exit 0 ok, 65 otherwise
- *	dns [DOMAIN]		print the DKIM TXT records to publish
  *
  * Output: text, or one JSON object with --json.  A key is never printed.
  * Exit codes are sysexits.h (64 usage, 65 bad data, 66 no input, 73 cannot
@@ -21,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sysexits.h>
@@ -35,7 +33,6 @@
 #include "addr.h"
 #include "config.h"
 #include "ctl.h"
-#include "dkimsign.h"
 #include "log.h"
 #include "secfile.h"
 #include "token.h"
@@ -397,102 +394,4 @@ ctl_token(struct ctl *c, int argc, char **argv)
 	    "       optinctl token issue ADDR LIST\n"
 	    "       optinctl token check TOKEN\n");
 	return EX_USAGE;
-}
-
-struct dns_out {
-	const struct ctl *c;
-	const char *domain;		/* filter, or NULL */
-	size_t n;			/* records printed */
-};
-
-/* dns_record - dkimsign_dns_records() callback: print one TXT record,
- * in zone-file form with strings of at most 255 octets (RFC 1035 3.3) */
-static void
-dns_record(const char *name, const char *txt, void *arg)
-{
-	struct dns_out *d = arg;
-	size_t nlen, dlen, i;
-
-	if (d->domain != NULL) {
-		nlen = strlen(name);
-		dlen = strlen(d->domain);
-		if (nlen <= dlen + 12 || strcasecmp(name + nlen - dlen,
-		    d->domain) != 0 || strncmp(name + nlen - dlen - 12,
-		    "._domainkey.", 12) != 0)
-			return;
-	}
-	if (d->c->json) {
-		printf("%s{\"name\":", d->n > 0 ? "," : "");
-		json_str(stdout, name);
-		printf(",\"type\":\"TXT\",\"value\":");
-		json_str(stdout, txt);
-		printf("}");
-	} else {
-		printf("%s. IN TXT (", name);
-		for (i = 0; i == 0 || txt[i] != '\0'; ) {
-			printf(" \"");
-			for (nlen = 0; nlen < 255 && txt[i] != '\0'; i++,
-			    nlen++) {
-				if (txt[i] == '"' || txt[i] == '\\')
-					putchar('\\');
-				putchar(txt[i]);
-			}
-			printf("\"");
-			if (txt[i] == '\0')
-				break;
-		}
-		printf(" )\n");
-	}
-	d->n++;
-}
-
-int
-ctl_dns(struct ctl *c, int argc, char **argv)
-{
-	struct dkimsign *ds;
-	struct dns_out d;
-	char why[512], dom[256];
-	size_t len;
-	int rc;
-
-	if (argc > 2 || (argc == 2 && (argv[1][0] == '\0' ||
-	    argv[1][0] == '-'))) {
-		fprintf(stderr, "usage: optinctl dns [DOMAIN]\n");
-		return EX_USAGE;
-	}
-	d.c = c;
-	d.domain = NULL;
-	d.n = 0;
-	if (argc == 2) {
-		snprintf(dom, sizeof(dom), "%s", argv[1]);
-		len = strlen(dom);
-		if (len > 0 && dom[len - 1] == '.')
-			dom[len - 1] = '\0';
-		d.domain = dom;
-	}
-	why[0] = '\0';
-	if ((ds = dkimsign_open(c->cfg, why, sizeof(why))) == NULL) {
-		if (why[0] == '\0')
-			fprintf(stderr, "optinctl: no DKIM key configured "
-			    "(Domain, Selector, KeyFile or KeyTable)\n");
-		else
-			fprintf(stderr, "optinctl: %s\n", why);
-		return EX_CONFIG;
-	}
-	if (c->json)
-		printf("{\"records\":[");
-	rc = dkimsign_dns_records(ds, dns_record, &d, why, sizeof(why));
-	dkimsign_free(&ds);
-	if (c->json)
-		printf("]}\n");
-	if (rc < 0) {
-		fprintf(stderr, "optinctl: %s\n", why);
-		return EX_CONFIG;
-	}
-	if (d.n == 0 && d.domain != NULL) {
-		fprintf(stderr, "optinctl: no DKIM key for domain %s\n",
-		    d.domain);
-		return EX_DATAERR;
-	}
-	return EX_OK;
 }

@@ -1092,6 +1092,65 @@ spf_dmarc_lookup(struct spf_checker *chk, const char *domain, char *record,
 	return res;
 }
 
+enum spf_lookup
+spf_txt_lookup(struct spf_checker *chk, const char *name,
+    void (*fn)(const char *txt, void *arg), void *arg, char *why,
+    size_t whylen)
+{
+	enum spf_lookup res = SPF_LOOKUP_NONE;
+	SPF_dns_rr_t *rr;
+	char dom[256], *txt, *p;
+	size_t len;
+	int i, n = 0;
+
+	if (!spf_norm_domain(name, dom, sizeof(dom)) ||
+	    strchr(name, '@') != NULL) {
+		snprintf(why, whylen, "malformed DNS name");
+		return SPF_LOOKUP_NONE;
+	}
+	rr = SPF_dns_lookup(chk->server->resolver, dom, ns_t_txt, 0);
+	switch (rr->herrno) {
+	case NETDB_SUCCESS:
+		for (i = 0; i < rr->num_rr; i++) {
+			len = strlen(rr->rr[i]->txt) + 1;
+			if ((txt = malloc(len)) == NULL) {
+				snprintf(why, whylen, "out of memory");
+				res = SPF_LOOKUP_TEMPERROR;
+				goto out;
+			}
+			/* keep whitespace whitespace (RFC 6376 §3.2 FWS)
+			 * rather than '?' */
+			memcpy(txt, rr->rr[i]->txt, len);
+			for (p = txt; *p != '\0'; p++)
+				if (*p == '\t' || *p == '\r' || *p == '\n')
+					*p = ' ';
+			spf_clean(txt, txt, len);
+			fn(txt, arg);
+			free(txt);
+			n++;
+		}
+		if (n > 0)
+			res = SPF_LOOKUP_FOUND;
+		else
+			snprintf(why, whylen, "%s: no TXT record", dom);
+		break;
+	case HOST_NOT_FOUND:
+		snprintf(why, whylen, "%s: no such name", dom);
+		break;
+	case NO_DATA:
+		snprintf(why, whylen, "%s: no TXT record", dom);
+		break;
+	default:
+		snprintf(why, whylen, "%s: DNS error (%d)", dom,
+		    (int)rr->herrno);
+		res = SPF_LOOKUP_TEMPERROR;
+		break;
+	}
+out:
+	SPF_dns_rr_free(rr);
+	return res;
+}
+
 bool
 spf_org_domain(const char *domain, char *out, size_t outlen)
 {

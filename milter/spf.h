@@ -46,7 +46,7 @@ enum spf_result {
 	SPFR_PERMERROR
 };
 
-/* Outcome of a DNS record lookup (spf_dmarc_lookup). */
+/* Outcome of a DNS record lookup (spf_dmarc_lookup, spf_txt_lookup). */
 enum spf_lookup {
 	SPF_LOOKUP_FOUND,	/* record copied out */
 	SPF_LOOKUP_NONE,	/* no record (NXDOMAIN, no data, no DMARC) */
@@ -164,6 +164,21 @@ enum spf_result spf_check_inbound(struct spf_checker *chk,
 enum spf_lookup spf_dmarc_lookup(struct spf_checker *chk, const char *domain,
 	    char *record, size_t recordlen, char *found_at, size_t found_atlen,
 	    char *why, size_t whylen);
+
+/*
+ * TXT records at name (a DNS name, trailing dot allowed; for optinctl's
+ * DKIM check), through the resolver of the outbound checks (the test zone
+ * when one is set): fn(txt, arg) is called once per record, its
+ * character-strings concatenated (RFC 6376 §3.6.2.2), tab, CR and LF as
+ * space, other bytes outside printable ASCII as '?'; txt is borrowed
+ * during the call.
+ * SPF_LOOKUP_FOUND when fn was called, SPF_LOOKUP_NONE for NXDOMAIN, no TXT
+ * data or a malformed name, SPF_LOOKUP_TEMPERROR on DNS failure; why[] says
+ * what happened otherwise.  Thread-safe.
+ */
+enum spf_lookup spf_txt_lookup(struct spf_checker *chk, const char *name,
+	    void (*fn)(const char *txt, void *arg), void *arg, char *why,
+	    size_t whylen);
 
 /*
  * Organisational domain, approximated by the last two labels, lower-cased,

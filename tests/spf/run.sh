@@ -4,8 +4,11 @@
 # Starts dnsmasq in a private network namespace (optin-spf-PID) serving
 # tests/spf/example.test.conf on the namespace's 127.0.0.1, with
 # /etc/netns/NS/resolv.conf pointing there, builds tests/spf/spf_probe.c
-# and runs it inside the namespace.  Needs root, iproute2 and dnsmasq
-# (Debian: dnsmasq-base).  Run from the build directory after `make`.
+# and runs it inside the namespace, then every tests/spf/t-*.sh (optinctl
+# dns; the milter's SPFCheck actions through miltertest).  DKIM keys and
+# records for them come from setup-dkim.sh.  Needs root, iproute2, dnsmasq
+# (Debian: dnsmasq-base), openssl and miltertest.  Run from the build
+# directory after `make`.
 # Prints "spf: N passed, N failed" last.
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -32,9 +35,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-for tool in ip dnsmasq cc; do
+for tool in ip dnsmasq cc openssl miltertest sqlite3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "$tool not installed (apt-get install iproute2 dnsmasq-base gcc)"
+		echo "$tool not installed (apt-get install iproute2 dnsmasq-base gcc openssl miltertest sqlite3)"
 		fail=1
 		finish
 	fi
@@ -53,6 +56,14 @@ fi
 tmp=$(mktemp -d /tmp/optin-spf.XXXXXX)
 chmod 755 "$tmp"
 
+# DKIM keys and their published records for t-dns.sh (dnsmasq reads them).
+if ! sh "$here/setup-dkim.sh" "$tmp" 2>"$tmp/dkim.err"; then
+	echo "setup-dkim.sh failed:"
+	cat "$tmp/dkim.err"
+	fail=1
+	finish
+fi
+
 # The probe: libcommon.a holds spf.o and log.o.
 if ! cc -Wall -Wextra -I"$top_builddir" -I"$top_srcdir/milter" \
     -o "$tmp/spf_probe" "$here/spf_probe.c" "$top_builddir/milter/libcommon.a" \
@@ -70,7 +81,8 @@ printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' \
 
 # down.example.test goes to a port nobody listens on: DNS failure.
 ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null \
-    --conf-file="$here/example.test.conf" --no-resolv --no-hosts \
+    --conf-file="$here/example.test.conf" --conf-file="$tmp/dkim.conf" \
+    --no-resolv --no-hosts \
     --listen-address=127.0.0.1 --bind-interfaces --port=53 --user=nobody \
     --local-ttl=3 --server=/down.example.test/127.0.0.1#5399 \
     --pid-file= --log-facility="$tmp/dnsmasq.log" --log-queries \
@@ -98,6 +110,34 @@ if [ $i -eq 50 ]; then
 	finish
 fi
 
+# The t-*.sh scripts (optinctl dns, the milter's SPFCheck actions) first,
+# as the probe ends by stopping dnsmasq.  They run outside the namespace
+# and enter it with "ip netns exec $SPF_NS"; they print "ok ..." or
+# "not ok ..." lines, diagnostics on stderr.
+for t in "$here"/t-*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	SPF_NS=$ns SPF_TMP=$tmp SPF_HERE=$(cd "$here" && pwd) \
+	    SPF_BUILD=$(cd "$top_builddir" && pwd) \
+	    SPF_SRC=$(cd "$top_srcdir" && pwd) \
+	    timeout 120 sh "$t" > "$tmp/$name.out" 2> "$tmp/$name.err"
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass=$((pass + 1)) ;;
+		*) fail=$((fail + 1)); echo "$name: $line" ;;
+		esac
+	done < "$tmp/$name.out"
+	if [ $rc -ne 0 ]; then
+		echo "$name exited with $rc:"
+		tail -40 "$tmp/$name.err"
+		fail=$((fail + 1))
+	fi
+	if [ "${SPF_TEST_VERBOSE:-}" ]; then
+		cat "$tmp/$name.out" "$tmp/$name.err"
+	fi
+done
+
 timeout 90 ip netns exec "$ns" "$tmp/spf_probe" "$helper" "$dns_pid" \
     > "$tmp/probe.out" 2> "$tmp/probe.err"
 rc=$?
@@ -115,4 +155,5 @@ fi
 if [ "${SPF_TEST_VERBOSE:-}" ]; then
 	cat "$tmp/probe.out" "$tmp/probe.err"
 fi
+
 finish
