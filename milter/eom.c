@@ -98,7 +98,7 @@ static int
 lookup_all(struct conn *c, struct tally *t)
 {
 	struct msg *m = &c->msg;
-	char why[WHY], shown[ADDR_MAX + 40];
+	char why[WHY], shown[ADDR_MAX + 40], hash[STORE_HASH_MAX];
 	struct consent_row row;
 	struct store *st;
 	bool tempfail;
@@ -119,8 +119,11 @@ lookup_all(struct conn *c, struct tally *t)
 			    "as no_consent", m->qid, fmt_addr(c, r->raw, shown,
 			    sizeof(shown)));
 			r->reason = CONSENT_NO_CONSENT;
-		} else if (store_lookup(st, r->addr, m->list, &row, why,
-		    sizeof(why)) != STORE_OK) {
+		} else if (store_lookup2(st, r->addr, c->rt->ring != NULL &&
+		    store_addr_hash(c->rt->ring, r->addr, hash) == 0 ? hash :
+		    NULL, m->list, &row, why, sizeof(why)) != STORE_OK) {
+			/* hash: an erased person stays suppressed (optinctl
+			 * forget keeps only the keyed hash) */
 			log_err("%s: consent lookup: %s", m->qid, why);
 			return -1;
 		} else
