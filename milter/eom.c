@@ -95,7 +95,7 @@ fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 
 /* lookup_all - decide every recipient; 0, or -1 on a store failure */
 static int
-lookup_all(struct conn *c, struct tally *t)
+lookup_all(struct conn *c, bool released, struct tally *t)
 {
 	struct msg *m = &c->msg;
 	char why[WHY], shown[ADDR_MAX + 40], hash[STORE_HASH_MAX];
@@ -113,7 +113,10 @@ lookup_all(struct conn *c, struct tally *t)
 
 		if (r->unsub)
 			continue;
-		if (r->addr == NULL) {
+		if (released) {
+			/* an admin's forced release: no consent check */
+			r->reason = CONSENT_DELIVER;
+		} else if (r->addr == NULL) {
 			/* never a silent match: held as no_consent */
 			log_warnx("%s: recipient %s cannot be parsed: held "
 			    "as no_consent", m->qid, fmt_addr(c, r->raw, shown,
@@ -493,6 +496,25 @@ marker_ok(struct conn *c)
 	return true;
 }
 
+/* release_ok - does the message carry a valid release marker for its only
+ * recipient and list? */
+static bool
+release_ok(struct conn *c)
+{
+	struct msg *m = &c->msg;
+	const char *v = msg_header(m, CAMPAIGN_RELEASE_HEADER);
+	char list[CAMPAIGN_LIST_MAX + 1], mac[65], data[ADDR_MAX + 100];
+	int n;
+
+	return v != NULL && c->rt->ring != NULL && m->nrcpt == 1 &&
+	    m->rcpt[0].addr != NULL &&
+	    sscanf(v, " list=%64[A-Za-z0-9._-]; mac=%64[0-9a-f]", list,
+	    mac) == 2 && strcmp(list, m->list) == 0 &&
+	    (n = campaign_release_data(list, m->rcpt[0].addr, data,
+	    sizeof(data))) >= 0 &&
+	    token_mark_check(c->rt->ring, data, (size_t)n, mac);
+}
+
 /* log_would_quarantine - Mode monitor: what enforce would have held */
 static void
 log_would_quarantine(struct conn *c)
@@ -558,7 +580,7 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 {
 	const struct config *cfg = c->rt->cfg;
 	struct msg *m = &c->msg;
-	bool monitor = cfg->mode == MODE_MONITOR, marked;
+	bool monitor = cfg->mode == MODE_MONITOR, marked, released;
 	struct tally t = { 0 };
 	size_t keep, i;
 
@@ -574,7 +596,14 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	if (!marked && msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL)
 		log_warnx("%s: %s header not valid here: ignored", m->qid,
 		    CAMPAIGN_SPLIT_HEADER);
-	if (lookup_all(c, &t) < 0) {
+	released = release_ok(c);
+	if (released)
+		log_info("%s: released from quarantine by an admin: delivered "
+		    "without a consent check", m->qid);
+	else if (msg_header(m, CAMPAIGN_RELEASE_HEADER) != NULL)
+		log_warnx("%s: %s header not valid here: ignored", m->qid,
+		    CAMPAIGN_RELEASE_HEADER);
+	if (lookup_all(c, released, &t) < 0) {
 		eom_db_error(c, v);
 		return;
 	}

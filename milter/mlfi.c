@@ -222,7 +222,8 @@ mlfi_eoh(SMFICTX *ctx)
 	fetch_qid(ctx, c);
 	m->campaign = m->env_campaign ||
 	    msg_header(m, cfg->campaign_header) != NULL ||
-	    msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL;
+	    msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL ||
+	    msg_header(m, CAMPAIGN_RELEASE_HEADER) != NULL;
 	if (m->campaign && campaign_list(cfg, msg_header(m, cfg->list_header),
 	    m->list, why, sizeof(why)) < 0 &&
 	    msg_header(m, CAMPAIGN_SPLIT_HEADER) == NULL) {

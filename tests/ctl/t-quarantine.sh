@@ -99,8 +99,10 @@ if [ "$(cat "$tmp/sm.args" 2>/dev/null)" = "-i
 -f
 news@example.com
 --
-ann@example.com" ] && cmp -s "$tmp/sm.in" "$qdir/$sa"
-then ok; else bad "release: SendmailCommand arguments and input" "$(cat "$tmp/sm.args")"; fi
+ann@example.com" ] &&
+    head -n 1 "$tmp/sm.in" | grep -qE '^X-Optin-Release: list=news; mac=[0-9a-f]{64}'$'\r''$' &&
+    tail -n +2 "$tmp/sm.in" | cmp -s - "$qdir/$sa"
+then ok; else bad "release: SendmailCommand arguments, release marker and input" "$(cat "$tmp/sm.args")"; fi
 check_sql "release: row marked released" 1 \
     "SELECT released_at >= strftime('%s', 'now') - 60 FROM quarantine WHERE id = 1"
 run quarantine release 1
