@@ -679,6 +679,10 @@ void
 eom_decide(struct conn *c, struct edits *e, struct verdict *v)
 {
 	memset(e, 0, sizeof(*e));
+	if (c->msg.longest_line > 998)
+		log_warnx("%s: body line of %zu octets (over 998): the MTA "
+		    "may fold it after signing, breaking the DKIM signature",
+		    c->msg.qid, c->msg.longest_line);
 	if (c->msg.campaign)
 		decide_campaign(c, e, v);
 	else

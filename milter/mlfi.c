@@ -252,7 +252,7 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (c == NULL)
 		return mlfi_tempfail(ctx, "no connection context");
-	if (buf_append(&c->msg.body, chunk, len) < 0)
+	if (msg_add_body(&c->msg, chunk, len) < 0)
 		return mlfi_tempfail(ctx, "out of memory");
 	return SMFIS_CONTINUE;
 }

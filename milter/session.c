@@ -192,6 +192,29 @@ msg_add_header(struct msg *m, const char *name, const char *value)
 	return 0;
 }
 
+int
+msg_add_body(struct msg *m, const unsigned char *chunk, size_t len)
+{
+	const unsigned char *p = chunk, *end = chunk + len, *nl;
+
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			m->line_len += (size_t)(end - p);
+			break;
+		}
+		m->line_len += (size_t)(nl - p);
+		if (m->line_len > 0 && nl > chunk && nl[-1] == '\r')
+			m->line_len--;	/* CR of CRLF */
+		if (m->line_len > m->longest_line)
+			m->longest_line = m->line_len;
+		m->line_len = 0;
+		p = nl + 1;
+	}
+	if (m->line_len > m->longest_line)
+		m->longest_line = m->line_len;
+	return buf_append(&m->body, chunk, len);
+}
+
 const char *
 msg_header(const struct msg *m, const char *name)
 {

@@ -57,6 +57,8 @@ struct msg {
 	struct hdr *hdr;		/* msg arena array */
 	size_t nhdr, hdr_cap;
 	struct buf body;		/* owned; kept across messages */
+	size_t line_len;		/* length of the body line so far */
+	size_t longest_line;		/* longest body line, octets */
 	bool campaign;			/* decided at end of headers */
 	char list[CAMPAIGN_LIST_MAX + 1];
 };
@@ -85,6 +87,11 @@ void msg_reset(struct conn *c);
 /* Add a recipient / header; -1 when out of memory. */
 int msg_add_rcpt(struct msg *m, const char *raw);
 int msg_add_header(struct msg *m, const char *name, const char *value);
+
+/* Append a body chunk, tracking the longest line (RFC 5322 section 2.1.1:
+ * at most 998 octets; Postfix folds longer ones after signing, which
+ * breaks the signature).  -1 when out of memory. */
+int msg_add_body(struct msg *m, const unsigned char *chunk, size_t len);
 
 /* Value of the first header called name (case-insensitive), or NULL. */
 const char *msg_header(const struct msg *m, const char *name);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh - run every tests/milter/t-*.lua with miltertest against a fresh
-# database, spool and key for each script.  Prints "miltertest: N passed,
-# N failed" last.
+# database, spool and key for each script.  A script's .log-re file, when
+# present, holds a regular expression the filter's log must match.  Prints
+# "miltertest: N passed, N failed" last.
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
 here=$top_srcdir/tests/milter
@@ -47,7 +48,10 @@ for t in "$here"/t-*.lua; do
 	setup "$dir" "$name"
 	if OPTIN_MILTER=$milter OPTIN_CONF=$dir/optin-milter.conf \
 	    OPTIN_SOCK=$dir/milter.sock OPTIN_DIR=$dir OPTIN_SRC=$here \
-	    timeout 60 miltertest -s "$t" > "$dir/out" 2>&1; then
+	    timeout 60 miltertest -s "$t" > "$dir/out" 2>&1 &&
+	    { [ ! -f "$here/$name.log-re" ] ||
+	      grep -qE -f "$here/$name.log-re" "$dir/out" ||
+	      { echo "log has no line matching $(cat "$here/$name.log-re")" >> "$dir/out"; false; }; }; then
 		pass=$((pass + 1))
 		echo "PASS: $name"
 	else
