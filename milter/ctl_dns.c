@@ -643,6 +643,7 @@ dns_check(struct ctl *c, const char *domain)
 		fprintf(stderr, "optinctl: %s\n", why);
 		goto out;
 	}
+	dkimsign_free(&ds);		/* the records are copied */
 	dns_choose(&rep);
 	/* DKIM and DMARC lookups: a checker without OutboundIP */
 	if ((chk = spf_checker_new_opts(NULL, &opts, why, sizeof(why))) ==
