@@ -37,7 +37,8 @@ trap 'exit 1' INT TERM HUP
 
 for tool in ip dnsmasq cc openssl miltertest sqlite3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "$tool not installed (apt-get install iproute2 dnsmasq-base gcc openssl miltertest sqlite3)"
+		echo "$tool not installed (apt-get install iproute2" \
+		    "dnsmasq-base gcc openssl miltertest sqlite3)"
 		fail=1
 		finish
 	fi
