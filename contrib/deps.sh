@@ -16,7 +16,7 @@ postfix swaks miltertest opendkim opendkim-tools
 python3-dkim python3-nacl sqlite3
 groff man-db openssl curl ca-certificates
 chromium nodejs
-dnsmasq-base iproute2 faketime
+dnsmasq-base iproute2 faketime clang libclang-rt-14-dev
 "
 
 set -eu

@@ -11,11 +11,13 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <idn2.h>
 
@@ -74,13 +76,30 @@ local_check(const char *l, size_t len)
 			return "control character in local part";
 		if (!quoted && (c == ' ' || c == '"' || c == '(' || c == ')'
 		    || c == ',' || c == ':' || c == ';' || c == '<' ||
-		    c == '>' || c == '[' || c == ']' || c == '\\'))
+		    c == '>' || c == '[' || c == ']' || c == '\\' ||
+		    c == '@'))
 			return "character not allowed in an unquoted local part";
 	}
 	if (!quoted && (l[0] == '.' || l[len - 1] == '.' ||
 	    memmem(l, len, "..", 2) != NULL))
 		return "misplaced dot in local part";
 	return NULL;
+}
+
+/* literal_ok - "192.0.2.1" or "IPv6:2001:db8::1" (len bytes) */
+static bool
+literal_ok(const char *s, size_t len)
+{
+	char tmp[64];
+	unsigned char bin[16];
+
+	if (len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (strncasecmp(tmp, "IPv6:", 5) == 0)
+		return inet_pton(AF_INET6, tmp + 5, bin) == 1;
+	return inet_pton(AF_INET, tmp, bin) == 1;
 }
 
 /* domain_to_ascii - IDNA A-label of domain d (len bytes) into out; NULL or
@@ -100,7 +119,8 @@ domain_to_ascii(const char *d, size_t len, char *out, size_t outlen)
 	memcpy(in, d, len);
 	in[len] = '\0';
 	if (in[0] == '[') {		/* address literal, RFC 5321 4.1.3 */
-		if (in[len - 1] != ']' || len + 1 > outlen)
+		if (in[len - 1] != ']' || len + 1 > outlen ||
+		    !literal_ok(in + 1, len - 2))
 			return "bad address literal";
 		for (i = 0; i < len; i++)
 			out[i] = (char)tolower((unsigned char)in[i]);
@@ -109,6 +129,8 @@ domain_to_ascii(const char *d, size_t len, char *out, size_t outlen)
 	}
 	if (in[len - 1] == '.')		/* root dot: "a@example.com." */
 		in[--len] = '\0';
+	if (len == 0)
+		return "empty domain";
 	rc = idn2_to_ascii_8z(in, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 	if (rc != IDN2_OK)
 		return idn2_strerror(rc);
@@ -127,7 +149,8 @@ domain_to_ascii(const char *d, size_t len, char *out, size_t outlen)
 	}
 	out[i] = '\0';
 	idn2_free(ascii);
-	if (out[0] == '.' || strstr(out, "..") != NULL || strchr(out, '.') == NULL)
+	if (i == 0 || out[0] == '.' || out[i - 1] == '.' || strstr(out, "..") != NULL ||
+	    strchr(out, '.') == NULL)
 		return "domain needs at least two labels";
 	return NULL;
 }

@@ -1,0 +1,52 @@
+#!/bin/bash
+# run.sh - build every libFuzzer target of tests/fuzz with clang and
+# AddressSanitizer/UndefinedBehaviorSanitizer and run each for
+# FUZZ_SECONDS [10] from an empty corpus: a crash, leak or sanitizer report
+# fails it.  Prints "fuzz: N passed, N failed" last.
+# Longer runs by hand: FUZZ_SECONDS=600 tests/fuzz/run.sh
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+secs=${FUZZ_SECONDS:-10}
+pass=0 fail=0
+d=$(mktemp -d /tmp/optin-fuzz.XXXXXX)
+trap 'rm -rf "$d"' EXIT
+cd "$top_srcdir" || exit 1
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$top_builddir -Imilter -DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\""
+if ! command -v clang >/dev/null 2>&1; then
+	echo "clang missing (apt-get install clang libclang-rt-14-dev)"
+	echo "fuzz: 0 passed, 1 failed"
+	exit 1
+fi
+
+# target NAME SOURCES... -- LIBS...
+target()
+{
+	local name=$1 src=() libs=()
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do src+=("$1"); shift; done
+	shift
+	libs=("$@")
+	# shellcheck disable=SC2086
+	if ! clang $cflags "tests/fuzz/$name.c" "${src[@]}" "${libs[@]}" \
+	    -o "$d/$name" > "$d/$name.build" 2>&1; then
+		fail=$((fail + 1))
+		echo "not ok - $name builds"; tail -5 "$d/$name.build"
+		return
+	fi
+	mkdir -p "$d/$name.corpus"
+	if "$d/$name" -max_total_time="$secs" -max_len=2048 -timeout=10 \
+	    "$d/$name.corpus" > "$d/$name.out" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok - $name: $(grep -oE 'Done [0-9]+ runs' "$d/$name.out" | tail -1) in ${secs}s"
+	else
+		fail=$((fail + 1))
+		echo "not ok - $name"; grep -E 'ERROR|SUMMARY|runtime error' "$d/$name.out" | head -5
+	fi
+}
+
+target fuzz_addr milter/addr.c -- -lidn2
+target fuzz_config milter/config.c --
+target fuzz_token milter/token.c milter/secfile.c -- -lcrypto
+target fuzz_csv milter/csv.c milter/addr.c -- -lidn2
+echo "fuzz: $pass passed, $fail failed"
+[ "$fail" = 0 ]
