@@ -102,8 +102,10 @@ const char *ctl_iso_time(time_t t, char buf[32]);
  * status */
 ctl_verb_fn ctl_init, ctl_migrate, ctl_list, ctl_subscribe, ctl_confirm,
 	ctl_unsubscribe, ctl_status;
-/* ctl_token.c: token newkey|issue|check; dns */
-ctl_verb_fn ctl_token, ctl_dns;
+/* ctl_token.c: token newkey|issue|check */
+ctl_verb_fn ctl_token;
+/* ctl_dns.c: dns [DOMAIN] (DKIM records; DKIM, SPF and DMARC verdicts) */
+ctl_verb_fn ctl_dns;
 /* ctl_dsar.c: history, export, forget (data-subject rights) */
 ctl_verb_fn ctl_history, ctl_export, ctl_forget;
 /* ctl_import.c: import, export-list */

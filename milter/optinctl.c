@@ -84,7 +84,8 @@ static const struct verb {
 	    "count subscriptions, suppressions, quarantine and recent "
 	    "events", true },
 	{ "dns", ctl_dns, "dns [DOMAIN]",
-	    "print the DKIM TXT records to publish (for DOMAIN)", true },
+	    "print the DKIM records to publish; with DOMAIN, check DKIM, "
+	    "SPF and DMARC in DNS", true },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
