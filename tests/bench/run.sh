@@ -1,0 +1,896 @@
+#!/bin/bash
+# run.sh - the optin-milter benchmarks (issue 7), one command:
+#
+#	tests/bench/run.sh		# everything, about 20 minutes
+#	QUICK=1 tests/bench/run.sh	# smaller counts, one round, ~3 minutes
+#	ONLY="relay store" tests/bench/run.sh	# some sections only
+#
+# Sections: relay (Postfix throughput: no milter / OpenDKIM / optin-milter,
+# unix and inet sockets, Ed25519, both, half blocked, inet stall probe),
+# store (consent lookups at 10,000,000 rows, warm, cold, while optin-unsubd
+# writes), import (optinctl import of 1,000,000 rows), unsub (wrk one-click
+# load while the milter delivers), memory (RSS after 1,000 and 100,000
+# messages, 100 SMTP sessions), profile (callgrind of both milters).
+# Every figure is printed with its target and ratio; the table is also
+# written to $BENCH_OUT (default /var/tmp/optin-bench-results.md).
+# BENCHMARKS.md at the top of the tree has the method and the figures.
+#
+# Not part of the test suite.  Needs root (a private Postfix), the built
+# programs (make), and Debian packages postfix, opendkim, opendkim-tools,
+# miltertest, wrk, valgrind, sqlite3 (installed here when missing).
+# Work files live in a 0700 directory under /var/tmp, keys in a 0700
+# directory under /root (opendkim refuses a key below a world-writable
+# directory such as /tmp or /var/tmp); both are removed at the end
+# (BENCH_KEEP=1 keeps them).  Every process started here is stopped by PID.
+#
+# Tunables (environment): MSGS (5000), ROUNDS (3), SESSIONS (20),
+# STORE_ROWS (10000000), IMPORT_ROWS (1000000), WRK_SECONDS (30),
+# MEM_MSGS (100000), PROFILE_MSGS (300).
+
+set -u
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	MSGS=${MSGS:-600}; ROUNDS=${ROUNDS:-1}; STORE_ROWS=${STORE_ROWS:-1000000}
+	IMPORT_ROWS=${IMPORT_ROWS:-100000}; WRK_SECONDS=${WRK_SECONDS:-8}
+	MEM_MSGS=${MEM_MSGS:-10000}; PROFILE_MSGS=${PROFILE_MSGS:-60}
+	PROBE_MSGS=${PROBE_MSGS:-15}
+else
+	MSGS=${MSGS:-5000}; ROUNDS=${ROUNDS:-3}; STORE_ROWS=${STORE_ROWS:-10000000}
+	IMPORT_ROWS=${IMPORT_ROWS:-1000000}; WRK_SECONDS=${WRK_SECONDS:-30}
+	MEM_MSGS=${MEM_MSGS:-100000}; PROFILE_MSGS=${PROFILE_MSGS:-300}
+	PROBE_MSGS=${PROBE_MSGS:-40}
+fi
+SESSIONS=${SESSIONS:-20}
+ONLY=${ONLY:-relay store import unsub memory profile}
+BENCH_OUT=${BENCH_OUT:-/var/tmp/optin-bench-results.md}
+
+E2E_NAME=bench
+. "$(cd "$(dirname "$0")" && pwd)/../e2e/lib.sh"
+BENCH_HERE=$E2E_TOP/tests/bench
+MSG=$OPTIN_CORPUS/ours_newsletter_multipart.eml
+FROM=news@shop.example.com
+DOMAIN=shop.example.com
+HZ=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- helpers
+
+say() { echo "# bench: $*" >&2; }
+now() { date +%s.%N; }
+# calc EXPR - floating point arithmetic (awk), printed with up to 4 decimals
+calc()
+{
+	awk "BEGIN { v = $1; if (v >= 10000 || v <= -10000) printf \"%.0f\n\", v
+	    else printf \"%.4g\n\", v }"
+}
+# fcmp EXPR - exit status of a floating-point comparison
+fcmp() { awk "BEGIN { exit !($1) }"; }
+# median V... - median of the numbers given
+median()
+{
+	printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 }
+	    END { if (NR == 0) { print "nan"; exit }
+		  if (NR % 2) print v[(NR + 1) / 2];
+		  else printf "%.4g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+in_only() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# result NAME VALUE TARGET RATIO MET - one figure: printed and tabled
+RESULTS=""
+result()
+{
+	printf '%-58s %12s  target %-18s ratio %-7s %s\n' "$1" "$2" "$3" \
+	    "$4" "$5"
+	RESULTS="$RESULTS| $1 | $2 | $3 | $4 | $5 |
+"
+}
+# met OK_EXPR - "yes" or "NO"
+met() { if fcmp "$1"; then echo yes; else echo NO; fi; }
+
+# cpu_ticks PID - utime + stime of the whole process (all threads)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# vm KEY PID - a /proc/PID/status value in kB (VmRSS, VmHWM, Threads)
+vm() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$2/status" 2>/dev/null; }
+# sys_busy - busy jiffies of the whole machine (all CPUs)
+sys_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+need_pkg()
+{
+	local cmd=$1 pkg=$2
+	command -v "$cmd" >/dev/null 2>&1 && return 0
+	say "installing $pkg"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" \
+	    >/dev/null 2>&1
+	command -v "$cmd" >/dev/null 2>&1
+}
+
+W=""
+K=""
+bench_cleanup()
+{
+	e2e_cleanup
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		say "kept $W and $K"
+		return
+	fi
+	[ -n "$W" ] && rm -rf "$W"
+	[ -n "$K" ] && rm -rf "$K"
+}
+
+# ---------------------------------------------------------------- set-up
+
+setup_all()
+{
+	local p
+	for p in smtp-source:postfix opendkim:opendkim miltertest:miltertest \
+	    wrk:wrk valgrind:valgrind sqlite3:sqlite3 openssl:openssl; do
+		if ! need_pkg "${p%%:*}" "${p#*:}"; then
+			echo "bench: ${p%%:*} missing (apt-get install ${p#*:})"
+			exit 1
+		fi
+	done
+	for p in "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD/milter/libcommon.a"; do
+		if [ ! -e "$p" ]; then
+			echo "bench: $p missing: run make first"
+			exit 1
+		fi
+	done
+	e2e_init bench
+	trap bench_cleanup EXIT
+	W=$(mktemp -d /var/tmp/optin-bench.XXXXXX) || exit 1
+	K=$(mktemp -d /root/optin-bench-keys.XXXXXX) || exit 1
+	chmod 0700 "$W" "$K"
+	mkdir -p "$W/bin" "$W/logs" "$W/quarantine"
+	chmod 0700 "$W/quarantine"
+	say "work $W, keys $K, postfix base $PF_BASE"
+
+	# the small C programs, built with the Makefile's flags
+	for p in lookup tokens; do
+		gcc -g -O2 -Wall -Wextra -Wformat=2 -Wno-unused-parameter \
+		    -I"$E2E_BUILD" -I"$E2E_TOP/milter" -I/usr/include/opendkim \
+		    -o "$W/bin/$p" "$BENCH_HERE/$p.c" \
+		    "$E2E_BUILD/milter/libcommon.a" -lsqlite3 -lcrypto -lidn2 \
+		    -lopendkim -lspf2 -lpthread || exit 1
+	done
+
+	# keys: one RSA-2048 key shared by OpenDKIM and optin-milter
+	(umask 077
+	 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	    -out "$K/rsa.private" 2>/dev/null
+	 openssl genpkey -algorithm ED25519 -out "$K/ed.private"
+	 printf '1 %s\n' "$(openssl rand -base64 32)" > "$K/token.keys")
+
+	# the relay database: list newsletter; recipients N"reader@example.net"
+	# (smtp-source -N numbers them) opted in; N"half@example.net" opted in
+	# for odd N only; w"N"@bench.example.net for the wrk tokens
+	RELAY_DB=$W/relay.db
+	NTOK=$(( WRK_SECONDS * 8000 + 20000 ))
+	local nread=$(( MSGS * 4 + 1000 ))
+	[ "$nread" -lt $(( MEM_MSGS + 1000 )) ] && nread=$(( MEM_MSGS + 1000 ))
+	sqlite3 "$RELAY_DB" < "$E2E_TOP/sql/schema.sql"
+	sqlite3 "$RELAY_DB" >/dev/null <<EOF
+PRAGMA journal_mode = WAL;
+BEGIN;
+INSERT INTO lists VALUES ('newsletter', 'Newsletter', 0, 1700000000);
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c
+    WHERE i < $nread)
+INSERT INTO subscriptions SELECT i || 'reader@example.net', 'newsletter',
+    'opted_in', 'bench', 1700000000 FROM c;
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 2 FROM c
+    WHERE i < $(( MSGS * 2 + 1000 )))
+INSERT INTO subscriptions SELECT i || 'half@example.net', 'newsletter',
+    'opted_in', 'bench', 1700000000 FROM c;
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c
+    WHERE i < $NTOK - 1)
+INSERT INTO subscriptions SELECT 'w' || i || '@bench.example.net',
+    'newsletter', 'opted_in', 'bench', 1700000000 FROM c;
+COMMIT;
+EOF
+	chmod 0600 "$RELAY_DB"
+
+	conf_optin "$W/optin-rsa.conf" "$RELAY_DB" rsa
+	conf_optin "$W/optin-ed.conf" "$RELAY_DB" ed
+	conf_optin "$W/optin-both.conf" "$RELAY_DB" both
+	cat > "$W/opendkim.conf" <<EOF
+# OpenDKIM, signing only: same key, domain and canonicalization
+Syslog			no
+Mode			s
+Domain			$DOMAIN
+Selector		s2026
+KeyFile			$K/rsa.private
+Canonicalization	relaxed/relaxed
+SignatureAlgorithm	rsa-sha256
+OversignHeaders		From
+InternalHosts		127.0.0.1
+UMask			000
+EOF
+	local c
+	for c in rsa ed both; do
+		if ! "$OPTIN_MILTER" -n -c "$W/optin-$c.conf" \
+		    >"$W/logs/check-$c.log" 2>&1; then
+			echo "bench: optin-milter -n -c optin-$c.conf failed:"
+			cat "$W/logs/check-$c.log"
+			exit 1
+		fi
+	done
+}
+
+# conf_optin FILE DB rsa|ed|both - the milter's configuration
+conf_optin()
+{
+	local f=$1 db=$2 kind=$3
+	cat > "$f" <<EOF
+Syslog			no
+LogLevel		info
+ConsentDB		$db
+QuarantineDir		$W/quarantine
+CampaignSenders		$FROM
+DefaultList		newsletter
+TokenKeyFile		$K/token.keys
+UnsubscribeURL		https://unsub.example.com/u/%t
+UnsubscribeMailto	unsubscribe+%t@$DOMAIN
+ListIdDomain		lists.$DOMAIN
+Domain			$DOMAIN
+UnsubscribeListen	127.0.0.1:${UNSUB_PORT:-8025}
+EOF
+	case $kind in
+	rsa)	printf 'Selector s2026\nKeyFile %s\nSigningAlgorithm rsa-sha256\n' \
+		    "$K/rsa.private" >> "$f" ;;
+	ed)	printf 'Selector e2026\nKeyFile %s\nSigningAlgorithm ed25519-sha256\n' \
+		    "$K/ed.private" >> "$f" ;;
+	both)	printf 'Selector s2026\nKeyFile %s\nSigningAlgorithm both\n' \
+		    "$K/rsa.private" >> "$f"
+		printf 'SelectorEd25519 e2026\nKeyFileEd25519 %s\n' \
+		    "$K/ed.private" >> "$f" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- milters
+
+MPID=""
+MSPEC=""
+# milter_up KIND SOCK - start optin-rsa|optin-ed|optin-both|odkim on
+# unix|inet; sets MPID and MSPEC (the Postfix form)
+milter_up()
+{
+	local kind=$1 sock=$2 spec port log=$W/logs/$1-$2.log
+	if [ "$sock" = unix ]; then
+		spec=local:$PF_MILTER_DIR/$kind.sock
+		rm -f "$PF_MILTER_DIR/$kind.sock"
+	else
+		port=$(e2e_free_port)
+		spec=inet:$port@127.0.0.1
+	fi
+	case $kind in
+	odkim)	opendkim -f -x "$W/opendkim.conf" -p "$spec" >>"$log" 2>&1 \
+		    </dev/null & ;;
+	optin-*) "$OPTIN_MILTER" -f -c "$W/$kind.conf" -p "$spec" >>"$log" \
+		    2>&1 </dev/null & ;;
+	esac
+	MPID=$!
+	e2e_track_pid "$MPID"
+	if [ "$sock" = unix ]; then
+		e2e_wait_socket "$PF_MILTER_DIR/$kind.sock" 20
+	else
+		e2e_wait_port "$port" 20
+	fi || { echo "bench: $kind did not start"; cat "$log"; exit 1; }
+	MSPEC=$(pf_milter_spec "$spec")
+}
+
+milter_down()
+{
+	[ -n "$MPID" ] && e2e_kill_pid "$MPID"
+	MPID=""
+}
+
+# ---------------------------------------------------------------- relay
+
+# sent_count - delivered messages so far (Postfix log, status=sent)
+sent_count() { grep -c ' status=sent ' "$PF_LOG"; }
+
+# relay_run NAME RCPT COUNT SESSIONS - send COUNT messages, wait until the
+# queue is empty; sets RATE (msgs/s), CPU_MS (milter CPU ms per message),
+# HWM (milter peak RSS, kB), SENT (delivered), SYS_MS (whole machine CPU
+# ms per message)
+relay_run()
+{
+	local name=$1 rcpt=$2 count=$3 sessions=$4 t0 t1 c0 c1 s0 s1 n0 rc
+	n0=$(sent_count)
+	c0=0; [ -n "$MPID" ] && c0=$(cpu_ticks "$MPID")
+	s0=$(sys_busy)
+	t0=$(now)
+	smtp-source ${SRC_OPTS:-} -s "$sessions" -m "$count" -N -f "$FROM" \
+	    -t "$rcpt" -F "$MSG" "127.0.0.1:$PF_PORT" \
+	    >"$W/logs/source-$name.log" 2>&1
+	rc=$?
+	pf_wait_empty 600 >/dev/null 2>&1
+	t1=$(now)
+	s1=$(sys_busy)
+	c1=0; [ -n "$MPID" ] && c1=$(cpu_ticks "$MPID")
+	RATE=$(calc "$count / ($t1 - $t0)")
+	CPU_MS=$(calc "($c1 - $c0) * 1000 / $HZ / $count")
+	SYS_MS=$(calc "($s1 - $s0) * 1000 / $HZ / $count")
+	HWM=0; [ -n "$MPID" ] && HWM=$(vm VmHWM "$MPID")
+	SENT=$(( $(sent_count) - n0 ))
+	if [ "$rc" != 0 ]; then
+		say "$name: smtp-source exit $rc: $(tail -n 2 \
+		    "$W/logs/source-$name.log" | tr '\n' ' ')"
+	fi
+}
+
+# probe NAME - per-message latency of one SMTP session (ms): a message
+# that waits on Nagle + delayed ACK shows up as +40 ms or more
+probe()
+{
+	local t0 t1
+	t0=$(now)
+	smtp-source -s 1 -m "$PROBE_MSGS" -N -f "$FROM" -t reader@example.net \
+	    -F "$MSG" "127.0.0.1:$PF_PORT" >>"$W/logs/probe.log" 2>&1
+	t1=$(now)
+	PROBE_MS=$(calc "($t1 - $t0) * 1000 / $PROBE_MSGS")
+	pf_wait_empty 120 >/dev/null 2>&1
+}
+
+# one set-up of the relay section: NAME MILTER SOCK RCPT
+relay_setup()
+{
+	local name=$1 kind=$2 sock=$3 rcpt=$4 want
+	if [ "$kind" = none ]; then
+		MPID=""
+		pf_set_milter ""
+	else
+		milter_up "$kind" "$sock"
+		pf_set_milter "$MSPEC"
+	fi
+	sleep 1
+	relay_run "$name" "$rcpt" "$MSGS" "$SESSIONS"
+	want=$MSGS
+	[ "$rcpt" = half@example.net ] && want=$(( MSGS / 2 ))
+	PROBE_MS=""
+	case $name in
+	odkim-*|optin-unix|optin-inet) probe "$name" ;;
+	esac
+	printf '%s %s %s %s %s %s %s %s\n' "$name" "$RATE" "$CPU_MS" "$HWM" \
+	    "$SENT" "$want" "$SYS_MS" "${PROBE_MS:--}" >> "$W/relay.txt"
+	say "$(printf '%-14s %7.1f msgs/s  milter %6.3f ms/msg  peak %6s kB  sent %s/%s  machine %.2f ms/msg  probe %s ms' \
+	    "$name" "$RATE" "$CPU_MS" "$HWM" "$SENT" "$want" "$SYS_MS" \
+	    "${PROBE_MS:--}")"
+	milter_down
+}
+
+# col NAME FIELD - the values of one figure over the rounds
+col() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$W/relay.txt"; }
+# ratio_col A B - per-round ratios A/B of msgs/s (same round)
+ratio_col()
+{
+	paste <(col "$1" 2) <(col "$2" 2) | awk '$2 > 0 { printf "%.4g\n", $1 / $2 }'
+}
+
+section_relay()
+{
+	local r i n setups order s rsa_ms
+	say "relay: $MSGS messages x $ROUNDS rounds, $SESSIONS sessions"
+	RSA_SIGN_MS=$(openssl speed -seconds 2 rsa2048 2>/dev/null |
+	    awk '/^rsa 2048 bits/ { printf "%.4f", 1000 / $6 }')
+	ED_SIGN_MS=$(openssl speed -seconds 2 ed25519 2>/dev/null |
+	    awk '/Ed25519/ { printf "%.4f", 1000 / $7 }')
+	say "openssl speed: rsa2048 sign $RSA_SIGN_MS ms, ed25519 sign $ED_SIGN_MS ms"
+	SINK_PORT=$(e2e_free_port)
+	smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
+	    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
+	SINK_PID=$!
+	e2e_wait_port "$SINK_PORT" 10 || { echo "bench: smtp-sink failed"; exit 1; }
+	pf_start "$PF_BASE" "" || exit 1
+	: > "$W/relay.txt"
+	setups="none:none:-:reader odkim-unix:odkim:unix:reader
+optin-unix:optin-rsa:unix:reader odkim-inet:odkim:inet:reader
+optin-inet:optin-rsa:inet:reader optin-ed:optin-ed:unix:reader
+optin-both:optin-both:unix:reader optin-half:optin-rsa:unix:half"
+	n=$(echo "$setups" | wc -w)
+	for r in $(seq "$ROUNDS"); do
+		say "relay round $r of $ROUNDS"
+		# rotate the order each round: no set-up always runs first
+		order=$(echo $setups | tr ' ' '\n' | awk -v r="$r" -v n="$n" \
+		    '{ a[NR] = $0 } END { for (i = 0; i < n; i++)
+			print a[(i + r - 1) % n + 1] }')
+		for s in $order; do
+			IFS=: read -r name kind sock rc <<<"$s"
+			relay_setup "$name" "$kind" "$sock" "$rc@example.net"
+		done
+	done
+	pf_set_milter ""
+	relay_report
+}
+
+relay_report()
+{
+	local none ou od oi odi ed both half v rcpu ecpu lat_u lat_i r
+	echo
+	echo "== relay throughput ($MSGS messages, $SESSIONS sessions," \
+	    "medians of $ROUNDS rounds; ratios per round, then median)"
+	for s in none odkim-unix optin-unix odkim-inet optin-inet optin-ed \
+	    optin-both optin-half; do
+		v=$(median $(col $s 2))
+		result "msgs/s $s" "$v" "-" "-" "info"
+		if [ "$s" != none ]; then
+			result "milter CPU ms/msg $s" "$(median $(col $s 3))" \
+			    "-" "-" "info"
+			result "milter peak RSS MiB $s" \
+			    "$(calc "$(median $(col $s 4)) / 1024")" "-" "-" info
+		fi
+		result "machine CPU ms/msg $s" "$(median $(col $s 7))" "-" "-" info
+		if [ "$(median $(col $s 5))" != "$(median $(col $s 6))" ]; then
+			result "delivered $s (of $(median $(col $s 6)))" \
+			    "$(median $(col $s 5))" "all" "-" NO
+		fi
+	done
+	r=$(median $(ratio_col optin-unix odkim-unix))
+	result "optin / OpenDKIM msgs/s, unix socket" "$r" ">= 1.25x" "$r" \
+	    "$(met "$r >= 1.25")"
+	r=$(median $(ratio_col optin-inet odkim-inet))
+	result "optin / OpenDKIM msgs/s, inet socket" "$r" ">= 2x" "$r" \
+	    "$(met "$r >= 2")"
+	r=$(median $(ratio_col odkim-unix none))
+	result "OpenDKIM / no milter, unix (issue: 0.52x)" "$r" "-" "$r" info
+	r=$(median $(ratio_col odkim-inet none))
+	result "OpenDKIM / no milter, inet (issue: 0.30x)" "$r" "-" "$r" info
+	r=$(median $(ratio_col optin-unix none))
+	result "optin RSA / no milter, unix" "$r" ">= 0.65x" "$r" \
+	    "$(met "$r >= 0.65")"
+	r=$(median $(ratio_col optin-inet none))
+	result "optin RSA / no milter, inet" "$r" ">= 0.65x" "$r" \
+	    "$(met "$r >= 0.65")"
+	r=$(median $(ratio_col optin-ed none))
+	result "optin Ed25519 / no milter, unix" "$r" ">= 0.72x" "$r" \
+	    "$(met "$r >= 0.72")"
+	r=$(median $(ratio_col optin-both none))
+	result "optin both signatures / no milter" "$r" "-" "$r" info
+	r=$(median $(ratio_col optin-half none))
+	result "optin half blocked / no milter" "$r" "-" "$r" info
+	rcpu=$(median $(col optin-unix 3))
+	r=$(calc "$rcpu / $RSA_SIGN_MS")
+	result "optin RSA CPU ms/msg vs openssl rsa2048 sign ($RSA_SIGN_MS ms)" \
+	    "$rcpu" "<= 1.5x sign" "$r" "$(met "$r <= 1.5")"
+	r=$(calc "$(median $(col odkim-unix 3)) / $RSA_SIGN_MS")
+	result "OpenDKIM CPU ms/msg vs rsa2048 sign" \
+	    "$(median $(col odkim-unix 3))" "-" "$r" info
+	ecpu=$(median $(col optin-ed 3))
+	r=$(calc "$ecpu / 0.15")
+	result "optin Ed25519 CPU ms/msg" "$ecpu" "<= 0.15 ms" "$r" \
+	    "$(met "$ecpu <= 0.15")"
+	for m in odkim optin; do
+		lat_u=$(median $(col $m-unix 8))
+		lat_i=$(median $(col $m-inet 8))
+		r=$(calc "$lat_i / $lat_u")
+		result "$m ms/msg one session: unix $lat_u, inet" "$lat_i" \
+		    "inet <= unix+10" "$r" \
+		    "$(if [ $m = odkim ]; then echo info; else
+			met "$lat_i <= $lat_u + 10"; fi)"
+	done
+	result "both socket kinds measured" "yes" "yes" "-" yes
+}
+
+# ---------------------------------------------------------------- store
+
+section_store()
+{
+	local db=$W/store.db naddr t0 t1 size out conf=$W/store.conf
+	naddr=$(( STORE_ROWS / 4 ))
+	say "store: generating $STORE_ROWS subscriptions ($naddr addresses x 4 of 20 lists)"
+	t0=$(now)
+	sed '/^CREATE INDEX subscriptions_list/d' "$E2E_TOP/sql/schema.sql" |
+	    sqlite3 "$db"
+	sqlite3 "$db" >/dev/null <<EOF
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+PRAGMA cache_size = -262144;
+BEGIN;
+WITH RECURSIVE l(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM l WHERE k < 19)
+INSERT INTO lists SELECT printf('list%02d', k), 'List ' || k, 0, 1700000000
+    FROM l;
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c
+    WHERE i < $naddr - 1),
+    k(k) AS (VALUES (0), (1), (2), (3))
+INSERT INTO subscriptions
+    SELECT printf('u%08d@example%03d.com', i, i % 1000),
+	printf('list%02d', i % 5 + 5 * k),
+	CASE i % 20 WHEN 0 THEN 'opted_out' WHEN 1 THEN 'pending'
+	    ELSE 'opted_in' END, 'bench', 1700000000 + i % 86400
+    FROM c CROSS JOIN k;
+WITH RECURSIVE c(i) AS (SELECT 7 UNION ALL SELECT i + 100 FROM c
+    WHERE i < $naddr - 100)
+INSERT INTO suppressions SELECT printf('u%08d@example%03d.com', i, i % 1000),
+    'unsubscribed_all', 1700000000 FROM c;
+COMMIT;
+CREATE INDEX subscriptions_list ON subscriptions (list_id, status);
+PRAGMA journal_mode = WAL;
+EOF
+	chmod 0600 "$db"
+	t1=$(now)
+	size=$(stat -c %s "$db")
+	echo
+	echo "== consent store ($STORE_ROWS subscriptions, 20 lists)"
+	result "store: generate $STORE_ROWS rows (sqlite3), s" \
+	    "$(calc "$t1 - $t0")" "-" "-" info
+	result "store: file MiB" "$(calc "$size / 1048576")" "-" "-" info
+	result "store: bytes per subscription row" \
+	    "$(calc "$size / $STORE_ROWS")" "-" "-" info
+	UNSUB_PORT=$(e2e_free_port)
+	conf_optin "$conf" "$db" rsa
+
+	# warm: the file read once, then 10,000 lookups, then measure
+	cat "$db" > /dev/null
+	out=$("$W/bin/lookup" "$conf" "$naddr" warm 200000)
+	say "warm: $out"
+	store_figures warm "$out" 20
+
+	# cold: page cache dropped (whole machine if allowed, else the file)
+	if sync && echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
+		DROP="drop_caches"
+	else
+		DROP="posix_fadvise DONTNEED of the file only"
+	fi
+	out=$("$W/bin/lookup" "$conf" "$naddr" cold 2000)
+	say "cold ($DROP): $out"
+	store_figures "cold ($DROP), 2000 lookups" "$out" 1000
+
+	# during writes: optin-unsubd takes one-click POSTs on this database
+	"$W/bin/tokens" "$K/token.keys" list00 'u%08ld@example%03M.com' 0 \
+	    "$(( naddr < 200000 ? naddr / 5 * 5 : 200000 ))" |
+	    awk '$1 % 5 == 0' > "$W/store-tokens.txt"
+	unsubd_up "$conf"
+	cat "$db" > /dev/null
+	WRK_REPORT=$W/wrk-store.txt wrk -t 2 -c 16 -d "$(( WRK_SECONDS / 2 + 5 ))s" \
+	    -s "$BENCH_HERE/unsub.lua" "http://127.0.0.1:$UNSUB_PORT" \
+	    -- "$W/store-tokens.txt" 2 >"$W/logs/wrk-store.log" 2>&1 &
+	local wpid=$!
+	sleep 2
+	out=$("$W/bin/lookup" "$conf" "$naddr" for "$(( WRK_SECONDS / 2 ))")
+	wait "$wpid"
+	say "during unsubd writes: $out"
+	store_figures "while optin-unsubd writes" "$out" 20
+	result "store: unsubd one-click POSTs/s meanwhile ($(awk 'NF == 5 \
+	    { n += $4 } END { print n + 0 }' "$W/wrk-store.txt") non-200)" \
+	    "$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-store.log")" \
+	    "-" "-" info
+	unsubd_down
+	rm -f "$db" "$db-wal" "$db-shm"
+}
+
+# store_figures LABEL "lookup output" P99_TARGET_US
+store_figures()
+{
+	local label=$1 out=$2 tgt=$3 p50 p99 tf
+	p50=$(echo "$out" | sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p')
+	p99=$(echo "$out" | sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p')
+	tf=$(echo "$out" | sed -n 's/.*tempfail=\([0-9]*\).*/\1/p')
+	result "store lookup p50 us, $label" "$p50" "-" "-" info
+	result "store lookup p99 us, $label" "$p99" "<= $tgt us" \
+	    "$(calc "$p99 / $tgt")" "$(met "$p99 <= $tgt")"
+	if [ "${tf:-0}" != 0 ]; then
+		result "store lookups tempfailed, $label" "$tf" "0" "-" NO
+	fi
+}
+
+UPID=""
+# unsubd_up CONF - optin-unsubd on 127.0.0.1:$UNSUB_PORT
+unsubd_up()
+{
+	"$OPTIN_UNSUBD" -f -c "$1" >>"$W/logs/unsubd.log" 2>&1 </dev/null &
+	UPID=$!
+	e2e_track_pid "$UPID"
+	e2e_wait_port "$UNSUB_PORT" 20 ||
+	    { echo "bench: optin-unsubd did not start"; cat "$W/logs/unsubd.log"; exit 1; }
+}
+unsubd_down() { [ -n "$UPID" ] && e2e_kill_pid "$UPID"; UPID=""; }
+
+# ---------------------------------------------------------------- import
+
+section_import()
+{
+	local csv=$W/import.csv db=$W/import.db conf=$W/import.conf t0 t1 rc
+	echo
+	echo "== import ($IMPORT_ROWS rows)"
+	if [ ! -x "$OPTINCTL" ] || ! "$OPTINCTL" help import >/dev/null 2>&1; then
+		result "import: optinctl import" "not built" ">= 200000 rows/s" \
+		    "-" "NOT RUN"
+		return
+	fi
+	conf_optin "$conf" "$db" rsa
+	"$OPTINCTL" -c "$conf" init >/dev/null 2>&1 ||
+	    sqlite3 "$db" < "$E2E_TOP/sql/schema.sql"
+	"$OPTINCTL" -c "$conf" list add imported >/dev/null 2>&1
+	# optin columns, as a CRM export: 95% opted in with time and
+	# evidence, 5% opted out
+	awk -v n="$IMPORT_ROWS" 'BEGIN {
+	    print "address,list,status,source,consented_at,evidence"
+	    for (i = 0; i < n; i++)
+		if (i % 20 == 3)
+			printf "i%07d@import%03d.example.org,imported,opted_out,crm,,\n", i, i % 1000
+		else
+			printf "i%07d@import%03d.example.org,imported,opted_in,crm,2026-%02d-%02dT10:00:00Z,signup form id %d\n", i, i % 1000, i % 12 + 1, i % 28 + 1, i }' > "$csv"
+	t0=$(now)
+	"$OPTINCTL" -c "$conf" import "$csv" >"$W/logs/import1.log" 2>&1
+	rc=$?
+	t1=$(now)
+	local n
+	n=$(sqlite3 "$db" "SELECT count(*) FROM subscriptions")
+	local rate
+	rate=$(calc "$IMPORT_ROWS / ($t1 - $t0)")
+	result "import: rows/s (exit $rc, $n rows in db)" "$rate" \
+	    ">= 200000" "$(calc "$rate / 200000")" \
+	    "$(met "$rc == 0 && $n == $IMPORT_ROWS && $rate >= 200000")"
+	t0=$(now)
+	"$OPTINCTL" -c "$conf" import "$csv" >"$W/logs/import2.log" 2>&1
+	rc=$?
+	t1=$(now)
+	say "import: $(tail -n 1 "$W/logs/import1.log")"
+	say "import again: $(tail -n 1 "$W/logs/import2.log")"
+	result "import: same file again, s (exit $rc, $(sed -n \
+	    's/.* \(changed=[0-9]*\).*/\1/p' "$W/logs/import2.log"))" \
+	    "$(calc "$t1 - $t0")" "-" "-" info
+	rm -f "$db" "$db-wal" "$db-shm" "$csv"
+}
+
+# ---------------------------------------------------------------- unsub
+
+section_unsub()
+{
+	local conf=$W/optin-unsub.conf rps p99 non200 posted found missing
+	echo
+	echo "== one-click load (wrk ${WRK_SECONDS}s, while the milter delivers)"
+	UNSUB_PORT=$(e2e_free_port)
+	conf_optin "$conf" "$RELAY_DB" rsa
+	"$W/bin/tokens" "$K/token.keys" newsletter 'w%ld@bench.example.net' \
+	    0 "$NTOK" > "$W/unsub-tokens.txt"
+	if [ -z "$PF_CONF" ]; then
+		SINK_PORT=$(e2e_free_port)
+		smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
+		    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
+		SINK_PID=$!
+		e2e_wait_port "$SINK_PORT" 10
+		pf_start "$PF_BASE" "" || exit 1
+	fi
+	unsubd_up "$conf"
+	milter_up optin-rsa unix
+	pf_set_milter "$MSPEC"
+	sleep 1
+	# campaign mail in the background for the whole wrk run
+	( relay_run unsub-mail reader@example.net $(( MSGS * 4 )) "$SESSIONS"
+	  echo "$RATE $SENT" > "$W/unsub-mail.txt" ) &
+	local mailpid=$!
+	sleep 1
+	WRK_REPORT=$W/wrk-unsub.txt wrk -t 2 -c 16 -d "${WRK_SECONDS}s" \
+	    --latency -s "$BENCH_HERE/unsub.lua" \
+	    "http://127.0.0.1:$UNSUB_PORT" -- "$W/unsub-tokens.txt" 2 \
+	    >"$W/logs/wrk-unsub.log" 2>&1
+	local mailing=no
+	kill -0 "$mailpid" 2>/dev/null && mailing=yes
+	wait "$mailpid"
+	sed 's/^/#   /' "$W/logs/wrk-unsub.log" >&2
+	rps=$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-unsub.log")
+	p99=$(awk '$1 == "p99_us" { printf "%.3f", $2 / 1000 }' "$W/wrk-unsub.txt")
+	non200=$(awk 'NF == 5 { n += $4 } END { print n + 0 }' "$W/wrk-unsub.txt")
+	result "one-click requests/s" "$rps" ">= 5000" "$(calc "$rps / 5000")" \
+	    "$(met "$rps >= 5000")"
+	result "one-click p99 latency ms" "$p99" "<= 10 ms" \
+	    "$(calc "$p99 / 10")" "$(met "$p99 <= 10")"
+	result "one-click non-200 responses" "$non200" "0" "-" \
+	    "$(met "$non200 == 0")"
+	result "campaign msgs/s meanwhile (still sending at the end: $mailing)" \
+	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
+	unsubd_down
+	milter_down
+	pf_set_milter ""
+	# which tokens were posted: thread t took lines t, t+T, ... in order
+	awk 'NR == FNR { if (NF == 5) { sent[$1] = $2; wr[$1] = $5 }; next }
+	    { t = (FNR - 1) % 2 + 1; k[t]++
+	      if (wr[t] || k[t] <= sent[t]) print $1 }' \
+	    "$W/wrk-unsub.txt" "$W/unsub-tokens.txt" > "$W/posted.txt"
+	posted=$(wc -l < "$W/posted.txt")
+	found=$(sqlite3 "$RELAY_DB" <<EOF
+CREATE TEMP TABLE p (n INTEGER);
+.import $W/posted.txt p
+SELECT count(*) FROM subscriptions s JOIN p
+    ON s.address = 'w' || p.n || '@bench.example.net'
+    WHERE s.list_id = 'newsletter' AND s.status = 'opted_out';
+EOF
+)
+	# requests still in flight when wrk stopped (at most one per
+	# connection) may not have been answered
+	local inflight
+	inflight=$(awk 'NF == 5 { n += $2 - $3 } END { print n + 0 }' "$W/wrk-unsub.txt")
+	missing=$(( posted - found ))
+	result "posted opt-outs in the database ($found of $posted, $inflight unanswered)" \
+	    "$missing missing" "<= unanswered" "-" "$(met "$missing <= $inflight")"
+	local extra
+	extra=$(sqlite3 "$RELAY_DB" "SELECT count(*) FROM subscriptions
+	    WHERE address LIKE 'w%@bench.example.net' AND status = 'opted_out'")
+	result "opt-outs never posted found in the database" \
+	    "$(( extra - found ))" "0" "-" "$(met "$extra - $found == 0")"
+}
+
+# ---------------------------------------------------------------- memory
+
+# mt_load SOCK FIRST COUNT STREAMS - drive the milter with miltertest;
+# sets MT_SENT and MT_FAILED (messages not answered continue/accept)
+MT_N=0
+mt_load()
+{
+	local sock=$1 first=$2 count=$3 streams=$4 i per pids="" logs=""
+	per=$(( count / streams ))
+	for i in $(seq 0 $(( streams - 1 ))); do
+		MT_N=$(( MT_N + 1 ))
+		logs="$logs $W/logs/mt-load-$MT_N.log"
+		BENCH_SOCK=$sock BENCH_MSG=$MSG BENCH_FROM="<$FROM>" \
+		    BENCH_RCPT='%dreader@example.net' \
+		    BENCH_FIRST=$(( first + i * per )) BENCH_COUNT=$per \
+		    BENCH_PER_CONN=50 timeout 1200 miltertest \
+		    -s "$BENCH_HERE/mt-load.lua" >"$W/logs/mt-load-$MT_N.log" 2>&1 &
+		pids="$pids $!"
+	done
+	for i in $pids; do wait "$i"; done
+	MT_SENT=$(cat $logs | sed -n 's/.*mt-load: sent=\([0-9]*\).*/\1/p' |
+	    awk '{ n += $1 } END { print n + 0 }')
+	MT_FAILED=$(( per * streams - MT_SENT ))
+	MT_FAILED=$(( MT_FAILED + $(cat $logs | sed -n 's/.*failed=\([0-9]*\).*/\1/p' |
+	    awk '{ n += $1 } END { print n + 0 }') ))
+	if [ "$MT_FAILED" -gt 0 ]; then
+		say "miltertest: $MT_FAILED of $(( per * streams )) messages failed:"
+		tail -n 3 $logs >&2
+	fi
+}
+
+section_memory()
+{
+	local r1 r2 hwm thr peak_thr t0 t1 sock=$PF_MILTER_DIR/optin-rsa.sock
+	echo
+	echo "== memory"
+	milter_up optin-rsa unix
+	mt_load "unix:$sock" 1 1000 2
+	r1=$(vm VmRSS "$MPID")
+	t0=$(now)
+	mt_load "unix:$sock" 1001 $(( MEM_MSGS - 1000 )) 2
+	t1=$(now)
+	r2=$(vm VmRSS "$MPID")
+	local fails=$MT_FAILED
+	result "milter RSS MiB after 1,000 messages (miltertest)" \
+	    "$(calc "$r1 / 1024")" "-" "-" info
+	result "milter RSS MiB after $MEM_MSGS messages (miltertest, $(calc "($MEM_MSGS - 1000) / ($t1 - $t0)") msgs/s)" \
+	    "$(calc "$r2 / 1024")" "growth <= 10%" "$(calc "$r2 / $r1")" \
+	    "$(met "$r2 <= $r1 * 1.10 && $fails == 0")"
+	milter_down
+	# Ed25519 only, 10,000 messages: libopendkim 2.11.0~beta2 leaks the
+	# key of each ed25519 signing handle (tests/data/dkim/README)
+	milter_up optin-ed unix
+	sock=$PF_MILTER_DIR/optin-ed.sock
+	mt_load "unix:$sock" 1 1000 2
+	r1=$(vm VmRSS "$MPID")
+	mt_load "unix:$sock" 1001 9000 2
+	r2=$(vm VmRSS "$MPID")
+	result "Ed25519 milter RSS MiB after 1,000 -> 10,000 messages" \
+	    "$(calc "$r1 / 1024") -> $(calc "$r2 / 1024")" "growth <= 10%" \
+	    "$(calc "$r2 / $r1")" "$(met "$r2 <= $r1 * 1.10")"
+	milter_down
+
+	# 100 concurrent SMTP sessions through Postfix
+	if [ -z "$PF_CONF" ]; then
+		SINK_PORT=$(e2e_free_port)
+		smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
+		    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
+		SINK_PID=$!
+		e2e_wait_port "$SINK_PORT" 10
+		pf_start "$PF_BASE" "" || exit 1
+	fi
+	pf_postconf "default_process_limit = 150"
+	milter_up optin-rsa unix
+	pf_set_milter "$MSPEC"
+	sleep 1
+	peak_thr=0
+	# -d: each session stays open for its 20 messages, so the milter
+	# really has 100 connections at once
+	( SRC_OPTS=-d relay_run mem100 reader@example.net 2000 100 ) &
+	local lp=$!
+	local peak_smtpd=0 ns mp
+	mp=$(pf_master_pid)
+	while kill -0 "$lp" 2>/dev/null; do
+		thr=$(vm Threads "$MPID")
+		[ "${thr:-0}" -gt "$peak_thr" ] && peak_thr=$thr
+		ns=$(pgrep -c -P "$mp" smtpd)
+		[ "${ns:-0}" -gt "$peak_smtpd" ] && peak_smtpd=$ns
+		sleep 0.1
+	done
+	wait "$lp"
+	hwm=$(vm VmHWM "$MPID")
+	result "milter peak RSS MiB, 100 SMTP sessions (peak $peak_thr threads, $peak_smtpd smtpd)" \
+	    "$(calc "$hwm / 1024")" "<= 32 MiB" "$(calc "$hwm / 1024 / 32")" \
+	    "$(met "$hwm <= 32768")"
+	milter_down
+	pf_set_milter ""
+	pf_postconf "default_process_limit = 100"
+	pf_reload
+}
+
+# ---------------------------------------------------------------- profile
+
+# cg_run KIND - callgrind on one milter driven by miltertest; prints the
+# instructions per message and the top functions
+cg_run()
+{
+	local kind=$1 sock out=$W/cg-$1.out spec pid i total
+	sock=$PF_MILTER_DIR/cg-$kind.sock
+	rm -f "$sock"
+	case $kind in
+	odkim)	valgrind --tool=callgrind --callgrind-out-file="$out" \
+		    opendkim -f -x "$W/opendkim.conf" -p "local:$sock" \
+		    >"$W/logs/cg-$kind.log" 2>&1 </dev/null & ;;
+	*)	valgrind --tool=callgrind --callgrind-out-file="$out" \
+		    "$OPTIN_MILTER" -f -c "$W/$kind.conf" -p "local:$sock" \
+		    >"$W/logs/cg-$kind.log" 2>&1 </dev/null & ;;
+	esac
+	pid=$!
+	e2e_track_pid "$pid"
+	e2e_wait_socket "$sock" 60 || { echo "bench: callgrind $kind"; return 1; }
+	mt_load "unix:$sock" 1 "$PROFILE_MSGS" 1
+	e2e_kill_pid "$pid"
+	[ "$MT_FAILED" = 0 ] || result "callgrind $kind: messages failed" \
+	    "$MT_FAILED" "0" "-" NO
+	total=$(callgrind_annotate "$out" 2>/dev/null |
+	    awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+	result "callgrind $kind: instructions per message (incl. start-up / $PROFILE_MSGS)" \
+	    "$(calc "$total / $PROFILE_MSGS / 1000000")M" "-" "-" info
+	echo "-- $kind: top functions, inclusive, per message (millions of instructions)"
+	callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+	    awk -v n="$PROFILE_MSGS" '/^ *[0-9,]+ \(/ && !/PROGRAM TOTALS/ {
+		v = $1; gsub(",", "", v); $1 = ""; $2 = ""
+		sub(/^ +/, ""); sub(/ \[.*$/, "")
+		if (++k <= 28) printf "   %8.3f  %s\n", v / n / 1e6, $0 }'
+	echo "-- $kind: top functions, self"
+	callgrind_annotate "$out" 2>/dev/null |
+	    awk -v n="$PROFILE_MSGS" '/^ *[0-9,]+ \(/ && !/PROGRAM TOTALS/ {
+		v = $1; gsub(",", "", v); $1 = ""; $2 = ""
+		sub(/^ +/, ""); sub(/ \[.*$/, "")
+		if (++k <= 12) printf "   %8.3f  %s\n", v / n / 1e6, $0 }'
+}
+
+section_profile()
+{
+	echo
+	echo "== profile (callgrind, $PROFILE_MSGS messages through miltertest)"
+	cg_run optin-rsa
+	cg_run odkim
+	cg_run optin-ed
+}
+
+# ---------------------------------------------------------------- main
+
+machine()
+{
+	echo "machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+	    "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
+	    "$(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "versions: $(postconf -d -h mail_version 2>/dev/null | sed 's/^/postfix /'), $(opendkim -V 2>/dev/null | head -n 1), $(sqlite3 --version | cut -d' ' -f1 | sed 's/^/sqlite /'), $(openssl version | cut -d' ' -f1-2)"
+	echo "settings: QUICK=$QUICK MSGS=$MSGS ROUNDS=$ROUNDS SESSIONS=$SESSIONS STORE_ROWS=$STORE_ROWS IMPORT_ROWS=$IMPORT_ROWS WRK_SECONDS=$WRK_SECONDS MEM_MSGS=$MEM_MSGS PROFILE_MSGS=$PROFILE_MSGS"
+}
+
+T_START=$(now)
+setup_all
+machine
+in_only relay && section_relay
+in_only store && section_store
+in_only import && section_import
+in_only unsub && section_unsub
+in_only memory && section_memory
+in_only profile && section_profile
+{
+	echo "# optin-milter benchmark results, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	machine
+	echo
+	echo "| figure | value | target | ratio | met? |"
+	echo "| --- | --- | --- | --- | --- |"
+	printf '%s' "$RESULTS"
+} > "$BENCH_OUT"
+echo
+echo "bench: done in $(calc "$(now) - $T_START") s; table in $BENCH_OUT"
+nmiss=$(printf '%s' "$RESULTS" | grep -c '| NO |')
+echo "bench: $(printf '%s' "$RESULTS" | grep -c '| yes |') targets met, $nmiss not met"
