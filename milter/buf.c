@@ -3,9 +3,12 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -135,4 +138,27 @@ arena_free(struct arena *a)
 		free(c);
 	}
 	a->head = NULL;
+}
+
+int
+buf_write_iov(int fd, const struct iovec *iov, int iovcnt)
+{
+	int i;
+
+	for (i = 0; i < iovcnt; i++) {
+		const char *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+
+		while (left > 0) {
+			ssize_t n = write(fd, p, left);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			p += n;
+			left -= (size_t)n;
+		}
+	}
+	return 0;
 }

@@ -9,6 +9,7 @@
 #define OPTIN_BUF_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 struct buf {
 	unsigned char *data;	/* owned; NUL-terminated for convenience */
@@ -24,6 +25,10 @@ int buf_puts(struct buf *b, const char *s);
 void buf_reset(struct buf *b);
 /* Free the memory; b is empty afterwards. */
 void buf_free(struct buf *b);
+
+/* Write every byte of iov[0..iovcnt-1] to fd, restarting after short
+ * writes and EINTR.  0, or -1 with errno set. */
+int buf_write_iov(int fd, const struct iovec *iov, int iovcnt);
 
 /* Arena: many small allocations, released at once. */
 struct arena_chunk;

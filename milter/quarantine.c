@@ -18,6 +18,7 @@
 
 #include <openssl/rand.h>
 
+#include "buf.h"
 #include "quarantine.h"
 
 /* spool_name - "YYYYMMDD-HHMMSS-QUEUEID-RANDOM.eml" with the queue ID
@@ -51,30 +52,6 @@ spool_name(const char *queue_id, char name[QUARANTINE_NAME_MAX])
 	return 0;
 }
 
-/* write_all - write every iovec, restarting on short writes */
-static int
-write_all(int fd, const struct iovec *iov, int iovcnt)
-{
-	int i;
-
-	for (i = 0; i < iovcnt; i++) {
-		const char *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-
-		while (left > 0) {
-			ssize_t n = write(fd, p, left);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -1;
-			p += n;
-			left -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
 int
 quarantine_write(const char *dir, const char *queue_id,
     const struct iovec *iov, int iovcnt, char name_r[QUARANTINE_NAME_MAX],
@@ -99,7 +76,7 @@ quarantine_write(const char *dir, const char *queue_id,
 		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	if (write_all(fd, iov, iovcnt) < 0 || fsync(fd) < 0) {
+	if (buf_write_iov(fd, iov, iovcnt) < 0 || fsync(fd) < 0) {
 		snprintf(why, whylen, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "resubmit.h"
 
 extern char **environ;
@@ -39,30 +40,6 @@ split_command(char *cmd, char *argv[ARGS_MAX], int *argc_r)
 	}
 	*argc_r = argc;
 	return argc > 0 ? 0 : -1;
-}
-
-/* write_iov - write everything, restarting after short writes */
-static int
-write_iov(int fd, const struct iovec *iov, int iovcnt)
-{
-	int i;
-
-	for (i = 0; i < iovcnt; i++) {
-		const char *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-
-		while (left > 0) {
-			ssize_t n = write(fd, p, left);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -1;
-			p += n;
-			left -= (size_t)n;
-		}
-	}
-	return 0;
 }
 
 /* wait_child - wait for pid at most RESUBMIT_TIMEOUT seconds */
@@ -122,7 +99,7 @@ resubmit_message(const char *command, const char *sender, const char *rcpt,
 		goto out;
 	}
 	(void)close(pfd[0]);
-	werr = write_iov(pfd[1], iov, iovcnt) < 0 ? errno : 0;
+	werr = buf_write_iov(pfd[1], iov, iovcnt) < 0 ? errno : 0;
 	(void)close(pfd[1]);
 	if (wait_child(pid, &status) < 0)
 		snprintf(why, whylen, "%s: killed after %d seconds", argv[0],
