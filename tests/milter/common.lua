@@ -71,6 +71,19 @@ T.campaign_headers = {
 }
 T.campaign_body = "Hello,\r\nthe November news.\r\n"
 
+-- the usual campaign: MAIL FROM news@example.com with queue ID qid, each
+-- recipient of rcpts (must be accepted), the campaign headers and body;
+-- returns the reply to end of message
+function T.campaign(conn, qid, rcpts)
+	T.mail(conn, "<news@example.com>", qid)
+	for _, r in ipairs(rcpts) do
+		T.check(T.rcpt(conn, r) == SMFIR_CONTINUE, "rcpt " .. r)
+	end
+	T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
+	T.body(conn, T.campaign_body)
+	return T.eom(conn)
+end
+
 -- one line of output of a shell command
 function T.sh(cmd)
 	local f = io.popen(cmd)

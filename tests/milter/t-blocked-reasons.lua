@@ -2,14 +2,9 @@
 -- recipient; the opted-in recipient stays (DESIGN "Consent model").
 dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local conn = T.start()
-T.mail(conn, "<news@example.com>", "BR1")
-for _, r in ipairs({ "<bob@example.com>", "<carol@example.com>",
-    "<ANN@Example.COM>", "<dave@example.com>", "<eve@example.com>" }) do
-	T.check(T.rcpt(conn, r) == SMFIR_CONTINUE, "rcpt " .. r)
-end
-T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
-T.body(conn, T.campaign_body)
-T.check(T.eom(conn) == SMFIR_CONTINUE, "eom not continued")
+T.check(T.campaign(conn, "BR1", { "<bob@example.com>", "<carol@example.com>",
+    "<ANN@Example.COM>", "<dave@example.com>", "<eve@example.com>" }) == SMFIR_CONTINUE,
+    "eom not continued")
 for _, r in ipairs({ "<bob@example.com>", "<carol@example.com>",
     "<dave@example.com>", "<eve@example.com>" }) do
 	T.check(mt.eom_check(conn, MT_RCPTDELETE, r), r .. " not removed")

@@ -3,11 +3,8 @@
 -- and the internal campaign header are removed.
 dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local conn = T.start()
-T.mail(conn, "<news@example.com>", "CA1")
-T.check(T.rcpt(conn, "<ann@example.com>") == SMFIR_CONTINUE, "rcpt")
-T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
-T.body(conn, T.campaign_body)
-T.check(T.eom(conn) == SMFIR_CONTINUE, "eom not continued")
+T.check(T.campaign(conn, "CA1", { "<ann@example.com>" }) == SMFIR_CONTINUE,
+    "eom not continued")
 T.check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"), "no List-Unsubscribe added")
 T.check(mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe-Post",
     "List-Unsubscribe=One-Click"), "no List-Unsubscribe-Post added")

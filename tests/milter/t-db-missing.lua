@@ -2,11 +2,8 @@
 -- (OnDBError tempfail: 451 4.3.0); nothing is removed or lost.
 dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local conn = T.start()
-T.mail(conn, "<news@example.com>", "DB1")
-T.check(T.rcpt(conn, "<ann@example.com>") == SMFIR_CONTINUE, "rcpt")
-T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
-T.body(conn, T.campaign_body)
-T.check(T.eom(conn) == SMFIR_REPLYCODE, "not tempfailed")
+T.check(T.campaign(conn, "DB1", { "<ann@example.com>" }) == SMFIR_REPLYCODE,
+    "not tempfailed")
 T.check(not mt.eom_check(conn, MT_RCPTDELETE, "<ann@example.com>"), "a recipient was removed")
 T.check(not mt.eom_check(conn, MT_HDRADD, "List-Unsubscribe"), "a header was added")
 T.finish(conn)

@@ -3,14 +3,9 @@
 -- split marker; blocked ones are quarantined.
 dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local conn = T.start()
-T.mail(conn, "<news@example.com>", "SP1")
-for _, r in ipairs({ "<ann@example.com>", "<bob@example.com>",
-    "<frank@example.com>", "<dave@example.com>", "<gina@bücher.example>" }) do
-	T.check(T.rcpt(conn, r) == SMFIR_CONTINUE, "rcpt " .. r)
-end
-T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
-T.body(conn, T.campaign_body)
-T.check(T.eom(conn) == SMFIR_CONTINUE, "eom not continued")
+T.check(T.campaign(conn, "SP1", { "<ann@example.com>", "<bob@example.com>",
+    "<frank@example.com>", "<dave@example.com>", "<gina@bücher.example>" }) == SMFIR_CONTINUE,
+    "eom not continued")
 for _, r in ipairs({ "<bob@example.com>", "<frank@example.com>",
     "<dave@example.com>", "<gina@bücher.example>" }) do
 	T.check(mt.eom_check(conn, MT_RCPTDELETE, r), r .. " not removed")
