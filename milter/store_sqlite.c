@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,31 @@ static const char *const reason_word[] = {
 	"unsubscribed_all", "hard_bounce", "complaint", "erased", "manual",
 };
 
+/* status_parse - a status word of the schema, or SUB_NONE if unknown */
+static enum sub_status
+status_parse(const char *word)
+{
+	size_t i;
+
+	for (i = 1; word != NULL && i < NSTATUS; i++)
+		if (strcmp(word, status_word[i]) == 0)
+			return (enum sub_status)i;
+	return SUB_NONE;
+}
+
+/* status_settable - the schema's word for a status a row can be set to,
+ * or NULL with why filled */
+static const char *
+status_settable(enum sub_status status, char *why, size_t whylen)
+{
+	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
+		snprintf(why, whylen, "cannot set subscription status %d",
+		    (int)status);
+		return NULL;
+	}
+	return status_word[status];
+}
+
 struct sq {
 	struct store base;		/* first: store.c sees this */
 	sqlite3 *db;			/* owned */
@@ -348,6 +374,96 @@ stmt_done(sqlite3_stmt *stmt)
 {
 	(void)sqlite3_reset(stmt);
 	(void)sqlite3_clear_bindings(stmt);
+}
+
+/*
+ * stmt_bindv - bind parameters 1..n of stmt from ap, one letter of types
+ * each: 't' const char * (NULL binds NULL; the text must outlive the
+ * statement's use), 'i' int, 'l' sqlite3_int64.
+ */
+static void
+stmt_bindv(sqlite3_stmt *stmt, const char *types, va_list ap)
+{
+	int n;
+
+	for (n = 1; types[n - 1] != '\0'; n++) {
+		switch (types[n - 1]) {
+		case 't':
+			(void)sqlite3_bind_text(stmt, n, va_arg(ap,
+			    const char *), -1, SQLITE_STATIC);
+			break;
+		case 'i':
+			(void)sqlite3_bind_int(stmt, n, va_arg(ap, int));
+			break;
+		case 'l':
+			(void)sqlite3_bind_int64(stmt, n, va_arg(ap,
+			    sqlite3_int64));
+			break;
+		default:
+			assert(!"stmt_bindv: bad type letter");
+		}
+	}
+}
+
+/* stmt_start - the prepared statement i with its parameters bound from
+ * the arguments as stmt_bindv() reads types */
+static int
+stmt_start(struct sq *s, enum stmt i, sqlite3_stmt **stp, const char *types,
+    ...)
+{
+	va_list ap;
+	int rc;
+
+	if ((rc = stmt_get(s, i, stp)) != SQLITE_OK)
+		return rc;
+	va_start(ap, types);
+	stmt_bindv(*stp, types, ap);
+	va_end(ap);
+	return SQLITE_OK;
+}
+
+/* stmt_exec - run statement i once, parameters bound as stmt_start(), and
+ * reset it; SQLITE_OK when it ran to completion, else the failing code */
+static int
+stmt_exec(struct sq *s, enum stmt i, const char *types, ...)
+{
+	sqlite3_stmt *stmt;
+	va_list ap;
+	int rc;
+
+	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
+		return rc;
+	va_start(ap, types);
+	stmt_bindv(stmt, types, ap);
+	va_end(ap);
+	rc = sqlite3_step(stmt);
+	stmt_done(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* rows_end - after a loop over the rows of stmt ended with rc: reset it;
+ * STORE_OK when the loop saw every row (or stopped on purpose with rc set
+ * to SQLITE_DONE), else the failure named what */
+static enum store_status
+rows_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+
+	if (rc != SQLITE_DONE)
+		rs = sq_fail(s, rc, what, why, whylen);
+	stmt_done(stmt);
+	return rs;
+}
+
+/* bad_row - reset stmt after a row of table that breaks the schema */
+static enum store_status
+bad_row(struct sq *s, sqlite3_stmt *stmt, const char *table, char *why,
+    size_t whylen)
+{
+	snprintf(why, whylen, "ConsentDB %s: bad row in %s", s->path, table);
+	stmt_done(stmt);
+	return STORE_ERROR;
 }
 
 /* sq_run - run the parameterless statement i to completion */
@@ -632,43 +748,48 @@ sq_migrate(struct store *st, int *from_r, int *to_r, char *why,
 	return STORE_OK;
 }
 
-/* sq_lookup - suppression and subscription state in one statement */
+/*
+ * lookup_run - suppression and subscription state in one statement:
+ * STMT_LOOKUP, or STMT_LOOKUP2, which also checks the suppression of
+ * addr_hash
+ */
+static enum store_status
+lookup_run(struct sq *s, enum stmt i, const char *addr, const char *list,
+    const char *addr_hash, struct consent_row *row_r, char *why,
+    size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	const char *word;
+	enum store_status rs = STORE_OK;
+	int rc;
+
+	if ((rc = stmt_start(s, i, &stmt, i == STMT_LOOKUP2 ? "ttt" : "tt",
+	    addr, list, addr_hash)) != SQLITE_OK)
+		return sq_fail(s, rc, "lookup", why, whylen);
+	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
+		rs = sq_fail(s, rc, "lookup", why, whylen);
+	else {
+		row_r->suppressed = sqlite3_column_int(stmt, 0) != 0;
+		row_r->status = SUB_NONE;
+		word = (const char *)sqlite3_column_text(stmt, 1);
+		if (word != NULL &&
+		    (row_r->status = status_parse(word)) == SUB_NONE) {
+			snprintf(why, whylen, "ConsentDB %s: bad status in "
+			    "subscriptions", s->path);
+			rs = STORE_ERROR;
+		}
+	}
+	stmt_done(stmt);
+	return rs;
+}
+
+/* sq_lookup - suppression and subscription state of (addr, list) */
 static enum store_status
 sq_lookup(struct store *st, const char *addr, const char *list,
     struct consent_row *row_r, char *why, size_t whylen)
 {
-	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
-	const char *word;
-	enum store_status rs = STORE_OK;
-	size_t i;
-	int rc;
-
-	if ((rc = stmt_get(s, STMT_LOOKUP, &stmt)) != SQLITE_OK)
-		return sq_fail(s, rc, "lookup", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
-		rs = sq_fail(s, rc, "lookup", why, whylen);
-		goto out;
-	}
-	row_r->suppressed = sqlite3_column_int(stmt, 0) != 0;
-	row_r->status = SUB_NONE;
-	if ((word = (const char *)sqlite3_column_text(stmt, 1)) != NULL) {
-		for (i = 1; i < NSTATUS; i++)
-			if (strcmp(word, status_word[i]) == 0)
-				break;
-		if (i == NSTATUS) {
-			snprintf(why, whylen, "ConsentDB %s: bad status in "
-			    "subscriptions", s->path);
-			rs = STORE_ERROR;
-			goto out;
-		}
-		row_r->status = (enum sub_status)i;
-	}
-out:
-	stmt_done(stmt);
-	return rs;
+	return lookup_run((struct sq *)st, STMT_LOOKUP, addr, list, NULL,
+	    row_r, why, whylen);
 }
 
 /* sq_begin - BEGIN IMMEDIATE: take the write lock now, waiting as long as
@@ -712,9 +833,9 @@ list_get(struct sq *s, const char *list, bool *double_opt_in_r, char *why,
 	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_LIST_GET, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_LIST_GET, &stmt, "t", list)) !=
+	    SQLITE_OK)
 		return sq_fail(s, rc, "list", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		if (double_opt_in_r != NULL)
@@ -746,12 +867,9 @@ sq_list_add(struct store *st, const char *list, const char *name,
 	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_LIST_ADD, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_LIST_ADD, &stmt, "ttil", list, name,
+	    double_opt_in ? 1 : 0, (sqlite3_int64)time(NULL))) != SQLITE_OK)
 		return sq_fail(s, rc, "list add", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int(stmt, 3, double_opt_in ? 1 : 0);
-	(void)sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_CONSTRAINT) {
 		snprintf(why, whylen, "list '%s' exists", list);
@@ -770,7 +888,6 @@ sq_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
 	struct sq *s = (struct sq *)st;
 	struct store_list l;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	int rc;
 
 	if ((rc = stmt_get(s, STMT_LIST_LS, &stmt)) != SQLITE_OK)
@@ -788,10 +905,7 @@ sq_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "list ls", why, whylen);
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "list ls", why, whylen);
 }
 
 /* event_add - append one consent_events row (inside the caller's
@@ -800,27 +914,30 @@ static int
 event_add(struct sq *s, const char *addr, const char *list,
     const char *event, const char *evidence, const struct consent_event *ev)
 {
-	sqlite3_stmt *stmt;
+	return stmt_exec(s, STMT_EVENT_ADD, "tttttttl", addr, list, event,
+	    ev != NULL ? ev->source : NULL, evidence,
+	    ev != NULL ? ev->remote_addr : NULL,
+	    ev != NULL ? ev->user_agent : NULL, (sqlite3_int64)time(NULL));
+}
+
+/* sub_write - upsert the subscription (addr, list) to status word and
+ * append its event; a failed upsert is named what */
+static enum store_status
+sub_write(struct sq *s, const char *addr, const char *list,
+    const char *word, const struct consent_event *ev, const char *what,
+    char *why, size_t whylen)
+{
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_EVENT_ADD, &stmt)) != SQLITE_OK)
-		return rc;
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 3, event, -1, SQLITE_STATIC);
-	if (ev != NULL) {
-		(void)sqlite3_bind_text(stmt, 4, ev->source, -1,
-		    SQLITE_STATIC);
-		(void)sqlite3_bind_text(stmt, 6, ev->remote_addr, -1,
-		    SQLITE_STATIC);
-		(void)sqlite3_bind_text(stmt, 7, ev->user_agent, -1,
-		    SQLITE_STATIC);
-	}
-	(void)sqlite3_bind_text(stmt, 5, evidence, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 8, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	rc = stmt_exec(s, STMT_SUB_SET, "ttttl", addr, list, word,
+	    ev != NULL ? ev->source : NULL, (sqlite3_int64)time(NULL));
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, what, why, whylen);
+	rc = event_add(s, addr, list, ev != NULL && ev->event != NULL ?
+	    ev->event : word, ev != NULL ? ev->evidence : NULL, ev);
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "consent event", why, whylen);
+	return STORE_OK;
 }
 
 /* sq_set_status - upsert the subscription and append its event, atomically */
@@ -830,43 +947,17 @@ sq_set_status(struct store *st, const char *addr, const char *list,
     size_t whylen)
 {
 	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
 	enum store_status rs, lrs;
 	const char *word;
 	bool own;
-	int rc;
 
-	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
-		snprintf(why, whylen, "cannot set subscription status %d",
-		    (int)status);
+	if ((word = status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
-	}
-	word = status_word[status];
 	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
-	if ((rs = list_get(s, list, NULL, why, whylen)) != STORE_OK)
-		goto out;
-	if ((rc = stmt_get(s, STMT_SUB_SET, &stmt)) != SQLITE_OK) {
-		rs = sq_fail(s, rc, "set status", why, whylen);
-		goto out;
-	}
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 3, word, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 4, ev != NULL ? ev->source : NULL, -1,
-	    SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		rs = sq_fail(s, rc, "set status", why, whylen);
-		goto out;
-	}
-	rc = event_add(s, addr, list, ev != NULL && ev->event != NULL ?
-	    ev->event : word, ev != NULL ? ev->evidence : NULL, ev);
-	if (rc != SQLITE_OK)
-		rs = sq_fail(s, rc, "consent event", why, whylen);
-out:
+	if ((rs = list_get(s, list, NULL, why, whylen)) == STORE_OK)
+		rs = sub_write(s, addr, list, word, ev, "set status", why,
+		    whylen);
 	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
 	return rs != STORE_OK ? rs : lrs;
 }
@@ -878,7 +969,6 @@ sq_suppress(struct store *st, const char *addr, const char *reason,
 {
 	struct sq *s = (struct sq *)st;
 	char evidence[64];
-	sqlite3_stmt *stmt;
 	enum store_status rs, lrs;
 	size_t i;
 	bool own;
@@ -894,25 +984,13 @@ sq_suppress(struct store *st, const char *addr, const char *reason,
 	snprintf(evidence, sizeof(evidence), "reason=%s", reason);
 	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
-	if ((rc = stmt_get(s, STMT_SUPPRESS, &stmt)) != SQLITE_OK) {
+	if ((rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr, reason,
+	    (sqlite3_int64)time(NULL))) != SQLITE_OK)
 		rs = sq_fail(s, rc, "suppress", why, whylen);
-		goto out;
-	}
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, reason, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		rs = sq_fail(s, rc, "suppress", why, whylen);
-		goto out;
-	}
-	rc = event_add(s, addr, NULL, ev != NULL && ev->event != NULL ?
-	    ev->event : "suppressed", ev != NULL && ev->evidence != NULL ?
-	    ev->evidence : evidence, ev);
-	if (rc != SQLITE_OK)
+	else if ((rc = event_add(s, addr, NULL, ev != NULL &&
+	    ev->event != NULL ? ev->event : "suppressed", ev != NULL &&
+	    ev->evidence != NULL ? ev->evidence : evidence, ev)) != SQLITE_OK)
 		rs = sq_fail(s, rc, "consent event", why, whylen);
-out:
 	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
 	return rs != STORE_OK ? rs : lrs;
 }
@@ -928,9 +1006,9 @@ sq_suppression(struct store *st, const char *addr, char *reason_r,
 	const char *reason;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_SUPPRESSION, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_SUPPRESSION, &stmt, "t", addr)) !=
+	    SQLITE_OK)
 		return sq_fail(s, rc, "suppression", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		reason = (const char *)sqlite3_column_text(stmt, 0);
@@ -955,27 +1033,16 @@ sq_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
 	struct sq *s = (struct sq *)st;
 	struct store_sub sub;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
-	const char *word;
-	size_t i;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_SUBS, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_SUBS, &stmt, "t", addr)) != SQLITE_OK)
 		return sq_fail(s, rc, "subscriptions", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		sub.list = (const char *)sqlite3_column_text(stmt, 0);
-		word = (const char *)sqlite3_column_text(stmt, 1);
-		for (i = 1; word != NULL && i < NSTATUS; i++)
-			if (strcmp(word, status_word[i]) == 0)
-				break;
-		if (sub.list == NULL || word == NULL || i == NSTATUS) {
-			snprintf(why, whylen, "ConsentDB %s: bad row in "
-			    "subscriptions", s->path);
-			rs = STORE_ERROR;
-			goto out;
-		}
-		sub.status = (enum sub_status)i;
+		sub.status = status_parse((const char *)
+		    sqlite3_column_text(stmt, 1));
+		if (sub.list == NULL || sub.status == SUB_NONE)
+			return bad_row(s, stmt, "subscriptions", why, whylen);
 		sub.source = (const char *)sqlite3_column_text(stmt, 2);
 		sub.updated_at = (time_t)sqlite3_column_int64(stmt, 3);
 		if (fn(&sub, ctx) != 0) {
@@ -983,11 +1050,7 @@ sq_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "subscriptions", why, whylen);
-out:
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "subscriptions", why, whylen);
 }
 
 /* sq_quarantine_add - insert one quarantine row */
@@ -996,41 +1059,17 @@ sq_quarantine_add(struct store *st, const struct quarantine_row *row,
     long long *id_r, char *why, size_t whylen)
 {
 	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_QUARANTINE_ADD, &stmt)) != SQLITE_OK)
-		return sq_fail(s, rc, "quarantine add", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, row->queue_id, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, row->message_id, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 3, row->sender, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 4, row->recipient, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 5, row->list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 6, row->reason, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 7, row->spool_file, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 8, (sqlite3_int64)
+	rc = stmt_exec(s, STMT_QUARANTINE_ADD, "tttttttl", row->queue_id,
+	    row->message_id, row->sender, row->recipient, row->list,
+	    row->reason, row->spool_file, (sqlite3_int64)
 	    (row->received_at != 0 ? row->received_at : time(NULL)));
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_DONE) {
-		if (id_r != NULL)
-			*id_r = sqlite3_last_insert_rowid(s->db);
-	} else
-		rs = sq_fail(s, rc, "quarantine add", why, whylen);
-	stmt_done(stmt);
-	return rs;
-}
-
-/* status_parse - a status word of the schema, or SUB_NONE if unknown */
-static enum sub_status
-status_parse(const char *word)
-{
-	size_t i;
-
-	for (i = 1; word != NULL && i < NSTATUS; i++)
-		if (strcmp(word, status_word[i]) == 0)
-			return (enum sub_status)i;
-	return SUB_NONE;
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "quarantine add", why, whylen);
+	if (id_r != NULL)
+		*id_r = sqlite3_last_insert_rowid(s->db);
+	return STORE_OK;
 }
 
 /* sq_lookup2 - sq_lookup, also checking the suppression of addr_hash */
@@ -1038,32 +1077,8 @@ static enum store_status
 sq_lookup2(struct store *st, const char *addr, const char *addr_hash,
     const char *list, struct consent_row *row_r, char *why, size_t whylen)
 {
-	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
-	const char *word;
-	enum store_status rs = STORE_OK;
-	int rc;
-
-	if ((rc = stmt_get(s, STMT_LOOKUP2, &stmt)) != SQLITE_OK)
-		return sq_fail(s, rc, "lookup", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 3, addr_hash, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
-		rs = sq_fail(s, rc, "lookup", why, whylen);
-		goto out;
-	}
-	row_r->suppressed = sqlite3_column_int(stmt, 0) != 0;
-	row_r->status = SUB_NONE;
-	if ((word = (const char *)sqlite3_column_text(stmt, 1)) != NULL &&
-	    (row_r->status = status_parse(word)) == SUB_NONE) {
-		snprintf(why, whylen, "ConsentDB %s: bad status in "
-		    "subscriptions", s->path);
-		rs = STORE_ERROR;
-	}
-out:
-	stmt_done(stmt);
-	return rs;
+	return lookup_run((struct sq *)st, STMT_LOOKUP2, addr, list,
+	    addr_hash, row_r, why, whylen);
 }
 
 /* sq_begin_read - BEGIN (deferred): a read snapshot, no write lock */
@@ -1091,20 +1106,17 @@ sq_import_set(struct store *st, const char *addr, const char *list,
 	int rc;
 
 	*changed_r = false;
-	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
-		snprintf(why, whylen, "cannot set subscription status %d",
-		    (int)status);
+	if ((word = status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
-	}
-	if ((rc = stmt_get(s, STMT_SUB_GET, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_SUB_GET, &stmt, "tt", addr, list)) !=
+	    SQLITE_OK)
 		return sq_fail(s, rc, "import", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	*old_r = SUB_NONE;
 	if (rc == SQLITE_ROW) {
-		word = (const char *)sqlite3_column_text(stmt, 0);
-		if ((*old_r = status_parse(word)) == SUB_NONE)
+		*old_r = status_parse((const char *)
+		    sqlite3_column_text(stmt, 0));
+		if (*old_r == SUB_NONE)
 			rc = SQLITE_CORRUPT;
 		old_at = (time_t)sqlite3_column_int64(stmt, 1);
 	}
@@ -1120,24 +1132,7 @@ sq_import_set(struct store *st, const char *addr, const char *list,
 	*changed_r = true;
 	if ((flags & STORE_IMPORT_DRY_RUN) != 0)
 		return STORE_OK;
-	word = status_word[status];
-	if ((rc = stmt_get(s, STMT_SUB_SET, &stmt)) != SQLITE_OK)
-		return sq_fail(s, rc, "import", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 3, word, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 4, ev != NULL ? ev->source : NULL, -1,
-	    SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	if (rc != SQLITE_DONE)
-		return sq_fail(s, rc, "import", why, whylen);
-	rc = event_add(s, addr, list, ev != NULL && ev->event != NULL ?
-	    ev->event : word, ev != NULL ? ev->evidence : NULL, ev);
-	if (rc != SQLITE_OK)
-		return sq_fail(s, rc, "consent event", why, whylen);
-	return STORE_OK;
+	return sub_write(s, addr, list, word, ev, "import", why, whylen);
 }
 
 /* sq_count - run statement i with one text parameter; first column */
@@ -1148,9 +1143,8 @@ sq_count(struct sq *s, enum stmt i, const char *arg, long long *n_r,
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, i, &stmt, "t", arg)) != SQLITE_OK)
 		return sq_fail(s, rc, stmt_sql[i], why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*n_r = sqlite3_column_int64(stmt, 0);
@@ -1186,12 +1180,10 @@ sq_events(struct store *st, const char *addr, store_event_fn *fn, void *ctx,
 	struct sq *s = (struct sq *)st;
 	struct store_event e;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_EVENTS, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_EVENTS, &stmt, "t", addr)) != SQLITE_OK)
 		return sq_fail(s, rc, "events", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		e.id = sqlite3_column_int64(stmt, 0);
 		e.addr = (const char *)sqlite3_column_text(stmt, 1);
@@ -1207,10 +1199,7 @@ sq_events(struct store *st, const char *addr, store_event_fn *fn, void *ctx,
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "events", why, whylen);
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "events", why, whylen);
 }
 
 /* sq_ever_opted_in - an "opted_in" or "confirmed" event for (addr, list) */
@@ -1222,10 +1211,9 @@ sq_ever_opted_in(struct store *st, const char *addr, const char *list,
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_EVER_IN, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_EVER_IN, &stmt, "tt", addr, list)) !=
+	    SQLITE_OK)
 		return sq_fail(s, rc, "ever opted in", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, list, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		*yes_r = sqlite3_column_int(stmt, 0) != 0;
@@ -1238,15 +1226,9 @@ sq_ever_opted_in(struct store *st, const char *addr, const char *list,
 static int
 sq_delete(struct sq *s, enum stmt i, const char *addr, long long *n_r)
 {
-	sqlite3_stmt *stmt;
 	int rc;
 
-	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
-		return rc;
-	(void)sqlite3_bind_text(stmt, 1, addr, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if ((rc = stmt_exec(s, i, "t", addr)) != SQLITE_OK)
 		return rc;
 	*n_r = sqlite3_changes(s->db);
 	return SQLITE_OK;
@@ -1265,7 +1247,6 @@ sq_forget(struct store *st, const char *addr, const char *addr_hash,
 {
 	struct sq *s = (struct sq *)st;
 	struct store_forget_counts n = { 0 };
-	sqlite3_stmt *stmt;
 	enum store_status rs, lrs;
 	bool own;
 	int rc;
@@ -1279,28 +1260,14 @@ sq_forget(struct store *st, const char *addr, const char *addr_hash,
 	    SQLITE_OK || (rc = sq_delete(s, STMT_DEL_EVENTS, addr,
 	    &n.events)) != SQLITE_OK || (rc = sq_delete(s, STMT_DEL_QROWS,
 	    addr, &n.quarantine)) != SQLITE_OK || (rc = sq_delete(s,
-	    STMT_DEL_SUPP, addr, &n.suppressions)) != SQLITE_OK) {
+	    STMT_DEL_SUPP, addr, &n.suppressions)) != SQLITE_OK ||
+	    (rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr_hash, "erased",
+	    (sqlite3_int64)time(NULL))) != SQLITE_OK)
 		rs = sq_fail(s, rc, "forget", why, whylen);
-		goto out;
-	}
-	if ((rc = stmt_get(s, STMT_SUPPRESS, &stmt)) != SQLITE_OK) {
-		rs = sq_fail(s, rc, "forget", why, whylen);
-		goto out;
-	}
-	(void)sqlite3_bind_text(stmt, 1, addr_hash, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 2, "erased", -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	if (rc != SQLITE_DONE) {
-		rs = sq_fail(s, rc, "forget", why, whylen);
-		goto out;
-	}
-	rc = event_add(s, addr_hash, NULL, "erased", ev != NULL &&
-	    ev->evidence != NULL ? ev->evidence : "reason=erased", ev);
-	if (rc != SQLITE_OK)
+	else if ((rc = event_add(s, addr_hash, NULL, "erased", ev != NULL &&
+	    ev->evidence != NULL ? ev->evidence : "reason=erased", ev)) !=
+	    SQLITE_OK)
 		rs = sq_fail(s, rc, "consent event", why, whylen);
-out:
 	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
 	if (rs == STORE_OK)
 		rs = lrs;
@@ -1322,20 +1289,15 @@ sq_quarantine_ls(struct store *st, const struct store_qfilter *f,
 	struct sq *s = (struct sq *)st;
 	struct store_qrow q;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	int rc;
 
 	if (f == NULL)
 		f = &all;
-	if ((rc = stmt_get(s, STMT_QLS, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_QLS, &stmt, "lttttli",
+	    (sqlite3_int64)f->id, f->reason, f->list, f->sender,
+	    f->recipient, (sqlite3_int64)f->before, f->held_only ? 1 : 0)) !=
+	    SQLITE_OK)
 		return sq_fail(s, rc, "quarantine", why, whylen);
-	(void)sqlite3_bind_int64(stmt, 1, f->id);
-	(void)sqlite3_bind_text(stmt, 2, f->reason, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 3, f->list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 4, f->sender, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_text(stmt, 5, f->recipient, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int64(stmt, 6, (sqlite3_int64)f->before);
-	(void)sqlite3_bind_int(stmt, 7, f->held_only ? 1 : 0);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		q.id = sqlite3_column_int64(stmt, 0);
 		q.row.queue_id = (const char *)sqlite3_column_text(stmt, 1);
@@ -1353,10 +1315,7 @@ sq_quarantine_ls(struct store *st, const struct store_qfilter *f,
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "quarantine", why, whylen);
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "quarantine", why, whylen);
 }
 
 /* sq_change_id - run UPDATE/DELETE statement i for row id; NOTFOUND when
@@ -1365,17 +1324,11 @@ static enum store_status
 sq_change_id(struct sq *s, enum stmt i, long long id, time_t when,
     char *why, size_t whylen)
 {
-	sqlite3_stmt *stmt;
 	int rc;
 
-	if ((rc = stmt_get(s, i, &stmt)) != SQLITE_OK)
-		return sq_fail(s, rc, "quarantine", why, whylen);
-	(void)sqlite3_bind_int64(stmt, 1, id);
-	if (i == STMT_QREL)
-		(void)sqlite3_bind_int64(stmt, 2, (sqlite3_int64)when);
-	rc = sqlite3_step(stmt);
-	stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	/* STMT_QDEL has no second parameter */
+	if ((rc = stmt_exec(s, i, i == STMT_QREL ? "ll" : "l",
+	    (sqlite3_int64)id, (sqlite3_int64)when)) != SQLITE_OK)
 		return sq_fail(s, rc, "quarantine", why, whylen);
 	if (sqlite3_changes(s->db) == 0) {
 		snprintf(why, whylen, "no quarantine row %lld", id);
@@ -1408,13 +1361,11 @@ sq_members(struct store *st, const char *list, bool opt_outs_only,
 	struct sq *s = (struct sq *)st;
 	struct store_member m;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_MEMBERS, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_MEMBERS, &stmt, "ti", list,
+	    opt_outs_only ? 1 : 0)) != SQLITE_OK)
 		return sq_fail(s, rc, "members", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
-	(void)sqlite3_bind_int(stmt, 2, opt_outs_only ? 1 : 0);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		m.addr = (const char *)sqlite3_column_text(stmt, 0);
 		m.list = (const char *)sqlite3_column_text(stmt, 1);
@@ -1423,22 +1374,14 @@ sq_members(struct store *st, const char *list, bool opt_outs_only,
 		m.source = (const char *)sqlite3_column_text(stmt, 3);
 		m.updated_at = (time_t)sqlite3_column_int64(stmt, 4);
 		m.suppressed = sqlite3_column_int(stmt, 5) != 0;
-		if (m.addr == NULL || m.list == NULL || m.status == SUB_NONE) {
-			snprintf(why, whylen, "ConsentDB %s: bad row in "
-			    "subscriptions", s->path);
-			rs = STORE_ERROR;
-			goto out;
-		}
+		if (m.addr == NULL || m.list == NULL || m.status == SUB_NONE)
+			return bad_row(s, stmt, "subscriptions", why, whylen);
 		if (fn(&m, ctx) != 0) {
 			rc = SQLITE_DONE;
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "members", why, whylen);
-out:
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "members", why, whylen);
 }
 
 /* sq_opt_out_addrs - addresses opted out of list (or any) or suppressed */
@@ -1448,13 +1391,12 @@ sq_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
 {
 	struct sq *s = (struct sq *)st;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	const char *addr;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_OPTOUT_ADDRS, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_OPTOUT_ADDRS, &stmt, "t", list)) !=
+	    SQLITE_OK)
 		return sq_fail(s, rc, "opt-outs", why, whylen);
-	(void)sqlite3_bind_text(stmt, 1, list, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		addr = (const char *)sqlite3_column_text(stmt, 0);
 		if (addr == NULL || fn(addr, ctx) != 0) {
@@ -1462,10 +1404,7 @@ sq_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "opt-outs", why, whylen);
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "opt-outs", why, whylen);
 }
 
 /* sq_stats - the counts of store_stats() in one statement */
@@ -1476,12 +1415,11 @@ sq_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 	struct sq *s = (struct sq *)st;
 	struct store_stat t;
 	sqlite3_stmt *stmt;
-	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_get(s, STMT_STATS, &stmt)) != SQLITE_OK)
+	if ((rc = stmt_start(s, STMT_STATS, &stmt, "l",
+	    (sqlite3_int64)since)) != SQLITE_OK)
 		return sq_fail(s, rc, "stats", why, whylen);
-	(void)sqlite3_bind_int64(stmt, 1, (sqlite3_int64)since);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		t.group = (const char *)sqlite3_column_text(stmt, 1);
 		t.key = (const char *)sqlite3_column_text(stmt, 2);
@@ -1492,10 +1430,7 @@ sq_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 			break;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		rs = sq_fail(s, rc, "stats", why, whylen);
-	stmt_done(stmt);
-	return rs;
+	return rows_end(s, stmt, rc, "stats", why, whylen);
 }
 
 const char *
