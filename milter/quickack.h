@@ -1,0 +1,21 @@
+/*
+ * quickack.h - no delayed-ACK stall on inet: milter sockets.
+ *
+ * The MTA writes a macro packet and then a command packet without waiting
+ * for an answer in between; with Nagle's algorithm on the MTA's side the
+ * command waits for our ACK of the macro, and Linux delays that ACK by
+ * 40 ms on an interactive connection: measured through Postfix on loopback
+ * TCP, 60 ms per message against 14 ms on a unix socket.  Once enabled,
+ * every read(2) in this process that returns data is followed by
+ * TCP_QUICKACK on that descriptor, which sends the pending ACK at once.
+ * libmilter does its socket reads with read(2) and exposes no descriptor,
+ * so read is interposed (quickack.c); other descriptors only cost one
+ * failed setsockopt.  Thread-safe.
+ */
+#ifndef OPTIN_QUICKACK_H
+#define OPTIN_QUICKACK_H
+
+/* Enable the behaviour (call before serving; inet sockets only). */
+void quickack_enable(void);
+
+#endif
