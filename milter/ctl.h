@@ -92,6 +92,11 @@ int ctl_spool_remove(struct ctl *c, const char *name, bool *removed_r);
  * w (seconds without one); 0 and *secs_r, or -1. */
 int ctl_parse_age(const char *s, long *secs_r);
 
+/* Print the members of quarantine row q as JSON on stdout, without the
+ * braces, so that a caller can add its own ("id", "queue_id", ...,
+ * "released_at"). */
+void ctl_qrow_json_fields(const struct store_qrow *q);
+
 /* Write s to fp for a terminal: control characters as '?', NULL as "-". */
 void ctl_put_text(FILE *fp, const char *s);
 

@@ -157,40 +157,15 @@ sub_one(const struct store_sub *s, void *arg)
 	return 0;
 }
 
-/* qrow_json - one quarantine row as a JSON object */
-static void
-qrow_json(const struct store_qrow *q)
-{
-	printf("{\"id\":%lld,\"queue_id\":", q->id);
-	ctl_json_str(stdout, q->row.queue_id);
-	fputs(",\"message_id\":", stdout);
-	ctl_json_str(stdout, q->row.message_id);
-	fputs(",\"sender\":", stdout);
-	ctl_json_str(stdout, q->row.sender);
-	fputs(",\"recipient\":", stdout);
-	ctl_json_str(stdout, q->row.recipient);
-	fputs(",\"list\":", stdout);
-	ctl_json_str(stdout, q->row.list);
-	fputs(",\"reason\":", stdout);
-	ctl_json_str(stdout, q->row.reason);
-	fputs(",\"spool_file\":", stdout);
-	ctl_json_str(stdout, q->row.spool_file);
-	printf(",\"received_at\":%lld,\"released_at\":", (long long)
-	    q->row.received_at);
-	if (q->released_at != 0)
-		printf("%lld}", (long long)q->released_at);
-	else
-		fputs("null}", stdout);
-}
-
 /* qrow_one - print one quarantine row (export) */
 static int
 qrow_one(const struct store_qrow *q, void *arg)
 {
 	struct person *p = arg;
 
-	fputs(p->n > 0 ? "," : "", stdout);
-	qrow_json(q);
+	fputs(p->n > 0 ? ",{" : "{", stdout);
+	ctl_qrow_json_fields(q);
+	fputc('}', stdout);
 	p->n++;
 	return 0;
 }

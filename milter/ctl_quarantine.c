@@ -174,32 +174,6 @@ qrow_text(const struct store_qrow *q)
 	fputc('\n', stdout);
 }
 
-/* qrow_json_fields - the row's members, without braces */
-static void
-qrow_json_fields(const struct store_qrow *q)
-{
-	printf("\"id\":%lld,\"queue_id\":", q->id);
-	ctl_json_str(stdout, q->row.queue_id);
-	fputs(",\"message_id\":", stdout);
-	ctl_json_str(stdout, q->row.message_id);
-	fputs(",\"sender\":", stdout);
-	ctl_json_str(stdout, q->row.sender);
-	fputs(",\"recipient\":", stdout);
-	ctl_json_str(stdout, q->row.recipient);
-	fputs(",\"list\":", stdout);
-	ctl_json_str(stdout, q->row.list);
-	fputs(",\"reason\":", stdout);
-	ctl_json_str(stdout, q->row.reason);
-	fputs(",\"spool_file\":", stdout);
-	ctl_json_str(stdout, q->row.spool_file);
-	printf(",\"received_at\":%lld,\"released_at\":",
-	    (long long)q->row.received_at);
-	if (q->released_at != 0)
-		printf("%lld", (long long)q->released_at);
-	else
-		fputs("null", stdout);
-}
-
 /* list_one - quarantine list: print one row */
 static int
 list_one(const struct store_qrow *q, void *arg)
@@ -208,7 +182,7 @@ list_one(const struct store_qrow *q, void *arg)
 
 	if (x->c->json) {
 		fputs(x->n > 0 ? ",{" : "{", stdout);
-		qrow_json_fields(q);
+		ctl_qrow_json_fields(q);
 		fputc('}', stdout);
 	} else
 		qrow_text(q);
@@ -447,7 +421,7 @@ q_show(struct ctl *c, int argc, char **argv)
 	hdr = read_spool(c, q->row.spool_file, HEADERS_MAX, true, &len, &hrc);
 	if (c->json) {
 		fputc('{', stdout);
-		qrow_json_fields(q);
+		ctl_qrow_json_fields(q);
 		fputs(",\"decision\":", stdout);
 		ctl_json_str(stdout, has_list ? consent_reason_str(r) : NULL);
 		fputs(",\"headers\":", stdout);

@@ -356,6 +356,31 @@ ctl_json_str(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+void
+ctl_qrow_json_fields(const struct store_qrow *q)
+{
+	printf("\"id\":%lld,\"queue_id\":", q->id);
+	ctl_json_str(stdout, q->row.queue_id);
+	fputs(",\"message_id\":", stdout);
+	ctl_json_str(stdout, q->row.message_id);
+	fputs(",\"sender\":", stdout);
+	ctl_json_str(stdout, q->row.sender);
+	fputs(",\"recipient\":", stdout);
+	ctl_json_str(stdout, q->row.recipient);
+	fputs(",\"list\":", stdout);
+	ctl_json_str(stdout, q->row.list);
+	fputs(",\"reason\":", stdout);
+	ctl_json_str(stdout, q->row.reason);
+	fputs(",\"spool_file\":", stdout);
+	ctl_json_str(stdout, q->row.spool_file);
+	printf(",\"received_at\":%lld,\"released_at\":",
+	    (long long)q->row.received_at);
+	if (q->released_at != 0)
+		printf("%lld", (long long)q->released_at);
+	else
+		fputs("null", stdout);
+}
+
 /*
  * take_globals - remove -c FILE / -cFILE and --json from argv[from..]
  * (up to a "--"), recording them in c; returns the new argc, or -1 after
