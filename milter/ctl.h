@@ -53,6 +53,11 @@ int ctl_exit_code(enum store_status st);
  * (EX_USAGE) for "return ctl_usage(argv[0]);". */
 int ctl_usage(const char *verb);
 
+/* For a getopt_long(":") loop: print why argv[optind - 1] was refused
+ * ("option '-x' needs a value" when ch is ':', else "unknown option") as
+ * "optinctl VERB: ..." on stderr and return ctl_usage(verb). */
+int ctl_bad_option(const char *verb, int ch, char **argv);
+
 /* Write s as a JSON string (quoted and escaped) to fp; NULL as null. */
 void ctl_json_str(FILE *fp, const char *s);
 

@@ -70,20 +70,6 @@ static const struct option no_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* text_ok - printable text of at most max bytes (UTF-8 allowed) */
-static bool
-text_ok(const char *s, size_t max)
-{
-	const unsigned char *p;
-
-	if (strlen(s) > max)
-		return false;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
-
 /*
  * parse_opts - getopt_long over argv (argv[0] is the verb); positional
  * arguments are moved to the end, *first_r is the index of the first.
@@ -116,27 +102,21 @@ parse_opts(const char *verb, int argc, char **argv,
 		case OPT_DOI:
 			o->double_opt_in = true;
 			break;
-		case ':':
-			fprintf(stderr, "optinctl %s: option '%s' needs a "
-			    "value\n", verb, argv[optind - 1]);
-			return ctl_usage(verb);
 		default:
-			fprintf(stderr, "optinctl %s: unknown option '%s'\n",
-			    verb, argv[optind - 1]);
-			return ctl_usage(verb);
+			return ctl_bad_option(verb, ch, argv);
 		}
 	}
-	if (!text_ok(o->source, SOURCE_MAX) || *o->source == '\0') {
+	if (!ctl_text_ok(o->source, SOURCE_MAX) || *o->source == '\0') {
 		fprintf(stderr, "optinctl %s: bad --source (1 to %d "
 		    "printable characters)\n", verb, SOURCE_MAX);
 		return EX_DATAERR;
 	}
-	if (o->evidence != NULL && !text_ok(o->evidence, EVIDENCE_MAX)) {
+	if (o->evidence != NULL && !ctl_text_ok(o->evidence, EVIDENCE_MAX)) {
 		fprintf(stderr, "optinctl %s: bad --evidence (at most %d "
 		    "printable characters)\n", verb, EVIDENCE_MAX);
 		return EX_DATAERR;
 	}
-	if (o->name != NULL && !text_ok(o->name, NAME_MAX_LEN)) {
+	if (o->name != NULL && !ctl_text_ok(o->name, NAME_MAX_LEN)) {
 		fprintf(stderr, "optinctl %s: bad --name (at most %d "
 		    "printable characters)\n", verb, NAME_MAX_LEN);
 		return EX_DATAERR;

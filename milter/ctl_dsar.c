@@ -353,14 +353,8 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 		case OPT_EVIDENCE:
 			ev.evidence = optarg;
 			break;
-		case ':':
-			fprintf(stderr, "optinctl forget: option '%s' needs a "
-			    "value\n", argv[optind - 1]);
-			return ctl_usage(argv[0]);
 		default:
-			fprintf(stderr, "optinctl forget: unknown option "
-			    "'%s'\n", argv[optind - 1]);
-			return ctl_usage(argv[0]);
+			return ctl_bad_option("forget", ch, argv);
 		}
 	}
 	if (argc - optind != 1)

@@ -968,14 +968,8 @@ import_opts_parse(struct import *im, int argc, char **argv, int *first_r)
 		case OPT_ASSUME:
 			im->assume = optarg;
 			break;
-		case ':':
-			fprintf(stderr, "optinctl import: option '%s' needs a "
-			    "value\n", argv[optind - 1]);
-			return ctl_usage("import");
 		default:
-			fprintf(stderr, "optinctl import: unknown option "
-			    "'%s'\n", argv[optind - 1]);
-			return ctl_usage("import");
+			return ctl_bad_option("import", ch, argv);
 		}
 	}
 	*first_r = optind;
@@ -1239,14 +1233,8 @@ ctl_export_list(struct ctl *c, int argc, char **argv)
 		case OPT_OPTOUTS:
 			opt_outs = true;
 			break;
-		case ':':
-			fprintf(stderr, "optinctl export-list: option '%s' "
-			    "needs a value\n", argv[optind - 1]);
-			return ctl_usage("export-list");
 		default:
-			fprintf(stderr, "optinctl export-list: unknown option "
-			    "'%s'\n", argv[optind - 1]);
-			return ctl_usage("export-list");
+			return ctl_bad_option("export-list", ch, argv);
 		}
 	}
 	if (argc - optind > 1 || (argc - optind == 0 && !opt_outs))

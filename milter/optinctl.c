@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "config.h"
@@ -137,6 +138,18 @@ ctl_usage(const char *verb)
 	else
 		usage_all(stderr);
 	return EX_USAGE;
+}
+
+int
+ctl_bad_option(const char *verb, int ch, char **argv)
+{
+	if (ch == ':')
+		fprintf(stderr, "optinctl %s: option '%s' needs a value\n",
+		    verb, argv[optind - 1]);
+	else
+		fprintf(stderr, "optinctl %s: unknown option '%s'\n", verb,
+		    argv[optind - 1]);
+	return ctl_usage(verb);
 }
 
 int
