@@ -45,12 +45,26 @@ struct person {
 	size_t nspool;
 };
 
-/* one_arg - the verb takes exactly ADDR and no options */
+/*
+ * person_begin - the verb takes exactly ADDR and no options: normalise it
+ * into addr, set *hash_r to its erased form (or NULL, see
+ * ctl_lookup_hash), and open a read snapshot of the store.  EX_OK, or an
+ * exit code after printing why.
+ */
 static int
-one_arg(int argc, char **argv)
+person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
+    char h[STORE_HASH_MAX], const char **hash_r)
 {
+	enum store_status rs;
+	char why[512];
+
 	if (argc != 2 || argv[1][0] == '-')
 		return ctl_usage(argv[0]);
+	(void)ctl_addr(argv[1], addr);
+	*hash_r = ctl_lookup_hash(c, addr, h);
+	(void)ctl_store(c, STORE_READONLY);
+	if ((rs = store_begin_read(c->st, why, sizeof(why))) != STORE_OK)
+		return ctl_fail(rs, why);
 	return EX_OK;
 }
 
@@ -107,6 +121,21 @@ event_one(const struct store_event *e, void *arg)
 	return 0;
 }
 
+/* person_events - print the consent events of addr, then those under its
+ * erased form hash (may be NULL): an erased address has only its "erased"
+ * event, under the hash */
+static enum store_status
+person_events(struct ctl *c, const char *addr, const char *hash,
+    struct person *p, char *why, size_t whylen)
+{
+	enum store_status rs;
+
+	rs = store_events(c->st, addr, event_one, p, why, whylen);
+	if (rs == STORE_OK && hash != NULL)
+		rs = store_events(c->st, hash, event_one, p, why, whylen);
+	return rs;
+}
+
 int
 ctl_history(struct ctl *c, int argc, char **argv)
 {
@@ -116,23 +145,14 @@ ctl_history(struct ctl *c, int argc, char **argv)
 	const char *hash;
 	int rc;
 
-	if ((rc = one_arg(argc, argv)) != EX_OK)
+	if ((rc = person_begin(c, argc, argv, addr, h, &hash)) != EX_OK)
 		return rc;
-	(void)ctl_addr(argv[1], addr);
-	hash = ctl_lookup_hash(c, addr, h);
-	(void)ctl_store(c, STORE_READONLY);
-	if ((rs = store_begin_read(c->st, why, sizeof(why))) != STORE_OK)
-		return ctl_fail(rs, why);
 	if (c->json) {
 		fputs("{\"address\":", stdout);
 		ctl_json_str(stdout, addr);
 		fputs(",\"events\":[", stdout);
 	}
-	rs = store_events(c->st, addr, event_one, &p, why, sizeof(why));
-	/* an erased address has only its "erased" event, under the hash */
-	if (rs == STORE_OK && hash != NULL)
-		rs = store_events(c->st, hash, event_one, &p, why,
-		    sizeof(why));
+	rs = person_events(c, addr, hash, &p, why, sizeof(why));
 	store_rollback(c->st);
 	if (c->json)
 		fputs("]}\n", stdout);
@@ -206,13 +226,8 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	bool json = c->json;
 	int rc;
 
-	if ((rc = one_arg(argc, argv)) != EX_OK)
+	if ((rc = person_begin(c, argc, argv, addr, h, &hash)) != EX_OK)
 		return rc;
-	(void)ctl_addr(argv[1], addr);
-	hash = ctl_lookup_hash(c, addr, h);
-	(void)ctl_store(c, STORE_READONLY);
-	if ((rs = store_begin_read(c->st, why, sizeof(why))) != STORE_OK)
-		return ctl_fail(rs, why);
 	c->json = true;			/* export is JSON always */
 	fputs("{\"address\":", stdout);
 	ctl_json_str(stdout, addr);
@@ -235,10 +250,7 @@ ctl_export(struct ctl *c, int argc, char **argv)
 		goto out;
 	fputs("],\"events\":[", stdout);
 	p.n = 0;
-	rs = store_events(c->st, addr, event_one, &p, why, sizeof(why));
-	if (rs == STORE_OK && hash != NULL)
-		rs = store_events(c->st, hash, event_one, &p, why,
-		    sizeof(why));
+	rs = person_events(c, addr, hash, &p, why, sizeof(why));
 	if (rs != STORE_OK)
 		goto out;
 	fputs("],\"quarantine\":[", stdout);
