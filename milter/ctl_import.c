@@ -423,6 +423,26 @@ b_bad(struct batch *b, struct prow *r, const char *fmt, ...)
 	r->msg = b_str(b, msg);
 }
 
+/* row_list - the row's list (its column, else --list), or NULL after
+ * b_bad() */
+static const char *
+row_list(const struct import *im, const struct csv_record *rec,
+    struct batch *b, struct prow *r)
+{
+	const char *list;
+
+	list = field(im, rec, COL_LIST);
+	if (*list == '\0' && (list = im->list) == NULL) {
+		b_bad(b, r, "no list (empty 'list' and no --list)");
+		return NULL;
+	}
+	if (strlen(list) > LIST_MAX) {
+		b_bad(b, r, "list name too long");
+		return NULL;
+	}
+	return list;
+}
+
 /* prep_optin - check one row of an optin file into r */
 static void
 prep_optin(const struct import *im, const struct csv_record *rec,
@@ -436,15 +456,8 @@ prep_optin(const struct import *im, const struct csv_record *rec,
 		b_bad(b, r, "bad address '%.100s': %s", raw, why);
 		return;
 	}
-	list = field(im, rec, COL_LIST);
-	if (*list == '\0' && (list = im->list) == NULL) {
-		b_bad(b, r, "no list (empty 'list' and no --list)");
+	if ((list = row_list(im, rec, b, r)) == NULL)
 		return;
-	}
-	if (strlen(list) > LIST_MAX) {
-		b_bad(b, r, "list name too long");
-		return;
-	}
 	word = field(im, rec, COL_STATUS);
 	if (sub_status_parse(word, &r->status) < 0 || r->status == SUB_NONE) {
 		b_bad(b, r, "bad status '%.40s' (pending, opted_in or "
@@ -538,15 +551,8 @@ prep_vtiger(const struct import *im, const struct csv_record *rec,
 		r->kind = PROW_SKIP;
 		return;
 	}
-	list = field(im, rec, COL_LIST);
-	if (*list == '\0' && (list = im->list) == NULL) {
-		b_bad(b, r, "no list (empty 'list' and no --list)");
+	if ((list = row_list(im, rec, b, r)) == NULL)
 		return;
-	}
-	if (strlen(list) > LIST_MAX) {
-		b_bad(b, r, "list name too long");
-		return;
-	}
 	r->source = NOSTR;
 	r->consented_at = 0;
 	if (out) {
