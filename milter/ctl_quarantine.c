@@ -395,6 +395,25 @@ decide_now(struct ctl *c, const struct store_qrow *q,
 	return EX_OK;
 }
 
+/*
+ * one_row - the start of show, release and delete: the options allowed,
+ * exactly one ID, the store opened with store_flags (as ctl_store) and the
+ * row copied into x.  EX_OK, or an exit code after printing why.
+ */
+static int
+one_row(struct ctl *c, int argc, char **argv, unsigned allowed,
+    unsigned store_flags, struct qopts *o, struct qlist_ctx *x)
+{
+	int first, rc;
+
+	if ((rc = parse(argc, argv, allowed, o, &first)) != 0)
+		return rc;
+	if (argc - first != 1)
+		return ctl_usage("quarantine");
+	(void)ctl_store(c, store_flags);
+	return get_row(c, argv[first], x);
+}
+
 /* q_show - quarantine show ID */
 static int
 q_show(struct ctl *c, int argc, char **argv)
@@ -406,14 +425,10 @@ q_show(struct ctl *c, int argc, char **argv)
 	char t[32], *hdr, *line, *nl;
 	bool has_list;
 	size_t len;
-	int first, rc, hrc;
+	int rc, hrc;
 
-	if ((rc = parse(argc, argv, 0, &o, &first)) != 0)
-		return rc;
-	if (argc - first != 1)
-		return ctl_usage("quarantine");
-	(void)ctl_store(c, STORE_READONLY);
-	if ((rc = get_row(c, argv[first], &x)) != EX_OK)
+	if ((rc = one_row(c, argc, argv, 0, STORE_READONLY, &o, &x)) !=
+	    EX_OK)
 		return rc;
 	q = x.copy;
 	if ((rc = decide_now(c, q, &r, &has_list)) != EX_OK)
@@ -519,14 +534,10 @@ q_release(struct ctl *c, int argc, char **argv)
 	char why[512], t[32], *msg = NULL, marker[200];
 	bool has_list;
 	size_t len;
-	int first, rc;
+	int rc;
 
-	if ((rc = parse(argc, argv, 1u << OPT_FORCE, &o, &first)) != 0)
-		return rc;
-	if (argc - first != 1)
-		return ctl_usage("quarantine");
-	(void)ctl_store(c, 0);
-	if ((rc = get_row(c, argv[first], &x)) != EX_OK)
+	if ((rc = one_row(c, argc, argv, 1u << OPT_FORCE, 0, &o, &x)) !=
+	    EX_OK)
 		return rc;
 	q = x.copy;
 	if (q->released_at != 0 && !o.force) {
@@ -603,14 +614,9 @@ q_delete(struct ctl *c, int argc, char **argv)
 	struct qopts o;
 	char why[512];
 	bool removed = false;
-	int first, rc;
+	int rc;
 
-	if ((rc = parse(argc, argv, 0, &o, &first)) != 0)
-		return rc;
-	if (argc - first != 1)
-		return ctl_usage("quarantine");
-	(void)ctl_store(c, 0);
-	if ((rc = get_row(c, argv[first], &x)) != EX_OK)
+	if ((rc = one_row(c, argc, argv, 0, 0, &o, &x)) != EX_OK)
 		return rc;
 	rs = store_quarantine_del(c->st, x.copy->id, why, sizeof(why));
 	if (rs != STORE_OK) {
