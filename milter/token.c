@@ -209,11 +209,15 @@ synth_nonce(const struct token_key *k, const unsigned char *msg, size_t len,
 	return 0;
 }
 
-/* aead_seal - ct||tag = AES-256-GCM(k->enc, nonce, aad, pt); 0 / -1 */
+/*
+ * aead_run - AES-256-GCM over len bytes of in into out with key k->enc and
+ * nonce, aad authenticated: with enc, encrypt and write the tag; without,
+ * decrypt and check the tag (read).  0 / -1.
+ */
 static int
-aead_seal(const struct token_key *k, const unsigned char *nonce,
-    const unsigned char *aad, size_t aadlen, const unsigned char *pt,
-    size_t ptlen, unsigned char *ct, unsigned char *tag)
+aead_run(const struct token_key *k, int enc, const unsigned char *nonce,
+    const unsigned char *aad, size_t aadlen, const unsigned char *in,
+    size_t len, unsigned char *out, unsigned char *tag)
 {
 	EVP_CIPHER_CTX *ctx;
 	int outl, rc;
@@ -221,20 +225,33 @@ aead_seal(const struct token_key *k, const unsigned char *nonce,
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		return -1;
 	rc = -1;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL,
+	    enc) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
 	    NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, k->enc, nonce) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
-	    EVP_EncryptUpdate(ctx, ct, &outl, pt, (int)ptlen) != 1 ||
-	    (size_t)outl != ptlen ||
-	    EVP_EncryptFinal_ex(ctx, ct + outl, &outl) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) != 1)
+	    EVP_CipherInit_ex(ctx, NULL, NULL, k->enc, nonce, enc) != 1 ||
+	    EVP_CipherUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
+	    EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1 ||
+	    (size_t)outl != len ||
+	    (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+	    tag) != 1) ||
+	    EVP_CipherFinal_ex(ctx, out + outl, &outl) != 1 ||
+	    (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
+	    tag) != 1))
 		goto out;
 	rc = 0;
 out:
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
+}
+
+/* aead_seal - ct||tag = AES-256-GCM(k->enc, nonce, aad, pt); 0 / -1 */
+static int
+aead_seal(const struct token_key *k, const unsigned char *nonce,
+    const unsigned char *aad, size_t aadlen, const unsigned char *pt,
+    size_t ptlen, unsigned char *ct, unsigned char *tag)
+{
+	return aead_run(k, 1, nonce, aad, aadlen, pt, ptlen, ct, tag);
 }
 
 /* aead_open - pt = AES-256-GCM-decrypt(...) if the tag verifies; 0 / -1 */
@@ -243,27 +260,9 @@ aead_open(const struct token_key *k, const unsigned char *nonce,
     const unsigned char *aad, size_t aadlen, const unsigned char *ct,
     size_t ctlen, const unsigned char *tag, unsigned char *pt)
 {
-	EVP_CIPHER_CTX *ctx;
-	int outl, rc;
-
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
-		return -1;
-	rc = -1;
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
-	    NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, k->enc, nonce) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
-	    EVP_DecryptUpdate(ctx, pt, &outl, ct, (int)ctlen) != 1 ||
-	    (size_t)outl != ctlen ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	    (void *)tag) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, pt + outl, &outl) != 1)
-		goto out;
-	rc = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	return rc;
+	/* the tag is only read when decrypting */
+	return aead_run(k, 0, nonce, aad, aadlen, ct, ctlen, pt,
+	    (unsigned char *)tag);
 }
 
 /*
