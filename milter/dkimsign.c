@@ -505,6 +505,100 @@ has_space(const char *s)
 	return false;
 }
 
+/* key_find - the index of the KeyTable key called name, or ds->nkeys */
+static size_t
+key_find(const struct dkimsign *ds, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ds->nkeys; i++)
+		if (strcmp(ds->keys[i].name, name) == 0)
+			break;
+	return i;
+}
+
+/* One line of a table with fields: r, name and value as table_line()
+ * gives them (value unset when r is -1).  0, or -1 with why[] filled. */
+typedef int table_line_fn(struct dkimsign *ds, const char *file,
+    size_t lineno, int r, char *name, char *value, char *why,
+    size_t whylen);
+
+/*
+ * table_read - call fn for every line with fields of the table file named
+ * by setting key, stopping at the first failure.  Returns 0 or -1 with
+ * why[] filled.
+ */
+static int
+table_read(struct dkimsign *ds, const char *key, const char *file,
+    table_line_fn *fn, char *why, size_t whylen)
+{
+	char *line = NULL, *name = NULL, *value = NULL;
+	size_t cap = 0, lineno = 0;
+	FILE *fp;
+	int r, rc = -1;
+
+	if ((fp = fopen(file, "r")) == NULL) {
+		why_set(why, whylen, "%s %s: %s", key, file, strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &cap, fp) > 0) {
+		lineno++;
+		if ((r = table_line(line, &name, &value)) == 0)
+			continue;
+		if (fn(ds, file, lineno, r, name, value, why, whylen) < 0)
+			goto out;
+	}
+	if (ferror(fp)) {
+		why_set(why, whylen, "%s %s: read error", key, file);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	(void)fclose(fp);
+	return rc;
+}
+
+/* keytable_line - one KeyTable line "name domain:selector:/path": load the
+ * key (table_line_fn) */
+static int
+keytable_line(struct dkimsign *ds, const char *file, size_t lineno, int r,
+    char *name, char *val, char *why, size_t whylen)
+{
+	char *sel, *path, what[256];
+
+	/* the value is not echoed: it might be inline key data */
+	if (r < 0 || has_space(val) ||
+	    (sel = strchr(val, ':')) == NULL ||
+	    (path = strchr(sel + 1, ':')) == NULL) {
+		why_set(why, whylen, "KeyTable %s:%zu: expected "
+		    "\"name domain:selector:/path/to/key\"", file, lineno);
+		return -1;
+	}
+	*sel++ = '\0';
+	*path++ = '\0';
+	if (*val == '\0' || *sel == '\0' || strcmp(val, "%") == 0) {
+		why_set(why, whylen, "KeyTable %s:%zu: key '%s' needs a "
+		    "domain and a selector (\"%%\" is not supported)", file,
+		    lineno, name);
+		return -1;
+	}
+	if (*path != '/') {
+		why_set(why, whylen, "KeyTable %s:%zu: key '%s': give the key "
+		    "as an absolute file path (inline key data is not "
+		    "supported)", file, lineno, name);
+		return -1;
+	}
+	if (key_find(ds, name) < ds->nkeys) {
+		why_set(why, whylen, "KeyTable %s:%zu: key '%s' is listed "
+		    "twice", file, lineno, name);
+		return -1;
+	}
+	(void)snprintf(what, sizeof what, "KeyTable %s:%zu:", file, lineno);
+	return key_add(ds, name, val, sel, path, what, why, whylen) < 0 ?
+	    -1 : 0;
+}
+
 /*
  * keytable_load - read KeyTable lines "name domain:selector:/path" and load
  * each key.  Returns 0 or -1 with why[] filled.
@@ -513,73 +607,19 @@ static int
 keytable_load(struct dkimsign *ds, const char *spec, char *why,
     size_t whylen)
 {
-	char *line = NULL, *name, *val, *sel, *path, what[256];
 	const char *file;
-	size_t cap = 0, lineno = 0, i;
 	bool refile;
-	FILE *fp;
-	int r, rc = -1;
 
 	if ((file = table_path("KeyTable", spec, false, &refile, why,
 	    whylen)) == NULL)
 		return -1;
-	if ((fp = fopen(file, "r")) == NULL) {
-		why_set(why, whylen, "KeyTable %s: %s", file, strerror(errno));
+	if (table_read(ds, "KeyTable", file, keytable_line, why, whylen) < 0)
 		return -1;
-	}
-	while (getline(&line, &cap, fp) > 0) {
-		lineno++;
-		if ((r = table_line(line, &name, &val)) == 0)
-			continue;
-		/* the value is not echoed: it might be inline key data */
-		if (r < 0 || has_space(val) ||
-		    (sel = strchr(val, ':')) == NULL ||
-		    (path = strchr(sel + 1, ':')) == NULL) {
-			why_set(why, whylen, "KeyTable %s:%zu: expected "
-			    "\"name domain:selector:/path/to/key\"", file,
-			    lineno);
-			goto out;
-		}
-		*sel++ = '\0';
-		*path++ = '\0';
-		if (*val == '\0' || *sel == '\0' || strcmp(val, "%") == 0) {
-			why_set(why, whylen, "KeyTable %s:%zu: key '%s' needs a "
-			    "domain and a selector (\"%%\" is not supported)",
-			    file, lineno, name);
-			goto out;
-		}
-		if (*path != '/') {
-			why_set(why, whylen, "KeyTable %s:%zu: key '%s': give "
-			    "the key as an absolute file path (inline key data "
-			    "is not supported)", file, lineno, name);
-			goto out;
-		}
-		for (i = 0; i < ds->nkeys; i++)
-			if (strcmp(ds->keys[i].name, name) == 0)
-				break;
-		if (i < ds->nkeys) {
-			why_set(why, whylen, "KeyTable %s:%zu: key '%s' is "
-			    "listed twice", file, lineno, name);
-			goto out;
-		}
-		(void)snprintf(what, sizeof what, "KeyTable %s:%zu:", file,
-		    lineno);
-		if (key_add(ds, name, val, sel, path, what, why, whylen) < 0)
-			goto out;
-	}
-	if (ferror(fp)) {
-		why_set(why, whylen, "KeyTable %s: read error", file);
-		goto out;
-	}
 	if (ds->nkeys == 0) {
 		why_set(why, whylen, "KeyTable %s: no keys", file);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	free(line);
-	(void)fclose(fp);
-	return rc;
+	return 0;
 }
 
 /* spat_classify - classify a file: SigningTable pattern (lower case); sets
@@ -613,6 +653,53 @@ spat_classify(char *pat, enum spat_kind *kind_r, char **pat_r)
 	return 0;
 }
 
+/* signtable_line - one SigningTable line "pattern keyname"
+ * (table_line_fn) */
+static int
+signtable_line(struct dkimsign *ds, const char *file, size_t lineno, int r,
+    char *pat, char *kname, char *why, size_t whylen)
+{
+	enum spat_kind kind;
+	struct spat *np;
+	char *cmp;
+	size_t i;
+
+	if (r < 0 || has_space(kname)) {
+		why_set(why, whylen, "SigningTable %s:%zu: expected "
+		    "\"pattern keyname\"", file, lineno);
+		return -1;
+	}
+	if ((i = key_find(ds, kname)) == ds->nkeys) {
+		why_set(why, whylen, "SigningTable %s:%zu: key name '%s' is "
+		    "not in KeyTable", file, lineno, kname);
+		return -1;
+	}
+	lower(pat);
+	if (ds->refile) {
+		kind = SPAT_GLOB;
+		cmp = pat;
+	} else if (spat_classify(pat, &kind, &cmp) != 0) {
+		why_set(why, whylen, "SigningTable %s:%zu: pattern '%s' not "
+		    "supported here (file: tables know user@domain, *@domain, "
+		    "domain and *; use refile: for wildcards)", file, lineno,
+		    pat);
+		return -1;
+	}
+	if ((np = realloc(ds->pats, (ds->npats + 1) * sizeof *np)) == NULL) {
+		why_set(why, whylen, "out of memory");
+		return -1;
+	}
+	ds->pats = np;
+	if ((np[ds->npats].pat = strdup(cmp)) == NULL) {
+		why_set(why, whylen, "out of memory");
+		return -1;
+	}
+	np[ds->npats].kind = kind;
+	np[ds->npats].key = i;
+	ds->npats++;
+	return 0;
+}
+
 /*
  * signtable_load - read SigningTable lines "pattern keyname".  Returns 0 or
  * -1 with why[] filled.
@@ -621,73 +708,13 @@ static int
 signtable_load(struct dkimsign *ds, const char *spec, char *why,
     size_t whylen)
 {
-	char *line = NULL, *pat, *kname, *cmp;
 	const char *file;
-	size_t cap = 0, lineno = 0, i;
-	enum spat_kind kind;
-	struct spat *np;
-	FILE *fp;
-	int r, rc = -1;
 
 	if ((file = table_path("SigningTable", spec, true, &ds->refile, why,
 	    whylen)) == NULL)
 		return -1;
-	if ((fp = fopen(file, "r")) == NULL) {
-		why_set(why, whylen, "SigningTable %s: %s", file,
-		    strerror(errno));
-		return -1;
-	}
-	while (getline(&line, &cap, fp) > 0) {
-		lineno++;
-		if ((r = table_line(line, &pat, &kname)) == 0)
-			continue;
-		if (r < 0 || has_space(kname)) {
-			why_set(why, whylen, "SigningTable %s:%zu: expected "
-			    "\"pattern keyname\"", file, lineno);
-			goto out;
-		}
-		for (i = 0; i < ds->nkeys; i++)
-			if (strcmp(ds->keys[i].name, kname) == 0)
-				break;
-		if (i == ds->nkeys) {
-			why_set(why, whylen, "SigningTable %s:%zu: key name "
-			    "'%s' is not in KeyTable", file, lineno, kname);
-			goto out;
-		}
-		lower(pat);
-		if (ds->refile) {
-			kind = SPAT_GLOB;
-			cmp = pat;
-		} else if (spat_classify(pat, &kind, &cmp) != 0) {
-			why_set(why, whylen, "SigningTable %s:%zu: pattern "
-			    "'%s' not supported here (file: tables know "
-			    "user@domain, *@domain, domain and *; use refile: "
-			    "for wildcards)", file, lineno, pat);
-			goto out;
-		}
-		if ((np = realloc(ds->pats, (ds->npats + 1) * sizeof *np)) ==
-		    NULL) {
-			why_set(why, whylen, "out of memory");
-			goto out;
-		}
-		ds->pats = np;
-		if ((np[ds->npats].pat = strdup(cmp)) == NULL) {
-			why_set(why, whylen, "out of memory");
-			goto out;
-		}
-		np[ds->npats].kind = kind;
-		np[ds->npats].key = i;
-		ds->npats++;
-	}
-	if (ferror(fp)) {
-		why_set(why, whylen, "SigningTable %s: read error", file);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(line);
-	(void)fclose(fp);
-	return rc;
+	return table_read(ds, "SigningTable", file, signtable_line, why,
+	    whylen);
 }
 
 /* lib_open - the DKIM_LIB with our flags and header lists.  Returns 0 or
