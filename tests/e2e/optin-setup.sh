@@ -5,6 +5,13 @@
 #	optin_setup [extra config lines]   writes $OPTIN_DIR/optin-milter.conf
 #	optin_records                      DKIM TXT records for dkim_verify.py
 #
+# The unsubscribe tests (t-unsub-*.sh) build their own small database and
+# run optin-unsubd; they share:
+#	optin_need_cmds CMD...             the commands installed, or stop
+#	optin_need_built PROG...           the programs built, or stop
+#	optin_unsub_setup NAME             $CONF, $DB, $QDIR, $HTTP_PORT; sink
+#	optin_ctl ARGS, optin_q SQL        optinctl on $CONF; a query on $DB
+#
 # People on the lists "news", "newsletter" and "events" (the lists the
 # corpus messages name; double opt-in):
 #	ann@example.com, frank@example.com, gina@xn--bcher-kva.example,
@@ -95,4 +102,75 @@ optin_verify()
 {
 	sink_raw "$2" | "$PY" "$E2E_TOP/tests/unit/dkim_verify.py" "$1" \
 	    "${3:-1}" >/dev/null 2>&1
+}
+
+# optin_need_cmds CMD... - fail the test and stop unless every CMD is
+# installed
+optin_need_cmds()
+{
+	local c
+	for c in "$@"; do
+		if ! command -v "$c" >/dev/null 2>&1; then
+			e2e_fail "$c installed" "missing: run contrib/deps.sh"
+			e2e_done
+		fi
+	done
+}
+
+# optin_need_built PROG... - fail the test and stop unless every program
+# PROG (a path) is built
+optin_need_built()
+{
+	local b
+	for b in "$@"; do
+		if [ ! -x "$b" ]; then
+			e2e_fail "$(basename "$b") built" "$b missing: run make"
+			e2e_done
+		fi
+	done
+}
+
+# optin_unsub_setup NAME - for the unsubscribe test NAME: sets CONF, DB and
+# QDIR (made) under $PF_BASE and a free HTTP_PORT for optin-unsubd, starts
+# the sink (or fails the test and stops), and writes $CONF.  The milter's
+# SendmailCommand needs PF_CONF, which pf_start sets; the path is known in
+# advance, so the config is written first.
+optin_unsub_setup()
+{
+	CONF=$PF_BASE/optin.conf
+	DB=$PF_BASE/consent.db
+	QDIR=$PF_BASE/quarantine
+	HTTP_PORT=$(e2e_free_port)
+	mkdir -m 0700 "$QDIR"
+	sink_start || { e2e_fail "sink starts"; e2e_done; }
+	cat > "$CONF" <<EOC
+# written by tests/e2e/$1.sh
+ConsentDB $DB
+QuarantineDir $QDIR
+CampaignSenders news@example.com
+DefaultList news
+TokenKeyFile $PF_BASE/token.keys
+UnsubscribeURL http://127.0.0.1:$HTTP_PORT/u/%t
+UnsubscribeMailto unsubscribe+%t@example.com
+UnsubscribeListen 127.0.0.1:$HTTP_PORT
+SendmailCommand /usr/sbin/sendmail -C $PF_BASE/conf -i
+SPFCheck off
+Syslog no
+LogLevel debug
+Organization Example Shop
+PrivacyURL https://example.com/privacy
+EOC
+}
+
+# optin_ctl ARGS - optinctl with $CONF, its output appended to
+# $PF_BASE/ctl.log
+optin_ctl()
+{
+	"$OPTINCTL" -c "$CONF" "$@" >>"$PF_BASE/ctl.log" 2>&1
+}
+
+# optin_q SQL - one query on $DB, waiting up to 5 s for a lock
+optin_q()
+{
+	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
 }

@@ -17,28 +17,19 @@
 
 . "$(dirname "$0")/lib.sh"
 e2e_init t-unsub-browser
+. "$(dirname "$0")/optin-setup.sh"
 
 BROWSER_DIR=$E2E_HERE/browser
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 LISTNAME="Example News"
 
 # ---------------------------------------------------------------- tools
-for c in node npm sqlite3 curl; do
-	if ! command -v "$c" >/dev/null 2>&1; then
-		e2e_fail "$c installed" "missing: run contrib/deps.sh"
-		e2e_done
-	fi
-done
+optin_need_cmds node npm sqlite3 curl
 if [ ! -x "$CHROMIUM" ]; then
 	e2e_fail "chromium installed" "$CHROMIUM missing: run contrib/deps.sh"
 	e2e_done
 fi
-for b in "$OPTIN_MILTER" "$OPTINCTL" "$OPTIN_UNSUBD"; do
-	if [ ! -x "$b" ]; then
-		e2e_fail "$(basename "$b") built" "$b missing: run make"
-		e2e_done
-	fi
-done
+optin_need_built "$OPTIN_MILTER" "$OPTINCTL" "$OPTIN_UNSUBD"
 if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
 	e2e_log "npm ci in $BROWSER_DIR"
 	if ! (cd "$BROWSER_DIR" && timeout 90 npm ci --no-audit --no-fund \
@@ -51,48 +42,11 @@ fi
 e2e_ok "chromium, node and playwright-core present"
 
 # ---------------------------------------------------------------- setup
-CONF=$PF_BASE/optin.conf
-DB=$PF_BASE/consent.db
-QDIR=$PF_BASE/quarantine
+optin_unsub_setup t-unsub-browser
 UNSUBD_LOG=$PF_BASE/unsubd.log
-HTTP_PORT=$(e2e_free_port)
-mkdir -m 0700 "$QDIR"
 
-sink_start || { e2e_fail "sink starts"; e2e_done; }
-
-# The milter's SendmailCommand needs PF_CONF, which pf_start sets; the
-# path is known in advance, so write the config first.
-cat > "$CONF" <<EOF
-# written by tests/e2e/t-unsub-browser.sh
-ConsentDB $DB
-QuarantineDir $QDIR
-CampaignSenders news@example.com
-DefaultList news
-TokenKeyFile $PF_BASE/token.keys
-UnsubscribeURL http://127.0.0.1:$HTTP_PORT/u/%t
-UnsubscribeMailto unsubscribe+%t@example.com
-UnsubscribeListen 127.0.0.1:$HTTP_PORT
-SendmailCommand /usr/sbin/sendmail -C $PF_BASE/conf -i
-SPFCheck off
-Syslog no
-LogLevel debug
-Organization Example Shop
-PrivacyURL https://example.com/privacy
-EOF
-
-ctl()
-{
-	"$OPTINCTL" -c "$CONF" "$@" >>"$PF_BASE/ctl.log" 2>&1
-}
-
-# q SQL - one query on the consent database
-q()
-{
-	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
-}
-
-if ctl init && ctl list add news --name "$LISTNAME" &&
-    ctl subscribe ann@example.com news && ctl token newkey; then
+if optin_ctl init && optin_ctl list add news --name "$LISTNAME" &&
+    optin_ctl subscribe ann@example.com news && optin_ctl token newkey; then
 	e2e_ok "optinctl builds the database and the token key"
 else
 	cat "$PF_BASE/ctl.log" >&2
@@ -158,7 +112,7 @@ http://127.0.0.1:$HTTP_PORT/u/?*)
 esac
 
 # ---------------------------------------------------------------- scanner
-dump_before=$(q .dump)
+dump_before=$(optin_q .dump)
 codes=$PF_BASE/scanner.codes
 : > "$codes"
 for i in $(seq 30); do
@@ -170,9 +124,9 @@ done
 e2e_check_eq "link scanner: 30 GET and 30 HEAD answered 200" \
     "$(grep -cx 200 "$codes")" 60
 e2e_check "link scanner: the database did not change" \
-    test "$dump_before" = "$(q .dump)"
+    test "$dump_before" = "$(optin_q .dump)"
 e2e_check_eq "link scanner: ann still opted in" \
-    "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" \
+    "$(optin_q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" \
     opted_in
 
 # ---------------------------------------------------------------- browser
@@ -252,30 +206,30 @@ fi
 
 # ---------------------------------------------------------------- database
 e2e_check_eq "db: ann opted out of news" \
-    "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" \
+    "$(optin_q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")" \
     opted_out
 e2e_check_eq "db: one opt-out event, source web, from 127.0.0.1" \
-    "$(q "SELECT count(*)||'|'||source||'|'||remote_addr FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_out'")" \
+    "$(optin_q "SELECT count(*)||'|'||source||'|'||remote_addr FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_out'")" \
     "1|web|127.0.0.1"
-ev_ua=$(q "SELECT user_agent FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_out'")
+ev_ua=$(optin_q "SELECT user_agent FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_out'")
 e2e_check "db: event user agent is the browser's (Chrome)" \
     grep -qE 'HeadlessChrome/|Chrome/' <<<"$ev_ua"
 e2e_check_eq "db: event user agent equals navigator.userAgent" "$ev_ua" "$UA"
 e2e_check_eq "db: no global suppression" \
-    "$(q "SELECT count(*) FROM suppressions WHERE address='ann@example.com'")" 0
+    "$(optin_q "SELECT count(*) FROM suppressions WHERE address='ann@example.com'")" 0
 
 # ---------------------------------------------------------------- campaign 2
 campaign 2
 e2e_check_eq "campaign 2 accepted by postfix" "$?" 0
 pf_wait_empty 30
-e2e_wait_for 10 test -n "$(q "SELECT 1 FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")"
+e2e_wait_for 10 test -n "$(optin_q "SELECT 1 FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")"
 sleep 1
 e2e_check_eq "campaign 2 not delivered" \
     "$(sink_find Subject "Example News 2" | grep -c .)" 0
 e2e_check_eq "campaign 2 quarantined as opted_out" \
-    "$(q "SELECT count(*)||'|'||list_id FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")" \
+    "$(optin_q "SELECT count(*)||'|'||list_id FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")" \
     "1|news"
-spool=$(q "SELECT spool_file FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")
+spool=$(optin_q "SELECT spool_file FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")
 case $spool in /*) ;; *) spool=$QDIR/$spool ;; esac
 e2e_check "quarantined copy is campaign 2" grep -q "Example News 2" "$spool"
 e2e_check_eq "only campaign 1 ever reached the sink" "$(sink_count)" 1

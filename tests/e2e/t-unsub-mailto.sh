@@ -11,60 +11,17 @@
 
 . "$(dirname "$0")/lib.sh"
 e2e_init t-unsub-mailto
+. "$(dirname "$0")/optin-setup.sh"
 
-for c in sqlite3; do
-	if ! command -v "$c" >/dev/null 2>&1; then
-		e2e_fail "$c installed" "missing: run contrib/deps.sh"
-		e2e_done
-	fi
-done
-for b in "$OPTIN_MILTER" "$OPTINCTL"; do
-	if [ ! -x "$b" ]; then
-		e2e_fail "$(basename "$b") built" "$b missing: run make"
-		e2e_done
-	fi
-done
+optin_need_cmds sqlite3
+optin_need_built "$OPTIN_MILTER" "$OPTINCTL"
 
-CONF=$PF_BASE/optin.conf
-DB=$PF_BASE/consent.db
-QDIR=$PF_BASE/quarantine
-HTTP_PORT=$(e2e_free_port)	# nothing listens: the URL only goes in the header
-mkdir -m 0700 "$QDIR"
+# HTTP_PORT: nothing listens, the URL only goes in the header
+optin_unsub_setup t-unsub-mailto
 
-sink_start || { e2e_fail "sink starts"; e2e_done; }
-
-cat > "$CONF" <<EOF
-# written by tests/e2e/t-unsub-mailto.sh
-ConsentDB $DB
-QuarantineDir $QDIR
-CampaignSenders news@example.com
-DefaultList news
-TokenKeyFile $PF_BASE/token.keys
-UnsubscribeURL http://127.0.0.1:$HTTP_PORT/u/%t
-UnsubscribeMailto unsubscribe+%t@example.com
-UnsubscribeListen 127.0.0.1:$HTTP_PORT
-SendmailCommand /usr/sbin/sendmail -C $PF_BASE/conf -i
-SPFCheck off
-Syslog no
-LogLevel debug
-Organization Example Shop
-PrivacyURL https://example.com/privacy
-EOF
-
-ctl()
-{
-	"$OPTINCTL" -c "$CONF" "$@" >>"$PF_BASE/ctl.log" 2>&1
-}
-
-# q SQL - one query on the consent database
-q()
-{
-	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
-}
-
-if ctl init && ctl list add news && ctl list add promo &&
-    ctl subscribe ann@example.com news &&
-    ctl subscribe ann@example.com promo && ctl token newkey; then
+if optin_ctl init && optin_ctl list add news && optin_ctl list add promo &&
+    optin_ctl subscribe ann@example.com news &&
+    optin_ctl subscribe ann@example.com promo && optin_ctl token newkey; then
 	e2e_ok "optinctl builds the database and the token key"
 else
 	cat "$PF_BASE/ctl.log" >&2
@@ -105,12 +62,12 @@ ere()
 
 mailto_events()
 {
-	q "SELECT count(*) FROM consent_events WHERE source='mailto'"
+	optin_q "SELECT count(*) FROM consent_events WHERE source='mailto'"
 }
 
 news_status()
 {
-	q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'"
+	optin_q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'"
 }
 
 # ---------------------------------------------------------------- campaign 1
@@ -184,13 +141,13 @@ e2e_check "valid request: maillog milter-discard" \
     pf_log_wait 'milter-discard: END-OF-MESSAGE from .*to=<unsubscribe\+' 10
 e2e_check_eq "valid request: ann opted out of news" "$(news_status)" opted_out
 e2e_check_eq "valid request: one mailto event for news, from 127.0.0.1" \
-    "$(q "SELECT count(*)||'|'||event||'|'||remote_addr FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND source='mailto'")" \
+    "$(optin_q "SELECT count(*)||'|'||event||'|'||remote_addr FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND source='mailto'")" \
     "1|opted_out|127.0.0.1"
 e2e_check "valid request: evidence names the envelope sender" \
     grep -qF 'mail_from=<ann@example.com>' \
-    <<<"$(q "SELECT evidence FROM consent_events WHERE source='mailto' AND list_id='news'")"
+    <<<"$(optin_q "SELECT evidence FROM consent_events WHERE source='mailto' AND list_id='news'")"
 e2e_check_eq "valid request: promo untouched" \
-    "$(q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='promo'")" \
+    "$(optin_q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='promo'")" \
     opted_in
 e2e_check_eq "valid request: nothing delivered to the unsubscribe address" \
     "$(sink_files_for_rcpt "$ADDR" | grep -c .)" 0
@@ -202,9 +159,9 @@ msg "$PF_BASE/c2.eml" "Example Shop <news@example.com>" "ann@example.com" \
 pf_send news@example.com ann@example.com "$PF_BASE/c2.eml" >/dev/null
 e2e_check_eq "campaign 2 accepted" "$?" 0
 pf_wait_empty 30
-e2e_wait_for 10 test -n "$(q "SELECT 1 FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")"
+e2e_wait_for 10 test -n "$(optin_q "SELECT 1 FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")"
 e2e_check_eq "campaign 2 quarantined as opted_out" \
-    "$(q "SELECT count(*)||'|'||list_id FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")" \
+    "$(optin_q "SELECT count(*)||'|'||list_id FROM quarantine WHERE recipient='ann@example.com' AND reason='opted_out'")" \
     "1|news"
 e2e_check_eq "campaign 2 not delivered" \
     "$(sink_find Subject "Mailto News 2" | grep -c .)" 0
@@ -224,7 +181,7 @@ e2e_check_eq "mixed: the ordinary recipient got one copy" \
 e2e_check_eq "mixed: nothing delivered to the unsubscribe address" \
     "$(sink_files_for_rcpt "$PADDR" | grep -c .)" 0
 e2e_check_eq "mixed: ann opted out of promo by mailto" \
-    "$(q "SELECT s.status||'|'||e.source FROM subscriptions s JOIN consent_events e ON e.address=s.address AND e.list_id=s.list_id AND e.event='opted_out' WHERE s.address='ann@example.com' AND s.list_id='promo'")" \
+    "$(optin_q "SELECT s.status||'|'||e.source FROM subscriptions s JOIN consent_events e ON e.address=s.address AND e.list_id=s.list_id AND e.event='opted_out' WHERE s.address='ann@example.com' AND s.list_id='promo'")" \
     "opted_out|mailto"
 
 if [ "$E2E_FAIL" -gt 0 ]; then
