@@ -132,6 +132,22 @@ r = c.execute(sys.argv[2]).fetchone()
 print("" if r is None else r[0])' "$db" "$1"
 }
 
+# sqlx QUERY... - run statements on $db and commit
+sqlx() {
+	$PY -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for q in sys.argv[2:]:
+    c.execute(q)
+c.commit()' "$db" "$@"
+}
+
+# qrow ID SENDER RCPT LIST REASON SPOOL RECEIVED - a quarantine row as the
+# milter writes it
+qrow() {
+	sqlx "INSERT INTO quarantine (id, queue_id, message_id, sender, recipient, list_id, reason, spool_file, received_at) VALUES ($1, 'Q$1', '<m$1@example.com>', '$2', '$3', '$4', '$5', '$6', $7)"
+}
+
 # check_sql LABEL WANT QUERY
 check_sql() {
 	got=$(sql "$3")

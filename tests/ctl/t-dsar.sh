@@ -4,30 +4,15 @@
 
 new_db dsar
 
-# sqlx QUERY... - run statements on $db and commit
-sqlx() {
-	$PY -c '
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for q in sys.argv[2:]:
-    c.execute(q)
-c.commit()' "$db" "$@"
-}
-
-# qrow ID RCPT LIST REASON SPOOL - a quarantine row as the milter writes it
-qrow() {
-	sqlx "INSERT INTO quarantine (id, queue_id, message_id, sender, recipient, list_id, reason, spool_file, received_at) VALUES ($1, 'Q$1', '<m$1@example.com>', 'news@example.com', '$2', '$3', '$4', '$5', 1700000000)"
-}
-
 "$OPTINCTL" -c "$conf" subscribe ann@example.com news --evidence "form 7" >/dev/null
 "$OPTINCTL" -c "$conf" subscribe ann@example.com promo --source crm >/dev/null
 "$OPTINCTL" -c "$conf" unsubscribe ann@example.com --all >/dev/null
 "$OPTINCTL" -c "$conf" subscribe bob@example.com news >/dev/null
 printf 'To: ann@example.com, bob@example.com\r\nSubject: both\r\n\r\nx\r\n' > "$qdir/20240101-000000-Q1-shared.eml"
 printf 'To: ann@example.com\r\nSubject: one\r\n\r\ny\r\n' > "$qdir/20240101-000000-Q3-own.eml"
-qrow 1 ann@example.com news suppressed 20240101-000000-Q1-shared.eml
-qrow 2 bob@example.com news no_consent 20240101-000000-Q1-shared.eml
-qrow 3 ann@example.com news suppressed 20240101-000000-Q3-own.eml
+qrow 1 news@example.com ann@example.com news suppressed 20240101-000000-Q1-shared.eml 1700000000
+qrow 2 news@example.com bob@example.com news no_consent 20240101-000000-Q1-shared.eml 1700000000
+qrow 3 news@example.com ann@example.com news suppressed 20240101-000000-Q3-own.eml 1700000000
 
 # --- history, export ---------------------------------------------------------
 
@@ -109,7 +94,7 @@ check "status: subscribed but erased" 0 "ann@example.com suppressed=erased
   news state=opted_in decision=suppressed
   (other lists) decision=suppressed" status ann@example.com
 printf 'To: ann@example.com\r\n\r\nz\r\n' > "$qdir/20240102-000000-Q4-new.eml"
-qrow 4 ann@example.com news suppressed 20240102-000000-Q4-new.eml
+qrow 4 news@example.com ann@example.com news suppressed 20240102-000000-Q4-new.eml 1700000000
 check_err "release to an erased address is refused" 65 \
     "optinctl quarantine release: row 4: recipient <ann@example.com> on list news: suppressed (--force releases it anyway)" \
     quarantine release 4

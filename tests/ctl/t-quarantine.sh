@@ -4,21 +4,6 @@
 
 new_db quar
 
-# sqlx QUERY... - run statements on $db and commit
-sqlx() {
-	$PY -c '
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for q in sys.argv[2:]:
-    c.execute(q)
-c.commit()' "$db" "$@"
-}
-
-# qrow ID SENDER RCPT LIST REASON SPOOL RECEIVED
-qrow() {
-	sqlx "INSERT INTO quarantine (id, queue_id, message_id, sender, recipient, list_id, reason, spool_file, received_at) VALUES ($1, 'Q$1', '<m$1@example.com>', '$2', '$3', '$4', '$5', '$6', $7)"
-}
-
 sa=20231114-221320-Q1-aaaa.eml
 printf 'From: News <news@example.com>\r\nTo: ann@example.com, bob@example.com\r\nSubject: Spring\r\n sale\r\n\r\nBody line\r\n' > "$qdir/$sa"
 printf 'From: promo@example.com\r\nSubject: x\r\n\r\ny\r\n' > "$qdir/20991231-000000-Q3-bbbb.eml"
