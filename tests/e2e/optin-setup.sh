@@ -11,6 +11,7 @@
 #	optin_need_built PROG...           the programs built, or stop
 #	optin_unsub_setup NAME             $CONF, $DB, $QDIR, $HTTP_PORT; sink
 #	optin_ctl ARGS, optin_q SQL        optinctl on $CONF; a query on $DB
+#	optin_ctl_ok RC LABEL              report a chain of optin_ctl calls
 #
 # People on the lists "news", "newsletter" and "events" (the lists the
 # corpus messages name; double opt-in):
@@ -167,6 +168,19 @@ EOC
 optin_ctl()
 {
 	"$OPTINCTL" -c "$CONF" "$@" >>"$PF_BASE/ctl.log" 2>&1
+}
+
+# optin_ctl_ok RC LABEL - after a chain of optin_ctl calls that ended with
+# status RC: e2e_ok LABEL, or show ctl.log, fail LABEL and stop
+optin_ctl_ok()
+{
+	if [ "$1" -eq 0 ]; then
+		e2e_ok "$2"
+	else
+		cat "$PF_BASE/ctl.log" >&2
+		e2e_fail "$2"
+		e2e_done
+	fi
 }
 
 # optin_q SQL - one query on $DB, waiting up to 5 s for a lock

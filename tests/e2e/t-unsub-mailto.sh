@@ -19,15 +19,10 @@ optin_need_built "$OPTIN_MILTER" "$OPTINCTL"
 # HTTP_PORT: nothing listens, the URL only goes in the header
 optin_unsub_setup t-unsub-mailto
 
-if optin_ctl init && optin_ctl list add news && optin_ctl list add promo &&
+optin_ctl init && optin_ctl list add news && optin_ctl list add promo &&
     optin_ctl subscribe ann@example.com news &&
-    optin_ctl subscribe ann@example.com promo && optin_ctl token newkey; then
-	e2e_ok "optinctl builds the database and the token key"
-else
-	cat "$PF_BASE/ctl.log" >&2
-	e2e_fail "optinctl builds the database and the token key"
-	e2e_done
-fi
+    optin_ctl subscribe ann@example.com promo && optin_ctl token newkey
+optin_ctl_ok $? "optinctl builds the database and the token key"
 
 milter_start "$CONF" || { e2e_fail "milter starts"; e2e_done; }
 pf_start "$PF_BASE" "unix:$MILTER_SOCK" || { e2e_fail "postfix starts"; e2e_done; }
