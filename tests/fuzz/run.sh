@@ -35,12 +35,15 @@ target()
 	fi
 	mkdir -p "$d/$name.corpus"
 	if "$d/$name" -max_total_time="$secs" -max_len=2048 -timeout=10 \
-	    "$d/$name.corpus" > "$d/$name.out" 2>&1; then
+	    -artifact_prefix="$d/$name-" "$d/$name.corpus" > "$d/$name.out" 2>&1; then
 		pass=$((pass + 1))
 		echo "ok - $name: $(grep -oE 'Done [0-9]+ runs' "$d/$name.out" | tail -1) in ${secs}s"
 	else
 		fail=$((fail + 1))
 		echo "not ok - $name"; grep -E 'ERROR|SUMMARY|runtime error' "$d/$name.out" | head -5
+		for a in "$d/$name"-crash-* "$d/$name"-leak-* "$d/$name"-timeout-*; do
+			[ -f "$a" ] && echo "    input: $(od -An -c "$a" | head -3 | tr -s ' ')"
+		done
 	fi
 }
 
