@@ -143,12 +143,25 @@ setup_all()
 	chmod 0700 "$W/quarantine"
 	say "work $W, keys $K, postfix base $PF_BASE"
 
+	# copies of the programs: others may rebuild the tree during a run,
+	# and every figure of one run must come from one build
+	cp "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD/milter/libcommon.a" \
+	    "$W/bin/" || exit 1
+	OPTIN_MILTER=$W/bin/optin-milter
+	OPTIN_UNSUBD=$W/bin/optin-unsubd
+	if [ -x "$OPTINCTL" ]; then
+		cp "$OPTINCTL" "$W/bin/" && OPTINCTL=$W/bin/optinctl
+	fi
+	BUILD="$(git -C "$E2E_TOP" log -1 --format='%h %cd' --date=format:'%Y-%m-%d %H:%M' 2>/dev/null)"
+	git -C "$E2E_TOP" diff --quiet HEAD -- milter 2>/dev/null ||
+	    BUILD="$BUILD, milter/ with uncommitted changes"
+
 	# the small C programs, built with the Makefile's flags
 	for p in lookup tokens; do
 		gcc -g -O2 -Wall -Wextra -Wformat=2 -Wno-unused-parameter \
 		    -I"$E2E_BUILD" -I"$E2E_TOP/milter" -I/usr/include/opendkim \
 		    -o "$W/bin/$p" "$BENCH_HERE/$p.c" \
-		    "$E2E_BUILD/milter/libcommon.a" -lsqlite3 -lcrypto -lidn2 \
+		    "$W/bin/libcommon.a" -lsqlite3 -lcrypto -lidn2 \
 		    -lopendkim -lspf2 -lpthread || exit 1
 	done
 
@@ -869,6 +882,7 @@ machine()
 	    "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
 	    "$(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "versions: $(postconf -d -h mail_version 2>/dev/null | sed 's/^/postfix /'), $(opendkim -V 2>/dev/null | head -n 1), $(sqlite3 --version | cut -d' ' -f1 | sed 's/^/sqlite /'), $(openssl version | cut -d' ' -f1-2)"
+	echo "build: ${BUILD:-unknown}"
 	echo "settings: QUICK=$QUICK MSGS=$MSGS ROUNDS=$ROUNDS SESSIONS=$SESSIONS STORE_ROWS=$STORE_ROWS IMPORT_ROWS=$IMPORT_ROWS WRK_SECONDS=$WRK_SECONDS MEM_MSGS=$MEM_MSGS PROFILE_MSGS=$PROFILE_MSGS"
 }
 
