@@ -689,6 +689,11 @@ section_unsub()
 	    "$(calc "$p99 / 10")" "$(met "$p99 <= 10")"
 	result "one-click non-200 responses" "$non200" "0" "-" \
 	    "$(met "$non200 == 0")"
+	local tmo
+	tmo=$(sed -n 's/.*Socket errors:.* timeout \([0-9]*\).*/\1/p' \
+	    "$W/logs/wrk-unsub.log")
+	result "one-click requests timed out (wrk, 2 s)" "${tmo:-0}" "0" "-" \
+	    "$(met "${tmo:-0} == 0")"
 	result "campaign msgs/s meanwhile (still sending at the end: $mailing)" \
 	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
 	unsubd_down
