@@ -33,6 +33,8 @@ struct store_backend {
 	void (*rollback)(struct store *st);
 	enum store_status (*list_exists)(struct store *st, const char *list,
 	    bool *double_opt_in_r, char *why, size_t whylen);
+	enum store_status (*list_name)(struct store *st, const char *list,
+	    char *name_r, size_t namelen, char *why, size_t whylen);
 	enum store_status (*list_add)(struct store *st, const char *list,
 	    const char *name, bool double_opt_in, char *why, size_t whylen);
 	enum store_status (*list_ls)(struct store *st, store_list_fn *fn,

@@ -113,6 +113,14 @@ store_list_exists(struct store *st, const char *list, bool *double_opt_in_r,
 }
 
 enum store_status
+store_list_name(struct store *st, const char *list, char *name_r,
+    size_t namelen, char *why, size_t whylen)
+{
+	assert(list != NULL && name_r != NULL);
+	return st->be->list_name(st, list, name_r, namelen, why, whylen);
+}
+
+enum store_status
 store_list_add(struct store *st, const char *list, const char *name,
     bool double_opt_in, char *why, size_t whylen)
 {

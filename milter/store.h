@@ -93,6 +93,11 @@ struct consent_event {
 enum store_status store_list_exists(struct store *st, const char *list,
 	    bool *double_opt_in_r, char *why, size_t whylen);
 
+/* The display name of list into name_r (namelen bytes; "" when it has
+ * none): one row, for pages that show it.  STORE_OK or STORE_NOTFOUND. */
+enum store_status store_list_name(struct store *st, const char *list,
+	    char *name_r, size_t namelen, char *why, size_t whylen);
+
 /* Create a list (STORE_ERROR if it exists). */
 enum store_status store_list_add(struct store *st, const char *list,
 	    const char *name, bool double_opt_in, char *why, size_t whylen);

@@ -180,7 +180,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    "SELECT EXISTS (SELECT 1 FROM suppressions WHERE address = ?1),"
 	    " (SELECT status FROM subscriptions"
 	    " WHERE address = ?1 AND list_id = ?2)",
-	[STMT_LIST_GET] = "SELECT double_opt_in FROM lists WHERE list_id = ?1",
+	[STMT_LIST_GET] = "SELECT double_opt_in, name FROM lists WHERE list_id = ?1",
 	[STMT_LIST_ADD] =
 	    "INSERT INTO lists (list_id, name, double_opt_in, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4)",
@@ -824,10 +824,11 @@ sq_rollback(struct store *st)
 		(void)sq_run(s, STMT_ROLLBACK, why, 0);
 }
 
-/* list_get - does list exist, and is it double opt-in */
+/* list_get - does list exist, is it double opt-in, and its display name
+ * (into name_r when not NULL; "" when it has none) */
 static enum store_status
-list_get(struct sq *s, const char *list, bool *double_opt_in_r, char *why,
-    size_t whylen)
+list_get(struct sq *s, const char *list, bool *double_opt_in_r,
+    char *name_r, size_t namelen, char *why, size_t whylen)
 {
 	sqlite3_stmt *stmt;
 	enum store_status rs = STORE_OK;
@@ -840,6 +841,12 @@ list_get(struct sq *s, const char *list, bool *double_opt_in_r, char *why,
 	if (rc == SQLITE_ROW) {
 		if (double_opt_in_r != NULL)
 			*double_opt_in_r = sqlite3_column_int(stmt, 0) != 0;
+		if (name_r != NULL) {
+			const unsigned char *n = sqlite3_column_text(stmt, 1);
+
+			snprintf(name_r, namelen, "%s", n != NULL ?
+			    (const char *)n : "");
+		}
 	} else if (rc == SQLITE_DONE) {
 		snprintf(why, whylen, "no such list '%s'", list);
 		rs = STORE_NOTFOUND;
@@ -854,7 +861,17 @@ static enum store_status
 sq_list_exists(struct store *st, const char *list, bool *double_opt_in_r,
     char *why, size_t whylen)
 {
-	return list_get((struct sq *)st, list, double_opt_in_r, why, whylen);
+	return list_get((struct sq *)st, list, double_opt_in_r, NULL, 0, why,
+	    whylen);
+}
+
+/* sq_list_name - the display name of one list */
+static enum store_status
+sq_list_name(struct store *st, const char *list, char *name_r,
+    size_t namelen, char *why, size_t whylen)
+{
+	return list_get((struct sq *)st, list, NULL, name_r, namelen, why,
+	    whylen);
 }
 
 /* sq_list_add - insert a list; an existing one is STORE_ERROR */
@@ -955,7 +972,7 @@ sq_set_status(struct store *st, const char *addr, const char *list,
 		return STORE_ERROR;
 	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
-	if ((rs = list_get(s, list, NULL, why, whylen)) == STORE_OK)
+	if ((rs = list_get(s, list, NULL, NULL, 0, why, whylen)) == STORE_OK)
 		rs = sub_write(s, addr, list, word, ev, "set status", why,
 		    whylen);
 	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
@@ -1449,6 +1466,7 @@ const struct store_backend store_sqlite_backend = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.list_exists = sq_list_exists,
+	.list_name = sq_list_name,
 	.list_add = sq_list_add,
 	.list_ls = sq_list_ls,
 	.set_status = sq_set_status,

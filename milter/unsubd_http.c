@@ -583,19 +583,6 @@ struct list_name {
 	char name[256];
 };
 
-/* list_name_find - store_list_ls() callback: the name of one list */
-static int
-list_name_find(const struct store_list *l, void *arg)
-{
-	struct list_name *ln = arg;
-
-	if (strcmp(l->list, ln->list) != 0)
-		return 0;
-	if (l->name != NULL && *l->name != '\0')
-		snprintf(ln->name, sizeof(ln->name), "%s", l->name);
-	return 1;
-}
-
 /* list_label - the display name of list, else its id (into ln->name) */
 static const char *
 list_label(struct store *st, const char *list, struct list_name *ln)
@@ -604,8 +591,9 @@ list_label(struct store *st, const char *list, struct list_name *ln)
 
 	ln->list = list;
 	ln->name[0] = '\0';
-	if (st != NULL)
-		(void)store_list_ls(st, list_name_find, ln, why, sizeof(why));
+	if (st != NULL && store_list_name(st, list, ln->name,
+	    sizeof(ln->name), why, sizeof(why)) != STORE_OK)
+		ln->name[0] = '\0';
 	if (ln->name[0] == '\0')
 		snprintf(ln->name, sizeof(ln->name), "%s", list);
 	return ln->name;
@@ -722,23 +710,28 @@ subs_add(const struct store_sub *s, void *arg)
 	return 0;
 }
 
-/* subs_name - store_list_ls() callback: the display name of our lists */
-static int
-subs_name(const struct store_list *l, void *arg)
+/* subs_names - the display name of each collected list: one row each,
+ * not a scan of every list with its counts */
+static enum store_status
+subs_names(struct store *st, struct subs *ss, char *why, size_t whylen)
 {
-	struct subs *ss = arg;
+	char name[256];
+	enum store_status rs;
 	size_t i;
 
 	for (i = 0; i < ss->n; i++) {
-		if (ss->v[i].name != NULL || l->name == NULL ||
-		    strcmp(ss->v[i].list, l->list) != 0)
+		rs = store_list_name(st, ss->v[i].list, name, sizeof(name), why,
+		    whylen);
+		if (rs == STORE_NOTFOUND || (rs == STORE_OK && name[0] == '\0'))
 			continue;
-		if ((ss->v[i].name = strdup(l->name)) == NULL) {
+		if (rs != STORE_OK)
+			return rs;
+		if ((ss->v[i].name = strdup(name)) == NULL) {
 			ss->nomem = true;
-			return 1;
+			return STORE_OK;
 		}
 	}
-	return 0;
+	return STORE_OK;
 }
 
 /* subs_free - free the collected rows */
@@ -775,7 +768,7 @@ subs_load(struct store *st, const struct token_info *ti, struct subs *subs,
 	if (ss == STORE_NOTFOUND)
 		ss = STORE_OK;
 	if (ss == STORE_OK && subs->n > 0)
-		ss = store_list_ls(st, subs_name, subs, why, whylen);
+		ss = subs_names(st, subs, why, whylen);
 	for (i = 0; ss == STORE_OK && i < subs->n; i++) {
 		if (subs->v[i].status != SUB_OPTED_OUT ||
 		    store_ever_opted_in == NULL)
