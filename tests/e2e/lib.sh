@@ -591,9 +591,17 @@ pf_queue_list()
 # (then the queue listing goes to stderr)
 pf_wait_empty()
 {
-	local n=$(( ${1:-30} * 5 )) i
+	local n=$(( ${1:-30} * 5 )) i zero=0
+	# two empty readings in a row: a file that the queue manager is
+	# moving between directories (deferred -> active) can be missed by
+	# one scan
 	for i in $(seq "$n"); do
-		[ "$(pf_queue_count)" -eq 0 ] && return 0
+		if [ "$(pf_queue_count)" -eq 0 ]; then
+			zero=$((zero + 1))
+			[ "$zero" -ge 2 ] && return 0
+		else
+			zero=0
+		fi
 		sleep 0.2
 	done
 	echo "$E2E_NAME: queue not empty after ${1:-30}s:" >&2
