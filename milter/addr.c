@@ -159,7 +159,7 @@ int
 addr_normalize(const char *in, char *out, size_t outlen, char *why,
     size_t whylen)
 {
-	const char *s, *at, *reason;
+	const char *s, *at, *reason, *lstart;
 	char domain[DOMAIN_MAX + 1];
 	size_t len, llen, i;
 
@@ -172,16 +172,26 @@ addr_normalize(const char *in, char *out, size_t outlen, char *why,
 			at = s + i;
 	if (at == NULL)
 		return set_why(why, whylen, "no '@' in address");
+	lstart = s;
 	llen = (size_t)(at - s);
 	if ((reason = local_check(s, llen)) != NULL)
 		return set_why(why, whylen, reason);
-	if ((reason = domain_to_ascii(at + 1, len - llen - 1, domain,
-	    sizeof(domain))) != NULL)
+	/* RFC 5321 section 4.1.2: "news"@x and news@x are the same mailbox
+	 * when the quoted text is a plain dot-atom: use the plain form, so
+	 * that quoting cannot dodge a CampaignSenders match or a lookup */
+	if (llen > 2 && s[0] == '"' && s[llen - 1] == '"' &&
+	    memchr(s + 1, '"', llen - 2) == NULL &&
+	    local_check(s + 1, llen - 2) == NULL) {
+		lstart = s + 1;
+		llen -= 2;
+	}
+	if ((reason = domain_to_ascii(at + 1, (size_t)(s + len - at - 1),
+	    domain, sizeof(domain))) != NULL)
 		return set_why(why, whylen, reason);
 	if (llen + 1 + strlen(domain) + 1 > outlen)
 		return set_why(why, whylen, "address too long");
 	for (i = 0; i < llen; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = (unsigned char)lstart[i];
 
 		out[i] = (c < 0x80) ? (char)tolower(c) : (char)c;
 	}

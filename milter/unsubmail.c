@@ -25,17 +25,30 @@
 static int
 token_of(const struct config *cfg, const char *raw, char *tok, size_t toklen)
 {
-	const char *t = cfg->unsubscribe_mailto, *mark, *b, *e;
+	const char *t = cfg->unsubscribe_mailto, *mark, *b, *e, *q;
+	char plain[TOKEN_MAX + 256];
 	size_t plen, slen, len;
 
 	if (t == NULL || (mark = strstr(t, "%t")) == NULL)
 		return -1;
 	b = raw + strspn(raw, " \t<");
 	e = b + strcspn(b, ">");
+	/* "unsubscribe+TOKEN"@example.com is the same mailbox: unquote */
+	if (*b == '"' && (q = memchr(b + 1, '"', (size_t)(e - b - 1))) != NULL &&
+	    q[1] == '@' && (size_t)(e - b) < sizeof(plain)) {
+		len = (size_t)(q - b - 1);
+		memcpy(plain, b + 1, len);
+		memcpy(plain + len, q + 1, (size_t)(e - q - 1));
+		len += (size_t)(e - q - 1);
+		plain[len] = '\0';
+		b = plain;
+		e = plain + len;
+	}
 	plen = (size_t)(mark - t);
 	slen = strlen(mark + 2);
 	len = (size_t)(e - b);
-	if (len <= plen + slen || strncasecmp(b, t, plen) != 0 ||
+	/* an empty token is still a request to this mailbox: a bad one */
+	if (len < plen + slen || strncasecmp(b, t, plen) != 0 ||
 	    strncasecmp(e - slen, mark + 2, slen) != 0 ||
 	    len - plen - slen >= toklen)
 		return -1;

@@ -11,6 +11,10 @@ local bad = token:sub(1, 10) .. (token:sub(11, 11) == "A" and "B" or "A") ..
     token:sub(12)
 T.check(T.rcpt(conn, "<unsubscribe+" .. bad .. "@example.com>") ==
     SMFIR_REPLYCODE, "tampered token not refused")
+T.check(T.rcpt(conn, "<unsubscribe+@example.com>") == SMFIR_REPLYCODE,
+    "empty token not refused")
+T.check(T.rcpt(conn, "<\"unsubscribe+garbage\"@example.com>") ==
+    SMFIR_REPLYCODE, "quoted bad token not refused")
 T.check(T.rcpt(conn, "<unsubscribe+" .. token .. "@example.com>") ==
     SMFIR_CONTINUE, "valid token refused")
 T.check(T.headers(conn, { { "From", "ann@example.com" },
