@@ -5,7 +5,9 @@ dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local conn = T.start()
 T.mail(conn, '<"news"@example.com>', "QS1")
 T.check(T.rcpt(conn, '<"dave"@example.com>') == SMFIR_CONTINUE, "rcpt")
-T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE,
+-- no X-Campaign-ID: only the envelope sender makes it a campaign
+T.check(T.headers(conn, { { "From", "news@example.com" },
+    { "Subject", "November news" } }) == SMFIR_CONTINUE,
     "treated as transactional at end of headers")
 T.body(conn, T.campaign_body)
 T.check(T.eom(conn) == SMFIR_DISCARD, "dave has no consent: not discarded")
