@@ -93,7 +93,8 @@ fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 	}
 }
 
-/* lookup_all - decide every recipient; 0, or -1 on a store failure */
+/* lookup_all - decide every recipient; 0, -1 on a store failure, -2 when
+ * the list does not exist */
 static int
 lookup_all(struct conn *c, bool released, struct tally *t)
 {
@@ -105,6 +106,20 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 	size_t i;
 
 	if ((st = conn_store(c, &tempfail, why, sizeof(why))) == NULL) {
+		log_err("%s: consent database: %s", m->qid, why);
+		return -1;
+	}
+	switch (store_list_exists(st, m->list, NULL, why, sizeof(why))) {
+	case STORE_OK:
+		break;
+	case STORE_NOTFOUND:
+		/* a typo in the list header must not send the whole
+		 * campaign to quarantine: keep it queued, say why */
+		log_warnx("%s: campaign names unknown list '%s' (create it with "
+		    "optinctl list add, or fix %s)", m->qid, m->list,
+		    c->rt->cfg->list_header);
+		return -2;
+	default:
 		log_err("%s: consent database: %s", m->qid, why);
 		return -1;
 	}
@@ -603,7 +618,14 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	else if (msg_header(m, CAMPAIGN_RELEASE_HEADER) != NULL)
 		log_warnx("%s: %s header not valid here: ignored", m->qid,
 		    CAMPAIGN_RELEASE_HEADER);
-	if (lookup_all(c, released, &t) < 0) {
+	switch (lookup_all(c, released, &t)) {
+	case 0:
+		break;
+	case -2:
+		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+		    "campaign names an unknown list, try again later");
+		return;
+	default:
 		eom_db_error(c, v);
 		return;
 	}

@@ -229,7 +229,7 @@ mlfi_eoh(SMFICTX *ctx)
 	    msg_header(m, CAMPAIGN_SPLIT_HEADER) == NULL) {
 		log_warnx("%s: campaign from client=%s: %s", m->qid, c->client,
 		    why);
-		return mlfi_tempfail(ctx, "campaign message names no list");
+		return mlfi_tempfail(ctx, "campaign message names no valid list");
 	}
 	if (m->campaign) {
 		struct verdict v = { VERDICT_ACCEPT, NULL, NULL, "" };
