@@ -8,6 +8,7 @@
  */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
+#include "campaign.h"
 #include "config.h"
 
 enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_ENUM, CFG_LIST };
@@ -100,12 +103,14 @@ static const struct cfg_key keys[] = {
 	{ "PrivacyURL", CFG_STR, NULL, 0, 0, CFG_OFF(privacy_url), NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+#define CONFIG_MAX (1 << 20)	/* bytes: a config file is small */
 
 struct parse {
 	const char *name;	/* file name for messages */
 	FILE *err;
 	int nerrors;
 	unsigned char seen[NKEYS];
+	int line[NKEYS];	/* where each key was set; 0: default */
 };
 
 /* perr - report one error at name:line */
@@ -254,7 +259,7 @@ set_value(struct parse *p, int line, const struct cfg_key *k,
 		return 0;
 	case CFG_BOOL:
 		if (parse_bool(v, &b) < 0)
-			return perr(p, line, k->name, "bad value '%s' "
+			return perr(p, line, k->name, "bad value '%.100s' "
 			    "(expected yes or no)", v), -1;
 		*(bool *)field = b;
 		return 0;
@@ -262,7 +267,7 @@ set_value(struct parse *p, int line, const struct cfg_key *k,
 	case CFG_DURATION:
 		if (parse_number(v, k->type == CFG_DURATION, &n) < 0 ||
 		    n < k->min || n > k->max)
-			return perr(p, line, k->name, "bad value '%s' (expected "
+			return perr(p, line, k->name, "bad value '%.100s' (expected "
 			    "%s from %ld to %ld%s)", v, k->type == CFG_INT ?
 			    "a number" : "a duration such as 30d or 12h,",
 			    k->type == CFG_INT ? k->min : k->min / 86400,
@@ -275,7 +280,7 @@ set_value(struct parse *p, int line, const struct cfg_key *k,
 			if (strcasecmp(v, w->word) == 0)
 				return (*(int *)field = w->value), 0;
 		enum_words(k->words, expect, sizeof(expect));
-		return perr(p, line, k->name, "bad value '%s' (expected %s)",
+		return perr(p, line, k->name, "bad value '%.100s' (expected %s)",
 		    v, expect), -1;
 	case CFG_LIST:
 		list_free(field);
@@ -321,8 +326,11 @@ parse_line(struct parse *p, int line, char *s, struct config *cfg)
 	v = name + nlen + strspn(name + nlen, " \t");
 	if ((k = key_find(name, nlen)) == NULL) {
 		name[nlen] = '\0';
+		if (strlen(name) > 100)
+			name[100] = '\0';
 		return perr(p, line, name, "unknown key");
 	}
+	p->line[k - keys] = p->line[k - keys] ? p->line[k - keys] : line;
 	if (p->seen[k - keys]++)
 		return perr(p, line, k->name, "key given twice");
 	if (*v == '\0')
@@ -330,33 +338,175 @@ parse_line(struct parse *p, int line, char *s, struct config *cfg)
 	(void)set_value(p, line, k, v, cfg);
 }
 
+/* key_line - the line where key name was set (0: its default) */
+static int
+key_line(const struct parse *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return p->line[i];
+	return 0;
+}
+
+/* dns_name_ok - letters, digits, '-', '_' (selectors) and inner dots */
+static bool
+dns_name_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' &&
+		    !(s[i] == '.' && i > 0 && s[i + 1] != '.' && s[i + 1] != '\0'))
+			return false;
+	return i > 0 && i <= 253;
+}
+
+/* header_name_ok - RFC 5322 section 3.6.8 field name */
+static bool
+header_name_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < 33 || s[i] > 126 || s[i] == ':')
+			return false;
+	return i > 0;
+}
+
+/* template_ok - printable, no space, only %t and %% escapes */
+static bool
+template_ok(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s <= ' ' || *s > '~')
+			return false;
+		if (*s == '%' && s[1] != 't' && s[1] != '%')
+			return false;
+		if (*s == '%')
+			s++;
+	}
+	return true;
+}
+
+/* socket_ok - local:PATH, unix:PATH, /PATH, inet:PORT[@HOST], inet6:... */
+static bool
+socket_ok(const char *s)
+{
+	const char *port;
+	char *end;
+	long n;
+
+	if (strncmp(s, "local:/", 7) == 0 || strncmp(s, "unix:/", 6) == 0 ||
+	    s[0] == '/')
+		return true;
+	if (strncmp(s, "inet:", 5) == 0)
+		port = s + 5;
+	else if (strncmp(s, "inet6:", 6) == 0)
+		port = s + 6;
+	else
+		return false;
+	n = strtol(port, &end, 10);
+	return end != port && n > 0 && n < 65536 && (*end == '\0' ||
+	    (*end == '@' && end[1] != '\0'));
+}
+
+/* check_values - keys whose values have a shape: reported at their line */
+static void
+check_values(struct parse *p, const struct config *cfg)
+{
+	static const char *const facilities[] = { "mail", "daemon", "user",
+	    "local0", "local1", "local2", "local3", "local4", "local5",
+	    "local6", "local7", NULL };
+	const struct { const char *key, *v; bool (*ok)(const char *);
+	    const char *want; } shapes[] = {
+		{ "Socket", cfg->socket, socket_ok, "local:/path, "
+		    "inet:PORT@HOST or inet6:PORT@HOST" },
+		{ "DefaultList", cfg->default_list, campaign_list_ok,
+		    "1-64 of letters, digits, '.', '_', '-'" },
+		{ "Domain", cfg->domain, dns_name_ok, "a domain name" },
+		{ "ListIdDomain", cfg->list_id_domain, dns_name_ok,
+		    "a domain name" },
+		{ "Selector", cfg->selector, dns_name_ok, "a DNS label" },
+		{ "SelectorEd25519", cfg->selector_ed25519, dns_name_ok,
+		    "a DNS label" },
+		{ "CampaignHeader", cfg->campaign_header, header_name_ok,
+		    "a header field name" },
+		{ "ListHeader", cfg->list_header, header_name_ok,
+		    "a header field name" },
+		{ "UnsubscribeURL", cfg->unsubscribe_url, template_ok,
+		    "a URL without spaces; only %t and %% escapes" },
+		{ "UnsubscribeMailto", cfg->unsubscribe_mailto, template_ok,
+		    "an address without spaces; only %t and %% escapes" },
+	};
+	unsigned char bin[16];
+	size_t i, j;
+	bool known = false;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (shapes[i].v != NULL && !shapes[i].ok(shapes[i].v))
+			perr(p, key_line(p, shapes[i].key), shapes[i].key,
+			    "bad value '%.100s' (expected %s)", shapes[i].v,
+			    shapes[i].want);
+	for (i = 0; i < cfg->outbound_ip.n; i++)
+		if (inet_pton(AF_INET, cfg->outbound_ip.v[i], bin) != 1 &&
+		    inet_pton(AF_INET6, cfg->outbound_ip.v[i], bin) != 1)
+			perr(p, key_line(p, "OutboundIP"), "OutboundIP",
+			    "bad value '%.100s' (expected an IPv4 or IPv6 "
+			    "address)", cfg->outbound_ip.v[i]);
+	for (i = 0; i < cfg->campaign_senders.n; i++) {
+		const char *e = cfg->campaign_senders.v[i], *at = strrchr(e, '@');
+
+		if (at == NULL || at[1] == '\0' || !dns_name_ok(at + 1) ||
+		    strchr(e, '@') != at)
+			perr(p, key_line(p, "CampaignSenders"),
+			    "CampaignSenders", "bad value '%.100s' (expected "
+			    "user@domain or @domain)", e);
+	}
+	for (j = 0; facilities[j] != NULL; j++)
+		known |= strcasecmp(cfg->syslog_facility, facilities[j]) == 0;
+	if (!known)
+		perr(p, key_line(p, "SyslogFacility"), "SyslogFacility",
+		    "bad value '%.100s' (expected mail, daemon, user or "
+		    "local0..local7)", cfg->syslog_facility);
+}
+
 /* check_config - rules that join several keys */
 static void
 check_config(struct parse *p, const struct config *cfg)
 {
+	check_values(p, cfg);
 	if ((cfg->key_file != NULL) != (cfg->domain != NULL && cfg->selector
 	    != NULL) && cfg->key_table == NULL)
-		perr(p, 0, "KeyFile", "KeyFile, Domain and Selector go together");
+		perr(p, key_line(p, "KeyFile"), "KeyFile",
+		    "KeyFile, Domain and Selector go together");
 	if ((cfg->key_table != NULL) != (cfg->signing_table != NULL))
-		perr(p, 0, "KeyTable", "KeyTable and SigningTable go together");
+		perr(p, key_line(p, "KeyTable"), "KeyTable",
+		    "KeyTable and SigningTable go together");
 	if (cfg->signing_algorithm == SIGALG_BOTH && cfg->key_file != NULL &&
 	    (cfg->key_file_ed25519 == NULL || cfg->selector_ed25519 == NULL))
-		perr(p, 0, "SigningAlgorithm", "'both' with KeyFile needs "
+		perr(p, key_line(p, "SigningAlgorithm"), "SigningAlgorithm",
+		    "'both' with KeyFile needs "
 		    "KeyFileEd25519 and SelectorEd25519");
 	if (cfg->unsubscribe_url != NULL &&
 	    strncmp(cfg->unsubscribe_url, "https://", 8) != 0 &&
 	    strncmp(cfg->unsubscribe_url, "http://", 7) != 0)
-		perr(p, 0, "UnsubscribeURL", "must start with https:// "
+		perr(p, key_line(p, "UnsubscribeURL"), "UnsubscribeURL",
+		    "must start with https:// "
 		    "(RFC 8058 section 3)");
 	if (cfg->unsubscribe_url != NULL && strstr(cfg->unsubscribe_url,
 	    "%t") == NULL)
-		perr(p, 0, "UnsubscribeURL", "must contain %%t (the token)");
+		perr(p, key_line(p, "UnsubscribeURL"), "UnsubscribeURL",
+		    "must contain %%t (the token)");
 	if (cfg->unsubscribe_mailto != NULL && (strstr(cfg->unsubscribe_mailto,
 	    "%t") == NULL || strchr(cfg->unsubscribe_mailto, '@') == NULL))
-		perr(p, 0, "UnsubscribeMailto", "must be an address with %%t");
+		perr(p, key_line(p, "UnsubscribeMailto"), "UnsubscribeMailto",
+		    "must be an address with %%t");
 	if ((cfg->unsubscribe_url != NULL || cfg->unsubscribe_mailto != NULL)
 	    && cfg->token_key_file == NULL)
-		perr(p, 0, "TokenKeyFile", "needed by UnsubscribeURL and "
+		perr(p, key_line(p, "UnsubscribeURL"), "TokenKeyFile",
+		    "needed by UnsubscribeURL and "
 		    "UnsubscribeMailto");
 }
 
@@ -403,6 +553,7 @@ config_load(const char *path, FILE *err, int *nerrors_r)
 	struct config *cfg;
 	char *text = NULL;
 	size_t len = 0, cap = 0, n;
+	struct stat sb;
 	FILE *fp;
 
 	if (path == NULL)
@@ -411,6 +562,15 @@ config_load(const char *path, FILE *err, int *nerrors_r)
 		if (err != NULL)
 			fprintf(err, "%s: cannot open: %s\n", path,
 			    strerror(errno));
+		*nerrors_r = 1;
+		return NULL;
+	}
+	if (fstat(fileno(fp), &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > CONFIG_MAX) {
+		if (err != NULL)
+			fprintf(err, "%s: %s\n", path, S_ISREG(sb.st_mode) ?
+			    "larger than 1 MiB" : "not a regular file");
+		fclose(fp);
 		*nerrors_r = 1;
 		return NULL;
 	}
@@ -428,7 +588,16 @@ config_load(const char *path, FILE *err, int *nerrors_r)
 		}
 		n = fread(text + len, 1, 4096, fp);
 		len += n;
-	} while (n > 0 && len < (1 << 20));
+	} while (n > 0 && len <= CONFIG_MAX);
+	if (ferror(fp) || len > CONFIG_MAX) {
+		if (err != NULL)
+			fprintf(err, "%s: read error or larger than 1 MiB\n",
+			    path);
+		free(text);
+		fclose(fp);
+		*nerrors_r = 1;
+		return NULL;
+	}
 	fclose(fp);
 	text[len] = '\0';
 	if (strlen(text) != len) {

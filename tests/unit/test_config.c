@@ -123,6 +123,24 @@ static const struct {
 	{ "key table alone", "KeyTable /kt\n",
 	  "KeyTable: KeyTable and SigningTable go together" },
 	{ "control character", "Mode\001 x\n", "test.conf:1: control character" },
+	{ "url error names its line", "TokenKeyFile /k\n\nUnsubscribeURL https://x/u\n",
+	  "test.conf:3: UnsubscribeURL: must contain %t" },
+	{ "bad socket", "Socket wat:foo\n", "test.conf:1: Socket: bad value 'wat:foo'" },
+	{ "socket port out of range", "Socket inet:99999@127.0.0.1\n",
+	  "test.conf:1: Socket: bad value" },
+	{ "bad default list", "DefaultList bad/list!\n",
+	  "test.conf:1: DefaultList: bad value 'bad/list!'" },
+	{ "bad selector", "Selector bad;x\n", "test.conf:1: Selector: bad value" },
+	{ "bad domain", "Domain ex..ample.com\n", "test.conf:1: Domain: bad value" },
+	{ "bad header name", "ListHeader X-List:\n", "test.conf:1: ListHeader: bad value" },
+	{ "bad template escape", "TokenKeyFile /k\nUnsubscribeURL https://x/u/%t%s\n",
+	  "test.conf:2: UnsubscribeURL: bad value" },
+	{ "bad outbound ip", "OutboundIP 192.0.2.1, 1.2.3.999\n",
+	  "test.conf:1: OutboundIP: bad value '1.2.3.999'" },
+	{ "bad campaign sender", "CampaignSenders news@example.com, a@@b\n",
+	  "test.conf:1: CampaignSenders: bad value 'a@@b'" },
+	{ "bad facility", "SyslogFacility bogus\n",
+	  "test.conf:1: SyslogFacility: bad value 'bogus'" },
 };
 
 static void
@@ -177,6 +195,20 @@ t_missing_file(void **state)
 }
 
 static void
+t_not_a_file(void **state)
+{
+	char err[1024];
+	int nerr;
+	FILE *fp = fmemopen(err, sizeof(err), "w");
+	struct config *cfg = config_load("/tmp", fp, &nerr);
+
+	(void)state;
+	fclose(fp);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "/tmp: not a regular file"));
+}
+
+static void
 t_key_table(void **state)
 {
 	size_t i;
@@ -197,6 +229,7 @@ main(void)
 		cmocka_unit_test(t_errors),
 		cmocka_unit_test(t_all_errors_reported),
 		cmocka_unit_test(t_missing_file),
+		cmocka_unit_test(t_not_a_file),
 		cmocka_unit_test(t_key_table),
 	};
 
