@@ -35,6 +35,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "secfile.h"
+#include "store.h"
 #include "token.h"
 
 #define KEYFILE_MAX	65536
@@ -304,6 +305,19 @@ token_issue_verb(struct ctl *c, const char *raw, const char *list)
 		fprintf(stderr, "optinctl: bad address '%s': %s\n",
 		    log_safe(raw, safe, sizeof(safe)), why);
 		return EX_DATAERR;
+	}
+	/* a token for a list that does not exist would unsubscribe from
+	 * nothing: refuse it as every other verb refuses an unknown list */
+	switch (store_list_exists(ctl_store(c, 0), list, NULL, why,
+	    sizeof(why))) {
+	case STORE_OK:
+		break;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "optinctl: %s\n", why);
+		return EX_DATAERR;
+	default:
+		fprintf(stderr, "optinctl: %s\n", why);
+		return EX_TEMPFAIL;
 	}
 	if ((ring = ring_open(c, &ex)) == NULL)
 		return ex;

@@ -112,6 +112,7 @@ check_runtime(const struct config *cfg)
 	enum store_status ss;
 	struct store *st;
 	char why[1024];
+	unsigned uid, gid;
 	int errors = 0;
 
 	if ((st = store_open(cfg, STORE_READONLY, &ss, why, sizeof(why)))
@@ -120,6 +121,11 @@ check_runtime(const struct config *cfg)
 		errors++;
 	}
 	store_close(&st);
+	if (cfg->user_id != NULL && privdrop_lookup(cfg->user_id, &uid, &gid,
+	    why, sizeof(why)) < 0) {
+		log_err("UserID: %s", why);
+		errors++;
+	}
 	if (access(cfg->quarantine_dir, W_OK | X_OK) < 0) {
 		log_err("QuarantineDir: %s: %s", cfg->quarantine_dir,
 		    strerror(errno));

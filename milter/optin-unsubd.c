@@ -206,7 +206,7 @@ main(int argc, char **argv)
 	char why[512];
 	int ch, nerr = 0, fd = -1, rc = EX_OK;
 
-	while ((ch = getopt(argc, argv, "c:fnV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			cfg_file = optarg;
@@ -219,6 +219,9 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("%s %s\n", PROGNAME, PACKAGE_VERSION);
+			return EX_OK;
+		case 'h':
+			printf("usage: %s [-fnV] [-c config-file]\n", PROGNAME);
 			return EX_OK;
 		default:
 			usage();

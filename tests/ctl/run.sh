@@ -339,6 +339,8 @@ check "help VERB" 0 "usage: optinctl [-c FILE] [--json] status ADDR
 show the lists of ADDR, their states and decisions" help status
 check "token --help" 0 "usage: optinctl [-c FILE] [--json] token newkey | token issue ADDR LIST | token check TOKEN
 add a token key; issue or check an unsubscribe token" token --help
+check_err "token issue for an unknown list" 65 "optinctl: no such list 'nosuchlist'" \
+    token issue ann@example.com nosuchlist
 run help
 if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q '^  unsubscribe ADDR (LIST | --all)' && \
     printf '%s\n' "$out" | grep -q '^  dns \[DOMAIN\]'; then ok

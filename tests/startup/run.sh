@@ -81,6 +81,11 @@ expect "token key file readable by others: exit 78" 78 "TokenKeyFile" -- \
 chmod 600 "$d/keys/token"
 sed "s|^ConsentDB .*|ConsentDB $d/nodb.db|" "$d/good.conf" > "$d/nodb.conf"
 expect "missing database: exit 78" 78 "ConsentDB" -- "$M" -n -c "$d/nodb.conf"
+{ cat "$d/good.conf"; echo "UserID nosuchuser-optin"; } > "$d/nouser.conf"
+expect "unknown UserID: exit 78" 78 "UserID: unknown user 'nosuchuser-optin'" -- \
+    "$M" -n -c "$d/nouser.conf"
+expect "config that is a directory: exit 78" 78 "$d/q: not a regular file" -- \
+    "$M" -n -c "$d/q"
 
 # run it: pid file, privilege drop, SIGTERM
 # the pid file's directory belongs to UserID (as /run/optin-milter would),
