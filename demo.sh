@@ -48,12 +48,12 @@ line
 consent_table()
 {
 	local a st sup
-	printf '  %-20s %-12s %s\n' "ADDRESS" "ON $LIST" "SUPPRESSED"
+	printf '  %-20s %-15s %s\n' "ADDRESS" "ON $LIST" "SUPPRESSED"
 	for a in ann@example.com bob@example.com carol@example.com \
 	    dave@example.com eve@example.com frank@example.com; do
 		st=$(optin_sql "select status from subscriptions where address = '$a' and list_id = '$LIST'")
 		sup=$(optin_sql "select reason from suppressions where address = '$a'")
-		printf '  %-20s %-12s %s\n' "$a" "${st:-(never seen)}" "${sup:-no}"
+		printf '  %-20s %-15s %s\n' "$a" "${st:-(never seen)}" "${sup:-no}"
 	done
 }
 
