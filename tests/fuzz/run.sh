@@ -48,7 +48,7 @@ target()
 }
 
 target fuzz_addr milter/addr.c -- -lidn2
-target fuzz_config milter/config.c --
+target fuzz_config milter/config.c milter/campaign.c milter/addr.c -- -lidn2
 target fuzz_token milter/token.c milter/secfile.c -- -lcrypto
 target fuzz_csv milter/csv.c milter/addr.c -- -lidn2
 echo "fuzz: $pass passed, $fail failed"
