@@ -464,9 +464,10 @@ check_values(struct parse *p, const struct config *cfg)
 			    "CampaignSenders", "bad value '%.100s' (expected "
 			    "user@domain or @domain)", e);
 	}
-	for (j = 0; facilities[j] != NULL; j++)
+	/* NULL only after an error on its own line ("no value") */
+	for (j = 0; cfg->syslog_facility != NULL && facilities[j] != NULL; j++)
 		known |= strcasecmp(cfg->syslog_facility, facilities[j]) == 0;
-	if (!known)
+	if (!known && cfg->syslog_facility != NULL)
 		perr(p, key_line(p, "SyslogFacility"), "SyslogFacility",
 		    "bad value '%.100s' (expected mail, daemon, user or "
 		    "local0..local7)", cfg->syslog_facility);

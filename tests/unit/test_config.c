@@ -112,6 +112,8 @@ static const struct {
 	{ "key twice", "Mode monitor\nMode enforce\n",
 	  "test.conf:2: Mode: key given twice" },
 	{ "no value", "Socket\n", "test.conf:1: Socket: no value" },
+	{ "no value, checked key", "SyslogFacility\n",
+	  "test.conf:1: SyslogFacility: no value" },
 	{ "url not https", "TokenKeyFile /k\nUnsubscribeURL ftp://x/%t\n",
 	  "UnsubscribeURL: must start with https://" },
 	{ "url without token", "TokenKeyFile /k\nUnsubscribeURL https://x/u\n",
