@@ -378,6 +378,19 @@ ratio_col()
 	paste <(col "$1" 2) <(col "$2" 2) | awk '$2 > 0 { printf "%.4g\n", $1 / $2 }'
 }
 
+# relay_up - Postfix's smtp-sink as the next hop and the private Postfix
+# (no milter yet), unless a section already started them
+relay_up()
+{
+	[ -n "$PF_CONF" ] && return 0
+	SINK_PORT=$(e2e_free_port)
+	smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
+	    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
+	SINK_PID=$!
+	e2e_wait_port "$SINK_PORT" 10 || { echo "bench: smtp-sink failed"; exit 1; }
+	pf_start "$PF_BASE" "" || exit 1
+}
+
 section_relay()
 {
 	local r i n setups order s rsa_ms
@@ -387,12 +400,7 @@ section_relay()
 	ED_SIGN_MS=$(openssl speed -seconds 2 ed25519 2>/dev/null |
 	    awk '/Ed25519/ { printf "%.4f", 1000 / $7 }')
 	say "openssl speed: rsa2048 sign $RSA_SIGN_MS ms, ed25519 sign $ED_SIGN_MS ms"
-	SINK_PORT=$(e2e_free_port)
-	smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
-	    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
-	SINK_PID=$!
-	e2e_wait_port "$SINK_PORT" 10 || { echo "bench: smtp-sink failed"; exit 1; }
-	pf_start "$PF_BASE" "" || exit 1
+	relay_up
 	: > "$W/relay.txt"
 	setups="none:none:-:reader odkim-unix:odkim:unix:reader
 optin-unix:optin-rsa:unix:reader odkim-inet:odkim:inet:reader
@@ -655,14 +663,7 @@ section_unsub()
 	conf_optin "$conf" "$RELAY_DB" rsa
 	"$W/bin/tokens" "$K/token.keys" newsletter 'w%ld@bench.example.net' \
 	    0 "$NTOK" > "$W/unsub-tokens.txt"
-	if [ -z "$PF_CONF" ]; then
-		SINK_PORT=$(e2e_free_port)
-		smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
-		    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
-		SINK_PID=$!
-		e2e_wait_port "$SINK_PORT" 10
-		pf_start "$PF_BASE" "" || exit 1
-	fi
+	relay_up
 	unsubd_up "$conf"
 	milter_up optin-rsa unix
 	pf_set_milter "$MSPEC"
@@ -791,14 +792,7 @@ section_memory()
 	milter_down
 
 	# 100 concurrent SMTP sessions through Postfix
-	if [ -z "$PF_CONF" ]; then
-		SINK_PORT=$(e2e_free_port)
-		smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1024 \
-		    >"$W/logs/smtp-sink.log" 2>&1 </dev/null &
-		SINK_PID=$!
-		e2e_wait_port "$SINK_PORT" 10
-		pf_start "$PF_BASE" "" || exit 1
-	fi
+	relay_up
 	pf_postconf "default_process_limit = 150"
 	milter_up optin-rsa unix
 	pf_set_milter "$MSPEC"
