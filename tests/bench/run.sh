@@ -128,7 +128,7 @@ setup_all()
 			exit 1
 		fi
 	done
-	for p in "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD/milter/libcommon.a"; do
+	for p in "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD/milter/store/libstore.a"; do
 		if [ ! -e "$p" ]; then
 			echo "bench: $p missing: run make first"
 			exit 1
@@ -145,7 +145,7 @@ setup_all()
 
 	# copies of the programs: others may rebuild the tree during a run,
 	# and every figure of one run must come from one build
-	cp "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD/milter/libcommon.a" \
+	cp "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD"/milter/*/lib*.a \
 	    "$W/bin/" || exit 1
 	OPTIN_MILTER=$W/bin/optin-milter
 	OPTIN_UNSUBD=$W/bin/optin-unsubd
@@ -159,9 +159,12 @@ setup_all()
 	# the small C programs, built with the Makefile's flags
 	for p in lookup tokens; do
 		gcc -g -O2 -Wall -Wextra -Wformat=2 -Wno-unused-parameter \
-		    -I"$E2E_BUILD" -I"$E2E_TOP/milter" -I/usr/include/opendkim \
-		    -o "$W/bin/$p" "$BENCH_HERE/$p.c" \
-		    "$W/bin/libcommon.a" -lsqlite3 -lcrypto -lidn2 \
+		    -I"$E2E_BUILD" -I"$E2E_TOP/milter/util" -I"$E2E_TOP/milter/core" \
+		    -I"$E2E_TOP/milter/store" -I"$E2E_TOP/milter/dkim" \
+		    -I/usr/include/opendkim \
+		    -o "$W/bin/$p" "$BENCH_HERE/$p.c" "$W/bin/libstore.a" \
+		    "$W/bin/libdkim.a" "$W/bin/libspf.a" "$W/bin/libcore.a" \
+		    "$W/bin/libutil.a" -lsqlite3 -lcrypto -lidn2 \
 		    -lopendkim -lspf2 -lpthread || exit 1
 	done
 

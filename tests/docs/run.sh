@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh - checks of the admin documentation and sample configuration:
-#  1. every key of the table in milter/config.c has an entry in
+#  1. every key of the table in milter/core/config.c has an entry in
 #     optin-milter.conf.5.in (a ".TP" followed by ".B Key" or ".BR Key ...")
 #     and a line "Key value" or "#Key value" in conf/optin-milter.conf;
 #  2. no key is documented there that the table does not know, and the
@@ -30,10 +30,10 @@ trap 'exit 1' HUP INT TERM
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-# keys_table - "Name default" per key of milter/config.c ("-" for NULL)
+# keys_table - "Name default" per key of milter/core/config.c ("-" for NULL)
 keys_table() {
 	sed -n 's/^[[:space:]]*{ "\([A-Za-z0-9]*\)", CFG_[A-Z]*, \("[^"]*"\|NULL\),.*/\1 \2/p' \
-	    "$src/milter/config.c" | sed 's/ NULL$/ -/; s/ "\(.*\)"$/ \1/'
+	    "$src/milter/core/config.c" | sed 's/ NULL$/ -/; s/ "\(.*\)"$/ \1/'
 }
 
 # keys_man - key names of the ".TP" entries of the section-5 page
@@ -62,7 +62,7 @@ keys_table > "$tmp/table"
 keys_man | sort > "$tmp/man"
 keys_sample | sort > "$tmp/sample"
 nkeys=$(wc -l < "$tmp/table")
-if [ "$nkeys" -ge 30 ]; then ok; else bad "only $nkeys keys read from milter/config.c"; fi
+if [ "$nkeys" -ge 30 ]; then ok; else bad "only $nkeys keys read from milter/core/config.c"; fi
 
 while read -r key dflt; do
 	if grep -qx "$key" "$tmp/man"; then ok
@@ -88,7 +88,7 @@ for f in man sample; do
 		bad "$key: documented twice ($f)"
 	done
 	for key in $(comm -13 "$tmp/names" "$tmp/$f" | sort -u); do
-		bad "$key: in the $f documentation but not in milter/config.c"
+		bad "$key: in the $f documentation but not in milter/core/config.c"
 	done
 	ok
 done

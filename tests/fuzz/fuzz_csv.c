@@ -1,6 +1,6 @@
 /*
  * fuzz_csv.c - libFuzzer target: arbitrary bytes into the CSV reader of
- * optinctl import (milter/csv.c).
+ * optinctl import (milter/util/csv.c).
  *
  * Every record must hold 1 to CSV_FIELDS_MAX fields without NUL bytes
  * (len == strlen), line numbers must not go backwards, and the reader must
@@ -10,7 +10,7 @@
  *
  * Build by hand (not part of make check):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Imilter \
- *	tests/fuzz/fuzz_csv.c milter/csv.c -o fuzz_csv
+ *	tests/fuzz/fuzz_csv.c milter/util/csv.c -o fuzz_csv
  *   ./fuzz_csv -max_total_time=60 -max_len=4096
  */
 #include "autoconf.h"

@@ -10,7 +10,7 @@
  *
  * Build by hand (not part of make check):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Imilter \
- *	tests/fuzz/fuzz_token.c milter/token.c milter/secfile.c -lcrypto \
+ *	tests/fuzz/fuzz_token.c milter/core/token.c milter/util/secfile.c -lcrypto \
  *	-o fuzz_token
  *   ./fuzz_token -max_total_time=60 -max_len=1024
  */

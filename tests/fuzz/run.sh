@@ -11,7 +11,7 @@ pass=0 fail=0
 d=$(mktemp -d /tmp/optin-fuzz.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 cd "$top_srcdir" || exit 1
-cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$top_builddir -Imilter -DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\""
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$top_builddir -Imilter/util -Imilter/core -DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\""
 if ! command -v clang >/dev/null 2>&1; then
 	echo "clang missing (apt-get install clang libclang-rt-14-dev)"
 	echo "fuzz: 0 passed, 1 failed"
@@ -47,9 +47,9 @@ target()
 	fi
 }
 
-target fuzz_addr milter/addr.c -- -lidn2
-target fuzz_config milter/config.c milter/campaign.c milter/addr.c -- -lidn2
-target fuzz_token milter/token.c milter/secfile.c -- -lcrypto
-target fuzz_csv milter/csv.c milter/addr.c -- -lidn2
+target fuzz_addr milter/core/addr.c -- -lidn2
+target fuzz_config milter/core/config.c milter/core/campaign.c milter/core/addr.c -- -lidn2
+target fuzz_token milter/core/token.c milter/util/secfile.c -- -lcrypto
+target fuzz_csv milter/util/csv.c milter/core/addr.c -- -lidn2
 echo "fuzz: $pass passed, $fail failed"
 [ "$fail" = 0 ]

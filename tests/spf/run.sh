@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh - SPF checks (milter/spf.c) against a real DNS server.
+# run.sh - SPF checks (milter/spf/spf.c) against a real DNS server.
 #
 # Starts dnsmasq in a private network namespace (optin-spf-PID) serving
 # tests/spf/example.test.conf on the namespace's 127.0.0.1, with
@@ -48,7 +48,7 @@ if [ "$(id -u)" != 0 ]; then
 	fail=1
 	finish
 fi
-if [ ! -x "$helper" ] || [ ! -f "$top_builddir/milter/libcommon.a" ]; then
+if [ ! -x "$helper" ] || [ ! -f "$top_builddir/milter/spf/libspf.a" ]; then
 	echo "build first: make"
 	fail=1
 	finish
@@ -65,9 +65,11 @@ if ! sh "$here/setup-dkim.sh" "$tmp" 2>"$tmp/dkim.err"; then
 	finish
 fi
 
-# The probe: libcommon.a holds spf.o and log.o.
-if ! cc -Wall -Wextra -I"$top_builddir" -I"$top_srcdir/milter" \
-    -o "$tmp/spf_probe" "$here/spf_probe.c" "$top_builddir/milter/libcommon.a" \
+# The probe: libspf.a holds spf.o, libutil.a log.o.
+if ! cc -Wall -Wextra -I"$top_builddir" -I"$top_srcdir/milter/util" \
+    -I"$top_srcdir/milter/core" -I"$top_srcdir/milter/spf" \
+    -o "$tmp/spf_probe" "$here/spf_probe.c" "$top_builddir/milter/spf/libspf.a" \
+    "$top_builddir/milter/core/libcore.a" "$top_builddir/milter/util/libutil.a" \
     -lspf2 -lpthread 2>"$tmp/cc.log"; then
 	cat "$tmp/cc.log"
 	fail=1

@@ -1,5 +1,5 @@
 /*
- * test_csv.c - the RFC 4180 reader of optinctl import (milter/csv.c).
+ * test_csv.c - the RFC 4180 reader of optinctl import (milter/util/csv.c).
  *
  * Each case is an input and the records it must give, rendered one a line:
  * "LINE: field|field" for a record (CR and LF in a field shown as \r and

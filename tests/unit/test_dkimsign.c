@@ -1,5 +1,5 @@
 /*
- * test_dkimsign.c - DKIM signing (milter/dkimsign.c) checked by an
+ * test_dkimsign.c - DKIM signing (milter/dkim/dkimsign.c) checked by an
  * independent verifier: every signature made here is verified by dkimpy
  * (tests/unit/dkim_verify.py, run with /usr/bin/python3) against the DNS
  * records dkimsign_dns_records() prints, never live DNS.

@@ -171,7 +171,7 @@ t_schema_file(void **state)
 	assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
 	fclose(fp);
 	if (strcmp(text, store_sqlite_schema()) != 0)
-		CASE_FAIL("schema file", "milter/store_sqlite.c schema_sql "
+		CASE_FAIL("schema file", "milter/store/store_sqlite.c schema_sql "
 		    "differs from %s", path);
 	free(text);
 }

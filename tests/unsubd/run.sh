@@ -20,7 +20,7 @@ top_builddir=${top_builddir:-.}
 UNSUBD=${UNSUBD:-$top_builddir/optin-unsubd}
 OPTINCTL=${OPTINCTL:-$top_builddir/optinctl}
 PY=/usr/bin/python3
-TIMEOUT_IDLE=10		# UNSUBD_TIMEOUT in milter/unsubd_http.h
+TIMEOUT_IDLE=10		# UNSUBD_TIMEOUT in milter/unsubd/unsubd_http.h
 
 pass=0
 fail=0
