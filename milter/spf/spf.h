@@ -24,6 +24,9 @@
  * (a waitpid(-1) elsewhere or SIGCHLD set to SIG_IGN does no harm).  Create
  * the checker after daemonising: the helper is a child of that process.
  * Memory: results go to caller buffers; nothing returned needs freeing.
+ * Files: spf.c (result words, outbound, the checker), spf_inbound.c and
+ * spf_helper_server.c (the two sides of the helper), dmarc.c (DMARC, TXT,
+ * alignment); their shared internals are in spf-private.h.
  */
 #ifndef OPTIN_SPF_H
 #define OPTIN_SPF_H

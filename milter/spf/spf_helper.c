@@ -4,7 +4,8 @@
  *
  * Started by spf_checker_new() with its control socket on fd 3; becomes
  * "nobody" when started as root and forks one child per verdict.  All the
- * work is in spf.c (spf_helper_main), the only file that includes libspf2.
+ * work is in spf_helper_server.c (spf_helper_main), in milter/spf, the
+ * only folder that includes libspf2.
  */
 #include "autoconf.h"
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh - SPF checks (milter/spf/spf.c) against a real DNS server.
+# run.sh - SPF checks (milter/spf/) against a real DNS server.
 #
 # Starts dnsmasq in a private network namespace (optin-spf-PID) serving
 # tests/spf/example.test.conf on the namespace's 127.0.0.1, with
@@ -65,7 +65,7 @@ if ! sh "$here/setup-dkim.sh" "$tmp" 2>"$tmp/dkim.err"; then
 	finish
 fi
 
-# The probe: libspf.a holds spf.o, libutil.a log.o.
+# The probe: libspf.a holds the milter/spf objects, libutil.a log.o.
 if ! cc -Wall -Wextra -I"$top_builddir" -I"$top_srcdir/milter/util" \
     -I"$top_srcdir/milter/core" -I"$top_srcdir/milter/spf" \
     -o "$tmp/spf_probe" "$here/spf_probe.c" "$top_builddir/milter/spf/libspf.a" \
