@@ -323,13 +323,18 @@ apply(struct import *im, const char *addr, const char *list,
 	enum sub_status old;
 	enum store_status rs;
 	unsigned flags = r->flags;
+	time_t after = 0;
 	char why[512];
 	bool changed;
 
 	if (im->dry_run)
 		flags |= STORE_IMPORT_DRY_RUN;
-	rs = store_import_set(im->c->st, addr, list, r->status, flags,
-	    r->consented_at, ev, &old, NULL, &changed, why, sizeof(why));
+	/* two times closer than the clock skew are not known to be in
+	 * order: only a consent clearly after an opt-out undoes it */
+	if (r->consented_at != 0)
+		after = r->consented_at - IMPORT_CLOCK_SKEW;
+	rs = store_import_set(im->c->st, addr, list, r->status, flags, after,
+	    ev, &old, NULL, &changed, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	/* kept: the file says otherwise and the state is held (an opt-out
@@ -581,6 +586,7 @@ ctl_import(struct ctl *c, int argc, char **argv)
 	if ((rc = import_opts_parse(&im, argc, argv, &first)) != 0)
 		return rc;
 	im.m.file = argv[first];
+	im.m.now = time(NULL);
 	if (strcmp(im.m.file, "-") == 0)
 		fd = STDIN_FILENO;
 	else if ((fd = open(im.m.file, O_RDONLY | O_CLOEXEC)) < 0) {

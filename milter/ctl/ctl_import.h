@@ -23,6 +23,16 @@
 #define EVIDENCE_MAX	1024
 #define LIST_MAX	64
 
+/*
+ * How far another clock may be off: a consented_at may lie up to this far
+ * ahead of the import (clock skew, and local times written without a zone,
+ * read as UTC: up to 14 hours); later is a bad row.  For the same reason
+ * two times closer than this are not known to be in order: a consented_at
+ * undoes an opt-out only when it is later than the opt-out by more than
+ * this.
+ */
+#define IMPORT_CLOCK_SKEW	86400
+
 enum import_fmt { FMT_OPTIN, FMT_VTIGER };
 
 /* Column indexes in the header; -1: absent. */
@@ -41,6 +51,7 @@ struct import_map {
 	const char *source;		/* --source, else the format's */
 	const char *assume;		/* --assume-opt-in SOURCE */
 	char assume_evidence[SOURCE_MAX + 32];
+	time_t now;			/* when the import started */
 };
 
 #define NOSTR	UINT32_MAX
@@ -52,7 +63,7 @@ struct prow {
 	enum prow_kind kind;
 	enum sub_status status;
 	unsigned flags;			/* STORE_IMPORT_* */
-	time_t consented_at;
+	time_t consented_at;		/* as written; 0: none */
 	unsigned naddr;			/* 1 or 2 (Email, Secondary Email) */
 	uint32_t addr[2], list, source, evidence;
 	uint32_t msg;			/* PROW_BAD: the reason */

@@ -10,7 +10,9 @@
  *		evidence (other columns are ignored).  The row's state is set
  *		as written, except that an opted_out subscription is changed
  *		back only by a row whose consented_at is later than the
- *		opt-out (an old CRM file must not undo an unsubscribe).
+ *		opt-out by more than IMPORT_CLOCK_SKEW (an old CRM file must
+ *		not undo an unsubscribe); a consented_at further in the future
+ *		than that is a bad row.
  * vtiger	a Vtiger CRM Contacts or Leads export: Email, Secondary Email,
  *		Email Opt Out.  "Email Opt Out" yes/1/true/on makes each
  *		address opted_out; otherwise an address never seen becomes
@@ -316,29 +318,37 @@ prep_optin(const struct import_map *m, const struct csv_record *rec,
 		return;
 	word = field(m, rec, COL_STATUS);
 	if (sub_status_parse(word, &r->status) < 0 || r->status == SUB_NONE) {
-		import_batch_bad(b, r, "bad status '%.40s' (pending, opted_in or "
-		    "opted_out)", word);
+		import_batch_bad(b, r, "bad status '%.40s' (pending, "
+		    "opted_in or opted_out)", word);
 		return;
 	}
 	source = field(m, rec, COL_SOURCE);
 	if (*source == '\0')
 		source = m->source;
 	if (!ctl_text_ok(source, SOURCE_MAX)) {
-		import_batch_bad(b, r, "bad source (at most %d printable characters)",
-		    SOURCE_MAX);
+		import_batch_bad(b, r, "bad source (at most %d printable "
+		    "characters)", SOURCE_MAX);
 		return;
 	}
 	evidence = field(m, rec, COL_EVIDENCE);
 	if (!ctl_text_ok(evidence, EVIDENCE_MAX)) {
-		import_batch_bad(b, r, "bad evidence (at most %d printable characters)",
-		    EVIDENCE_MAX);
+		import_batch_bad(b, r, "bad evidence (at most %d printable "
+		    "characters)", EVIDENCE_MAX);
 		return;
 	}
 	cons = field(m, rec, COL_CONSENTED);
 	r->consented_at = 0;
 	if (*cons != '\0' && parse_time(cons, &r->consented_at) < 0) {
-		import_batch_bad(b, r, "bad consented_at '%.40s' (ISO 8601 or seconds "
-		    "since 1970)", cons);
+		import_batch_bad(b, r, "bad consented_at '%.40s' (ISO 8601 "
+		    "or seconds since 1970)", cons);
+		return;
+	}
+	/* a consent in the future is no consent: a file with 2099-01-01
+	 * would undo every later opt-out, on every re-import */
+	if (r->consented_at > m->now + IMPORT_CLOCK_SKEW) {
+		import_batch_bad(b, r, "bad consented_at '%.40s': in the "
+		    "future (more than %d hours after this host's clock)",
+		    cons, IMPORT_CLOCK_SKEW / 3600);
 		return;
 	}
 	/* an opted_out row changes back only with a later consent */
@@ -352,8 +362,10 @@ prep_optin(const struct import_map *m, const struct csv_record *rec,
 		    ctl_iso_time(r->consented_at, t), *evidence != '\0' ?
 		    "; " : "", evidence);
 		r->evidence = import_batch_str(b, evid);
-	} else
-		r->evidence = *evidence != '\0' ? import_batch_str(b, evidence) : NOSTR;
+	} else if (*evidence != '\0')
+		r->evidence = import_batch_str(b, evidence);
+	else
+		r->evidence = NOSTR;
 }
 
 /* opt_out_parse - Vtiger's checkbox: 1 opted out, 0 not, -1 unknown */
@@ -387,7 +399,8 @@ prep_vtiger(const struct import_map *m, const struct csv_record *rec,
 	raw[1] = field(m, rec, COL_EMAIL2);
 	flag = field(m, rec, COL_OPTOUT);
 	if ((out = opt_out_parse(flag)) < 0) {
-		import_batch_bad(b, r, "bad Email Opt Out '%.40s' (yes/no, 1/0)", flag);
+		import_batch_bad(b, r, "bad Email Opt Out '%.40s' (yes/no, "
+		    "1/0)", flag);
 		return;
 	}
 	for (i = 0; i < 2; i++) {
@@ -395,8 +408,8 @@ prep_vtiger(const struct import_map *m, const struct csv_record *rec,
 			continue;
 		if (addr_normalize(raw[i], addr[n], sizeof(addr[n]), why,
 		    sizeof(why)) < 0) {
-			import_batch_bad(b, r, "bad %s '%.100s': %s", i == 0 ? "Email" :
-			    "Secondary Email", raw[i], why);
+			import_batch_bad(b, r, "bad %s '%.100s': %s", i == 0 ?
+			    "Email" : "Secondary Email", raw[i], why);
 			return;
 		}
 		if (n == 1 && strcmp(addr[0], addr[1]) == 0)

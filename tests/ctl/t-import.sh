@@ -95,12 +95,52 @@ printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,2020-01-
 check "import: an old consent does not undo an opt-out" 0 \
     "import $f-e.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
     import "$f-e.csv"
+
+# --- consented_at: never in the future; a later opt-out always wins ----------
+# (cy is opted_out on promo since the first import, a moment ago)
+
+now=$(date +%s)
 printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
-    $(( $(date +%s) + 100 )) > "$f-e2.csv"
-check "import: a later consent does" 0 \
-    "import $f-e2.csv: format=optin rows=1 added=0 changed=1 unchanged=0 kept=0 skipped=0 bad=0" \
+    $((now + 7200)) > "$f-e2.csv"
+check "import: a consent within the clock skew is no proof of a later one" 0 \
+    "import $f-e2.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
     import "$f-e2.csv"
+cat > "$f-fut.csv" <<EOF
+address,list,status,consented_at
+cy@example.com,promo,opted_in,2099-01-01
+cy@example.com,promo,opted_in,9999-12-31T23:59:59Z
+fut@example.com,promo,opted_in,$((now + 2 * 86400))
+EOF
+run import "$f-fut.csv"
+if [ "$rc" = 65 ] && [ "$out" = "import $f-fut.csv: format=optin rows=3 added=0 changed=0 unchanged=0 kept=0 skipped=0 bad=3" ] && \
+    [ "$err" = "optinctl import: $f-fut.csv:2: bad consented_at '2099-01-01': in the future (more than 24 hours after this host's clock)
+optinctl import: $f-fut.csv:3: bad consented_at '9999-12-31T23:59:59Z': in the future (more than 24 hours after this host's clock)
+optinctl import: $f-fut.csv:4: bad consented_at '$((now + 2 * 86400))': in the future (more than 24 hours after this host's clock)" ]
+then ok; else bad "import: a consent in the future is a bad row" "rc $rc" "out: $out" "err: $err"; fi
+run import "$f-fut.csv"
+if [ "$rc" = 65 ] && [ "$out" = "import $f-fut.csv: format=optin rows=3 added=0 changed=0 unchanged=0 kept=0 skipped=0 bad=3" ]
+then ok; else bad "import: a future consent, imported again" "rc $rc" "out: $out" "err: $err"; fi
+check_sql "a future consent undid no opt-out, added nobody" \
+    "cy@example.com|opted_out|0" \
+    "SELECT address || '|' || status || '|' || (SELECT count(*) FROM subscriptions WHERE address = 'fut@example.com') FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
+check_sql "a future consent wrote no event" 0 \
+    "SELECT count(*) FROM consent_events WHERE address IN ('cy@example.com', 'fut@example.com') AND event = 'opted_in'"
+# an opt-out four days ago; a consent two days ago is later by more than the
+# skew: it undoes it
+sqlx "UPDATE subscriptions SET updated_at = $((now - 4 * 86400)) WHERE address = 'cy@example.com' AND list_id = 'promo'"
+printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
+    $((now - 2 * 86400)) > "$f-e3.csv"
+check "import: a later consent does" 0 \
+    "import $f-e3.csv: format=optin rows=1 added=0 changed=1 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-e3.csv"
 check_sql "cy is opted in again" opted_in \
+    "SELECT status FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
+# then cy opts out again: importing the same file once more changes nothing
+"$OPTINCTL" -c "$conf" unsubscribe cy@example.com promo >/dev/null
+check "import: an old file again never undoes a later opt-out" 0 \
+    "import $f-e3.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    import "$f-e3.csv"
+check_sql "cy stays opted out" opted_out \
     "SELECT status FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
 
 # --- Vtiger CRM export ------------------------------------------------------
@@ -205,7 +245,7 @@ if lock_db "$db"; then
 	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
 	    import "$f-a.csv"
 	check "import --dry-run while locked" 0 \
-	    "import $f-a.csv: format=optin rows=4 added=0 changed=1 unchanged=3 kept=0 skipped=0 bad=0
+	    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
 dry run: nothing written" import "$f-a.csv" --dry-run
 else
 	bad "lock holder did not start"
