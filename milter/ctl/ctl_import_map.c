@@ -13,12 +13,17 @@
  *		opt-out by more than IMPORT_CLOCK_SKEW (an old CRM file must
  *		not undo an unsubscribe); a consented_at further in the future
  *		than that is a bad row.
- * vtiger	a Vtiger CRM Contacts or Leads export: Email, Secondary Email,
- *		Email Opt Out.  "Email Opt Out" yes/1/true/on makes each
- *		address opted_out; otherwise an address never seen becomes
- *		pending, or opted_in only with --assume-opt-in SOURCE (kept as
- *		the evidence), and an existing state is left alone (consent is
- *		never invented, an opt-out never undone).
+ * vtiger	a Vtiger CRM Contacts or Leads export: Primary Email (Vtiger 7
+ *		Contacts) or Email, and Secondary Email, Email Opt Out.  Both
+ *		addresses are the person's; "Email Opt Out" yes/1/true/on
+ *		makes each address of the row opted_out; otherwise an
+ *		address never seen becomes pending, or opted_in only with
+ *		--assume-opt-in SOURCE (kept as the evidence), and an
+ *		existing state is left alone (consent is never invented, an
+ *		opt-out never undone).
+ *
+ * A header without an address column is an error naming its columns: a
+ * label we do not know must not turn into every row skipped.
  */
 #include "autoconf.h"
 
@@ -55,6 +60,24 @@ static const struct {
 	[COL_OPTOUT] = { "email opt out", FMT_VTIGER },
 };
 
+/*
+ * Other spellings of the columns, as the CRM writes them: Vtiger 7 labels
+ * the address of a Contact "Primary Email" (a Lead's, and older versions',
+ * "Email"), and its API and some versions the field names.
+ */
+static const struct {
+	const char *label;
+	enum import_col col;
+} col_alias[] = {
+	{ "primary email", COL_EMAIL },
+	{ "secondaryemail", COL_EMAIL2 },
+	{ "email opt-out", COL_OPTOUT },
+	{ "emailoptout", COL_OPTOUT },
+};
+
+#define SHOWN_COLS	20	/* header columns named in an error */
+#define SHOWN_NAME	60	/* bytes of each */
+
 /* trim - s without surrounding blanks, in place */
 static char *
 trim(char *s)
@@ -69,32 +92,80 @@ trim(char *s)
 	return s;
 }
 
+/* col_find - the column a header name stands for, or NCOLS */
+static enum import_col
+col_find(const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < NCOLS; k++)
+		if (strcasecmp(name, col_name[k].name) == 0)
+			return (enum import_col)k;
+	for (k = 0; k < sizeof(col_alias) / sizeof(col_alias[0]); k++)
+		if (strcasecmp(name, col_alias[k].label) == 0)
+			return col_alias[k].col;
+	return NCOLS;
+}
+
+/* put_name - a header name for a message: quoted, cut at SHOWN_NAME
+ * bytes (on a character boundary), control characters as '?' */
+static void
+put_name(FILE *fp, const char *name)
+{
+	char buf[SHOWN_NAME + 1];
+	size_t n = strlen(name);
+
+	if (n > SHOWN_NAME) {
+		n = SHOWN_NAME;
+		while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(buf, name, n);
+	buf[n] = '\0';
+	fputc('\'', fp);
+	ctl_put_text(fp, buf);
+	fputs(n < strlen(name) ? "...'" : "'", fp);
+}
+
+/* no_address - report a header that maps no address column, naming the
+ * columns it has; returns EX_DATAERR */
+static int
+no_address(const struct import_map *m, const struct csv_record *rec)
+{
+	size_t i;
+
+	fprintf(stderr, "optinctl import: %s:%lu: no address column (want "
+	    "'address', or Vtiger's 'Email' or 'Primary Email'); the header "
+	    "has ", m->file, rec->line);
+	for (i = 0; i < rec->nfields && i < SHOWN_COLS; i++) {
+		fputs(i > 0 ? ", " : "", stderr);
+		put_name(stderr, rec->field[i]);
+	}
+	if (rec->nfields > SHOWN_COLS)
+		fprintf(stderr, " and %zu more", rec->nfields - SHOWN_COLS);
+	fputc('\n', stderr);
+	return EX_DATAERR;
+}
+
 int
 import_map_header(struct import_map *m, const struct csv_record *rec)
 {
-	size_t i, k;
-	char *name;
+	enum import_col k;
+	size_t i;
 
 	for (k = 0; k < NCOLS; k++)
 		m->col[k] = -1;
 	m->ncols = rec->nfields;
 	for (i = 0; i < rec->nfields; i++) {
-		name = trim(rec->field[i]);
-		/* Vtiger labels vary a little: "Email Opt-Out" */
-		if (strcasecmp(name, "email opt-out") == 0 ||
-		    strcasecmp(name, "emailoptout") == 0)
-			name = "email opt out";
-		else if (strcasecmp(name, "secondaryemail") == 0)
-			name = "secondary email";
-		for (k = 0; k < NCOLS; k++)
-			if (strcasecmp(name, col_name[k].name) == 0)
-				break;
-		if (k == NCOLS)
+		if ((k = col_find(trim(rec->field[i]))) == NCOLS)
 			continue;		/* other columns: ignored */
 		if (m->col[k] >= 0) {
-			fprintf(stderr, "optinctl import: %s:%lu: column '%s' "
-			    "appears twice\n", m->file, rec->line,
-			    col_name[k].name);
+			fprintf(stderr, "optinctl import: %s:%lu: column %zu ",
+			    m->file, rec->line, i + 1);
+			put_name(stderr, rec->field[i]);
+			fprintf(stderr, " repeats column %d ", m->col[k] + 1);
+			put_name(stderr, rec->field[m->col[k]]);
+			fputc('\n', stderr);
 			return EX_DATAERR;
 		}
 		m->col[k] = (int)i;
@@ -120,7 +191,9 @@ import_map_header(struct import_map *m, const struct csv_record *rec)
 		}
 		return 0;
 	}
-	if (m->col[COL_EMAIL] >= 0 || m->col[COL_EMAIL2] >= 0) {
+	/* a Vtiger file needs its main address column: without it (a
+	 * label we do not know) most rows would be skipped in silence */
+	if (m->col[COL_EMAIL] >= 0) {
 		m->fmt = FMT_VTIGER;
 		if (m->list == NULL && m->col[COL_LIST] < 0) {
 			fprintf(stderr, "optinctl import: %s: a Vtiger export "
@@ -133,10 +206,7 @@ import_map_header(struct import_map *m, const struct csv_record *rec)
 			    m->file);
 		return 0;
 	}
-	fprintf(stderr, "optinctl import: %s:%lu: no 'address' column (nor "
-	    "a Vtiger 'Email' column) in the header row\n", m->file,
-	    rec->line);
-	return EX_DATAERR;
+	return no_address(m, rec);
 }
 
 /* field - the trimmed value of column k in rec, or "" when absent */

@@ -178,6 +178,49 @@ check_err "--assume-opt-in on an optin file" 64 \
     "optinctl import: --assume-opt-in is for CRM exports; this file has a 'status' column" \
     import "$f-a.csv" --assume-opt-in x
 
+# Vtiger 7: a Contact's address is "Primary Email"; the opt-out box 1/0,
+# yes/no, on/off in any case; Secondary Email is the same person's other
+# address and the row's opt-out holds for both (own list: export-list crm
+# below shows the rows above)
+"$OPTINCTL" -c "$conf" list add v7 >/dev/null
+cat > "$f-v7.csv" <<'EOF'
+"Salutation","First Name","Last Name","Primary Email","Secondary Email","Email Opt Out","Assigned To"
+Ms.,Ann,A,v7a@example.com,,0,admin
+Mr.,Bob,B,v7b@example.com,v7b2@example.com,1,admin
+,Cy,C,v7c@example.com,,yes,admin
+,Dee,D,v7d@example.com,,NO,admin
+,Eve,E,v7e@example.com,v7e2@example.com,On,admin
+,Fay,F,v7f@example.com,,off,admin
+,Gus,G,,v7g2@example.com,0,admin
+,Hal,H,,,1,admin
+EOF
+check "import vtiger 7: Primary Email" 0 \
+    "import $f-v7.csv: format=vtiger rows=8 added=9 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+    import "$f-v7.csv" --list v7
+check_sql "vtiger 7: every address, the row's opt-out for both" \
+    "v7a@example.com|pending v7b2@example.com|opted_out v7b@example.com|opted_out v7c@example.com|opted_out v7d@example.com|pending v7e2@example.com|opted_out v7e@example.com|opted_out v7f@example.com|pending v7g2@example.com|pending" \
+    "SELECT group_concat(address || '|' || status, ' ') FROM (SELECT * FROM subscriptions WHERE address LIKE 'v7%' ORDER BY address)"
+check_sql "vtiger 7: opt-out events" \
+    "v7b2@example.com|opted_out|vtiger|Email Opt Out=yes" \
+    "SELECT address || '|' || event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'v7b2@example.com'"
+# API field names, and a Lead export of older versions ("Email")
+printf 'email,secondaryemail,emailoptout\nv7h@example.com,,1\n' > "$f-v7api.csv"
+check "import vtiger field names" 0 \
+    "import $f-v7api.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-v7api.csv" --list v7
+# a header that maps no address column is an error naming what it has,
+# never rows skipped in silence
+printf '"First Name","Primary E-mail","Secondary Email","Email Opt Out"\nAnn,v7x@example.com,,0\n' > "$f-v7bad.csv"
+check_err "import: a header without a known address column" 65 \
+    "optinctl import: $f-v7bad.csv:1: no address column (want 'address', or Vtiger's 'Email' or 'Primary Email'); the header has 'First Name', 'Primary E-mail', 'Secondary Email', 'Email Opt Out'" \
+    import "$f-v7bad.csv" --list v7
+check_sql "nothing imported from it" 0 \
+    "SELECT count(*) FROM subscriptions WHERE address = 'v7x@example.com'"
+printf 'Email,Primary Email\nv7y@example.com,v7y@example.com\n' > "$f-v7dup.csv"
+check_err "import: two address columns" 65 \
+    "optinctl import: $f-v7dup.csv:1: column 2 'Primary Email' repeats column 1 'Email'" \
+    import "$f-v7dup.csv" --list v7
+
 # --- files that cannot be imported ------------------------------------------
 
 check_err "import: no such file" 66 \
@@ -187,7 +230,7 @@ check_err "import: empty file" 65 \
     "optinctl import: $f-empty.csv: empty file (no header row)" import "$f-empty.csv"
 printf 'name,phone\nx,1\n' > "$f-h.csv"
 check_err "import: no address column" 65 \
-    "optinctl import: $f-h.csv:1: no 'address' column (nor a Vtiger 'Email' column) in the header row" \
+    "optinctl import: $f-h.csv:1: no address column (want 'address', or Vtiger's 'Email' or 'Primary Email'); the header has 'name', 'phone'" \
     import "$f-h.csv"
 printf 'address,status\nx@example.com,opted_in\n' > "$f-nl.csv"
 check_err "import: no list" 64 "optinctl import: $f-nl.csv: no 'list' column: give --list" \
