@@ -99,7 +99,11 @@ bad_row(struct import *im, unsigned long line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "optinctl import: %s:%lu: %s\n", im->m.file, line, msg);
+	/* the message quotes the file: no control character reaches the
+	 * terminal */
+	fprintf(stderr, "optinctl import: %s:%lu: ", im->m.file, line);
+	ctl_put_text(stderr, msg);
+	fputc('\n', stderr);
 	if (im->jerr != NULL && im->bad < JSON_ERRORS_MAX) {
 		fprintf(im->jerr, "%s{\"line\":%lu,\"reason\":",
 		    im->bad > 0 ? "," : "", line);

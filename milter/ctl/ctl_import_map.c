@@ -43,6 +43,7 @@
 #include "csv.h"
 #include "ctl.h"
 #include "ctl_import.h"
+#include "log.h"
 #include "store.h"
 
 static const struct {
@@ -77,6 +78,7 @@ static const struct {
 
 #define SHOWN_COLS	20	/* header columns named in an error */
 #define SHOWN_NAME	60	/* bytes of each */
+#define SHOWN_ADDR	100	/* bytes of a bad address shown */
 
 /* trim - s without surrounding blanks, in place */
 static char *
@@ -377,11 +379,13 @@ prep_optin(const struct import_map *m, const struct csv_record *rec,
     struct batch *b, struct prow *r)
 {
 	char addr[ADDR_MAX + 1], why[256], evid[EVIDENCE_MAX + 64], t[32];
+	char safe[SHOWN_ADDR + 1];
 	const char *raw, *list, *word, *source, *evidence, *cons;
 
 	raw = field(m, rec, COL_ADDRESS);
 	if (addr_normalize(raw, addr, sizeof(addr), why, sizeof(why)) < 0) {
-		import_batch_bad(b, r, "bad address '%.100s': %s", raw, why);
+		import_batch_bad(b, r, "bad address '%s': %s",
+		    log_safe(raw, safe, sizeof(safe)), why);
 		return;
 	}
 	if ((list = row_list(m, rec, b, r)) == NULL)
@@ -461,7 +465,7 @@ static void
 prep_vtiger(const struct import_map *m, const struct csv_record *rec,
     struct batch *b, struct prow *r)
 {
-	char addr[2][ADDR_MAX + 1], why[256];
+	char addr[2][ADDR_MAX + 1], why[256], safe[SHOWN_ADDR + 1];
 	const char *raw[2], *list, *flag;
 	int out, i, n = 0;
 
@@ -478,8 +482,9 @@ prep_vtiger(const struct import_map *m, const struct csv_record *rec,
 			continue;
 		if (addr_normalize(raw[i], addr[n], sizeof(addr[n]), why,
 		    sizeof(why)) < 0) {
-			import_batch_bad(b, r, "bad %s '%.100s': %s", i == 0 ?
-			    "Email" : "Secondary Email", raw[i], why);
+			import_batch_bad(b, r, "bad %s '%s': %s", i == 0 ?
+			    "Email" : "Secondary Email", log_safe(raw[i],
+			    safe, sizeof(safe)), why);
 			return;
 		}
 		if (n == 1 && strcmp(addr[0], addr[1]) == 0)

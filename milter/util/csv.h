@@ -3,8 +3,9 @@
  *
  * Fields are separated by ',' and records by CRLF, LF or a lone CR; a field
  * in double quotes may hold commas, quotes (doubled: "") and line breaks.
- * A UTF-8 byte order mark at the start is skipped.  Every field must be
- * valid UTF-8 without NUL bytes.  Empty lines are skipped.
+ * A UTF-8 byte order mark at the start is skipped; anywhere else U+FEFF
+ * makes its record bad.  Every field must be valid UTF-8 without NUL
+ * bytes.  Empty lines are skipped.
  *
  * Errors are per record: csv_read() reports CSV_BAD with the line number and
  * the reason, and the next call goes on with the record after it (a quoted

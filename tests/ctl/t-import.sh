@@ -67,6 +67,30 @@ check_json "import --json lists bad rows" 65 \
     'd["rows"] == 9 and d["bad"] == 7 and d["written"] is True and d["bad_rows"][0] == {"line": 3, "reason": "2 fields, the header has 3"} and len(d["bad_rows"]) == 7 and d["unchanged"] == 2' \
     --json import "$f-b.csv"
 
+# --- invisible characters: a BOM only at the very start; no address with
+# an invisible or control character (it looks like another's address) -----
+
+printf 'address,list,status\nbm1@example.com,news,opted_in\n' > "$f-bom1.csv"
+# two files joined: the second one's BOM and header; a BOM before a row
+{ cat "$f-bom1.csv"; printf '\357\273\277address,list,status\n\357\273\277bm2@example.com,news,opted_in\n'
+  printf 'bm\342\200\2133@example.com,news,opted_in\nbm4@exam\342\200\213ple.com,news,opted_in\n'
+  printf 'bm5@example.com\302\240,news,opted_in\n'; } > "$f-bom.csv"
+run import "$f-bom.csv"
+want_err=$(printf '%s\n' \
+    "optinctl import: $f-bom.csv:3: byte order mark (U+FEFF) in field 1: allowed only at the start of the file" \
+    "optinctl import: $f-bom.csv:4: byte order mark (U+FEFF) in field 1: allowed only at the start of the file" \
+    "optinctl import: $f-bom.csv:5: bad address 'bm???3@example.com': invisible character U+200B in address" \
+    "optinctl import: $f-bom.csv:6: bad address 'bm4@exam???ple.com': invisible character U+200B in address" \
+    "optinctl import: $f-bom.csv:7: bad address 'bm5@example.com??': invisible character U+00A0 in address")
+if [ "$rc" = 65 ] && [ "$out" = "import $f-bom.csv: format=optin rows=6 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=5" ] && \
+    [ "$err" = "$want_err" ]
+then ok; else bad "import: BOM mid-file, invisible characters" "rc $rc" "out: $out" "err: $err" "want err: $want_err"; fi
+check_sql "import: only the visible address imported" "bm1@example.com" \
+    "SELECT group_concat(address, ' ') FROM subscriptions WHERE address LIKE 'bm%' OR address LIKE '%bm%'"
+check_err "subscribe: an address with a BOM" 65 \
+    "optinctl: bad address '???ann@example.com': invisible character U+FEFF in address" \
+    subscribe "$(printf '\357\273\277')ann@example.com" news
+
 # --- --strict, --dry-run ---------------------------------------------------
 
 printf 'address,list,status\ns1@example.com,news,opted_in\nbad,news,opted_in\n' > "$f-c.csv"

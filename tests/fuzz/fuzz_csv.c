@@ -2,15 +2,16 @@
  * fuzz_csv.c - libFuzzer target: arbitrary bytes into the CSV reader of
  * optinctl import (milter/util/csv.c).
  *
- * Every record must hold 1 to CSV_FIELDS_MAX fields without NUL bytes
- * (len == strlen), line numbers must not go backwards, and the reader must
- * end.  Each good record is written back with csv_put(), after a header
- * line, and read again: it must give the same fields (the round trip
- * export-list relies on).
+ * Every record must hold 1 to CSV_FIELDS_MAX fields of valid UTF-8 without
+ * NUL bytes (len == strlen) and without U+FEFF (a BOM only opens the
+ * file), line numbers must not go backwards, and the reader must end.
+ * Each good record is written back with csv_put(), after a header line,
+ * and read again: it must give the same fields (the round trip export-list
+ * relies on).
  *
  * Build by hand (not part of make check):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Imilter \
- *	tests/fuzz/fuzz_csv.c milter/util/csv.c -o fuzz_csv
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Imilter/util \
+ *	tests/fuzz/fuzz_csv.c milter/util/csv.c milter/util/utf8.c -o fuzz_csv
  *   ./fuzz_csv -max_total_time=60 -max_len=4096
  */
 #include "autoconf.h"
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "utf8.h"
 
 /* roundtrip - write rec with csv_put and read it back: same fields */
 static void
@@ -37,8 +39,7 @@ roundtrip(const struct csv_record *rec)
 		return;
 	if ((fp = open_memstream(&text, &len)) == NULL)
 		abort();
-	/* a header first, as export-list writes: a field that starts with
-	 * U+FEFF must not stand at the start, where it is a BOM */
+	/* a header first, as export-list writes */
 	fputs("h\r\n", fp);
 	for (i = 0; i < rec->nfields; i++) {
 		if (i > 0)
@@ -89,7 +90,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rec.nfields < 1 || rec.nfields > CSV_FIELDS_MAX)
 			abort();
 		for (i = 0; i < rec.nfields; i++)
-			if (strlen(rec.field[i]) != rec.len[i])
+			if (strlen(rec.field[i]) != rec.len[i] ||
+			    utf8_bad((const unsigned char *)rec.field[i],
+			    rec.len[i]) != rec.len[i] ||
+			    memmem(rec.field[i], rec.len[i], "\xef\xbb\xbf", 3)
+			    != NULL)
 				abort();
 		roundtrip(&rec);
 	}

@@ -49,6 +49,16 @@ static const struct {
 	{ "truncated utf-8 at end", "x\xe2\x82", "1-1 BAD field 1 is not valid UTF-8\n" },
 	{ "empty input", "", "" },
 	{ "only BOM", "\xef\xbb\xbf", "" },
+	{ "BOM at the start of a later line (files joined)",
+	  "a,b\n\xef\xbb\xbf" "x,y\nz,w\n",
+	  "1: a|b\n2-2 BAD byte order mark (U+FEFF) in field 1: allowed "
+	  "only at the start of the file\n3: z|w\n" },
+	{ "second BOM at the start", "\xef\xbb\xbf\xef\xbb\xbf" "a\n",
+	  "1-1 BAD byte order mark (U+FEFF) in field 1: allowed only at "
+	  "the start of the file\n" },
+	{ "BOM inside a quoted field", "a,\"x\xef\xbb\xbfy\"\n",
+	  "1-1 BAD byte order mark (U+FEFF) in field 2: allowed only at "
+	  "the start of the file\n" },
 	{ "error then CRLF", "a\"b\r\nc\r\n",
 	  "1-1 BAD quote inside an unquoted field\n2: c\n" },
 };
