@@ -27,6 +27,7 @@
 
 #define INBUF_SIZE	(256 * 1024)
 #define BOM		"\xef\xbb\xbf"	/* U+FEFF in UTF-8 */
+#define FORMULA_START	"=+-@\t\r"	/* OWASP: a spreadsheet runs these */
 
 enum state {
 	ST_FIELD_START,		/* at the start of a field */
@@ -208,6 +209,21 @@ field_end(struct csv *c)
 	return true;
 }
 
+/*
+ * formula_like - would a spreadsheet run s as a formula (OWASP "CSV
+ * injection": a cell that starts with = + - @ TAB or CR), or is it such a
+ * text already neutralised, with one or more ' in front?  csv_put() adds
+ * one ' to these and csv_read() removes one, so that every value reads
+ * back as it was written.
+ */
+static bool
+formula_like(const char *s)
+{
+	while (*s == '\'')
+		s++;
+	return *s != '\0' && strchr(FORMULA_START, *s) != NULL;
+}
+
 /* finish - make *rec from the collected fields and check their UTF-8 */
 static enum csv_status
 finish(struct csv *c, struct csv_record *rec, char *why, size_t whylen)
@@ -221,6 +237,11 @@ finish(struct csv *c, struct csv_record *rec, char *why, size_t whylen)
 			snprintf(why, whylen, "field %zu is not valid UTF-8",
 			    i + 1);
 			return CSV_BAD;
+		}
+		/* undo csv_put()'s neutralising quote: '=x, ''=x, '-1 */
+		if (c->field[i][0] == '\'' && formula_like(c->field[i])) {
+			c->field[i]++;
+			c->flen[i]--;
 		}
 		/* a BOM only opens the file: anywhere else it comes from
 		 * files joined together, and would become part of a value
@@ -415,14 +436,18 @@ void
 csv_put(FILE *fp, const char *s)
 {
 	const char *p;
+	bool formula;
 
 	if (s == NULL)
 		return;
-	if (strpbrk(s, ",\"\r\n") == NULL) {
+	formula = formula_like(s);
+	if (!formula && strpbrk(s, ",\"\r\n") == NULL) {
 		fputs(s, fp);
 		return;
 	}
 	fputc('"', fp);
+	if (formula)
+		fputc('\'', fp);
 	for (p = s; *p != '\0'; p++) {
 		if (*p == '"')
 			fputc('"', fp);

@@ -305,6 +305,38 @@ check_err "export-list unknown list" 65 "optinctl: no such list 'nosuch'" \
 check_err "export-list bad format" 64 "optinctl export-list: --format is vtiger or csv" \
     export-list crm --format xml
 
+# --- spreadsheet-safe export: a cell that starts like a formula gets a ' in
+# front and quotes (OWASP); import takes exactly that ' off again -----------
+
+"$OPTINCTL" -c "$conf" list add fx >/dev/null
+"$OPTINCTL" -c "$conf" subscribe '=1+1@example.com' fx \
+    --source '=HYPERLINK("http://evil.example","x")' >/dev/null
+"$OPTINCTL" -c "$conf" subscribe -- '-x@example.com' fx >/dev/null
+"$OPTINCTL" -c "$conf" subscribe "'=y@example.com" fx >/dev/null
+run export-list fx
+want=$(printf '%s\r\n' 'Email,Email Opt Out' "\"''=y@example.com\",0" \
+    "\"'-x@example.com\",0" "\"'=1+1@example.com\",0")
+if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then ok
+else bad "export-list: formulas neutralised (vtiger)" "rc $rc" "out: $out" "want: $want"; fi
+printf '%s\n' "$out" > "$f-fx-v.csv"
+check "export-list: neutralised vtiger file imports back unchanged" 0 \
+    "import $f-fx-v.csv: format=vtiger rows=3 added=0 changed=0 unchanged=3 kept=0 skipped=0 bad=0" \
+    import "$f-fx-v.csv" --list fx
+run export-list fx --format csv
+want="address,list,status,source,updated_at
+\"''=y@example.com\",fx,opted_in,optinctl,TIME
+\"'-x@example.com\",fx,opted_in,optinctl,TIME
+\"'=1+1@example.com\",fx,opted_in,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",TIME"
+if [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | tr -d '\r' | sed 's/,20[0-9T:-]*Z$/,TIME/')" = "$want" ]; then ok
+else bad "export-list --format csv: formulas neutralised" "rc $rc" "out: $out" "want: $want"; fi
+printf '%s\n' "$out" > "$f-fx.csv"
+check "export-list: neutralised csv file imports back unchanged" 0 \
+    "import $f-fx.csv: format=optin rows=3 added=0 changed=0 unchanged=3 kept=0 skipped=0 bad=0" \
+    import "$f-fx.csv"
+check_sql "round trip: the same addresses, no ' added or lost" \
+    "'=y@example.com -x@example.com =1+1@example.com" \
+    "SELECT group_concat(address, ' ') FROM (SELECT address FROM subscriptions WHERE list_id = 'fx' ORDER BY address)"
+
 # --- a locked database -------------------------------------------------------
 
 if lock_db "$db"; then

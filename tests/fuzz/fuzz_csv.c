@@ -7,7 +7,8 @@
  * file), line numbers must not go backwards, and the reader must end.
  * Each good record is written back with csv_put(), after a header line,
  * and read again: it must give the same fields (the round trip export-list
- * relies on).
+ * relies on, formula neutralisation included), and no cell written may
+ * start like a spreadsheet formula.
  *
  * Build by hand (not part of make check):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Imilter/util \
@@ -23,6 +24,27 @@
 
 #include "csv.h"
 #include "utf8.h"
+
+/* cell_safe - the text csv_put wrote for one value: a spreadsheet must
+ * not take it for a formula (OWASP: no = + - @ TAB CR first, inside the
+ * quotes if any) */
+static void
+cell_safe(const char *value)
+{
+	char *text = NULL;
+	size_t len = 0;
+	const char *p;
+	FILE *fp;
+
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		abort();
+	csv_put(fp, value);
+	fclose(fp);
+	p = text[0] == '"' ? text + 1 : text;
+	if (*p != '\0' && strchr("=+-@\t\r", *p) != NULL)
+		abort();
+	free(text);
+}
 
 /* roundtrip - write rec with csv_put and read it back: same fields */
 static void
@@ -45,6 +67,7 @@ roundtrip(const struct csv_record *rec)
 		if (i > 0)
 			fputc(',', fp);
 		csv_put(fp, rec->field[i]);
+		cell_safe(rec->field[i]);
 	}
 	fputs("\r\n", fp);
 	fclose(fp);
