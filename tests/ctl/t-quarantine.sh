@@ -27,6 +27,13 @@ $r3
 $r4" quarantine list
 check "quarantine list --reason" 0 "$hdr
 $r2" quarantine list --reason pending
+check "quarantine list --reason resubmit_failed" 0 "$hdr" \
+    quarantine list --reason resubmit_failed
+for word in spam deliver No_Consent ''; do
+	check_err "quarantine list --reason '$word'" 64 \
+	    "optinctl quarantine: unknown reason '$word' (suppressed, opted_out, pending, no_consent, resubmit_failed)" \
+	    quarantine list --reason "$word"
+done
 check "quarantine list --list" 0 "$hdr
 $r3" quarantine list --list promo
 check "quarantine list --sender (normalised)" 0 "$hdr
