@@ -22,6 +22,7 @@
 #include <idn2.h>
 
 #include "addr.h"
+#include "utf8.h"
 
 #define LOCAL_MAX 64
 #define DOMAIN_MAX 255
@@ -55,6 +56,35 @@ trim(const char *s, const char **start_r, size_t *len_r)
 	*start_r = b;
 	*len_r = (size_t)(e - b);
 	return 0;
+}
+
+/*
+ * text_check - the address (len bytes at s) is valid UTF-8 and holds no
+ * control or invisible character (utf8_invisible): one that is not seen
+ * would make an address that looks like another, or, in the domain,
+ * vanish in the IDNA mapping (UTS #46 ignores U+200B and U+00AD) and
+ * match another's address.  NULL, or the reason in buf.  XXX ZWJ and ZWNJ
+ * are refused too, though some scripts use them inside words.
+ */
+static const char *
+text_check(const char *s, size_t len, char *buf, size_t buflen)
+{
+	size_t i = 0, n;
+	unsigned cp;
+
+	while (i < len) {
+		n = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0)
+			return "address is not valid UTF-8";
+		if (cp != ' ' && utf8_invisible(cp)) {
+			snprintf(buf, buflen, "%s character U+%04X in "
+			    "address", cp < 0x20 || (cp >= 0x7f && cp < 0xa0)
+			    ? "control" : "invisible", cp);
+			return buf;
+		}
+		i += n;
+	}
+	return NULL;
 }
 
 /* local_ok - printable, no space or '@' outside quotes, no control bytes;
@@ -160,13 +190,15 @@ addr_normalize(const char *in, char *out, size_t outlen, char *why,
     size_t whylen)
 {
 	const char *s, *at, *reason, *lstart;
-	char domain[DOMAIN_MAX + 1];
+	char domain[DOMAIN_MAX + 1], tbuf[64];
 	size_t len, llen, i;
 
 	if (in == NULL || trim(in, &s, &len) < 0)
 		return set_why(why, whylen, "unbalanced angle brackets");
 	if (len == 0)
 		return set_why(why, whylen, "empty address");
+	if ((reason = text_check(s, len, tbuf, sizeof(tbuf))) != NULL)
+		return set_why(why, whylen, reason);
 	for (at = NULL, i = 0; i < len; i++)
 		if (s[i] == '@')
 			at = s + i;

@@ -5,7 +5,10 @@
  * domain lower-cased and converted to its A-label (IDNA2008 with UTS #46
  * mapping, libidn2); the local part lower-cased (ASCII letters; XXX other
  * scripts compare byte for byte); no sub-address stripping.  An address that
- * cannot be parsed is an error, never a silent match.  Thread-safe.
+ * cannot be parsed is an error, never a silent match: so is one that is not
+ * valid UTF-8 or holds a control or invisible character (utf8_invisible():
+ * U+FEFF, zero-width characters, bidi controls, spaces other than U+0020,
+ * ...), which would look like another address.  Thread-safe.
  */
 #ifndef OPTIN_ADDR_H
 #define OPTIN_ADDR_H
@@ -19,7 +22,8 @@
  * Normalise the address in (NUL-terminated, UTF-8 or ASCII, with or without
  * <>) into out (outlen bytes, ADDR_MAX+1 is always enough).  Returns 0, or -1
  * with why[] saying what is wrong (empty, no '@', empty local part, local part
- * over 64 octets, bad domain, IDNA error, control characters, ...).
+ * over 64 octets, bad domain, IDNA error, not UTF-8, "invisible character
+ * U+200B in address", ...).
  */
 int addr_normalize(const char *in, char *out, size_t outlen, char *why,
 	    size_t whylen);

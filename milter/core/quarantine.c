@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "consent.h"
 #include "quarantine.h"
 
 /* spool_name - "YYYYMMDD-HHMMSS-QUEUEID-RANDOM.eml" with the queue ID
@@ -125,4 +127,35 @@ quarantine_name_ok(const char *name)
 			return false;
 	}
 	return strstr(name, "..") == NULL;
+}
+
+/*
+ * The milter's own reasons, beside the consent decision: a new one is added
+ * here (and to optinctl(8)), and "quarantine list --reason" knows it.
+ */
+static const char *const own_reasons[] = {
+	"resubmit_failed",		/* eom.c: a split copy not re-sent */
+};
+
+const char *
+quarantine_reason(size_t i)
+{
+	/* the consent reasons but CONSENT_DELIVER, which is 0 */
+	if (i < CONSENT_NREASONS - 1)
+		return consent_reason_str((enum consent_reason)(i + 1));
+	i -= CONSENT_NREASONS - 1;
+	return i < sizeof(own_reasons) / sizeof(own_reasons[0]) ?
+	    own_reasons[i] : NULL;
+}
+
+bool
+quarantine_reason_ok(const char *word)
+{
+	const char *r;
+	size_t i;
+
+	for (i = 0; (r = quarantine_reason(i)) != NULL; i++)
+		if (strcmp(word, r) == 0)
+			return true;
+	return false;
 }

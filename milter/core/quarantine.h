@@ -28,4 +28,14 @@ int quarantine_write(const char *dir, const char *queue_id,
 /* Is name a valid spool name (no '/', no "..", only the allowed bytes)? */
 bool quarantine_name_ok(const char *name);
 
+/*
+ * The reasons a quarantine row can carry, the one list of them: the
+ * consent reasons that block (consent_reason_str(): suppressed, opted_out,
+ * pending, no_consent), then the milter's own (resubmit_failed, ...).
+ * quarantine_reason(i) is the i-th word (static), NULL past the last;
+ * quarantine_reason_ok() says whether word is one of them (exact case).
+ */
+const char *quarantine_reason(size_t i);
+bool quarantine_reason_ok(const char *word);
+
 #endif

@@ -73,6 +73,22 @@ struct qopts {
 	char sender[ADDR_MAX + 1];
 };
 
+/* bad_reason - refuse an unknown --reason, naming the known ones; 64 */
+static int
+bad_reason(const char *word)
+{
+	const char *r;
+	size_t i;
+
+	fputs("optinctl quarantine: unknown reason '", stderr);
+	ctl_put_text(stderr, word);
+	fputs("' (", stderr);
+	for (i = 0; (r = quarantine_reason(i)) != NULL; i++)
+		fprintf(stderr, "%s%s", i > 0 ? ", " : "", r);
+	fputs(")\n", stderr);
+	return EX_USAGE;
+}
+
 /* parse - options after the subverb; argv[0] is the subverb.  Returns 0
  * and *first_r, or an exit code after printing why. */
 static int
@@ -101,6 +117,8 @@ parse(int argc, char **argv, unsigned allowed, struct qopts *o,
 		o->seen |= 1u << ch;
 		switch (ch) {
 		case OPT_REASON:
+			if (!quarantine_reason_ok(optarg))
+				return bad_reason(optarg);
 			o->f.reason = optarg;
 			break;
 		case OPT_LIST:

@@ -23,8 +23,11 @@
 #include <unistd.h>
 
 #include "csv.h"
+#include "utf8.h"
 
 #define INBUF_SIZE	(256 * 1024)
+#define BOM		"\xef\xbb\xbf"	/* U+FEFF in UTF-8 */
+#define FORMULA_START	"=+-@\t\r"	/* OWASP: a spreadsheet runs these */
 
 enum state {
 	ST_FIELD_START,		/* at the start of a field */
@@ -206,45 +209,19 @@ field_end(struct csv *c)
 	return true;
 }
 
-/* utf8_bad - offset of the first byte of s[0..len) that is not valid
- * UTF-8 (no overlong forms, no surrogates, at most U+10FFFF), or len */
-static size_t
-utf8_bad(const unsigned char *s, size_t len)
+/*
+ * formula_like - would a spreadsheet run s as a formula (OWASP "CSV
+ * injection": a cell that starts with = + - @ TAB or CR), or is it such a
+ * text already neutralised, with one or more ' in front?  csv_put() adds
+ * one ' to these and csv_read() removes one, so that every value reads
+ * back as it was written.
+ */
+static bool
+formula_like(const char *s)
 {
-	size_t i = 0, n, k;
-	unsigned cp, min;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			n = 1;
-			cp = s[i] & 0x1f;
-			min = 0x80;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			n = 2;
-			cp = s[i] & 0x0f;
-			min = 0x800;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			n = 3;
-			cp = s[i] & 0x07;
-			min = 0x10000;
-		} else
-			return i;
-		if (i + n >= len)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
+	while (*s == '\'')
+		s++;
+	return *s != '\0' && strchr(FORMULA_START, *s) != NULL;
 }
 
 /* finish - make *rec from the collected fields and check their UTF-8 */
@@ -258,6 +235,20 @@ finish(struct csv *c, struct csv_record *rec, char *why, size_t whylen)
 		if (utf8_bad((const unsigned char *)c->field[i], c->flen[i]) !=
 		    c->flen[i]) {
 			snprintf(why, whylen, "field %zu is not valid UTF-8",
+			    i + 1);
+			return CSV_BAD;
+		}
+		/* undo csv_put()'s neutralising quote: '=x, ''=x, '-1 */
+		if (c->field[i][0] == '\'' && formula_like(c->field[i])) {
+			c->field[i]++;
+			c->flen[i]--;
+		}
+		/* a BOM only opens the file: anywhere else it comes from
+		 * files joined together, and would become part of a value
+		 * (an address that looks like another) */
+		if (memmem(c->field[i], c->flen[i], BOM, 3) != NULL) {
+			snprintf(why, whylen, "byte order mark (U+FEFF) in "
+			    "field %zu: allowed only at the start of the file",
 			    i + 1);
 			return CSV_BAD;
 		}
@@ -291,7 +282,7 @@ csv_read(struct csv *c, struct csv_record *rec, char *why, size_t whylen)
 		if (c->fd >= 0 && r < 0 && c->inlen - c->inpos < 3)
 			return CSV_IOERR;
 		if (c->inlen - c->inpos >= 3 && memcmp(c->in + c->inpos,
-		    "\xef\xbb\xbf", 3) == 0) {
+		    BOM, 3) == 0) {
 			c->inpos += 3;
 			c->bom = true;
 		}
@@ -445,14 +436,18 @@ void
 csv_put(FILE *fp, const char *s)
 {
 	const char *p;
+	bool formula;
 
 	if (s == NULL)
 		return;
-	if (strpbrk(s, ",\"\r\n") == NULL) {
+	formula = formula_like(s);
+	if (!formula && strpbrk(s, ",\"\r\n") == NULL) {
 		fputs(s, fp);
 		return;
 	}
 	fputc('"', fp);
+	if (formula)
+		fputc('\'', fp);
 	for (p = s; *p != '\0'; p++) {
 		if (*p == '"')
 			fputc('"', fp);

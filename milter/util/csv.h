@@ -1,10 +1,15 @@
 /*
- * csv.h - an RFC 4180 CSV reader for optinctl import.
+ * csv.h - RFC 4180 CSV: the reader of optinctl import, the writer of its
+ * exports.
  *
  * Fields are separated by ',' and records by CRLF, LF or a lone CR; a field
  * in double quotes may hold commas, quotes (doubled: "") and line breaks.
- * A UTF-8 byte order mark at the start is skipped.  Every field must be
- * valid UTF-8 without NUL bytes.  Empty lines are skipped.
+ * A UTF-8 byte order mark at the start is skipped; anywhere else U+FEFF
+ * makes its record bad.  Every field must be valid UTF-8 without NUL
+ * bytes.  Empty lines are skipped.  A field that starts with one or more '
+ * and then = + - @ TAB or CR loses its first ': csv_put() added it to keep
+ * a spreadsheet from running the value as a formula, and the round trip of
+ * an export through import is exact.
  *
  * Errors are per record: csv_read() reports CSV_BAD with the line number and
  * the reason, and the next call goes on with the record after it (a quoted
@@ -58,8 +63,14 @@ enum csv_status csv_read(struct csv *c, struct csv_record *rec, char *why,
 /* Did the input start with a UTF-8 byte order mark (after a first read)? */
 int csv_had_bom(const struct csv *c);
 
-/* Write s as one CSV field to fp, in double quotes (quotes doubled) when
- * it holds a comma, quote, CR or LF; NULL writes an empty field. */
+/*
+ * Write s as one CSV field to fp, in double quotes (quotes doubled) when
+ * it holds a comma, quote, CR or LF; NULL writes an empty field.  A value
+ * a spreadsheet would run as a formula (OWASP "CSV injection": it starts
+ * with = + - @ TAB or CR) is neutralised: written quoted with a ' in front
+ * ("'=SUM(A1)"); so is a value that is already such a text with ' in
+ * front, which gets one more, so that csv_read() gives every value back.
+ */
 void csv_put(FILE *fp, const char *s);
 
 #endif

@@ -67,6 +67,30 @@ check_json "import --json lists bad rows" 65 \
     'd["rows"] == 9 and d["bad"] == 7 and d["written"] is True and d["bad_rows"][0] == {"line": 3, "reason": "2 fields, the header has 3"} and len(d["bad_rows"]) == 7 and d["unchanged"] == 2' \
     --json import "$f-b.csv"
 
+# --- invisible characters: a BOM only at the very start; no address with
+# an invisible or control character (it looks like another's address) -----
+
+printf 'address,list,status\nbm1@example.com,news,opted_in\n' > "$f-bom1.csv"
+# two files joined: the second one's BOM and header; a BOM before a row
+{ cat "$f-bom1.csv"; printf '\357\273\277address,list,status\n\357\273\277bm2@example.com,news,opted_in\n'
+  printf 'bm\342\200\2133@example.com,news,opted_in\nbm4@exam\342\200\213ple.com,news,opted_in\n'
+  printf 'bm5@example.com\302\240,news,opted_in\n'; } > "$f-bom.csv"
+run import "$f-bom.csv"
+want_err=$(printf '%s\n' \
+    "optinctl import: $f-bom.csv:3: byte order mark (U+FEFF) in field 1: allowed only at the start of the file" \
+    "optinctl import: $f-bom.csv:4: byte order mark (U+FEFF) in field 1: allowed only at the start of the file" \
+    "optinctl import: $f-bom.csv:5: bad address 'bm???3@example.com': invisible character U+200B in address" \
+    "optinctl import: $f-bom.csv:6: bad address 'bm4@exam???ple.com': invisible character U+200B in address" \
+    "optinctl import: $f-bom.csv:7: bad address 'bm5@example.com??': invisible character U+00A0 in address")
+if [ "$rc" = 65 ] && [ "$out" = "import $f-bom.csv: format=optin rows=6 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=5" ] && \
+    [ "$err" = "$want_err" ]
+then ok; else bad "import: BOM mid-file, invisible characters" "rc $rc" "out: $out" "err: $err" "want err: $want_err"; fi
+check_sql "import: only the visible address imported" "bm1@example.com" \
+    "SELECT group_concat(address, ' ') FROM subscriptions WHERE address LIKE 'bm%' OR address LIKE '%bm%'"
+check_err "subscribe: an address with a BOM" 65 \
+    "optinctl: bad address '???ann@example.com': invisible character U+FEFF in address" \
+    subscribe "$(printf '\357\273\277')ann@example.com" news
+
 # --- --strict, --dry-run ---------------------------------------------------
 
 printf 'address,list,status\ns1@example.com,news,opted_in\nbad,news,opted_in\n' > "$f-c.csv"
@@ -95,12 +119,52 @@ printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,2020-01-
 check "import: an old consent does not undo an opt-out" 0 \
     "import $f-e.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
     import "$f-e.csv"
+
+# --- consented_at: never in the future; a later opt-out always wins ----------
+# (cy is opted_out on promo since the first import, a moment ago)
+
+now=$(date +%s)
 printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
-    $(( $(date +%s) + 100 )) > "$f-e2.csv"
-check "import: a later consent does" 0 \
-    "import $f-e2.csv: format=optin rows=1 added=0 changed=1 unchanged=0 kept=0 skipped=0 bad=0" \
+    $((now + 7200)) > "$f-e2.csv"
+check "import: a consent within the clock skew is no proof of a later one" 0 \
+    "import $f-e2.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
     import "$f-e2.csv"
+cat > "$f-fut.csv" <<EOF
+address,list,status,consented_at
+cy@example.com,promo,opted_in,2099-01-01
+cy@example.com,promo,opted_in,9999-12-31T23:59:59Z
+fut@example.com,promo,opted_in,$((now + 2 * 86400))
+EOF
+run import "$f-fut.csv"
+if [ "$rc" = 65 ] && [ "$out" = "import $f-fut.csv: format=optin rows=3 added=0 changed=0 unchanged=0 kept=0 skipped=0 bad=3" ] && \
+    [ "$err" = "optinctl import: $f-fut.csv:2: bad consented_at '2099-01-01': in the future (more than 24 hours after this host's clock)
+optinctl import: $f-fut.csv:3: bad consented_at '9999-12-31T23:59:59Z': in the future (more than 24 hours after this host's clock)
+optinctl import: $f-fut.csv:4: bad consented_at '$((now + 2 * 86400))': in the future (more than 24 hours after this host's clock)" ]
+then ok; else bad "import: a consent in the future is a bad row" "rc $rc" "out: $out" "err: $err"; fi
+run import "$f-fut.csv"
+if [ "$rc" = 65 ] && [ "$out" = "import $f-fut.csv: format=optin rows=3 added=0 changed=0 unchanged=0 kept=0 skipped=0 bad=3" ]
+then ok; else bad "import: a future consent, imported again" "rc $rc" "out: $out" "err: $err"; fi
+check_sql "a future consent undid no opt-out, added nobody" \
+    "cy@example.com|opted_out|0" \
+    "SELECT address || '|' || status || '|' || (SELECT count(*) FROM subscriptions WHERE address = 'fut@example.com') FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
+check_sql "a future consent wrote no event" 0 \
+    "SELECT count(*) FROM consent_events WHERE address IN ('cy@example.com', 'fut@example.com') AND event = 'opted_in'"
+# an opt-out four days ago; a consent two days ago is later by more than the
+# skew: it undoes it
+sqlx "UPDATE subscriptions SET updated_at = $((now - 4 * 86400)) WHERE address = 'cy@example.com' AND list_id = 'promo'"
+printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
+    $((now - 2 * 86400)) > "$f-e3.csv"
+check "import: a later consent does" 0 \
+    "import $f-e3.csv: format=optin rows=1 added=0 changed=1 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-e3.csv"
 check_sql "cy is opted in again" opted_in \
+    "SELECT status FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
+# then cy opts out again: importing the same file once more changes nothing
+"$OPTINCTL" -c "$conf" unsubscribe cy@example.com promo >/dev/null
+check "import: an old file again never undoes a later opt-out" 0 \
+    "import $f-e3.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    import "$f-e3.csv"
+check_sql "cy stays opted out" opted_out \
     "SELECT status FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
 
 # --- Vtiger CRM export ------------------------------------------------------
@@ -138,6 +202,49 @@ check_err "--assume-opt-in on an optin file" 64 \
     "optinctl import: --assume-opt-in is for CRM exports; this file has a 'status' column" \
     import "$f-a.csv" --assume-opt-in x
 
+# Vtiger 7: a Contact's address is "Primary Email"; the opt-out box 1/0,
+# yes/no, on/off in any case; Secondary Email is the same person's other
+# address and the row's opt-out holds for both (own list: export-list crm
+# below shows the rows above)
+"$OPTINCTL" -c "$conf" list add v7 >/dev/null
+cat > "$f-v7.csv" <<'EOF'
+"Salutation","First Name","Last Name","Primary Email","Secondary Email","Email Opt Out","Assigned To"
+Ms.,Ann,A,v7a@example.com,,0,admin
+Mr.,Bob,B,v7b@example.com,v7b2@example.com,1,admin
+,Cy,C,v7c@example.com,,yes,admin
+,Dee,D,v7d@example.com,,NO,admin
+,Eve,E,v7e@example.com,v7e2@example.com,On,admin
+,Fay,F,v7f@example.com,,off,admin
+,Gus,G,,v7g2@example.com,0,admin
+,Hal,H,,,1,admin
+EOF
+check "import vtiger 7: Primary Email" 0 \
+    "import $f-v7.csv: format=vtiger rows=8 added=9 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+    import "$f-v7.csv" --list v7
+check_sql "vtiger 7: every address, the row's opt-out for both" \
+    "v7a@example.com|pending v7b2@example.com|opted_out v7b@example.com|opted_out v7c@example.com|opted_out v7d@example.com|pending v7e2@example.com|opted_out v7e@example.com|opted_out v7f@example.com|pending v7g2@example.com|pending" \
+    "SELECT group_concat(address || '|' || status, ' ') FROM (SELECT * FROM subscriptions WHERE address LIKE 'v7%' ORDER BY address)"
+check_sql "vtiger 7: opt-out events" \
+    "v7b2@example.com|opted_out|vtiger|Email Opt Out=yes" \
+    "SELECT address || '|' || event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'v7b2@example.com'"
+# API field names, and a Lead export of older versions ("Email")
+printf 'email,secondaryemail,emailoptout\nv7h@example.com,,1\n' > "$f-v7api.csv"
+check "import vtiger field names" 0 \
+    "import $f-v7api.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    import "$f-v7api.csv" --list v7
+# a header that maps no address column is an error naming what it has,
+# never rows skipped in silence
+printf '"First Name","Primary E-mail","Secondary Email","Email Opt Out"\nAnn,v7x@example.com,,0\n' > "$f-v7bad.csv"
+check_err "import: a header without a known address column" 65 \
+    "optinctl import: $f-v7bad.csv:1: no address column (want 'address', or Vtiger's 'Email' or 'Primary Email'); the header has 'First Name', 'Primary E-mail', 'Secondary Email', 'Email Opt Out'" \
+    import "$f-v7bad.csv" --list v7
+check_sql "nothing imported from it" 0 \
+    "SELECT count(*) FROM subscriptions WHERE address = 'v7x@example.com'"
+printf 'Email,Primary Email\nv7y@example.com,v7y@example.com\n' > "$f-v7dup.csv"
+check_err "import: two address columns" 65 \
+    "optinctl import: $f-v7dup.csv:1: column 2 'Primary Email' repeats column 1 'Email'" \
+    import "$f-v7dup.csv" --list v7
+
 # --- files that cannot be imported ------------------------------------------
 
 check_err "import: no such file" 66 \
@@ -147,7 +254,7 @@ check_err "import: empty file" 65 \
     "optinctl import: $f-empty.csv: empty file (no header row)" import "$f-empty.csv"
 printf 'name,phone\nx,1\n' > "$f-h.csv"
 check_err "import: no address column" 65 \
-    "optinctl import: $f-h.csv:1: no 'address' column (nor a Vtiger 'Email' column) in the header row" \
+    "optinctl import: $f-h.csv:1: no address column (want 'address', or Vtiger's 'Email' or 'Primary Email'); the header has 'name', 'phone'" \
     import "$f-h.csv"
 printf 'address,status\nx@example.com,opted_in\n' > "$f-nl.csv"
 check_err "import: no list" 64 "optinctl import: $f-nl.csv: no 'list' column: give --list" \
@@ -198,6 +305,38 @@ check_err "export-list unknown list" 65 "optinctl: no such list 'nosuch'" \
 check_err "export-list bad format" 64 "optinctl export-list: --format is vtiger or csv" \
     export-list crm --format xml
 
+# --- spreadsheet-safe export: a cell that starts like a formula gets a ' in
+# front and quotes (OWASP); import takes exactly that ' off again -----------
+
+"$OPTINCTL" -c "$conf" list add fx >/dev/null
+"$OPTINCTL" -c "$conf" subscribe '=1+1@example.com' fx \
+    --source '=HYPERLINK("http://evil.example","x")' >/dev/null
+"$OPTINCTL" -c "$conf" subscribe -- '-x@example.com' fx >/dev/null
+"$OPTINCTL" -c "$conf" subscribe "'=y@example.com" fx >/dev/null
+run export-list fx
+want=$(printf '%s\r\n' 'Email,Email Opt Out' "\"''=y@example.com\",0" \
+    "\"'-x@example.com\",0" "\"'=1+1@example.com\",0")
+if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then ok
+else bad "export-list: formulas neutralised (vtiger)" "rc $rc" "out: $out" "want: $want"; fi
+printf '%s\n' "$out" > "$f-fx-v.csv"
+check "export-list: neutralised vtiger file imports back unchanged" 0 \
+    "import $f-fx-v.csv: format=vtiger rows=3 added=0 changed=0 unchanged=3 kept=0 skipped=0 bad=0" \
+    import "$f-fx-v.csv" --list fx
+run export-list fx --format csv
+want="address,list,status,source,updated_at
+\"''=y@example.com\",fx,opted_in,optinctl,TIME
+\"'-x@example.com\",fx,opted_in,optinctl,TIME
+\"'=1+1@example.com\",fx,opted_in,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",TIME"
+if [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | tr -d '\r' | sed 's/,20[0-9T:-]*Z$/,TIME/')" = "$want" ]; then ok
+else bad "export-list --format csv: formulas neutralised" "rc $rc" "out: $out" "want: $want"; fi
+printf '%s\n' "$out" > "$f-fx.csv"
+check "export-list: neutralised csv file imports back unchanged" 0 \
+    "import $f-fx.csv: format=optin rows=3 added=0 changed=0 unchanged=3 kept=0 skipped=0 bad=0" \
+    import "$f-fx.csv"
+check_sql "round trip: the same addresses, no ' added or lost" \
+    "'=y@example.com -x@example.com =1+1@example.com" \
+    "SELECT group_concat(address, ' ') FROM (SELECT address FROM subscriptions WHERE list_id = 'fx' ORDER BY address)"
+
 # --- a locked database -------------------------------------------------------
 
 if lock_db "$db"; then
@@ -205,7 +344,7 @@ if lock_db "$db"; then
 	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
 	    import "$f-a.csv"
 	check "import --dry-run while locked" 0 \
-	    "import $f-a.csv: format=optin rows=4 added=0 changed=1 unchanged=3 kept=0 skipped=0 bad=0
+	    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
 dry run: nothing written" import "$f-a.csv" --dry-run
 else
 	bad "lock holder did not start"

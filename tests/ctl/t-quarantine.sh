@@ -27,6 +27,13 @@ $r3
 $r4" quarantine list
 check "quarantine list --reason" 0 "$hdr
 $r2" quarantine list --reason pending
+check "quarantine list --reason resubmit_failed" 0 "$hdr" \
+    quarantine list --reason resubmit_failed
+for word in spam deliver No_Consent ''; do
+	check_err "quarantine list --reason '$word'" 64 \
+	    "optinctl quarantine: unknown reason '$word' (suppressed, opted_out, pending, no_consent, resubmit_failed)" \
+	    quarantine list --reason "$word"
+done
 check "quarantine list --list" 0 "$hdr
 $r3" quarantine list --list promo
 check "quarantine list --sender (normalised)" 0 "$hdr
@@ -85,7 +92,7 @@ if [ "$(cat "$tmp/sm.args" 2>/dev/null)" = "-i
 news@example.com
 --
 ann@example.com" ] &&
-    head -n 1 "$tmp/sm.in" | grep -qE '^X-Optin-Release: list=news; mac=[0-9a-f]{64}'$'\r''$' &&
+    head -n 1 "$tmp/sm.in" | grep -qE '^X-Optin-Release: list=news; mac=[0-9a-f]{64}'"$(printf '\r')"'$' &&
     tail -n +2 "$tmp/sm.in" | cmp -s - "$qdir/$sa"
 then ok; else bad "release: SendmailCommand arguments, release marker and input" "$(cat "$tmp/sm.args")"; fi
 check_sql "release: row marked released" 1 \

@@ -2,7 +2,7 @@
  * fuzz_addr.c - libFuzzer target: arbitrary bytes into addr_normalize()
  * and addr_from_header().  A normalised address must itself normalise to
  * the same text (idempotence), contain one '@' outside quotes at its end,
- * and hold no control characters.
+ * and be valid UTF-8 without control or invisible characters.
  *
  * Built and run by tests/fuzz/run.sh (clang, -fsanitize=fuzzer,address,
  * undefined).
@@ -14,21 +14,27 @@
 #include <string.h>
 
 #include "addr.h"
+#include "utf8.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char in[1024], out[ADDR_MAX + 1], again[ADDR_MAX + 1], why[256];
-	size_t i;
+	size_t i, n;
+	unsigned cp;
 
 	if (size >= sizeof(in))
 		return 0;
 	memcpy(in, data, size);
 	in[size] = '\0';
 	if (addr_normalize(in, out, sizeof(out), why, sizeof(why)) == 0) {
-		for (i = 0; out[i] != '\0'; i++)
-			if ((unsigned char)out[i] < 0x20)
+		/* valid UTF-8, nothing invisible (U+0020 only quoted) */
+		for (i = 0; out[i] != '\0'; i += n) {
+			n = utf8_decode((const unsigned char *)out + i,
+			    strlen(out + i), &cp);
+			if (n == 0 || (cp != ' ' && utf8_invisible(cp)))
 				abort();
+		}
 		if (addr_domain(out) == NULL)
 			abort();
 		if (addr_normalize(out, again, sizeof(again), why,

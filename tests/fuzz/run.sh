@@ -47,9 +47,9 @@ target()
 	fi
 }
 
-target fuzz_addr milter/core/addr.c -- -lidn2
-target fuzz_config milter/core/config.c milter/core/campaign.c milter/core/addr.c -- -lidn2
+target fuzz_addr milter/core/addr.c milter/util/utf8.c -- -lidn2
+target fuzz_config milter/core/config.c milter/core/campaign.c milter/core/addr.c milter/util/utf8.c -- -lidn2
 target fuzz_token milter/core/token.c milter/util/secfile.c -- -lcrypto
-target fuzz_csv milter/util/csv.c milter/core/addr.c -- -lidn2
+target fuzz_csv milter/util/csv.c milter/util/utf8.c milter/core/addr.c -- -lidn2
 echo "fuzz: $pass passed, $fail failed"
 [ "$fail" = 0 ]

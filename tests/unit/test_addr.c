@@ -54,6 +54,25 @@ static const struct {
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com" },
 	{ "invalid idn", "ann@\xff\xfe.example", NULL },
+	/* invisible characters: an address that looks like another */
+	{ "BOM before the address", "\xef\xbb\xbf" "ann@example.com", NULL },
+	{ "BOM in local part", "an\xef\xbb\xbfn@example.com", NULL },
+	{ "zero-width space in local part", "an\xe2\x80\x8bn@example.com", NULL },
+	{ "zero-width space in domain (UTS #46 drops it)",
+	  "ann@exam\xe2\x80\x8bple.com", NULL },
+	{ "soft hyphen in domain (UTS #46 drops it)",
+	  "ann@exam\xc2\xadple.com", NULL },
+	{ "word joiner", "ann\xe2\x81\xa0@example.com", NULL },
+	{ "zero-width joiner", "a\xe2\x80\x8dnn@example.com", NULL },
+	{ "right-to-left override", "\xe2\x80\xaemoc.elpmaxe@nna", NULL },
+	{ "no-break space, quoted", "\"a\xc2\xa0" "b\"@example.com", NULL },
+	{ "C1 control", "ann\xc2\x85@example.com", NULL },
+	{ "tag character", "ann\xf3\xa0\x80\x81@example.com", NULL },
+	{ "tab inside", "a\tnn@example.com", NULL },
+	{ "invalid utf-8 in local part", "ann\xff@example.com", NULL },
+	{ "overlong utf-8 in local part", "ann\xc0\xae@example.com", NULL },
+	{ "visible non-ascii kept", "\xc3\xa5sa@b\xc3\xbc" "cher.example",
+	  "\xc3\xa5sa@xn--bcher-kva.example" },
 };
 
 static void

@@ -1,5 +1,6 @@
 /*
- * test_quarantine.c - the durable spool write and spool name validation.
+ * test_quarantine.c - the durable spool write, spool name validation and
+ * the list of quarantine reasons.
  */
 #include "autoconf.h"
 
@@ -79,6 +80,37 @@ t_names(void **state)
 			    !names[i].want, names[i].want);
 }
 
+/* the reasons a row can carry: DESIGN's words, nothing else */
+static const struct {
+	const char *label, *word;
+	bool want;
+} reasons[] = {
+	{ "suppressed", "suppressed", true },
+	{ "opted_out", "opted_out", true },
+	{ "pending", "pending", true },
+	{ "no_consent", "no_consent", true },
+	{ "resubmit_failed", "resubmit_failed", true },
+	{ "deliver is no quarantine reason", "deliver", false },
+	{ "case matters", "No_Consent", false },
+	{ "unknown word", "spam", false },
+	{ "prefix", "no_", false },
+	{ "empty", "", false },
+};
+
+static void
+t_reasons(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (quarantine_reason_ok(reasons[i].word) != reasons[i].want)
+			CASE_FAIL(reasons[i].label, "got %d, want %d",
+			    !reasons[i].want, reasons[i].want);
+	assert_string_equal(quarantine_reason(0), "suppressed");
+	assert_string_equal(quarantine_reason(4), "resubmit_failed");
+}
+
 int
 main(void)
 {
@@ -86,6 +118,7 @@ main(void)
 		cmocka_unit_test(t_write),
 		cmocka_unit_test(t_write_fails),
 		cmocka_unit_test(t_names),
+		cmocka_unit_test(t_reasons),
 	};
 
 	return HARNESS_RUN("quarantine", tests);

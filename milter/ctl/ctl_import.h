@@ -1,0 +1,111 @@
+/*
+ * ctl_import.h - optinctl import, private to milter/ctl: the seam between
+ * the mapping of a CSV file's columns and rows (ctl_import_map.c, run by
+ * the parser thread: no database) and the pipeline that applies the rows
+ * (ctl_import.c, the database thread).
+ *
+ * A checked row (struct prow) keeps its strings in its batch's buffer, as
+ * offsets (NOSTR: none), so that a batch moves between the threads as one
+ * block.  A batch and its rows belong to one thread at a time.
+ */
+#ifndef OPTIN_CTL_IMPORT_H
+#define OPTIN_CTL_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "consent.h"
+#include "csv.h"
+
+#define SOURCE_MAX	64
+#define EVIDENCE_MAX	1024
+#define LIST_MAX	64
+
+/*
+ * How far another clock may be off: a consented_at may lie up to this far
+ * ahead of the import (clock skew, and local times written without a zone,
+ * read as UTC: up to 14 hours); later is a bad row.  For the same reason
+ * two times closer than this are not known to be in order: a consented_at
+ * undoes an opt-out only when it is later than the opt-out by more than
+ * this.
+ */
+#define IMPORT_CLOCK_SKEW	86400
+
+enum import_fmt { FMT_OPTIN, FMT_VTIGER };
+
+/* Column indexes in the header; -1: absent. */
+enum import_col {
+	COL_ADDRESS, COL_LIST, COL_STATUS, COL_SOURCE, COL_CONSENTED,
+	COL_EVIDENCE, COL_EMAIL, COL_EMAIL2, COL_OPTOUT, NCOLS
+};
+
+/* What the header row says, and the options that shape each row. */
+struct import_map {
+	const char *file;		/* as given, for messages */
+	enum import_fmt fmt;
+	int col[NCOLS];
+	size_t ncols;			/* fields in the header */
+	const char *list;		/* --list */
+	const char *source;		/* --source, else the format's */
+	const char *assume;		/* --assume-opt-in SOURCE */
+	char assume_evidence[SOURCE_MAX + 32];
+	time_t now;			/* when the import started */
+};
+
+#define NOSTR	UINT32_MAX
+enum prow_kind { PROW_OK, PROW_BAD, PROW_SKIP };
+
+/* A row checked by the parser thread, waiting for the database. */
+struct prow {
+	unsigned long line;
+	enum prow_kind kind;
+	enum sub_status status;
+	unsigned flags;			/* STORE_IMPORT_* */
+	time_t consented_at;		/* as written; 0: none */
+	unsigned naddr;			/* 1 or 2 (Email, Secondary Email) */
+	uint32_t addr[2], list, source, evidence;
+	uint32_t msg;			/* PROW_BAD: the reason */
+};
+
+#define BATCH_ROWS	4096
+
+struct batch {
+	struct prow row[BATCH_ROWS];
+	size_t n;
+	char *buf;			/* owned: the rows' strings */
+	size_t len, cap;
+	bool last;			/* no more batches after this one */
+	int ioerr;			/* EX_IOERR or EX_OSERR: stop */
+	char why[256];
+};
+
+/*
+ * Find the columns of the header row rec and tell the format into m
+ * (m->file, list, source and assume set by the caller).  Returns 0, or an
+ * exit code after printing why on stderr: EX_DATAERR (65) for a header
+ * that maps no address column (the message names the columns seen), a
+ * column given twice or a missing status column; EX_USAGE (64) when the
+ * options do not fit the file (no list, --assume-opt-in on an optin file).
+ */
+int import_map_header(struct import_map *m, const struct csv_record *rec);
+
+/*
+ * Check data row rec of the file described by m into r (r->line and
+ * r->kind = PROW_OK set by the caller); strings go into b.  A bad row gets
+ * PROW_BAD and its reason; a CRM contact without e-mail PROW_SKIP.  Pure:
+ * no database, so that it runs on the parser thread.
+ */
+void import_map_row(const struct import_map *m, const struct csv_record *rec,
+	    struct batch *b, struct prow *r);
+
+/* Copy s into b's buffer: its offset, or NOSTR when out of memory (then
+ * b->ioerr is EX_OSERR). */
+uint32_t import_batch_str(struct batch *b, const char *s);
+
+/* Mark r bad for the reason given (printf format). */
+void import_batch_bad(struct batch *b, struct prow *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
