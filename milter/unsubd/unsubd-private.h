@@ -18,6 +18,7 @@
 #include "store.h"
 #include "token.h"
 #include "unsubd_form.h"
+#include "unsubd_guard.h"
 
 struct config;
 struct unsubd_pages;
@@ -30,6 +31,8 @@ struct unsubd {
 	pthread_key_t store_key;	/* per-thread struct store * */
 	bool key_made;
 	long lifetime_days;		/* TokenLifetime in days */
+	char site_origin[UNSUBD_ORIGIN_MAX];	/* of UnsubscribeURL; "": none,
+						   the Host header decides */
 };
 
 enum route { ROUTE_UNSUB, ROUTE_PREFS };

@@ -3,7 +3,10 @@
  * unsubscribe page, the opt-out (one-click or the page's form) and the
  * preferences (see unsubd_http.h for the routes).
  *
- * Rules kept here: a GET or HEAD never writes to the store (link scanners);
+ * Callers have verified the token and, for a page's form, passed the
+ * guard (unsubd_guard.h).  Rules kept here: a token may only ever reduce
+ * mail without a confirmation (prefs_change); a GET or HEAD never writes
+ * to the store (link scanners);
  * every change goes through store_set_status()/store_suppress(), which write
  * the consent event (source, remote address, user agent) in the same
  * transaction as the change; a refused change writes nothing; no page shows
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "consent.h"
@@ -173,18 +177,23 @@ subs_add(const struct store_sub *s, void *arg)
 	return 0;
 }
 
-/* subs_names - the display name of each collected list: one row each,
- * not a scan of every list with its counts */
+/* subs_lists - the display name of each collected list and whether it is
+ * double opt-in: one row each, not a scan of every list with its counts */
 static enum store_status
-subs_names(struct store *st, struct subs *ss, char *why, size_t whylen)
+subs_lists(struct store *st, struct subs *ss, char *why, size_t whylen)
 {
 	char name[256];
 	enum store_status rs;
 	size_t i;
 
 	for (i = 0; i < ss->n; i++) {
-		rs = store_list_name(st, ss->v[i].list, name, sizeof(name), why,
-		    whylen);
+		rs = store_list_exists(st, ss->v[i].list,
+		    &ss->v[i].double_opt_in, why, whylen);
+		if (rs == STORE_NOTFOUND)
+			continue;
+		if (rs == STORE_OK)
+			rs = store_list_name(st, ss->v[i].list, name,
+			    sizeof(name), why, whylen);
 		if (rs == STORE_NOTFOUND || (rs == STORE_OK && name[0] == '\0'))
 			continue;
 		if (rs != STORE_OK)
@@ -211,8 +220,9 @@ subs_free(struct subs *ss)
 	memset(ss, 0, sizeof(*ss));
 }
 
-/* subs_load - every subscription of addr with list names and whether it
- * may opt back in, and whether the address is suppressed */
+/* subs_load - every subscription of addr with list names, whether each
+ * list is double opt-in and whether it may opt back in, and whether the
+ * address is suppressed */
 static enum store_status
 subs_load(struct store *st, const struct token_info *ti, struct subs *subs,
     bool *suppressed_r, char *why, size_t whylen)
@@ -231,7 +241,7 @@ subs_load(struct store *st, const struct token_info *ti, struct subs *subs,
 	if (ss == STORE_NOTFOUND)
 		ss = STORE_OK;
 	if (ss == STORE_OK && subs->n > 0)
-		ss = subs_names(st, subs, why, whylen);
+		ss = subs_lists(st, subs, why, whylen);
 	for (i = 0; ss == STORE_OK && i < subs->n; i++) {
 		if (subs->v[i].status != SUB_OPTED_OUT)
 			continue;
@@ -261,22 +271,34 @@ subs_find(const struct subs *ss, const char *list)
 	return NULL;
 }
 
-/* prefs_change - apply list/action of a POST to /p/ inside a transaction;
- * *notice_r says what happened, *status_r the HTTP status */
+/*
+ * prefs_change - apply list/action of a POST to /p/ (already past the
+ * guard) inside the caller's transaction; *notice_r says what happened,
+ * *status_r the HTTP status, *state_r the list's state afterwards.
+ *
+ * A token may only ever reduce mail without a confirmation: opting out
+ * always works; opting back in only where the address was opted in to the
+ * list before (never invent consent), never while it is suppressed (a
+ * suppression is global and this page cannot lift it), and on a double
+ * opt-in list it gives "pending", not "opted_in", until confirmed.
+ */
 static enum store_status
-prefs_change(struct unsubd *u, struct store *st, const struct token_info *ti,
-    const struct unsubd_form *f, const struct client *cl, const char **notice_r,
-    unsigned *status_r, bool *changed_r, char *why, size_t whylen)
+prefs_change(struct store *st, const struct token_info *ti,
+    const struct unsubd_form *f, const struct client *cl,
+    const char **notice_r, unsigned *status_r, enum sub_status *state_r,
+    bool *changed_r, char *why, size_t whylen)
 {
 	const struct unsubd_page_sub *s;
 	struct consent_event ev;
 	struct subs subs = { 0 };
 	enum store_status ss;
+	enum sub_status to;
 	char evid[256];
 	bool suppressed = false, opt_in;
 
 	*changed_r = false;
 	*status_r = MHD_HTTP_OK;
+	*state_r = SUB_NONE;
 	opt_in = strcmp(f->action, "opt_in") == 0;
 	if ((ss = subs_load(st, ti, &subs, &suppressed, why, whylen)) !=
 	    STORE_OK)
@@ -287,46 +309,61 @@ prefs_change(struct unsubd *u, struct store *st, const struct token_info *ti,
 		*status_r = MHD_HTTP_FORBIDDEN;
 		goto out;
 	}
+	*state_r = s->status;
+	if (!opt_in) {
+		*notice_r = "You are unsubscribed from that list.";
+		to = SUB_OPTED_OUT;
+	} else if (s->status == SUB_OPTED_IN) {
+		*notice_r = "You are subscribed to that list.";
+		goto out;
+	} else if (s->status == SUB_PENDING) {
+		*notice_r = "That list is waiting for your confirmation.";
+		goto out;
+	} else if (s->status != SUB_OPTED_OUT || !s->can_opt_in ||
+	    suppressed) {
+		*notice_r = "Subscribing again to that list is not available "
+		    "here.";
+		*status_r = MHD_HTTP_FORBIDDEN;
+		goto out;
+	} else if (s->double_opt_in) {
+		*notice_r = "That list sends mail only after a confirmation. "
+		    "Your request waits for it; until then you receive "
+		    "nothing from that list.";
+		to = SUB_PENDING;
+	} else {
+		*notice_r = "You are subscribed to that list again.";
+		to = SUB_OPTED_IN;
+	}
+	if (s->status == to)
+		goto out;
 	evidence(evid, sizeof(evid), opt_in ? "preferences action=opt_in" :
 	    "preferences action=opt_out", ti, cl);
 	memset(&ev, 0, sizeof(ev));
 	ev.addr = ti->addr;
 	ev.list = f->list;
+	ev.event = sub_status_str(to);
 	ev.source = "web";
 	ev.evidence = evid;
 	ev.remote_addr = cl->addr;
 	ev.user_agent = cl->agent;
-	if (!opt_in) {
-		*notice_r = "You are unsubscribed from that list.";
-		if (s->status == SUB_OPTED_OUT)
-			goto out;
-		ev.event = "opted_out";
-		ss = store_set_status(st, ti->addr, f->list, SUB_OPTED_OUT,
-		    &ev, why, whylen);
-		*changed_r = true;
-		goto out;
-	}
-	if (s->status == SUB_OPTED_IN) {
-		*notice_r = "You are subscribed to that list.";
-		goto out;
-	}
-	/* Never invent consent: only an address that was opted in to this
-	 * list before may opt back in here, and not while suppressed. */
-	if (s->status != SUB_OPTED_OUT || !s->can_opt_in || suppressed) {
-		*notice_r = "Subscribing again to that list is not available "
-		    "here.";
-		*status_r = MHD_HTTP_FORBIDDEN;
-		goto out;
-	}
-	ev.event = "opted_in";
-	ss = store_set_status(st, ti->addr, f->list, SUB_OPTED_IN, &ev, why,
-	    whylen);
+	ss = store_set_status(st, ti->addr, f->list, to, &ev, why, whylen);
 	*changed_r = true;
-	*notice_r = "You are subscribed to that list again.";
+	*state_r = to;
 out:
-	(void)u;
 	subs_free(&subs);
 	return ss;
+}
+
+/* page_csrf - a fresh CSRF mark of the page's token into out
+ * (UNSUBD_CSRF_MAX bytes); false (logged) when the MAC fails */
+static bool
+page_csrf(const struct unsubd *u, const struct req *r, char *out)
+{
+	if (unsubd_csrf_make(u->ring, r->token, (long long)time(NULL), out,
+	    UNSUBD_CSRF_MAX) == 0)
+		return true;
+	log_err("cannot make a CSRF mark");
+	return false;
 }
 
 /* unsubd_act_prefs - GET (post == NULL) or POST /p/TOKEN */
@@ -340,8 +377,9 @@ unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 	enum store_status ss;
 	const char *notice = NULL;
 	unsigned status = MHD_HTTP_OK;
+	enum sub_status state;
 	bool suppressed = false, changed = false;
-	char why[256], laddr[340], slist[140];
+	char why[256], laddr[340], slist[140], csrf[UNSUBD_CSRF_MAX];
 	enum MHD_Result ret;
 	size_t len = 0;
 	char *html;
@@ -352,8 +390,8 @@ unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 		unsubd_client(c, &cl);
 		if ((ss = store_begin(st, why, sizeof(why))) != STORE_OK)
 			return unsubd_store_error(u, c, ss, "begin", why);
-		ss = prefs_change(u, st, ti, post, &cl, &notice, &status,
-		    &changed, why, sizeof(why));
+		ss = prefs_change(st, ti, post, &cl, &notice, &status,
+		    &state, &changed, why, sizeof(why));
 		if (ss == STORE_OK)
 			ss = store_commit(st, why, sizeof(why));
 		if (ss != STORE_OK) {
@@ -361,17 +399,20 @@ unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 			return unsubd_store_error(u, c, ss, "preferences", why);
 		}
 		log_info("preferences action=%s list=%s addr=%s source=web "
-		    "changed=%s status=%u client=%s", post->action,
+		    "changed=%s state=%s status=%u client=%s", post->action,
 		    log_safe(post->list, slist, sizeof(slist)),
 		    unsubd_addr_log(u, ti->addr, laddr, sizeof(laddr)),
-		    changed ? "yes" : "no", status, cl.addr);
+		    changed ? "yes" : "no", sub_status_str(state), status,
+		    cl.addr);
 	}
+	if (!page_csrf(u, r, csrf))
+		return unsubd_error(u, c, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	ss = subs_load(st, ti, &subs, &suppressed, why, sizeof(why));
 	if (ss != STORE_OK) {
 		subs_free(&subs);
 		return unsubd_store_error(u, c, ss, "subscriptions", why);
 	}
-	html = unsubd_page_prefs(u->pages, r->token, subs.v, subs.n,
+	html = unsubd_page_prefs(u->pages, r->token, csrf, subs.v, subs.n,
 	    suppressed, notice, &len);
 	ret = unsubd_respond(u, c, status, html, len);
 	subs_free(&subs);
@@ -388,10 +429,12 @@ unsubd_act_unsub_page(struct unsubd *u, struct MHD_Connection *c,
 	struct store *st;
 	enum store_status ss;
 	bool known = false;
-	char why[256];
+	char why[256], csrf[UNSUBD_CSRF_MAX];
 	size_t len = 0;
 	char *html;
 
+	if (!page_csrf(u, r, csrf))
+		return unsubd_error(u, c, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	/* The state is shown when the store answers; the buttons work
 	 * either way, so a store failure does not hide the page. */
 	memset(&row, 0, sizeof(row));
@@ -400,7 +443,7 @@ unsubd_act_unsub_page(struct unsubd *u, struct MHD_Connection *c,
 		    sizeof(why));
 		known = ss == STORE_OK;
 	}
-	html = unsubd_page_unsub(u->pages, r->token, list_label(st, ti->list,
-	    &ln), known, row.status, row.suppressed, &len);
+	html = unsubd_page_unsub(u->pages, r->token, csrf, list_label(st,
+	    ti->list, &ln), known, row.status, row.suppressed, &len);
 	return unsubd_respond(u, c, MHD_HTTP_OK, html, len);
 }

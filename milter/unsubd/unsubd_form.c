@@ -23,6 +23,20 @@ static const char *const body_word[] = {
 	"empty", "urlencoded", "multipart", "text", "other",
 };
 
+/* field_copy - copy a field's value into dst (dstlen bytes); a value too
+ * long for it or holding a NUL makes the body bad */
+static void
+field_copy(struct unsubd_form *f, char *dst, size_t dstlen, const char *v,
+    size_t vlen)
+{
+	if (vlen >= dstlen || memchr(v, '\0', vlen) != NULL) {
+		f->bad = true;
+		return;
+	}
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+}
+
 /* form_field - note one decoded field of a POST body */
 static void
 form_field(struct unsubd_form *f, const char *k, size_t klen, const char *v,
@@ -34,21 +48,12 @@ form_field(struct unsubd_form *f, const char *k, size_t klen, const char *v,
 			f->one_click = true;
 		else
 			f->bad = true;
-	} else if (klen == 6 && memcmp(k, "action", 6) == 0) {
-		if (vlen >= sizeof(f->action))
-			f->bad = true;
-		else {
-			memcpy(f->action, v, vlen);
-			f->action[vlen] = '\0';
-		}
-	} else if (klen == 4 && memcmp(k, "list", 4) == 0) {
-		if (vlen >= sizeof(f->list) || memchr(v, '\0', vlen) != NULL)
-			f->bad = true;
-		else {
-			memcpy(f->list, v, vlen);
-			f->list[vlen] = '\0';
-		}
-	}
+	} else if (klen == 6 && memcmp(k, "action", 6) == 0)
+		field_copy(f, f->action, sizeof(f->action), v, vlen);
+	else if (klen == 4 && memcmp(k, "list", 4) == 0)
+		field_copy(f, f->list, sizeof(f->list), v, vlen);
+	else if (klen == 4 && memcmp(k, "csrf", 4) == 0)
+		field_copy(f, f->csrf, sizeof(f->csrf), v, vlen);
 	/* other fields are ignored */
 }
 

@@ -5,7 +5,8 @@
  * RFC 8058 one-click arrives as "List-Unsubscribe=One-Click" urlencoded,
  * as multipart/form-data, as text/plain, or as an empty body (mail clients
  * send all of these); the pages' own forms send action, list and csrf
- * fields.  Other fields are ignored.  No allocation, no global state:
+ * fields.  A field too long for its buffer, or holding a NUL, makes the
+ * whole body bad.  Other fields are ignored.  No allocation, no global state:
  * thread-safe.
  */
 #ifndef OPTIN_UNSUBD_FORM_H
@@ -31,6 +32,8 @@ struct unsubd_form {
 	bool bad;			/* a field too long or unparsable */
 	char action[16];
 	char list[130];
+	char csrf[96];			/* the page's CSRF mark
+					   (unsubd_guard.h) */
 };
 
 /*

@@ -13,9 +13,11 @@
  * the struct req, whatever happened.
  *
  * Rules kept here: only a POST reaches a route that writes (a GET or HEAD
- * never does: link scanners); error pages say nothing about the token or
- * the store; no response sets a cookie or redirects.  A token is never
- * logged.
+ * never does: link scanners); only RFC 8058 one-click bodies skip the
+ * guard (same origin and CSRF mark, unsubd_guard.h), every page form
+ * passes it before any action runs; error pages say nothing about the
+ * token or the store; no response sets a cookie or redirects.  A token is
+ * never logged.
  *
  * Threads: handlers run in libmicrohttpd's thread pool; each thread has its
  * own store handle (pthread key, closed by the key's destructor when the
@@ -46,7 +48,11 @@
 #include "log.h"
 #include "store.h"
 #include "token.h"
+#include "unsubd_guard.h"
 #include "unsubd_pages.h"
+
+_Static_assert(sizeof(((struct unsubd_form *)0)->csrf) >= UNSUBD_CSRF_MAX,
+    "struct unsubd_form holds a CSRF mark");
 
 /* After this many dropped body bytes the connection is closed. */
 #define BODY_DISCARD_MAX	(256 * 1024)
@@ -271,6 +277,43 @@ route_parse(const char *url, struct req *r)
 	return true;
 }
 
+/*
+ * http_guard - may this form POST from one of our pages change anything?
+ * Same origin and a fresh CSRF mark of this token (unsubd_guard.h); a
+ * refusal is logged with its reason.
+ */
+static bool
+http_guard(struct unsubd *u, struct MHD_Connection *c, const struct req *r,
+    const struct unsubd_form *f)
+{
+	struct unsubd_origin_hdrs h;
+	enum unsubd_guard g;
+	struct client cl;
+	char sorigin[128], sfetch[32], saction[32];
+
+	h.fetch_site = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Sec-Fetch-Site");
+	h.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	h.referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_REFERER);
+	h.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	g = unsubd_guard_origin(&h, u->site_origin);
+	if (g == UNSUBD_GUARD_OK)
+		g = unsubd_csrf_check(u->ring, r->token, f->csrf,
+		    (long long)time(NULL));
+	if (g == UNSUBD_GUARD_OK)
+		return true;
+	unsubd_client(c, &cl);
+	/* the Referer would carry a token: never logged */
+	log_warnx("refused route=%s action=%s reason=%s origin=%s "
+	    "fetch_site=%s client=%s", r->route == ROUTE_UNSUB ? "u" : "p",
+	    log_safe(f->action, saction, sizeof(saction)),
+	    unsubd_guard_str(g), h.origin != NULL ? log_safe(h.origin,
+	    sorigin, sizeof(sorigin)) : "-", h.fetch_site != NULL ?
+	    log_safe(h.fetch_site, sfetch, sizeof(sfetch)) : "-", cl.addr);
+	return false;
+}
 
 /* http_route - the complete request: verify the token, then dispatch */
 static enum MHD_Result
@@ -321,17 +364,23 @@ http_route(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 			    unsubd_body_str(f.kind));
 			return unsubd_error(u, c, MHD_HTTP_BAD_REQUEST);
 		}
+		if (!http_guard(u, c, r, &f))
+			return unsubd_error(u, c, MHD_HTTP_FORBIDDEN);
 		return unsubd_act_prefs(u, c, r, &ti, &f);
 	}
-	/* RFC 8058 one-click, in any of the forms clients send, or the
-	 * page's own form (action=...): told apart by the body. */
+	/* RFC 8058 one-click, in any of the forms clients send: the token
+	 * alone, since it only reduces mail.  The page's own form
+	 * (action=...), told apart by the body, passes the guard. */
 	if (!f.bad && (f.kind == UNSUBD_BODY_EMPTY || f.one_click))
 		return unsubd_act_unsubscribe(u, c, r, &ti, false, "one-click",
 		    unsubd_body_str(f.kind));
-	if (!f.bad && strcmp(f.action, "list") == 0)
-		return unsubd_act_unsubscribe(u, c, r, &ti, false, "web", NULL);
-	if (!f.bad && strcmp(f.action, "all") == 0)
-		return unsubd_act_unsubscribe(u, c, r, &ti, true, "web", NULL);
+	if (!f.bad && (strcmp(f.action, "list") == 0 ||
+	    strcmp(f.action, "all") == 0)) {
+		if (!http_guard(u, c, r, &f))
+			return unsubd_error(u, c, MHD_HTTP_FORBIDDEN);
+		return unsubd_act_unsubscribe(u, c, r, &ti,
+		    strcmp(f.action, "all") == 0, "web", NULL);
+	}
 	log_warnx("unsubscribe: bad request body=%s", unsubd_body_str(f.kind));
 	return unsubd_error(u, c, MHD_HTTP_BAD_REQUEST);
 }
@@ -425,6 +474,10 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	u->cfg = cfg;
 	u->ring = ring;
 	u->lifetime_days = cfg->token_lifetime / 86400;
+	/* the site's origin, for the pages' forms (unsubd_guard.h) */
+	if (!unsubd_site_origin(cfg->unsubscribe_url, u->site_origin,
+	    sizeof(u->site_origin), why, whylen))
+		goto fail;
 	if ((u->pages = unsubd_pages_new(cfg, why, whylen)) == NULL)
 		goto fail;
 	if (pthread_key_create(&u->store_key, http_store_destroy) != 0) {
