@@ -6,7 +6,8 @@
  * so that a repeated nonce can only come from a repeated message):
  *
  *	subkeys	enc, iv, mark = HKDF-SHA256(key, info "optin token enc",
- *		"optin token iv", "optin split mark"), 32 bytes each
+ *		"optin token iv", "optin split mark"), 32 bytes each; csrf
+ *		(info "optin csrf v1") for optin-unsubd's form marks
  *	header	version (1) || key id			(clear, AAD)
  *	plain	issue day (uint16, big-endian) || list length (1 byte) ||
  *		list || address
@@ -63,6 +64,7 @@ struct token_key {
 	unsigned char enc[KEY_LEN];		/* AEAD subkey */
 	unsigned char iv[KEY_LEN];		/* synthetic nonce subkey */
 	unsigned char mark[KEY_LEN];		/* split marker subkey */
+	unsigned char csrf[KEY_LEN];		/* optin-unsubd form subkey */
 };
 
 struct token_ring {
@@ -404,7 +406,8 @@ token_ring_load(const char *path, char *why, size_t whylen)
 		k->id = id;
 		if (hkdf(key, "optin token enc", k->enc) < 0 ||
 		    hkdf(key, "optin token iv", k->iv) < 0 ||
-		    hkdf(key, "optin split mark", k->mark) < 0) {
+		    hkdf(key, "optin split mark", k->mark) < 0 ||
+		    hkdf(key, "optin csrf v1", k->csrf) < 0) {
 			snprintf(why, whylen, "%s:%zu: key derivation failed",
 			    path, lineno);
 			goto fail;
@@ -604,16 +607,16 @@ token_day(long long t)
 	return (long)d;
 }
 
-/* mark_hex - hex HMAC-SHA256(k->mark, data) into out (65 bytes); 0 / -1 */
+/* mark_hex - hex HMAC-SHA256(subkey, data) into out (65 bytes); 0 / -1 */
 static int
-mark_hex(const struct token_key *k, const void *data, size_t len,
+mark_hex(const unsigned char *subkey, const void *data, size_t len,
     char out[65])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen, i;
 
-	if (HMAC(EVP_sha256(), k->mark, KEY_LEN, data, len, mac,
+	if (HMAC(EVP_sha256(), subkey, KEY_LEN, data, len, mac,
 	    &maclen) == NULL || maclen != 32)
 		return -1;
 	for (i = 0; i < 32; i++) {
@@ -625,19 +628,32 @@ mark_hex(const struct token_key *k, const void *data, size_t len,
 	return 0;
 }
 
-int
-token_mark(const struct token_ring *ring, const void *data, size_t len,
-    char out[65])
+/* Which subkey a mark is made with. */
+enum mark_purpose { MARK_SPLIT, MARK_CSRF };
+
+/* mark_subkey - the subkey of k for purpose */
+static const unsigned char *
+mark_subkey(const struct token_key *k, enum mark_purpose purpose)
+{
+	return purpose == MARK_CSRF ? k->csrf : k->mark;
+}
+
+/* mark_make - hex mark of data with the newest key's purpose subkey */
+static int
+mark_make(const struct token_ring *ring, enum mark_purpose purpose,
+    const void *data, size_t len, char out[65])
 {
 	if (ring == NULL || ring->n == 0 || (data == NULL && len > 0))
 		return -1;
-	return mark_hex(&ring->keys[ring->n - 1], data == NULL ? "" : data,
-	    len, out);
+	return mark_hex(mark_subkey(&ring->keys[ring->n - 1], purpose),
+	    data == NULL ? "" : data, len, out);
 }
 
-bool
-token_mark_check(const struct token_ring *ring, const void *data, size_t len,
-    const char *mac)
+/* mark_check - does mac match the purpose subkey of any key over data?
+ * Every key is tried, no early exit (constant time in the match). */
+static bool
+mark_check(const struct token_ring *ring, enum mark_purpose purpose,
+    const void *data, size_t len, const char *mac)
 {
 	char want[65];
 	size_t i;
@@ -647,13 +663,40 @@ token_mark_check(const struct token_ring *ring, const void *data, size_t len,
 	    strnlen(mac, 65) != 64)
 		return false;
 	ok = 0;
-	/* every key, no early exit */
 	for (i = 0; i < ring->n; i++) {
-		if (mark_hex(&ring->keys[i], data == NULL ? "" : data, len,
-		    want) < 0)
+		if (mark_hex(mark_subkey(&ring->keys[i], purpose),
+		    data == NULL ? "" : data, len, want) < 0)
 			continue;
 		ok |= CRYPTO_memcmp(want, mac, 64) == 0;
 	}
 	OPENSSL_cleanse(want, sizeof(want));
 	return ok != 0;
+}
+
+int
+token_mark(const struct token_ring *ring, const void *data, size_t len,
+    char out[65])
+{
+	return mark_make(ring, MARK_SPLIT, data, len, out);
+}
+
+bool
+token_mark_check(const struct token_ring *ring, const void *data, size_t len,
+    const char *mac)
+{
+	return mark_check(ring, MARK_SPLIT, data, len, mac);
+}
+
+int
+token_csrf_mark(const struct token_ring *ring, const void *data, size_t len,
+    char out[65])
+{
+	return mark_make(ring, MARK_CSRF, data, len, out);
+}
+
+bool
+token_csrf_check(const struct token_ring *ring, const void *data, size_t len,
+    const char *mac)
+{
+	return mark_check(ring, MARK_CSRF, data, len, mac);
 }

@@ -1,6 +1,7 @@
 /*
  * token.h - per-recipient unsubscribe tokens (DESIGN "Unsubscribe headers
- * and tokens") and the MAC of the internal split marker.
+ * and tokens"), the MAC of the internal split marker and optin-unsubd's
+ * CSRF marks.
  *
  * A token names recipient and list without a database lookup and reveals
  * neither: authenticated encryption (OpenSSL EVP AEAD) of (version, key id,
@@ -79,6 +80,19 @@ long token_day(long long t);
 int token_mark(const struct token_ring *ring, const void *data, size_t len,
 	    char out[65]);
 bool token_mark_check(const struct token_ring *ring, const void *data,
+	    size_t len, const char *mac);
+
+/*
+ * The same for optin-unsubd's CSRF marks on its forms, with a subkey of its
+ * own (HKDF-SHA256 of each key, info "optin csrf v1"), so that no mark made
+ * for one purpose is ever valid for another.  token_csrf_mark() uses the
+ * newest key; token_csrf_check() accepts any key of the ring, in constant
+ * time.  Thread-safe.
+ * XXX to be folded into the one home for HMAC marks (core/mark.c).
+ */
+int token_csrf_mark(const struct token_ring *ring, const void *data,
+	    size_t len, char out[65]);
+bool token_csrf_check(const struct token_ring *ring, const void *data,
 	    size_t len, const char *mac);
 
 #endif

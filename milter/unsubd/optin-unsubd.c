@@ -38,6 +38,7 @@
 #include "privdrop.h"
 #include "store.h"
 #include "token.h"
+#include "unsubd_guard.h"
 #include "unsubd_http.h"
 
 #define PROGNAME "optin-unsubd"
@@ -203,7 +204,7 @@ main(int argc, char **argv)
 	const char *cfg_file = NULL;
 	bool foreground = false, check = false, pid_written = false;
 	enum store_status ss = STORE_ERROR;
-	char why[512];
+	char why[512], origin[UNSUBD_ORIGIN_MAX];
 	int ch, nerr = 0, fd = -1, rc = EX_OK;
 
 	while ((ch = getopt(argc, argv, "c:fnVh")) != -1) {
@@ -244,6 +245,13 @@ main(int argc, char **argv)
 	if ((ring = token_ring_load(cfg->token_key_file, why,
 	    sizeof(why))) == NULL) {
 		log_err("TokenKeyFile: %s", why);
+		rc = EX_CONFIG;
+		goto out;
+	}
+	/* the pages' forms are checked against this origin (unsubd_guard.h) */
+	if (!unsubd_site_origin(cfg->unsubscribe_url, origin, sizeof(origin),
+	    why, sizeof(why))) {
+		log_err("%s: %s", cfg->file, why);
 		rc = EX_CONFIG;
 		goto out;
 	}

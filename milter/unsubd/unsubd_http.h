@@ -4,12 +4,16 @@
  *
  * Routes:
  *   POST /u/TOKEN   RFC 8058 one-click (body List-Unsubscribe=One-Click as
- *                   urlencoded, multipart, text/plain, or empty) or the
- *                   page's form (action=list|all): opt out, 200, idempotent
+ *                   urlencoded, multipart, text/plain, or empty): the token
+ *                   alone; or the page's form (action=list|all&csrf=M)
+ *                   past the guard (unsubd_guard.h): opt out, 200,
+ *                   idempotent
  *   GET|HEAD /u/TOKEN   the page with the buttons; never changes state
  *   GET|HEAD /p/TOKEN   preferences: every list of the address
- *   POST /p/TOKEN   list=L&action=opt_out|opt_in
- * Anything else: 404; other methods on those routes: 405 with Allow.
+ *   POST /p/TOKEN   list=L&action=opt_out|opt_in&csrf=M past the guard;
+ *                   opt_in gives pending on a double opt-in list
+ * Anything else: 404; other methods on those routes: 405 with Allow; a
+ * form that fails the guard: 403.
  *
  * Threads: libmicrohttpd runs the handlers in a pool of UNSUBD_THREADS
  * threads; each opens its own store handle on first use (pthread key,

@@ -254,10 +254,24 @@ unsubd_pages_csp(const struct unsubd_pages *p)
 	return p->csp;
 }
 
+/* form_begin - <form> posting to /ROUTE/TOKEN with the page's CSRF mark */
+static void
+form_begin(struct sbuf *b, const char *route, const char *token,
+    const char *csrf)
+{
+	sb_add(b, "<form method=\"post\" action=\"/");
+	sb_add(b, route);
+	sb_add(b, "/");
+	sb_esc(b, token);
+	sb_add(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	sb_esc(b, csrf);
+	sb_add(b, "\">\n");
+}
+
 char *
 unsubd_page_unsub(const struct unsubd_pages *p, const char *token,
-    const char *list, bool known, enum sub_status status, bool suppressed,
-    size_t *len_r)
+    const char *csrf, const char *list, bool known, enum sub_status status,
+    bool suppressed, size_t *len_r)
 {
 	struct sbuf b = { 0 };
 
@@ -271,9 +285,8 @@ unsubd_page_unsub(const struct unsubd_pages *p, const char *token,
 	else if (known && status == SUB_OPTED_OUT)
 		sb_add(&b, "<p class=\"note\">You are already unsubscribed "
 		    "from this list.</p>\n");
-	sb_add(&b, "<form method=\"post\" action=\"/u/");
-	sb_esc(&b, token);
-	sb_add(&b, "\">\n<p><button type=\"submit\" name=\"action\" "
+	form_begin(&b, "u", token, csrf);
+	sb_add(&b, "<p><button type=\"submit\" name=\"action\" "
 	    "value=\"list\">Unsubscribe from ");
 	sb_esc(&b, list);
 	sb_add(&b, "</button></p>\n<p><button class=\"alt\" type=\"submit\" "
@@ -332,12 +345,12 @@ state_text(enum sub_status s)
 
 /* prefs_button - one form posting list and action to /p/TOKEN */
 static void
-prefs_button(struct sbuf *b, const char *token, const char *list,
-    const char *label, const char *action, const char *verb)
+prefs_button(struct sbuf *b, const char *token, const char *csrf,
+    const char *list, const char *label, const char *action,
+    const char *verb)
 {
-	sb_add(b, "<form method=\"post\" action=\"/p/");
-	sb_esc(b, token);
-	sb_add(b, "\"><input type=\"hidden\" name=\"list\" value=\"");
+	form_begin(b, "p", token, csrf);
+	sb_add(b, "<input type=\"hidden\" name=\"list\" value=\"");
 	sb_esc(b, list);
 	sb_add(b, "\"><button type=\"submit\" name=\"action\" value=\"");
 	sb_add(b, action);
@@ -349,8 +362,8 @@ prefs_button(struct sbuf *b, const char *token, const char *list,
 
 char *
 unsubd_page_prefs(const struct unsubd_pages *p, const char *token,
-    const struct unsubd_page_sub *subs, size_t nsubs, bool suppressed,
-    const char *notice, size_t *len_r)
+    const char *csrf, const struct unsubd_page_sub *subs, size_t nsubs,
+    bool suppressed, const char *notice, size_t *len_r)
 {
 	struct sbuf b = { 0 };
 	const char *label;
@@ -365,7 +378,7 @@ unsubd_page_prefs(const struct unsubd_pages *p, const char *token,
 	if (suppressed)
 		sb_add(&b, "<p class=\"note\">You have unsubscribed from "
 		    "everything: no list mail is sent to you, whatever the "
-		    "states below say.</p>\n");
+		    "states below say. This page cannot undo that.</p>\n");
 	if (nsubs == 0)
 		sb_add(&b, "<p>You are on no mailing list.</p>\n");
 	else
@@ -380,14 +393,17 @@ unsubd_page_prefs(const struct unsubd_pages *p, const char *token,
 		switch (subs[i].status) {
 		case SUB_OPTED_IN:
 		case SUB_PENDING:
-			prefs_button(&b, token, subs[i].list, label,
+			prefs_button(&b, token, csrf, subs[i].list, label,
 			    "opt_out", "Unsubscribe from ");
 			break;
 		case SUB_OPTED_OUT:
-			if (subs[i].can_opt_in && !suppressed)
-				prefs_button(&b, token, subs[i].list, label,
-				    "opt_in", "Subscribe again to ");
-			else
+			if (subs[i].can_opt_in && !suppressed) {
+				prefs_button(&b, token, csrf, subs[i].list,
+				    label, "opt_in", "Subscribe again to ");
+				if (subs[i].double_opt_in)
+					sb_add(&b, "<p>This list sends mail "
+					    "only after a confirmation.</p>\n");
+			} else
 				sb_add(&b, "<p>Subscribing again is not "
 				    "available here.</p>\n");
 			break;
@@ -455,7 +471,10 @@ unsubd_page_error(const struct unsubd_pages *p, int status, size_t *len_r)
 		break;
 	case 403:
 		title = "Not available";
-		text = "This change cannot be made here.";
+		text = "This change cannot be made here. Nothing was changed. "
+		    "If you pressed a button on one of our pages, please open "
+		    "the page again from the link in our message and press it "
+		    "once more.";
 		break;
 	case 404:
 		title = "Page not found";

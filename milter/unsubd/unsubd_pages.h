@@ -30,6 +30,7 @@ struct unsubd_page_sub {
 	const char *name;		/* display name or NULL (borrowed) */
 	enum sub_status status;
 	bool can_opt_in;		/* a prior opted_in event exists */
+	bool double_opt_in;		/* the list asks for a confirmation */
 };
 
 /* What unsubd_page_done() confirms. */
@@ -55,11 +56,12 @@ const char *unsubd_pages_csp(const struct unsubd_pages *p);
  * GET /u/TOKEN: names list, says whether the address is subscribed
  * (status, suppressed; known false when the store could not be asked) and
  * offers "Unsubscribe" (action=list), "Unsubscribe from everything"
- * (action=all) and a link to /p/TOKEN.
+ * (action=all) and a link to /p/TOKEN.  csrf is the page's CSRF mark
+ * (unsubd_guard.h), sent back with the form.
  */
 char *unsubd_page_unsub(const struct unsubd_pages *p, const char *token,
-	    const char *list, bool known, enum sub_status status,
-	    bool suppressed, size_t *len_r);
+	    const char *csrf, const char *list, bool known,
+	    enum sub_status status, bool suppressed, size_t *len_r);
 
 /* After a POST to /u/TOKEN: the opt-out of list (or of everything). */
 char *unsubd_page_done(const struct unsubd_pages *p, const char *token,
@@ -67,13 +69,15 @@ char *unsubd_page_done(const struct unsubd_pages *p, const char *token,
 
 /*
  * GET or POST /p/TOKEN: every subscription with its state and a button to
- * opt out (opted_in, pending) or back in (opted_out with can_opt_in).
+ * opt out (opted_in, pending) or back in (opted_out with can_opt_in, not
+ * while suppressed; on a double opt-in list it says a confirmation is
+ * needed).  csrf is the page's CSRF mark, sent back with every form.
  * notice (may be NULL) is a sentence shown above the list, e.g. the result
  * of the last change; it is escaped.
  */
 char *unsubd_page_prefs(const struct unsubd_pages *p, const char *token,
-	    const struct unsubd_page_sub *subs, size_t nsubs, bool suppressed,
-	    const char *notice, size_t *len_r);
+	    const char *csrf, const struct unsubd_page_sub *subs, size_t nsubs,
+	    bool suppressed, const char *notice, size_t *len_r);
 
 /*
  * The link has expired: asks the person to confirm by mail to

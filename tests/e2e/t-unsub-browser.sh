@@ -8,6 +8,9 @@
 # and presses "Unsubscribe from LIST".  Then the database must show the
 # opt-out with a consent_events row (source web, the browser's user agent),
 # and the next campaign to that address must be quarantined as opted_out.
+# Then a page of another origin (http://evil.test, served inside the
+# browser) posts "subscribe again" with the token and a fresh CSRF mark:
+# 403, nothing changes; the preferences page's own button works.
 #
 # Needs chromium, node and npm (contrib/deps.sh); without them the test
 # fails, it does not skip.  Runs "npm ci" in tests/e2e/browser when its
@@ -127,24 +130,33 @@ e2e_check_eq "link scanner: ann still opted in" \
 # ---------------------------------------------------------------- browser
 OUT=$PF_BASE/browser
 mkdir -p "$OUT"
-timeout -k 5 90 node "$BROWSER_DIR/unsub.js" "$URL" "$LISTNAME" "$OUT" \
-    >"$OUT/result.json" 2>"$OUT/stderr"
-rc=$?
-# a browser left behind (node killed by the timeout): stop it by PID
-for d in /proc/[0-9]*; do
-	tr '\0' ' ' 2>/dev/null < "$d/cmdline" | grep -qF -- "$OUT/profile-" &&
-	    e2e_kill_pid "${d#/proc/}"
-done
-e2e_check_eq "browser run exit status" "$rc" 0
-if [ ! -s "$OUT/result.json" ]; then
-	cat "$OUT/stderr" >&2
-	e2e_fail "browser printed its result"
-	e2e_done
-fi
-if [ "$rc" != 0 ]; then
-	e2e_log "browser error: $(cat "$OUT/result.json")"
-	tail -n 20 "$OUT/stderr" >&2
-fi
+
+# browser_run NAME [PHASE] - run unsub.js (PHASE: see there) with a time
+# limit; its JSON in $OUT/NAME.json, which r reads from now on
+browser_run()
+{
+	local rc
+	RESULT=$OUT/$1.json
+	timeout -k 5 90 node "$BROWSER_DIR/unsub.js" "$URL" "$LISTNAME" "$OUT" \
+	    ${2:+"$2"} >"$RESULT" 2>"$OUT/$1.stderr"
+	rc=$?
+	# a browser left behind (node killed by the timeout): stop it by PID
+	for d in /proc/[0-9]*; do
+		tr '\0' ' ' 2>/dev/null < "$d/cmdline" | grep -qF -- "$OUT/profile-" &&
+		    e2e_kill_pid "${d#/proc/}"
+	done
+	e2e_check_eq "browser run $1: exit status" "$rc" 0
+	if [ ! -s "$RESULT" ]; then
+		cat "$OUT/$1.stderr" >&2
+		e2e_fail "browser run $1 printed its result"
+		e2e_done
+	fi
+	if [ "$rc" != 0 ]; then
+		e2e_log "browser error: $(cat "$RESULT")"
+		tail -n 20 "$OUT/$1.stderr" >&2
+	fi
+}
+browser_run result
 
 # r PATH - one value of the browser's JSON result (dotted path)
 r()
@@ -157,7 +169,7 @@ if isinstance(v, bool):
 	v = "true" if v else "false"
 elif isinstance(v, list):
 	v = "\n".join(map(str, v))
-print("" if v is None else v)' "$OUT/result.json" "$1"
+print("" if v is None else v)' "$RESULT" "$1"
 }
 
 e2e_check_eq "browser: GET status" "$(r getStatus)" 200
@@ -183,7 +195,9 @@ e2e_check_eq "browser: first Tab focuses the list button" \
 e2e_check "browser: no request leaves 127.0.0.1:$HTTP_PORT" \
     test -z "$(r requests | grep -v " http://127.0.0.1:$HTTP_PORT/")"
 e2e_check_eq "browser: exactly one list button" "$(r buttonCount)" 1
-e2e_check_eq "browser: form POST body" "$(r postBody)" "action=list"
+# the page's form carries its CSRF mark (optin-unsubd(8), FORMS)
+e2e_check "browser: form POST body is csrf=T.MAC&action=list" \
+    grep -qxE 'csrf=[0-9]+\.[0-9a-f]{64}&action=list' <<<"$(r postBody)"
 e2e_check_eq "browser: POST status" "$(r postStatus)" 200
 e2e_check_eq "browser: no redirect after POST" "$(r afterUrl)" "$URL"
 e2e_check_eq "browser: confirmation title" "$(r after.title)" \
@@ -228,6 +242,34 @@ spool=$(optin_q "SELECT spool_file FROM quarantine WHERE recipient='ann@example.
 case $spool in /*) ;; *) spool=$QDIR/$spool ;; esac
 e2e_check "quarantined copy is campaign 2" grep -q "Example News 2" "$spool"
 e2e_check_eq "only campaign 1 ever reached the sink" "$(sink_count)" 1
+
+# ---------------------------------------------------------------- subscribe again
+# Another site holding the token and a fresh CSRF mark posts "subscribe
+# again" from the browser: refused.  The preferences' own button works.
+browser_run resub resubscribe
+e2e_check_eq "preferences: GET status" "$(r prefsStatus)" 200
+e2e_check_eq "preferences: title" "$(r prefs.title)" "Your subscriptions"
+e2e_check_eq "preferences: forms carry a CSRF mark" "$(r csrfShape)" true
+e2e_check_eq "cross-site re-subscribe: refused" "$(r crossStatus)" 403
+# (playwright does not report Sec-Fetch-Site; the server's log does)
+e2e_check "cross-site re-subscribe: logged with the browser's headers" \
+    grep -qE 'refused route=p action=opt_in reason=cross_site origin=http://evil.test fetch_site=cross-site ' \
+    "$UNSUBD_LOG"
+e2e_check_eq "preferences: one 'Subscribe again' button" \
+    "$(r resubButtonCount)" 1
+e2e_check "preferences: re-subscribe body" \
+    grep -qxE 'csrf=[0-9]+\.[0-9a-f]{64}&list=news&action=opt_in' \
+    <<<"$(r resubBody)"
+e2e_check_eq "preferences: re-subscribe status" "$(r resubStatus)" 200
+e2e_check "preferences: re-subscribe notice" \
+    grep -qF "You are subscribed to that list again." <<<"$(r resubAfter.text)"
+e2e_check "preferences: no request leaves 127.0.0.1:$HTTP_PORT" \
+    test -z "$(r requests | grep -v " http://127.0.0.1:$HTTP_PORT/")"
+e2e_check_eq "db: ann opted in again, once, by the browser" \
+    "$(optin_q "SELECT status FROM subscriptions WHERE address='ann@example.com' AND list_id='news'")|$(optin_q "SELECT count(*)||'|'||source FROM consent_events WHERE address='ann@example.com' AND list_id='news' AND event='opted_in' AND source='web'")" \
+    "opted_in|1|web"
+e2e_check_eq "db: the re-subscribe's user agent is the browser's" \
+    "$(optin_q "SELECT user_agent FROM consent_events WHERE address='ann@example.com' AND event='opted_in' AND source='web'")" "$UA"
 
 kill -0 "$UNSUBD_PID" 2>/dev/null
 e2e_check_eq "optin-unsubd still running" "$?" 0

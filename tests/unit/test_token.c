@@ -690,6 +690,40 @@ t_mark(void **state)
 	token_ring_free(&other);
 }
 
+/* A CSRF mark has its own subkey: never valid as a split mark, nor the
+ * other way round; any key of the ring verifies, the newest marks. */
+static void
+t_csrf_mark(void **state)
+{
+	struct token_ring *r1, *r12;
+	char k1[45], k2[45], text[256], csrf[65], split[65], csrf2[65];
+	const char *data = "1767225600.AQEAAAAA";
+
+	(void)state;
+	r1 = ring_new(1, k1);
+	key_b64(k2);
+	snprintf(text, sizeof(text), "1 %s\n2 %s\n", k1, k2);
+	r12 = ring_text(text);
+
+	assert_int_equal(token_csrf_mark(r1, data, strlen(data), csrf), 0);
+	assert_int_equal(strlen(csrf), 64);
+	assert_int_equal(token_mark(r1, data, strlen(data), split), 0);
+	assert_string_not_equal(csrf, split);
+	assert_true(token_csrf_check(r1, data, strlen(data), csrf));
+	assert_false(token_csrf_check(r1, data, strlen(data), split));
+	assert_false(token_mark_check(r1, data, strlen(data), csrf));
+	assert_false(token_csrf_check(r1, data, strlen(data) - 1, csrf));
+	/* rotation: a mark of the old key still verifies on the new ring */
+	assert_true(token_csrf_check(r12, data, strlen(data), csrf));
+	assert_int_equal(token_csrf_mark(r12, data, strlen(data), csrf2), 0);
+	assert_string_not_equal(csrf, csrf2);
+	assert_false(token_csrf_check(r1, data, strlen(data), csrf2));
+	assert_false(token_csrf_check(r1, data, strlen(data), NULL));
+	assert_int_equal(token_csrf_mark(NULL, data, 1, csrf), -1);
+	token_ring_free(&r1);
+	token_ring_free(&r12);
+}
+
 static void
 t_misc(void **state)
 {
@@ -743,6 +777,7 @@ main(void)
 		cmocka_unit_test(t_rotation),
 		cmocka_unit_test(t_keyfile),
 		cmocka_unit_test(t_mark),
+		cmocka_unit_test(t_csrf_mark),
 		cmocka_unit_test(t_misc),
 	};
 	int rc;

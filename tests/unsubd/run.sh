@@ -7,8 +7,11 @@
 # port, and checks every route and error status, the four RFC 8058 body
 # forms (database state and consent_events after each), idempotence, the
 # security headers and the CSP hash, that 50 GETs and HEADs (a link
-# scanner) change nothing, that a slow client is cut off, 503 on a locked
-# database, and a clean stop on SIGTERM.
+# scanner) change nothing, that the pages' forms work only from the same
+# origin with a fresh CSRF mark while one-click needs neither, that
+# subscribing again gives pending on a double opt-in list and nothing while
+# suppressed, that a slow client is cut off, 503 on a locked database, and
+# a clean stop on SIGTERM.
 #
 # Needs curl, sqlite3 and /usr/bin/python3; the expired-token test needs
 # faketime (Debian package faketime) and is skipped without it.
@@ -100,6 +103,7 @@ ConsentDB $db
 TokenKeyFile $tmp/keys
 TokenLifetime 400d
 UnsubscribeListen 127.0.0.1:$port
+UnsubscribeURL $base/u/%t
 UnsubscribeMailto unsubscribe+%t@example.com
 PidFile $tmp/unsubd.pid
 Syslog no
@@ -177,6 +181,17 @@ req() {
 		    -w '%{http_code}' "$@" "$base$p"
 	fi
 }
+
+# csrf_of ROUTE TOKEN: the CSRF mark of that page's forms (GET, no change)
+csrf_of() {
+	curl -s --max-time 10 "$base/$1/$2" |
+	    grep -o 'name="csrf" value="[^"]*"' | head -n 1 |
+	    sed 's/.*value="\([^"]*\)"/\1/'
+}
+
+# same_origin: what a browser sends with a form of our page: Sec-Fetch-Site
+# and, since the pages say Referrer-Policy: no-referrer, "Origin: null"
+SAME=(-H 'Sec-Fetch-Site: same-origin' -H 'Origin: null')
 
 # headers_ok LABEL: the headers every response carries
 headers_ok() {
@@ -292,13 +307,15 @@ expect "POST with an unknown body changes nothing" "$(q "SELECT status FROM subs
 
 # --- the page's own form ----------------------------------------------
 T=$(tok web1@example.com news)
-st=$(req POST "/u/$T" -A unsubd-test/web -d 'action=list')
+st=$(req POST "/u/$T" -A unsubd-test/web "${SAME[@]}" \
+    -d "action=list&csrf=$(csrf_of u "$T")")
 expect "web action=list" "$st" 200
 expect "web action=list: state" "$(q "SELECT status FROM subscriptions WHERE address='web1@example.com'")" opted_out
 expect "web action=list: event" "$(q "SELECT source||'|'||remote_addr||'|'||user_agent FROM consent_events WHERE address='web1@example.com' AND event='opted_out'")" "web|127.0.0.1|unsubd-test/web"
 
 T=$(tok web2@example.com news)
-st=$(req POST "/u/$T" -A unsubd-test/web -d 'action=all')
+st=$(req POST "/u/$T" -A unsubd-test/web -H "Origin: $base" \
+    -d "action=all&csrf=$(csrf_of u "$T")")
 expect "web action=all" "$st" 200
 expect_grep "web action=all page" "$B" 'no more list mail'
 expect "web action=all: suppression" "$(q "SELECT reason FROM suppressions WHERE address='web2@example.com'")" unsubscribed_all
@@ -307,33 +324,167 @@ st=$(req GET "/u/$T")
 expect_grep "GET /u after action=all says so" "$B" 'unsubscribed from everything'
 
 # --- preferences ------------------------------------------------------
-st=$(req POST "/p/$T_PREF" -A unsubd-test/prefs -d 'list=promo&action=opt_out')
+C_PREF=$(csrf_of p "$T_PREF")
+expect "prefs page carries a CSRF mark" "${C_PREF:+yes}" yes
+st=$(req POST "/p/$T_PREF" -A unsubd-test/prefs "${SAME[@]}" \
+    -d "list=promo&action=opt_out&csrf=$C_PREF")
 expect "prefs opt_out" "$st" 200
 expect "prefs opt_out: state" "$(q "SELECT status FROM subscriptions WHERE address='pref1@example.com' AND list_id='promo'")" opted_out
 expect "prefs opt_out: event" "$(q "SELECT source||'|'||remote_addr FROM consent_events WHERE address='pref1@example.com' AND list_id='promo' AND event='opted_out'")" "web|127.0.0.1"
 expect "prefs opt_out: other lists untouched" "$(q "SELECT group_concat(status) FROM subscriptions WHERE address='pref1@example.com' AND list_id<>'promo' ORDER BY list_id")" "opted_in,opted_in"
-if nm "$UNSUBD" 2>/dev/null | grep -q ' T store_ever_opted_in$'; then
-	expect_grep "prefs page offers opting back in" "$B" 'value="opt_in"'
-	st=$(req POST "/p/$T_PREF" -A unsubd-test/prefs -d 'list=promo&action=opt_in')
-	expect "prefs opt_in after a prior opt-in" "$st" 200
-	expect "prefs opt_in: state" "$(q "SELECT status FROM subscriptions WHERE address='pref1@example.com' AND list_id='promo'")" opted_in
-	expect "prefs opt_in: event" "$(q "SELECT source FROM consent_events WHERE address='pref1@example.com' AND list_id='promo' AND event='opted_in' ORDER BY id DESC LIMIT 1")" web
-else
-	skipped "opt back in: the store has no store_ever_opted_in() yet"
-fi
+expect_grep "prefs page offers opting back in" "$B" 'value="opt_in"'
+st=$(req POST "/p/$T_PREF" -A unsubd-test/prefs "${SAME[@]}" \
+    -d "list=promo&action=opt_in&csrf=$C_PREF")
+expect "prefs opt_in after a prior opt-in" "$st" 200
+expect "prefs opt_in: state" "$(q "SELECT status FROM subscriptions WHERE address='pref1@example.com' AND list_id='promo'")" opted_in
+expect "prefs opt_in: event" "$(q "SELECT source FROM consent_events WHERE address='pref1@example.com' AND list_id='promo' AND event='opted_in' ORDER BY id DESC LIMIT 1")" web
 # never invent consent: nocon was never opted in to events
 T=$(tok nocon@example.com news)
 st=$(req GET "/p/$T")
 expect_nogrep "prefs: no opt-in button without a prior opt-in" "$B" 'value="opt_in"'
 expect_grep "prefs: says not available" "$B" 'not available'
-st=$(req POST "/p/$T" -d 'list=events&action=opt_in')
+C=$(csrf_of p "$T")
+st=$(req POST "/p/$T" "${SAME[@]}" -d "list=events&action=opt_in&csrf=$C")
 expect "prefs opt_in without a prior opt-in" "$st" 403
 expect "prefs opt_in refused: state" "$(q "SELECT status FROM subscriptions WHERE address='nocon@example.com' AND list_id='events'")" opted_out
-st=$(req POST "/p/$T" -d 'list=promo&action=opt_in')
+st=$(req POST "/p/$T" "${SAME[@]}" -d "list=promo&action=opt_in&csrf=$C")
 expect "prefs opt_in on a list never joined" "$st" 403
 expect "prefs opt_in refused: no row" "$(q "SELECT count(*) FROM subscriptions WHERE address='nocon@example.com' AND list_id='promo'")" 0
 st=$(req POST "/p/$T" -d 'list=news&action=explode')
 expect "prefs bad action" "$st" 400
+
+# --- forms from the pages: same origin and a fresh CSRF mark -------------
+# A token in a forwarded mail must only ever reduce mail: the pages' forms
+# need the same origin and the page's CSRF mark; one-click needs neither.
+ctl list add letters --double-opt-in
+ctl subscribe g1@example.com news
+ctl subscribe g2@example.com promo
+ctl unsubscribe g2@example.com promo
+ctl subscribe d1@example.com letters
+ctl confirm d1@example.com letters
+ctl unsubscribe d1@example.com letters
+ctl subscribe s1@example.com promo
+ctl unsubscribe s1@example.com promo
+ctl unsubscribe s1@example.com --all
+expect "guard: g2 opted out of promo before" "$(q "SELECT status FROM subscriptions WHERE address='g2@example.com' AND list_id='promo'")" opted_out
+expect "guard: d1 opted out of the double opt-in list before" "$(q "SELECT l.double_opt_in||'|'||s.status FROM subscriptions s JOIN lists l USING (list_id) WHERE s.address='d1@example.com'")" "1|opted_out"
+
+# mint T TOKEN: a CSRF mark made at time T, as unsubd_guard.h describes it
+# (HKDF-SHA256 of the newest key, info "optin csrf v1"; HMAC over "T.TOKEN")
+mint() {
+	$PY - "$tmp/keys" "$1" "$2" <<'PY'
+import base64, hashlib, hmac, sys
+line = [l for l in open(sys.argv[1]) if l.strip()][-1]
+key = base64.b64decode(line.split()[1])
+prk = hmac.new(b"", key, hashlib.sha256).digest()
+sub = hmac.new(prk, b"optin csrf v1\x01", hashlib.sha256).digest()
+t, token = sys.argv[2], sys.argv[3]
+mac = hmac.new(sub, (t + "." + token).encode(), hashlib.sha256).hexdigest()
+print(t + "." + mac)
+PY
+}
+
+T_G2=$(tok g2@example.com promo)
+C_G2=$(csrf_of p "$T_G2")
+if [[ $C_G2 =~ ^[0-9]+\.[0-9a-f]{64}$ ]]; then ok; else
+	nok "prefs page CSRF mark has the form T.MAC: '$C_G2'"
+fi
+g2_state() { q "SELECT status FROM subscriptions WHERE address='g2@example.com' AND list_id='promo'"; }
+g2_events() { q "SELECT count(*) FROM consent_events WHERE address='g2@example.com'"; }
+ev0=$(g2_events)
+OPTIN="list=promo&action=opt_in"
+
+# refused LABEL WANT-REASON CURL-ARGS...: 403, nothing changed, logged
+refused() {
+	local label=$1 reason=$2
+	shift 2
+	st=$(req POST "/p/$T_G2" -A unsubd-test/guard "$@")
+	expect "$label: status" "$st" 403
+	expect_grep "$label: page" "$B" 'Nothing was changed'
+	expect "$label: state" "$(g2_state)" opted_out
+	expect "$label: no event" "$(g2_events)" "$ev0"
+	expect_grep "$label: logged" "$log" "refused route=p action=opt_in reason=$reason "
+}
+refused "cross-origin re-subscribe" cross_origin \
+    -H 'Origin: https://evil.example' -d "$OPTIN&csrf=$C_G2"
+refused "cross-site re-subscribe (Sec-Fetch-Site)" cross_site \
+    -H 'Sec-Fetch-Site: cross-site' -H "Origin: $base" -d "$OPTIN&csrf=$C_G2"
+refused "same-site re-subscribe" cross_site \
+    -H 'Sec-Fetch-Site: same-site' -d "$OPTIN&csrf=$C_G2"
+refused "opaque origin without Sec-Fetch-Site" cross_origin \
+    -H 'Origin: null' -d "$OPTIN&csrf=$C_G2"
+refused "cross-origin Referer" cross_origin \
+    -H "Referer: https://evil.example/p/$T_G2" -d "$OPTIN&csrf=$C_G2"
+refused "another port is another origin" cross_origin \
+    -H "Origin: http://127.0.0.1:1" -d "$OPTIN&csrf=$C_G2"
+refused "no origin at all" no_origin -d "$OPTIN&csrf=$C_G2"
+refused "same origin without CSRF" csrf_missing "${SAME[@]}" -d "$OPTIN"
+now=$(date +%s)
+refused "same origin with a stale CSRF" csrf_stale "${SAME[@]}" \
+    -d "$OPTIN&csrf=$(mint $((now - 7300)) "$T_G2")"
+refused "same origin with a forged CSRF" csrf_bad "${SAME[@]}" \
+    -d "$OPTIN&csrf=$now.$(printf '%064d' 0)"
+refused "same origin with another token's CSRF" csrf_bad "${SAME[@]}" \
+    -d "$OPTIN&csrf=$(csrf_of p "$T_PREF")"
+refused "same origin with a CSRF from the future" csrf_bad "${SAME[@]}" \
+    -d "$OPTIN&csrf=$(mint $((now + 600)) "$T_G2")"
+# the reductions on the pages pass the same guard
+T_G1=$(tok g1@example.com news)
+st=$(req POST "/u/$T_G1" -H 'Origin: https://evil.example' \
+    -d "action=all&csrf=$(csrf_of u "$T_G1")")
+expect "cross-origin 'unsubscribe from everything'" "$st" 403
+expect "cross-origin 'everything': no suppression" "$(q "SELECT count(*) FROM suppressions WHERE address='g1@example.com'")" 0
+st=$(req POST "/p/$T_G1" -H 'Origin: https://evil.example' \
+    -d "list=news&action=opt_out&csrf=$(csrf_of p "$T_G1")")
+expect "cross-origin prefs opt_out" "$st" 403
+expect "cross-origin prefs opt_out: state" "$(q "SELECT status FROM subscriptions WHERE address='g1@example.com'")" opted_in
+# one-click needs neither: no Origin, or even another site's
+st=$(req POST "/u/$T_G1" -A unsubd-test/oneclick -d 'List-Unsubscribe=One-Click')
+expect "one-click without Origin or CSRF" "$st" 200
+expect "one-click without Origin: opted out" "$(q "SELECT status FROM subscriptions WHERE address='g1@example.com'")" opted_out
+expect "one-click without Origin: event" "$(q "SELECT source FROM consent_events WHERE address='g1@example.com' AND event='opted_out'")" one-click
+st=$(req POST "/u/$T_G1" -H 'Origin: https://webmail.example' \
+    -H 'Sec-Fetch-Site: cross-site' -d 'List-Unsubscribe=One-Click')
+expect "one-click from another site's page" "$st" 200
+# a fresh mark made as documented works, as does a Referer naming us
+st=$(req POST "/p/$T_G2" -A unsubd-test/guard -H "Referer: $base/p/$T_G2" \
+    -d "list=promo&action=opt_out&csrf=$(mint "$now" "$T_G2")")
+expect "same-origin Referer, documented CSRF: accepted" "$st" 200
+expect "same-origin Referer: nothing to change" "$(g2_events)" "$ev0"
+st=$(req POST "/p/$T_G2" -A unsubd-test/guard "${SAME[@]}" -d "$OPTIN&csrf=$C_G2")
+expect "same origin with a valid CSRF: re-subscribe" "$st" 200
+expect "re-subscribe (single opt-in list): state" "$(g2_state)" opted_in
+expect "re-subscribe: event" "$(q "SELECT event||'|'||source FROM consent_events WHERE address='g2@example.com' ORDER BY id DESC LIMIT 1")" "opted_in|web"
+expect_grep "re-subscribe: logged" "$log" "preferences action=opt_in list=promo .*changed=yes state=opted_in status=200"
+
+# double opt-in list: subscribing again through a token only gives pending
+T_D1=$(tok d1@example.com letters)
+st=$(req GET "/p/$T_D1")
+expect_grep "double opt-in: page says a confirmation is needed" "$B" 'only after a confirmation'
+C=$(csrf_of p "$T_D1")
+st=$(req POST "/p/$T_D1" -A unsubd-test/doi "${SAME[@]}" \
+    -d "list=letters&action=opt_in&csrf=$C")
+expect "double opt-in re-subscribe" "$st" 200
+expect "double opt-in re-subscribe: pending" "$(q "SELECT status FROM subscriptions WHERE address='d1@example.com' AND list_id='letters'")" pending
+expect "double opt-in re-subscribe: event" "$(q "SELECT event||'|'||source||'|'||user_agent FROM consent_events WHERE address='d1@example.com' ORDER BY id DESC LIMIT 1")" "pending|web|unsubd-test/doi"
+expect_grep "double opt-in re-subscribe: page" "$B" 'Waiting for your confirmation'
+n=$(q "SELECT count(*) FROM consent_events WHERE address='d1@example.com'")
+st=$(req POST "/p/$T_D1" "${SAME[@]}" -d "list=letters&action=opt_in&csrf=$C")
+expect "double opt-in re-subscribe again: no change" "$st|$(q "SELECT count(*) FROM consent_events WHERE address='d1@example.com'")" "200|$n"
+ctl confirm d1@example.com letters
+expect "double opt-in: optinctl confirm gives opted_in" "$(q "SELECT status FROM subscriptions WHERE address='d1@example.com' AND list_id='letters'")" opted_in
+
+# suppressed: no page can lift a global suppression
+T_S1=$(tok s1@example.com promo)
+st=$(req GET "/p/$T_S1")
+expect_nogrep "suppressed: no opt-in button" "$B" 'value="opt_in"'
+# (the page has no form here: take the mark of the token's /u/ page)
+st=$(req POST "/p/$T_S1" "${SAME[@]}" \
+    -d "list=promo&action=opt_in&csrf=$(csrf_of u "$T_S1")")
+expect "suppressed re-subscribe" "$st" 403
+expect_grep "suppressed re-subscribe: refused by the rule, not the guard" "$log" \
+    "preferences action=opt_in list=promo addr=<s1@example.com> source=web changed=no state=opted_out status=403"
+expect "suppressed re-subscribe: state and suppression" "$(q "SELECT s.status||'|'||p.reason FROM subscriptions s, suppressions p WHERE s.address='s1@example.com' AND p.address='s1@example.com'")" "opted_out|unsubscribed_all"
 
 # --- errors -----------------------------------------------------------
 bad=${T_ANN%?}

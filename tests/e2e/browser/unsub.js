@@ -2,13 +2,21 @@
 // page, press the "Unsubscribe from LIST" button and report what happened.
 // Used by tests/e2e/t-unsub-browser.sh; the shell test makes the assertions.
 //
-// Usage: node unsub.js URL LISTNAME OUTDIR
+// Usage: node unsub.js URL LISTNAME OUTDIR [resubscribe]
 // Drives Debian's /usr/bin/chromium (CHROMIUM overrides) through
 // playwright-core with a new empty profile under OUTDIR.  Writes
 // OUTDIR/unsubscribe.png (the page as first opened), OUTDIR/phone.png (the
 // same page at phone width) and OUTDIR/confirmation.png (after the click),
 // and prints one JSON object on stdout.  Exit 0 when the run got as far as
 // the confirmation page, 1 otherwise (the JSON then has "error").
+//
+// With "resubscribe": open the preferences (URL with /u/ turned into /p/),
+// take the page's CSRF mark, and let a page of another origin
+// (http://evil.test/, served by the browser's request interception, so
+// nothing leaves the machine) post "subscribe again" with it: cross-site,
+// it must be refused.  Then press "Subscribe again to LISTNAME" on the
+// preferences page itself.  Writes OUTDIR/preferences.png; exit 0 when the
+// run got as far as the page after that click.
 
 'use strict';
 
@@ -16,7 +24,7 @@ const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [url, listName, outDir] = process.argv.slice(2);
+const [url, listName, outDir, phase] = process.argv.slice(2);
 if (!url || !listName || !outDir) {
 	console.error('usage: node unsub.js URL LISTNAME OUTDIR');
 	process.exit(64);
@@ -45,6 +53,52 @@ async function pageFacts(page) {
 	});
 }
 
+// resubscribe - the cross-site attempt, then the preferences' own button
+async function resubscribe(ctx, page) {
+	const prefs = url.replace('/u/', '/p/');
+	let resp = await page.goto(prefs, { waitUntil: 'load' });
+	out.prefsStatus = resp ? resp.status() : 0;
+	out.prefs = await pageFacts(page);
+	const marks = page.locator('input[name="csrf"]');
+	const csrf = await marks.count() ?
+	    await marks.first().getAttribute('value') : '';
+	out.csrfShape = /^[0-9]+\.[0-9a-f]{64}$/.test(csrf || '');
+
+	// another site, holding the token and a fresh mark, posts the form
+	const esc = (v) => String(v).replace(/&/g, '&amp;')
+	    .replace(/"/g, '&quot;').replace(/</g, '&lt;');
+	await ctx.route('http://evil.test/**', (r) => r.fulfill({
+		status: 200, contentType: 'text/html',
+		body: '<!DOCTYPE html><form method="post" action="' +
+		    esc(prefs) + '"><input name="list" value="news">' +
+		    '<input name="action" value="opt_in">' +
+		    '<input name="csrf" value="' + esc(csrf) + '">' +
+		    '<button>win a prize</button></form>',
+	}));
+	const evil = await ctx.newPage();
+	await evil.goto('http://evil.test/', { waitUntil: 'load' });
+	const [cross] = await Promise.all([
+		evil.waitForResponse((r) => r.request().method() === 'POST'),
+		evil.getByRole('button', { name: 'win a prize' }).click(),
+	]);
+	out.crossStatus = cross.status();
+	await evil.close();
+
+	const button = page.getByRole('button',
+	    { name: 'Subscribe again to ' + listName, exact: true });
+	out.resubButtonCount = await button.count();
+	const [post] = await Promise.all([
+		page.waitForResponse((r) => r.request().method() === 'POST'),
+		button.click(),
+	]);
+	out.resubStatus = post.status();
+	out.resubBody = post.request().postData();
+	await page.waitForLoadState('load');
+	out.resubAfter = await pageFacts(page);
+	await page.screenshot({ path: path.join(outDir, 'preferences.png'),
+	    fullPage: true });
+}
+
 async function main() {
 	const profile = fs.mkdtempSync(path.join(outDir, 'profile-'));
 	const ctx = await chromium.launchPersistentContext(profile, {
@@ -67,6 +121,10 @@ async function main() {
 		page.on('pageerror', (e) => out.consoleErrors.push(String(e)));
 		page.on('request', (r) => out.requests.push(r.method() + ' ' +
 		    r.url()));
+		if (phase === 'resubscribe') {
+			await resubscribe(ctx, page);
+			return;
+		}
 
 		const resp = await page.goto(url, { waitUntil: 'load' });
 		out.getStatus = resp ? resp.status() : 0;

@@ -1,0 +1,449 @@
+/*
+ * unsubd_act.c - what optin-unsubd's routes do with a verified token: the
+ * unsubscribe page, the opt-out (one-click or the page's form) and the
+ * preferences (see unsubd_http.h for the routes).
+ *
+ * Callers have verified the token and, for a page's form, passed the
+ * guard (unsubd_guard.h).  Rules kept here: a token may only ever reduce
+ * mail without a confirmation (prefs_change); a GET or HEAD never writes
+ * to the store (link scanners);
+ * every change goes through store_set_status()/store_suppress(), which write
+ * the consent event (source, remote address, user agent) in the same
+ * transaction as the change; a refused change writes nothing; no page shows
+ * the address.  A token is never logged.
+ *
+ * Threads: called from libmicrohttpd's pool; each thread uses its own store
+ * handle (unsubd_store()).  Ownership: collected rows are freed before
+ * returning; pages are handed to unsubd_respond().
+ */
+#include "autoconf.h"
+
+#include "unsubd-private.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "consent.h"
+#include "log.h"
+#include "store.h"
+#include "token.h"
+#include "unsubd_pages.h"
+
+/* evidence - the evidence text of a consent event */
+static void
+evidence(char *out, size_t outlen, const char *what,
+    const struct token_info *ti, const struct client *cl)
+{
+	snprintf(out, outlen, "%s token_key=%u token_day=%ld%s%s", what,
+	    ti->key_id, ti->issue_day, cl->fwd[0] ? " forwarded_for=" : "",
+	    cl->fwd);
+}
+
+/* A list id and, once found, its display name. */
+struct list_name {
+	const char *list;		/* borrowed */
+	char name[256];
+};
+
+/* list_label - the display name of list, else its id (into ln->name) */
+static const char *
+list_label(struct store *st, const char *list, struct list_name *ln)
+{
+	char why[256];
+
+	ln->list = list;
+	ln->name[0] = '\0';
+	if (st != NULL && store_list_name(st, list, ln->name,
+	    sizeof(ln->name), why, sizeof(why)) != STORE_OK)
+		ln->name[0] = '\0';
+	if (ln->name[0] == '\0')
+		snprintf(ln->name, sizeof(ln->name), "%s", list);
+	return ln->name;
+}
+
+/* unsubd_act_unsubscribe - opt addr out of the token's list, or of
+ * everything; idempotent: nothing is written when the state is already
+ * there */
+enum MHD_Result
+unsubd_act_unsubscribe(struct unsubd *u, struct MHD_Connection *c,
+    struct req *r, const struct token_info *ti, bool all, const char *source,
+    const char *formword)
+{
+	struct consent_event ev;
+	struct consent_row row;
+	struct list_name ln;
+	struct client cl;
+	struct store *st;
+	enum store_status ss;
+	char why[256], evid[256], what[64], laddr[340];
+	bool changed = false;
+	size_t len = 0;
+	char *html;
+
+	unsubd_client(c, &cl);
+	if ((st = unsubd_store(u, &ss, why, sizeof(why))) == NULL)
+		return unsubd_store_error(u, c, ss, "open", why);
+	if ((ss = store_begin(st, why, sizeof(why))) != STORE_OK)
+		return unsubd_store_error(u, c, ss, "begin", why);
+	memset(&row, 0, sizeof(row));
+	ss = store_lookup(st, ti->addr, ti->list, &row, why, sizeof(why));
+	if (ss != STORE_OK && ss != STORE_NOTFOUND)
+		goto fail;
+	snprintf(what, sizeof(what), "%s%s%s", all ?
+	    "scope=all reason=unsubscribed_all" : "scope=list",
+	    formword != NULL ? " body=" : "", formword != NULL ?
+	    formword : "");
+	evidence(evid, sizeof(evid), what, ti, &cl);
+	memset(&ev, 0, sizeof(ev));
+	ev.addr = ti->addr;
+	ev.source = source;
+	ev.evidence = evid;
+	ev.remote_addr = cl.addr;
+	ev.user_agent = cl.agent;
+	if (all && !row.suppressed) {
+		ev.event = "suppressed";
+		ss = store_suppress(st, ti->addr, "unsubscribed_all", &ev, why,
+		    sizeof(why));
+		changed = true;
+	} else if (!all && row.status != SUB_OPTED_OUT) {
+		ev.list = ti->list;
+		ev.event = "opted_out";
+		ss = store_set_status(st, ti->addr, ti->list, SUB_OPTED_OUT,
+		    &ev, why, sizeof(why));
+		changed = true;
+	} else
+		ss = STORE_OK;
+	if (ss == STORE_NOTFOUND) {
+		/* the list is gone: say nothing more than for a bad link */
+		store_rollback(st);
+		log_warnx("unsubscribe list=%s: no such list client=%s",
+		    ti->list, cl.addr);
+		return unsubd_error(u, c, MHD_HTTP_BAD_REQUEST);
+	}
+	if (ss != STORE_OK)
+		goto fail;
+	if ((ss = store_commit(st, why, sizeof(why))) != STORE_OK)
+		goto fail;
+	log_info("unsubscribe scope=%s list=%s addr=%s source=%s body=%s "
+	    "changed=%s client=%s", all ? "all" : "list", ti->list,
+	    unsubd_addr_log(u, ti->addr, laddr, sizeof(laddr)), source,
+	    formword != NULL ? formword : "-", changed ? "yes" : "no",
+	    cl.addr);
+	html = unsubd_page_done(u->pages, r->token, list_label(st, ti->list,
+	    &ln), all ? UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
+	return unsubd_respond(u, c, MHD_HTTP_OK, html, len);
+fail:
+	store_rollback(st);
+	return unsubd_store_error(u, c, ss, "unsubscribe", why);
+}
+
+/* Subscriptions collected for the preferences page. */
+struct subs {
+	struct unsubd_page_sub *v;	/* owned, strings owned */
+	size_t n, cap;
+	bool nomem;
+};
+
+/* subs_add - store_subscriptions() callback: copy one row */
+static int
+subs_add(const struct store_sub *s, void *arg)
+{
+	struct subs *ss = arg;
+	struct unsubd_page_sub *nv, *e;
+
+	if (ss->n == ss->cap) {
+		size_t ncap = ss->cap ? ss->cap * 2 : 16;
+
+		if (ncap > 10000 ||
+		    (nv = realloc(ss->v, ncap * sizeof(*nv))) == NULL) {
+			ss->nomem = true;
+			return 1;
+		}
+		ss->v = nv;
+		ss->cap = ncap;
+	}
+	e = &ss->v[ss->n];
+	memset(e, 0, sizeof(*e));
+	e->status = s->status;
+	if ((e->list = strdup(s->list)) == NULL) {
+		ss->nomem = true;
+		return 1;
+	}
+	ss->n++;
+	return 0;
+}
+
+/* subs_lists - the display name of each collected list and whether it is
+ * double opt-in: one row each, not a scan of every list with its counts */
+static enum store_status
+subs_lists(struct store *st, struct subs *ss, char *why, size_t whylen)
+{
+	char name[256];
+	enum store_status rs;
+	size_t i;
+
+	for (i = 0; i < ss->n; i++) {
+		rs = store_list_exists(st, ss->v[i].list,
+		    &ss->v[i].double_opt_in, why, whylen);
+		if (rs == STORE_NOTFOUND)
+			continue;
+		if (rs == STORE_OK)
+			rs = store_list_name(st, ss->v[i].list, name,
+			    sizeof(name), why, whylen);
+		if (rs == STORE_NOTFOUND || (rs == STORE_OK && name[0] == '\0'))
+			continue;
+		if (rs != STORE_OK)
+			return rs;
+		if ((ss->v[i].name = strdup(name)) == NULL) {
+			ss->nomem = true;
+			return STORE_OK;
+		}
+	}
+	return STORE_OK;
+}
+
+/* subs_free - free the collected rows */
+static void
+subs_free(struct subs *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++) {
+		free((char *)ss->v[i].list);
+		free((char *)ss->v[i].name);
+	}
+	free(ss->v);
+	memset(ss, 0, sizeof(*ss));
+}
+
+/* subs_load - every subscription of addr with list names, whether each
+ * list is double opt-in and whether it may opt back in, and whether the
+ * address is suppressed */
+static enum store_status
+subs_load(struct store *st, const struct token_info *ti, struct subs *subs,
+    bool *suppressed_r, char *why, size_t whylen)
+{
+	struct consent_row row;
+	enum store_status ss;
+	size_t i;
+
+	subs_free(subs);
+	memset(&row, 0, sizeof(row));
+	ss = store_lookup(st, ti->addr, ti->list, &row, why, whylen);
+	if (ss != STORE_OK && ss != STORE_NOTFOUND)
+		return ss;
+	*suppressed_r = row.suppressed;
+	ss = store_subscriptions(st, ti->addr, subs_add, subs, why, whylen);
+	if (ss == STORE_NOTFOUND)
+		ss = STORE_OK;
+	if (ss == STORE_OK && subs->n > 0)
+		ss = subs_lists(st, subs, why, whylen);
+	for (i = 0; ss == STORE_OK && i < subs->n; i++) {
+		if (subs->v[i].status != SUB_OPTED_OUT)
+			continue;
+		ss = store_ever_opted_in(st, ti->addr, subs->v[i].list,
+		    &subs->v[i].can_opt_in, why, whylen);
+		if (ss == STORE_NOTFOUND) {
+			subs->v[i].can_opt_in = false;
+			ss = STORE_OK;
+		}
+	}
+	if (ss == STORE_OK && subs->nomem) {
+		snprintf(why, whylen, "out of memory");
+		ss = STORE_ERROR;
+	}
+	return ss;
+}
+
+/* subs_find - the row of list, or NULL */
+static const struct unsubd_page_sub *
+subs_find(const struct subs *ss, const char *list)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		if (strcmp(ss->v[i].list, list) == 0)
+			return &ss->v[i];
+	return NULL;
+}
+
+/*
+ * prefs_change - apply list/action of a POST to /p/ (already past the
+ * guard) inside the caller's transaction; *notice_r says what happened,
+ * *status_r the HTTP status, *state_r the list's state afterwards.
+ *
+ * A token may only ever reduce mail without a confirmation: opting out
+ * always works; opting back in only where the address was opted in to the
+ * list before (never invent consent), never while it is suppressed (a
+ * suppression is global and this page cannot lift it), and on a double
+ * opt-in list it gives "pending", not "opted_in", until confirmed.
+ */
+static enum store_status
+prefs_change(struct store *st, const struct token_info *ti,
+    const struct unsubd_form *f, const struct client *cl,
+    const char **notice_r, unsigned *status_r, enum sub_status *state_r,
+    bool *changed_r, char *why, size_t whylen)
+{
+	const struct unsubd_page_sub *s;
+	struct consent_event ev;
+	struct subs subs = { 0 };
+	enum store_status ss;
+	enum sub_status to;
+	char evid[256];
+	bool suppressed = false, opt_in;
+
+	*changed_r = false;
+	*status_r = MHD_HTTP_OK;
+	*state_r = SUB_NONE;
+	opt_in = strcmp(f->action, "opt_in") == 0;
+	if ((ss = subs_load(st, ti, &subs, &suppressed, why, whylen)) !=
+	    STORE_OK)
+		goto out;
+	s = subs_find(&subs, f->list);
+	if (s == NULL) {
+		*notice_r = "That list is not one of your subscriptions.";
+		*status_r = MHD_HTTP_FORBIDDEN;
+		goto out;
+	}
+	*state_r = s->status;
+	if (!opt_in) {
+		*notice_r = "You are unsubscribed from that list.";
+		to = SUB_OPTED_OUT;
+	} else if (s->status == SUB_OPTED_IN) {
+		*notice_r = "You are subscribed to that list.";
+		goto out;
+	} else if (s->status == SUB_PENDING) {
+		*notice_r = "That list is waiting for your confirmation.";
+		goto out;
+	} else if (s->status != SUB_OPTED_OUT || !s->can_opt_in ||
+	    suppressed) {
+		*notice_r = "Subscribing again to that list is not available "
+		    "here.";
+		*status_r = MHD_HTTP_FORBIDDEN;
+		goto out;
+	} else if (s->double_opt_in) {
+		*notice_r = "That list sends mail only after a confirmation. "
+		    "Your request waits for it; until then you receive "
+		    "nothing from that list.";
+		to = SUB_PENDING;
+	} else {
+		*notice_r = "You are subscribed to that list again.";
+		to = SUB_OPTED_IN;
+	}
+	if (s->status == to)
+		goto out;
+	evidence(evid, sizeof(evid), opt_in ? "preferences action=opt_in" :
+	    "preferences action=opt_out", ti, cl);
+	memset(&ev, 0, sizeof(ev));
+	ev.addr = ti->addr;
+	ev.list = f->list;
+	ev.event = sub_status_str(to);
+	ev.source = "web";
+	ev.evidence = evid;
+	ev.remote_addr = cl->addr;
+	ev.user_agent = cl->agent;
+	ss = store_set_status(st, ti->addr, f->list, to, &ev, why, whylen);
+	*changed_r = true;
+	*state_r = to;
+out:
+	subs_free(&subs);
+	return ss;
+}
+
+/* page_csrf - a fresh CSRF mark of the page's token into out
+ * (UNSUBD_CSRF_MAX bytes); false (logged) when the MAC fails */
+static bool
+page_csrf(const struct unsubd *u, const struct req *r, char *out)
+{
+	if (unsubd_csrf_make(u->ring, r->token, (long long)time(NULL), out,
+	    UNSUBD_CSRF_MAX) == 0)
+		return true;
+	log_err("cannot make a CSRF mark");
+	return false;
+}
+
+/* unsubd_act_prefs - GET (post == NULL) or POST /p/TOKEN */
+enum MHD_Result
+unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
+    const struct token_info *ti, const struct unsubd_form *post)
+{
+	struct subs subs = { 0 };
+	struct client cl;
+	struct store *st;
+	enum store_status ss;
+	const char *notice = NULL;
+	unsigned status = MHD_HTTP_OK;
+	enum sub_status state;
+	bool suppressed = false, changed = false;
+	char why[256], laddr[340], slist[140], csrf[UNSUBD_CSRF_MAX];
+	enum MHD_Result ret;
+	size_t len = 0;
+	char *html;
+
+	if ((st = unsubd_store(u, &ss, why, sizeof(why))) == NULL)
+		return unsubd_store_error(u, c, ss, "open", why);
+	if (post != NULL) {
+		unsubd_client(c, &cl);
+		if ((ss = store_begin(st, why, sizeof(why))) != STORE_OK)
+			return unsubd_store_error(u, c, ss, "begin", why);
+		ss = prefs_change(st, ti, post, &cl, &notice, &status,
+		    &state, &changed, why, sizeof(why));
+		if (ss == STORE_OK)
+			ss = store_commit(st, why, sizeof(why));
+		if (ss != STORE_OK) {
+			store_rollback(st);
+			return unsubd_store_error(u, c, ss, "preferences", why);
+		}
+		log_info("preferences action=%s list=%s addr=%s source=web "
+		    "changed=%s state=%s status=%u client=%s", post->action,
+		    log_safe(post->list, slist, sizeof(slist)),
+		    unsubd_addr_log(u, ti->addr, laddr, sizeof(laddr)),
+		    changed ? "yes" : "no", sub_status_str(state), status,
+		    cl.addr);
+	}
+	if (!page_csrf(u, r, csrf))
+		return unsubd_error(u, c, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	ss = subs_load(st, ti, &subs, &suppressed, why, sizeof(why));
+	if (ss != STORE_OK) {
+		subs_free(&subs);
+		return unsubd_store_error(u, c, ss, "subscriptions", why);
+	}
+	html = unsubd_page_prefs(u->pages, r->token, csrf, subs.v, subs.n,
+	    suppressed, notice, &len);
+	ret = unsubd_respond(u, c, status, html, len);
+	subs_free(&subs);
+	return ret;
+}
+
+/* unsubd_act_unsub_page - GET/HEAD /u/TOKEN: the page, read-only */
+enum MHD_Result
+unsubd_act_unsub_page(struct unsubd *u, struct MHD_Connection *c,
+    struct req *r, const struct token_info *ti)
+{
+	struct consent_row row;
+	struct list_name ln;
+	struct store *st;
+	enum store_status ss;
+	bool known = false;
+	char why[256], csrf[UNSUBD_CSRF_MAX];
+	size_t len = 0;
+	char *html;
+
+	if (!page_csrf(u, r, csrf))
+		return unsubd_error(u, c, MHD_HTTP_INTERNAL_SERVER_ERROR);
+	/* The state is shown when the store answers; the buttons work
+	 * either way, so a store failure does not hide the page. */
+	memset(&row, 0, sizeof(row));
+	if ((st = unsubd_store(u, &ss, why, sizeof(why))) != NULL) {
+		ss = store_lookup(st, ti->addr, ti->list, &row, why,
+		    sizeof(why));
+		known = ss == STORE_OK;
+	}
+	html = unsubd_page_unsub(u->pages, r->token, csrf, list_label(st,
+	    ti->list, &ln), known, row.status, row.suppressed, &len);
+	return unsubd_respond(u, c, MHD_HTTP_OK, html, len);
+}
