@@ -27,10 +27,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+
 #include "addr.h"
 #include "config.h"
 #include "consent.h"
 #include "ctl.h"
+#include "logaddr.h"
 #include "quarantine.h"
 #include "store.h"
 
@@ -220,6 +224,7 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	struct person p = { c, 0, NULL, 0 };
 	struct store_qfilter f = { 0 };
 	char addr[ADDR_MAX + 1], h[STORE_HASH_MAX], why[512];
+	char shown[LOGADDR_MAX];
 	enum store_status rs;
 	const char *hash;
 	bool found = false, erased = false;
@@ -231,6 +236,10 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	c->json = true;			/* export is JSON always */
 	fputs("{\"address\":", stdout);
 	ctl_json_str(stdout, addr);
+	/* how the product's own logs name this person (LogAddresses) */
+	fputs(",\"log_as\":", stdout);
+	ctl_json_str(stdout, logaddr(c->cfg->log_addresses, ctl_ring(c, why,
+	    sizeof(why)), addr, shown));
 	printf(",\"exported_at\":%lld,\"suppression\":", (long long)time(NULL));
 	rs = print_suppression(c->st, addr, &found, why, sizeof(why));
 	if (rs == STORE_OK && !found && hash != NULL) {
