@@ -85,7 +85,7 @@ if [ "$(cat "$tmp/sm.args" 2>/dev/null)" = "-i
 news@example.com
 --
 ann@example.com" ] &&
-    head -n 1 "$tmp/sm.in" | grep -qE '^X-Optin-Release: list=news; mac=[0-9a-f]{64}'$'\r''$' &&
+    head -n 1 "$tmp/sm.in" | grep -qE "^X-Optin-Release: list=news; mac=[0-9a-f]{64}$(printf '\r')\$" &&
     tail -n +2 "$tmp/sm.in" | cmp -s - "$qdir/$sa"
 then ok; else bad "release: SendmailCommand arguments, release marker and input" "$(cat "$tmp/sm.args")"; fi
 check_sql "release: row marked released" 1 \
