@@ -232,6 +232,33 @@ addr_normalize(const char *in, char *out, size_t outlen, char *why,
 	return 0;
 }
 
+int
+addr_to_unicode(const char *addr, char *out, size_t outlen, char *why,
+    size_t whylen)
+{
+	const char *d = addr_domain(addr);
+	char *u = NULL;
+	int rc;
+
+	if (d == NULL)
+		return set_why(why, whylen, "no '@' in address");
+	if (*d == '[' || strstr(d, "xn--") == NULL) {
+		if ((size_t)snprintf(out, outlen, "%s", addr) >= outlen)
+			return set_why(why, whylen, "address too long");
+		return 0;
+	}
+	if ((rc = idn2_to_unicode_8z8z(d, &u, 0)) != IDN2_OK) {
+		if (whylen > 0)
+			snprintf(why, whylen, "IDNA: %s", idn2_strerror(rc));
+		return -1;
+	}
+	rc = snprintf(out, outlen, "%.*s%s", (int)(d - addr), addr, u);
+	idn2_free(u);
+	if (rc < 0 || (size_t)rc >= outlen)
+		return set_why(why, whylen, "address too long");
+	return 0;
+}
+
 const char *
 addr_domain(const char *addr)
 {

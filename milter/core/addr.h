@@ -33,6 +33,16 @@ int addr_normalize(const char *in, char *out, size_t outlen, char *why,
 const char *addr_domain(const char *addr);
 
 /*
+ * The normalised addr with its domain as U-label (IDNA2008 to Unicode,
+ * libidn2) into out (outlen bytes; ADDR_MAX * 4 + 1 is always enough), as
+ * a person may have written it: for finding the address in text, such as
+ * the headers of a spool file (optinctl forget).  An ASCII-only domain and
+ * an address literal come back unchanged.  Returns 0, or -1 with why[].
+ */
+int addr_to_unicode(const char *addr, char *out, size_t outlen, char *why,
+	    size_t whylen);
+
+/*
  * The address of a From (or Sender, Reply-To) header value: the text in
  * the last <...>, else the value without comments; normalised into out as
  * addr_normalize() does.  Returns 0 or -1 with why[].  Groups and several

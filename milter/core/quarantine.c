@@ -5,6 +5,10 @@
  * directory, write, fsync, rename to the final name, fsync the directory.
  * Only after that may the milter remove a recipient.  Thread-safe: names are
  * unique through a random part, and no state is kept.
+ *
+ * Erasure (optinctl forget) finds an address in a spool file and rewrites
+ * the file without it in the same durable order; files are mapped
+ * read-only (mmap), so their size costs address space, not memory.
  */
 #include "autoconf.h"
 
@@ -13,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,4 +163,243 @@ quarantine_reason_ok(const char *word)
 		if (strcmp(word, r) == 0)
 			return true;
 	return false;
+}
+/* A spool file mapped for reading. */
+struct spool_map {
+	int fd;
+	const unsigned char *p;		/* NULL for an empty file */
+	size_t len;
+	struct stat sb;
+};
+
+/* map_open - map the regular file name of dfd read-only; 0 or -1 */
+static int
+map_open(int dfd, const char *name, struct spool_map *m, char *why,
+    size_t whylen)
+{
+	void *p;
+
+	memset(m, 0, sizeof(*m));
+	if ((m->fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) <
+	    0) {
+		snprintf(why, whylen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	if (fstat(m->fd, &m->sb) < 0 || !S_ISREG(m->sb.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file", name);
+		goto fail;
+	}
+	m->len = (size_t)m->sb.st_size;
+	if (m->len == 0)
+		return 0;
+	p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, m->fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(why, whylen, "%s: mmap: %s", name, strerror(errno));
+		goto fail;
+	}
+	m->p = p;
+	return 0;
+fail:
+	(void)close(m->fd);
+	m->fd = -1;
+	return -1;
+}
+
+/* map_close - unmap and close */
+static void
+map_close(struct spool_map *m)
+{
+	if (m->p != NULL)
+		(void)munmap((void *)m->p, m->len);
+	if (m->fd >= 0)
+		(void)close(m->fd);
+	m->p = NULL;
+	m->fd = -1;
+}
+
+/* lower - ASCII lower case of c */
+static unsigned char
+lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* local_byte - may c stand in a local part (RFC 5322 atext, '.', UTF-8)? */
+static bool
+local_byte(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c >= 0x80 ||
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
+}
+
+/* domain_byte - may c stand in a domain label (letters, digits, '-',
+ * UTF-8)? */
+static bool
+domain_byte(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c >= 0x80;
+}
+
+/*
+ * match_at - does form f (flen bytes, its last '@' at fat) stand as a whole
+ * address in p[0..len) with that '@' at offset at?  *start_r its start.
+ */
+static bool
+match_at(const unsigned char *p, size_t len, size_t at, const char *f,
+    size_t flen, size_t fat, size_t *start_r)
+{
+	size_t s, e, i;
+
+	if (at < fat || len - (at - fat) < flen)
+		return false;
+	s = at - fat;
+	e = s + flen;
+	for (i = 0; i < flen; i++)
+		if (lower(p[s + i]) != lower((unsigned char)f[i]))
+			return false;
+	if (s > 0 && local_byte(p[s - 1]))
+		return false;
+	if (e < len && (domain_byte(p[e]) || (p[e] == '.' && e + 1 < len &&
+	    domain_byte(p[e + 1]))))
+		return false;
+	*start_r = s;
+	return true;
+}
+
+/* next_match - the first whole occurrence of one of forms starting at or
+ * after from: [*start_r, *end_r); false when there is none */
+static bool
+next_match(const unsigned char *p, size_t len, size_t from,
+    const char *const *forms, size_t nforms, size_t *start_r,
+    size_t *end_r)
+{
+	const unsigned char *at;
+	const char *fa;
+	size_t i, a, s, pos = from;
+
+	while (pos < len && (at = memchr(p + pos, '@', len - pos)) != NULL) {
+		a = (size_t)(at - p);
+		for (i = 0; i < nforms; i++) {
+			if ((fa = strrchr(forms[i], '@')) == NULL)
+				continue;
+			if (match_at(p, len, a, forms[i], strlen(forms[i]),
+			    (size_t)(fa - forms[i]), &s) && s >= from) {
+				*start_r = s;
+				*end_r = s + strlen(forms[i]);
+				return true;
+			}
+		}
+		pos = a + 1;
+	}
+	return false;
+}
+
+int
+quarantine_holds(int dfd, const char *name, const char *const *forms,
+    size_t nforms, char *why, size_t whylen)
+{
+	struct spool_map m;
+	size_t s, e;
+	bool found;
+
+	if (map_open(dfd, name, &m, why, whylen) < 0)
+		return -1;
+	found = m.p != NULL && next_match(m.p, m.len, 0, forms, nforms, &s,
+	    &e);
+	map_close(&m);
+	return found ? 1 : 0;
+}
+
+/* scrub_write - m's bytes with every occurrence of forms replaced, into
+ * fd; 0 or -1 with errno */
+static int
+scrub_write(int fd, const struct spool_map *m, const char *const *forms,
+    size_t nforms)
+{
+	struct iovec iov[2];
+	size_t pos = 0, s, e;
+
+	while (next_match(m->p, m->len, pos, forms, nforms, &s, &e)) {
+		iov[0].iov_base = (void *)(m->p + pos);
+		iov[0].iov_len = s - pos;
+		iov[1].iov_base = (void *)QUARANTINE_ERASED;
+		iov[1].iov_len = sizeof(QUARANTINE_ERASED) - 1;
+		if (buf_write_iov(fd, iov, 2) < 0)
+			return -1;
+		pos = e;
+	}
+	iov[0].iov_base = (void *)(m->p + pos);
+	iov[0].iov_len = m->len - pos;
+	return buf_write_iov(fd, iov, 1);
+}
+
+int
+quarantine_scrub(const char *dir, const char *name,
+    const char *const *forms, size_t nforms, bool *changed_r, char *why,
+    size_t whylen)
+{
+	struct spool_map m = { -1, NULL, 0, { 0 } };
+	struct timespec times[2];
+	char tmp[QUARANTINE_NAME_MAX + 32];
+	size_t s, e;
+	int dfd, fd = -1, rc = -1;
+
+	*changed_r = false;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (map_open(dfd, name, &m, why, whylen) < 0)
+		goto out;
+	if (m.p == NULL || !next_match(m.p, m.len, 0, forms, nforms, &s,
+	    &e)) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%sscrub-%s", QUARANTINE_TMP_PREFIX, name);
+	(void)unlinkat(dfd, tmp, 0);	/* left by a crash: ours to reuse */
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(why, whylen, "%s/%s: %s", dir, tmp, strerror(errno));
+		goto out;
+	}
+	times[0] = m.sb.st_atim;
+	times[1] = m.sb.st_mtim;	/* purge ages orphans by it */
+	if (scrub_write(fd, &m, forms, nforms) < 0 || fchmod(fd, 0600) < 0 ||
+	    (geteuid() == 0 && fchown(fd, m.sb.st_uid, m.sb.st_gid) < 0) ||
+	    futimens(fd, times) < 0 || fsync(fd) < 0) {
+		snprintf(why, whylen, "%s/%s: %s", dir, tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		snprintf(why, whylen, "%s/%s: close: %s", dir, tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		snprintf(why, whylen, "rename to %s/%s: %s", dir, name,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fsync(dfd) < 0) {
+		snprintf(why, whylen, "%s: directory fsync: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	*changed_r = true;
+	rc = 0;
+	goto out;
+fail:
+	if (fd >= 0)
+		(void)close(fd);
+	(void)unlinkat(dfd, tmp, 0);
+out:
+	map_close(&m);
+	(void)close(dfd);
+	return rc;
 }

@@ -37,5 +37,38 @@ bool quarantine_name_ok(const char *name);
  */
 const char *quarantine_reason(size_t i);
 bool quarantine_reason_ok(const char *word);
+/* Temp files: the spool write's, and the rewrite's of quarantine_scrub. */
+#define QUARANTINE_TMP_PREFIX	".tmp-"
+
+/* What quarantine_scrub() writes where an erased address stood: an
+ * address that can never be delivered (RFC 2606 ".invalid"). */
+#define QUARANTINE_ERASED	"erased@invalid"
+
+/*
+ * Does the file name of the directory dir (an open descriptor) hold one of
+ * forms[0..nforms-1] (addresses, e.g. the A-label and U-label forms of
+ * one) as a whole address?  Compared without regard to ASCII case; "whole"
+ * means that the bytes around it cannot continue an address (so that
+ * ann@example.com is not found in joann@example.com or
+ * ann@example.com.evil).  The file is read as it is stored: an address in a
+ * base64 or quoted-printable encoded body part is not found (XXX).  1 yes,
+ * 0 no, -1 with why[] (not a regular file, unreadable).
+ */
+int quarantine_holds(int dfd, const char *name, const char *const *forms,
+	    size_t nforms, char *why, size_t whylen);
+
+/*
+ * Rewrite the spool file name of dir without the person of forms (as
+ * quarantine_holds() finds them): every occurrence, in headers and body,
+ * becomes QUARANTINE_ERASED; everything else stays byte for byte.  Durable
+ * as quarantine_write(): a temp file in dir, fsync, renamed over the
+ * original, the directory fsync'd; mode 0600, the original's owner (when
+ * run as root) and modification time are kept.  *changed_r is false when
+ * the file holds none of forms (then it is not touched).  0, or -1 with
+ * why[] (the original is left as it was).
+ */
+int quarantine_scrub(const char *dir, const char *name,
+	    const char *const *forms, size_t nforms, bool *changed_r,
+	    char *why, size_t whylen);
 
 #endif

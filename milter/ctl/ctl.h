@@ -9,6 +9,12 @@
  * main() removes the global options -c FILE and --json wherever they stand
  * and answers -h/--help after the verb itself, so a verb sees neither.  The
  * config is loaded before a verb runs (config errors exit 78).
+ *
+ * Run as root with UserID set, optinctl reads the token key ring and then
+ * becomes UserID before it opens the database (ctl_store, ctl_become_user),
+ * as the daemons do: files it creates belong to UserID, and every answer
+ * is the one UserID gets.  Every consent event it writes names the Unix
+ * user who ran it (and SUDO_USER) as its user_agent (c->agent).
  */
 #ifndef OPTIN_CTL_H
 #define OPTIN_CTL_H
@@ -29,6 +35,10 @@ struct ctl {
 	struct store *st;		/* owned, opened by ctl_store() */
 	struct token_ring *ring;	/* owned, loaded by ctl_ring() */
 	bool json;			/* --json */
+	bool dropped;			/* ctl_become_user() ran */
+	long long nerased;		/* erased suppressions; -1 unknown */
+	char agent[160];		/* "optinctl user=U[ sudo_user=S]":
+					   user_agent of every event */
 };
 
 typedef int ctl_verb_fn(struct ctl *c, int argc, char **argv);
@@ -81,10 +91,40 @@ const struct token_ring *ctl_ring(struct ctl *c, char *why, size_t whylen);
 int ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
 	    char *why, size_t whylen);
 
-/* As ctl_addr_hash, for lookups: NULL when TokenKeyFile is not set, or
- * (with a warning on stderr) when it cannot be read; else h. */
-const char *ctl_lookup_hash(struct ctl *c, const char *addr,
-	    char h[STORE_HASH_MAX]);
+/*
+ * The erased form of addr for lookups (the store must be open): *hash_r is
+ * h, or NULL when nobody was ever erased (no hash is needed then).  When
+ * someone was erased but the hash cannot be computed (TokenKeyFile not set
+ * or not readable), it prints why and returns EX_CONFIG or EX_UNAVAILABLE:
+ * an answer blind to erased people would differ from one that sees them.
+ * EX_OK otherwise.
+ */
+int ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
+	    const char **hash_r);
+
+/*
+ * Run as root with UserID set: load the token key ring while root may
+ * read it, then become UserID (privdrop_to) for good.  Once per run; a
+ * failed drop exits EX_OSERR.  ctl_store() calls it; so does any verb
+ * that touches the database or QuarantineDir without ctl_store().
+ */
+void ctl_become_user(struct ctl *c);
+
+struct reconsent;
+
+/*
+ * The gate of every optinctl change that sets addr to status (subscribe,
+ * confirm, import; reconsent.h): *r_r says what blocks an opt-in (filled
+ * for opt-outs too).  An opt-out passes.  An opt-in or pending of an
+ * erased or suppressed address is refused unless lift is true and
+ * ev->evidence is non-empty: then the block is lifted, with its events.
+ * EX_OK (go on), EX_DATAERR with the refusal in why[] (nothing printed),
+ * or another exit code after printing why.  Inside the caller's store
+ * transaction.
+ */
+int ctl_reconsent(struct ctl *c, const char *addr, enum sub_status status,
+	    const struct consent_event *ev, bool lift, struct reconsent *r_r,
+	    char *why, size_t whylen);
 
 /*
  * Remove the spool file name from QuarantineDir when no quarantine row

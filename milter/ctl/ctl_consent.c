@@ -4,8 +4,11 @@
  * (DESIGN "optinctl", "Consent model").
  *
  * Every change goes through the store with a consent event (source
- * "optinctl" unless --source says otherwise); read-then-write verbs run in
- * one store transaction so a concurrent change cannot slip in between.
+ * "optinctl" unless --source says otherwise; user_agent names who ran
+ * optinctl, ctl.h); read-then-write verbs run in one store transaction so
+ * a concurrent change cannot slip in between.  An opt-in of an erased or
+ * suppressed address passes ctl_reconsent() (reconsent.h): refused without
+ * --evidence, lifted with it.
  * States and decisions are printed with DESIGN's words; a subscription that
  * does not exist is printed as "no_consent"; status also finds the
  * suppression of an erased address (its keyed hash, ctl_dsar.c).  Human
@@ -29,6 +32,7 @@
 #include "consent.h"
 #include "ctl.h"
 #include "log.h"
+#include "reconsent.h"
 #include "store.h"
 
 #define SOURCE_MAX	64
@@ -220,6 +224,7 @@ ctl_init(struct ctl *c, int argc, char **argv)
 	if (argc != 1)
 		return ctl_usage(argv[0]);
 	path = db_path(c->cfg);
+	ctl_become_user(c);
 	existed = stat(path, &sb) == 0;
 	c->st = store_open(c->cfg, STORE_CREATE, &rs, why, sizeof(why));
 	if (c->st == NULL) {
@@ -377,20 +382,52 @@ ctl_list(struct ctl *c, int argc, char **argv)
 	return ctl_usage(argv[0]);
 }
 
+int
+ctl_reconsent(struct ctl *c, const char *addr, enum sub_status status,
+    const struct consent_event *ev, bool lift, struct reconsent *r_r,
+    char *why, size_t whylen)
+{
+	char h[STORE_HASH_MAX], what[ADDR_MAX + 100];
+	enum store_status rs;
+	const char *hash;
+	int rc;
+
+	if ((rc = ctl_erased_form(c, addr, h, &hash)) != EX_OK)
+		return rc;
+	if ((rs = reconsent_check(c->st, addr, hash, r_r, why, whylen)) !=
+	    STORE_OK)
+		return ctl_fail(rs, why);
+	if (status == SUB_OPTED_OUT || !reconsent_blocked(r_r))
+		return EX_OK;
+	(void)reconsent_str(r_r, addr, what, sizeof(what));
+	if (!lift || ev->evidence == NULL || ev->evidence[0] == '\0') {
+		snprintf(why, whylen, "%s: a new opt-in needs fresh consent "
+		    "evidence (--evidence TEXT)", what);
+		return EX_DATAERR;
+	}
+	if ((rs = reconsent_lift(c->st, addr, hash, r_r, ev, why, whylen)) !=
+	    STORE_OK)
+		return ctl_fail(rs, why);
+	fprintf(stderr, "optinctl: note: %s: lifted with the evidence "
+	    "given\n", what);
+	return EX_OK;
+}
+
 /*
  * change - run one subscription change in a store transaction: read the
  * current state, let decide() pick the new one (or refuse with an exit
- * code), write it with its event.
+ * code), pass the opt-in gate (ctl_reconsent), write it with its event.
  */
 typedef int change_fn(const char *addr, const char *list, bool doi,
     enum sub_status cur, enum sub_status *new_r, const char **event_r);
 
 static int
-change(struct ctl *c, const char *addr, const char *list,
+change(struct ctl *c, const char *verb, const char *addr, const char *list,
     const struct opts *o, change_fn *decide)
 {
 	struct consent_event ev = { 0 };
 	struct consent_row row;
+	struct reconsent rc_block;
 	enum store_status rs;
 	enum sub_status s;
 	char why[512];
@@ -413,6 +450,12 @@ change(struct ctl *c, const char *addr, const char *list,
 	ev.evidence = o->evidence;
 	if ((rc = decide(addr, list, doi, row.status, &s, &ev.event)) !=
 	    EX_OK)
+		goto out;
+	rc = ctl_reconsent(c, addr, s, &ev, true, &rc_block, why,
+	    sizeof(why));
+	if (rc == EX_DATAERR)
+		fprintf(stderr, "optinctl %s: %s\n", verb, why);
+	if (rc != EX_OK)
 		goto out;
 	rs = store_set_status(c->st, addr, list, s, &ev, why, sizeof(why));
 	if (rs == STORE_OK)
@@ -480,7 +523,7 @@ change_verb(struct ctl *c, int argc, char **argv, change_fn *decide)
 	if (argc - first != 2)
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[first], addr);
-	return change(c, addr, argv[first + 1], &o, decide);
+	return change(c, argv[0], addr, argv[first + 1], &o, decide);
 }
 
 int
@@ -511,7 +554,7 @@ ctl_unsubscribe(struct ctl *c, int argc, char **argv)
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[first], addr);
 	if (!o.all)
-		return change(c, addr, argv[first + 1], &o,
+		return change(c, argv[0], addr, argv[first + 1], &o,
 		    decide_unsubscribe);
 
 	(void)ctl_store(c, 0);
@@ -585,8 +628,9 @@ ctl_status(struct ctl *c, int argc, char **argv)
 	if (argc - first != 1)
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[first], addr);
-	hash = ctl_lookup_hash(c, addr, h);
 	(void)ctl_store(c, STORE_READONLY);
+	if ((rc = ctl_erased_form(c, addr, h, &hash)) != EX_OK)
+		return rc;
 	rs = store_suppression(c->st, addr, reason, sizeof(reason), &since,
 	    why, sizeof(why));
 	/* an erased address is suppressed under its keyed hash */

@@ -4,13 +4,27 @@
  * (erasure) (DESIGN "optinctl", "Consent model").
  *
  * forget deletes the person's subscriptions, consent events, suppression
- * and quarantine rows, and the spool files no other row names, and keeps
- * one suppression with reason "erased" whose address is the keyed hash of
- * the address (store_addr_hash, key from TokenKeyFile), plus one "erased"
- * event under that hash, so that the address stays blocked and a CRM
- * import cannot bring it back, while the plain address is held nowhere.
- * The lookups of history, export and status find the erased form too.
+ * and quarantine rows, and keeps one suppression with reason "erased" whose
+ * address is the keyed hash of the address (store_addr_hash, key from
+ * TokenKeyFile), plus one "erased" event under that hash, so that the
+ * address stays blocked and no subscribe or import brings it back without
+ * fresh evidence (reconsent.h), while the plain address is held nowhere:
  *
+ *	database	rows deleted with secure_delete on, then a TRUNCATE
+ *			checkpoint (store_checkpoint); when a reader keeps it
+ *			from completing, forget fails with 75 and claims
+ *			nothing, and running it again finishes the job
+ *	spool		the person's spool files that no other row names are
+ *			removed; every other spool file, orphans included, is
+ *			rewritten without the address (quarantine_scrub: the
+ *			A-label and U-label forms, any ASCII case, become
+ *			erased@invalid, in headers and body); temp files that
+ *			hold it are removed (a temp file is never the only
+ *			copy: the milter tempfails when its rename fails)
+ *	logs		only LogAddresses hash or no keep it out (logaddr.h);
+ *			syslog written before is out of reach
+ *
+ * The lookups of history, export and status find the erased form too.
  * Single-threaded; spool names are checked with quarantine_name_ok() before
  * a file in QuarantineDir is touched.
  */
@@ -27,10 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+
 #include "addr.h"
 #include "config.h"
 #include "consent.h"
 #include "ctl.h"
+#include "logaddr.h"
 #include "quarantine.h"
 #include "store.h"
 
@@ -47,9 +65,9 @@ struct person {
 
 /*
  * person_begin - the verb takes exactly ADDR and no options: normalise it
- * into addr, set *hash_r to its erased form (or NULL, see
- * ctl_lookup_hash), and open a read snapshot of the store.  EX_OK, or an
- * exit code after printing why.
+ * into addr, open a read snapshot of the store and set *hash_r to its
+ * erased form (or NULL, see ctl_erased_form).  EX_OK, or an exit code
+ * after printing why.
  */
 static int
 person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
@@ -57,15 +75,17 @@ person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
 {
 	enum store_status rs;
 	char why[512];
+	int rc;
 
 	if (argc != 2 || argv[1][0] == '-')
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[1], addr);
-	*hash_r = ctl_lookup_hash(c, addr, h);
 	(void)ctl_store(c, STORE_READONLY);
 	if ((rs = store_begin_read(c->st, why, sizeof(why))) != STORE_OK)
 		return ctl_fail(rs, why);
-	return EX_OK;
+	if ((rc = ctl_erased_form(c, addr, h, hash_r)) != EX_OK)
+		store_rollback(c->st);
+	return rc;
 }
 
 /* json_event - one consent event as a JSON object */
@@ -220,6 +240,7 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	struct person p = { c, 0, NULL, 0 };
 	struct store_qfilter f = { 0 };
 	char addr[ADDR_MAX + 1], h[STORE_HASH_MAX], why[512];
+	char shown[LOGADDR_MAX];
 	enum store_status rs;
 	const char *hash;
 	bool found = false, erased = false;
@@ -231,6 +252,10 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	c->json = true;			/* export is JSON always */
 	fputs("{\"address\":", stdout);
 	ctl_json_str(stdout, addr);
+	/* how the product's own logs name this person (LogAddresses) */
+	fputs(",\"log_as\":", stdout);
+	ctl_json_str(stdout, logaddr(c->cfg->log_addresses, ctl_ring(c, why,
+	    sizeof(why)), addr, shown));
 	printf(",\"exported_at\":%lld,\"suppression\":", (long long)time(NULL));
 	rs = print_suppression(c->st, addr, &found, why, sizeof(why));
 	if (rs == STORE_OK && !found && hash != NULL) {
@@ -333,6 +358,127 @@ ctl_spool_remove(struct ctl *c, const char *name, bool *removed_r)
 	return EX_OK;
 }
 
+/* What forget did in QuarantineDir. */
+struct spool_counts {
+	size_t removed;			/* the person's own files */
+	size_t rewritten;		/* files of others, or orphans */
+	size_t temps;			/* temp files removed */
+};
+
+/* dir_names - the names in QuarantineDir, read before any is changed
+ * (renames during readdir may show a name twice or not at all); NULL with
+ * *n_r 0 for a missing directory; -1 after printing why */
+static int
+dir_names(const struct ctl *c, char ***names_r, size_t *n_r)
+{
+	struct dirent *de;
+	char **v;
+	DIR *d;
+
+	*names_r = NULL;
+	*n_r = 0;
+	if ((d = opendir(c->cfg->quarantine_dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		fprintf(stderr, "optinctl forget: %s: %s\n",
+		    c->cfg->quarantine_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((v = realloc(*names_r, (*n_r + 1) * sizeof(*v))) == NULL ||
+		    (v[*n_r] = strdup(de->d_name)) == NULL) {
+			if (v != NULL)
+				*names_r = v;
+			(void)closedir(d);
+			fprintf(stderr, "optinctl forget: out of memory\n");
+			return -1;
+		}
+		*names_r = v;
+		(*n_r)++;
+	}
+	(void)closedir(d);
+	return 0;
+}
+
+/* temp_forget - remove the temp file name of dfd when it holds forms;
+ * EX_OK or an exit code after printing why */
+static int
+temp_forget(const struct ctl *c, int dfd, const char *name,
+    const char *const *forms, size_t nforms, struct spool_counts *n)
+{
+	char why[512];
+	int held;
+
+	if ((held = quarantine_holds(dfd, name, forms, nforms, why,
+	    sizeof(why))) == 0)
+		return EX_OK;
+	if (held > 0 && unlinkat(dfd, name, 0) == 0) {
+		n->temps++;
+		return EX_OK;
+	}
+	if (held > 0 && errno == ENOENT)
+		return EX_OK;		/* renamed or removed meanwhile */
+	if (held < 0 && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return EX_OK;
+	fprintf(stderr, "optinctl forget: %s/%s: %s\n",
+	    c->cfg->quarantine_dir, name, held < 0 ? why : strerror(errno));
+	return EX_IOERR;
+}
+
+/*
+ * spool_forget - QuarantineDir without the person of forms: every spool
+ * file is searched, since rows of other people (or none, for an orphan)
+ * may name a message that was also addressed to the person; one that holds
+ * the person is rewritten without it (quarantine_scrub), a temp file that
+ * holds it is removed.  EX_OK or the first failure's exit code (it goes on
+ * with the other files).
+ */
+static int
+spool_forget(const struct ctl *c, const char *const *forms, size_t nforms,
+    struct spool_counts *n)
+{
+	char **names = NULL, why[512];
+	size_t i, count = 0;
+	bool changed;
+	int dfd = -1, rc = EX_OK, rc2;
+
+	if (dir_names(c, &names, &count) < 0)
+		rc = EX_IOERR;
+	else if (count > 0 && (dfd = open(c->cfg->quarantine_dir, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "optinctl forget: %s: %s\n",
+		    c->cfg->quarantine_dir, strerror(errno));
+		rc = EX_IOERR;
+	}
+	for (i = 0; dfd >= 0 && i < count; i++) {
+		rc2 = EX_OK;
+		if (strncmp(names[i], QUARANTINE_TMP_PREFIX,
+		    strlen(QUARANTINE_TMP_PREFIX)) == 0)
+			rc2 = temp_forget(c, dfd, names[i], forms, nforms, n);
+		else if (quarantine_name_ok(names[i])) {
+			if (quarantine_scrub(c->cfg->quarantine_dir, names[i],
+			    forms, nforms, &changed, why, sizeof(why)) < 0 &&
+			    faccessat(dfd, names[i], F_OK,
+			    AT_SYMLINK_NOFOLLOW) == 0) {
+				fprintf(stderr, "optinctl forget: %s\n", why);
+				rc2 = EX_IOERR;
+			} else if (changed)
+				n->rewritten++;
+		}
+		if (rc2 != EX_OK && rc == EX_OK)
+			rc = rc2;
+	}
+	if (dfd >= 0)
+		(void)close(dfd);
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 enum { OPT_SOURCE = 1, OPT_EVIDENCE };
 
 static const struct option forget_opts[] = {
@@ -341,29 +487,25 @@ static const struct option forget_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-int
-ctl_forget(struct ctl *c, int argc, char **argv)
+/* forget_args - options and ADDR of forget into ev and addr (with its
+ * U-label form in uaddr); EX_OK or an exit code after printing why */
+static int
+forget_args(int argc, char **argv, struct consent_event *ev,
+    char addr[ADDR_MAX + 1], char *uaddr, size_t ulen)
 {
-	struct person p = { c, 0, NULL, 0 };
-	struct consent_event ev = { 0 };
-	struct store_forget_counts n = { 0 };
-	struct store_qfilter f = { 0 };
-	char addr[ADDR_MAX + 1], h[STORE_HASH_MAX], why[512];
-	enum store_status rs;
-	size_t i, removed = 0, kept = 0;
-	bool gone;
-	int ch, rc = EX_OK, rc2;
+	char why[256];
+	int ch;
 
-	ev.source = "optinctl";
+	ev->source = "optinctl";
 	opterr = 0;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, ":", forget_opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_SOURCE:
-			ev.source = optarg;
+			ev->source = optarg;
 			break;
 		case OPT_EVIDENCE:
-			ev.evidence = optarg;
+			ev->evidence = optarg;
 			break;
 		default:
 			return ctl_bad_option("forget", ch, argv);
@@ -371,42 +513,94 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return ctl_usage(argv[0]);
-	if (*ev.source == '\0' || !ctl_text_ok(ev.source, SOURCE_MAX)) {
+	if (*ev->source == '\0' || !ctl_text_ok(ev->source, SOURCE_MAX)) {
 		fprintf(stderr, "optinctl forget: bad --source (1 to %d "
 		    "printable characters)\n", SOURCE_MAX);
 		return EX_DATAERR;
 	}
-	if (ev.evidence != NULL && !ctl_text_ok(ev.evidence, EVIDENCE_MAX)) {
+	if (ev->evidence != NULL && !ctl_text_ok(ev->evidence, EVIDENCE_MAX)) {
 		fprintf(stderr, "optinctl forget: bad --evidence (at most %d "
 		    "printable characters)\n", EVIDENCE_MAX);
 		return EX_DATAERR;
 	}
 	(void)ctl_addr(argv[optind], addr);
+	if (addr_to_unicode(addr, uaddr, ulen, why, sizeof(why)) < 0)
+		snprintf(uaddr, ulen, "%s", addr);
 	/* the erase event must not hold the address it erases */
-	if ((ev.evidence != NULL && strcasestr(ev.evidence, addr) != NULL) ||
-	    strcasestr(ev.source, addr) != NULL) {
+	if ((ev->evidence != NULL && (strcasestr(ev->evidence, addr) != NULL
+	    || strcasestr(ev->evidence, uaddr) != NULL)) ||
+	    strcasestr(ev->source, addr) != NULL ||
+	    strcasestr(ev->source, uaddr) != NULL) {
 		fprintf(stderr, "optinctl forget: --source and --evidence "
 		    "must not contain the address\n");
 		return EX_DATAERR;
 	}
+	return EX_OK;
+}
+
+/* forget_print - the result, once everything is done */
+static void
+forget_print(const struct ctl *c, const char *addr, const char *h,
+    const struct store_forget_counts *n, const struct spool_counts *sp)
+{
+	if (c->json) {
+		fputs("{\"address\":", stdout);
+		ctl_json_str(stdout, addr);
+		printf(",\"erased\":true,\"suppression\":\"%s\","
+		    "\"deleted\":{\"subscriptions\":%lld,\"events\":%lld,"
+		    "\"quarantine\":%lld,\"suppressions\":%lld,"
+		    "\"spool_files\":%zu,\"temp_files\":%zu},"
+		    "\"rewritten\":{\"spool_files\":%zu}}\n", h,
+		    n->subscriptions, n->events, n->quarantine,
+		    n->suppressions, sp->removed, sp->temps, sp->rewritten);
+		return;
+	}
+	printf("erased %s: subscriptions=%lld events=%lld quarantine=%lld "
+	    "suppressions=%lld spool_files=%zu temp_files=%zu\n", addr,
+	    n->subscriptions, n->events, n->quarantine, n->suppressions,
+	    sp->removed, sp->temps);
+	if (sp->rewritten > 0)
+		printf("rewritten without it: %zu spool file%s of other "
+		    "recipients (as %s)\n", sp->rewritten, sp->rewritten == 1 ?
+		    "" : "s", QUARANTINE_ERASED);
+	printf("%s stays blocked (suppressed=erased, kept as a keyed "
+	    "hash)\n", addr);
+}
+
+int
+ctl_forget(struct ctl *c, int argc, char **argv)
+{
+	struct person p = { c, 0, NULL, 0 };
+	struct consent_event ev = { 0 };
+	struct store_forget_counts n = { 0 };
+	struct spool_counts sp = { 0, 0, 0 };
+	struct store_qfilter f = { 0 };
+	char addr[ADDR_MAX + 1], uaddr[ADDR_MAX * 4 + 1];
+	char h[STORE_HASH_MAX], why[512];
+	const char *forms[2];
+	enum store_status rs;
+	size_t i;
+	bool gone;
+	int rc, rc2;
+
+	if ((rc = forget_args(argc, argv, &ev, addr, uaddr, sizeof(uaddr))) !=
+	    EX_OK)
+		return rc;
 	if (c->cfg->token_key_file == NULL) {
 		fprintf(stderr, "optinctl forget: TokenKeyFile is not set: "
 		    "the erased address is kept only as a hash keyed from "
 		    "it\n");
 		return EX_CONFIG;
 	}
+	(void)ctl_store(c, 0);
 	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) < 0) {
 		fprintf(stderr, "optinctl forget: %s\n", why);
 		return EX_UNAVAILABLE;
 	}
-	(void)ctl_store(c, 0);
 	f.recipient = addr;
 	rs = store_quarantine_ls(c->st, &f, spool_add, &p, why, sizeof(why));
-	if (rs != STORE_OK) {
-		spool_free(&p);
-		return ctl_fail(rs, why);
-	}
-	rs = store_forget(c->st, addr, h, &ev, &n, why, sizeof(why));
+	if (rs == STORE_OK)
+		rs = store_forget(c->st, addr, h, &ev, &n, why, sizeof(why));
 	if (rs != STORE_OK) {
 		spool_free(&p);
 		return ctl_fail(rs, why);
@@ -415,32 +609,26 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 		rc2 = ctl_spool_remove(c, p.spool[i], &gone);
 		if (rc2 != EX_OK && rc == EX_OK)
 			rc = rc2;
-		if (gone)
-			removed++;
-		else
-			kept++;
+		sp.removed += gone ? 1 : 0;
 	}
 	spool_free(&p);
-	if (c->json) {
-		fputs("{\"address\":", stdout);
-		ctl_json_str(stdout, addr);
-		printf(",\"erased\":true,\"suppression\":\"%s\","
-		    "\"deleted\":{\"subscriptions\":%lld,\"events\":%lld,"
-		    "\"quarantine\":%lld,\"suppressions\":%lld,"
-		    "\"spool_files\":%zu},\"spool_files_kept\":%zu}\n", h,
-		    n.subscriptions, n.events, n.quarantine, n.suppressions,
-		    removed, kept);
-	} else {
-		printf("erased %s: subscriptions=%lld events=%lld "
-		    "quarantine=%lld suppressions=%lld spool_files=%zu\n",
-		    addr, n.subscriptions, n.events, n.quarantine,
-		    n.suppressions, removed);
-		if (kept > 0)
-			printf("note: %zu spool file%s kept: other quarantine "
-			    "rows name %s\n", kept, kept == 1 ? "" : "s",
-			    kept == 1 ? "it" : "them");
-		printf("%s stays blocked (suppressed=erased, kept as a keyed "
-		    "hash)\n", addr);
+	forms[0] = addr;
+	forms[1] = uaddr;
+	rc2 = spool_forget(c, forms, strcmp(addr, uaddr) != 0 ? 2 : 1, &sp);
+	if (rc2 != EX_OK && rc == EX_OK)
+		rc = rc2;
+	/* last, so that readers had the spool work's time to finish */
+	if ((rs = store_checkpoint(c->st, why, sizeof(why))) != STORE_OK) {
+		fprintf(stderr, "optinctl forget: %s\n", why);
+		if (rc == EX_OK)
+			rc = ctl_exit_code(rs);
 	}
-	return rc;
+	if (rc != EX_OK) {
+		fprintf(stderr, "optinctl forget: %s is not erased yet: its "
+		    "rows are deleted, but copies remain (see above); run "
+		    "forget again\n", addr);
+		return rc;
+	}
+	forget_print(c, addr, h, &n, &sp);
+	return EX_OK;
 }

@@ -13,8 +13,11 @@
  * the store, in file order.  Every change writes a consent event.  Bad
  * rows are reported on stderr with their line number and skipped; with
  * --strict any bad row rolls the whole import back; --dry-run rolls back
- * always.  Addresses of erased people (optinctl forget) are recognised by
- * their keyed hash and skipped.
+ * always.  Every address passes the opt-in gate (ctl_reconsent,
+ * reconsent.h): an opt-in or pending row of an erased or suppressed
+ * address is a bad row (no silent re-consent: optinctl subscribe
+ * --evidence lifts the block); an opt-out row of an erased address is
+ * skipped (the hash blocks it).
  */
 #include "autoconf.h"
 
@@ -37,6 +40,7 @@
 #include "csv.h"
 #include "ctl.h"
 #include "ctl_import.h"
+#include "reconsent.h"
 #include "store.h"
 
 #define JSON_ERRORS_MAX	1000	/* bad rows listed in --json output */
@@ -70,7 +74,6 @@ struct import {
 	struct ctl *c;
 	struct import_map m;		/* read-only once the rows start */
 	bool strict, dry_run;
-	bool check_erased;		/* someone was erased: hash rows */
 	struct csv *rd;			/* borrowed; the parser thread's */
 	struct pipe pipe;
 
@@ -295,29 +298,6 @@ seen_check(struct import *im, const char *addr, const char *list,
 	return -1;
 }
 
-/* is_erased - is addr an erased person's; -1 on a store failure */
-static int
-is_erased(struct import *im, const char *addr, int *fatal_r)
-{
-	char h[STORE_HASH_MAX], why[512];
-	enum store_status rs;
-
-	if (!im->check_erased)
-		return 0;
-	if (ctl_addr_hash(im->c, addr, h, why, sizeof(why)) < 0) {
-		fprintf(stderr, "optinctl import: %s\n", why);
-		*fatal_r = EX_UNAVAILABLE;
-		return -1;
-	}
-	rs = store_suppression(im->c->st, h, NULL, 0, NULL, why, sizeof(why));
-	if (rs == STORE_OK)
-		return 1;
-	if (rs == STORE_NOTFOUND)
-		return 0;
-	*fatal_r = ctl_fail(rs, why);
-	return -1;
-}
-
 /* apply - set one (addr, list) and count what happened; 0 or an exit
  * code */
 static int
@@ -361,7 +341,9 @@ static int
 apply_row(struct import *im, const struct batch *b, const struct prow *r)
 {
 	struct consent_event ev = { 0 };
+	struct reconsent blk;
 	const char *list;
+	char why[600];
 	unsigned i;
 	int fatal = 0, rc;
 
@@ -390,9 +372,17 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 	ev.source = r->source != NOSTR ? b->buf + r->source : im->m.source;
 	ev.evidence = r->evidence != NOSTR ? b->buf + r->evidence : NULL;
 	for (i = 0; i < r->naddr; i++) {
-		if ((rc = is_erased(im, b->buf + r->addr[i], &fatal)) != 0) {
-			if (rc < 0)
-				return fatal;
+		rc = ctl_reconsent(im->c, b->buf + r->addr[i], r->status, &ev,
+		    false, &blk, why, sizeof(why));
+		if (rc == EX_DATAERR) {
+			bad_row(im, r->line, "%s: not imported (optinctl "
+			    "subscribe ADDR LIST --evidence TEXT lifts it)",
+			    why);
+			continue;
+		}
+		if (rc != EX_OK)
+			return rc;
+		if (blk.erased) {	/* an opt-out: the hash blocks it */
 			im->skipped++;
 			continue;
 		}
@@ -650,7 +640,6 @@ ctl_import(struct ctl *c, int argc, char **argv)
 			rc = EX_CONFIG;
 			goto out;
 		}
-		im.check_erased = true;
 	}
 	im.rd = rd;
 	if ((rc = import_rows(&im)) != 0)

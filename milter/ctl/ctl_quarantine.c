@@ -15,7 +15,12 @@
  *				files (no row) older than AGE
  *
  * A row is one blocked recipient; rows of one message share its spool file,
- * which is removed only when no row names it.  Spool names come from the
+ * which is removed only when no row names it.  release, delete and purge
+ * write a consent event under the row's recipient ("quarantine_released",
+ * "quarantine_deleted", "quarantine_purged"; evidence "id=N queue_id=Q
+ * reason=R", with "decision=D forced=yes|no" for release), whose
+ * user_agent names who ran optinctl (ctl.h): an admin's action on a
+ * person's mail shows in that person's history and export.  Spool names come from the
  * database and are checked with quarantine_name_ok() before any path is
  * made from them, and files are opened with O_NOFOLLOW, so that nothing
  * outside QuarantineDir is read or removed.  Single-threaded.
@@ -401,12 +406,16 @@ decide_now(struct ctl *c, const struct store_qrow *q,
 	char h[STORE_HASH_MAX], why[512];
 	struct consent_row row;
 	enum store_status rs;
+	const char *hash;
+	int rc;
 
 	*has_list_r = q->row.list != NULL;
 	if (q->row.list == NULL)
 		return EX_OK;
-	rs = store_lookup2(c->st, q->row.recipient, ctl_lookup_hash(c,
-	    q->row.recipient, h), q->row.list, &row, why, sizeof(why));
+	if ((rc = ctl_erased_form(c, q->row.recipient, h, &hash)) != EX_OK)
+		return rc;
+	rs = store_lookup2(c->st, q->row.recipient, hash, q->row.list, &row,
+	    why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	*r_r = consent_decide(&row);
@@ -509,7 +518,7 @@ static int
 release_marker(struct ctl *c, const struct store_qrow *q, char *out,
     size_t outlen)
 {
-	struct token_ring *ring;
+	const struct token_ring *ring;
 	char why[512], data[400], mac[65];
 	int n, rc = -1;
 
@@ -518,8 +527,8 @@ release_marker(struct ctl *c, const struct store_qrow *q, char *out,
 		    "needed to mark a released copy\n");
 		return -1;
 	}
-	if ((ring = token_ring_load(c->cfg->token_key_file, why,
-	    sizeof(why))) == NULL) {
+	/* the ring of c: loaded before a drop to UserID (ctl_become_user) */
+	if ((ring = ctl_ring(c, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "optinctl quarantine release: %s\n", why);
 		return -1;
 	}
@@ -535,8 +544,31 @@ release_marker(struct ctl *c, const struct store_qrow *q, char *out,
 	} else
 		fprintf(stderr, "optinctl quarantine release: cannot mark "
 		    "the copy\n");
-	token_ring_free(&ring);
 	return rc;
+}
+
+/*
+ * audit - the consent event of an admin's action on row q: event under its
+ * recipient and list, evidence "id=N queue_id=Q reason=R" and extra (may be
+ * NULL); who did it is the handle's agent (ctl.h).
+ */
+static enum store_status
+audit(struct ctl *c, const struct store_qrow *q, const char *event,
+    const char *extra, char *why, size_t whylen)
+{
+	struct consent_event ev = { 0 };
+	char evidence[300];
+
+	snprintf(evidence, sizeof(evidence), "id=%lld queue_id=%s reason=%s%s"
+	    "%s", q->id, q->row.queue_id != NULL ? q->row.queue_id : "-",
+	    q->row.reason, extra != NULL ? " " : "", extra != NULL ? extra :
+	    "");
+	ev.addr = q->row.recipient;
+	ev.list = q->row.list;
+	ev.event = event;
+	ev.source = "optinctl";
+	ev.evidence = evidence;
+	return store_event_add(c->st, &ev, why, whylen);
 }
 
 /* q_release - quarantine release ID [--force] */
@@ -549,8 +581,8 @@ q_release(struct ctl *c, int argc, char **argv)
 	enum store_status rs;
 	struct iovec iov[2];
 	struct qopts o;
-	char why[512], t[32], *msg = NULL, marker[200];
-	bool has_list;
+	char why[512], t[32], *msg = NULL, marker[200], extra[80];
+	bool has_list, forced;
 	size_t len;
 	int rc;
 
@@ -596,9 +628,20 @@ q_release(struct ctl *c, int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	rs = store_quarantine_released(c->st, q->id, time(NULL), why,
-	    sizeof(why));
+	forced = !has_list || r != CONSENT_DELIVER;
+	snprintf(extra, sizeof(extra), "decision=%s forced=%s", has_list ?
+	    consent_reason_str(r) : "-", forced ? "yes" : "no");
+	rs = store_begin(c->st, why, sizeof(why));
+	if (rs == STORE_OK)
+		rs = store_quarantine_released(c->st, q->id, time(NULL), why,
+		    sizeof(why));
+	if (rs == STORE_OK)
+		rs = audit(c, q, "quarantine_released", extra, why,
+		    sizeof(why));
+	if (rs == STORE_OK)
+		rs = store_commit(c->st, why, sizeof(why));
 	if (rs != STORE_OK) {
+		store_rollback(c->st);
 		/* sent, but not marked: say so plainly */
 		fprintf(stderr, "optinctl quarantine release: row %lld was "
 		    "sent but could not be marked released: %s\n", q->id,
@@ -611,11 +654,10 @@ q_release(struct ctl *c, int argc, char **argv)
 		ctl_json_str(stdout, q->row.recipient);
 		fputs(",\"decision\":", stdout);
 		ctl_json_str(stdout, has_list ? consent_reason_str(r) : NULL);
-		printf(",\"forced\":%s}\n", has_list && r == CONSENT_DELIVER ?
-		    "false" : "true");
+		printf(",\"forced\":%s}\n", forced ? "true" : "false");
 	} else
 		printf("released %lld to <%s>%s\n", q->id, q->row.recipient,
-		    has_list && r == CONSENT_DELIVER ? "" : " (forced)");
+		    forced ? " (forced)" : "");
 	rc = EX_OK;
 out:
 	free(msg);
@@ -636,8 +678,16 @@ q_delete(struct ctl *c, int argc, char **argv)
 
 	if ((rc = one_row(c, argc, argv, 0, 0, &o, &x)) != EX_OK)
 		return rc;
-	rs = store_quarantine_del(c->st, x.copy->id, why, sizeof(why));
+	rs = store_begin(c->st, why, sizeof(why));
+	if (rs == STORE_OK)
+		rs = store_quarantine_del(c->st, x.copy->id, why, sizeof(why));
+	if (rs == STORE_OK)
+		rs = audit(c, x.copy, "quarantine_deleted", NULL, why,
+		    sizeof(why));
+	if (rs == STORE_OK)
+		rs = store_commit(c->st, why, sizeof(why));
 	if (rs != STORE_OK) {
+		store_rollback(c->st);
 		rc = ctl_fail(rs, why);
 		goto out;
 	}
@@ -653,10 +703,10 @@ out:
 	return rc;
 }
 
-/* Rows to purge, collected before anything is deleted. */
+/* Rows to purge, collected before anything is deleted: what the spool
+ * removal and the audit events need. */
 struct purge_ctx {
-	long long *id;			/* owned */
-	char **spool;			/* owned */
+	struct store_qrow *row;		/* owned; strings owned */
 	size_t n;
 	bool nomem;
 };
@@ -666,22 +716,46 @@ static int
 purge_add(const struct store_qrow *q, void *arg)
 {
 	struct purge_ctx *x = arg;
-	long long *id;
-	char **sp;
+	struct store_qrow *v, *r;
 
-	if ((id = realloc(x->id, (x->n + 1) * sizeof(*id))) == NULL)
+	if ((v = realloc(x->row, (x->n + 1) * sizeof(*v))) == NULL)
 		goto nomem;
-	x->id = id;
-	if ((sp = realloc(x->spool, (x->n + 1) * sizeof(*sp))) == NULL)
+	x->row = v;
+	r = &v[x->n];
+	memset(r, 0, sizeof(*r));
+	r->id = q->id;
+	if ((r->row.spool_file = strdup(q->row.spool_file)) == NULL ||
+	    (r->row.recipient = strdup(q->row.recipient)) == NULL ||
+	    (r->row.reason = strdup(q->row.reason)) == NULL ||
+	    (q->row.list != NULL && (r->row.list = strdup(q->row.list)) ==
+	    NULL) || (q->row.queue_id != NULL && (r->row.queue_id =
+	    strdup(q->row.queue_id)) == NULL)) {
+		x->n++;			/* freed with the others */
 		goto nomem;
-	x->spool = sp;
-	if ((sp[x->n] = strdup(q->row.spool_file)) == NULL)
-		goto nomem;
-	id[x->n++] = q->id;
+	}
+	x->n++;
 	return 0;
 nomem:
 	x->nomem = true;
 	return 1;
+}
+
+/* purge_free - free what purge_add kept */
+static void
+purge_free(struct purge_ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n; i++) {
+		free((char *)x->row[i].row.spool_file);
+		free((char *)x->row[i].row.recipient);
+		free((char *)x->row[i].row.reason);
+		free((char *)x->row[i].row.list);
+		free((char *)x->row[i].row.queue_id);
+	}
+	free(x->row);
+	x->row = NULL;
+	x->n = 0;
 }
 
 /* purge_orphans - remove spool files older than cutoff that no row names
@@ -727,10 +801,10 @@ purge_orphans(struct ctl *c, time_t cutoff, size_t *n_r)
 static int
 q_purge(struct ctl *c, int argc, char **argv)
 {
-	struct purge_ctx x = { NULL, NULL, 0, false };
+	struct purge_ctx x = { NULL, 0, false };
 	enum store_status rs;
 	struct qopts o;
-	char why[512];
+	char why[512], extra[40];
 	size_t i, files = 0, orphans = 0;
 	time_t cutoff;
 	long age;
@@ -754,8 +828,14 @@ q_purge(struct ctl *c, int argc, char **argv)
 		snprintf(why, sizeof(why), "out of memory");
 		rs = STORE_ERROR;
 	}
-	for (i = 0; rs == STORE_OK && i < x.n; i++)
-		rs = store_quarantine_del(c->st, x.id[i], why, sizeof(why));
+	snprintf(extra, sizeof(extra), "older_than=%lds", age);
+	for (i = 0; rs == STORE_OK && i < x.n; i++) {
+		rs = store_quarantine_del(c->st, x.row[i].id, why,
+		    sizeof(why));
+		if (rs == STORE_OK)
+			rs = audit(c, &x.row[i], "quarantine_purged", extra,
+			    why, sizeof(why));
+	}
 	if (rs == STORE_OK)
 		rs = store_commit(c->st, why, sizeof(why));
 	if (rs != STORE_OK) {
@@ -764,7 +844,7 @@ q_purge(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < x.n; i++) {
-		rc2 = ctl_spool_remove(c, x.spool[i], &removed);
+		rc2 = ctl_spool_remove(c, x.row[i].row.spool_file, &removed);
 		if (rc2 != EX_OK && rc == EX_OK)
 			rc = rc2;
 		files += removed ? 1 : 0;
@@ -781,10 +861,7 @@ q_purge(struct ctl *c, int argc, char **argv)
 		    age, files, files == 1 ? "" : "s", orphans,
 		    orphans == 1 ? "" : "s");
 out:
-	for (i = 0; i < x.n; i++)
-		free(x.spool[i]);
-	free(x.spool);
-	free(x.id);
+	purge_free(&x);
 	return rc;
 }
 

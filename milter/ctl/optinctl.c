@@ -11,6 +11,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "privdrop.h"
 #include "store.h"
 #include "token.h"
 
@@ -200,18 +202,81 @@ ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
 	return 0;
 }
 
-const char *
-ctl_lookup_hash(struct ctl *c, const char *addr, char h[STORE_HASH_MAX])
+int
+ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
+    const char **hash_r)
 {
+	enum store_status rs;
 	char why[512];
 
-	if (c->cfg->token_key_file == NULL)
-		return NULL;
-	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) == 0)
-		return h;
-	fprintf(stderr, "optinctl: warning: %s: erased addresses cannot be "
-	    "recognised\n", why);
-	return NULL;
+	*hash_r = NULL;
+	if (c->nerased < 0) {
+		rs = store_suppression_count(c->st, "erased", &c->nerased, why,
+		    sizeof(why));
+		if (rs != STORE_OK) {
+			c->nerased = -1;
+			return ctl_fail(rs, why);
+		}
+	}
+	if (c->nerased == 0)
+		return EX_OK;
+	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl: cannot tell whether %s was erased "
+		    "(%lld erased address%s kept as keyed hashes): %s\n",
+		    addr, c->nerased, c->nerased == 1 ? " is" : "es are", why);
+		return c->cfg->token_key_file == NULL ? EX_CONFIG :
+		    EX_UNAVAILABLE;
+	}
+	*hash_r = h;
+	return EX_OK;
+}
+
+void
+ctl_become_user(struct ctl *c)
+{
+	unsigned uid, gid;
+	char why[512];
+
+	if (c->dropped || c->cfg == NULL || c->cfg->user_id == NULL ||
+	    getuid() != 0)
+		return;
+	c->dropped = true;
+	if (privdrop_lookup(c->cfg->user_id, &uid, &gid, why, sizeof(why)) <
+	    0) {
+		fprintf(stderr, "optinctl: UserID: %s\n", why);
+		exit(EX_CONFIG);
+	}
+	/* a ring only root may read is loaded now; one that belongs to
+	 * UserID fails here ("neither root nor us") and loads after */
+	if (c->cfg->token_key_file != NULL && c->ring == NULL)
+		c->ring = token_ring_load(c->cfg->token_key_file, why,
+		    sizeof(why));
+	if (privdrop_to(c->cfg->user_id, why, sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl: UserID: %s\n", why);
+		exit(EX_OSERR);
+	}
+}
+
+/* agent_init - c->agent: who runs optinctl, for the events it writes:
+ * the user of getuid(), and SUDO_USER when set (as sudo says; the uid is
+ * what the system vouches for) */
+static void
+agent_init(struct ctl *c)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	const char *sudo = getenv("SUDO_USER");
+	char user[64], safe[64];
+
+	if (pw != NULL && pw->pw_name != NULL)
+		(void)log_safe(pw->pw_name, user, sizeof(user));
+	else
+		snprintf(user, sizeof(user), "uid:%lu",
+		    (unsigned long)getuid());
+	snprintf(c->agent, sizeof(c->agent), "optinctl user=%s", user);
+	if (sudo != NULL && *sudo != '\0' && strchr(sudo, ' ') == NULL)
+		snprintf(c->agent + strlen(c->agent), sizeof(c->agent) -
+		    strlen(c->agent), " sudo_user=%s", log_safe(sudo, safe,
+		    sizeof(safe)));
 }
 
 int
@@ -306,9 +371,12 @@ ctl_store(struct ctl *c, unsigned flags)
 
 	if (c->st != NULL)
 		return c->st;
+	ctl_become_user(c);
 	c->st = store_open(c->cfg, flags, &st, why, sizeof(why));
-	if (c->st != NULL)
+	if (c->st != NULL) {
+		store_set_agent(c->st, c->agent);
 		return c->st;
+	}
 	fprintf(stderr, "optinctl: %s\n", why);
 	/* a missing SQLite file is "no input" here; for the milter it is
 	 * a temporary failure (the mail stays queued) */
@@ -452,6 +520,8 @@ main(int argc, char **argv)
 	const struct verb *v;
 	int i, nerr = 0, rc;
 
+	c.nerased = -1;
+	agent_init(&c);
 	log_init("optinctl", false, true, LOG_LEVEL_WARNING, NULL);
 	/* global options before the verb */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

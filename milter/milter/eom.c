@@ -25,6 +25,7 @@
 #include "dkimsign.h"
 #include "eom.h"
 #include "log.h"
+#include "logaddr.h"
 #include "quarantine.h"
 #include "resubmit.h"
 #include "session.h"
@@ -71,26 +72,15 @@ eom_db_error(const struct conn *c, struct verdict *v)
 	}
 }
 
-/* fmt_addr - an address as LogAddresses wants it in logs */
+/* fmt_addr - an address as LogAddresses wants it in logs (logaddr.h) */
 static const char *
 fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 {
-	char mac[65], safe[ADDR_MAX + 1];
+	char tmp[LOGADDR_MAX];
 
-	switch (c->rt->cfg->log_addresses) {
-	case LOGADDR_NO:
-		return "<hidden>";
-	case LOGADDR_HASH:
-		if (c->rt->ring == NULL || addr == NULL ||
-		    token_mark(c->rt->ring, addr, strlen(addr), mac) < 0)
-			return "<hidden>";
-		snprintf(out, outlen, "<hash:%.16s>", mac);
-		return out;
-	default:
-		snprintf(out, outlen, "<%s>", log_safe(addr ? addr : "",
-		    safe, sizeof(safe)));
-		return out;
-	}
+	snprintf(out, outlen, "%s", logaddr(c->rt->cfg->log_addresses,
+	    c->rt->ring, addr, tmp));
+	return out;
 }
 
 /* lookup_all - decide every recipient; 0, -1 on a store failure, -2 when

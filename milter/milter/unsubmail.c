@@ -15,6 +15,7 @@
 #include "config.h"
 #include "eom.h"
 #include "log.h"
+#include "logaddr.h"
 #include "session.h"
 #include "spf.h"
 #include "store.h"
@@ -131,8 +132,10 @@ record(struct conn *c, const struct token_info *info, const char *evidence,
 }
 
 /* spf_evidence - "spf=RESULT (explanation) " for the sending host, or ""
- * when SPF is not available; evaluated in the isolated helper (spf.h) */
-static void
+ * when SPF is not available; evaluated in the isolated helper (spf.h).
+ * Returns the result word ("-" without SPF) for the log line, which
+ * leaves the explanation out: libspf2 puts the sender's address in it. */
+static const char *
 spf_evidence(const struct conn *c, char *out, size_t outlen)
 {
 	char explain[300];
@@ -140,10 +143,11 @@ spf_evidence(const struct conn *c, char *out, size_t outlen)
 
 	out[0] = '\0';
 	if (c->rt->spf == NULL)
-		return;
+		return "-";
 	r = spf_check_inbound(c->rt->spf, c->client_addr, c->helo,
 	    c->msg.sender_raw, explain, sizeof(explain));
 	snprintf(out, outlen, "spf=%s (%s) ", spf_result_str(r), explain);
+	return spf_result_str(r);
 }
 
 bool
@@ -152,12 +156,14 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 	struct msg *m = &c->msg;
 	struct token_info info;
 	char evidence[900], why[300], from[300], spf[400];
+	char shown[LOGADDR_MAX];
+	const char *spf_word;
 	size_t i, n = 0;
 	enum store_status ss;
 
 	if (!unsubmail_pending(c))
 		return false;
-	spf_evidence(c, spf, sizeof(spf));
+	spf_word = spf_evidence(c, spf, sizeof(spf));
 	snprintf(evidence, sizeof(evidence), "%sclient=%s helo=%s "
 	    "mail_from=%s", spf, c->client, c->helo, log_safe(m->sender_raw ?
 	    m->sender_raw : "", from, sizeof(from)));
@@ -178,8 +184,12 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 			eom_db_error(c, v);
 			return true;
 		}
-		log_info("%s: unsubscribe source=mailto list=%s %s", m->qid,
-		    info.list, evidence);
+		/* the sender is the person: LogAddresses (logaddr.h) */
+		log_info("%s: unsubscribe source=mailto list=%s spf=%s "
+		    "client=%s helo=%s mail_from=%s", m->qid, info.list,
+		    spf_word, c->client, c->helo, logaddr(
+		    c->rt->cfg->log_addresses, c->rt->ring, m->sender_raw,
+		    shown));
 	}
 	if (n < m->nrcpt)
 		return false;

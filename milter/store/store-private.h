@@ -89,6 +89,12 @@ struct store_backend {
 	    store_addr_fn *fn, void *ctx, char *why, size_t whylen);
 	enum store_status (*stats)(struct store *st, time_t since,
 	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
+	enum store_status (*event_add)(struct store *st,
+	    const struct consent_event *ev, char *why, size_t whylen);
+	enum store_status (*unsuppress)(struct store *st, const char *key,
+	    const struct consent_event *ev, char *why, size_t whylen);
+	enum store_status (*checkpoint)(struct store *st, char *why,
+	    size_t whylen);
 };
 
 /* The common head of every backend handle. */
@@ -96,6 +102,9 @@ struct store {
 	const struct store_backend *be;	/* static */
 	bool created;			/* this open created the database */
 	int version;			/* schema version found (or made) */
+	const char *agent;		/* borrowed (store_set_agent): the
+					   user_agent of events that name
+					   none */
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -303,3 +303,31 @@ store_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 	assert(fn != NULL);
 	return st->be->stats(st, since, fn, ctx, why, whylen);
 }
+
+enum store_status
+store_checkpoint(struct store *st, char *why, size_t whylen)
+{
+	return st->be->checkpoint(st, why, whylen);
+}
+
+enum store_status
+store_event_add(struct store *st, const struct consent_event *ev, char *why,
+    size_t whylen)
+{
+	assert(ev != NULL && ev->addr != NULL && ev->event != NULL);
+	return st->be->event_add(st, ev, why, whylen);
+}
+
+enum store_status
+store_unsuppress(struct store *st, const char *key,
+    const struct consent_event *ev, char *why, size_t whylen)
+{
+	assert(key != NULL);
+	return st->be->unsuppress(st, key, ev, why, whylen);
+}
+
+void
+store_set_agent(struct store *st, const char *agent)
+{
+	st->agent = agent;
+}

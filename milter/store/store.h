@@ -285,6 +285,48 @@ enum store_status store_forget(struct store *st, const char *addr,
 	    const char *addr_hash, const struct consent_event *ev,
 	    struct store_forget_counts *n_r, char *why, size_t whylen);
 
+/*
+ * Make deleted rows unrecoverable from the database files: copy every
+ * committed change into the main file and empty the write-ahead log
+ * (SQLite: wal_checkpoint(TRUNCATE); every connection that writes runs
+ * with secure_delete on, so deleted rows are zeroed in their pages).  Call
+ * it outside a transaction, after store_forget().  STORE_TEMPFAIL when it
+ * cannot complete within the busy timeout, mostly because another
+ * connection holds a read transaction on an older snapshot: the pages the
+ * deletions replaced then stay in the database file until a later
+ * checkpoint, and why[] says so.
+ */
+enum store_status store_checkpoint(struct store *st, char *why,
+	    size_t whylen);
+
+/*
+ * Append one consent event: ev->addr and ev->event are required, the other
+ * fields may be NULL (user_agent defaults to the handle's agent, see
+ * store_set_agent).  For events that change no state, such as an admin's
+ * action on a quarantined message.
+ */
+enum store_status store_event_add(struct store *st,
+	    const struct consent_event *ev, char *why, size_t whylen);
+
+/*
+ * Lift the global suppression of key (an address, or the erased form of
+ * one) and append the event ev (its address ev->addr, default key; event
+ * default "unsuppressed"), in one transaction as store_set_status.
+ * STORE_NOTFOUND, with nothing written, when key has no suppression.
+ * Lifting needs fresh consent evidence: call it through reconsent_lift()
+ * (reconsent.h), the one place that decides so.
+ */
+enum store_status store_unsuppress(struct store *st, const char *key,
+	    const struct consent_event *ev, char *why, size_t whylen);
+
+/*
+ * Name who makes the changes through st, e.g. "optinctl user=root
+ * sudo_user=ann": every consent event written through st whose user_agent
+ * is NULL gets agent as its user_agent (an audit trail of admin actions).
+ * agent is borrowed and must outlive st; NULL clears it.
+ */
+void store_set_agent(struct store *st, const char *agent);
+
 /* A quarantine row as read back; strings borrowed for the call. */
 struct store_qrow {
 	long long id;

@@ -10,7 +10,11 @@
  * one statement returning both the suppression and the subscription state.
  *
  * Settings per connection: WAL, synchronous=NORMAL, foreign_keys on (off,
- * with a 256 MiB page cache, for STORE_BULK), busy timeout DBBusyTimeout.
+ * with a 256 MiB page cache, for STORE_BULK), busy timeout DBBusyTimeout,
+ * and secure_delete on every connection that may write: deleted content is
+ * overwritten with zeros, whoever deletes it (a subscription rewritten by
+ * the milter as well as a person erased by optinctl), so that a TRUNCATE
+ * checkpoint (sq_checkpoint) leaves no old copy in any file.
  * A database that is busy, locked, unreadable or unopenable is
  * STORE_TEMPFAIL, never "not found" (STYLE.md section 4).
  * Single changes run in BEGIN IMMEDIATE (so that waiting for the write lock
@@ -612,6 +616,11 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 		rc = sq_exec_script(s, "PRAGMA journal_mode = WAL", NULL);
 		if (rc != SQLITE_OK)
 			return sq_fail(s, rc, "journal_mode WAL", why, whylen);
+		/* erasure: freed cells and pages are zeroed (DESIGN
+		 * "Consent model"); builds differ in the default */
+		rc = sq_exec_script(s, "PRAGMA secure_delete = ON", NULL);
+		if (rc != SQLITE_OK)
+			return sq_fail(s, rc, "secure_delete", why, whylen);
 	}
 	if ((rc = sq_exec_script(s, "PRAGMA user_version", &version))
 	    != SQLITE_OK)
@@ -926,7 +935,7 @@ sq_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
 }
 
 /* event_add - append one consent_events row (inside the caller's
- * transaction or savepoint) */
+ * transaction or savepoint); user_agent defaults to the handle's agent */
 static int
 event_add(struct sq *s, const char *addr, const char *list,
     const char *event, const char *evidence, const struct consent_event *ev)
@@ -934,7 +943,8 @@ event_add(struct sq *s, const char *addr, const char *list,
 	return stmt_exec(s, STMT_EVENT_ADD, "tttttttl", addr, list, event,
 	    ev != NULL ? ev->source : NULL, evidence,
 	    ev != NULL ? ev->remote_addr : NULL,
-	    ev != NULL ? ev->user_agent : NULL, (sqlite3_int64)time(NULL));
+	    ev != NULL && ev->user_agent != NULL ? ev->user_agent :
+	    s->base.agent, (sqlite3_int64)time(NULL));
 }
 
 /* sub_write - upsert the subscription (addr, list) to status word and
@@ -1253,9 +1263,9 @@ sq_delete(struct sq *s, enum stmt i, const char *addr, long long *n_r)
 
 /*
  * sq_forget - erase addr, keeping only the hashed suppression.  With
- * secure_delete the freed cells are zeroed, and when this call owns the
- * transaction a TRUNCATE checkpoint afterwards removes the old pages from
- * the WAL, so that the plain address is not left in the files.
+ * secure_delete (sq_setup) the freed cells are zeroed in the new pages;
+ * until sq_checkpoint, which the caller runs after the commit, the
+ * database file holds the pages from before and the WAL older frames.
  */
 static enum store_status
 sq_forget(struct store *st, const char *addr, const char *addr_hash,
@@ -1268,9 +1278,6 @@ sq_forget(struct store *st, const char *addr, const char *addr_hash,
 	bool own;
 	int rc;
 
-	if ((rc = sq_exec_script(s, "PRAGMA secure_delete = ON", NULL))
-	    != SQLITE_OK)
-		return sq_fail(s, rc, "secure_delete", why, whylen);
 	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
 	if ((rc = sq_delete(s, STMT_DEL_SUBS, addr, &n.subscriptions)) !=
@@ -1288,10 +1295,6 @@ sq_forget(struct store *st, const char *addr, const char *addr_hash,
 	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
 	if (rs == STORE_OK)
 		rs = lrs;
-	if (rs == STORE_OK && own)
-		(void)sq_exec_script(s, "PRAGMA wal_checkpoint(TRUNCATE)",
-		    NULL);
-	(void)sq_exec_script(s, "PRAGMA secure_delete = OFF", NULL);
 	if (rs == STORE_OK && n_r != NULL)
 		*n_r = n;
 	return rs;
@@ -1450,6 +1453,81 @@ sq_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 	return rows_end(s, stmt, rc, "stats", why, whylen);
 }
 
+/* sq_event_add - append one event, no state change */
+static enum store_status
+sq_event_add(struct store *st, const struct consent_event *ev, char *why,
+    size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	int rc;
+
+	if ((rc = event_add(s, ev->addr, ev->list, ev->event, ev->evidence,
+	    ev)) != SQLITE_OK)
+		return sq_fail(s, rc, "consent event", why, whylen);
+	return STORE_OK;
+}
+
+/* sq_unsuppress - delete the suppression of key and append the event */
+static enum store_status
+sq_unsuppress(struct store *st, const char *key,
+    const struct consent_event *ev, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	enum store_status rs = STORE_OK, lrs;
+	long long n = 0;
+	bool own;
+	int rc;
+
+	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rc = sq_delete(s, STMT_DEL_SUPP, key, &n)) != SQLITE_OK)
+		rs = sq_fail(s, rc, "unsuppress", why, whylen);
+	else if (n == 0) {
+		snprintf(why, whylen, "no suppression to lift");
+		rs = STORE_NOTFOUND;
+	} else if ((rc = event_add(s, ev != NULL && ev->addr != NULL ?
+	    ev->addr : key, NULL, ev != NULL && ev->event != NULL ?
+	    ev->event : "unsuppressed", ev != NULL ? ev->evidence : NULL,
+	    ev)) != SQLITE_OK)
+		rs = sq_fail(s, rc, "consent event", why, whylen);
+	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	return rs != STORE_OK ? rs : lrs;
+}
+
+/*
+ * sq_checkpoint - TRUNCATE checkpoint: every frame of the WAL into the
+ * database file, then the WAL cut to zero bytes.  SQLITE_BUSY (after the
+ * busy handler gave up) means a reader on an older snapshot, or a writer,
+ * kept it from completing: the frames it needs stay in the WAL, and the
+ * pages they replace, deleted rows among them, in the database file.
+ */
+static enum store_status
+sq_checkpoint(struct store *st, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	int rc, nlog = -1, nckpt = -1;
+
+	if (!sqlite3_get_autocommit(s->db)) {
+		snprintf(why, whylen, "ConsentDB %s: checkpoint inside a "
+		    "transaction", s->path);
+		return STORE_ERROR;
+	}
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
+	if (rc == SQLITE_BUSY || (rc == SQLITE_OK && nlog != 0 &&
+	    nlog != -1)) {
+		snprintf(why, whylen, "ConsentDB %s: checkpoint could not "
+		    "complete: another connection holds a read transaction "
+		    "or the write lock (busy past DBBusyTimeout): deleted "
+		    "rows stay in the database file until one completes",
+		    s->path);
+		return STORE_TEMPFAIL;
+	}
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "checkpoint", why, whylen);
+	return STORE_OK;
+}
+
 const char *
 store_sqlite_schema(void)
 {
@@ -1488,4 +1566,7 @@ const struct store_backend store_sqlite_backend = {
 	.members = sq_members,
 	.opt_out_addrs = sq_opt_out_addrs,
 	.stats = sq_stats,
+	.event_add = sq_event_add,
+	.unsuppress = sq_unsuppress,
+	.checkpoint = sq_checkpoint,
 };

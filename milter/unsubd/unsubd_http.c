@@ -42,10 +42,10 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <openssl/evp.h>
 
 #include "config.h"
 #include "log.h"
+#include "logaddr.h"
 #include "store.h"
 #include "token.h"
 #include "unsubd_guard.h"
@@ -104,34 +104,16 @@ unsubd_store(struct unsubd *u, enum store_status *ss_r, char *why,
 	return st;
 }
 
-/* unsubd_addr_log - the address as LogAddresses wants it in a log line */
+/* unsubd_addr_log - the address as LogAddresses wants it in a log line
+ * (logaddr.h: the one home, keyed with the token ring) */
 const char *
 unsubd_addr_log(const struct unsubd *u, const char *addr, char *out,
     size_t outlen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	char safe[330];
+	char tmp[LOGADDR_MAX];
 
-	switch (u->cfg->log_addresses) {
-	case LOGADDR_NO:
-		snprintf(out, outlen, "<redacted>");
-		break;
-	case LOGADDR_HASH:
-		if (EVP_Digest(addr, strlen(addr), md, &mdlen, EVP_sha256(),
-		    NULL) != 1)
-			mdlen = 0;
-		snprintf(out, outlen, "hash:");
-		for (i = 0; i < mdlen && i < 8 && strlen(out) + 3 <= outlen;
-		    i++)
-			snprintf(out + strlen(out), outlen - strlen(out),
-			    "%02x", md[i]);
-		break;
-	default:
-		snprintf(out, outlen, "<%s>", log_safe(addr, safe,
-		    sizeof(safe)));
-		break;
-	}
+	snprintf(out, outlen, "%s", logaddr(u->cfg->log_addresses, u->ring,
+	    addr, tmp));
 	return out;
 }
 

@@ -1,6 +1,7 @@
 # t-dsar.sh - optinctl history, export and forget (sourced by run.sh): the
 # erased address stays blocked (status, quarantine release through
-# store_lookup2, import) and appears nowhere in the database files.
+# store_lookup2, import, subscribe) and appears nowhere in the database
+# files; t-erasure.sh checks every byte of the files and the spool.
 
 new_db dsar
 
@@ -17,9 +18,9 @@ qrow 3 news@example.com ann@example.com news suppressed 20240101-000000-Q3-own.e
 # --- history, export ---------------------------------------------------------
 
 run history ANN@example.com
-if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = 'TIME news opted_in source=optinctl evidence="form 7"
-TIME promo pending source=crm
-TIME - suppressed source=optinctl evidence="reason=unsubscribed_all"' ]
+if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = "TIME news opted_in source=optinctl evidence=\"form 7\" agent=\"optinctl user=$me\"
+TIME promo pending source=crm agent=\"optinctl user=$me\"
+TIME - suppressed source=optinctl evidence=\"reason=unsubscribed_all\" agent=\"optinctl user=$me\"" ]
 then ok; else bad "history" "rc $rc" "out: $out" "err: $err"; fi
 check_json "history --json" 0 \
     'd["address"] == "ann@example.com" and [(e["list"], e["event"], e["source"], e["evidence"]) for e in d["events"]] == [("news", "opted_in", "optinctl", "form 7"), ("promo", "pending", "crm", None), (None, "suppressed", "optinctl", "reason=unsubscribed_all")] and all(e["occurred_at"] > 0 for e in d["events"])' \
@@ -42,12 +43,12 @@ printf 'ConsentDB %s\nSyslog no\n' "$db" > "$tmp/nokey.conf"
 check_err "forget without TokenKeyFile" 78 \
     "optinctl forget: TokenKeyFile is not set: the erased address is kept only as a hash keyed from it" \
     -c "$tmp/nokey.conf" forget ann@example.com
-check "forget" 0 "erased ann@example.com: subscriptions=2 events=3 quarantine=2 suppressions=1 spool_files=1
-note: 1 spool file kept: other quarantine rows name it
+check "forget" 0 "erased ann@example.com: subscriptions=2 events=3 quarantine=2 suppressions=1 spool_files=1 temp_files=0
+rewritten without it: 1 spool file of other recipients (as erased@invalid)
 ann@example.com stays blocked (suppressed=erased, kept as a keyed hash)" \
     forget ann@example.com --evidence "ticket 42"
-if [ ! -e "$qdir/20240101-000000-Q3-own.eml" ] && [ -e "$qdir/20240101-000000-Q1-shared.eml" ]
-then ok; else bad "forget: own spool file removed, shared one kept" "$(ls "$qdir")"; fi
+if [ ! -e "$qdir/20240101-000000-Q3-own.eml" ] && [ "$(cat "$qdir/20240101-000000-Q1-shared.eml")" = "$(printf 'To: erased@invalid, bob@example.com\r\nSubject: both\r\n\r\nx\r')" ]
+then ok; else bad "forget: own spool file removed, shared one rewritten without ann" "$(ls "$qdir")" "$(cat "$qdir/20240101-000000-Q1-shared.eml")"; fi
 check "status after forget: still blocked" 0 "ann@example.com suppressed=erased
   (other lists) decision=suppressed" status ann@example.com
 check_sql "the plain address is in no row of any table" 0 "$(
@@ -69,17 +70,20 @@ check_json "export after forget" 0 \
     'd["erased"] is True and d["suppression"]["reason"] == "erased" and d["subscriptions"] == [] and [e["event"] for e in d["events"]] == ["erased"] and d["quarantine"] == []' \
     export ann@example.com
 run history ann@example.com
-if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = 'TIME - erased source=optinctl evidence="ticket 42"' ]
+if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = "TIME - erased source=optinctl evidence=\"ticket 42\" agent=\"optinctl user=$me\"" ]
 then ok; else bad "history after forget" "rc $rc" "out: $out"; fi
 
-# an erased address does not come back through an import
-printf 'address,list,status\nAnn@Example.com,news,opted_in\ncarl@example.com,news,opted_in\n' > "$tmp/dsar-a.csv"
-check "import skips an erased address" 0 \
-    "import $tmp/dsar-a.csv: format=optin rows=2 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+# an erased address does not come back through an import: refused (65),
+# naming why; an opt-out row of it is skipped (the hash blocks it)
+printf 'address,list,status\nAnn@Example.com,news,opted_in\ncarl@example.com,news,opted_in\nann@example.com,crm,opted_out\n' > "$tmp/dsar-a.csv"
+check_both "import refuses an erased address" 65 \
+    "import $tmp/dsar-a.csv: format=optin rows=3 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=1" \
+    "optinctl import: $tmp/dsar-a.csv:2: ann@example.com was erased (optinctl forget): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" \
     import "$tmp/dsar-a.csv"
 printf 'Email,Secondary Email,Email Opt Out\nann@example.com,dora@example.com,no\n' > "$tmp/dsar-v.csv"
-check "vtiger import skips an erased address" 0 \
-    "import $tmp/dsar-v.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+check_both "vtiger import refuses an erased address" 65 \
+    "import $tmp/dsar-v.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1" \
+    "optinctl import: $tmp/dsar-v.csv:2: ann@example.com was erased (optinctl forget): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" \
     import "$tmp/dsar-v.csv" --list news
 check_sql "no subscription came back" 0 \
     "SELECT count(*) FROM subscriptions WHERE address = 'ann@example.com'"
@@ -87,19 +91,23 @@ check_err "import needs the key ring once someone is erased" 78 \
     "optinctl import: 1 erased address is kept as keyed hashes, which need TokenKeyFile: TokenKeyFile is not set" \
     -c "$tmp/nokey.conf" import "$tmp/dsar-a.csv"
 
-# a new subscription does not lift the erased suppression: the milter's
-# lookup (store_lookup2, used by quarantine release) still says suppressed
-"$OPTINCTL" -c "$conf" subscribe ann@example.com news >/dev/null
-check "status: subscribed but erased" 0 "ann@example.com suppressed=erased
-  news state=opted_in decision=suppressed
+# a new subscription without evidence is refused and lifts nothing: the
+# milter's lookup (store_lookup2, used by quarantine release) still says
+# suppressed
+check_err "subscribe of an erased address" 65 \
+    "optinctl subscribe: ann@example.com was erased (optinctl forget): a new opt-in needs fresh consent evidence (--evidence TEXT)" \
+    subscribe ann@example.com news
+check "status: still erased" 0 "ann@example.com suppressed=erased
   (other lists) decision=suppressed" status ann@example.com
+check_sql "no subscription row came back" 0 \
+    "SELECT count(*) FROM subscriptions WHERE address = 'ann@example.com'"
 printf 'To: ann@example.com\r\n\r\nz\r\n' > "$qdir/20240102-000000-Q4-new.eml"
 qrow 4 news@example.com ann@example.com news suppressed 20240102-000000-Q4-new.eml 1700000000
 check_err "release to an erased address is refused" 65 \
     "optinctl quarantine release: row 4: recipient <ann@example.com> on list news: suppressed (--force releases it anyway)" \
     quarantine release 4
 check_json "forget --json" 0 \
-    'd["address"] == "ann@example.com" and d["erased"] is True and d["suppression"].startswith("hmac:") and d["deleted"] == {"subscriptions": 1, "events": 1, "quarantine": 1, "suppressions": 0, "spool_files": 1} and d["spool_files_kept"] == 0' \
+    'd["address"] == "ann@example.com" and d["erased"] is True and d["suppression"].startswith("hmac:") and d["deleted"] == {"subscriptions": 0, "events": 0, "quarantine": 1, "suppressions": 0, "spool_files": 1, "temp_files": 0} and d["rewritten"] == {"spool_files": 0}' \
     --json forget ann@example.com
 check_sql "forget twice: one suppression" 1 \
     "SELECT count(*) FROM suppressions WHERE reason = 'erased'"

@@ -59,6 +59,16 @@ function T.eom(conn)
 	return mt.getreply(conn)
 end
 
+-- the rest of a mail to the unsubscribe address, after its RCPT: headers
+-- From from and Subject unsubscribe, an empty body; returns the reply to
+-- end of message
+function T.unsub_message(conn, from)
+	T.check(T.headers(conn, { { "From", from },
+	    { "Subject", "unsubscribe" } }) == SMFIR_CONTINUE, "eoh")
+	T.body(conn, "\r\n")
+	return T.eom(conn)
+end
+
 -- the campaign message used by most scripts
 T.campaign_headers = {
 	{ "From", "News <news@example.com>" },

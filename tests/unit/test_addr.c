@@ -154,6 +154,36 @@ t_domain(void **state)
 	assert_null(addr_domain("nodomain"));
 }
 
+static const struct {
+	const char *label, *in, *want;
+} unicode[] = {
+	{ "A-label", "bob@xn--bcher-kva.example", "bob@bücher.example" },
+	{ "ASCII domain", "ann@example.com", "ann@example.com" },
+	{ "address literal", "ann@[192.0.2.1]", "ann@[192.0.2.1]" },
+	{ "no domain", "ann", NULL },
+};
+
+static void
+t_to_unicode(void **state)
+{
+	char out[ADDR_MAX * 4 + 1], why[100];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(unicode) / sizeof(unicode[0]); i++) {
+		rc = addr_to_unicode(unicode[i].in, out, sizeof(out), why,
+		    sizeof(why));
+		if (unicode[i].want == NULL && rc != -1)
+			CASE_FAIL(unicode[i].label, "got %s, want an error",
+			    out);
+		else if (unicode[i].want != NULL && (rc != 0 ||
+		    strcmp(out, unicode[i].want) != 0))
+			CASE_FAIL(unicode[i].label, "got %s, want %s",
+			    rc == 0 ? out : why, unicode[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -162,6 +192,7 @@ main(void)
 		cmocka_unit_test(t_from_header),
 		cmocka_unit_test(t_small_buffer),
 		cmocka_unit_test(t_domain),
+		cmocka_unit_test(t_to_unicode),
 	};
 
 	return HARNESS_RUN("addr", tests);

@@ -4,6 +4,8 @@
  */
 #include "autoconf.h"
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -109,6 +111,71 @@ t_reasons(void **state)
 			    !reasons[i].want, reasons[i].want);
 	assert_string_equal(quarantine_reason(0), "suppressed");
 	assert_string_equal(quarantine_reason(4), "resubmit_failed");
+/* quarantine_scrub: the file before and after, for the forms of ann */
+static const struct {
+	const char *label, *in, *want;	/* want NULL: untouched */
+} scrubs[] = {
+	{ "To and body", "To: ann@xn--bcher-kva.example\r\n\r\nhi "
+	    "ann@xn--bcher-kva.example.\r\n", "To: erased@invalid\r\n\r\n"
+	    "hi erased@invalid.\r\n" },
+	{ "angle brackets, other case", "To: Ann <ANN@XN--BCHER-KVA.Example>, "
+	    "bob@example.com\r\n\r\nx", "To: Ann <erased@invalid>, "
+	    "bob@example.com\r\n\r\nx" },
+	{ "U-label", "Cc: ann@bücher.example\r\n\r\n",
+	    "Cc: erased@invalid\r\n\r\n" },
+	{ "longer local part", "To: joann@bücher.example\r\n\r\n", NULL },
+	{ "dotted local part", "To: x.ann@bücher.example\r\n\r\n", NULL },
+	{ "longer domain", "To: ann@bücher.example.org\r\n\r\n", NULL },
+	{ "longer label", "To: ann@bücher.examples\r\n\r\n", NULL },
+	{ "other person", "To: bob@example.com\r\n\r\n", NULL },
+	{ "empty file", "", NULL },
+};
+
+static void
+t_scrub(void **state)
+{
+	static const char *const forms[] = { "ann@xn--bcher-kva.example",
+	    "ann@bücher.example" };
+	char dir[] = "/tmp/optin-qs.XXXXXX", path[300], why[300], got[300];
+	struct stat sb;
+	bool changed;
+	FILE *fp;
+	size_t i, n;
+	int dfd, held;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/20240101-000000-Q1-x.eml", dir);
+	assert_true((dfd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+	for (i = 0; i < sizeof(scrubs) / sizeof(scrubs[0]); i++) {
+		assert_non_null(fp = fopen(path, "w"));
+		fputs(scrubs[i].in, fp);
+		fclose(fp);
+		assert_int_equal(chmod(path, 0640), 0);
+		held = quarantine_holds(dfd, "20240101-000000-Q1-x.eml", forms,
+		    2, why, sizeof(why));
+		if (held != (scrubs[i].want != NULL))
+			CASE_FAIL(scrubs[i].label, "holds: got %d, want %d",
+			    held, scrubs[i].want != NULL);
+		if (quarantine_scrub(dir, "20240101-000000-Q1-x.eml", forms, 2,
+		    &changed, why, sizeof(why)) < 0)
+			CASE_FAIL(scrubs[i].label, "scrub: %s", why);
+		assert_non_null(fp = fopen(path, "r"));
+		n = fread(got, 1, sizeof(got) - 1, fp);
+		fclose(fp);
+		got[n] = '\0';
+		assert_int_equal(stat(path, &sb), 0);
+		if (changed != (scrubs[i].want != NULL) || strcmp(got,
+		    scrubs[i].want != NULL ? scrubs[i].want : scrubs[i].in) !=
+		    0)
+			CASE_FAIL(scrubs[i].label, "got '%s' (changed %d)", got,
+			    changed);
+		if ((sb.st_mode & 0777) != (changed ? 0600u : 0640u))
+			CASE_FAIL(scrubs[i].label, "mode %o", sb.st_mode & 0777);
+	}
+	(void)close(dfd);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);	/* no temp file left */
 }
 
 int
@@ -119,6 +186,7 @@ main(void)
 		cmocka_unit_test(t_write_fails),
 		cmocka_unit_test(t_names),
 		cmocka_unit_test(t_reasons),
+		cmocka_unit_test(t_scrub),
 	};
 
 	return HARNESS_RUN("quarantine", tests);

@@ -156,15 +156,21 @@ sed 's/^UnsubscribeListen .*/UnsubscribeListen 127.0.0.1/' "$conf" > "$tmp/bad.c
 "$UNSUBD" -n -c "$tmp/bad.conf" >/dev/null 2>&1; rc=$?
 expect "-n with UnsubscribeListen without a port" "$rc" 78
 
+# start_unsubd CONF LOG URL - start optin-unsubd -f (PID in $pid) and wait
+# up to 10 s until URL answers; sets up=yes or no
+start_unsubd() {
+	"$UNSUBD" -f -c "$1" 2>"$2" &
+	pid=$!
+	up=no
+	for _ in $(seq 100); do
+		if curl -s -o /dev/null --max-time 1 "$3/"; then up=yes; break; fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+}
+
 # --- start ------------------------------------------------------------
-"$UNSUBD" -f -c "$conf" 2>"$log" &
-pid=$!
-up=no
-for _ in $(seq 100); do
-	if curl -s -o /dev/null --max-time 1 "$base/"; then up=yes; break; fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
+start_unsubd "$conf" "$log" "$base"
 expect "daemon listens" "$up" yes
 if [ "$up" != yes ]; then cat "$log" >&2; finish; fi
 expect "pid file" "$(cat "$tmp/unsubd.pid" 2>/dev/null)" "$pid"
@@ -587,6 +593,48 @@ expect "exit status after SIGTERM" "$?" 0
 pid=
 expect "pid file removed" "$(test -e "$tmp/unsubd.pid" && echo yes || echo no)" no
 expect_nogrep "no token in the log" "$log" "$T_ANN"
+
+# --- LogAddresses hash: keyed, the same in every program ---------------
+# optin-unsubd logs the hash that optinctl export gives as "log_as" (one
+# home, logaddr.h), keyed with the token key: not the plain address, not
+# an unkeyed SHA-256 of it, and another key gives another hash.
+port2=$($PY -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+{ grep -v '^UnsubscribeListen\|^PidFile' "$conf"
+  echo "UnsubscribeListen 127.0.0.1:$port2"
+  echo "LogAddresses hash"; } > "$tmp/hash.conf"
+log_as() {
+	"$OPTINCTL" -c "$1" --json export "$2" 2>>"$tmp/ctl.err" |
+	    $PY -c 'import json, sys; print(json.load(sys.stdin).get("log_as"))'
+}
+want=$(log_as "$tmp/hash.conf" web2@example.com)
+case $want in
+"<hash:"[0-9a-f]*">") ok ;;
+*) nok "optinctl export log_as with LogAddresses hash: got '$want'" ;;
+esac
+unkeyed=$(printf '%s' web2@example.com | sha256sum | cut -c1-16)
+expect "the log hash is not the unkeyed SHA-256" \
+    "$(case $want in *"$unkeyed"*) echo unkeyed ;; *) echo keyed ;; esac)" keyed
+umask 077
+printf '1 %s\n' "$(head -c 32 /dev/urandom | base64)" > "$tmp/keys2"
+umask 022
+sed "s|^TokenKeyFile .*|TokenKeyFile $tmp/keys2|" "$tmp/hash.conf" > "$tmp/hash2.conf"
+other=$(log_as "$tmp/hash2.conf" web2@example.com)
+if [ -n "$other" ] && [ "$other" != "$want" ]; then ok; else
+	nok "another key gives another log hash: '$other' and '$want'"; fi
+start_unsubd "$tmp/hash.conf" "$tmp/hash.log" "http://127.0.0.1:$port2"
+expect "LogAddresses hash: daemon listens" "$up" yes
+T=$(tok web2@example.com news)
+st=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' \
+    -d 'List-Unsubscribe=One-Click' "http://127.0.0.1:$port2/u/$T")
+expect "LogAddresses hash: one-click" "$st" 200
+kill -TERM "$pid"
+wait "$pid"
+pid=
+expect_grep "LogAddresses hash: the log names the keyed hash" "$tmp/hash.log" \
+    "unsubscribe scope=list list=news addr=$want source=one-click"
+expect_nogrep "LogAddresses hash: no address in the log" "$tmp/hash.log" "web2@"
+expect_nogrep "LogAddresses hash: no unkeyed hash in the log" "$tmp/hash.log" "$unkeyed"
 
 [ "$skip" -gt 0 ] && echo "($skip skipped)" >&2
 finish
