@@ -111,6 +111,8 @@ t_reasons(void **state)
 			    !reasons[i].want, reasons[i].want);
 	assert_string_equal(quarantine_reason(0), "suppressed");
 	assert_string_equal(quarantine_reason(4), "resubmit_failed");
+}
+
 /* quarantine_scrub: the file before and after, for the forms of ann */
 static const struct {
 	const char *label, *in, *want;	/* want NULL: untouched */
