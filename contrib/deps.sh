@@ -17,6 +17,7 @@ python3-dkim python3-nacl sqlite3
 groff man-db openssl curl ca-certificates
 chromium nodejs
 dnsmasq-base iproute2 faketime clang libclang-rt-14-dev
+postgresql libpq-dev
 "
 
 set -eu
