@@ -83,6 +83,9 @@ static const struct verb {
 	{ "stats", ctl_stats, "stats",
 	    "count subscriptions, suppressions, quarantine and recent "
 	    "events", true },
+	{ "copy-store", ctl_copy_store, "copy-store FROM TO",
+	    "copy every row of the database FROM to the empty database TO "
+	    "(SQLite and PostgreSQL, either way), counts checked", true },
 	{ "dns", ctl_dns, "dns [DOMAIN]",
 	    "print the DKIM records to publish; with DOMAIN, check DKIM, "
 	    "SPF and DMARC in DNS", true },

@@ -92,6 +92,18 @@ struct store_backend {
 	    store_addr_fn *fn, void *ctx, char *why, size_t whylen);
 	enum store_status (*stats)(struct store *st, time_t since,
 	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
+	/* tab: an entry of store_tables[] */
+	enum store_status (*table_rows)(struct store *st,
+	    const struct store_table *tab, store_row_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+	enum store_status (*table_put)(struct store *st,
+	    const struct store_table *tab, const char *const *vals,
+	    char *why, size_t whylen);
+	enum store_status (*table_done)(struct store *st,
+	    const struct store_table *tab, char *why, size_t whylen);
+	enum store_status (*table_count)(struct store *st,
+	    const struct store_table *tab, long long *n_r, char *why,
+	    size_t whylen);
 };
 
 /* The common head of every backend handle. */
@@ -123,6 +135,16 @@ bool store_reason_check(const char *reason, char *why, size_t whylen);
  * the state is already status, or the flags hold the change back? */
 bool store_import_keeps(enum sub_status old, time_t old_at,
 	    enum sub_status status, unsigned flags, time_t consented_at);
+
+/* The store_tables[] entry of name, or NULL with why filled. */
+const struct store_table *store_table_find(const char *name, char *why,
+	    size_t whylen);
+
+/* Into sql (len bytes): "INSERT INTO t (cols) VALUES (P1, ...)" with
+ * parameters written as prefix and number ("?" SQLite, "$" PostgreSQL);
+ * -1 when it does not fit. */
+int store_table_insert_sql(const struct store_table *tab, char prefix,
+	    char *sql, size_t len);
 
 /* sql/pgsql/schema.sql, compiled in from the file.  Static string. */
 const char *store_pgsql_schema(void);

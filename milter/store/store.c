@@ -430,3 +430,50 @@ store_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 	assert(fn != NULL);
 	return st->be->stats(st, since, fn, ctx, why, whylen);
 }
+
+enum store_status
+store_table_rows(struct store *st, const char *table, store_row_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	const struct store_table *tab;
+
+	assert(fn != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_rows(st, tab, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_table_put(struct store *st, const char *table, const char *const *vals,
+    char *why, size_t whylen)
+{
+	const struct store_table *tab;
+
+	assert(vals != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_put(st, tab, vals, why, whylen);
+}
+
+enum store_status
+store_table_done(struct store *st, const char *table, char *why,
+    size_t whylen)
+{
+	const struct store_table *tab;
+
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_done(st, tab, why, whylen);
+}
+
+enum store_status
+store_table_count(struct store *st, const char *table, long long *n_r,
+    char *why, size_t whylen)
+{
+	const struct store_table *tab;
+
+	assert(n_r != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_count(st, tab, n_r, why, whylen);
+}

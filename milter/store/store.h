@@ -402,4 +402,37 @@ typedef int store_stat_fn(const struct store_stat *s, void *ctx);
 enum store_status store_stats(struct store *st, time_t since,
 	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
 
+/*
+ * Raw rows, for copying a whole database between engines (optinctl
+ * copy-store).  store_tables[] names the tables in an order that keeps
+ * foreign keys satisfied, each with its columns in schema order; both
+ * engines have exactly these.  Values travel as text (NULL is SQL NULL):
+ * numbers in decimal, as the engines store them.
+ */
+struct store_table {
+	const char *name;
+	int ncols;
+	const char *cols;		/* "list_id, name, ..." */
+};
+extern const struct store_table store_tables[];	/* ends with name NULL */
+
+typedef int store_row_fn(const char *const *vals, void *ctx);
+
+/* Call fn for every row of table (a store_tables[] name) by its first
+ * column; vals[] borrowed for the call. */
+enum store_status store_table_rows(struct store *st, const char *table,
+	    store_row_fn *fn, void *ctx, char *why, size_t whylen);
+
+/* Insert one row of table as it is (ids and times included). */
+enum store_status store_table_put(struct store *st, const char *table,
+	    const char *const *vals, char *why, size_t whylen);
+
+/* After puts into table: let new ids follow the ones copied in. */
+enum store_status store_table_done(struct store *st, const char *table,
+	    char *why, size_t whylen);
+
+/* The number of rows of table. */
+enum store_status store_table_count(struct store *st, const char *table,
+	    long long *n_r, char *why, size_t whylen);
+
 #endif

@@ -25,6 +25,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,6 +655,95 @@ pg_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 	return STORE_OK;
 }
 
+/* pg_table_rows - every row of one table as text (optinctl copy-store) */
+static enum store_status
+pg_table_rows(struct store *st, const struct store_table *tab,
+    store_row_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	const char *vals[16];
+	PGresult *res;
+	char sql[512];
+	int r, c;
+
+	assert(tab->ncols <= 16);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY 1, 2",
+	    tab->cols, tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		for (c = 0; c < tab->ncols; c++)
+			vals[c] = pgsql_col(res, r, c);
+		if (fn(vals, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_put - insert one row as it is (a statement per table and
+ * connection, in the bits after pgsql_stmts[]) */
+static enum store_status
+pg_table_put(struct store *st, const struct store_table *tab,
+    const char *const *vals, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	char sql[512], name[48];
+
+	if (store_table_insert_sql(tab, '$', sql, sizeof(sql)) < 0) {
+		snprintf(why, whylen, "copy %s: statement too long", tab->name);
+		return STORE_ERROR;
+	}
+	snprintf(name, sizeof(name), "copy_%s", tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, P_COUNT +
+	    (int)(tab - store_tables), name, sql, tab->ncols, vals, tab->name,
+	    &rs, why, whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_done - the identity of a table with ids continues after the
+ * largest id copied in */
+static enum store_status
+pg_table_done(struct store *st, const struct store_table *tab, char *why,
+    size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	char sql[256];
+
+	if (strncmp(tab->cols, "id,", 3) != 0)
+		return STORE_OK;
+	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence("
+	    "'%s', 'id'), (SELECT max(id) FROM %s))", tab->name, tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_count - the rows of one table */
+static enum store_status
+pg_table_count(struct store *st, const struct store_table *tab,
+    long long *n_r, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	*n_r = pgsql_col_ll(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
 const struct store_backend store_pgsql_backend = {
 	.name = "pgsql",
 	.open = pgsql_open,
@@ -687,4 +777,8 @@ const struct store_backend store_pgsql_backend = {
 	.members = pg_members,
 	.opt_out_addrs = pg_opt_out_addrs,
 	.stats = pg_stats,
+	.table_rows = pg_table_rows,
+	.table_put = pg_table_put,
+	.table_done = pg_table_done,
+	.table_count = pg_table_count,
 };

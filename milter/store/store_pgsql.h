@@ -78,6 +78,13 @@ PGresult *pgsql_exec(struct pg *p, enum pgsql_stmt i, const char *what,
 	    enum store_status *rs_r, char *why, size_t whylen,
 	    const char *types, ...);
 
+/* The same for a statement not in pgsql_stmts[]: sql under name, prepared
+ * once per connection and remembered in bit slot of the handle
+ * (P_COUNT..63), or with slot -1 prepared unnamed for this one run. */
+PGresult *pgsql_exec_sql(struct pg *p, int slot, const char *name,
+	    const char *sql, int n, const char *const *vals, const char *what,
+	    enum store_status *rs_r, char *why, size_t whylen);
+
 /* pgsql_exec for a statement whose rows are not needed; *n_r (may be
  * NULL) gets the number of rows it changed. */
 enum store_status pgsql_run(struct pg *p, enum pgsql_stmt i,

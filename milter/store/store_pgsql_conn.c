@@ -292,8 +292,7 @@ pg_execv(struct pg *p, enum pgsql_stmt i, const char *what, enum store_status *r
 {
 	char buf[PG_MAXPARAM][24];
 	const char *vals[PG_MAXPARAM];
-	PGresult *res;
-	int n, attempt;
+	int n;
 
 	for (n = 0; types[n] != '\0'; n++) {
 		assert(n < PG_MAXPARAM);
@@ -314,18 +313,30 @@ pg_execv(struct pg *p, enum pgsql_stmt i, const char *what, enum store_status *r
 			assert(!"pg_execv: bad type letter");
 		}
 	}
+	return pgsql_exec_sql(p, (int)i, pgsql_stmts[i].name, pgsql_stmts[i].sql,
+	    n, vals, what, rs_r, why, whylen);
+}
+
+PGresult *
+pgsql_exec_sql(struct pg *p, int slot, const char *name, const char *sql,
+    int n, const char *const *vals, const char *what,
+    enum store_status *rs_r, char *why, size_t whylen)
+{
+	PGresult *res;
+	int attempt;
+
+	assert(slot < 64);
 	for (attempt = 0;; attempt++) {
 		res = NULL;
-		if ((p->prepared & (1ULL << i)) == 0) {
-			res = PQprepare(p->conn, pgsql_stmts[i].name, pgsql_stmts[i].sql, n,
-			    NULL);
+		if (slot < 0 || (p->prepared & (1ULL << slot)) == 0) {
+			res = PQprepare(p->conn, name, sql, n, NULL);
 			if (!pg_ok(res))
 				goto failed;
 			PQclear(res);
-			p->prepared |= 1ULL << i;
+			if (slot >= 0)
+				p->prepared |= 1ULL << slot;
 		}
-		res = PQexecPrepared(p->conn, pgsql_stmts[i].name, n, vals, NULL,
-		    NULL, 0);
+		res = PQexecPrepared(p->conn, name, n, vals, NULL, NULL, 0);
 		if (pg_ok(res))
 			return res;
 failed:

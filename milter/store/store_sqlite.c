@@ -1419,6 +1419,99 @@ sq_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
 	return rows_end(s, stmt, rc, "stats", why, whylen);
 }
 
+/* table_stmt_end - finalize a statement of its own after rc */
+static enum store_status
+table_stmt_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		rs = sq_fail(s, rc, what, why, whylen);
+	(void)sqlite3_finalize(stmt);
+	return rs;
+}
+
+/* sq_table_rows - every row of one table as text (optinctl copy-store) */
+static enum store_status
+sq_table_rows(struct store *st, const struct store_table *tab,
+    store_row_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	const char *vals[16];
+	sqlite3_stmt *stmt;
+	char sql[512];
+	int rc, c;
+
+	assert(tab->ncols <= 16);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY 1, 2",
+	    tab->cols, tab->name);
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, tab->name, why, whylen);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (c = 0; c < tab->ncols; c++)
+			vals[c] = (const char *)sqlite3_column_text(stmt, c);
+		if (fn(vals, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
+}
+
+/* sq_table_put - insert one row as it is (text binds to the columns'
+ * affinity: numbers stay numbers) */
+static enum store_status
+sq_table_put(struct store *st, const struct store_table *tab,
+    const char *const *vals, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	char sql[512];
+	int rc, c;
+
+	if (store_table_insert_sql(tab, '?', sql, sizeof(sql)) < 0) {
+		snprintf(why, whylen, "copy %s: statement too long", tab->name);
+		return STORE_ERROR;
+	}
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, tab->name, why, whylen);
+	for (c = 0; c < tab->ncols; c++)
+		(void)sqlite3_bind_text(stmt, c + 1, vals[c], -1,
+		    SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
+}
+
+/* sq_table_done - nothing to do: INTEGER PRIMARY KEY continues by itself */
+static enum store_status
+sq_table_done(struct store *st, const struct store_table *tab, char *why,
+    size_t whylen)
+{
+	return STORE_OK;
+}
+
+/* sq_table_count - the rows of one table */
+static enum store_status
+sq_table_count(struct store *st, const struct store_table *tab,
+    long long *n_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	char sql[128];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tab->name);
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, tab->name, why, whylen);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*n_r = sqlite3_column_int64(stmt, 0);
+	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
+}
+
 const char *
 store_sqlite_schema(void)
 {
@@ -1458,4 +1551,8 @@ const struct store_backend store_sqlite_backend = {
 	.members = sq_members,
 	.opt_out_addrs = sq_opt_out_addrs,
 	.stats = sq_stats,
+	.table_rows = sq_table_rows,
+	.table_put = sq_table_put,
+	.table_done = sq_table_done,
+	.table_count = sq_table_count,
 };

@@ -112,7 +112,8 @@ pg_stop()
 # pg_sql DB SQL - run SQL on database DB, unaligned rows "a|b|c"
 pg_sql()
 {
-	PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
+	PGCONNECT_TIMEOUT=10 PGOPTIONS="-c client_min_messages=warning" \
+	    "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 \
 	    -d "$PG_BASE dbname=$1" -c "$2"
 }
 
