@@ -18,6 +18,7 @@ groff man-db openssl curl ca-certificates
 chromium nodejs
 dnsmasq-base iproute2 faketime clang libclang-rt-14-dev
 dpkg-dev debhelper fakeroot lintian
+postgresql libpq-dev
 "
 
 set -eu

@@ -164,5 +164,7 @@ ctl_verb_fn ctl_import, ctl_export_list;
 ctl_verb_fn ctl_quarantine;
 /* ctl_stats.c: stats */
 ctl_verb_fn ctl_stats;
+/* ctl_copy.c: copy-store FROM TO (between engines) */
+ctl_verb_fn ctl_copy_store;
 
 #endif

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "addr.h"
@@ -204,49 +203,40 @@ note_suppressed(struct store *st, const char *addr)
 		    "campaign mail to it stays blocked\n", addr, reason);
 }
 
-/* db_path - ConsentDB as a file name (without "sqlite:") */
-static const char *
-db_path(const struct config *cfg)
-{
-	return strncasecmp(cfg->consent_db, "sqlite:", 7) == 0 ?
-	    cfg->consent_db + 7 : cfg->consent_db;
-}
-
 int
 ctl_init(struct ctl *c, int argc, char **argv)
 {
 	enum store_status rs = STORE_ERROR;
-	const char *path;
-	struct stat sb;
+	char why[512], why2[512], name[512];
 	bool existed;
-	char why[512];
 
 	if (argc != 1)
 		return ctl_usage(argv[0]);
-	path = db_path(c->cfg);
+	store_mask(c->cfg->consent_db, name, sizeof(name));
 	ctl_become_user(c);
-	existed = stat(path, &sb) == 0;
+	existed = store_exists(c->cfg, why2, sizeof(why2)) != STORE_NOTFOUND;
 	c->st = store_open(c->cfg, STORE_CREATE, &rs, why, sizeof(why));
 	if (c->st == NULL) {
 		fprintf(stderr, "optinctl: %s\n", why);
-		if (!existed && stat(path, &sb) < 0)
+		if (!existed && store_exists(c->cfg, why2, sizeof(why2)) ==
+		    STORE_NOTFOUND)
 			return EX_CANTCREAT;
 		return rs == STORE_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE;
 	}
-	if (existed && (sb.st_mode & 077) != 0)
-		fprintf(stderr, "optinctl: warning: %s has mode %03o, "
-		    "should be 0600\n", path, (unsigned)(sb.st_mode & 0777));
+	if (store_warning(c->st) != NULL)
+		fprintf(stderr, "optinctl: warning: %s\n",
+		    store_warning(c->st));
 	if (c->json) {
 		fputs("{\"database\":", stdout);
-		ctl_json_str(stdout, path);
+		ctl_json_str(stdout, name);
 		printf(",\"created\":%s,\"version\":%d}\n",
 		    store_created(c->st) ? "true" : "false",
 		    store_version(c->st));
 	} else if (store_created(c->st))
-		printf("created %s (schema version %d)\n", path,
+		printf("created %s (schema version %d)\n", name,
 		    store_version(c->st));
 	else
-		printf("%s: schema version %d, nothing to do\n", path,
+		printf("%s: schema version %d, nothing to do\n", name,
 		    store_version(c->st));
 	return EX_OK;
 }

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +85,9 @@ static const struct verb {
 	{ "stats", ctl_stats, "stats",
 	    "count subscriptions, suppressions, quarantine and recent "
 	    "events", true },
+	{ "copy-store", ctl_copy_store, "copy-store FROM TO",
+	    "copy every row of the database FROM to the empty database TO "
+	    "(SQLite and PostgreSQL, either way), counts checked", true },
 	{ "dns", ctl_dns, "dns [DOMAIN]",
 	    "print the DKIM records to publish; with DOMAIN, check DKIM, "
 	    "SPF and DMARC in DNS", true },
@@ -365,9 +367,7 @@ struct store *
 ctl_store(struct ctl *c, unsigned flags)
 {
 	enum store_status st = STORE_ERROR;
-	const char *path;
-	struct stat sb;
-	char why[512];
+	char why[512], why2[512];
 
 	if (c->st != NULL)
 		return c->st;
@@ -378,12 +378,10 @@ ctl_store(struct ctl *c, unsigned flags)
 		return c->st;
 	}
 	fprintf(stderr, "optinctl: %s\n", why);
-	/* a missing SQLite file is "no input" here; for the milter it is
-	 * a temporary failure (the mail stays queued) */
-	path = c->cfg->consent_db;
-	if (strncasecmp(path, "sqlite:", 7) == 0)
-		path += 7;
-	if (st == STORE_TEMPFAIL && stat(path, &sb) < 0 && errno == ENOENT)
+	/* a missing database is "no input" here; for the milter it is a
+	 * temporary failure (the mail stays queued) */
+	if (st == STORE_TEMPFAIL &&
+	    store_exists(c->cfg, why2, sizeof(why2)) == STORE_NOTFOUND)
 		exit(EX_NOINPUT);
 	exit(st == STORE_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE);
 }

@@ -13,13 +13,16 @@
 #include "store.h"
 
 struct store_backend {
-	const char *name;		/* "sqlite" */
+	const char *name;		/* "sqlite", "pgsql" */
 
 	/* target: ConsentDB without a scheme prefix */
 	struct store *(*open)(const char *target, const struct config *cfg,
 	    unsigned flags, enum store_status *st_r, char *why,
 	    size_t whylen);
 	void (*close)(struct store *st);	/* frees st */
+	/* does the database exist (store_exists)? */
+	enum store_status (*exists)(const char *target,
+	    const struct config *cfg, char *why, size_t whylen);
 
 	enum store_status (*migrate)(struct store *st, int *from_r,
 	    int *to_r, char *why, size_t whylen);
@@ -95,6 +98,18 @@ struct store_backend {
 	    const struct consent_event *ev, char *why, size_t whylen);
 	enum store_status (*checkpoint)(struct store *st, char *why,
 	    size_t whylen);
+	/* tab: an entry of store_tables[] */
+	enum store_status (*table_rows)(struct store *st,
+	    const struct store_table *tab, store_row_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+	enum store_status (*table_put)(struct store *st,
+	    const struct store_table *tab, const char *const *vals,
+	    char *why, size_t whylen);
+	enum store_status (*table_done)(struct store *st,
+	    const struct store_table *tab, char *why, size_t whylen);
+	enum store_status (*table_count)(struct store *st,
+	    const struct store_table *tab, long long *n_r, char *why,
+	    size_t whylen);
 };
 
 /* The common head of every backend handle. */
@@ -105,9 +120,43 @@ struct store {
 	const char *agent;		/* borrowed (store_set_agent): the
 					   user_agent of events that name
 					   none */
+	char warning[200];		/* store_warning(); "" when none */
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pgsql_backend;
+
+/* Rules every engine shares (store_rules.c). */
+
+/* A status word of the schema, or SUB_NONE if unknown (or NULL). */
+enum sub_status store_status_parse(const char *word);
+
+/* The schema's word for a status a row can be set to; NULL with why
+ * filled for SUB_NONE or a value out of range.  Static string. */
+const char *store_status_settable(enum sub_status status, char *why,
+	    size_t whylen);
+
+/* Is reason one of the schema's suppression reasons?  false with why
+ * filled when not. */
+bool store_reason_check(const char *reason, char *why, size_t whylen);
+
+/* Does an import row leave the subscription as it is (store_import_set):
+ * the state is already status, or the flags hold the change back? */
+bool store_import_keeps(enum sub_status old, time_t old_at,
+	    enum sub_status status, unsigned flags, time_t consented_at);
+
+/* The store_tables[] entry of name, or NULL with why filled. */
+const struct store_table *store_table_find(const char *name, char *why,
+	    size_t whylen);
+
+/* Into sql (len bytes): "INSERT INTO t (cols) VALUES (P1, ...)" with
+ * parameters written as prefix and number ("?" SQLite, "$" PostgreSQL);
+ * -1 when it does not fit. */
+int store_table_insert_sql(const struct store_table *tab, char prefix,
+	    char *sql, size_t len);
+
+/* sql/pgsql/schema.sql, compiled in from the file.  Static string. */
+const char *store_pgsql_schema(void);
 
 /* The schema text compiled into store_sqlite.c (identical to
  * sql/schema.sql; the unit test compares them).  Static string. */

@@ -1,16 +1,18 @@
 /*
  * store.c - the consent store's dispatch layer (store.h).
  *
- * store_open() picks the backend from ConsentDB: a plain path or
- * "sqlite:PATH" is SQLite (store_sqlite.c), the only backend built now
- * (DESIGN "Scale-out": PostgreSQL comes later behind the same interface).
- * Every other function forwards to the handle's backend.  No state of its
- * own; thread use as the backend (one handle per thread).  store_addr_hash()
- * is the one place that defines the erased form of an address.
+ * store_open() picks the backend from ConsentDB (store_pick): a plain path
+ * or "sqlite:PATH" is SQLite (store_sqlite.c); a postgresql:// URI or a
+ * libpq conninfo is PostgreSQL (store_pgsql.c).  Every other function
+ * forwards to the handle's backend.  No state of its own; thread use as the
+ * backend (one handle per thread).  store_addr_hash() is the one place that
+ * defines the erased form of an address, store_mask() the one place that
+ * hides a password in ConsentDB.
  */
 #include "autoconf.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -19,35 +21,160 @@
 #include "store-private.h"
 #include "token.h"
 
-/* Schemes that name backends not built into this program. */
-static const char *const unbuilt[] = { "pgsql:", "postgresql:", "postgres:" };
+/* ConsentDB forms that name PostgreSQL; strip: the prefix is not libpq's */
+static const struct {
+	const char *prefix;
+	bool strip;
+} pg_forms[] = {
+	{ "postgresql://", false }, { "postgres://", false },
+	{ "pgsql:", true }, { "postgresql:", true }, { "postgres:", true },
+	{ "host=", false }, { "hostaddr=", false }, { "dbname=", false },
+	{ "service=", false },
+};
+
+/* store_pick - the backend ConsentDB names, and its target (ConsentDB
+ * without a scheme that is ours, not libpq's) */
+static const struct store_backend *
+store_pick(const char *consent_db, const char **target_r)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(pg_forms) / sizeof(pg_forms[0]); i++) {
+		n = strlen(pg_forms[i].prefix);
+		if (strncasecmp(consent_db, pg_forms[i].prefix, n) == 0) {
+			*target_r = pg_forms[i].strip ? consent_db + n :
+			    consent_db;
+			return &store_pgsql_backend;
+		}
+	}
+	*target_r = consent_db;
+	if (strncasecmp(consent_db, "sqlite:", 7) == 0)
+		*target_r += 7;
+	return &store_sqlite_backend;
+}
+
+/* store_target - the backend and target of cfg, or NULL with why filled */
+static const struct store_backend *
+store_target(const struct config *cfg, const char **target_r, char *why,
+    size_t whylen)
+{
+	assert(cfg != NULL);
+	if (cfg->consent_db == NULL || *cfg->consent_db == '\0') {
+		snprintf(why, whylen, "ConsentDB is not set");
+		return NULL;
+	}
+	return store_pick(cfg->consent_db, target_r);
+}
 
 struct store *
 store_open(const struct config *cfg, unsigned flags, enum store_status *st_r,
     char *why, size_t whylen)
 {
+	const struct store_backend *be;
 	const char *target;
-	size_t i;
 
-	assert(cfg != NULL && st_r != NULL);
-	target = cfg->consent_db;
-	if (target == NULL || *target == '\0') {
+	assert(st_r != NULL);
+	if ((be = store_target(cfg, &target, why, whylen)) == NULL) {
 		*st_r = STORE_ERROR;
-		snprintf(why, whylen, "ConsentDB is not set");
 		return NULL;
 	}
-	for (i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++) {
-		if (strncasecmp(target, unbuilt[i], strlen(unbuilt[i])) == 0) {
-			*st_r = STORE_ERROR;
-			snprintf(why, whylen, "ConsentDB %s: this build has "
-			    "no PostgreSQL backend", unbuilt[i]);
-			return NULL;
+	return be->open(target, cfg, flags, st_r, why, whylen);
+}
+
+enum store_status
+store_exists(const struct config *cfg, char *why, size_t whylen)
+{
+	const struct store_backend *be;
+	const char *target;
+
+	if ((be = store_target(cfg, &target, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return be->exists(target, cfg, why, whylen);
+}
+
+const char *
+store_warning(const struct store *st)
+{
+	return st->warning[0] != '\0' ? st->warning : NULL;
+}
+
+const char *
+store_engine(const struct store *st)
+{
+	return st->be->name;
+}
+
+/* mask_value - the length of the conninfo value at p (quoted or bare) */
+static size_t
+mask_value(const char *p)
+{
+	size_t n = 0;
+
+	if (*p == '\'') {
+		for (n = 1; p[n] != '\0' && p[n] != '\''; n++)
+			if (p[n] == '\\' && p[n + 1] != '\0')
+				n++;
+		return p[n] == '\'' ? n + 1 : n;
+	}
+	while (p[n] != '\0' && !isspace((unsigned char)p[n]) && p[n] != '&')
+		n++;
+	return n;
+}
+
+void
+store_mask(const char *consent_db, char *out, size_t outlen)
+{
+	const char *p = consent_db, *auth, *at, *colon, *end, *v;
+	size_t o = 0, n;
+
+	if (outlen == 0)
+		return;
+#define PUT(s, len) do { \
+	size_t l_ = (len); \
+	if (l_ > outlen - 1 - o) \
+		l_ = outlen - 1 - o; \
+	memcpy(out + o, (s), l_); \
+	o += l_; \
+} while (0)
+	/* URI user info: scheme://user:PASSWORD@host */
+	if ((auth = strstr(p, "://")) != NULL) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?");
+		at = NULL;
+		for (v = auth; v < end; v++)
+			if (*v == '@')
+				at = v;
+		colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) :
+		    NULL;
+		if (colon != NULL) {
+			PUT(p, (size_t)(colon + 1 - p));
+			PUT("***", 3);
+			p = at;
 		}
 	}
-	if (strncasecmp(target, "sqlite:", 7) == 0)
-		target += 7;
-	return store_sqlite_backend.open(target, cfg, flags, st_r, why,
-	    whylen);
+	/* password=VALUE in a conninfo or a URI query */
+	while (*p != '\0') {
+		if (strncasecmp(p, "password", 8) == 0 && (p == consent_db ||
+		    strchr(" \t?&", p[-1]) != NULL)) {
+			v = p + 8;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (*v == '=') {
+				v++;
+				while (*v == ' ' || *v == '\t')
+					v++;
+				PUT(p, (size_t)(v - p));
+				PUT("***", 3);
+				p = v + mask_value(v);
+				continue;
+			}
+		}
+		n = 1;
+		PUT(p, n);
+		p += n;
+	}
+#undef PUT
+	out[o] = '\0';
 }
 
 void
@@ -330,4 +457,51 @@ void
 store_set_agent(struct store *st, const char *agent)
 {
 	st->agent = agent;
+}
+
+enum store_status
+store_table_rows(struct store *st, const char *table, store_row_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	const struct store_table *tab;
+
+	assert(fn != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_rows(st, tab, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_table_put(struct store *st, const char *table, const char *const *vals,
+    char *why, size_t whylen)
+{
+	const struct store_table *tab;
+
+	assert(vals != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_put(st, tab, vals, why, whylen);
+}
+
+enum store_status
+store_table_done(struct store *st, const char *table, char *why,
+    size_t whylen)
+{
+	const struct store_table *tab;
+
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_done(st, tab, why, whylen);
+}
+
+enum store_status
+store_table_count(struct store *st, const char *table, long long *n_r,
+    char *why, size_t whylen)
+{
+	const struct store_table *tab;
+
+	assert(n_r != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_count(st, tab, n_r, why, whylen);
 }

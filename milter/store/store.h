@@ -1,6 +1,7 @@
 /*
- * store.h - the consent store, any backend (SQLite now; PostgreSQL later
- * behind the same interface, DESIGN "Scale-out").
+ * store.h - the consent store, any backend: SQLite (a file) or PostgreSQL
+ * (a server shared by several relays), DESIGN "Scale-out".  Callers never
+ * learn which one: what they need to know goes through this interface.
  *
  * One handle per thread: a handle is not shared without a lock.  Every
  * function returns STORE_TEMPFAIL when the database is unavailable or locked
@@ -34,7 +35,8 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 /*
  * Open the store named by cfg (ConsentDB, DBBusyTimeout).  Without
  * STORE_CREATE a missing file or a schema of another version is an error.
- * NULL with why[] filled on failure; *st_r is the status kind.
+ * NULL with why[] filled on failure; *st_r is the status kind.  why[] never
+ * holds a password (ConsentDB is shown as store_mask() prints it).
  *
  * SQLite (ConsentDB is a path, optionally "sqlite:PATH"): a missing file
  * without STORE_CREATE is STORE_TEMPFAIL (the milter tempfails, mail stays
@@ -46,8 +48,43 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 struct store *store_open(const struct config *cfg, unsigned flags,
 	    enum store_status *st_r, char *why, size_t whylen);
 
+/*
+ * PostgreSQL (ConsentDB "postgresql://..." or "postgres://..." URI, or a
+ * libpq conninfo after "pgsql:", "postgresql:" or "postgres:", or one that
+ * starts "host=", "hostaddr=", "dbname=" or "service="): passwords, TLS
+ * (sslmode) and ~/.pgpass / PGPASSFILE as libpq documents them.  The
+ * database must exist; STORE_CREATE creates the schema in an empty one.  A
+ * server that cannot be reached (or refuses us) is STORE_TEMPFAIL.  One
+ * connection per handle; a lost connection is reset and the statement tried
+ * once more (outside a transaction), else STORE_TEMPFAIL.  DBBusyTimeout is
+ * the lock_timeout; a statement that takes longer than 4 times that (at
+ * least 5 s) is cancelled: STORE_TEMPFAIL.
+ */
+
 /* Close; sets *stp to NULL.  Accepts NULL and *stp == NULL. */
 void store_close(struct store **stp);
+
+/*
+ * Does the database ConsentDB names exist?  STORE_OK or STORE_NOTFOUND
+ * (SQLite: no such file; PostgreSQL: the server says no such database),
+ * STORE_TEMPFAIL when that cannot be told (server down), with why[] filled.
+ * For optinctl, which reports a missing database as "no input"; the milter
+ * tempfails whatever the reason.
+ */
+enum store_status store_exists(const struct config *cfg, char *why,
+	    size_t whylen);
+
+/* A remark an admin should act on about the database just opened (SQLite:
+ * the file is readable by others), or NULL.  Owned by st. */
+const char *store_warning(const struct store *st);
+
+/* ConsentDB as it may be shown in logs and errors: any password in a URI
+ * (user:PASSWORD@) or conninfo (password=...) replaced by "***"; truncated
+ * to outlen.  Thread-safe. */
+void store_mask(const char *consent_db, char *out, size_t outlen);
+
+/* The engine of an open store: "sqlite" or "pgsql".  Static string. */
+const char *store_engine(const struct store *st);
 
 /* Look up addr on list; fills *row_r (SUB_NONE when no row). */
 enum store_status store_lookup(struct store *st, const char *addr,
@@ -406,5 +443,38 @@ typedef int store_stat_fn(const struct store_stat *s, void *ctx);
  * in that order, keys sorted. */
 enum store_status store_stats(struct store *st, time_t since,
 	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
+
+/*
+ * Raw rows, for copying a whole database between engines (optinctl
+ * copy-store).  store_tables[] names the tables in an order that keeps
+ * foreign keys satisfied, each with its columns in schema order; both
+ * engines have exactly these.  Values travel as text (NULL is SQL NULL):
+ * numbers in decimal, as the engines store them.
+ */
+struct store_table {
+	const char *name;
+	int ncols;
+	const char *cols;		/* "list_id, name, ..." */
+};
+extern const struct store_table store_tables[];	/* ends with name NULL */
+
+typedef int store_row_fn(const char *const *vals, void *ctx);
+
+/* Call fn for every row of table (a store_tables[] name) by its first
+ * column; vals[] borrowed for the call. */
+enum store_status store_table_rows(struct store *st, const char *table,
+	    store_row_fn *fn, void *ctx, char *why, size_t whylen);
+
+/* Insert one row of table as it is (ids and times included). */
+enum store_status store_table_put(struct store *st, const char *table,
+	    const char *const *vals, char *why, size_t whylen);
+
+/* After puts into table: let new ids follow the ones copied in. */
+enum store_status store_table_done(struct store *st, const char *table,
+	    char *why, size_t whylen);
+
+/* The number of rows of table. */
+enum store_status store_table_count(struct store *st, const char *table,
+	    long long *n_r, char *why, size_t whylen);
 
 #endif

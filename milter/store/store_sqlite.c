@@ -277,45 +277,6 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " ORDER BY 1, 3, 4",
 };
 
-/* The schema's words for enum sub_status (the CHECK in subscriptions). */
-static const char *const status_word[] = {
-	[SUB_NONE] = NULL,
-	[SUB_PENDING] = "pending",
-	[SUB_OPTED_IN] = "opted_in",
-	[SUB_OPTED_OUT] = "opted_out",
-};
-#define NSTATUS (sizeof(status_word) / sizeof(status_word[0]))
-
-/* The schema's suppression reasons (the CHECK in suppressions). */
-static const char *const reason_word[] = {
-	"unsubscribed_all", "hard_bounce", "complaint", "erased", "manual",
-};
-
-/* status_parse - a status word of the schema, or SUB_NONE if unknown */
-static enum sub_status
-status_parse(const char *word)
-{
-	size_t i;
-
-	for (i = 1; word != NULL && i < NSTATUS; i++)
-		if (strcmp(word, status_word[i]) == 0)
-			return (enum sub_status)i;
-	return SUB_NONE;
-}
-
-/* status_settable - the schema's word for a status a row can be set to,
- * or NULL with why filled */
-static const char *
-status_settable(enum sub_status status, char *why, size_t whylen)
-{
-	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
-		snprintf(why, whylen, "cannot set subscription status %d",
-		    (int)status);
-		return NULL;
-	}
-	return status_word[status];
-}
-
 struct sq {
 	struct store base;		/* first: store.c sees this */
 	sqlite3 *db;			/* owned */
@@ -701,7 +662,10 @@ sq_open(const char *path, const struct config *cfg, unsigned flags,
 		snprintf(why, whylen, "ConsentDB %s: not a regular file",
 		    path);
 		goto fail;
-	}
+	} else if ((sb.st_mode & 077) != 0)
+		snprintf(s->base.warning, sizeof(s->base.warning), "%s has "
+		    "mode %03o, should be 0600", path,
+		    (unsigned)(sb.st_mode & 0777));
 
 	oflags = SQLITE_OPEN_NOMUTEX | ((flags & STORE_READONLY) != 0 ?
 	    SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
@@ -727,6 +691,19 @@ fail:
 		(void)umask(old_umask);
 	sq_close(&s->base);
 	return NULL;
+}
+
+/* sq_exists - is there a file at path (store_exists)? */
+static enum store_status
+sq_exists(const char *path, const struct config *cfg, char *why,
+    size_t whylen)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0)
+		return STORE_OK;
+	snprintf(why, whylen, "ConsentDB %s: %s", path, strerror(errno));
+	return errno == ENOENT ? STORE_NOTFOUND : STORE_TEMPFAIL;
 }
 
 /* sq_migrate - apply the migrations after the open version */
@@ -782,7 +759,7 @@ lookup_run(struct sq *s, enum stmt i, const char *addr, const char *list,
 		row_r->status = SUB_NONE;
 		word = (const char *)sqlite3_column_text(stmt, 1);
 		if (word != NULL &&
-		    (row_r->status = status_parse(word)) == SUB_NONE) {
+		    (row_r->status = store_status_parse(word)) == SUB_NONE) {
 			snprintf(why, whylen, "ConsentDB %s: bad status in "
 			    "subscriptions", s->path);
 			rs = STORE_ERROR;
@@ -978,7 +955,7 @@ sq_set_status(struct store *st, const char *addr, const char *list,
 	const char *word;
 	bool own;
 
-	if ((word = status_settable(status, why, whylen)) == NULL)
+	if ((word = store_status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
 	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
@@ -997,17 +974,11 @@ sq_suppress(struct store *st, const char *addr, const char *reason,
 	struct sq *s = (struct sq *)st;
 	char evidence[64];
 	enum store_status rs, lrs;
-	size_t i;
 	bool own;
 	int rc;
 
-	for (i = 0; i < sizeof(reason_word) / sizeof(reason_word[0]); i++)
-		if (strcmp(reason, reason_word[i]) == 0)
-			break;
-	if (i == sizeof(reason_word) / sizeof(reason_word[0])) {
-		snprintf(why, whylen, "bad suppression reason '%.32s'", reason);
+	if (!store_reason_check(reason, why, whylen))
 		return STORE_ERROR;
-	}
 	snprintf(evidence, sizeof(evidence), "reason=%s", reason);
 	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
@@ -1066,7 +1037,7 @@ sq_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
 		return sq_fail(s, rc, "subscriptions", why, whylen);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		sub.list = (const char *)sqlite3_column_text(stmt, 0);
-		sub.status = status_parse((const char *)
+		sub.status = store_status_parse((const char *)
 		    sqlite3_column_text(stmt, 1));
 		if (sub.list == NULL || sub.status == SUB_NONE)
 			return bad_row(s, stmt, "subscriptions", why, whylen);
@@ -1133,7 +1104,7 @@ sq_import_set(struct store *st, const char *addr, const char *list,
 	int rc;
 
 	*changed_r = false;
-	if ((word = status_settable(status, why, whylen)) == NULL)
+	if ((word = store_status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
 	if ((rc = stmt_start(s, STMT_SUB_GET, &stmt, "tt", addr, list)) !=
 	    SQLITE_OK)
@@ -1141,7 +1112,7 @@ sq_import_set(struct store *st, const char *addr, const char *list,
 	rc = sqlite3_step(stmt);
 	*old_r = SUB_NONE;
 	if (rc == SQLITE_ROW) {
-		*old_r = status_parse((const char *)
+		*old_r = store_status_parse((const char *)
 		    sqlite3_column_text(stmt, 0));
 		if (*old_r == SUB_NONE)
 			rc = SQLITE_CORRUPT;
@@ -1152,9 +1123,7 @@ sq_import_set(struct store *st, const char *addr, const char *list,
 		return sq_fail(s, rc, "import", why, whylen);
 	if (old_at_r != NULL)
 		*old_at_r = old_at;
-	if (*old_r == status || ((flags & STORE_IMPORT_ONLY_NEW) != 0 &&
-	    *old_r != SUB_NONE) || ((flags & STORE_IMPORT_KEEP_OPT_OUT) != 0
-	    && *old_r == SUB_OPTED_OUT && consented_at <= old_at))
+	if (store_import_keeps(*old_r, old_at, status, flags, consented_at))
 		return STORE_OK;
 	*changed_r = true;
 	if ((flags & STORE_IMPORT_DRY_RUN) != 0)
@@ -1389,7 +1358,7 @@ sq_members(struct store *st, const char *list, bool opt_outs_only,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		m.addr = (const char *)sqlite3_column_text(stmt, 0);
 		m.list = (const char *)sqlite3_column_text(stmt, 1);
-		m.status = status_parse((const char *)
+		m.status = store_status_parse((const char *)
 		    sqlite3_column_text(stmt, 2));
 		m.source = (const char *)sqlite3_column_text(stmt, 3);
 		m.updated_at = (time_t)sqlite3_column_int64(stmt, 4);
@@ -1528,6 +1497,99 @@ sq_checkpoint(struct store *st, char *why, size_t whylen)
 	return STORE_OK;
 }
 
+/* table_stmt_end - finalize a statement of its own after rc */
+static enum store_status
+table_stmt_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		rs = sq_fail(s, rc, what, why, whylen);
+	(void)sqlite3_finalize(stmt);
+	return rs;
+}
+
+/* sq_table_rows - every row of one table as text (optinctl copy-store) */
+static enum store_status
+sq_table_rows(struct store *st, const struct store_table *tab,
+    store_row_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	const char *vals[16];
+	sqlite3_stmt *stmt;
+	char sql[512];
+	int rc, c;
+
+	assert(tab->ncols <= 16);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY 1, 2",
+	    tab->cols, tab->name);
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, tab->name, why, whylen);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (c = 0; c < tab->ncols; c++)
+			vals[c] = (const char *)sqlite3_column_text(stmt, c);
+		if (fn(vals, ctx) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
+}
+
+/* sq_table_put - insert one row as it is (text binds to the columns'
+ * affinity: numbers stay numbers) */
+static enum store_status
+sq_table_put(struct store *st, const struct store_table *tab,
+    const char *const *vals, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	char sql[512];
+	int rc, c;
+
+	if (store_table_insert_sql(tab, '?', sql, sizeof(sql)) < 0) {
+		snprintf(why, whylen, "copy %s: statement too long", tab->name);
+		return STORE_ERROR;
+	}
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, tab->name, why, whylen);
+	for (c = 0; c < tab->ncols; c++)
+		(void)sqlite3_bind_text(stmt, c + 1, vals[c], -1,
+		    SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
+}
+
+/* sq_table_done - nothing to do: INTEGER PRIMARY KEY continues by itself */
+static enum store_status
+sq_table_done(struct store *st, const struct store_table *tab, char *why,
+    size_t whylen)
+{
+	return STORE_OK;
+}
+
+/* sq_table_count - the rows of one table */
+static enum store_status
+sq_table_count(struct store *st, const struct store_table *tab,
+    long long *n_r, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	char sql[128];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tab->name);
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, tab->name, why, whylen);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*n_r = sqlite3_column_int64(stmt, 0);
+	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
+}
+
 const char *
 store_sqlite_schema(void)
 {
@@ -1538,6 +1600,7 @@ const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sq_open,
 	.close = sq_close,
+	.exists = sq_exists,
 	.migrate = sq_migrate,
 	.lookup = sq_lookup,
 	.begin = sq_begin,
@@ -1569,4 +1632,8 @@ const struct store_backend store_sqlite_backend = {
 	.event_add = sq_event_add,
 	.unsuppress = sq_unsuppress,
 	.checkpoint = sq_checkpoint,
+	.table_rows = sq_table_rows,
+	.table_put = sq_table_put,
+	.table_done = sq_table_done,
+	.table_count = sq_table_count,
 };

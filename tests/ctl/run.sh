@@ -2,8 +2,8 @@
 # tests/ctl/run.sh - optinctl verbs of ctl_consent.c and main(): exact output
 # and exit codes, --json parsed by Python, consent events read back with
 # Python's sqlite3, a database locked by another process; then t-import.sh,
-# t-dsar.sh, t-quarantine.sh and t-stats.sh (sourced, same helpers) for the
-# other verbs.
+# t-dsar.sh, t-quarantine.sh, t-stats.sh and t-copy-store.sh (sourced, same
+# helpers) for the other verbs.
 #
 # Finds optinctl through $top_builddir (default "."); works in a mktemp
 # directory; the one helper process it starts (the lock holder) is killed
@@ -24,6 +24,8 @@ tmp=$(mktemp -d /tmp/optinctl-test.XXXXXX) || exit 1
 lockpid=
 cleanup() {
 	if [ -n "$lockpid" ]; then kill "$lockpid" 2>/dev/null; fi
+	# the PostgreSQL of t-copy-store.sh (tests/lib/pg.sh), if running
+	if command -v pg_stop >/dev/null 2>&1; then pg_stop; fi
 	rm -rf "$tmp"
 }
 # lock_db DB - hold the write lock of DB from another process (PID in
@@ -469,7 +471,7 @@ EOF
 
 here=$(dirname "$0")
 for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh \
-    t-audit.sh t-erasure.sh; do
+    t-audit.sh t-erasure.sh t-copy-store.sh; do
 	if [ -f "$here/$t" ]; then
 		. "$here/$t"
 	else

@@ -126,6 +126,10 @@ e2e_cleanup()
 		e2e_kill_pid "$pid"
 	done
 	E2E_PIDS=""
+	# a PostgreSQL of tests/lib/pg.sh, when the test started one
+	if command -v pg_stop >/dev/null 2>&1; then
+		pg_stop
+	fi
 	if [ -n "$PF_BASE" ] && [ -d "$PF_BASE" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			e2e_log "kept $PF_BASE"

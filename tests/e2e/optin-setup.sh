@@ -13,6 +13,12 @@
 #	optin_ctl ARGS, optin_q SQL        optinctl on $CONF; a query on $DB
 #	optin_ctl_ok RC LABEL              report a chain of optin_ctl calls
 #
+# Engine: OPTIN_STORE=pgsql puts the consent database on a private
+# PostgreSQL (tests/lib/pg.sh, started on first use, stopped by e2e_cleanup)
+# in a fresh database per test; otherwise it is the SQLite file
+# $OPTIN_DIR/consent.db.  optin_consentdb gives the ConsentDB value,
+# optin_sql queries whichever it is.
+#
 # People on the lists "news", "newsletter" and "events" (the lists the
 # corpus messages name; double opt-in):
 #	ann@example.com, frank@example.com, gina@xn--bcher-kva.example,
@@ -21,6 +27,25 @@
 #	dave@example.com: never seen (no_consent).
 
 OPTIN_DIR=""
+OPTIN_PGDB=""
+
+OPTIN_CONSENTDB=""
+
+# optin_consentdb PATH - set OPTIN_CONSENTDB to the ConsentDB to use: PATH
+# (SQLite), or with OPTIN_STORE=pgsql a fresh database on the private
+# PostgreSQL (started here, in this shell: not in a $(...) subshell)
+optin_consentdb()
+{
+	OPTIN_CONSENTDB=$1
+	[ "${OPTIN_STORE:-sqlite}" = pgsql ] || return 0
+	if [ -z "$OPTIN_PGDB" ]; then
+		. "$E2E_TOP/tests/lib/pg.sh"
+		pg_start || return 1
+		OPTIN_PGDB=optin_e2e
+		pg_createdb "$OPTIN_PGDB" || return 1
+	fi
+	OPTIN_CONSENTDB=$(pg_consentdb "$OPTIN_PGDB")
+}
 
 # optin_keys DIR - token key, RSA-2048 and Ed25519 signing keys, mode 0600
 optin_keys()
@@ -61,10 +86,11 @@ optin_setup()
 	OPTIN_DIR=$PF_BASE/optin
 	mkdir -p -m 0700 "$OPTIN_DIR" "$OPTIN_DIR/quarantine"
 	optin_keys "$OPTIN_DIR"
+	optin_consentdb "$OPTIN_DIR/consent.db" || return 1
 	cat > "$OPTIN_DIR/optin-milter.conf" <<EOC
 Syslog no
 LogLevel info
-ConsentDB $OPTIN_DIR/consent.db
+ConsentDB $OPTIN_CONSENTDB
 QuarantineDir $OPTIN_DIR/quarantine
 CampaignSenders news@example.com
 DefaultList news
@@ -91,10 +117,15 @@ for r in json.load(sys.stdin)["records"]:
 	print("%s\t%s" % (r["name"], r["value"]))' > "$1"
 }
 
-# optin_sql QUERY - one query on the test database
+# optin_sql QUERY - one query on the test database (either engine; rows
+# as a|b)
 optin_sql()
 {
-	sqlite3 "$OPTIN_DIR/consent.db" "$1"
+	if [ -n "$OPTIN_PGDB" ]; then
+		pg_sql "$OPTIN_PGDB" "$1"
+	else
+		sqlite3 "$OPTIN_DIR/consent.db" "$1"
+	fi
 }
 
 # optin_verify RECORDS FILE N - the first N signatures of a stored message

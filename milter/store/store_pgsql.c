@@ -1,0 +1,836 @@
+/*
+ * store_pgsql.c - the PostgreSQL backend of the consent store (store.h,
+ * store-private.h): its operations.  The connection, the statement texts
+ * and transactions are in store_pgsql_conn.c (store_pgsql.h).
+ *
+ * One connection per handle, used by one thread at a time (the milter's
+ * pool gives each connection thread its own handle).  Every statement that
+ * touches data is a prepared statement with bound parameters.  Results are
+ * read whole, so a callback may take its time.  Single changes run in a
+ * transaction of their own, or in a savepoint inside the caller's (a
+ * failed statement aborts a whole PostgreSQL transaction).
+ *
+ * Concurrency: SQLite has one writer at a time (BEGIN IMMEDIATE); here
+ * writers run at once under READ COMMITTED and every write is an upsert
+ * (ON CONFLICT) or an insert, so two relays recording the same opt-out
+ * both succeed and the row ends in one state.  An import reads the row it
+ * may change with FOR UPDATE.  store_begin_read() is REPEATABLE READ: one
+ * snapshot for a long read.
+ *
+ * XXX the milter looks recipients up one statement each (store_lookup2);
+ * one round trip for all of them (address = ANY($1)) needs a store.h call
+ * for a set of addresses.
+ * XXX erasure: PostgreSQL keeps deleted row versions until VACUUM, and its
+ * WAL; store_forget deletes the rows but has nothing like secure_delete.
+ */
+#include "autoconf.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_pgsql.h"
+
+/* lookup_run - suppression and subscription state in one statement */
+static enum store_status
+lookup_run(struct pg *p, enum pgsql_stmt i, const char *addr, const char *list,
+    const char *addr_hash, struct consent_row *row_r, char *why,
+    size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	const char *word;
+
+	res = i == P_LOOKUP2 ? pgsql_exec(p, i, "lookup", &rs, why, whylen,
+	    "ttt", addr, list, addr_hash) : pgsql_exec(p, i, "lookup", &rs, why,
+	    whylen, "tt", addr, list);
+	if (res == NULL)
+		return rs;
+	row_r->suppressed = pgsql_col_bool(res, 0, 0);
+	row_r->status = SUB_NONE;
+	word = pgsql_col(res, 0, 1);
+	if (word != NULL && (row_r->status = store_status_parse(word)) == SUB_NONE) {
+		snprintf(why, whylen, "ConsentDB %s: bad status in "
+		    "subscriptions", p->name);
+		rs = STORE_ERROR;
+	}
+	PQclear(res);
+	return rs;
+}
+
+/* pg_lookup - suppression and subscription state of (addr, list) */
+static enum store_status
+pg_lookup(struct store *st, const char *addr, const char *list,
+    struct consent_row *row_r, char *why, size_t whylen)
+{
+	return lookup_run((struct pg *)st, P_LOOKUP, addr, list, NULL, row_r,
+	    why, whylen);
+}
+
+/* pg_lookup2 - pg_lookup, also checking the suppression of addr_hash */
+static enum store_status
+pg_lookup2(struct store *st, const char *addr, const char *addr_hash,
+    const char *list, struct consent_row *row_r, char *why, size_t whylen)
+{
+	return lookup_run((struct pg *)st, P_LOOKUP2, addr, list, addr_hash,
+	    row_r, why, whylen);
+}
+
+/* pg_begin - a read-write transaction (READ COMMITTED: writes upsert) */
+static enum store_status
+pg_begin(struct store *st, char *why, size_t whylen)
+{
+	return pgsql_begin((struct pg *)st, "BEGIN", why, whylen);
+}
+
+/* pg_begin_read - one snapshot for a long read (REPEATABLE READ) */
+static enum store_status
+pg_begin_read(struct store *st, char *why, size_t whylen)
+{
+	return pgsql_begin((struct pg *)st,
+	    "BEGIN ISOLATION LEVEL REPEATABLE READ", why, whylen);
+}
+
+/* pg_commit - COMMIT; on failure roll back so the handle stays usable */
+static enum store_status
+pg_commit(struct store *st, char *why, size_t whylen)
+{
+	return pgsql_end((struct pg *)st, true, why, whylen);
+}
+
+/* pg_rollback - ROLLBACK, if a transaction is open */
+static void
+pg_rollback(struct store *st)
+{
+	char why[1];
+
+	(void)pgsql_end((struct pg *)st, false, why, 0);
+}
+
+/* list_get - does list exist, is it double opt-in, and its name */
+static enum store_status
+list_get(struct pg *p, const char *list, bool *double_opt_in_r,
+    char *name_r, size_t namelen, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	const char *n;
+
+	if ((res = pgsql_exec(p, P_LIST_GET, "list", &rs, why, whylen, "t",
+	    list)) == NULL)
+		return rs;
+	if (PQntuples(res) == 0) {
+		snprintf(why, whylen, "no such list '%s'", list);
+		rs = STORE_NOTFOUND;
+	} else {
+		if (double_opt_in_r != NULL)
+			*double_opt_in_r = pgsql_col_bool(res, 0, 0);
+		if (name_r != NULL) {
+			n = pgsql_col(res, 0, 1);
+			snprintf(name_r, namelen, "%s", n != NULL ? n : "");
+		}
+	}
+	PQclear(res);
+	return rs;
+}
+
+/* pg_list_exists - STORE_OK or STORE_NOTFOUND */
+static enum store_status
+pg_list_exists(struct store *st, const char *list, bool *double_opt_in_r,
+    char *why, size_t whylen)
+{
+	return list_get((struct pg *)st, list, double_opt_in_r, NULL, 0, why,
+	    whylen);
+}
+
+/* pg_list_name - the display name of one list */
+static enum store_status
+pg_list_name(struct store *st, const char *list, char *name_r,
+    size_t namelen, char *why, size_t whylen)
+{
+	return list_get((struct pg *)st, list, NULL, name_r, namelen, why,
+	    whylen);
+}
+
+/* pg_list_add - insert a list; an existing one is STORE_ERROR (ON
+ * CONFLICT, so that a caller's transaction is not aborted) */
+static enum store_status
+pg_list_add(struct store *st, const char *list, const char *name,
+    bool double_opt_in, char *why, size_t whylen)
+{
+	enum store_status rs;
+	long long n = 0;
+
+	rs = pgsql_run((struct pg *)st, P_LIST_ADD, "list add", &n, why, whylen,
+	    "ttil", list, name, double_opt_in ? 1 : 0, (long long)time(NULL));
+	if (rs == STORE_OK && n == 0) {
+		snprintf(why, whylen, "list '%s' exists", list);
+		rs = STORE_ERROR;
+	}
+	return rs;
+}
+
+/* pg_list_ls - every list with its subscription counts */
+static enum store_status
+pg_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
+    size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	struct store_list l;
+	PGresult *res;
+	int r;
+
+	if ((res = pgsql_exec((struct pg *)st, P_LIST_LS, "list ls", &rs, why,
+	    whylen, "")) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		l.list = pgsql_col(res, r, 0);
+		l.name = pgsql_col(res, r, 1);
+		l.double_opt_in = pgsql_col_bool(res, r, 2);
+		l.created_at = (time_t)pgsql_col_ll(res, r, 3);
+		l.opted_in = pgsql_col_ll(res, r, 4);
+		l.pending = pgsql_col_ll(res, r, 5);
+		l.opted_out = pgsql_col_ll(res, r, 6);
+		if (fn(&l, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* event_add - append one consent_events row */
+static enum store_status
+event_add(struct pg *p, const char *addr, const char *list,
+    const char *event, const char *evidence, const struct consent_event *ev,
+    char *why, size_t whylen)
+{
+	return pgsql_run(p, P_EVENT_ADD, "consent event", NULL, why, whylen,
+	    "tttttttl", addr, list, event, ev != NULL ? ev->source : NULL,
+	    evidence, ev != NULL ? ev->remote_addr : NULL,
+	    ev != NULL && ev->user_agent != NULL ? ev->user_agent :
+	    p->base.agent, (long long)time(NULL));
+}
+
+/* pg_event_add - append one event, no state change */
+static enum store_status
+pg_event_add(struct store *st, const struct consent_event *ev, char *why,
+    size_t whylen)
+{
+	return event_add((struct pg *)st, ev->addr, ev->list, ev->event,
+	    ev->evidence, ev, why, whylen);
+}
+
+/* pg_unsuppress - delete the suppression of key and append the event */
+static enum store_status
+pg_unsuppress(struct store *st, const char *key,
+    const struct consent_event *ev, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs, lrs;
+	long long n = 0;
+	bool own;
+
+	if ((rs = pgsql_tx_enter(p, &own, why, whylen)) != STORE_OK)
+		return rs;
+	rs = pgsql_run(p, P_DEL_SUPP, "unsuppress", &n, why, whylen, "t",
+	    key);
+	if (rs == STORE_OK && n == 0) {
+		snprintf(why, whylen, "no suppression to lift");
+		rs = STORE_NOTFOUND;
+	} else if (rs == STORE_OK)
+		rs = event_add(p, ev != NULL && ev->addr != NULL ? ev->addr :
+		    key, NULL, ev != NULL && ev->event != NULL ? ev->event :
+		    "unsuppressed", ev != NULL ? ev->evidence : NULL, ev, why,
+		    whylen);
+	lrs = pgsql_tx_leave(p, own, rs == STORE_OK, why, whylen);
+	return rs != STORE_OK ? rs : lrs;
+}
+
+/*
+ * pg_checkpoint - nothing the server lets a client force: deleted row
+ * versions stay in the table files until VACUUM and in the server's WAL
+ * until it recycles its segments.  XXX: erasure on PostgreSQL relies on
+ * the server's own VACUUM (autovacuum) and WAL retention; documented in
+ * optinctl(8).
+ */
+static enum store_status
+pg_checkpoint(struct store *st, char *why, size_t whylen)
+{
+	return STORE_OK;
+}
+
+/* sub_write - upsert (addr, list) to status word and append its event */
+static enum store_status
+sub_write(struct pg *p, const char *addr, const char *list,
+    const char *word, const struct consent_event *ev, const char *what,
+    char *why, size_t whylen)
+{
+	enum store_status rs;
+
+	if ((rs = pgsql_run(p, P_SUB_SET, what, NULL, why, whylen, "ttttl", addr,
+	    list, word, ev != NULL ? ev->source : NULL,
+	    (long long)time(NULL))) != STORE_OK)
+		return rs;
+	return event_add(p, addr, list, ev != NULL && ev->event != NULL ?
+	    ev->event : word, ev != NULL ? ev->evidence : NULL, ev, why,
+	    whylen);
+}
+
+/* pg_set_status - upsert the subscription and its event, atomically */
+static enum store_status
+pg_set_status(struct store *st, const char *addr, const char *list,
+    enum sub_status status, const struct consent_event *ev, char *why,
+    size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs, lrs;
+	const char *word;
+	bool own;
+
+	if ((word = store_status_settable(status, why, whylen)) == NULL)
+		return STORE_ERROR;
+	if ((rs = pgsql_tx_enter(p, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rs = list_get(p, list, NULL, NULL, 0, why, whylen)) == STORE_OK)
+		rs = sub_write(p, addr, list, word, ev, "set status", why,
+		    whylen);
+	lrs = pgsql_tx_leave(p, own, rs == STORE_OK, why, whylen);
+	return rs != STORE_OK ? rs : lrs;
+}
+
+/* pg_suppress - add a global suppression (first reason kept), an event */
+static enum store_status
+pg_suppress(struct store *st, const char *addr, const char *reason,
+    const struct consent_event *ev, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	char evidence[64];
+	enum store_status rs, lrs;
+	bool own;
+
+	if (!store_reason_check(reason, why, whylen))
+		return STORE_ERROR;
+	snprintf(evidence, sizeof(evidence), "reason=%s", reason);
+	if ((rs = pgsql_tx_enter(p, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rs = pgsql_run(p, P_SUPPRESS, "suppress", NULL, why, whylen, "ttl",
+	    addr, reason, (long long)time(NULL))) == STORE_OK)
+		rs = event_add(p, addr, NULL, ev != NULL && ev->event != NULL ?
+		    ev->event : "suppressed", ev != NULL &&
+		    ev->evidence != NULL ? ev->evidence : evidence, ev, why,
+		    whylen);
+	lrs = pgsql_tx_leave(p, own, rs == STORE_OK, why, whylen);
+	return rs != STORE_OK ? rs : lrs;
+}
+
+/* pg_suppression - the suppression row of addr, if any */
+static enum store_status
+pg_suppression(struct store *st, const char *addr, char *reason_r,
+    size_t reasonlen, time_t *created_at_r, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	const char *reason;
+
+	if ((res = pgsql_exec((struct pg *)st, P_SUPPRESSION, "suppression", &rs,
+	    why, whylen, "t", addr)) == NULL)
+		return rs;
+	if (PQntuples(res) == 0)
+		rs = STORE_NOTFOUND;
+	else {
+		reason = pgsql_col(res, 0, 0);
+		if (reason_r != NULL && reasonlen > 0)
+			snprintf(reason_r, reasonlen, "%s",
+			    reason != NULL ? reason : "");
+		if (created_at_r != NULL)
+			*created_at_r = (time_t)pgsql_col_ll(res, 0, 1);
+	}
+	PQclear(res);
+	return rs;
+}
+
+/* bad_row - a row that breaks the schema */
+static enum store_status
+bad_row(struct pg *p, PGresult *res, const char *table, char *why,
+    size_t whylen)
+{
+	snprintf(why, whylen, "ConsentDB %s: bad row in %s", p->name, table);
+	PQclear(res);
+	return STORE_ERROR;
+}
+
+/* pg_subscriptions - every subscription row of addr */
+static enum store_status
+pg_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs = STORE_OK;
+	struct store_sub sub;
+	PGresult *res;
+	int r;
+
+	if ((res = pgsql_exec(p, P_SUBS, "subscriptions", &rs, why, whylen, "t",
+	    addr)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		sub.list = pgsql_col(res, r, 0);
+		sub.status = store_status_parse(pgsql_col(res, r, 1));
+		if (sub.list == NULL || sub.status == SUB_NONE)
+			return bad_row(p, res, "subscriptions", why, whylen);
+		sub.source = pgsql_col(res, r, 2);
+		sub.updated_at = (time_t)pgsql_col_ll(res, r, 3);
+		if (fn(&sub, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_quarantine_add - insert one quarantine row (RETURNING its id) */
+static enum store_status
+pg_quarantine_add(struct store *st, const struct quarantine_row *row,
+    long long *id_r, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+
+	if ((res = pgsql_exec((struct pg *)st, P_QUARANTINE_ADD,
+	    "quarantine add", &rs, why, whylen, "tttttttl", row->queue_id,
+	    row->message_id, row->sender, row->recipient, row->list,
+	    row->reason, row->spool_file, (long long)(row->received_at != 0 ?
+	    row->received_at : time(NULL)))) == NULL)
+		return rs;
+	if (id_r != NULL)
+		*id_r = pgsql_col_ll(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_import_set - one row of a bulk import (store.h); the row is read
+ * FOR UPDATE so that its check and its change see the same state */
+static enum store_status
+pg_import_set(struct store *st, const char *addr, const char *list,
+    enum sub_status status, unsigned flags, time_t consented_at,
+    const struct consent_event *ev, enum sub_status *old_r,
+    time_t *old_at_r, bool *changed_r, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	const char *word;
+	time_t old_at = 0;
+
+	*changed_r = false;
+	if ((word = store_status_settable(status, why, whylen)) == NULL)
+		return STORE_ERROR;
+	if ((res = pgsql_exec(p, P_SUB_GET, "import", &rs, why, whylen, "tt",
+	    addr, list)) == NULL)
+		return rs;
+	*old_r = SUB_NONE;
+	if (PQntuples(res) > 0) {
+		if ((*old_r = store_status_parse(pgsql_col(res, 0, 0))) == SUB_NONE)
+			return bad_row(p, res, "subscriptions", why, whylen);
+		old_at = (time_t)pgsql_col_ll(res, 0, 1);
+	}
+	PQclear(res);
+	if (old_at_r != NULL)
+		*old_at_r = old_at;
+	if (store_import_keeps(*old_r, old_at, status, flags, consented_at))
+		return STORE_OK;
+	*changed_r = true;
+	if ((flags & STORE_IMPORT_DRY_RUN) != 0)
+		return STORE_OK;
+	return sub_write(p, addr, list, word, ev, "import", why, whylen);
+}
+
+/* pg_count - statement i with one text parameter; its first column */
+static enum store_status
+pg_count(struct pg *p, enum pgsql_stmt i, const char *arg, long long *n_r,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+
+	if ((res = pgsql_exec(p, i, pgsql_stmts[i].name, &rs, why, whylen, "t", arg))
+	    == NULL)
+		return rs;
+	*n_r = pgsql_col_ll(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_suppression_count - suppressions with one reason */
+static enum store_status
+pg_suppression_count(struct store *st, const char *reason, long long *n_r,
+    char *why, size_t whylen)
+{
+	return pg_count((struct pg *)st, P_SUPP_COUNT, reason, n_r, why,
+	    whylen);
+}
+
+/* pg_spool_refs - quarantine rows naming one spool file */
+static enum store_status
+pg_spool_refs(struct store *st, const char *spool_file, long long *n_r,
+    char *why, size_t whylen)
+{
+	return pg_count((struct pg *)st, P_SPOOL_REFS, spool_file, n_r, why,
+	    whylen);
+}
+
+/* pg_events - every consent event of addr, oldest first */
+static enum store_status
+pg_events(struct store *st, const char *addr, store_event_fn *fn, void *ctx,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	struct store_event e;
+	PGresult *res;
+	int r;
+
+	if ((res = pgsql_exec((struct pg *)st, P_EVENTS, "events", &rs, why,
+	    whylen, "t", addr)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		e.id = pgsql_col_ll(res, r, 0);
+		e.addr = pgsql_col(res, r, 1);
+		e.list = pgsql_col(res, r, 2);
+		e.event = pgsql_col(res, r, 3);
+		e.source = pgsql_col(res, r, 4);
+		e.evidence = pgsql_col(res, r, 5);
+		e.remote_addr = pgsql_col(res, r, 6);
+		e.user_agent = pgsql_col(res, r, 7);
+		e.occurred_at = (time_t)pgsql_col_ll(res, r, 8);
+		if (e.addr == NULL || e.event == NULL || fn(&e, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_ever_opted_in - an "opted_in" or "confirmed" event for (addr, list) */
+static enum store_status
+pg_ever_opted_in(struct store *st, const char *addr, const char *list,
+    bool *yes_r, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+
+	if ((res = pgsql_exec((struct pg *)st, P_EVER_IN, "ever opted in", &rs,
+	    why, whylen, "tt", addr, list)) == NULL)
+		return rs;
+	*yes_r = pgsql_col_bool(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_forget - erase addr, keeping only the hashed suppression (store.h) */
+static enum store_status
+pg_forget(struct store *st, const char *addr, const char *addr_hash,
+    const struct consent_event *ev, struct store_forget_counts *n_r,
+    char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	struct store_forget_counts n = { 0 };
+	enum store_status rs, lrs;
+	bool own;
+
+	if ((rs = pgsql_tx_enter(p, &own, why, whylen)) != STORE_OK)
+		return rs;
+	if ((rs = pgsql_run(p, P_DEL_SUBS, "forget", &n.subscriptions, why,
+	    whylen, "t", addr)) == STORE_OK && (rs = pgsql_run(p, P_DEL_EVENTS,
+	    "forget", &n.events, why, whylen, "t", addr)) == STORE_OK &&
+	    (rs = pgsql_run(p, P_DEL_QROWS, "forget", &n.quarantine, why, whylen,
+	    "t", addr)) == STORE_OK && (rs = pgsql_run(p, P_DEL_SUPP, "forget",
+	    &n.suppressions, why, whylen, "t", addr)) == STORE_OK &&
+	    (rs = pgsql_run(p, P_SUPPRESS, "forget", NULL, why, whylen, "ttl",
+	    addr_hash, "erased", (long long)time(NULL))) == STORE_OK)
+		rs = event_add(p, addr_hash, NULL, "erased", ev != NULL &&
+		    ev->evidence != NULL ? ev->evidence : "reason=erased", ev,
+		    why, whylen);
+	lrs = pgsql_tx_leave(p, own, rs == STORE_OK, why, whylen);
+	if (rs == STORE_OK)
+		rs = lrs;
+	if (rs == STORE_OK && n_r != NULL)
+		*n_r = n;
+	return rs;
+}
+
+/* pg_quarantine_ls - the quarantine rows f selects */
+static enum store_status
+pg_quarantine_ls(struct store *st, const struct store_qfilter *f,
+    store_qrow_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	static const struct store_qfilter all = { 0 };
+	struct pg *p = (struct pg *)st;
+	enum store_status rs = STORE_OK;
+	struct store_qrow q;
+	PGresult *res;
+	int r;
+
+	if (f == NULL)
+		f = &all;
+	if ((res = pgsql_exec(p, P_QLS, "quarantine", &rs, why, whylen,
+	    "lttttli", (long long)f->id, f->reason, f->list, f->sender,
+	    f->recipient, (long long)f->before, f->held_only ? 1 : 0)) ==
+	    NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		q.id = pgsql_col_ll(res, r, 0);
+		q.row.queue_id = pgsql_col(res, r, 1);
+		q.row.message_id = pgsql_col(res, r, 2);
+		q.row.sender = pgsql_col(res, r, 3);
+		q.row.recipient = pgsql_col(res, r, 4);
+		q.row.list = pgsql_col(res, r, 5);
+		q.row.reason = pgsql_col(res, r, 6);
+		q.row.spool_file = pgsql_col(res, r, 7);
+		q.row.received_at = (time_t)pgsql_col_ll(res, r, 8);
+		q.released_at = (time_t)pgsql_col_ll(res, r, 9);
+		if (q.row.recipient == NULL || q.row.reason == NULL ||
+		    q.row.spool_file == NULL || fn(&q, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_change_id - the result of an UPDATE/DELETE of row id: NOTFOUND
+ * when no row changed */
+static enum store_status
+pg_change_id(enum store_status rs, long long n, long long id, char *why,
+    size_t whylen)
+{
+	if (rs == STORE_OK && n == 0) {
+		snprintf(why, whylen, "no quarantine row %lld", id);
+		return STORE_NOTFOUND;
+	}
+	return rs;
+}
+
+/* pg_quarantine_released - set released_at of one row */
+static enum store_status
+pg_quarantine_released(struct store *st, long long id, time_t when,
+    char *why, size_t whylen)
+{
+	long long n = 0;
+
+	return pg_change_id(pgsql_run((struct pg *)st, P_QREL, "quarantine", &n,
+	    why, whylen, "ll", id, (long long)when), n, id, why, whylen);
+}
+
+/* pg_quarantine_del - delete one row */
+static enum store_status
+pg_quarantine_del(struct store *st, long long id, char *why, size_t whylen)
+{
+	long long n = 0;
+
+	return pg_change_id(pgsql_run((struct pg *)st, P_QDEL, "quarantine", &n,
+	    why, whylen, "l", id), n, id, why, whylen);
+}
+
+/* pg_members - subscriptions of a list (or all lists) with addresses */
+static enum store_status
+pg_members(struct store *st, const char *list, bool opt_outs_only,
+    store_member_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs = STORE_OK;
+	struct store_member m;
+	PGresult *res;
+	int r;
+
+	if ((res = pgsql_exec(p, P_MEMBERS, "members", &rs, why, whylen, "ti",
+	    list, opt_outs_only ? 1 : 0)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		m.addr = pgsql_col(res, r, 0);
+		m.list = pgsql_col(res, r, 1);
+		m.status = store_status_parse(pgsql_col(res, r, 2));
+		m.source = pgsql_col(res, r, 3);
+		m.updated_at = (time_t)pgsql_col_ll(res, r, 4);
+		m.suppressed = pgsql_col_bool(res, r, 5);
+		if (m.addr == NULL || m.list == NULL || m.status == SUB_NONE)
+			return bad_row(p, res, "subscriptions", why, whylen);
+		if (fn(&m, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_opt_out_addrs - addresses opted out of list (or any) or suppressed */
+static enum store_status
+pg_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	int r;
+
+	if ((res = pgsql_exec((struct pg *)st, P_OPTOUT_ADDRS, "opt-outs", &rs,
+	    why, whylen, "t", list)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++)
+		if (pgsql_col(res, r, 0) == NULL || fn(pgsql_col(res, r, 0), ctx) != 0)
+			break;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_stats - the counts of store_stats() in one statement */
+static enum store_status
+pg_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	struct store_stat t;
+	PGresult *res;
+	int r;
+
+	if ((res = pgsql_exec((struct pg *)st, P_STATS, "stats", &rs, why,
+	    whylen, "l", (long long)since)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		t.group = pgsql_col(res, r, 1);
+		t.key = pgsql_col(res, r, 2);
+		t.key2 = pgsql_col(res, r, 3);
+		t.n = pgsql_col_ll(res, r, 4);
+		if (t.group == NULL || t.key == NULL || fn(&t, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_rows - every row of one table as text (optinctl copy-store) */
+static enum store_status
+pg_table_rows(struct store *st, const struct store_table *tab,
+    store_row_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	const char *vals[16];
+	PGresult *res;
+	char sql[512];
+	int r, c;
+
+	assert(tab->ncols <= 16);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY 1, 2",
+	    tab->cols, tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	for (r = 0; r < PQntuples(res); r++) {
+		for (c = 0; c < tab->ncols; c++)
+			vals[c] = pgsql_col(res, r, c);
+		if (fn(vals, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_put - insert one row as it is (a statement per table and
+ * connection, in the bits after pgsql_stmts[]) */
+static enum store_status
+pg_table_put(struct store *st, const struct store_table *tab,
+    const char *const *vals, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	char sql[512], name[48];
+
+	if (store_table_insert_sql(tab, '$', sql, sizeof(sql)) < 0) {
+		snprintf(why, whylen, "copy %s: statement too long", tab->name);
+		return STORE_ERROR;
+	}
+	snprintf(name, sizeof(name), "copy_%s", tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, P_COUNT +
+	    (int)(tab - store_tables), name, sql, tab->ncols, vals, tab->name,
+	    &rs, why, whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_done - the identity of a table with ids continues after the
+ * largest id copied in */
+static enum store_status
+pg_table_done(struct store *st, const struct store_table *tab, char *why,
+    size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	char sql[256];
+
+	if (strncmp(tab->cols, "id,", 3) != 0)
+		return STORE_OK;
+	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence("
+	    "'%s', 'id'), (SELECT max(id) FROM %s))", tab->name, tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_table_count - the rows of one table */
+static enum store_status
+pg_table_count(struct store *st, const struct store_table *tab,
+    long long *n_r, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tab->name);
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	*n_r = pgsql_col_ll(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
+const struct store_backend store_pgsql_backend = {
+	.name = "pgsql",
+	.open = pgsql_open,
+	.close = pgsql_close,
+	.exists = pgsql_exists,
+	.migrate = pgsql_migrate,
+	.lookup = pg_lookup,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.list_exists = pg_list_exists,
+	.list_name = pg_list_name,
+	.list_add = pg_list_add,
+	.list_ls = pg_list_ls,
+	.set_status = pg_set_status,
+	.suppress = pg_suppress,
+	.suppression = pg_suppression,
+	.subscriptions = pg_subscriptions,
+	.quarantine_add = pg_quarantine_add,
+	.lookup2 = pg_lookup2,
+	.begin_read = pg_begin_read,
+	.import_set = pg_import_set,
+	.suppression_count = pg_suppression_count,
+	.events = pg_events,
+	.ever_opted_in = pg_ever_opted_in,
+	.forget = pg_forget,
+	.event_add = pg_event_add,
+	.unsuppress = pg_unsuppress,
+	.checkpoint = pg_checkpoint,
+	.quarantine_ls = pg_quarantine_ls,
+	.quarantine_released = pg_quarantine_released,
+	.quarantine_del = pg_quarantine_del,
+	.spool_refs = pg_spool_refs,
+	.members = pg_members,
+	.opt_out_addrs = pg_opt_out_addrs,
+	.stats = pg_stats,
+	.table_rows = pg_table_rows,
+	.table_put = pg_table_put,
+	.table_done = pg_table_done,
+	.table_count = pg_table_count,
+};

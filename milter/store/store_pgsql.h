@@ -1,0 +1,127 @@
+/*
+ * store_pgsql.h - what the two files of the PostgreSQL backend share
+ * (store_pgsql_conn.c: connection, statements, transactions, schema;
+ * store_pgsql.c: the operations of store.h).  Private to milter/store/.
+ * A handle is used by one thread at a time.
+ */
+#ifndef OPTIN_STORE_PGSQL_H
+#define OPTIN_STORE_PGSQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "store-private.h"
+
+/* The prepared statements, by number (their text: pgsql_stmts[]). */
+enum pgsql_stmt {
+	P_SETTINGS,
+	P_NTABLES,
+	P_VERSION,
+	P_SCHEMA_LOCK,
+	P_LOOKUP,
+	P_LOOKUP2,
+	P_LIST_GET,
+	P_LIST_ADD,
+	P_LIST_LS,
+	P_SUB_SET,
+	P_EVENT_ADD,
+	P_SUPPRESS,
+	P_SUPPRESSION,
+	P_SUBS,
+	P_QUARANTINE_ADD,
+	P_SUB_GET,
+	P_SUPP_COUNT,
+	P_EVENTS,
+	P_EVER_IN,
+	P_DEL_SUBS,
+	P_DEL_EVENTS,
+	P_DEL_QROWS,
+	P_DEL_SUPP,
+	P_QLS,
+	P_QREL,
+	P_QDEL,
+	P_SPOOL_REFS,
+	P_MEMBERS,
+	P_OPTOUT_ADDRS,
+	P_STATS,
+	P_COUNT
+};
+
+struct pgsql_stmt_text {
+	const char *name;	/* prepared statement name */
+	const char *sql;
+};
+extern const struct pgsql_stmt_text pgsql_stmts[P_COUNT];
+
+/* A handle. */
+struct pg {
+	struct store base;		/* first: store.c sees this */
+	PGconn *conn;			/* owned */
+	unsigned long long prepared;	/* bit i: pgsql_stmts[i] prepared on conn */
+	bool in_tx;			/* a transaction of ours is open */
+	char lock_ms[16], stmt_ms[16];	/* timeouts set on each connection */
+	bool readonly;
+	char name[256];			/* ConsentDB, password masked */
+};
+
+/*
+ * Run prepared statement i (prepared on the connection on first use) with
+ * parameters from the arguments, one letter of types each: 't' const char *
+ * (NULL is SQL NULL), 'i' int, 'l' long long.  The result on success (the
+ * caller PQclear()s it); NULL with *rs_r and why ("ConsentDB NAME: what:
+ * message") filled on failure.  A connection found lost outside a
+ * transaction is reset and the statement run once more.
+ */
+PGresult *pgsql_exec(struct pg *p, enum pgsql_stmt i, const char *what,
+	    enum store_status *rs_r, char *why, size_t whylen,
+	    const char *types, ...);
+
+/* The same for a statement not in pgsql_stmts[]: sql under name, prepared
+ * once per connection and remembered in bit slot of the handle
+ * (P_COUNT..63), or with slot -1 prepared unnamed for this one run. */
+PGresult *pgsql_exec_sql(struct pg *p, int slot, const char *name,
+	    const char *sql, int n, const char *const *vals, const char *what,
+	    enum store_status *rs_r, char *why, size_t whylen);
+
+/* pgsql_exec for a statement whose rows are not needed; *n_r (may be
+ * NULL) gets the number of rows it changed. */
+enum store_status pgsql_run(struct pg *p, enum pgsql_stmt i,
+	    const char *what, long long *n_r, char *why, size_t whylen,
+	    const char *types, ...);
+
+/* Open a transaction with the constant BEGIN text sql. */
+enum store_status pgsql_begin(struct pg *p, const char *sql, char *why,
+	    size_t whylen);
+
+/* COMMIT (ok) or ROLLBACK the open transaction; a failed COMMIT rolls
+ * back, so the handle stays usable.  STORE_OK when none is open. */
+enum store_status pgsql_end(struct pg *p, bool ok, char *why,
+	    size_t whylen);
+
+/* Make the following changes atomic: a transaction of our own (*own_r),
+ * or a savepoint inside the caller's; pgsql_tx_leave() commits (ok) or
+ * undoes it. */
+enum store_status pgsql_tx_enter(struct pg *p, bool *own_r, char *why,
+	    size_t whylen);
+enum store_status pgsql_tx_leave(struct pg *p, bool own, bool ok,
+	    char *why, size_t whylen);
+
+/* The backend's open, close, exists and migrate (store-private.h). */
+struct store *pgsql_open(const char *target, const struct config *cfg,
+	    unsigned flags, enum store_status *st_r, char *why,
+	    size_t whylen);
+void pgsql_close(struct store *st);
+enum store_status pgsql_exists(const char *target,
+	    const struct config *cfg, char *why, size_t whylen);
+enum store_status pgsql_migrate(struct store *st, int *from_r, int *to_r,
+	    char *why, size_t whylen);
+
+/* Row r, column c of res: its text (NULL for SQL NULL, borrowed from
+ * res), as a number (0 for NULL), as a boolean ("t" or non-zero). */
+const char *pgsql_col(const PGresult *res, int r, int c);
+long long pgsql_col_ll(const PGresult *res, int r, int c);
+bool pgsql_col_bool(const PGresult *res, int r, int c);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * store_rules.c - what every engine of the consent store decides the same
+ * way (store-private.h): the schema's state and reason words, the rule an
+ * import row follows, and the tables and columns that a copy between
+ * engines moves.  No state; thread-safe.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store-private.h"
+
+/* The schema's words for enum sub_status (the CHECK in subscriptions). */
+static const char *const status_word[] = {
+	[SUB_NONE] = NULL,
+	[SUB_PENDING] = "pending",
+	[SUB_OPTED_IN] = "opted_in",
+	[SUB_OPTED_OUT] = "opted_out",
+};
+#define NSTATUS (sizeof(status_word) / sizeof(status_word[0]))
+
+/* The schema's suppression reasons (the CHECK in suppressions). */
+static const char *const reason_word[] = {
+	"unsubscribed_all", "hard_bounce", "complaint", "erased", "manual",
+};
+
+enum sub_status
+store_status_parse(const char *word)
+{
+	size_t i;
+
+	for (i = 1; word != NULL && i < NSTATUS; i++)
+		if (strcmp(word, status_word[i]) == 0)
+			return (enum sub_status)i;
+	return SUB_NONE;
+}
+
+const char *
+store_status_settable(enum sub_status status, char *why, size_t whylen)
+{
+	if ((size_t)status >= NSTATUS || status_word[status] == NULL) {
+		snprintf(why, whylen, "cannot set subscription status %d",
+		    (int)status);
+		return NULL;
+	}
+	return status_word[status];
+}
+
+bool
+store_reason_check(const char *reason, char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reason_word) / sizeof(reason_word[0]); i++)
+		if (strcmp(reason, reason_word[i]) == 0)
+			return true;
+	snprintf(why, whylen, "bad suppression reason '%.32s'", reason);
+	return false;
+}
+
+bool
+store_import_keeps(enum sub_status old, time_t old_at, enum sub_status status,
+    unsigned flags, time_t consented_at)
+{
+	return old == status ||
+	    ((flags & STORE_IMPORT_ONLY_NEW) != 0 && old != SUB_NONE) ||
+	    ((flags & STORE_IMPORT_KEEP_OPT_OUT) != 0 &&
+	    old == SUB_OPTED_OUT && consented_at <= old_at);
+}
+
+/* Both schemas (sql/schema.sql, sql/pgsql/schema.sql), parents first. */
+const struct store_table store_tables[] = {
+	{ "lists", 4, "list_id, name, double_opt_in, created_at" },
+	{ "subscriptions", 5,
+	    "address, list_id, status, source, updated_at" },
+	{ "suppressions", 3, "address, reason, created_at" },
+	{ "consent_events", 9, "id, address, list_id, event, source, "
+	    "evidence, remote_addr, user_agent, occurred_at" },
+	{ "quarantine", 10, "id, queue_id, message_id, sender, recipient, "
+	    "list_id, reason, spool_file, received_at, released_at" },
+	{ NULL, 0, NULL }
+};
+
+const struct store_table *
+store_table_find(const char *name, char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 0; store_tables[i].name != NULL; i++)
+		if (strcmp(store_tables[i].name, name) == 0)
+			return &store_tables[i];
+	snprintf(why, whylen, "no table '%.40s' in the consent store", name);
+	return NULL;
+}
+
+int
+store_table_insert_sql(const struct store_table *tab, char prefix,
+    char *sql, size_t len)
+{
+	size_t n;
+	int i, w;
+
+	w = snprintf(sql, len, "INSERT INTO %s (%s) VALUES (", tab->name,
+	    tab->cols);
+	if (w < 0 || (size_t)w >= len)
+		return -1;
+	n = (size_t)w;
+	for (i = 1; i <= tab->ncols; i++) {
+		w = snprintf(sql + n, len - n, "%s%c%d", i > 1 ? ", " : "",
+		    prefix, i);
+		if (w < 0 || (size_t)w >= len - n)
+			return -1;
+		n += (size_t)w;
+	}
+	if (n + 2 > len)
+		return -1;
+	memcpy(sql + n, ")", 2);
+	return 0;
+}

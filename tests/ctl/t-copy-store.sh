@@ -1,0 +1,91 @@
+# t-copy-store.sh - optinctl copy-store (sourced by run.sh): a SQLite
+# database copied to a private PostgreSQL (tests/lib/pg.sh) and back, every
+# row of every table compared column for column, counts printed, ids that
+# go on after the copied ones, a non-empty target refused, passwords never
+# shown.
+
+. "$(dirname "$0")/../lib/pg.sh"
+if ! pg_start; then
+	bad "copy-store: PostgreSQL starts"
+else
+	new_db copysrc
+	"$OPTINCTL" -c "$conf" list add weekly --name "Weekly, with 'quotes'" \
+	    >/dev/null &&
+	"$OPTINCTL" -c "$conf" subscribe ann@example.com news --source crm \
+	    --evidence "form 7" >/dev/null &&
+	"$OPTINCTL" -c "$conf" subscribe bob@example.com promo >/dev/null &&
+	"$OPTINCTL" -c "$conf" unsubscribe cy@example.com --all >/dev/null &&
+	"$OPTINCTL" -c "$conf" unsubscribe ann@example.com weekly >/dev/null &&
+	"$OPTINCTL" -c "$conf" forget dee@example.com >/dev/null ||
+	    bad "copy-store: source set up"
+	qrow 7 news@example.com eve@example.com news no_consent q7.eml 1700000000
+	qrow 9 news@example.com fay@example.com news opted_out q9.eml 1700000100
+	sqlx "UPDATE quarantine SET released_at = 1700000200 WHERE id = 9"
+	src=$db
+	pg_createdb copy1 && pg_createdb copy2 || bad "copy-store: databases"
+	pgdb=$(pg_consentdb copy1)
+
+	check "copy-store: SQLite to PostgreSQL" 0 "TABLE                  FROM         TO
+lists                     4          4
+subscriptions             3          3
+suppressions              2          2
+consent_events            5          5
+quarantine                2          2" copy-store "$src" "$pgdb"
+
+	# every row, every column, the same on both sides (SQLite's integer
+	# columns and PostgreSQL's bigint print alike)
+	for t in "lists:list_id" "subscriptions:address, list_id" \
+	    "suppressions:address" "consent_events:id" "quarantine:id"; do
+		tab=${t%%:*} key=${t#*:}
+		want=$($PY -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for r in c.execute("SELECT * FROM %s ORDER BY %s" % (sys.argv[2], sys.argv[3])):
+    print("|".join("" if v is None else str(v) for v in r))' "$src" "$tab" "$key")
+		got=$(pg_sql copy1 "SELECT * FROM $tab ORDER BY $key")
+		if [ -n "$want" ] && [ "$got" = "$want" ]; then ok; else
+			bad "copy-store: $tab rows" "got: $got" "want: $want"
+		fi
+	done
+
+	check_err "copy-store: a target with rows is refused" 73 \
+	    "optinctl: copy-store: the target is not empty (lists has 4 rows)" \
+	    copy-store "$src" "$pgdb"
+
+	# the copy is a working database: new ids follow the copied ones
+	printf 'ConsentDB %s\nSyslog no\n' "$pgdb" > "$tmp/pg.conf"
+	"$OPTINCTL" -c "$tmp/pg.conf" subscribe gus@example.com news \
+	    >/dev/null || bad "copy-store: subscribe on the copy"
+	got=$(pg_sql copy1 "SELECT id FROM consent_events WHERE address = 'gus@example.com'")
+	if [ "$got" = 6 ]; then ok; else
+		bad "copy-store: next event id on the copy" "got: $got" "want: 6"
+	fi
+
+	# and back to a new SQLite file: the same rows as PostgreSQL holds
+	check_json "copy-store: PostgreSQL to SQLite (--json)" 0 \
+	    'd["match"] and [(t["table"], t["from"], t["to"]) for t in d["tables"]] == [("lists", 4, 4), ("subscriptions", 4, 4), ("suppressions", 2, 2), ("consent_events", 6, 6), ("quarantine", 2, 2)]' \
+	    --json copy-store "$pgdb" "sqlite:$tmp/back.db"
+	db=$tmp/back.db
+	check_sql "copy-store: back: the list name" \
+	    "Weekly, with 'quotes'" "SELECT name FROM lists WHERE list_id = 'weekly'"
+	check_sql "copy-store: back: a released quarantine row" \
+	    "9|fay@example.com|1700000100|1700000200" \
+	    "SELECT id || '|' || recipient || '|' || received_at || '|' || released_at FROM quarantine WHERE id = 9"
+	check_sql "copy-store: back: integers stay integers" "integer" \
+	    "SELECT typeof(occurred_at) FROM consent_events WHERE id = 6"
+	check_sql "copy-store: back: the evidence" "form 7" \
+	    "SELECT evidence FROM consent_events WHERE address = 'ann@example.com' AND event = 'opted_in'"
+	db=$src
+
+	check_err "copy-store: missing source" 66 \
+	    "optinctl: ConsentDB $tmp/nosuch.db: no such file (create it with optinctl init)" \
+	    copy-store "$tmp/nosuch.db" "$(pg_consentdb copy2)"
+	run copy-store "$src" \
+	    "postgresql://postgres:s3cret@127.0.0.1:$PG_PORT/nosuch"
+	case $rc:$err in
+	*s3cret*) bad "copy-store: password shown" "$err" ;;
+	"75:optinctl: ConsentDB postgresql://postgres:***@127.0.0.1:$PG_PORT/nosuch: cannot connect: "*'database "nosuch" does not exist') ok ;;
+	*) bad "copy-store: no such PostgreSQL database" "rc $rc" "$err" ;;
+	esac
+	pg_stop
+fi
