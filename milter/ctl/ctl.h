@@ -87,6 +87,16 @@ const char *ctl_lookup_hash(struct ctl *c, const char *addr,
 	    char h[STORE_HASH_MAX]);
 
 /*
+ * ctl_token.c: append a fresh random 32-byte key with the next free id to
+ * the key file path, creating it (mode 0600, header as its first line)
+ * when missing; with only_create, do nothing to a file that exists.
+ * *id_r gets the id, *created_r whether the file was made.  EX_OK, or an
+ * exit code after printing "optinctl: PATH: why".
+ */
+int ctl_keyfile_add(const char *path, const char *header, bool only_create,
+	    unsigned *id_r, bool *created_r);
+
+/*
  * Remove the spool file name from QuarantineDir when no quarantine row
  * names it any more (*removed_r true); the name is checked with
  * quarantine_name_ok() first.  EX_OK, or an exit code after printing why.
