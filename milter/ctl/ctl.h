@@ -28,6 +28,9 @@ struct ctl {
 	struct config *cfg;		/* owned, loaded before the verb runs */
 	struct store *st;		/* owned, opened by ctl_store() */
 	struct token_ring *ring;	/* owned, loaded by ctl_ring() */
+	struct token_ring *erasure;	/* owned, ErasureKeyFile's ring */
+	struct store_erasure er;	/* borrows ring and erasure */
+	char er_why[2][512];		/* why erasure, ring did not load */
 	bool json;			/* --json */
 };
 
@@ -75,16 +78,35 @@ bool ctl_text_ok(const char *s, size_t max);
 const struct token_ring *ctl_ring(struct ctl *c, char *why, size_t whylen);
 
 /*
- * The erased form of addr (store_addr_hash) into out: 0, or -1 when there
- * is no usable ring (why[] says why).
+ * The keys of erased forms (store.h): ErasureKeyFile's ring and, for the
+ * legacy forms, TokenKeyFile's, each loaded where its key is set.  The
+ * store must be open: when the database keeps erased forms that the keys
+ * loaded cannot make, prints "optinctl VERB: ..." and exits 78, so that no
+ * verb takes an erased person for a stranger.  Owned by c.
  */
-int ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
-	    char *why, size_t whylen);
+const struct store_erasure *ctl_erasure(struct ctl *c, const char *verb);
 
-/* As ctl_addr_hash, for lookups: NULL when TokenKeyFile is not set, or
- * (with a warning on stderr) when it cannot be read; else h. */
-const char *ctl_lookup_hash(struct ctl *c, const char *addr,
-	    char h[STORE_HASH_MAX]);
+/*
+ * ErasureKeyFile for init and forget (store open): when the file does not
+ * exist, create it with one fresh key (*created_r), unless the database
+ * keeps forms made with a key (a lost file is restored, not replaced); then
+ * load it.  EX_OK, or an exit code after printing why.
+ */
+int ctl_erasure_ready(struct ctl *c, const char *verb, bool *created_r);
+
+/* The first line of a new ErasureKeyFile. */
+#define ERASURE_KEYFILE_HEADER "# optin-milter ErasureKeyFile: the keys of " \
+	"erased addresses (optinctl forget); back it up with the database\n"
+
+/*
+ * ctl_token.c: append a fresh random 32-byte key with the next free id to
+ * the key file path, creating it (mode 0600, header as its first line)
+ * when missing; with only_create, do nothing to a file that exists.
+ * *id_r gets the id, *created_r whether the file was made.  EX_OK, or an
+ * exit code after printing "optinctl: PATH: why".
+ */
+int ctl_keyfile_add(const char *path, const char *header, bool only_create,
+	    unsigned *id_r, bool *created_r);
 
 /*
  * ctl_token.c: append a fresh random 32-byte key with the next free id to

@@ -5,10 +5,11 @@
  *
  * forget deletes the person's subscriptions, consent events, suppression
  * and quarantine rows, and the spool files no other row names, and keeps
- * one suppression with reason "erased" whose address is the keyed hash of
- * the address (store_addr_hash, key from TokenKeyFile), plus one "erased"
- * event under that hash, so that the address stays blocked and a CRM
- * import cannot bring it back, while the plain address is held nowhere.
+ * one suppression with reason "erased" whose address is the erased form of
+ * the address (store_erased_form: a keyed hash with the ErasureKeyFile key,
+ * which forget creates when missing), plus one "erased" event under it, so
+ * that the address stays blocked and a CRM import cannot bring it back,
+ * while the plain address is held nowhere.
  * The lookups of history, export and status find the erased form too.
  *
  * Single-threaded; spool names are checked with quarantine_name_ok() before
@@ -47,9 +48,9 @@ struct person {
 
 /*
  * person_begin - the verb takes exactly ADDR and no options: normalise it
- * into addr, set *hash_r to its erased form (or NULL, see
- * ctl_lookup_hash), and open a read snapshot of the store.  EX_OK, or an
- * exit code after printing why.
+ * into addr, open a read snapshot of the store, and set *hash_r to the
+ * erased form kept of addr (store_erased), or NULL when it was not erased.
+ * EX_OK, or an exit code after printing why.
  */
 static int
 person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
@@ -61,10 +62,16 @@ person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
 	if (argc != 2 || argv[1][0] == '-')
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[1], addr);
-	*hash_r = ctl_lookup_hash(c, addr, h);
 	(void)ctl_store(c, STORE_READONLY);
 	if ((rs = store_begin_read(c->st, why, sizeof(why))) != STORE_OK)
 		return ctl_fail(rs, why);
+	rs = store_erased(c->st, ctl_erasure(c, argv[0]), addr, h, why,
+	    sizeof(why));
+	*hash_r = rs == STORE_OK ? h : NULL;
+	if (rs != STORE_OK && rs != STORE_NOTFOUND) {
+		store_rollback(c->st);
+		return ctl_fail(rs, why);
+	}
 	return EX_OK;
 }
 
@@ -351,7 +358,7 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 	char addr[ADDR_MAX + 1], h[STORE_HASH_MAX], why[512];
 	enum store_status rs;
 	size_t i, removed = 0, kept = 0;
-	bool gone;
+	bool gone, created;
 	int ch, rc = EX_OK, rc2;
 
 	ev.source = "optinctl";
@@ -382,6 +389,13 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 		return EX_DATAERR;
 	}
 	(void)ctl_addr(argv[optind], addr);
+	/* only a mailbox: a string shaped like anything else (a marker's
+	 * data, say) is no person to erase */
+	if (addr_mailbox_check(addr, why, sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl forget: not a mailbox address: "
+		    "%s\n", why);
+		return EX_DATAERR;
+	}
 	/* the erase event must not hold the address it erases */
 	if ((ev.evidence != NULL && strcasestr(ev.evidence, addr) != NULL) ||
 	    strcasestr(ev.source, addr) != NULL) {
@@ -389,17 +403,19 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 		    "must not contain the address\n");
 		return EX_DATAERR;
 	}
-	if (c->cfg->token_key_file == NULL) {
-		fprintf(stderr, "optinctl forget: TokenKeyFile is not set: "
-		    "the erased address is kept only as a hash keyed from "
-		    "it\n");
-		return EX_CONFIG;
-	}
-	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) < 0) {
-		fprintf(stderr, "optinctl forget: %s\n", why);
-		return EX_UNAVAILABLE;
-	}
 	(void)ctl_store(c, 0);
+	if ((rc = ctl_erasure_ready(c, "forget", &created)) != EX_OK)
+		return rc;
+	if (created)
+		fprintf(stderr, "optinctl forget: created ErasureKeyFile %s: "
+		    "restart optin-milter so that it loads it (until then "
+		    "it handles campaign mail as OnDBError says)\n",
+		    c->cfg->erasure_key_file);
+	if (store_erased_form(&c->er, addr, h) < 0) {
+		fprintf(stderr, "optinctl forget: cannot compute the erased "
+		    "form\n");
+		return EX_SOFTWARE;
+	}
 	f.recipient = addr;
 	rs = store_quarantine_ls(c->st, &f, spool_add, &p, why, sizeof(why));
 	if (rs != STORE_OK) {

@@ -768,17 +768,13 @@ seen_check(struct import *im, const char *addr, const char *list,
 static int
 is_erased(struct import *im, const char *addr, int *fatal_r)
 {
-	char h[STORE_HASH_MAX], why[512];
 	enum store_status rs;
+	char why[512];
 
 	if (!im->check_erased)
 		return 0;
-	if (ctl_addr_hash(im->c, addr, h, why, sizeof(why)) < 0) {
-		fprintf(stderr, "optinctl import: %s\n", why);
-		*fatal_r = EX_UNAVAILABLE;
-		return -1;
-	}
-	rs = store_suppression(im->c->st, h, NULL, 0, NULL, why, sizeof(why));
+	rs = store_erased(im->c->st, &im->c->er, addr, NULL, why,
+	    sizeof(why));
 	if (rs == STORE_OK)
 		return 1;
 	if (rs == STORE_NOTFOUND)
@@ -1106,14 +1102,8 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	if (nerased > 0) {
-		if (ctl_ring(c, why, sizeof(why)) == NULL) {
-			fprintf(stderr, "optinctl import: %lld erased "
-			    "address%s kept as keyed hashes, which need "
-			    "TokenKeyFile: %s\n", nerased, nerased == 1 ?
-			    " is" : "es are", why);
-			rc = EX_CONFIG;
-			goto out;
-		}
+		/* exits 78 when the keys to recognise them are missing */
+		(void)ctl_erasure(c, "import");
 		im.check_erased = true;
 	}
 	im.rd = rd;

@@ -425,6 +425,7 @@ ConsentDB $db
 DBBusyTimeout 300
 Syslog no
 TokenKeyFile $tmp/$1.keys
+ErasureKeyFile $tmp/$1.erasure
 QuarantineDir $qdir
 SendmailCommand $tmp/fakesm -i
 EOF
