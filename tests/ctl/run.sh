@@ -2,8 +2,8 @@
 # tests/ctl/run.sh - optinctl verbs of ctl_consent.c and main(): exact output
 # and exit codes, --json parsed by Python, consent events read back with
 # Python's sqlite3, a database locked by another process; then t-import.sh,
-# t-dsar.sh, t-quarantine.sh and t-stats.sh (sourced, same helpers) for the
-# other verbs.
+# t-dsar.sh, t-quarantine.sh, t-stats.sh and t-erasure-key.sh (sourced,
+# same helpers) for the other verbs.
 #
 # Finds optinctl through $top_builddir (default "."); works in a mktemp
 # directory; the one helper process it starts (the lock holder) is killed
@@ -448,7 +448,7 @@ EOF
 # stats (each file sets up its own database and uses the helpers above)
 
 here=$(dirname "$0")
-for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh; do
+for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-erasure-key.sh; do
 	if [ -f "$here/$t" ]; then
 		. "$here/$t"
 	else
