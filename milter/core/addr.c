@@ -259,6 +259,73 @@ addr_to_unicode(const char *addr, char *out, size_t outlen, char *why,
 	return 0;
 }
 
+/* atext - RFC 5321 atext, or an octet of UTF-8 (RFC 6531 section 3.3) */
+static bool
+atext(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || (c != '\0' &&
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+int
+addr_mailbox_check(const char *addr, char *why, size_t whylen)
+{
+	const char *at, *p, *d;
+	size_t llen, i;
+
+	if (addr == NULL || (at = strrchr(addr, '@')) == NULL || at == addr)
+		return set_why(why, whylen, "no local part and domain");
+	llen = (size_t)(at - addr);
+	if (addr[0] == '"') {
+		/* Quoted-string: qtextSMTP or quoted-pairSMTP */
+		if (llen < 2 || addr[llen - 1] != '"')
+			return set_why(why, whylen, "unterminated quoted "
+			    "local part");
+		for (p = addr + 1; p < at - 1; p++) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c == '\\') {
+				if (p + 1 >= at - 1 || p[1] < 32 || p[1] > 126)
+					return set_why(why, whylen, "bad "
+					    "quoted pair in local part");
+				p++;
+			} else if (c == '"' || c < 32 || c == 127)
+				return set_why(why, whylen, "character not "
+				    "allowed in a quoted local part");
+		}
+	} else {
+		/* Dot-string: Atom *("." Atom) */
+		for (i = 0; i < llen; i++) {
+			unsigned char c = (unsigned char)addr[i];
+
+			if (c == '.' && i > 0 && i + 1 < llen &&
+			    addr[i + 1] != '.')
+				continue;
+			if (!atext(c))
+				return set_why(why, whylen, c == '.' ?
+				    "misplaced dot in local part" : "character "
+				    "not allowed in a local part");
+		}
+	}
+	d = at + 1;
+	if (*d == '[')
+		return d[strlen(d) - 1] == ']' && literal_ok(d + 1,
+		    strlen(d) - 2) ? 0 : set_why(why, whylen, "bad address "
+		    "literal");
+	/* LDH labels of 1-63 octets, no hyphen at either end */
+	for (p = d; *p != '\0'; p = *p == '.' ? p + 1 : p) {
+		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+		if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-' ||
+		    (p[n] != '.' && p[n] != '\0'))
+			return set_why(why, whylen, "bad domain label");
+		p += n;
+		if (*p == '.' && p[1] == '\0')
+			return set_why(why, whylen, "bad domain label");
+	}
+	return 0;
+}
+
 const char *
 addr_domain(const char *addr)
 {

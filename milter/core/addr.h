@@ -28,6 +28,16 @@
 int addr_normalize(const char *in, char *out, size_t outlen, char *why,
 	    size_t whylen);
 
+/*
+ * RFC 5321 section 4.1.2: is the normalised addr (addr_normalize()) a
+ * Mailbox: a Dot-string local part (atext atoms joined by single dots;
+ * RFC 6531 UTF-8 allowed) or a Quoted-string (qtextSMTP and quoted-pairSMTP
+ * only), '@', and a domain of LDH labels or an address literal?  Stricter
+ * than addr_normalize(), which lets any printable text through quotes; for
+ * optinctl forget.  0, or -1 with why[] saying what is wrong.
+ */
+int addr_mailbox_check(const char *addr, char *why, size_t whylen);
+
 /* Pointer to the domain part (after the last '@') of a normalised address,
  * or NULL if there is none.  Borrowed from addr. */
 const char *addr_domain(const char *addr);

@@ -96,12 +96,3 @@ campaign_internal_header(const struct config *cfg, const char *name)
 	    strcasecmp(name, CAMPAIGN_SPLIT_HEADER) == 0 ||
 	    strcasecmp(name, CAMPAIGN_RELEASE_HEADER) == 0;
 }
-
-int
-campaign_release_data(const char *list, const char *rcpt, char *out,
-    size_t outlen)
-{
-	int n = snprintf(out, outlen, "release|%s|%s", list, rcpt);
-
-	return n < 0 || (size_t)n >= outlen ? -1 : n;
-}

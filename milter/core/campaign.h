@@ -11,22 +11,19 @@
 
 struct config;
 
-/* The internal header that marks a copy made by the split; authenticated
- * with token_mark() over the envelope sender, recipient and Message-ID. */
+/* The internal header that marks a copy made by the split: a marker of
+ * purpose MARK_SPLIT (mark.h) bound to the original queue id, sender,
+ * recipient, list, Message-ID, body and a short lifetime. */
 #define CAMPAIGN_SPLIT_HEADER "X-Optin-Split"
 
 /* The internal header of a copy an admin released from quarantine with
- * "optinctl quarantine release --force": delivered to its one recipient
- * without a consent check.  Authenticated with token_mark() over
- * campaign_release_data(). */
+ * "optinctl quarantine release": delivered to its one recipient without a
+ * consent check.  A marker of purpose MARK_RELEASE bound to the quarantine
+ * row, queue id, sender, recipient, list, Message-ID, body and a short
+ * lifetime. */
 #define CAMPAIGN_RELEASE_HEADER "X-Optin-Release"
 
 #define CAMPAIGN_LIST_MAX 64
-
-/* What the release marker authenticates, into out: "release|LIST|RCPT"
- * (rcpt normalised).  Returns the length, or -1 when it does not fit. */
-int campaign_release_data(const char *list, const char *rcpt, char *out,
-	    size_t outlen);
 
 /*
  * Is the message a campaign by its envelope?  sender is the normalised

@@ -90,6 +90,7 @@ static const struct cfg_key keys[] = {
 	{ "UnsubscribeURL", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_url), NULL },
 	{ "UnsubscribeMailto", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_mailto), NULL },
 	{ "TokenKeyFile", CFG_STR, NULL, 0, 0, CFG_OFF(token_key_file), NULL },
+	{ "ErasureKeyFile", CFG_STR, NULL, 0, 0, CFG_OFF(erasure_key_file), NULL },
 	{ "TokenLifetime", CFG_DURATION, "400d", DAYS(1), DAYS(3650), CFG_OFF(token_lifetime), NULL },
 	{ "OnDBError", CFG_ENUM, "tempfail", 0, 0, CFG_OFF(on_db_error), ondberr_words },
 	{ "QuarantineRetention", CFG_DURATION, "30d", DAYS(1), DAYS(3650), CFG_OFF(quarantine_retention), NULL },

@@ -66,6 +66,7 @@ struct config {
 	char *unsubscribe_mailto;	/* UnsubscribeMailto, %t = token */
 	char *token_key_file;		/* TokenKeyFile */
 	long token_lifetime;		/* TokenLifetime, seconds */
+	char *erasure_key_file;		/* ErasureKeyFile */
 	enum cfg_ondberr on_db_error;	/* OnDBError */
 	long quarantine_retention;	/* QuarantineRetention, seconds */
 	enum cfg_logaddr log_addresses;	/* LogAddresses */

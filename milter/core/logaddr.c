@@ -8,17 +8,14 @@
 
 #include "log.h"
 #include "logaddr.h"
-#include "token.h"
-
-#define LOG_PREFIX	"log:"
+#include "mark.h"
 
 const char *
 logaddr(enum cfg_logaddr mode, const struct token_ring *ring,
     const char *addr, char out[LOGADDR_MAX])
 {
 	char norm[ADDR_MAX + 1], why[128], safe[ADDR_MAX + 1];
-	char data[sizeof(LOG_PREFIX) + ADDR_MAX + 1], mac[65];
-	int n;
+	char mac[MARK_HEX_MAX];
 
 	if (addr == NULL)
 		addr = "";
@@ -31,9 +28,10 @@ logaddr(enum cfg_logaddr mode, const struct token_ring *ring,
 		if (addr_normalize(addr, norm, sizeof(norm), why,
 		    sizeof(why)) < 0)
 			snprintf(norm, sizeof(norm), "%s", addr);
-		n = snprintf(data, sizeof(data), "%s%s", LOG_PREFIX, norm);
-		if (ring != NULL && n > 0 && (size_t)n < sizeof(data) &&
-		    token_mark(ring, data, (size_t)n, mac) == 0) {
+		/* its own subkey (mark.h MARK_LOG): never an erased form
+		 * or a marker */
+		if (ring != NULL && mark_make(ring, MARK_LOG, norm,
+		    strlen(norm), mac) == 0) {
 			snprintf(out, LOGADDR_MAX, "<hash:%.16s>", mac);
 			return out;
 		}

@@ -8,11 +8,11 @@
  *	LogAddresses hash	<hash:0123456789abcdef>	keyed, see below
  *	LogAddresses no		<hidden>
  *
- * The hash is the first 16 hex digits of HMAC-SHA256 under the mark key of
- * the newest TokenKeyFile key (token_mark) over "log:" and the normalised
+ * The hash is the first 16 hex digits of HMAC-SHA256 under the log subkey
+ * (mark.h MARK_LOG) of the newest TokenKeyFile key over the normalised
  * address (the raw text when it cannot be normalised): without the key it
- * cannot be reversed with a dictionary of addresses, and the "log:" prefix
- * keeps it apart from the erased form of the same address (store.h), so a
+ * cannot be reversed with a dictionary of addresses, and its own subkey
+ * keeps it apart from the erased form of the same address (mark.h), so a
  * log line cannot be joined to an erased suppression.  The same address
  * gives the same hash in every program, until the newest key changes.
  * Without a key ring "hash" writes <hidden>.  Thread-safe.

@@ -1,13 +1,14 @@
 /*
- * token.c - per-recipient unsubscribe tokens and the split-marker MAC
- * (DESIGN "Unsubscribe headers and tokens"; contract in token.h).
+ * token.c - per-recipient unsubscribe tokens and the key rings they and the
+ * marks come from (DESIGN "Unsubscribe headers and tokens"; contract in
+ * token.h; the marks themselves are in mark.c).
  *
  * Construction (deterministic authenticated encryption with a synthetic IV,
  * so that a repeated nonce can only come from a repeated message):
  *
- *	subkeys	enc, iv, mark = HKDF-SHA256(key, info "optin token enc",
- *		"optin token iv", "optin split mark"), 32 bytes each; csrf
- *		(info "optin csrf v1") for optin-unsubd's form marks
+ *	subkeys	enc, iv = HKDF-SHA256(key, info "optin token enc",
+ *		"optin token iv"), 32 bytes each; one more per mark purpose
+ *		(mark_derive(), mark.h)
  *	header	version (1) || key id			(clear, AAD)
  *	plain	issue day (uint16, big-endian) || list length (1 byte) ||
  *		list || address
@@ -28,6 +29,7 @@
 #include "autoconf.h"
 
 #include "token.h"
+#include "mark.h"
 #include "secfile.h"
 
 #include <stdint.h>
@@ -35,12 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
 
 #define TOKEN_VERSION	1
 #define KEY_LEN		32
@@ -63,8 +62,7 @@ struct token_key {
 	unsigned id;				/* 1-255 */
 	unsigned char enc[KEY_LEN];		/* AEAD subkey */
 	unsigned char iv[KEY_LEN];		/* synthetic nonce subkey */
-	unsigned char mark[KEY_LEN];		/* split marker subkey */
-	unsigned char csrf[KEY_LEN];		/* optin-unsubd form subkey */
+	unsigned char mark[MARK_NPURPOSES][KEY_LEN]; /* mark subkeys */
 };
 
 struct token_ring {
@@ -168,33 +166,6 @@ b64url_len(size_t n)
 	return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
 }
 
-/* hkdf - out (KEY_LEN bytes) = HKDF-SHA256(key, no salt, info); 0 / -1 */
-static int
-hkdf(const unsigned char *key, const char *info, unsigned char *out)
-{
-	EVP_KDF *kdf;
-	EVP_KDF_CTX *kctx;
-	OSSL_PARAM params[4];
-	int rc;
-
-	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
-		return -1;
-	kctx = EVP_KDF_CTX_new(kdf);
-	EVP_KDF_free(kdf);
-	if (kctx == NULL)
-		return -1;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)key, KEY_LEN);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    (void *)info, strlen(info));
-	params[3] = OSSL_PARAM_construct_end();
-	rc = EVP_KDF_derive(kctx, out, KEY_LEN, params) == 1 ? 0 : -1;
-	EVP_KDF_CTX_free(kctx);
-	return rc;
-}
-
 /* synth_nonce - nonce = HMAC-SHA256(k->iv, msg)[0..11]; 0 / -1 */
 static int
 synth_nonce(const struct token_key *k, const unsigned char *msg, size_t len,
@@ -265,6 +236,21 @@ aead_open(const struct token_key *k, const unsigned char *nonce,
 	/* the tag is only read when decrypting */
 	return aead_run(k, 0, nonce, aad, aadlen, ct, ctlen, pt,
 	    (unsigned char *)tag);
+}
+
+/* derive - the subkeys of k from the raw key; 0 / -1 */
+static int
+derive(const unsigned char key[KEY_LEN], struct token_key *k)
+{
+	unsigned p;
+
+	if (mark_hkdf(key, KEY_LEN, "optin token enc", k->enc) < 0 ||
+	    mark_hkdf(key, KEY_LEN, "optin token iv", k->iv) < 0)
+		return -1;
+	for (p = 0; p < MARK_NPURPOSES; p++)
+		if (mark_derive(key, (enum mark_purpose)p, k->mark[p]) < 0)
+			return -1;
+	return 0;
 }
 
 /*
@@ -404,10 +390,7 @@ token_ring_load(const char *path, char *why, size_t whylen)
 		}
 		k = &ring->keys[ring->n];
 		k->id = id;
-		if (hkdf(key, "optin token enc", k->enc) < 0 ||
-		    hkdf(key, "optin token iv", k->iv) < 0 ||
-		    hkdf(key, "optin split mark", k->mark) < 0 ||
-		    hkdf(key, "optin csrf v1", k->csrf) < 0) {
+		if (derive(key, k) < 0) {
 			snprintf(why, whylen, "%s:%zu: key derivation failed",
 			    path, lineno);
 			goto fail;
@@ -607,96 +590,19 @@ token_day(long long t)
 	return (long)d;
 }
 
-/* mark_hex - hex HMAC-SHA256(subkey, data) into out (65 bytes); 0 / -1 */
-static int
-mark_hex(const unsigned char *subkey, const void *data, size_t len,
-    char out[65])
+size_t
+token_ring_size(const struct token_ring *ring)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen, i;
-
-	if (HMAC(EVP_sha256(), subkey, KEY_LEN, data, len, mac,
-	    &maclen) == NULL || maclen != 32)
-		return -1;
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[mac[i] >> 4];
-		out[2 * i + 1] = hex[mac[i] & 15];
-	}
-	out[64] = '\0';
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return 0;
+	return ring == NULL ? 0 : ring->n;
 }
 
-/* Which subkey a mark is made with. */
-enum mark_purpose { MARK_SPLIT, MARK_CSRF };
-
-/* mark_subkey - the subkey of k for purpose */
-static const unsigned char *
-mark_subkey(const struct token_key *k, enum mark_purpose purpose)
+const unsigned char *
+token_ring_mark_key(const struct token_ring *ring, size_t i,
+    enum mark_purpose p, unsigned *id_r)
 {
-	return purpose == MARK_CSRF ? k->csrf : k->mark;
-}
-
-/* mark_make - hex mark of data with the newest key's purpose subkey */
-static int
-mark_make(const struct token_ring *ring, enum mark_purpose purpose,
-    const void *data, size_t len, char out[65])
-{
-	if (ring == NULL || ring->n == 0 || (data == NULL && len > 0))
-		return -1;
-	return mark_hex(mark_subkey(&ring->keys[ring->n - 1], purpose),
-	    data == NULL ? "" : data, len, out);
-}
-
-/* mark_check - does mac match the purpose subkey of any key over data?
- * Every key is tried, no early exit (constant time in the match). */
-static bool
-mark_check(const struct token_ring *ring, enum mark_purpose purpose,
-    const void *data, size_t len, const char *mac)
-{
-	char want[65];
-	size_t i;
-	int ok;
-
-	if (ring == NULL || mac == NULL || (data == NULL && len > 0) ||
-	    strnlen(mac, 65) != 64)
-		return false;
-	ok = 0;
-	for (i = 0; i < ring->n; i++) {
-		if (mark_hex(mark_subkey(&ring->keys[i], purpose),
-		    data == NULL ? "" : data, len, want) < 0)
-			continue;
-		ok |= CRYPTO_memcmp(want, mac, 64) == 0;
-	}
-	OPENSSL_cleanse(want, sizeof(want));
-	return ok != 0;
-}
-
-int
-token_mark(const struct token_ring *ring, const void *data, size_t len,
-    char out[65])
-{
-	return mark_make(ring, MARK_SPLIT, data, len, out);
-}
-
-bool
-token_mark_check(const struct token_ring *ring, const void *data, size_t len,
-    const char *mac)
-{
-	return mark_check(ring, MARK_SPLIT, data, len, mac);
-}
-
-int
-token_csrf_mark(const struct token_ring *ring, const void *data, size_t len,
-    char out[65])
-{
-	return mark_make(ring, MARK_CSRF, data, len, out);
-}
-
-bool
-token_csrf_check(const struct token_ring *ring, const void *data, size_t len,
-    const char *mac)
-{
-	return mark_check(ring, MARK_CSRF, data, len, mac);
+	if (ring == NULL || i >= ring->n || (unsigned)p >= MARK_NPURPOSES)
+		return NULL;
+	if (id_r != NULL)
+		*id_r = ring->keys[i].id;
+	return ring->keys[i].mark[p];
 }

@@ -1,7 +1,8 @@
 /*
  * token.h - per-recipient unsubscribe tokens (DESIGN "Unsubscribe headers
- * and tokens"), the MAC of the internal split marker and optin-unsubd's
- * CSRF marks.
+ * and tokens"), optin-unsubd's CSRF marks, and the key rings of
+ * TokenKeyFile and ErasureKeyFile, from which the marks of mark.h take
+ * their subkeys.
  *
  * A token names recipient and list without a database lookup and reveals
  * neither: authenticated encryption (OpenSSL EVP AEAD) of (version, key id,
@@ -15,6 +16,8 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+
+#include "mark.h"
 
 struct token_ring;		/* opaque */
 
@@ -71,28 +74,16 @@ const char *token_status_str(enum token_status s);
 /* Days since the epoch for time t (UTC). */
 long token_day(long long t);
 
-/*
- * MAC for the internal split marker header: hex HMAC-SHA256 with a key
- * derived from the newest key over data (len bytes) into out (65 bytes).
- * token_mark_check() accepts a MAC from any key of the ring, in constant
- * time.  Return 0 / -1 (token_mark) and true / false (token_mark_check).
- */
-int token_mark(const struct token_ring *ring, const void *data, size_t len,
-	    char out[65]);
-bool token_mark_check(const struct token_ring *ring, const void *data,
-	    size_t len, const char *mac);
+/* The number of keys of ring (0 for NULL). */
+size_t token_ring_size(const struct token_ring *ring);
 
 /*
- * The same for optin-unsubd's CSRF marks on its forms, with a subkey of its
- * own (HKDF-SHA256 of each key, info "optin csrf v1"), so that no mark made
- * for one purpose is ever valid for another.  token_csrf_mark() uses the
- * newest key; token_csrf_check() accepts any key of the ring, in constant
- * time.  Thread-safe.
- * XXX to be folded into the one home for HMAC marks (core/mark.c).
+ * The mark subkey of purpose p (MARK_KEY_LEN octets, mark_derive()) of key
+ * i of ring: 0 is the first key of the file, token_ring_size() - 1 the
+ * last, the one that issues.  *id_r (may be NULL) gets the key's id.
+ * Borrowed from ring; NULL when i or p is out of range.  For mark.c.
  */
-int token_csrf_mark(const struct token_ring *ring, const void *data,
-	    size_t len, char out[65]);
-bool token_csrf_check(const struct token_ring *ring, const void *data,
-	    size_t len, const char *mac);
+const unsigned char *token_ring_mark_key(const struct token_ring *ring,
+	    size_t i, enum mark_purpose p, unsigned *id_r);
 
 #endif

@@ -34,9 +34,12 @@ struct ctl {
 	struct config *cfg;		/* owned, loaded before the verb runs */
 	struct store *st;		/* owned, opened by ctl_store() */
 	struct token_ring *ring;	/* owned, loaded by ctl_ring() */
+	struct token_ring *erasure;	/* owned, ErasureKeyFile's ring */
+	struct store_erasure er;	/* borrows ring and erasure */
+	char er_why[2][512];		/* why erasure, ring did not load */
 	bool json;			/* --json */
 	bool dropped;			/* ctl_become_user() ran */
-	long long nerased;		/* erased suppressions; -1 unknown */
+	bool er_checked;		/* ctl_erasure() passed once */
 	char agent[160];		/* "optinctl user=U[ sudo_user=S]":
 					   user_agent of every event */
 };
@@ -85,19 +88,20 @@ bool ctl_text_ok(const char *s, size_t max);
 const struct token_ring *ctl_ring(struct ctl *c, char *why, size_t whylen);
 
 /*
- * The erased form of addr (store_addr_hash) into out: 0, or -1 when there
- * is no usable ring (why[] says why).
+ * The keys of erased forms (store.h): ErasureKeyFile's ring and, for the
+ * legacy forms, TokenKeyFile's, each loaded where its key is set.  The
+ * store must be open: when the database keeps erased forms that the keys
+ * loaded cannot make, prints "optinctl VERB: ..." and exits 78, so that no
+ * verb takes an erased person for a stranger.  Owned by c.
  */
-int ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
-	    char *why, size_t whylen);
+const struct store_erasure *ctl_erasure(struct ctl *c, const char *verb);
 
 /*
- * The erased form of addr for lookups (the store must be open): *hash_r is
- * h, or NULL when nobody was ever erased (no hash is needed then).  When
- * someone was erased but the hash cannot be computed (TokenKeyFile not set
- * or not readable), it prints why and returns EX_CONFIG or EX_UNAVAILABLE:
- * an answer blind to erased people would differ from one that sees them.
- * EX_OK otherwise.
+ * Is addr erased (the store must be open; store_erased() with
+ * ctl_erasure())?  *hash_r is h, the erased form kept for it, when it is,
+ * NULL when it is not.  When the keys to tell are missing, it prints why
+ * and returns EX_CONFIG: an answer blind to erased people would differ
+ * from one that sees them.  EX_OK otherwise.
  */
 int ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
 	    const char **hash_r);
@@ -125,6 +129,29 @@ struct reconsent;
 int ctl_reconsent(struct ctl *c, const char *addr, enum sub_status status,
 	    const struct consent_event *ev, bool lift, struct reconsent *r_r,
 	    char *why, size_t whylen);
+
+/*
+ * ErasureKeyFile for init and forget (store open): when the file does not
+ * exist, create it with one fresh key (*created_r), unless the database
+ * keeps forms made with a key (a lost file is restored, not replaced); then
+ * load it.  EX_OK, or an exit code after printing why.
+ */
+int ctl_erasure_ready(struct ctl *c, const char *verb, bool *created_r);
+
+/* The first line of a new ErasureKeyFile. */
+#define ERASURE_KEYFILE_HEADER "# optin-milter ErasureKeyFile: the keys of " \
+	"erased addresses (optinctl forget); back it up with the database\n"
+
+/*
+ * ctl_token.c: append a fresh random 32-byte key with the next free id to
+ * the key file path, creating it (mode 0600, header as its first line)
+ * when missing; with only_create, do nothing to a file that exists.
+ * *id_r gets the id, *created_r whether the file was made.  EX_OK, or an
+ * exit code after printing "optinctl: PATH: why".
+ */
+int ctl_keyfile_add(const char *path, const char *header, bool only_create,
+	    unsigned *id_r, bool *created_r);
+
 
 /*
  * Remove the spool file name from QuarantineDir when no quarantine row

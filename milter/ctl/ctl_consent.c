@@ -208,7 +208,8 @@ ctl_init(struct ctl *c, int argc, char **argv)
 {
 	enum store_status rs = STORE_ERROR;
 	char why[512], why2[512], name[512];
-	bool existed;
+	bool existed, made_key = false;
+	int rc;
 
 	if (argc != 1)
 		return ctl_usage(argv[0]);
@@ -226,18 +227,33 @@ ctl_init(struct ctl *c, int argc, char **argv)
 	if (store_warning(c->st) != NULL)
 		fprintf(stderr, "optinctl: warning: %s\n",
 		    store_warning(c->st));
+	/* the key of erased people exists before the milter starts, which
+	 * reads it before dropping privileges */
+	if (c->cfg->erasure_key_file != NULL &&
+	    (rc = ctl_erasure_ready(c, "init", &made_key)) != EX_OK)
+		return rc;
 	if (c->json) {
 		fputs("{\"database\":", stdout);
 		ctl_json_str(stdout, name);
-		printf(",\"created\":%s,\"version\":%d}\n",
+		printf(",\"created\":%s,\"version\":%d",
 		    store_created(c->st) ? "true" : "false",
 		    store_version(c->st));
+		if (c->cfg->erasure_key_file != NULL) {
+			fputs(",\"erasure_key_file\":", stdout);
+			ctl_json_str(stdout, c->cfg->erasure_key_file);
+			printf(",\"erasure_key_created\":%s",
+			    made_key ? "true" : "false");
+		}
+		fputs("}\n", stdout);
 	} else if (store_created(c->st))
 		printf("created %s (schema version %d)\n", name,
 		    store_version(c->st));
 	else
 		printf("%s: schema version %d, nothing to do\n", name,
 		    store_version(c->st));
+	if (made_key && !c->json)
+		printf("created ErasureKeyFile %s\n",
+		    c->cfg->erasure_key_file);
 	return EX_OK;
 }
 
@@ -606,9 +622,8 @@ ctl_status(struct ctl *c, int argc, char **argv)
 {
 	struct status_ctx x = { c, false, 0 };
 	struct consent_row none = { false, SUB_NONE };
-	char addr[ADDR_MAX + 1], reason[32], why[512], h[STORE_HASH_MAX];
+	char addr[ADDR_MAX + 1], reason[32], why[512], h[STORE_HASH_MAX] = "";
 	enum store_status rs;
-	const char *hash;
 	time_t since = 0;
 	struct opts o;
 	int first, rc;
@@ -619,13 +634,14 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		return ctl_usage(argv[0]);
 	(void)ctl_addr(argv[first], addr);
 	(void)ctl_store(c, STORE_READONLY);
-	if ((rc = ctl_erased_form(c, addr, h, &hash)) != EX_OK)
-		return rc;
 	rs = store_suppression(c->st, addr, reason, sizeof(reason), &since,
 	    why, sizeof(why));
-	/* an erased address is suppressed under its keyed hash */
-	if (rs == STORE_NOTFOUND && hash != NULL)
-		rs = store_suppression(c->st, hash, reason, sizeof(reason),
+	/* an erased address is suppressed under its erased form */
+	if (rs == STORE_NOTFOUND)
+		rs = store_erased(c->st, ctl_erasure(c, argv[0]), addr, h, why,
+		    sizeof(why));
+	if (rs == STORE_OK && h[0] != '\0')
+		rs = store_suppression(c->st, h, reason, sizeof(reason),
 		    &since, why, sizeof(why));
 	if (rs != STORE_OK && rs != STORE_NOTFOUND)
 		return fail(rs, why);

@@ -5,10 +5,11 @@
  *
  * forget deletes the person's subscriptions, consent events, suppression
  * and quarantine rows, and keeps one suppression with reason "erased" whose
- * address is the keyed hash of the address (store_addr_hash, key from
- * TokenKeyFile), plus one "erased" event under that hash, so that the
- * address stays blocked and no subscribe or import brings it back without
- * fresh evidence (reconsent.h), while the plain address is held nowhere:
+ * address is the erased form of the address (store_erased_form: a keyed
+ * hash with the ErasureKeyFile key, which forget creates when missing),
+ * plus one "erased" event under it, so that the address stays blocked and
+ * no subscribe or import brings it back without fresh evidence
+ * (reconsent.h), while the plain address is held nowhere:
  *
  *	database	rows deleted with secure_delete on, then a TRUNCATE
  *			checkpoint (store_checkpoint); when a reader keeps it
@@ -65,9 +66,9 @@ struct person {
 
 /*
  * person_begin - the verb takes exactly ADDR and no options: normalise it
- * into addr, open a read snapshot of the store and set *hash_r to its
- * erased form (or NULL, see ctl_erased_form).  EX_OK, or an exit code
- * after printing why.
+ * into addr, open a read snapshot of the store, and set *hash_r to the
+ * erased form kept of addr (store_erased), or NULL when it was not erased.
+ * EX_OK, or an exit code after printing why.
  */
 static int
 person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
@@ -75,7 +76,6 @@ person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
 {
 	enum store_status rs;
 	char why[512];
-	int rc;
 
 	if (argc != 2 || argv[1][0] == '-')
 		return ctl_usage(argv[0]);
@@ -83,9 +83,14 @@ person_begin(struct ctl *c, int argc, char **argv, char addr[ADDR_MAX + 1],
 	(void)ctl_store(c, STORE_READONLY);
 	if ((rs = store_begin_read(c->st, why, sizeof(why))) != STORE_OK)
 		return ctl_fail(rs, why);
-	if ((rc = ctl_erased_form(c, addr, h, hash_r)) != EX_OK)
+	rs = store_erased(c->st, ctl_erasure(c, argv[0]), addr, h, why,
+	    sizeof(why));
+	*hash_r = rs == STORE_OK ? h : NULL;
+	if (rs != STORE_OK && rs != STORE_NOTFOUND) {
 		store_rollback(c->st);
-	return rc;
+		return ctl_fail(rs, why);
+	}
+	return EX_OK;
 }
 
 /* json_event - one consent event as a JSON object */
@@ -524,6 +529,13 @@ forget_args(int argc, char **argv, struct consent_event *ev,
 		return EX_DATAERR;
 	}
 	(void)ctl_addr(argv[optind], addr);
+	/* only a mailbox: a string shaped like anything else (a marker's
+	 * data, say) is no person to erase */
+	if (addr_mailbox_check(addr, why, sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl forget: not a mailbox address: "
+		    "%s\n", why);
+		return EX_DATAERR;
+	}
 	if (addr_to_unicode(addr, uaddr, ulen, why, sizeof(why)) < 0)
 		snprintf(uaddr, ulen, "%s", addr);
 	/* the erase event must not hold the address it erases */
@@ -580,22 +592,24 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 	const char *forms[2];
 	enum store_status rs;
 	size_t i;
-	bool gone;
+	bool gone, created;
 	int rc, rc2;
 
 	if ((rc = forget_args(argc, argv, &ev, addr, uaddr, sizeof(uaddr))) !=
 	    EX_OK)
 		return rc;
-	if (c->cfg->token_key_file == NULL) {
-		fprintf(stderr, "optinctl forget: TokenKeyFile is not set: "
-		    "the erased address is kept only as a hash keyed from "
-		    "it\n");
-		return EX_CONFIG;
-	}
 	(void)ctl_store(c, 0);
-	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) < 0) {
-		fprintf(stderr, "optinctl forget: %s\n", why);
-		return EX_UNAVAILABLE;
+	if ((rc = ctl_erasure_ready(c, "forget", &created)) != EX_OK)
+		return rc;
+	if (created)
+		fprintf(stderr, "optinctl forget: created ErasureKeyFile %s: "
+		    "restart optin-milter so that it loads it (until then "
+		    "it handles campaign mail as OnDBError says)\n",
+		    c->cfg->erasure_key_file);
+	if (store_erased_form(&c->er, addr, h) < 0) {
+		fprintf(stderr, "optinctl forget: cannot compute the erased "
+		    "form\n");
+		return EX_SOFTWARE;
 	}
 	f.recipient = addr;
 	rs = store_quarantine_ls(c->st, &f, spool_add, &p, why, sizeof(why));

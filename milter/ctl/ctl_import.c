@@ -632,14 +632,8 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 	if (nerased > 0) {
-		if (ctl_ring(c, why, sizeof(why)) == NULL) {
-			fprintf(stderr, "optinctl import: %lld erased "
-			    "address%s kept as keyed hashes, which need "
-			    "TokenKeyFile: %s\n", nerased, nerased == 1 ?
-			    " is" : "es are", why);
-			rc = EX_CONFIG;
-			goto out;
-		}
+		/* exits 78 when the keys to recognise them are missing */
+		(void)ctl_erasure(c, "import");
 	}
 	im.rd = rd;
 	if ((rc = import_rows(&im)) != 0)

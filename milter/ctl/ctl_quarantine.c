@@ -47,6 +47,7 @@
 #include "config.h"
 #include "consent.h"
 #include "ctl.h"
+#include "mark.h"
 #include "quarantine.h"
 #include "resubmit.h"
 #include "store.h"
@@ -403,19 +404,15 @@ static int
 decide_now(struct ctl *c, const struct store_qrow *q,
     enum consent_reason *r_r, bool *has_list_r)
 {
-	char h[STORE_HASH_MAX], why[512];
 	struct consent_row row;
 	enum store_status rs;
-	const char *hash;
-	int rc;
+	char why[512];
 
 	*has_list_r = q->row.list != NULL;
 	if (q->row.list == NULL)
 		return EX_OK;
-	if ((rc = ctl_erased_form(c, q->row.recipient, h, &hash)) != EX_OK)
-		return rc;
-	rs = store_lookup2(c->st, q->row.recipient, hash, q->row.list, &row,
-	    why, sizeof(why));
+	rs = store_lookup2(c->st, q->row.recipient, ctl_erasure(c,
+	    "quarantine"), q->row.list, &row, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	*r_r = consent_decide(&row);
@@ -510,18 +507,42 @@ out:
 	return rc;
 }
 
-/* release_marker - the X-Optin-Release header line that tells the milter
+/* spool_body - the body of a spool file (msg_render: the headers, a blank
+ * line, the body; CRLF line ends) and its length in *len_r */
+static const char *
+spool_body(const char *msg, size_t len, size_t *len_r)
+{
+	const char *p;
+
+	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n')
+		p = msg + 2;
+	else if ((p = memmem(msg, len, "\r\n\r\n", 4)) != NULL)
+		p += 4;
+	else
+		p = msg + len;
+	*len_r = len - (size_t)(p - msg);
+	return p;
+}
+
+/*
+ * release_marker - the X-Optin-Release header line that tells the milter
  * an admin released this copy: without it the copy would pass the consent
- * check again and, forced, land back in quarantine.  Authenticated with the
- * token key (campaign.h); 0, or -1 with the reason printed. */
+ * check again and, forced, land back in quarantine.  A MARK_RELEASE marker
+ * (mark.h) bound to this row, its message (spool msg, len bytes) and a
+ * short lifetime; 0, or -1 with the reason printed.
+ */
 static int
-release_marker(struct ctl *c, const struct store_qrow *q, char *out,
-    size_t outlen)
+release_marker(struct ctl *c, const struct store_qrow *q, const char *msg,
+    size_t len, char *out, size_t outlen)
 {
 	const struct token_ring *ring;
-	char why[512], data[400], mac[65];
-	int n, rc = -1;
+	char why[512], value[MARK_VALUE_MAX];
+	struct mark_msg mm;
 
+	if (q->row.list == NULL) {
+		out[0] = '\0';		/* no list: nothing to mark */
+		return 0;
+	}
 	if (c->cfg->token_key_file == NULL) {
 		fprintf(stderr, "optinctl quarantine release: TokenKeyFile is "
 		    "needed to mark a released copy\n");
@@ -532,19 +553,25 @@ release_marker(struct ctl *c, const struct store_qrow *q, char *out,
 		fprintf(stderr, "optinctl quarantine release: %s\n", why);
 		return -1;
 	}
-	if (q->row.list != NULL && (n = campaign_release_data(q->row.list,
-	    q->row.recipient, data, sizeof(data))) >= 0 &&
-	    token_mark(ring, data, (size_t)n, mac) == 0) {
-		snprintf(out, outlen, "%s: list=%s; mac=%s\r\n",
-		    CAMPAIGN_RELEASE_HEADER, q->row.list, mac);
-		rc = 0;
-	} else if (q->row.list == NULL) {
-		out[0] = '\0';		/* no list: nothing to mark */
-		rc = 0;
-	} else
-		fprintf(stderr, "optinctl quarantine release: cannot mark "
-		    "the copy\n");
-	return rc;
+	memset(&mm, 0, sizeof(mm));
+	snprintf(mm.qid, sizeof(mm.qid), "%s", q->row.queue_id != NULL ?
+	    q->row.queue_id : "");
+	snprintf(mm.list, sizeof(mm.list), "%s", q->row.list);
+	mm.qrow = q->id;
+	mm.sender = q->row.sender;
+	mm.rcpt = q->row.recipient;
+	mm.message_id = q->row.message_id;
+	mm.body = spool_body(msg, len, &mm.bodylen);
+	mm.issued = (long long)time(NULL);
+	mm.expires = mm.issued + MARK_RELEASE_LIFETIME;
+	if (mark_msg_make(ring, MARK_RELEASE, &mm, value, sizeof(value), why,
+	    sizeof(why)) < 0) {
+		fprintf(stderr, "optinctl quarantine release: cannot mark the "
+		    "copy: %s\n", why);
+		return -1;
+	}
+	snprintf(out, outlen, "%s: %s\r\n", CAMPAIGN_RELEASE_HEADER, value);
+	return 0;
 }
 
 /*
@@ -581,7 +608,8 @@ q_release(struct ctl *c, int argc, char **argv)
 	enum store_status rs;
 	struct iovec iov[2];
 	struct qopts o;
-	char why[512], t[32], *msg = NULL, marker[200], extra[80];
+	char why[512], t[32], *msg = NULL, marker[MARK_VALUE_MAX + 40];
+	char extra[80];
 	bool has_list, forced;
 	size_t len;
 	int rc;
@@ -611,7 +639,7 @@ q_release(struct ctl *c, int argc, char **argv)
 	if ((msg = read_spool(c, q->row.spool_file, SPOOL_MAX, false, &len,
 	    &rc)) == NULL)
 		goto out;
-	if (release_marker(c, q, marker, sizeof(marker)) < 0) {
+	if (release_marker(c, q, msg, len, marker, sizeof(marker)) < 0) {
 		rc = EX_CONFIG;
 		goto out;
 	}

@@ -3,7 +3,9 @@
  * "optinctl", "Unsubscribe headers and tokens"); "dns" is in ctl_dns.c.
  *
  *	token newkey		append a fresh random 32-byte key with the next
- *				id to TokenKeyFile (created mode 0600)
+ *				id to TokenKeyFile (created mode 0600); the
+ *				same code creates ErasureKeyFile
+ *				(ctl_keyfile_add)
  *	token issue ADDR LIST	print the token for ADDR (normalised) on LIST
  *	token check TOKEN	print recipient, list, key id, issue day and
  *				status; exit 0 ok, 65 otherwise
@@ -180,29 +182,29 @@ write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* token_newkey - "token newkey" */
-static int
-token_newkey(struct ctl *c)
+int
+ctl_keyfile_add(const char *path, const char *header, bool only_create,
+    unsigned *id_r, bool *created_r)
 {
 	unsigned char key[32];
 	char line[256], why[512], b64[48], last;
 	struct token_ring *ring;
 	struct stat st;
-	const char *path;
 	char *buf;
 	size_t len, o;
 	bool created;
 	unsigned id;
 	int fd, ex, n;
 
-	if ((path = keyfile_path(c)) == NULL)
-		return EX_CONFIG;
-	created = false;
-	fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	*created_r = created = false;
+	fd = only_create ? -1 : open(path, O_RDWR | O_APPEND | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0 && (only_create || errno == ENOENT)) {
 		fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		created = fd >= 0;
+		if (fd < 0 && only_create && errno == EEXIST)
+			return EX_OK;
 	}
 	if (fd < 0) {
 		fprintf(stderr, "optinctl: %s: %s\n", path, strerror(errno));
@@ -260,13 +262,13 @@ token_newkey(struct ctl *c)
 	OPENSSL_cleanse(key, sizeof(key));
 	o = 0;
 	if (created || st.st_size == 0)
-		o = (size_t)snprintf(line, sizeof(line), "%s", KEYFILE_HEADER);
+		o = (size_t)snprintf(line, sizeof(line), "%s", header);
 	else if (pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
 		line[o++] = '\n';
 	n = snprintf(line + o, sizeof(line) - o, "%u %.*s\n", id, n, b64);
 	OPENSSL_cleanse(b64, sizeof(b64));
 	if (n < 0 || (size_t)n >= sizeof(line) - o)
-		log_panic("token newkey: line buffer too small");
+		log_panic("keyfile add: line buffer too small");
 	o += (size_t)n;
 	if (write_all(fd, line, o) < 0 || fsync(fd) < 0) {
 		fprintf(stderr, "optinctl: %s: write: %s\n", path,
@@ -275,13 +277,8 @@ token_newkey(struct ctl *c)
 		goto out;
 	}
 	OPENSSL_cleanse(line, sizeof(line));
-	if (c->json) {
-		printf("{\"key_id\":%u,\"file\":", id);
-		json_str(stdout, path);
-		printf(",\"created\":%s}\n", created ? "true" : "false");
-	} else
-		printf("added key %u to %s%s; it issues from now on\n", id,
-		    path, created ? " (created)" : "");
+	*id_r = id;
+	*created_r = created;
 	ex = EX_OK;
 out:
 	secfile_free(&buf, len);
@@ -289,6 +286,30 @@ out:
 		(void)unlink(path);
 	(void)close(fd);
 	return ex;
+}
+
+/* token_newkey - "token newkey" */
+static int
+token_newkey(struct ctl *c)
+{
+	const char *path;
+	unsigned id = 0;
+	bool created;
+	int ex;
+
+	if ((path = keyfile_path(c)) == NULL)
+		return EX_CONFIG;
+	if ((ex = ctl_keyfile_add(path, KEYFILE_HEADER, false, &id,
+	    &created)) != EX_OK)
+		return ex;
+	if (c->json) {
+		printf("{\"key_id\":%u,\"file\":", id);
+		json_str(stdout, path);
+		printf(",\"created\":%s}\n", created ? "true" : "false");
+	} else
+		printf("added key %u to %s%s; it issues from now on\n", id,
+		    path, created ? " (created)" : "");
+	return EX_OK;
 }
 
 /* token_issue_verb - "token issue ADDR LIST" */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,19 +190,23 @@ ctl_ring(struct ctl *c, char *why, size_t whylen)
 	return c->ring;
 }
 
-int
-ctl_addr_hash(struct ctl *c, const char *addr, char out[STORE_HASH_MAX],
-    char *why, size_t whylen)
+/* erasure_load - the rings of c->er, once each, where their files are
+ * set; what kept one from loading goes to c->er_why */
+static void
+erasure_load(struct ctl *c)
 {
-	const struct token_ring *ring;
-
-	if ((ring = ctl_ring(c, why, whylen)) == NULL)
-		return -1;
-	if (store_addr_hash(ring, addr, out) < 0) {
-		snprintf(why, whylen, "cannot compute the keyed hash");
-		return -1;
+	if (c->erasure == NULL) {
+		if (c->cfg->erasure_key_file == NULL)
+			snprintf(c->er_why[0], sizeof(c->er_why[0]),
+			    "ErasureKeyFile is not set");
+		else
+			c->erasure = token_ring_load(c->cfg->erasure_key_file,
+			    c->er_why[0], sizeof(c->er_why[0]));
 	}
-	return 0;
+	if (c->ring == NULL)
+		(void)ctl_ring(c, c->er_why[1], sizeof(c->er_why[1]));
+	c->er.keys = c->erasure;
+	c->er.legacy = c->ring;
 }
 
 int
@@ -212,24 +217,13 @@ ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
 	char why[512];
 
 	*hash_r = NULL;
-	if (c->nerased < 0) {
-		rs = store_suppression_count(c->st, "erased", &c->nerased, why,
-		    sizeof(why));
-		if (rs != STORE_OK) {
-			c->nerased = -1;
-			return ctl_fail(rs, why);
-		}
-	}
-	if (c->nerased == 0)
-		return EX_OK;
-	if (ctl_addr_hash(c, addr, h, why, sizeof(why)) < 0) {
-		fprintf(stderr, "optinctl: cannot tell whether %s was erased "
-		    "(%lld erased address%s kept as keyed hashes): %s\n",
-		    addr, c->nerased, c->nerased == 1 ? " is" : "es are", why);
-		return c->cfg->token_key_file == NULL ? EX_CONFIG :
-		    EX_UNAVAILABLE;
-	}
-	*hash_r = h;
+	/* ctl_erasure() exits 78 when the keys to tell are missing */
+	rs = store_erased(c->st, ctl_erasure(c, "lookup"), addr, h, why,
+	    sizeof(why));
+	if (rs == STORE_OK)
+		*hash_r = h;
+	else if (rs != STORE_NOTFOUND)
+		return ctl_fail(rs, why);
 	return EX_OK;
 }
 
@@ -253,6 +247,7 @@ ctl_become_user(struct ctl *c)
 	if (c->cfg->token_key_file != NULL && c->ring == NULL)
 		c->ring = token_ring_load(c->cfg->token_key_file, why,
 		    sizeof(why));
+	erasure_load(c);	/* ErasureKeyFile likewise */
 	if (privdrop_to(c->cfg->user_id, why, sizeof(why)) < 0) {
 		fprintf(stderr, "optinctl: UserID: %s\n", why);
 		exit(EX_OSERR);
@@ -279,6 +274,79 @@ agent_init(struct ctl *c)
 		snprintf(c->agent + strlen(c->agent), sizeof(c->agent) -
 		    strlen(c->agent), " sudo_user=%s", log_safe(sudo, safe,
 		    sizeof(safe)));
+}
+
+const struct store_erasure *
+ctl_erasure(struct ctl *c, const char *verb)
+{
+	bool keyed = false, legacy = false;
+	enum store_status rs;
+	char why[512];
+
+	erasure_load(c);
+	if (c->er_checked)	/* once a run: the kinds do not change */
+		return &c->er;
+	rs = store_erased_kinds(c->st, &keyed, &legacy, why, sizeof(why));
+	if (rs != STORE_OK)
+		exit(ctl_fail(rs, why));
+	if (keyed && c->erasure == NULL) {
+		fprintf(stderr, "optinctl %s: the database keeps erased "
+		    "addresses keyed with ErasureKeyFile: %s\n", verb,
+		    c->er_why[0]);
+		exit(EX_CONFIG);
+	}
+	if (legacy && c->ring == NULL) {
+		fprintf(stderr, "optinctl %s: the database keeps erased "
+		    "addresses from before ErasureKeyFile, keyed with "
+		    "TokenKeyFile: %s\n", verb, c->er_why[1]);
+		exit(EX_CONFIG);
+	}
+	c->er_checked = true;
+	return &c->er;
+}
+
+int
+ctl_erasure_ready(struct ctl *c, const char *verb, bool *created_r)
+{
+	const char *path = c->cfg->erasure_key_file;
+	bool keyed = false, legacy = false;
+	enum store_status rs;
+	struct stat sb;
+	char why[512];
+	unsigned id;
+	int ex;
+
+	*created_r = false;
+	if (path == NULL) {
+		fprintf(stderr, "optinctl %s: ErasureKeyFile is not set: an "
+		    "erased address is kept only as a hash keyed from it\n",
+		    verb);
+		return EX_CONFIG;
+	}
+	if (lstat(path, &sb) < 0 && errno == ENOENT) {
+		/* a lost key must be restored: a new one would not find
+		 * the people erased with the old one */
+		rs = store_erased_kinds(c->st, &keyed, &legacy, why,
+		    sizeof(why));
+		if (rs != STORE_OK)
+			return ctl_fail(rs, why);
+		if (keyed) {
+			fprintf(stderr, "optinctl %s: ErasureKeyFile %s is "
+			    "missing, but the database keeps erased addresses "
+			    "keyed with it: restore it from a backup\n", verb,
+			    path);
+			return EX_CONFIG;
+		}
+		if ((ex = ctl_keyfile_add(path, ERASURE_KEYFILE_HEADER, true,
+		    &id, created_r)) != EX_OK)
+			return ex;
+	}
+	erasure_load(c);
+	if (c->erasure == NULL) {
+		fprintf(stderr, "optinctl %s: %s\n", verb, c->er_why[0]);
+		return EX_CONFIG;
+	}
+	return EX_OK;
 }
 
 int
@@ -518,7 +586,6 @@ main(int argc, char **argv)
 	const struct verb *v;
 	int i, nerr = 0, rc;
 
-	c.nerased = -1;
 	agent_init(&c);
 	log_init("optinctl", false, true, LOG_LEVEL_WARNING, NULL);
 	/* global options before the verb */
@@ -593,6 +660,7 @@ main(int argc, char **argv)
 	}
 	store_close(&c.st);
 	token_ring_free(&c.ring);
+	token_ring_free(&c.erasure);
 	config_free(&c.cfg);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include "eom.h"
 #include "log.h"
 #include "logaddr.h"
+#include "mark.h"
 #include "quarantine.h"
 #include "resubmit.h"
 #include "session.h"
@@ -89,7 +90,8 @@ static int
 lookup_all(struct conn *c, bool released, struct tally *t)
 {
 	struct msg *m = &c->msg;
-	char why[WHY], shown[ADDR_MAX + 40], hash[STORE_HASH_MAX];
+	char why[WHY], shown[ADDR_MAX + 40];
+	struct store_erasure er = { c->rt->erasure, c->rt->ring };
 	struct consent_row row;
 	struct store *st;
 	bool tempfail;
@@ -127,11 +129,10 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 			    "as no_consent", m->qid, fmt_addr(c, r->raw, shown,
 			    sizeof(shown)));
 			r->reason = CONSENT_NO_CONSENT;
-		} else if (store_lookup2(st, r->addr, c->rt->ring != NULL &&
-		    store_addr_hash(c->rt->ring, r->addr, hash) == 0 ? hash :
-		    NULL, m->list, &row, why, sizeof(why)) != STORE_OK) {
-			/* hash: an erased person stays suppressed (optinctl
-			 * forget keeps only the keyed hash) */
+		} else if (store_lookup2(st, r->addr, &er, m->list, &row, why,
+		    sizeof(why)) != STORE_OK) {
+			/* an erased person stays suppressed (optinctl forget
+			 * keeps only the erased form, ErasureKeyFile) */
 			log_err("%s: consent lookup: %s", m->qid, why);
 			return -1;
 		} else
@@ -157,31 +158,40 @@ first_allowed(const struct msg *m)
 	return m->nrcpt;
 }
 
-/* mark_data - what the split marker authenticates */
-static int
-mark_data(const struct msg *m, const char *list, const char *rcpt,
-    char *out, size_t outlen)
+/* msg_mark - the fields of a marker (mark.h) this message gives, for its
+ * recipient rcpt */
+static void
+msg_mark(const struct msg *m, const char *rcpt, struct mark_msg *mm)
 {
-	int n = snprintf(out, outlen, "v1|%s|%s|%s", list,
-	    m->sender ? m->sender : "", rcpt);
-
-	return n < 0 || (size_t)n >= outlen ? -1 : n;
+	memset(mm, 0, sizeof(*mm));
+	mm->sender = m->sender;
+	mm->rcpt = rcpt;
+	mm->message_id = msg_header(m, "Message-ID");
+	mm->body = m->body.data;
+	mm->bodylen = m->body.len;
 }
 
-/* split_marker - the marker header line for a copy to rcpt */
+/* split_marker - the marker header line for a copy to rcpt: bound to this
+ * message, that recipient and a short lifetime */
 static char *
 split_marker(struct conn *c, const char *rcpt)
 {
 	struct msg *m = &c->msg;
-	char data[ADDR_MAX * 2 + 100], mac[65], line[200];
-	int n;
+	char value[MARK_VALUE_MAX], line[MARK_VALUE_MAX + 40], why[WHY];
+	struct mark_msg mm;
 
-	if (c->rt->ring == NULL ||
-	    (n = mark_data(m, m->list, rcpt, data, sizeof(data))) < 0 ||
-	    token_mark(c->rt->ring, data, (size_t)n, mac) < 0)
+	msg_mark(m, rcpt, &mm);
+	snprintf(mm.qid, sizeof(mm.qid), "%s", m->qid);
+	snprintf(mm.list, sizeof(mm.list), "%s", m->list);
+	mm.issued = (long long)time(NULL);
+	mm.expires = mm.issued + MARK_SPLIT_LIFETIME;
+	if (mark_msg_make(c->rt->ring, MARK_SPLIT, &mm, value, sizeof(value),
+	    why, sizeof(why)) < 0) {
+		log_warnx("%s: split marker: %s", m->qid, why);
 		return NULL;
-	snprintf(line, sizeof(line), "%s: list=%s; mac=%s\r\n",
-	    CAMPAIGN_SPLIT_HEADER, m->list, mac);
+	}
+	snprintf(line, sizeof(line), "%s: %s\r\n", CAMPAIGN_SPLIT_HEADER,
+	    value);
 	return arena_strdup(&m->arena, line);
 }
 
@@ -480,44 +490,64 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 	}
 }
 
+/*
+ * marker_check - verify the marker header name of purpose p, if present,
+ * against this message (its only recipient) and the clock; fills *mm.
+ * A marker present but not valid here is logged and ignored: the message
+ * is then checked like any other.
+ */
+static bool
+marker_check(struct conn *c, const char *name, enum mark_purpose p,
+    struct mark_msg *mm)
+{
+	struct msg *m = &c->msg;
+	const char *v = msg_header(m, name);
+	enum mark_status ms = MARK_BAD;
+
+	if (v == NULL)
+		return false;
+	if (m->nrcpt == 1 && m->rcpt[0].addr != NULL) {
+		msg_mark(m, m->rcpt[0].addr, mm);
+		ms = mark_msg_verify(c->rt->ring, p, v, mm,
+		    (long long)time(NULL));
+		/* a release holds for the list it was quarantined from */
+		if (ms == MARK_OK && p == MARK_RELEASE &&
+		    strcmp(mm->list, m->list) != 0)
+			ms = MARK_BAD;
+	}
+	if (ms == MARK_OK)
+		return true;
+	log_warnx("%s: %s header not valid here (%s): ignored", m->qid, name,
+	    m->nrcpt != 1 ? "not one recipient" : mark_status_str(ms));
+	return false;
+}
+
 /* marker_ok - does the message carry a valid split marker for its only
  * recipient?  Sets the list from it. */
 static bool
 marker_ok(struct conn *c)
 {
-	struct msg *m = &c->msg;
-	const char *v = msg_header(m, CAMPAIGN_SPLIT_HEADER);
-	char list[CAMPAIGN_LIST_MAX + 1], mac[65], data[ADDR_MAX * 2 + 100];
-	int n;
+	struct mark_msg mm;
 
-	if (v == NULL || c->rt->ring == NULL || m->nrcpt != 1 ||
-	    m->rcpt[0].addr == NULL ||
-	    sscanf(v, " list=%64[A-Za-z0-9._-]; mac=%64[0-9a-f]", list,
-	    mac) != 2 || (n = mark_data(m, list, m->rcpt[0].addr, data,
-	    sizeof(data))) < 0 ||
-	    !token_mark_check(c->rt->ring, data, (size_t)n, mac))
+	if (!marker_check(c, CAMPAIGN_SPLIT_HEADER, MARK_SPLIT, &mm))
 		return false;
-	memcpy(m->list, list, sizeof(list));
+	memcpy(c->msg.list, mm.list, sizeof(mm.list));
+	log_debug("%s: split copy of %s", c->msg.qid, mm.qid);
 	return true;
 }
 
 /* release_ok - does the message carry a valid release marker for its only
- * recipient and list? */
+ * recipient, list and content? */
 static bool
 release_ok(struct conn *c)
 {
-	struct msg *m = &c->msg;
-	const char *v = msg_header(m, CAMPAIGN_RELEASE_HEADER);
-	char list[CAMPAIGN_LIST_MAX + 1], mac[65], data[ADDR_MAX + 100];
-	int n;
+	struct mark_msg mm;
 
-	return v != NULL && c->rt->ring != NULL && m->nrcpt == 1 &&
-	    m->rcpt[0].addr != NULL &&
-	    sscanf(v, " list=%64[A-Za-z0-9._-]; mac=%64[0-9a-f]", list,
-	    mac) == 2 && strcmp(list, m->list) == 0 &&
-	    (n = campaign_release_data(list, m->rcpt[0].addr, data,
-	    sizeof(data))) >= 0 &&
-	    token_mark_check(c->rt->ring, data, (size_t)n, mac);
+	if (!marker_check(c, CAMPAIGN_RELEASE_HEADER, MARK_RELEASE, &mm))
+		return false;
+	log_debug("%s: release of quarantine row %lld (queue id %s)",
+	    c->msg.qid, mm.qrow, mm.qid);
+	return true;
 }
 
 /* log_would_quarantine - Mode monitor: what enforce would have held */
@@ -585,7 +615,7 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 {
 	const struct config *cfg = c->rt->cfg;
 	struct msg *m = &c->msg;
-	bool monitor = cfg->mode == MODE_MONITOR, marked, released;
+	bool monitor = cfg->mode == MODE_MONITOR, released;
 	struct tally t = { 0 };
 	size_t keep, i;
 
@@ -597,17 +627,11 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 		    "campaign message without From header");
 		return;
 	}
-	marked = marker_ok(c);
-	if (!marked && msg_header(m, CAMPAIGN_SPLIT_HEADER) != NULL)
-		log_warnx("%s: %s header not valid here: ignored", m->qid,
-		    CAMPAIGN_SPLIT_HEADER);
+	(void)marker_ok(c);		/* a split copy: its list */
 	released = release_ok(c);
 	if (released)
 		log_info("%s: released from quarantine by an admin: delivered "
 		    "without a consent check", m->qid);
-	else if (msg_header(m, CAMPAIGN_RELEASE_HEADER) != NULL)
-		log_warnx("%s: %s header not valid here: ignored", m->qid,
-		    CAMPAIGN_RELEASE_HEADER);
 	switch (lookup_all(c, released, &t)) {
 	case 0:
 		break;

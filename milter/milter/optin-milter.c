@@ -73,7 +73,8 @@ parse_args(int argc, char **argv, struct options *o)
 	}
 }
 
-/* load_keys - token ring and DKIM keys, read as root before the drop;
+/* load_keys - token and erasure rings, DKIM keys, read as root before the
+ * drop;
  * returns the number of errors (each reported) */
 static int
 load_keys(const struct config *cfg, struct runtime *rt)
@@ -84,6 +85,13 @@ load_keys(const struct config *cfg, struct runtime *rt)
 	if (cfg->token_key_file != NULL && (rt->ring = token_ring_load(
 	    cfg->token_key_file, why, sizeof(why))) == NULL) {
 		log_err("TokenKeyFile: %s", why);
+		errors++;
+	}
+	/* the keys of erased people: without them an erased address could
+	 * not be recognised (optinctl init or forget creates the file) */
+	if (cfg->erasure_key_file != NULL && (rt->erasure = token_ring_load(
+	    cfg->erasure_key_file, why, sizeof(why))) == NULL) {
+		log_err("ErasureKeyFile: %s", why);
 		errors++;
 	}
 	why[0] = '\0';
@@ -105,9 +113,37 @@ load_keys(const struct config *cfg, struct runtime *rt)
 	return errors;
 }
 
-/* check_runtime - what -n checks beyond the keys: database and spool */
+/* check_erasure - can the keys loaded recognise every erased address the
+ * database keeps?  (Else campaign mail is handled as OnDBError says.) */
 static int
-check_runtime(const struct config *cfg)
+check_erasure(const struct runtime *rt, struct store *st)
+{
+	bool keyed = false, legacy = false;
+	char why[1024];
+
+	if (store_erased_kinds(st, &keyed, &legacy, why, sizeof(why)) !=
+	    STORE_OK) {
+		log_err("ConsentDB: %s", why);
+		return 1;
+	}
+	if (keyed && rt->erasure == NULL) {
+		log_err("ErasureKeyFile: the database keeps erased addresses "
+		    "keyed with it, but it is not set");
+		return 1;
+	}
+	if (legacy && rt->ring == NULL) {
+		log_err("TokenKeyFile: the database keeps erased addresses "
+		    "from before ErasureKeyFile, keyed with it, but it is not "
+		    "set");
+		return 1;
+	}
+	return 0;
+}
+
+/* check_runtime - what -n checks beyond the keys: database (and that the
+ * keys recognise its erased addresses) and spool */
+static int
+check_runtime(const struct config *cfg, const struct runtime *rt)
 {
 	enum store_status ss;
 	struct store *st;
@@ -119,7 +155,8 @@ check_runtime(const struct config *cfg)
 	    == NULL) {
 		log_err("ConsentDB: %s", why);
 		errors++;
-	}
+	} else
+		errors += check_erasure(rt, st);
 	store_close(&st);
 	if (cfg->user_id != NULL && privdrop_lookup(cfg->user_id, &uid, &gid,
 	    why, sizeof(why)) < 0) {
@@ -254,7 +291,7 @@ main(int argc, char **argv)
 	rt.cfg = cfg;
 	nerr = load_keys(cfg, &rt);
 	if (o.check) {
-		nerr += check_runtime(cfg);
+		nerr += check_runtime(cfg, &rt);
 		rc = nerr > 0 ? EX_CONFIG : 0;
 		goto out;
 	}
@@ -285,7 +322,7 @@ main(int argc, char **argv)
 	umask(0077);
 	if ((rt.pool = storepool_new(cfg)) == NULL)
 		goto out;
-	if (check_runtime(cfg) > 0)
+	if (check_runtime(cfg, &rt) > 0)
 		log_warnx("starting anyway: campaign mail is handled as "
 		    "OnDBError says until the database is back");
 	mlfi_set_runtime(&rt);
@@ -301,6 +338,7 @@ out:
 	spf_checker_free(&rt.spf);
 	dkimsign_free(&rt.dkim);
 	token_ring_free(&rt.ring);
+	token_ring_free(&rt.erasure);
 	config_free(&cfg);
 	return rc;
 }

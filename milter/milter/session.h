@@ -29,6 +29,8 @@ struct storepool;
 struct runtime {
 	const struct config *cfg;	/* owned by main() */
 	struct token_ring *ring;	/* owned by main(); NULL: no keys */
+	struct token_ring *erasure;	/* owned by main(); ErasureKeyFile,
+					   NULL: not set */
 	struct dkimsign *dkim;		/* owned by main(); NULL: no signing */
 	struct spf_checker *spf;	/* owned by main(); NULL: SPF off */
 	struct storepool *pool;		/* owned by main() */

@@ -59,6 +59,9 @@ struct store_backend {
 	enum store_status (*lookup2)(struct store *st, const char *addr,
 	    const char *addr_hash, const char *list,
 	    struct consent_row *row_r, char *why, size_t whylen);
+	/* is there a suppression whose address starts with prefix? */
+	enum store_status (*suppression_prefix)(struct store *st,
+	    const char *prefix, bool *yes_r, char *why, size_t whylen);
 	enum store_status (*begin_read)(struct store *st, char *why,
 	    size_t whylen);
 	enum store_status (*import_set)(struct store *st, const char *addr,
@@ -112,7 +115,12 @@ struct store_backend {
 	    size_t whylen);
 };
 
-/* The common head of every backend handle. */
+/* What store.c knows of the legacy erased forms ("hmac:") of a database:
+ * this version never writes one, so "none" stays true. */
+enum store_legacy { STORE_LEGACY_UNKNOWN = 0, STORE_LEGACY_NONE,
+	STORE_LEGACY_SOME };
+
+/* The common head of every backend handle (zeroed by the backend). */
 struct store {
 	const struct store_backend *be;	/* static */
 	bool created;			/* this open created the database */
@@ -121,6 +129,7 @@ struct store {
 					   user_agent of events that name
 					   none */
 	char warning[200];		/* store_warning(); "" when none */
+	enum store_legacy legacy;	/* store.c's cache, see above */
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -4,10 +4,12 @@
  * store_open() picks the backend from ConsentDB (store_pick): a plain path
  * or "sqlite:PATH" is SQLite (store_sqlite.c); a postgresql:// URI or a
  * libpq conninfo is PostgreSQL (store_pgsql.c).  Every other function
- * forwards to the handle's backend.  No state of its own; thread use as the
- * backend (one handle per thread).  store_addr_hash() is the one place that
- * defines the erased form of an address, store_mask() the one place that
- * hides a password in ConsentDB.
+ * forwards to the handle's backend.  No state of its own but a per-handle
+ * cache of whether legacy erased forms exist; thread use as the backend
+ * (one handle per thread).  The erased forms themselves are made in
+ * mark.c; which of them to look for, and the refusal to answer "not
+ * erased" without the keys to tell, are here.  store_mask() is the one
+ * place that hides a password in ConsentDB.
  */
 #include "autoconf.h"
 
@@ -306,24 +308,136 @@ store_quarantine_add(struct store *st, const struct quarantine_row *row,
 }
 
 int
-store_addr_hash(const struct token_ring *ring, const char *addr,
+store_erased_form(const struct store_erasure *e, const char *addr,
     char out[STORE_HASH_MAX])
 {
-	char mac[65];
+	size_t n;
 
 	assert(addr != NULL);
-	if (ring == NULL || token_mark(ring, addr, strlen(addr), mac) < 0)
+	if (e == NULL || (n = token_ring_size(e->keys)) == 0)
 		return -1;
-	snprintf(out, STORE_HASH_MAX, "%s%s", STORE_HASH_PREFIX, mac);
-	return 0;
+	return mark_erased(e->keys, n - 1, false, addr, out);
+}
+
+/*
+ * erased_search - look for the erased forms of addr that e can make,
+ * newest ErasureKeyFile key first (skipping it when skip_newest: the
+ * caller looked it up already), then the legacy forms of every token key
+ * when the database holds any.  STORE_OK with the form in form_r (may be
+ * NULL), STORE_NOTFOUND, or STORE_ERROR when forms exist that e cannot
+ * make.
+ */
+static enum store_status
+erased_search(struct store *st, const struct store_erasure *e,
+    const char *addr, bool skip_newest, char *form_r, char *why,
+    size_t whylen)
+{
+	const struct token_ring *keys = e != NULL ? e->keys : NULL;
+	const struct token_ring *legacy = e != NULL ? e->legacy : NULL;
+	size_t nk = token_ring_size(keys), nl = token_ring_size(legacy), i;
+	char form[STORE_HASH_MAX];
+	enum store_status rs;
+	bool yes = false, leg;
+	int pass;
+
+	if (nk == 0) {
+		/* no ErasureKeyFile: fine only while nobody was erased
+		 * with one (asked every time: forget may run meanwhile) */
+		rs = st->be->suppression_prefix(st, MARK_ERASED_PREFIX, &yes,
+		    why, whylen);
+		if (rs != STORE_OK)
+			return rs;
+		if (yes) {
+			snprintf(why, whylen, "the database keeps erased "
+			    "addresses keyed with ErasureKeyFile, which is "
+			    "not loaded: cannot tell who was erased");
+			return STORE_ERROR;
+		}
+	}
+	if (st->legacy == STORE_LEGACY_UNKNOWN) {
+		rs = st->be->suppression_prefix(st, MARK_LEGACY_PREFIX, &yes,
+		    why, whylen);
+		if (rs != STORE_OK)
+			return rs;
+		st->legacy = yes ? STORE_LEGACY_SOME : STORE_LEGACY_NONE;
+	}
+	if (st->legacy == STORE_LEGACY_SOME && nl == 0) {
+		snprintf(why, whylen, "the database keeps erased addresses "
+		    "from before ErasureKeyFile, which need TokenKeyFile to "
+		    "be recognised");
+		return STORE_ERROR;
+	}
+	for (pass = 0; pass < 2; pass++) {
+		leg = pass == 1;
+		if (leg && st->legacy != STORE_LEGACY_SOME)
+			break;
+		i = leg ? nl : nk - (skip_newest && nk > 0 ? 1 : 0);
+		while (i-- > 0) {
+			if (mark_erased(leg ? legacy : keys, i, leg, addr,
+			    form) < 0) {
+				snprintf(why, whylen, "cannot compute the "
+				    "erased form");
+				return STORE_ERROR;
+			}
+			rs = st->be->suppression(st, form, NULL, 0, NULL, why,
+			    whylen);
+			if (rs == STORE_OK && form_r != NULL)
+				memcpy(form_r, form, sizeof(form));
+			if (rs != STORE_NOTFOUND)
+				return rs;
+		}
+	}
+	return STORE_NOTFOUND;
 }
 
 enum store_status
-store_lookup2(struct store *st, const char *addr, const char *addr_hash,
-    const char *list, struct consent_row *row_r, char *why, size_t whylen)
+store_erased_kinds(struct store *st, bool *keyed_r, bool *legacy_r,
+    char *why, size_t whylen)
 {
+	enum store_status rs;
+
+	assert(keyed_r != NULL && legacy_r != NULL);
+	rs = st->be->suppression_prefix(st, MARK_ERASED_PREFIX, keyed_r, why,
+	    whylen);
+	if (rs == STORE_OK)
+		rs = st->be->suppression_prefix(st, MARK_LEGACY_PREFIX,
+		    legacy_r, why, whylen);
+	return rs;
+}
+
+enum store_status
+store_erased(struct store *st, const struct store_erasure *e,
+    const char *addr, char form_r[STORE_HASH_MAX], char *why, size_t whylen)
+{
+	assert(addr != NULL);
+	return erased_search(st, e, addr, false, form_r, why, whylen);
+}
+
+enum store_status
+store_lookup2(struct store *st, const char *addr,
+    const struct store_erasure *e, const char *list,
+    struct consent_row *row_r, char *why, size_t whylen)
+{
+	char form[STORE_HASH_MAX];
+	enum store_status rs;
+	bool first;
+
 	assert(addr != NULL && list != NULL && row_r != NULL);
-	return st->be->lookup2(st, addr, addr_hash, list, row_r, why, whylen);
+	/* the newest form in the same statement as the lookup itself */
+	first = store_erased_form(e, addr, form) == 0;
+	rs = st->be->lookup2(st, addr, first ? form : NULL, list, row_r, why,
+	    whylen);
+	if (rs != STORE_OK || row_r->suppressed)
+		return rs;
+	switch (rs = erased_search(st, e, addr, first, NULL, why, whylen)) {
+	case STORE_OK:
+		row_r->suppressed = true;
+		return STORE_OK;
+	case STORE_NOTFOUND:
+		return STORE_OK;
+	default:
+		return rs;
+	}
 }
 
 enum store_status

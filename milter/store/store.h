@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "consent.h"
+#include "mark.h"
 
 struct config;
 struct store;			/* opaque */
@@ -218,37 +219,59 @@ enum store_status store_quarantine_add(struct store *st,
 
 /*
  * Erased people (optinctl forget).  An erased address is kept only as its
- * keyed hash: "hmac:" and the 64 hex digits of token_mark() (HMAC-SHA256
- * with a key derived from the newest key of the TokenKeyFile ring) over the
- * normalised address.  That form is the address of the suppression with
- * reason "erased" and of the one "erased" consent event.
+ * erased form (mark.h): "erased:ID:HEX", the MARK_ERASURE mark of the
+ * normalised address with the ErasureKeyFile key ID, which does not change
+ * when the token keys rotate.  Databases from before ErasureKeyFile hold
+ * the legacy form "hmac:HEX" made with whatever TokenKeyFile key was the
+ * newest then; those are found by trying every key of the token ring.
+ * That form is the address of the suppression with reason "erased" and of
+ * the one "erased" consent event.
  *
- * XXX token_mark() uses the newest key only: after "optinctl token newkey"
- * the hash of an address erased earlier is no longer found.  A key-id
- * aware mark in token.h would fix that (see optinctl(8), forget).
+ * XXX a legacy form is found only while the token key it was made with is
+ * still in TokenKeyFile: keep old token keys while such rows exist
+ * (optinctl(8), forget).
  */
-#define STORE_HASH_PREFIX	"hmac:"
-#define STORE_HASH_MAX		70	/* "hmac:" + 64 hex + NUL */
+#define STORE_HASH_MAX		MARK_ERASED_MAX
 
 struct token_ring;
 
-/* The erased form of the normalised addr into out; 0, or -1 when ring is
- * NULL or empty or the MAC fails.  Thread-safe. */
-int store_addr_hash(const struct token_ring *ring, const char *addr,
+/* The keys erased forms are made with; either may be NULL (not loaded).
+ * Borrowed by the calls below. */
+struct store_erasure {
+	const struct token_ring *keys;		/* ErasureKeyFile */
+	const struct token_ring *legacy;	/* TokenKeyFile: legacy forms */
+};
+
+/* The erased form optinctl forget keeps for the normalised addr now (the
+ * newest ErasureKeyFile key) into out; 0, or -1 when e has no keys. */
+int store_erased_form(const struct store_erasure *e, const char *addr,
 	    char out[STORE_HASH_MAX]);
 
 /*
- * store_lookup, and the address counts as suppressed also when addr_hash
- * (its store_addr_hash() form; NULL: not checked) has a suppression: the
- * lookup that finds erased people.  The milter should call
- *	store_lookup2(st, addr, store_addr_hash(ring, addr, h) == 0 ? h : NULL,
- *	    list, &row, why, whylen)
- * with the ring it loaded from TokenKeyFile (one statement, as
- * store_lookup).
+ * Is the normalised addr erased?  STORE_OK with the form found in form_r
+ * (may be NULL), STORE_NOTFOUND, or STORE_ERROR when the database holds
+ * erased forms that e cannot make (ErasureKeyFile, or for legacy forms
+ * TokenKeyFile, not loaded): never a silent "not erased".  e may be NULL
+ * (no keys at all).
+ */
+enum store_status store_erased(struct store *st, const struct store_erasure *e,
+	    const char *addr, char form_r[STORE_HASH_MAX], char *why,
+	    size_t whylen);
+
+/* Does the database keep erased forms made with an ErasureKeyFile key
+ * (*keyed_r) and legacy forms (*legacy_r)? */
+enum store_status store_erased_kinds(struct store *st, bool *keyed_r,
+	    bool *legacy_r, char *why, size_t whylen);
+
+/*
+ * store_lookup, and the address counts as suppressed also when it is
+ * erased (store_erased()): the lookup of the milter and of optinctl.  The
+ * usual case (one ErasureKeyFile key, no legacy forms) is one statement.
+ * Errors as store_erased().
  */
 enum store_status store_lookup2(struct store *st, const char *addr,
-	    const char *addr_hash, const char *list, struct consent_row *row_r,
-	    char *why, size_t whylen);
+	    const struct store_erasure *e, const char *list,
+	    struct consent_row *row_r, char *why, size_t whylen);
 
 /* A read transaction (BEGIN, deferred): a consistent view for a long
  * read-only run, without taking the write lock.  End it with
@@ -278,8 +301,7 @@ enum store_status store_import_set(struct store *st, const char *addr,
 	    enum sub_status *old_r, time_t *old_at_r, bool *changed_r,
 	    char *why, size_t whylen);
 
-/* How many suppressions have reason r; for import, to skip hashing when
- * nobody was ever erased. */
+/* How many suppressions have reason r. */
 enum store_status store_suppression_count(struct store *st,
 	    const char *reason, long long *n_r, char *why, size_t whylen);
 
@@ -309,7 +331,8 @@ enum store_status store_ever_opted_in(struct store *st, const char *addr,
 
 /*
  * Erase addr: delete its subscriptions, consent events, quarantine rows
- * (recipient addr) and suppression; add the suppression addr_hash (reason
+ * (recipient addr) and suppression; add the suppression addr_hash (its
+ * store_erased_form(); reason
  * "erased"; an existing one is kept) and one event "erased" whose address
  * is addr_hash, list NULL, source and evidence from ev (may be NULL).  One
  * transaction unless the caller holds one.  Counts of deleted rows in *n_r

@@ -471,6 +471,34 @@ pg_suppression_count(struct store *st, const char *reason, long long *n_r,
 	    whylen);
 }
 
+/* pg_suppression_prefix - is there a suppression whose address starts
+ * with prefix?  The range [prefix, prefix with its last octet + 1), as
+ * the SQLite engine does. */
+static enum store_status
+pg_suppression_prefix(struct store *st, const char *prefix, bool *yes_r,
+    char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	char upper[32];
+	size_t len = strlen(prefix);
+	PGresult *res;
+	enum store_status rs;
+
+	if (len == 0 || len >= sizeof(upper) ||
+	    (unsigned char)prefix[len - 1] >= 0x7f) {
+		snprintf(why, whylen, "suppression prefix: bad prefix");
+		return STORE_ERROR;
+	}
+	memcpy(upper, prefix, len + 1);
+	upper[len - 1] = (char)(upper[len - 1] + 1);
+	if ((res = pgsql_exec(p, P_SUPP_PREFIX, "suppression prefix", &rs, why,
+	    whylen, "tt", prefix, upper)) == NULL)
+		return rs;
+	*yes_r = PQntuples(res) == 1 && pgsql_col_ll(res, 0, 0) != 0;
+	PQclear(res);
+	return STORE_OK;
+}
+
 /* pg_spool_refs - quarantine rows naming one spool file */
 static enum store_status
 pg_spool_refs(struct store *st, const char *spool_file, long long *n_r,
@@ -819,6 +847,7 @@ const struct store_backend store_pgsql_backend = {
 	.events = pg_events,
 	.ever_opted_in = pg_ever_opted_in,
 	.forget = pg_forget,
+	.suppression_prefix = pg_suppression_prefix,
 	.event_add = pg_event_add,
 	.unsuppress = pg_unsuppress,
 	.checkpoint = pg_checkpoint,

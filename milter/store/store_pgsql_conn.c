@@ -113,6 +113,10 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    " WHERE address = $1 AND list_id = $2 FOR UPDATE" },
 	[P_SUPP_COUNT] = { "supp_count",
 	    "SELECT count(*) FROM suppressions WHERE reason = $1" },
+	/* COLLATE "C": byte order, so the range is exactly the prefix */
+	[P_SUPP_PREFIX] = { "supp_prefix",
+	    "SELECT count(*) FROM (SELECT 1 FROM suppressions WHERE "
+	    "address >= $1 AND address < $2 LIMIT 1) AS x" },
 	[P_EVENTS] = { "events",
 	    "SELECT id, address, list_id, event, source, evidence,"
 	    " remote_addr, user_agent, occurred_at FROM consent_events"

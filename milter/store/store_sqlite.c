@@ -170,6 +170,7 @@ enum stmt {
 	STMT_MEMBERS,
 	STMT_OPTOUT_ADDRS,
 	STMT_STATS,
+	STMT_SUPP_PREFIX,
 	STMT_COUNT
 };
 
@@ -275,6 +276,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " UNION ALL SELECT 4, 'events', event, NULL, count(*)"
 	    " FROM consent_events WHERE occurred_at >= ?1 GROUP BY event"
 	    " ORDER BY 1, 3, 4",
+	/* a range on the primary key, not LIKE: the index answers it */
+	[STMT_SUPP_PREFIX] =
+	    "SELECT EXISTS (SELECT 1 FROM suppressions"
+	    " WHERE address >= ?1 AND address < ?2)",
 };
 
 struct sq {
@@ -1159,6 +1164,39 @@ sq_suppression_count(struct store *st, const char *reason, long long *n_r,
 	    whylen);
 }
 
+/* sq_suppression_prefix - is there a suppression whose address starts
+ * with prefix? */
+static enum store_status
+sq_suppression_prefix(struct store *st, const char *prefix, bool *yes_r,
+    char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	sqlite3_stmt *stmt;
+	char upper[32];
+	size_t len = strlen(prefix);
+	int rc;
+
+	/* [prefix, prefix with its last octet + 1): every string that
+	 * starts with prefix, in memcmp order (BINARY collation) */
+	if (len == 0 || len >= sizeof(upper) ||
+	    (unsigned char)prefix[len - 1] == 0xff) {
+		snprintf(why, whylen, "suppression prefix: bad prefix");
+		return STORE_ERROR;
+	}
+	memcpy(upper, prefix, len + 1);
+	upper[len - 1] = (char)((unsigned char)upper[len - 1] + 1);
+	if ((rc = stmt_start(s, STMT_SUPP_PREFIX, &stmt, "tt", prefix,
+	    upper)) != SQLITE_OK)
+		return sq_fail(s, rc, "suppression prefix", why, whylen);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*yes_r = sqlite3_column_int(stmt, 0) != 0;
+	stmt_done(stmt);
+	if (rc != SQLITE_ROW)
+		return sq_fail(s, rc, "suppression prefix", why, whylen);
+	return STORE_OK;
+}
+
 /* sq_spool_refs - quarantine rows naming one spool file */
 static enum store_status
 sq_spool_refs(struct store *st, const char *spool_file, long long *n_r,
@@ -1616,6 +1654,7 @@ const struct store_backend store_sqlite_backend = {
 	.subscriptions = sq_subscriptions,
 	.quarantine_add = sq_quarantine_add,
 	.lookup2 = sq_lookup2,
+	.suppression_prefix = sq_suppression_prefix,
 	.begin_read = sq_begin_read,
 	.import_set = sq_import_set,
 	.suppression_count = sq_suppression_count,

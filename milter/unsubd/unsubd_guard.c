@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mark.h"
 #include "token.h"
 
 static const char *const guard_word[] = {
@@ -199,7 +200,7 @@ unsubd_csrf_make(const struct token_ring *ring, const char *token,
 	int n;
 
 	if (!csrf_data(now, token, data, sizeof(data)) ||
-	    token_csrf_mark(ring, data, strlen(data), mac) != 0)
+	    mark_make(ring, MARK_CSRF, data, strlen(data), mac) != 0)
 		return -1;
 	n = snprintf(out, outlen, "%lld.%s", now, mac);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
@@ -227,7 +228,7 @@ unsubd_csrf_check(const struct token_ring *ring, const char *token,
 	t = strtoll(csrf, NULL, 10);
 	if (t > now + UNSUBD_CSRF_SKEW ||
 	    !csrf_data(t, token, data, sizeof(data)) ||
-	    !token_csrf_check(ring, data, strlen(data), mac))
+	    !mark_check(ring, MARK_CSRF, data, strlen(data), mac))
 		return UNSUBD_GUARD_CSRF_BAD;
 	if (now - t > UNSUBD_CSRF_LIFETIME)
 		return UNSUBD_GUARD_CSRF_STALE;

@@ -2,8 +2,8 @@
 # tests/ctl/run.sh - optinctl verbs of ctl_consent.c and main(): exact output
 # and exit codes, --json parsed by Python, consent events read back with
 # Python's sqlite3, a database locked by another process; then t-import.sh,
-# t-dsar.sh, t-quarantine.sh, t-stats.sh and t-copy-store.sh (sourced, same
-# helpers) for the other verbs.
+# t-dsar.sh, t-quarantine.sh, t-stats.sh, t-erasure-key.sh and
+# t-copy-store.sh (sourced, same helpers) for the other verbs.
 #
 # Finds optinctl through $top_builddir (default "."); works in a mktemp
 # directory; the one helper process it starts (the lock holder) is killed
@@ -448,6 +448,7 @@ ConsentDB $db
 DBBusyTimeout 300
 Syslog no
 TokenKeyFile $tmp/$1.keys
+ErasureKeyFile $tmp/$1.erasure
 QuarantineDir $qdir
 SendmailCommand $tmp/fakesm -i
 EOF
@@ -471,7 +472,7 @@ EOF
 
 here=$(dirname "$0")
 for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh \
-    t-audit.sh t-erasure.sh t-copy-store.sh; do
+    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh; do
 	if [ -f "$here/$t" ]; then
 		. "$here/$t"
 	else

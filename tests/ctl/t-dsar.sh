@@ -40,8 +40,8 @@ check_err "forget: evidence naming the address" 65 \
     "optinctl forget: --source and --evidence must not contain the address" \
     forget ann@example.com --evidence "request from Ann@Example.com"
 printf 'ConsentDB %s\nSyslog no\n' "$db" > "$tmp/nokey.conf"
-check_err "forget without TokenKeyFile" 78 \
-    "optinctl forget: TokenKeyFile is not set: the erased address is kept only as a hash keyed from it" \
+check_err "forget without ErasureKeyFile" 78 \
+    "optinctl forget: ErasureKeyFile is not set: an erased address is kept only as a hash keyed from it" \
     -c "$tmp/nokey.conf" forget ann@example.com
 check "forget" 0 "erased ann@example.com: subscriptions=2 events=3 quarantine=2 suppressions=1 spool_files=1 temp_files=0
 rewritten without it: 1 spool file of other recipients (as erased@invalid)
@@ -63,9 +63,9 @@ print("SELECT sum(n) FROM (" + " UNION ALL ".join(parts) + ")")' "$db")"
 n=$(cat "$db" "$db-wal" 2>/dev/null | grep -a -c 'ann@example\.com')
 if [ "$n" = 0 ]; then ok; else bad "the plain address is in no byte of the database files" "$n lines"; fi
 check_sql "the suppression is a keyed hash" "erased|1" \
-    "SELECT reason || '|' || (address GLOB 'hmac:[0-9a-f]*' AND length(address) = 69) FROM suppressions WHERE reason = 'erased'"
+    "SELECT reason || '|' || (address GLOB 'erased:1:[0-9a-f]*' AND length(address) = 73) FROM suppressions WHERE reason = 'erased'"
 check_sql "the erase event holds no address" "erased|-|optinctl|ticket 42|1" \
-    "SELECT event || '|' || coalesce(list_id, '-') || '|' || source || '|' || evidence || '|' || (address LIKE 'hmac:%') FROM consent_events WHERE event = 'erased'"
+    "SELECT event || '|' || coalesce(list_id, '-') || '|' || source || '|' || evidence || '|' || (address LIKE 'erased:1:%') FROM consent_events WHERE event = 'erased'"
 check_json "export after forget" 0 \
     'd["erased"] is True and d["suppression"]["reason"] == "erased" and d["subscriptions"] == [] and [e["event"] for e in d["events"]] == ["erased"] and d["quarantine"] == []' \
     export ann@example.com
@@ -88,7 +88,7 @@ check_both "vtiger import refuses an erased address" 65 \
 check_sql "no subscription came back" 0 \
     "SELECT count(*) FROM subscriptions WHERE address = 'ann@example.com'"
 check_err "import needs the key ring once someone is erased" 78 \
-    "optinctl import: 1 erased address is kept as keyed hashes, which need TokenKeyFile: TokenKeyFile is not set" \
+    "optinctl import: the database keeps erased addresses keyed with ErasureKeyFile: ErasureKeyFile is not set" \
     -c "$tmp/nokey.conf" import "$tmp/dsar-a.csv"
 
 # a new subscription without evidence is refused and lifts nothing: the
@@ -107,7 +107,7 @@ check_err "release to an erased address is refused" 65 \
     "optinctl quarantine release: row 4: recipient <ann@example.com> on list news: suppressed (--force releases it anyway)" \
     quarantine release 4
 check_json "forget --json" 0 \
-    'd["address"] == "ann@example.com" and d["erased"] is True and d["suppression"].startswith("hmac:") and d["deleted"] == {"subscriptions": 0, "events": 0, "quarantine": 1, "suppressions": 0, "spool_files": 1, "temp_files": 0} and d["rewritten"] == {"spool_files": 0}' \
+    'd["address"] == "ann@example.com" and d["erased"] is True and d["suppression"].startswith("erased:1:") and d["deleted"] == {"subscriptions": 0, "events": 0, "quarantine": 1, "suppressions": 0, "spool_files": 1, "temp_files": 0} and d["rewritten"] == {"spool_files": 0}' \
     --json forget ann@example.com
 check_sql "forget twice: one suppression" 1 \
     "SELECT count(*) FROM suppressions WHERE reason = 'erased'"

@@ -92,9 +92,10 @@ if [ "$(cat "$tmp/sm.args" 2>/dev/null)" = "-i
 news@example.com
 --
 ann@example.com" ] &&
-    head -n 1 "$tmp/sm.in" | grep -qE '^X-Optin-Release: list=news; mac=[0-9a-f]{64}'"$(printf '\r')"'$' &&
+    head -n 1 "$tmp/sm.in" | grep -qE "^X-Optin-Release: v=2; q=Q1; id=1; t=[0-9]+; x=[0-9]+; list=news; mac=[0-9a-f]{64}$(printf '\r')\$" &&
+    [ "$(head -n 1 "$tmp/sm.in" | sed -E 's/.* t=([0-9]+); x=([0-9]+);.*/\2 \1/' | { read -r x t; echo $((x - t)); })" = 3600 ] &&
     tail -n +2 "$tmp/sm.in" | cmp -s - "$qdir/$sa"
-then ok; else bad "release: SendmailCommand arguments, release marker and input" "$(cat "$tmp/sm.args")"; fi
+then ok; else bad "release: SendmailCommand arguments, release marker and input" "$(cat "$tmp/sm.args")" "$(head -n 1 "$tmp/sm.in")"; fi
 check_sql "release: row marked released" 1 \
     "SELECT released_at >= strftime('%s', 'now') - 60 FROM quarantine WHERE id = 1"
 run quarantine release 1

@@ -128,11 +128,12 @@ else
 	sqlite3 "$d/consent.db" < "$src/sql/schema.sql"
 	(umask 077
 	 printf '1 %s\n' "$(openssl rand -base64 32)" > "$d/token.keys"
+	 printf '1 %s\n' "$(openssl rand -base64 32)" > "$d/erasure.keys"
 	 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	    -out "$d/dkim.key" 2>/dev/null)
-	chmod 600 "$d/token.keys" "$d/dkim.key"
+	chmod 600 "$d/token.keys" "$d/erasure.keys" "$d/dkim.key"
 	# the sample's paths and user, moved here; everything else as shipped
-	sed -E '/^(UserID|PidFile|Socket|ConsentDB|QuarantineDir|TokenKeyFile|KeyFile|KeyFileEd25519|KeyTable|SigningTable|Syslog)[[:space:]]/d' \
+	sed -E '/^(UserID|PidFile|Socket|ConsentDB|QuarantineDir|TokenKeyFile|ErasureKeyFile|KeyFile|KeyFileEd25519|KeyTable|SigningTable|Syslog)[[:space:]]/d' \
 	    "$src/conf/optin-milter.conf" > "$d/good.conf"
 	cat >> "$d/good.conf" <<EOF
 Syslog no
@@ -140,6 +141,7 @@ Socket local:$d/milter.sock
 ConsentDB $d/consent.db
 QuarantineDir $d/quarantine
 TokenKeyFile $d/token.keys
+ErasureKeyFile $d/erasure.keys
 KeyFile $d/dkim.key
 EOF
 	out=$(timeout 60 "$milter" -n -c "$d/good.conf" 2>&1)

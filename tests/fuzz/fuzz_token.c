@@ -1,8 +1,7 @@
 /*
  * fuzz_token.c - libFuzzer target: arbitrary bytes into token_verify().
  *
- * LLVMFuzzerInitialize writes a two-key TokenKeyFile (fixed keys, mode
- * 0600) to a temp file, loads the ring and removes the file.  Each input is
+ * LLVMFuzzerInitialize loads the two-key ring of keyring.h.  Each input is
  * NUL-terminated and verified; a result of ok or expired must decode to a
  * list and address without NUL and within struct token_info.  Every tenth
  * input is also fed through a round trip (issue, verify) with the input
@@ -10,7 +9,8 @@
  *
  * Build by hand (not part of make check):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Imilter \
- *	tests/fuzz/fuzz_token.c milter/core/token.c milter/util/secfile.c -lcrypto \
+ *	tests/fuzz/fuzz_token.c milter/core/token.c milter/core/mark.c \
+ *	milter/util/secfile.c -lcrypto \
  *	-o fuzz_token
  *   ./fuzz_token -max_total_time=60 -max_len=1024
  */
@@ -20,38 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "token.h"
+#include "keyring.h"
 
-static struct token_ring *ring;
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	static const char keys[] =
-	    "# fuzz keys (test only)\n"
-	    "1 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
-	    "2 ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\n";
-	char path[] = "/tmp/fuzz_token.XXXXXX", why[256];
-	int fd;
-
-	(void)argc;
-	(void)argv;
-	if ((fd = mkstemp(path)) < 0 ||
-	    write(fd, keys, sizeof(keys) - 1) != (ssize_t)(sizeof(keys) - 1)) {
-		perror("fuzz_token: key file");
-		abort();
-	}
-	(void)close(fd);
-	ring = token_ring_load(path, why, sizeof(why));
-	(void)unlink(path);
-	if (ring == NULL) {
-		fprintf(stderr, "fuzz_token: %s\n", why);
-		abort();
-	}
-	return 0;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -15,8 +15,9 @@ local args = T.sh("grep -h '^ARGS:' " .. d .. "/sent/* | sort")
 T.check(args == "ARGS: -f news@example.com -- frank@example.com\n" ..
     "ARGS: -f news@example.com -- gina@bücher.example",
     "re-submissions:\n" .. args)
-T.check(T.sh("grep -l '^X-Optin-Split: list=news; mac=' " .. d ..
-    "/sent/* | wc -l") == "2", "split marker missing")
+T.check(T.sh("grep -lE '^X-Optin-Split: v=2; q=SP1; id=0; t=[0-9]+; " ..
+    "x=[0-9]+; list=news; mac=[0-9a-f]{64}' " .. d .. "/sent/* | wc -l") ==
+    "2", "split marker missing")
 T.check(T.sql("select recipient || '=' || reason from quarantine order by 1") ==
     "bob@example.com=opted_out\ndave@example.com=no_consent", "quarantine rows")
 T.finish(conn)

@@ -184,6 +184,50 @@ t_to_unicode(void **state)
 	}
 }
 
+/* addr_mailbox_check: what optinctl forget accepts as a person */
+static void
+t_mailbox(void **state)
+{
+	static const struct {
+		const char *label, *in;
+		int want;
+	} mb[] = {
+		{ "plain", "ann@example.com", 0 },
+		{ "atext only, '|' included", "release|news|bob@example.com", 0 },
+		{ "dots between atoms", "a.b.c@example.com", 0 },
+		{ "utf-8", "jöran@xn--bcher-kva.example", 0 },
+		{ "quoted with space", "\"a b\"@example.com", 0 },
+		{ "quoted pair", "\"a\\\"b\"@example.com", 0 },
+		{ "address literal", "ann@[192.0.2.1]", 0 },
+		{ "ipv6 literal", "ann@[ipv6:2001:db8::1]", 0 },
+		{ "bare quote inside quotes", "\"a\"b\"@example.com", -1 },
+		{ "backslash at the end", "\"ab\\\"@example.com", -1 },
+		{ "leading dot", ".ann@example.com", -1 },
+		{ "double dot", "a..b@example.com", -1 },
+		{ "not atext", "a,b@example.com", -1 },
+		{ "no local part", "@example.com", -1 },
+		{ "no at", "example.com", -1 },
+		{ "hyphen at a label end", "ann@example-.com", -1 },
+		{ "empty label", "ann@example..com", -1 },
+		{ "upper case (not normalised)", "ann@Example.com", -1 },
+		{ "bad literal", "ann@[300.0.2.1]", -1 },
+	};
+	char why[128];
+	size_t i;
+	int got;
+
+	(void)state;
+	for (i = 0; i < sizeof(mb) / sizeof(mb[0]); i++) {
+		why[0] = '\0';
+		got = addr_mailbox_check(mb[i].in, why, sizeof(why));
+		if (got != mb[i].want)
+			CASE_FAIL(mb[i].label, "got %d (%s), want %d", got, why,
+			    mb[i].want);
+		if (got < 0 && why[0] == '\0')
+			CASE_FAIL(mb[i].label, "no reason given");
+	}
+}
+
 int
 main(void)
 {
@@ -193,6 +237,7 @@ main(void)
 		cmocka_unit_test(t_small_buffer),
 		cmocka_unit_test(t_domain),
 		cmocka_unit_test(t_to_unicode),
+		cmocka_unit_test(t_mailbox),
 	};
 
 	return HARNESS_RUN("addr", tests);

@@ -1,8 +1,9 @@
 /*
  * test_token.c - unit tests for token.c: round trips, tampering,
- * truncation, extension, key rotation, expiry, key file errors and the
- * split-marker MAC.  Key files live in a mkdtemp() directory removed at
- * the end; random data comes from a fixed-seed generator (reproducible).
+ * truncation, extension, key rotation, expiry and key file errors (the
+ * marks made from the ring's subkeys: test_mark.c).  Key files live in a
+ * mkdtemp() directory removed at the end; random data comes from a
+ * fixed-seed generator (reproducible).
  */
 #include "autoconf.h"
 
@@ -647,84 +648,6 @@ t_keyfile(void **state)
 }
 
 static void
-t_mark(void **state)
-{
-	struct token_ring *r1, *r12, *other;
-	char k1[45], k2[45], k3[45], text[256], mac[65], mac2[65];
-	const char *data = "4XyZ1 <msg@example.com>";
-	size_t i;
-
-	(void)state;
-	r1 = ring_new(1, k1);
-	key_b64(k2);
-	snprintf(text, sizeof(text), "1 %s\n2 %s\n", k1, k2);
-	r12 = ring_text(text);
-	other = ring_new(1, k3);
-
-	assert_int_equal(token_mark(r1, data, strlen(data), mac), 0);
-	assert_int_equal(strlen(mac), 64);
-	for (i = 0; i < 64; i++)
-		assert_non_null(strchr("0123456789abcdef", mac[i]));
-	assert_true(token_mark_check(r1, data, strlen(data), mac));
-	assert_true(token_mark_check(r12, data, strlen(data), mac));
-	assert_false(token_mark_check(other, data, strlen(data), mac));
-	assert_false(token_mark_check(r1, data, strlen(data) - 1, mac));
-	/* the newest key marks; the old ring doesn't know it */
-	assert_int_equal(token_mark(r12, data, strlen(data), mac2), 0);
-	assert_string_not_equal(mac, mac2);
-	assert_true(token_mark_check(r12, data, strlen(data), mac2));
-	assert_false(token_mark_check(r1, data, strlen(data), mac2));
-	/* the mark key is not the token key: a mark is no token MAC */
-	mac2[0] = mac[0] == 'a' ? 'b' : 'a';
-	memcpy(mac2 + 1, mac + 1, 64);
-	assert_false(token_mark_check(r1, data, strlen(data), mac2));
-	mac[63] = '\0';
-	assert_false(token_mark_check(r1, data, strlen(data), mac));
-	assert_false(token_mark_check(r1, data, strlen(data), ""));
-	assert_false(token_mark_check(r1, data, strlen(data), NULL));
-	assert_int_equal(token_mark(NULL, data, 1, mac), -1);
-	assert_int_equal(token_mark(r1, "", 0, mac), 0);
-	assert_true(token_mark_check(r1, "", 0, mac));
-	token_ring_free(&r1);
-	token_ring_free(&r12);
-	token_ring_free(&other);
-}
-
-/* A CSRF mark has its own subkey: never valid as a split mark, nor the
- * other way round; any key of the ring verifies, the newest marks. */
-static void
-t_csrf_mark(void **state)
-{
-	struct token_ring *r1, *r12;
-	char k1[45], k2[45], text[256], csrf[65], split[65], csrf2[65];
-	const char *data = "1767225600.AQEAAAAA";
-
-	(void)state;
-	r1 = ring_new(1, k1);
-	key_b64(k2);
-	snprintf(text, sizeof(text), "1 %s\n2 %s\n", k1, k2);
-	r12 = ring_text(text);
-
-	assert_int_equal(token_csrf_mark(r1, data, strlen(data), csrf), 0);
-	assert_int_equal(strlen(csrf), 64);
-	assert_int_equal(token_mark(r1, data, strlen(data), split), 0);
-	assert_string_not_equal(csrf, split);
-	assert_true(token_csrf_check(r1, data, strlen(data), csrf));
-	assert_false(token_csrf_check(r1, data, strlen(data), split));
-	assert_false(token_mark_check(r1, data, strlen(data), csrf));
-	assert_false(token_csrf_check(r1, data, strlen(data) - 1, csrf));
-	/* rotation: a mark of the old key still verifies on the new ring */
-	assert_true(token_csrf_check(r12, data, strlen(data), csrf));
-	assert_int_equal(token_csrf_mark(r12, data, strlen(data), csrf2), 0);
-	assert_string_not_equal(csrf, csrf2);
-	assert_false(token_csrf_check(r1, data, strlen(data), csrf2));
-	assert_false(token_csrf_check(r1, data, strlen(data), NULL));
-	assert_int_equal(token_csrf_mark(NULL, data, 1, csrf), -1);
-	token_ring_free(&r1);
-	token_ring_free(&r12);
-}
-
-static void
 t_misc(void **state)
 {
 	static const struct {
@@ -776,8 +699,6 @@ main(void)
 		cmocka_unit_test(t_expiry),
 		cmocka_unit_test(t_rotation),
 		cmocka_unit_test(t_keyfile),
-		cmocka_unit_test(t_mark),
-		cmocka_unit_test(t_csrf_mark),
 		cmocka_unit_test(t_misc),
 	};
 	int rc;
