@@ -54,7 +54,8 @@ for r in c.execute("SELECT * FROM %s ORDER BY %s" % (sys.argv[2], sys.argv[3])):
 
 	# the copy is a working database: new ids follow the copied ones
 	# the same token key: the copy holds an erased address (dee) as a keyed hash
-	printf 'ConsentDB %s\nSyslog no\nTokenKeyFile %s\n' "$pgdb" "$tmp/copysrc.keys" > "$tmp/pg.conf"
+	printf 'ConsentDB %s\nSyslog no\nTokenKeyFile %s\nErasureKeyFile %s\n' \
+	    "$pgdb" "$tmp/copysrc.keys" "$tmp/copysrc.erasure" > "$tmp/pg.conf"
 	"$OPTINCTL" -c "$tmp/pg.conf" subscribe gus@example.com news \
 	    >/dev/null || bad "copy-store: subscribe on the copy"
 	got=$(pg_sql copy1 "SELECT id FROM consent_events WHERE address = 'gus@example.com'")

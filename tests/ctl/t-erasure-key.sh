@@ -10,10 +10,12 @@ ekey=$tmp/ek.erasure
 marks="$PY $here/../milter/marks.py"
 
 # import_skips LABEL ADDR - an import of ADDR on news skips it (erased)
-import_skips() {
+# import_refuses LABEL ADDR - an opt-in row of an erased address is a bad
+# row (no silent re-consent, reconsent.h): exit 65, nothing imported
+import_refuses() {
 	printf 'address,list,status\n%s,news,opted_in\n' "$2" > "$tmp/ek.csv"
-	check "$1" 0 \
-	    "import $tmp/ek.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+	check "$1" 65 \
+	    "import $tmp/ek.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=0 skipped=0 bad=1" \
 	    import "$tmp/ek.csv"
 }
 
@@ -38,7 +40,7 @@ check "status after two token rotations" 0 "ann@example.com suppressed=erased
 check_json "export after two token rotations" 0 \
     'd["erased"] is True and [e["event"] for e in d["events"]] == ["erased"]' \
     export ann@example.com
-import_skips "import after two token rotations skips the erased address" \
+import_refuses "import after two token rotations refuses the erased address" \
     ann@example.com
 
 # only a mailbox is a person to erase
@@ -71,7 +73,7 @@ check "status finds a legacy erased form" 0 "dora@example.com suppressed=erased
 check "history finds the event under a legacy form" 0 \
     "2023-11-14T22:13:20Z - erased source=optinctl evidence=\"reason=erased\"" \
     history dora@example.com
-import_skips "import skips a legacy erased address" dora@example.com
+import_refuses "import refuses a legacy erased address" dora@example.com
 grep -v '^TokenKeyFile' "$conf" > "$tmp/ek-notoken.conf"
 check_err "status: legacy forms need TokenKeyFile" 78 \
     "optinctl status: the database keeps erased addresses from before ErasureKeyFile, keyed with TokenKeyFile: TokenKeyFile is not set" \

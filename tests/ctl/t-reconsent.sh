@@ -57,7 +57,7 @@ check_both "reconsent: subscribe with evidence lifts the erasure" 0 \
 check_sql "reconsent: the erased hash is gone" 0 \
     "SELECT count(*) FROM suppressions WHERE reason = 'erased'"
 check_sql "reconsent: the erase event stays, under the hash" 1 \
-    "SELECT count(*) FROM consent_events WHERE event = 'erased' AND address LIKE 'hmac:%'"
+    "SELECT count(*) FROM consent_events WHERE event = 'erased' AND address LIKE 'erased:%'"
 check_sql "reconsent: the lift of the erasure is an event" \
     "unsuppressed|reason=erased; signed up again at the shop, ticket 77" \
     "SELECT event || '|' || evidence FROM consent_events WHERE address = 'fay@example.com' AND event = 'unsuppressed'"
@@ -83,6 +83,7 @@ DBBusyTimeout 300
 Syslog no
 UserID nobody
 TokenKeyFile $pdir/keys
+ErasureKeyFile $pdir/erasure
 QuarantineDir $pdir/q
 EOF
 	chown -R nobody "$pdir"
