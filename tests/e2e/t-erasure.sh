@@ -51,7 +51,7 @@ held()
 
 # --- 1. erased, token keys rotated twice, milter restarted --------------------
 e2e_check_eq "forget ann" "$(ctl forget ann@example.com | head -n 1)" \
-    "erased ann@example.com: subscriptions=3 events=6 quarantine=0 suppressions=0 spool_files=0"
+    "erased ann@example.com: subscriptions=3 events=6 quarantine=0 suppressions=0 spool_files=0 temp_files=0"
 ann_form=$(optin_sql "select address from suppressions where reason = 'erased'")
 e2e_check "ann is kept as erased:1:HEX" \
     grep -qxE 'erased:1:[0-9a-f]{64}' <<<"$ann_form"
@@ -61,9 +61,10 @@ milter_stop
 milter_start "$CONF" || { e2e_fail "milter restarts"; e2e_done; }
 # the CRM's next sync still lists ann as opted in
 printf 'address,list,status\nann@example.com,news,opted_in\n' > "$PF_BASE/crm.csv"
-e2e_check_eq "the CRM import skips erased ann" \
-    "$(ctl import "$PF_BASE/crm.csv")" \
-    "import $PF_BASE/crm.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=0 skipped=1 bad=0"
+# (a bad row: no silent re-consent without fresh evidence)
+e2e_check_eq "the CRM import refuses erased ann" \
+    "$(ctl import "$PF_BASE/crm.csv" 2>/dev/null)" \
+    "import $PF_BASE/crm.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=0 skipped=0 bad=1"
 msg "$PF_BASE/m1" "<er-1@example.com>"
 pf_send news@example.com ann@example.com,frank@example.com "$PF_BASE/m1" >/dev/null
 pf_wait_empty 60
