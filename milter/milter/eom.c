@@ -31,6 +31,7 @@
 #include "store.h"
 #include "token.h"
 #include "unsubhdr.h"
+#include "unsubmail.h"
 
 #define WHY 512
 
@@ -437,20 +438,40 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 	return 0;
 }
 
-/* envelope_rcpt - the recipient as the client gave it, without <>: the
- * copy goes to exactly that mailbox (local parts may be case-sensitive) */
+/* envelope_rcpt - the recipient as the client gave it, without <> and
+ * source route: the copy goes to exactly that mailbox (local parts may be
+ * case-sensitive) */
 static const char *
 envelope_rcpt(struct msg *m, const struct rcpt *r)
 {
-	const char *s = r->raw + strspn(r->raw, " \t<");
-	size_t len = strcspn(s, ">");
-	char *copy = arena_strndup(&m->arena, s, len);
+	char box[ADDR_MAX * 2 + 1];
+	char *copy = NULL;
 
+	if (addr_path_mailbox(r->raw, box, sizeof(box), NULL) > 0)
+		copy = arena_strdup(&m->arena, box);
 	return copy != NULL ? copy : r->addr;
 }
 
-/* split_copies - re-submit one copy per allowed recipient after keep;
- * failed ones are marked for quarantine */
+/* same_person_before - is an earlier allowed recipient the same person
+ * (normalised address) as recipient i?  One copy per person. */
+static bool
+same_person_before(const struct msg *m, size_t i)
+{
+	size_t j;
+
+	if (m->rcpt[i].addr == NULL)
+		return false;
+	for (j = 0; j < i; j++)
+		if (!m->rcpt[j].unsub && m->rcpt[j].addr != NULL &&
+		    m->rcpt[j].reason == CONSENT_DELIVER &&
+		    strcmp(m->rcpt[j].addr, m->rcpt[i].addr) == 0)
+			return true;
+	return false;
+}
+
+/* split_copies - re-submit one copy per allowed person other than
+ * recipient keep (m->nrcpt: every one); failed ones are marked for
+ * quarantine.  When e->del_rcpt is set, each is listed for removal. */
 static void
 split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 {
@@ -460,12 +481,18 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 	size_t i;
 	int n;
 
-	for (i = keep + 1; i < m->nrcpt; i++) {
+	for (i = 0; i < m->nrcpt; i++) {
 		struct rcpt *r = &m->rcpt[i];
 		char *marker;
 
-		if (r->unsub || r->reason != CONSENT_DELIVER)
+		if (i == keep || r->unsub || r->reason != CONSENT_DELIVER)
 			continue;
+		if (same_person_before(m, i)) {
+			log_debug("%s: split copy to=%s: same person as an "
+			    "earlier recipient, not sent twice", m->qid,
+			    fmt_addr(c, r->addr, shown, sizeof(shown)));
+			continue;
+		}
 		marker = split_marker(c, r->addr);
 		if (marker == NULL ||
 		    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0) {
@@ -486,8 +513,36 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 			r->reason = CONSENT_NREASONS;	/* see pick_failed */
 			t->resubmit_failed++;
 		}
-		e->del_rcpt[e->ndel_rcpt++] = r->raw;
+		if (e->del_rcpt != NULL)
+			e->del_rcpt[e->ndel_rcpt++] = r->del;
 	}
+}
+
+/*
+ * removal_sure - will smfi_delrcpt remove exactly the recipients we name?
+ * Only when every recipient came in angle brackets (its removal string is
+ * known, session.h), parses, has a plain local part and no other recipient
+ * has the same normalised address: Postfix removes every recipient whose
+ * parsed form equals the one named, so two spellings of one mailbox
+ * ("ann"@x and ann@x) would both go.  When this is false, nothing may rest
+ * on smfi_delrcpt: the MTA would not say that it removed nothing.
+ */
+static bool
+removal_sure(const struct msg *m)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		const struct rcpt *r = &m->rcpt[i];
+
+		if (r->del == NULL || r->addr == NULL ||
+		    strpbrk(r->addr, "\"\\") != NULL)
+			return false;
+		for (j = 0; j < i; j++)
+			if (strcmp(m->rcpt[j].addr, r->addr) == 0)
+				return false;
+	}
+	return true;
 }
 
 /* marker_ok - does the message carry a valid split marker for its only
@@ -642,27 +697,45 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 		return;
 	}
 	keep = first_allowed(m);
-	/* personal headers only when this copy has exactly one recipient */
-	if (keep < m->nrcpt && (!monitor || t.allowed == 1) &&
-	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
-		goto tempfail;
-	if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
-	    cfg->unsubscribe_url != NULL) < 0)
-		goto tempfail;
 	if (monitor) {
+		if (keep < m->nrcpt && t.allowed == 1 &&
+		    personal_headers(c, m->rcpt[keep].addr, e) < 0)
+			goto tempfail;
+		if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
+		    cfg->unsubscribe_url != NULL) < 0)
+			goto tempfail;
 		log_would_quarantine(c);
 		log_decision(c, &t, "");
 		return;
 	}
+	if (keep < m->nrcpt && (t.blocked > 0 || t.allowed > 1 ||
+	    unsubmail_pending(c)) && !removal_sure(m)) {
+		/* the MTA might keep someone we remove: send every allowed
+		 * person their own copy and drop this message as a whole */
+		log_info("%s: recipients the MTA may not match on removal "
+		    "(sendmail(1) submission or unusual address form): every "
+		    "allowed copy re-submitted, this message discarded",
+		    m->qid);
+		keep = m->nrcpt;
+	}
+	/* personal headers only when this copy has exactly one recipient */
+	if (keep < m->nrcpt && personal_headers(c, m->rcpt[keep].addr, e) < 0)
+		goto tempfail;
+	if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
+	    cfg->unsubscribe_url != NULL) < 0)
+		goto tempfail;
 	if ((e->del_rcpt = arena_alloc(&m->arena, (m->nrcpt + 1) *
 	    sizeof(char *))) == NULL)
 		goto tempfail;
 	if (t.blocked > 0 && quarantine_rcpts(c, pick_blocked, NULL) < 0)
 		goto tempfail;
-	for (i = 0; i < m->nrcpt; i++)
-		if (pick_blocked(&m->rcpt[i]))
-			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].raw;
-	if (t.allowed > 1) {
+	if (keep < m->nrcpt) {
+		for (i = 0; i < m->nrcpt; i++)
+			if (pick_blocked(&m->rcpt[i]))
+				e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].del;
+	} else
+		e->del_rcpt = NULL;	/* discarded: nothing to remove */
+	if (t.allowed > (keep < m->nrcpt ? 1U : 0U)) {
 		split_copies(c, keep, e, &t);
 		if (t.resubmit_failed > 0 && quarantine_rcpts(c, pick_failed,
 		    "resubmit_failed") < 0) {
@@ -691,9 +764,13 @@ drop_unsub_rcpts(struct msg *m, struct edits *e)
 	if (e->del_rcpt == NULL && (e->del_rcpt = arena_alloc(&m->arena,
 	    (m->nrcpt + 1) * sizeof(char *))) == NULL)
 		return -1;
+	/* XXX a transactional message from sendmail(1) gives no removal
+	 * string that is known to work (session.h): the MTA may still
+	 * deliver it to the unsubscribe mailbox; the request is recorded */
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].unsub)
-			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].raw;
+			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].del ?
+			    m->rcpt[i].del : m->rcpt[i].raw;
 	return 0;
 }
 

@@ -54,6 +54,34 @@ static const struct {
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com",
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com" },
 	{ "invalid idn", "ann@\xff\xfe.example", NULL },
+	{ "source route dropped", "<@relay.example:Bob@example.com>",
+	    "bob@example.com" },
+	{ "two-hop source route", "<@a.example,@b.example:bob@example.com.>",
+	    "bob@example.com" },
+	{ "route without brackets", "@relay.example:bob@example.com",
+	    "bob@example.com" },
+	{ "route to nothing", "<@relay.example:>", NULL },
+	{ "colon in quoted local part", "<\"a:b\"@example.com>",
+	    "\"a:b\"@example.com" },
+	{ "bang path", "example.com!bob", NULL },
+};
+
+static const struct {
+	const char *label, *in, *want;	/* want NULL: error */
+	int bracketed;
+} path_cases[] = {
+	{ "plain", "<bob@example.com>", "bob@example.com", 1 },
+	{ "no brackets", "bob@example.com.", "bob@example.com.", 0 },
+	{ "case and quotes kept", " <\"Bob\"@Example.COM> ",
+	    "\"Bob\"@Example.COM", 1 },
+	{ "source route", "<@relay.example:bob@example.com>",
+	    "bob@example.com", 1 },
+	{ "two-hop route", "<@a.example,@b.example:bob@example.com>",
+	    "bob@example.com", 1 },
+	{ "route, no brackets", "@a.example:bob", "bob", 0 },
+	{ "null path", "<>", "", 1 },
+	{ "lone bracket", "<", NULL, 0 },
+	{ "unbalanced", "<bob@example.com", NULL, 0 },
 };
 
 static void
@@ -118,6 +146,37 @@ t_from_header(void **state)
 }
 
 static void
+t_path_mailbox(void **state)
+{
+	char out[ADDR_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+		bool br = false;
+		int rc = addr_path_mailbox(path_cases[i].in, out, sizeof(out),
+		    &br);
+
+		if (path_cases[i].want == NULL) {
+			if (rc >= 0)
+				CASE_FAIL(path_cases[i].label, "got '%s', "
+				    "want an error", out);
+		} else if (rc < 0)
+			CASE_FAIL(path_cases[i].label, "got an error, want "
+			    "'%s'", path_cases[i].want);
+		else if (strcmp(out, path_cases[i].want) != 0 ||
+		    (size_t)rc != strlen(out) ||
+		    br != (path_cases[i].bracketed != 0))
+			CASE_FAIL(path_cases[i].label, "got '%s' (%d, "
+			    "bracketed %d), want '%s' (bracketed %d)", out,
+			    rc, br, path_cases[i].want,
+			    path_cases[i].bracketed);
+	}
+	assert_int_equal(addr_path_mailbox("<bob@example.com>", out, 5, NULL),
+	    -1);
+}
+
+static void
 t_small_buffer(void **state)
 {
 	char out[8], why[100];
@@ -141,6 +200,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_normalize),
 		cmocka_unit_test(t_from_header),
+		cmocka_unit_test(t_path_mailbox),
 		cmocka_unit_test(t_small_buffer),
 		cmocka_unit_test(t_domain),
 	};
