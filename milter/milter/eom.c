@@ -156,6 +156,19 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 	return 0;
 }
 
+/* rcpt_replies - could the MTA answer each RCPT of this message?  Only
+ * recipients in angle brackets came from an SMTP client (session.h) */
+static bool
+rcpt_replies(const struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].del == NULL)
+			return false;
+	return true;
+}
+
 /* first_allowed - index of the recipient kept in this copy */
 static size_t
 first_allowed(const struct msg *m)
@@ -619,12 +632,41 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	if (len > 0)
 		snprintf(reasons + len, sizeof(reasons) - len, ")");
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
-	    "%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ? "would " :
-	    "", m->list, fmt_addr(c, m->sender, shown, sizeof(shown)),
-	    t->allowed, t->blocked + t->resubmit_failed, reasons,
-	    t->resubmitted ? " split=" : "", t->resubmitted ? "yes" : "",
-	    t->sigdesc[0] || outcome[0] ? " " : "",
-	    t->sigdesc[0] ? t->sigdesc : outcome);
+	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
+	    "would " : "", m->list, fmt_addr(c, m->sender, shown,
+	    sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed,
+	    reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
+	    outcome, t->sigdesc[0] ? " " : "", t->sigdesc);
+}
+
+/* decide_monitor - Mode monitor: remove and quarantine nobody, log what
+ * enforce would have done.  Personal headers only on a copy with exactly
+ * one recipient (DESIGN "Message flow" item 6): in monitor every recipient
+ * gets the copy, so anyone else's token would reach them.  0 or -1. */
+static int
+decide_monitor(struct conn *c, size_t keep, struct edits *e, struct tally *t)
+{
+	const struct config *cfg = c->rt->cfg;
+	struct msg *m = &c->msg;
+	char outcome[80] = "";
+
+	if (keep < m->nrcpt && m->nrcpt == 1 &&
+	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
+		return -1;
+	if (keep < m->nrcpt && sign(c, e, t, e->nadd > 0 &&
+	    cfg->unsubscribe_url != NULL) < 0)
+		return -1;
+	if (t->allowed > 1)
+		snprintf(outcome, sizeof(outcome), "multi_recipient=%s",
+		    cfg->multi_recipient == MULTI_SPLIT ? "split" :
+		    cfg->multi_recipient == MULTI_DEFER ? "defer" : "reject");
+	if (m->nrcpt > 1)
+		snprintf(outcome + strlen(outcome), sizeof(outcome) -
+		    strlen(outcome), "%spersonal_headers=none",
+		    outcome[0] ? " " : "");
+	log_would_quarantine(c);
+	log_decision(c, t, outcome);
+	return 0;
 }
 
 /* decide_transactional - sign when SignAll, else nothing */
@@ -686,26 +728,24 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	}
 	set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
 	if (t.allowed > 1 && !monitor && cfg->multi_recipient != MULTI_SPLIT) {
-		if (cfg->multi_recipient == MULTI_DEFER)
+		/* a message whose recipients came without angle brackets
+		 * came where no RCPT reply was possible (Postfix's sendmail(1)
+		 * path): a 4xx would keep it in the maildrop queue for ever,
+		 * so it is refused and Postfix returns it to the sender */
+		if (cfg->multi_recipient == MULTI_DEFER && rcpt_replies(m))
 			set_verdict(v, VERDICT_TEMPFAIL, "452", "4.5.3",
 			    "one recipient per campaign message");
 		else
 			set_verdict(v, VERDICT_REJECT, "550", "5.5.3",
 			    "one recipient per campaign message");
-		log_decision(c, &t, cfg->multi_recipient == MULTI_DEFER ?
+		log_decision(c, &t, v->kind == VERDICT_TEMPFAIL ?
 		    "deferred=multi_recipient" : "rejected=multi_recipient");
 		return;
 	}
 	keep = first_allowed(m);
 	if (monitor) {
-		if (keep < m->nrcpt && t.allowed == 1 &&
-		    personal_headers(c, m->rcpt[keep].addr, e) < 0)
+		if (decide_monitor(c, keep, e, &t) < 0)
 			goto tempfail;
-		if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
-		    cfg->unsubscribe_url != NULL) < 0)
-			goto tempfail;
-		log_would_quarantine(c);
-		log_decision(c, &t, "");
 		return;
 	}
 	if (keep < m->nrcpt && (t.blocked > 0 || t.allowed > 1 ||
