@@ -72,11 +72,13 @@ eom_db_error(const struct conn *c, struct verdict *v)
 	}
 }
 
-/* fmt_addr - an address as LogAddresses wants it in logs */
+/* fmt_addr - an address as LogAddresses wants it in logs, never with an
+ * unsubscribe token; a raw one without its <> */
 static const char *
 fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 {
-	char mac[65], safe[ADDR_MAX + 1];
+	char mac[65], safe[ADDR_MAX + 1], box[ADDR_MAX * 2 + 1];
+	const char *shown;
 
 	switch (c->rt->cfg->log_addresses) {
 	case LOGADDR_NO:
@@ -88,8 +90,13 @@ fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 		snprintf(out, outlen, "<hash:%.16s>", mac);
 		return out;
 	default:
-		snprintf(out, outlen, "<%s>", log_safe(addr ? addr : "",
-		    safe, sizeof(safe)));
+		shown = unsubmail_mask(c->rt->cfg, addr ? addr : "", box,
+		    sizeof(box));
+		if (shown != box && addr_path_mailbox(shown, box, sizeof(box),
+		    NULL) >= 0)
+			shown = box;
+		snprintf(out, outlen, "<%s>", log_safe(shown, safe,
+		    sizeof(safe)));
 		return out;
 	}
 }

@@ -84,6 +84,15 @@ function T.campaign(conn, qid, rcpts)
 	return T.eom(conn)
 end
 
+-- the rest of an unsubscribe request by mail after its RCPTs: headers,
+-- an empty body, end of message, which must discard it
+function T.unsub_request(conn, label)
+	T.check(T.headers(conn, { { "From", "ann@example.com" },
+	    { "Subject", "unsubscribe" } }) == SMFIR_CONTINUE, label .. ": eoh")
+	T.body(conn, "\r\n")
+	T.check(T.eom(conn) == SMFIR_DISCARD, label .. ": request not discarded")
+end
+
 -- one line of output of a shell command
 function T.sh(cmd)
 	local f = io.popen(cmd)

@@ -17,10 +17,7 @@ T.check(T.rcpt(conn, "<\"unsubscribe+garbage\"@example.com>") ==
     SMFIR_REPLYCODE, "quoted bad token not refused")
 T.check(T.rcpt(conn, "<unsubscribe+" .. token .. "@example.com>") ==
     SMFIR_CONTINUE, "valid token refused")
-T.check(T.headers(conn, { { "From", "ann@example.com" },
-    { "Subject", "unsubscribe" } }) == SMFIR_CONTINUE, "eoh")
-T.body(conn, "\r\n")
-T.check(T.eom(conn) == SMFIR_DISCARD, "request not discarded")
+T.unsub_request(conn, "MT1")
 T.check(T.sql("select status from subscriptions where address = 'ann@example.com' and list_id = 'news'")
     == "opted_out", "ann not opted out")
 local ev = T.sql("select source || '|' || remote_addr || '|' || evidence from consent_events where address = 'ann@example.com'")
