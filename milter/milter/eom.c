@@ -9,6 +9,11 @@
  *  4. write the quarantine copy durably with one row per blocked recipient;
  *  5. re-submit split copies; a failed one goes to quarantine;
  *  6. only then list the recipients to remove.
+ * The MTA does not report whether a removal matched anyone, so removals are
+ * used only when their strings are known to match (removal_sure); else no
+ * copy is kept: step 5 re-submits every allowed person's copy and the
+ * message is discarded.  Mode monitor stops after step 3, with personal
+ * headers only on a message with one recipient.
  * Runs in the connection's thread; everything allocated is in the msg arena.
  */
 #include "autoconf.h"
