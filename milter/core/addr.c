@@ -36,23 +36,31 @@ set_why(char *why, size_t whylen, const char *msg)
 	return -1;
 }
 
-/* trim - bounds of s without surrounding space and one pair of <> */
+/* trim - bounds of s without surrounding space, one pair of <> and a
+ * source route; *bracketed_r: were the <> there */
 static int
-trim(const char *s, const char **start_r, size_t *len_r)
+trim(const char *s, const char **start_r, size_t *len_r, bool *bracketed_r)
 {
-	const char *b = s, *e = s + strlen(s);
+	const char *b = s, *e = s + strlen(s), *colon;
 
 	while (b < e && (*b == ' ' || *b == '\t'))
 		b++;
 	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	if (b < e && *b == '<') {
-		if (e[-1] != '>')
+	*bracketed_r = b < e && *b == '<';
+	if (*bracketed_r) {
+		if (e - b < 2 || e[-1] != '>')
 			return -1;
 		b++;
 		e--;
 	} else if (b < e && e[-1] == '>')
 		return -1;
+	/* RFC 5321 section 4.1.2: Path = "<" [ A-d-l ":" ] Mailbox ">";
+	 * section 3.3: the route SHOULD be ignored.  Postfix's smtpd drops
+	 * everything up to the first ':' of a path that starts with '@'. */
+	if (b < e && *b == '@' && (colon = memchr(b, ':', (size_t)(e - b)))
+	    != NULL)
+		b = colon + 1;
 	*start_r = b;
 	*len_r = (size_t)(e - b);
 	return 0;
@@ -85,6 +93,24 @@ text_check(const char *s, size_t len, char *buf, size_t buflen)
 		i += n;
 	}
 	return NULL;
+}
+
+int
+addr_path_mailbox(const char *in, char *out, size_t outlen,
+    bool *bracketed_r)
+{
+	const char *s;
+	size_t len;
+	bool bracketed;
+
+	if (in == NULL || trim(in, &s, &len, &bracketed) < 0 ||
+	    len + 1 > outlen)
+		return -1;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	if (bracketed_r != NULL)
+		*bracketed_r = bracketed;
+	return (int)len;
 }
 
 /* local_ok - printable, no space or '@' outside quotes, no control bytes;
@@ -192,8 +218,9 @@ addr_normalize(const char *in, char *out, size_t outlen, char *why,
 	const char *s, *at, *reason, *lstart;
 	char domain[DOMAIN_MAX + 1], tbuf[64];
 	size_t len, llen, i;
+	bool bracketed;
 
-	if (in == NULL || trim(in, &s, &len) < 0)
+	if (in == NULL || trim(in, &s, &len, &bracketed) < 0)
 		return set_why(why, whylen, "unbalanced angle brackets");
 	if (len == 0)
 		return set_why(why, whylen, "empty address");

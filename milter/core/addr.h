@@ -13,6 +13,7 @@
 #ifndef OPTIN_ADDR_H
 #define OPTIN_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* RFC 5321 section 4.5.3.1: 64 octets local part, 255 domain, 254 path */
@@ -20,7 +21,8 @@
 
 /*
  * Normalise the address in (NUL-terminated, UTF-8 or ASCII, with or without
- * <>) into out (outlen bytes, ADDR_MAX+1 is always enough).  Returns 0, or -1
+ * <>, a source route is dropped as addr_path_mailbox() does) into out
+ * (outlen bytes, ADDR_MAX+1 is always enough).  Returns 0, or -1
  * with why[] saying what is wrong (empty, no '@', empty local part, local part
  * over 64 octets, bad domain, IDNA error, not UTF-8, "invisible character
  * U+200B in address", ...).
@@ -37,6 +39,18 @@ int addr_normalize(const char *in, char *out, size_t outlen, char *why,
  * optinctl forget.  0, or -1 with why[] saying what is wrong.
  */
 int addr_mailbox_check(const char *addr, char *why, size_t whylen);
+
+/*
+ * The mailbox of an SMTP path (RFC 5321 section 4.1.2: Path = "<" [ A-d-l
+ * ":" ] Mailbox ">"): in without surrounding space, one pair of <> and a
+ * source route such as "@a.example,@b.example:", which section 3.3 says to
+ * ignore and Postfix's smtpd drops.  Nothing else changes (case, quotes).
+ * Copies it into out (outlen bytes); returns its length, or -1 when the
+ * brackets do not balance or out is too small.  *bracketed_r, unless NULL,
+ * says whether in had the <>.
+ */
+int addr_path_mailbox(const char *in, char *out, size_t outlen,
+	    bool *bracketed_r);
 
 /* Pointer to the domain part (after the last '@') of a normalised address,
  * or NULL if there is none.  Borrowed from addr. */

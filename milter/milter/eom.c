@@ -9,6 +9,11 @@
  *  4. write the quarantine copy durably with one row per blocked recipient;
  *  5. re-submit split copies; a failed one goes to quarantine;
  *  6. only then list the recipients to remove.
+ * The MTA does not report whether a removal matched anyone, so removals are
+ * used only when their strings are known to match (removal_sure); else no
+ * copy is kept: step 5 re-submits every allowed person's copy and the
+ * message is discarded.  Mode monitor stops after step 3, with personal
+ * headers only on a message with one recipient.
  * Runs in the connection's thread; everything allocated is in the msg arena.
  */
 #include "autoconf.h"
@@ -33,6 +38,7 @@
 #include "store.h"
 #include "token.h"
 #include "unsubhdr.h"
+#include "unsubmail.h"
 
 #define WHY 512
 
@@ -73,14 +79,24 @@ eom_db_error(const struct conn *c, struct verdict *v)
 	}
 }
 
-/* fmt_addr - an address as LogAddresses wants it in logs (logaddr.h) */
+/* fmt_addr - an address as LogAddresses wants it in logs (logaddr.h),
+ * never with an unsubscribe token; a raw one without its <> */
 static const char *
 fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 {
-	char tmp[LOGADDR_MAX];
+	char tmp[LOGADDR_MAX], safe[ADDR_MAX + 1], box[ADDR_MAX * 2 + 1];
+	const char *shown;
 
-	snprintf(out, outlen, "%s", logaddr(c->rt->cfg->log_addresses,
-	    c->rt->ring, addr, tmp));
+	if (c->rt->cfg->log_addresses != LOGADDR_YES) {
+		snprintf(out, outlen, "%s", logaddr(c->rt->cfg->log_addresses,
+		    c->rt->ring, addr, tmp));
+		return out;
+	}
+	shown = unsubmail_mask(c->rt->cfg, addr ? addr : "", box, sizeof(box));
+	if (shown != box && addr_path_mailbox(shown, box, sizeof(box),
+	    NULL) >= 0)
+		shown = box;
+	snprintf(out, outlen, "<%s>", log_safe(shown, safe, sizeof(safe)));
 	return out;
 }
 
@@ -144,6 +160,19 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 			t->blocked++;
 	}
 	return 0;
+}
+
+/* rcpt_replies - could the MTA answer each RCPT of this message?  Only
+ * recipients in angle brackets came from an SMTP client (session.h) */
+static bool
+rcpt_replies(const struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].del == NULL)
+			return false;
+	return true;
 }
 
 /* first_allowed - index of the recipient kept in this copy */
@@ -437,20 +466,40 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 	return 0;
 }
 
-/* envelope_rcpt - the recipient as the client gave it, without <>: the
- * copy goes to exactly that mailbox (local parts may be case-sensitive) */
+/* envelope_rcpt - the recipient as the client gave it, without <> and
+ * source route: the copy goes to exactly that mailbox (local parts may be
+ * case-sensitive) */
 static const char *
 envelope_rcpt(struct msg *m, const struct rcpt *r)
 {
-	const char *s = r->raw + strspn(r->raw, " \t<");
-	size_t len = strcspn(s, ">");
-	char *copy = arena_strndup(&m->arena, s, len);
+	char box[ADDR_MAX * 2 + 1];
+	char *copy = NULL;
 
+	if (addr_path_mailbox(r->raw, box, sizeof(box), NULL) > 0)
+		copy = arena_strdup(&m->arena, box);
 	return copy != NULL ? copy : r->addr;
 }
 
-/* split_copies - re-submit one copy per allowed recipient after keep;
- * failed ones are marked for quarantine */
+/* same_person_before - is an earlier allowed recipient the same person
+ * (normalised address) as recipient i?  One copy per person. */
+static bool
+same_person_before(const struct msg *m, size_t i)
+{
+	size_t j;
+
+	if (m->rcpt[i].addr == NULL)
+		return false;
+	for (j = 0; j < i; j++)
+		if (!m->rcpt[j].unsub && m->rcpt[j].addr != NULL &&
+		    m->rcpt[j].reason == CONSENT_DELIVER &&
+		    strcmp(m->rcpt[j].addr, m->rcpt[i].addr) == 0)
+			return true;
+	return false;
+}
+
+/* split_copies - re-submit one copy per allowed person other than
+ * recipient keep (m->nrcpt: every one); failed ones are marked for
+ * quarantine.  When e->del_rcpt is set, each is listed for removal. */
 static void
 split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 {
@@ -460,12 +509,18 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 	size_t i;
 	int n;
 
-	for (i = keep + 1; i < m->nrcpt; i++) {
+	for (i = 0; i < m->nrcpt; i++) {
 		struct rcpt *r = &m->rcpt[i];
 		char *marker;
 
-		if (r->unsub || r->reason != CONSENT_DELIVER)
+		if (i == keep || r->unsub || r->reason != CONSENT_DELIVER)
 			continue;
+		if (same_person_before(m, i)) {
+			log_debug("%s: split copy to=%s: same person as an "
+			    "earlier recipient, not sent twice", m->qid,
+			    fmt_addr(c, r->addr, shown, sizeof(shown)));
+			continue;
+		}
 		marker = split_marker(c, r->addr);
 		if (marker == NULL ||
 		    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0) {
@@ -486,7 +541,8 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 			r->reason = CONSENT_NREASONS;	/* see pick_failed */
 			t->resubmit_failed++;
 		}
-		e->del_rcpt[e->ndel_rcpt++] = r->raw;
+		if (e->del_rcpt != NULL)
+			e->del_rcpt[e->ndel_rcpt++] = r->del;
 	}
 }
 
@@ -520,6 +576,33 @@ marker_check(struct conn *c, const char *name, enum mark_purpose p,
 	log_warnx("%s: %s header not valid here (%s): ignored", m->qid, name,
 	    m->nrcpt != 1 ? "not one recipient" : mark_status_str(ms));
 	return false;
+}
+
+/*
+ * removal_sure - will smfi_delrcpt remove exactly the recipients we name?
+ * Only when every recipient came in angle brackets (its removal string is
+ * known, session.h), parses, has a plain local part and no other recipient
+ * has the same normalised address: Postfix removes every recipient whose
+ * parsed form equals the one named, so two spellings of one mailbox
+ * ("ann"@x and ann@x) would both go.  When this is false, nothing may rest
+ * on smfi_delrcpt: the MTA would not say that it removed nothing.
+ */
+static bool
+removal_sure(const struct msg *m)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		const struct rcpt *r = &m->rcpt[i];
+
+		if (r->del == NULL || r->addr == NULL ||
+		    strpbrk(r->addr, "\"\\") != NULL)
+			return false;
+		for (j = 0; j < i; j++)
+			if (strcmp(m->rcpt[j].addr, r->addr) == 0)
+				return false;
+	}
+	return true;
 }
 
 /* marker_ok - does the message carry a valid split marker for its only
@@ -584,12 +667,41 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	if (len > 0)
 		snprintf(reasons + len, sizeof(reasons) - len, ")");
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
-	    "%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ? "would " :
-	    "", m->list, fmt_addr(c, m->sender, shown, sizeof(shown)),
-	    t->allowed, t->blocked + t->resubmit_failed, reasons,
-	    t->resubmitted ? " split=" : "", t->resubmitted ? "yes" : "",
-	    t->sigdesc[0] || outcome[0] ? " " : "",
-	    t->sigdesc[0] ? t->sigdesc : outcome);
+	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
+	    "would " : "", m->list, fmt_addr(c, m->sender, shown,
+	    sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed,
+	    reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
+	    outcome, t->sigdesc[0] ? " " : "", t->sigdesc);
+}
+
+/* decide_monitor - Mode monitor: remove and quarantine nobody, log what
+ * enforce would have done.  Personal headers only on a copy with exactly
+ * one recipient (DESIGN "Message flow" item 6): in monitor every recipient
+ * gets the copy, so anyone else's token would reach them.  0 or -1. */
+static int
+decide_monitor(struct conn *c, size_t keep, struct edits *e, struct tally *t)
+{
+	const struct config *cfg = c->rt->cfg;
+	struct msg *m = &c->msg;
+	char outcome[80] = "";
+
+	if (keep < m->nrcpt && m->nrcpt == 1 &&
+	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
+		return -1;
+	if (keep < m->nrcpt && sign(c, e, t, e->nadd > 0 &&
+	    cfg->unsubscribe_url != NULL) < 0)
+		return -1;
+	if (t->allowed > 1)
+		snprintf(outcome, sizeof(outcome), "multi_recipient=%s",
+		    cfg->multi_recipient == MULTI_SPLIT ? "split" :
+		    cfg->multi_recipient == MULTI_DEFER ? "defer" : "reject");
+	if (m->nrcpt > 1)
+		snprintf(outcome + strlen(outcome), sizeof(outcome) -
+		    strlen(outcome), "%spersonal_headers=none",
+		    outcome[0] ? " " : "");
+	log_would_quarantine(c);
+	log_decision(c, t, outcome);
+	return 0;
 }
 
 /* decide_transactional - sign when SignAll, else nothing */
@@ -645,38 +757,54 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	}
 	set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
 	if (t.allowed > 1 && !monitor && cfg->multi_recipient != MULTI_SPLIT) {
-		if (cfg->multi_recipient == MULTI_DEFER)
+		/* a message whose recipients came without angle brackets
+		 * came where no RCPT reply was possible (Postfix's sendmail(1)
+		 * path): a 4xx would keep it in the maildrop queue for ever,
+		 * so it is refused and Postfix returns it to the sender */
+		if (cfg->multi_recipient == MULTI_DEFER && rcpt_replies(m))
 			set_verdict(v, VERDICT_TEMPFAIL, "452", "4.5.3",
 			    "one recipient per campaign message");
 		else
 			set_verdict(v, VERDICT_REJECT, "550", "5.5.3",
 			    "one recipient per campaign message");
-		log_decision(c, &t, cfg->multi_recipient == MULTI_DEFER ?
+		log_decision(c, &t, v->kind == VERDICT_TEMPFAIL ?
 		    "deferred=multi_recipient" : "rejected=multi_recipient");
 		return;
 	}
 	keep = first_allowed(m);
+	if (monitor) {
+		if (decide_monitor(c, keep, e, &t) < 0)
+			goto tempfail;
+		return;
+	}
+	if (keep < m->nrcpt && (t.blocked > 0 || t.allowed > 1 ||
+	    unsubmail_pending(c)) && !removal_sure(m)) {
+		/* the MTA might keep someone we remove: send every allowed
+		 * person their own copy and drop this message as a whole */
+		log_info("%s: recipients the MTA may not match on removal "
+		    "(sendmail(1) submission or unusual address form): every "
+		    "allowed copy re-submitted, this message discarded",
+		    m->qid);
+		keep = m->nrcpt;
+	}
 	/* personal headers only when this copy has exactly one recipient */
-	if (keep < m->nrcpt && (!monitor || t.allowed == 1) &&
-	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
+	if (keep < m->nrcpt && personal_headers(c, m->rcpt[keep].addr, e) < 0)
 		goto tempfail;
 	if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
 	    cfg->unsubscribe_url != NULL) < 0)
 		goto tempfail;
-	if (monitor) {
-		log_would_quarantine(c);
-		log_decision(c, &t, "");
-		return;
-	}
 	if ((e->del_rcpt = arena_alloc(&m->arena, (m->nrcpt + 1) *
 	    sizeof(char *))) == NULL)
 		goto tempfail;
 	if (t.blocked > 0 && quarantine_rcpts(c, pick_blocked, NULL) < 0)
 		goto tempfail;
-	for (i = 0; i < m->nrcpt; i++)
-		if (pick_blocked(&m->rcpt[i]))
-			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].raw;
-	if (t.allowed > 1) {
+	if (keep < m->nrcpt) {
+		for (i = 0; i < m->nrcpt; i++)
+			if (pick_blocked(&m->rcpt[i]))
+				e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].del;
+	} else
+		e->del_rcpt = NULL;	/* discarded: nothing to remove */
+	if (t.allowed > (keep < m->nrcpt ? 1U : 0U)) {
 		split_copies(c, keep, e, &t);
 		if (t.resubmit_failed > 0 && quarantine_rcpts(c, pick_failed,
 		    "resubmit_failed") < 0) {
@@ -705,9 +833,13 @@ drop_unsub_rcpts(struct msg *m, struct edits *e)
 	if (e->del_rcpt == NULL && (e->del_rcpt = arena_alloc(&m->arena,
 	    (m->nrcpt + 1) * sizeof(char *))) == NULL)
 		return -1;
+	/* XXX a transactional message from sendmail(1) gives no removal
+	 * string that is known to work (session.h): the MTA may still
+	 * deliver it to the unsubscribe mailbox; the request is recorded */
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].unsub)
-			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].raw;
+			e->del_rcpt[e->ndel_rcpt++] = m->rcpt[i].del ?
+			    m->rcpt[i].del : m->rcpt[i].raw;
 	return 0;
 }
 

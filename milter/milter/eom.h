@@ -47,7 +47,8 @@ struct edits {
 	size_t nadd;			/* values in the msg arena */
 	char *sig[EDITS_MAX_SIG];	/* msg arena: DKIM-Signature values */
 	size_t nsig;
-	const char **del_rcpt;		/* msg arena: raw recipients */
+	const char **del_rcpt;		/* msg arena: removal strings
+					 * (struct rcpt del, session.h) */
 	size_t ndel_rcpt;
 };
 

@@ -156,6 +156,19 @@ count_campaign_rcpts(const struct msg *m)
 	return n;
 }
 
+/* rcpt_reply_possible - did the RCPT come from an SMTP client that takes a
+ * reply?  Postfix's sendmail(1) path passes it without angle brackets and
+ * turns a RCPT reject into "try again later" for the whole message. */
+static bool
+rcpt_reply_possible(const char *raw)
+{
+	char box[ADDR_MAX * 2 + 1];
+	bool bracketed = false;
+
+	return addr_path_mailbox(raw, box, sizeof(box), &bracketed) >= 0 &&
+	    bracketed;
+}
+
 static sfsistat
 mlfi_envrcpt(SMFICTX *ctx, char **argv)
 {
@@ -173,8 +186,9 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return mlfi_reply(ctx, &v);
 	if (v.rcode == NULL && m->env_campaign && cfg->mode == MODE_ENFORCE &&
 	    cfg->multi_recipient != MULTI_SPLIT && count_campaign_rcpts(m) >= 1
-	    && !unsubmail_is_unsub(c, argv[0])) {
-		/* DESIGN: defer 452 / reject 550 from the second recipient */
+	    && !unsubmail_is_unsub(c, argv[0]) && rcpt_reply_possible(argv[0])) {
+		/* DESIGN: defer 452 / reject 550 from the second recipient;
+		 * without a RCPT reply, eom.c refuses the whole message */
 		if (cfg->multi_recipient == MULTI_DEFER) {
 			v = (struct verdict){ VERDICT_TEMPFAIL, "452", "4.5.3",
 			    "one recipient per campaign message" };

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "config.h"
 #include "session.h"
 #include "store.h"
@@ -163,7 +164,9 @@ grow(struct arena *a, void **arr, size_t n, size_t *cap, size_t elsize)
 int
 msg_add_rcpt(struct msg *m, const char *raw)
 {
+	char box[ADDR_MAX * 2 + 3];
 	struct rcpt *r;
+	bool bracketed;
 
 	if (grow(&m->arena, (void **)&m->rcpt, m->nrcpt, &m->rcpt_cap,
 	    sizeof(*m->rcpt)) < 0)
@@ -172,6 +175,13 @@ msg_add_rcpt(struct msg *m, const char *raw)
 	memset(r, 0, sizeof(*r));
 	if ((r->raw = arena_strdup(&m->arena, raw)) == NULL)
 		return -1;
+	if (addr_path_mailbox(raw, box + 1, sizeof(box) - 2, &bracketed) > 0 &&
+	    bracketed) {
+		box[0] = '<';
+		strcat(box, ">");
+		if ((r->del = arena_strdup(&m->arena, box)) == NULL)
+			return -1;
+	}
 	m->nrcpt++;
 	return 0;
 }

@@ -38,6 +38,8 @@ struct runtime {
 
 struct rcpt {
 	char *raw;			/* msg arena: as given at RCPT */
+	char *del;			/* msg arena: what smfi_delrcpt must
+					 * say to remove it; NULL: not known */
 	char *addr;			/* msg arena: normalised; NULL if bad */
 	enum consent_reason reason;	/* decided at end of message */
 	bool unsub;			/* to the UnsubscribeMailto address */
@@ -86,7 +88,16 @@ void msg_begin(struct conn *c);
  * handle to the pool. */
 void msg_reset(struct conn *c);
 
-/* Add a recipient / header; -1 when out of memory. */
+/*
+ * Add a recipient / header; -1 when out of memory.  For a recipient the MTA
+ * gave in angle brackets (Postfix's smtpd passes the client's text), the
+ * string that removes it is "<mailbox>" with any source route dropped:
+ * Postfix matches smfi_delrcpt against the recipient as its smtpd parsed
+ * it, and smtpd drops the route.  Without brackets (Postfix's sendmail(1)
+ * path, which passes the recipient after cleanup(8) rewrote it, while
+ * smfi_delrcpt is matched against the form before rewriting) no string is
+ * known to work: rcpt->del stays NULL.
+ */
 int msg_add_rcpt(struct msg *m, const char *raw);
 int msg_add_header(struct msg *m, const char *name, const char *value);
 

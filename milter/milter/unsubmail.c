@@ -3,7 +3,9 @@
  *
  * The token is taken from the recipient as given at RCPT, not from the
  * normalised address: normalisation lower-cases the local part, and tokens
- * are case-sensitive base64url.
+ * are case-sensitive base64url.  Every form the MTA delivers to that
+ * mailbox counts (source route, root dot, quoted local part).  Tokens are
+ * bearer credentials: they are never logged (unsubmail_mask).
  */
 #include "autoconf.h"
 
@@ -12,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "config.h"
 #include "eom.h"
 #include "log.h"
@@ -22,40 +25,82 @@
 #include "token.h"
 #include "unsubmail.h"
 
-/* token_of - the token in raw per the UnsubscribeMailto template; 0 or -1 */
+/* mailbox - the mailbox of raw as the MTA will deliver to it: without <>,
+ * source route and root dot, "unsubscribe+TOKEN"@example.com unquoted
+ * (the same mailbox); its length, or -1 */
 static int
-token_of(const struct config *cfg, const char *raw, char *tok, size_t toklen)
+mailbox(const char *raw, char *out, size_t outlen)
 {
-	const char *t = cfg->unsubscribe_mailto, *mark, *b, *e, *q;
-	char plain[TOKEN_MAX + 256];
-	size_t plen, slen, len;
+	char *q;
+	int len = addr_path_mailbox(raw, out, outlen, NULL);
+
+	if (len <= 0)
+		return -1;
+	if (out[0] == '"' && (q = strchr(out + 1, '"')) != NULL &&
+	    q[1] == '@') {
+		memmove(q, q + 1, strlen(q + 1) + 1);
+		memmove(out, out + 1, strlen(out + 1) + 1);
+		len -= 2;
+	}
+	if (len > 0 && out[len - 1] == '.')
+		out[--len] = '\0';
+	return len;
+}
+
+/* token_span - where the token sits in mailbox s (len bytes) per the
+ * UnsubscribeMailto template (case-insensitive outside the token): 0 with
+ * *off_r and *tlen_r set, or -1 */
+static int
+token_span(const struct config *cfg, const char *s, size_t len,
+    size_t *off_r, size_t *tlen_r)
+{
+	const char *t = cfg->unsubscribe_mailto, *mark;
+	size_t plen, slen;
 
 	if (t == NULL || (mark = strstr(t, "%t")) == NULL)
 		return -1;
-	b = raw + strspn(raw, " \t<");
-	e = b + strcspn(b, ">");
-	/* "unsubscribe+TOKEN"@example.com is the same mailbox: unquote */
-	if (*b == '"' && (q = memchr(b + 1, '"', (size_t)(e - b - 1))) != NULL &&
-	    q[1] == '@' && (size_t)(e - b) < sizeof(plain)) {
-		len = (size_t)(q - b - 1);
-		memcpy(plain, b + 1, len);
-		memcpy(plain + len, q + 1, (size_t)(e - q - 1));
-		len += (size_t)(e - q - 1);
-		plain[len] = '\0';
-		b = plain;
-		e = plain + len;
-	}
 	plen = (size_t)(mark - t);
 	slen = strlen(mark + 2);
-	len = (size_t)(e - b);
-	/* an empty token is still a request to this mailbox: a bad one */
-	if (len < plen + slen || strncasecmp(b, t, plen) != 0 ||
-	    strncasecmp(e - slen, mark + 2, slen) != 0 ||
-	    len - plen - slen >= toklen)
+	if (len < plen + slen || strncasecmp(s, t, plen) != 0 ||
+	    strncasecmp(s + len - slen, mark + 2, slen) != 0)
 		return -1;
-	memcpy(tok, b + plen, len - plen - slen);
-	tok[len - plen - slen] = '\0';
+	*off_r = plen;
+	*tlen_r = len - plen - slen;
 	return 0;
+}
+
+/* token_of - the token in raw per the UnsubscribeMailto template; 0 or -1.
+ * An empty token is still a request to this mailbox: a bad one. */
+static int
+token_of(const struct config *cfg, const char *raw, char *tok, size_t toklen)
+{
+	char box[TOKEN_MAX + 256];
+	size_t off, tlen;
+	int len;
+
+	if ((len = mailbox(raw, box, sizeof(box))) < 0 ||
+	    token_span(cfg, box, (size_t)len, &off, &tlen) < 0 ||
+	    tlen >= toklen)
+		return -1;
+	memcpy(tok, box + off, tlen);
+	tok[tlen] = '\0';
+	return 0;
+}
+
+const char *
+unsubmail_mask(const struct config *cfg, const char *addr, char *out,
+    size_t outlen)
+{
+	char box[TOKEN_MAX + 256];
+	size_t off, tlen;
+	int len;
+
+	if (addr == NULL || (len = mailbox(addr, box, sizeof(box))) < 0 ||
+	    token_span(cfg, box, (size_t)len, &off, &tlen) < 0)
+		return addr;
+	snprintf(out, outlen, "%.*s[token]%s", (int)off, box,
+	    box + off + tlen);
+	return out;
 }
 
 bool
@@ -155,18 +200,22 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 {
 	struct msg *m = &c->msg;
 	struct token_info info;
-	char evidence[900], why[300], from[300], spf[400];
+	char evidence[900], why[300], from[300], spf[400], masked[300];
 	char shown[LOGADDR_MAX];
-	const char *spf_word;
+	const char *spf_word, *sender;
 	size_t i, n = 0;
 	enum store_status ss;
 
 	if (!unsubmail_pending(c))
 		return false;
 	spf_word = spf_evidence(c, spf, sizeof(spf));
+	/* the evidence is logged too: never a token in it */
+	sender = unsubmail_mask(c->rt->cfg, m->sender_raw ? m->sender_raw :
+	    "", masked, sizeof(masked));
 	snprintf(evidence, sizeof(evidence), "%sclient=%s helo=%s "
-	    "mail_from=%s", spf, c->client, c->helo, log_safe(m->sender_raw ?
-	    m->sender_raw : "", from, sizeof(from)));
+	    "mail_from=%s%s%s", spf, c->client, c->helo, sender == masked ?
+	    "<" : "", log_safe(sender, from, sizeof(from)), sender == masked ?
+	    ">" : "");
 	for (i = 0; i < m->nrcpt; i++) {
 		if (!m->rcpt[i].unsub)
 			continue;
@@ -188,8 +237,7 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 		log_info("%s: unsubscribe source=mailto list=%s spf=%s "
 		    "client=%s helo=%s mail_from=%s", m->qid, info.list,
 		    spf_word, c->client, c->helo, logaddr(
-		    c->rt->cfg->log_addresses, c->rt->ring, m->sender_raw,
-		    shown));
+		    c->rt->cfg->log_addresses, c->rt->ring, sender, shown));
 	}
 	if (n < m->nrcpt)
 		return false;

@@ -10,8 +10,18 @@
 
 #include <stdbool.h>
 
+struct config;
 struct conn;
 struct verdict;
+
+/*
+ * addr (raw, with or without <>, or normalised) for a log line: when it is
+ * an UnsubscribeMailto address, a copy in out (outlen bytes) with the token
+ * replaced by "[token]" and without <>; else addr itself.  A token lets
+ * anyone change that person's subscriptions: never log one.
+ */
+const char *unsubmail_mask(const struct config *cfg, const char *addr,
+	    char *out, size_t outlen);
 
 /* Is raw (a RCPT argument) addressed to the unsubscribe mailbox? */
 bool unsubmail_is_unsub(const struct conn *c, const char *raw);

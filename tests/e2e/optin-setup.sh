@@ -4,6 +4,7 @@
 #
 #	optin_setup [extra config lines]   writes $OPTIN_DIR/optin-milter.conf
 #	optin_records                      DKIM TXT records for dkim_verify.py
+#	optin_token_rcpt, optin_bad_tokens who a copy's token names
 #
 # The unsubscribe tests (t-unsub-*.sh) build their own small database and
 # run optin-unsubd; they share:
@@ -134,6 +135,34 @@ optin_verify()
 {
 	sink_raw "$2" | "$PY" "$E2E_TOP/tests/unit/dkim_verify.py" "$1" \
 	    "${3:-1}" >/dev/null 2>&1
+}
+
+# optin_token_rcpt FILE [CONF] - the recipient that the List-Unsubscribe
+# token of stored message FILE names (optinctl token check), or nothing
+optin_token_rcpt()
+{
+	local tok
+	tok=$(sink_header "$1" List-Unsubscribe |
+	    sed -n 's|.*/u/\([A-Za-z0-9_-]*\)>.*|\1|p')
+	[ -n "$tok" ] || return 0
+	"$OPTINCTL" -c "${2:-$OPTIN_DIR/optin-milter.conf}" --json token check \
+	    "$tok" 2>/dev/null | "$PY" -c 'import json, sys
+print(json.load(sys.stdin)["recipient"])' 2>/dev/null
+}
+
+# optin_bad_tokens [CONF] - one line per stored message that has a
+# List-Unsubscribe but not exactly one recipient whose (lower-cased)
+# address its token names: "Message-ID: recipients -> token's recipient"
+optin_bad_tokens()
+{
+	local f rcpts who
+	for f in $(sink_messages); do
+		[ -n "$(sink_header "$f" List-Unsubscribe)" ] || continue
+		rcpts=$(sink_rcpts "$f" | tr 'A-Z\n' 'a-z ' | sed 's/ $//')
+		who=$(optin_token_rcpt "$f" "$@")
+		[ "$rcpts" = "$who" ] ||
+		    echo "$(sink_header "$f" Message-ID): $rcpts -> $who"
+	done
 }
 
 # optin_need_cmds CMD... - fail the test and stop unless every CMD is

@@ -94,6 +94,13 @@ function T.campaign(conn, qid, rcpts)
 	return T.eom(conn)
 end
 
+-- the rest of an unsubscribe request by mail after its RCPTs: headers,
+-- an empty body, end of message, which must discard it
+function T.unsub_request(conn, label)
+	T.check(T.unsub_message(conn, "ann@example.com") == SMFIR_DISCARD,
+	    label .. ": request not discarded")
+end
+
 -- one line of output of a shell command
 function T.sh(cmd)
 	local f = io.popen(cmd)

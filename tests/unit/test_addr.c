@@ -73,6 +73,34 @@ static const struct {
 	{ "overlong utf-8 in local part", "ann\xc0\xae@example.com", NULL },
 	{ "visible non-ascii kept", "\xc3\xa5sa@b\xc3\xbc" "cher.example",
 	  "\xc3\xa5sa@xn--bcher-kva.example" },
+	{ "source route dropped", "<@relay.example:Bob@example.com>",
+	    "bob@example.com" },
+	{ "two-hop source route", "<@a.example,@b.example:bob@example.com.>",
+	    "bob@example.com" },
+	{ "route without brackets", "@relay.example:bob@example.com",
+	    "bob@example.com" },
+	{ "route to nothing", "<@relay.example:>", NULL },
+	{ "colon in quoted local part", "<\"a:b\"@example.com>",
+	    "\"a:b\"@example.com" },
+	{ "bang path", "example.com!bob", NULL },
+};
+
+static const struct {
+	const char *label, *in, *want;	/* want NULL: error */
+	int bracketed;
+} path_cases[] = {
+	{ "plain", "<bob@example.com>", "bob@example.com", 1 },
+	{ "no brackets", "bob@example.com.", "bob@example.com.", 0 },
+	{ "case and quotes kept", " <\"Bob\"@Example.COM> ",
+	    "\"Bob\"@Example.COM", 1 },
+	{ "source route", "<@relay.example:bob@example.com>",
+	    "bob@example.com", 1 },
+	{ "two-hop route", "<@a.example,@b.example:bob@example.com>",
+	    "bob@example.com", 1 },
+	{ "route, no brackets", "@a.example:bob", "bob", 0 },
+	{ "null path", "<>", "", 1 },
+	{ "lone bracket", "<", NULL, 0 },
+	{ "unbalanced", "<bob@example.com", NULL, 0 },
 };
 
 static void
@@ -134,6 +162,37 @@ t_from_header(void **state)
 			CASE_FAIL(from_cases[i].label, "got '%s', want '%s'",
 			    rc == 0 ? out : why, from_cases[i].want);
 	}
+}
+
+static void
+t_path_mailbox(void **state)
+{
+	char out[ADDR_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+		bool br = false;
+		int rc = addr_path_mailbox(path_cases[i].in, out, sizeof(out),
+		    &br);
+
+		if (path_cases[i].want == NULL) {
+			if (rc >= 0)
+				CASE_FAIL(path_cases[i].label, "got '%s', "
+				    "want an error", out);
+		} else if (rc < 0)
+			CASE_FAIL(path_cases[i].label, "got an error, want "
+			    "'%s'", path_cases[i].want);
+		else if (strcmp(out, path_cases[i].want) != 0 ||
+		    (size_t)rc != strlen(out) ||
+		    br != (path_cases[i].bracketed != 0))
+			CASE_FAIL(path_cases[i].label, "got '%s' (%d, "
+			    "bracketed %d), want '%s' (bracketed %d)", out,
+			    rc, br, path_cases[i].want,
+			    path_cases[i].bracketed);
+	}
+	assert_int_equal(addr_path_mailbox("<bob@example.com>", out, 5, NULL),
+	    -1);
 }
 
 static void
@@ -234,6 +293,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_normalize),
 		cmocka_unit_test(t_from_header),
+		cmocka_unit_test(t_path_mailbox),
 		cmocka_unit_test(t_small_buffer),
 		cmocka_unit_test(t_domain),
 		cmocka_unit_test(t_to_unicode),
