@@ -179,16 +179,16 @@ fi
 
 # --- init, migrate -------------------------------------------------------
 
-check "init creates" 0 "created $db (schema version 1)" init
+check "init creates" 0 "created $db (schema version 2)" init
 mode=$(stat -c %a "$db")
 if [ "$mode" = 600 ]; then ok; else bad "database mode" "got $mode, want 600"; fi
-check_sql "schema version" 1 "PRAGMA user_version"
+check_sql "schema version" 2 "PRAGMA user_version"
 check_sql "journal mode" wal "PRAGMA journal_mode"
-check "init again" 0 "$db: schema version 1, nothing to do" init
+check "init again" 0 "$db: schema version 2, nothing to do" init
 check_json "init --json" 0 \
-    'd == {"database": "'"$db"'", "created": False, "version": 1}' \
+    'd == {"database": "'"$db"'", "created": False, "version": 2}' \
     --json init
-check "migrate" 0 "schema is at version 1" migrate
+check "migrate" 0 "schema is at version 2" migrate
 check_json "migrate --json" 0 'd == {"from": 1, "to": 1}' migrate --json
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
@@ -367,7 +367,7 @@ printf 'ConsentDB %s/v7.db\n' "$tmp" > "$tmp/v7.conf"
 for verb in init status migrate; do
 	if [ $verb = status ]; then set -- status ann@example.com; else set -- $verb; fi
 	out=$("$OPTINCTL" -c "$tmp/v7.conf" "$@" 2>"$tmp/stderr"); rc=$?
-	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 1" ]
+	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 2" ]
 	then ok; else bad "$verb on schema version 7" "rc got $rc, want 69" \
 	    "stderr: $(cat "$tmp/stderr")"; fi
 done

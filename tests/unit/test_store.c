@@ -148,18 +148,17 @@ ms_since(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* t_schema_file - the compiled-in schema is sql/schema.sql verbatim */
+/* file_is - the file top_srcdir/rel holds exactly want */
 static void
-t_schema_file(void **state)
+file_is(const char *rel, const char *want, const char *what)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024], *text;
 	FILE *fp;
 	long n;
 
-	(void)state;
-	snprintf(path, sizeof(path), "%s/sql/schema.sql",
-	    top != NULL && *top != '\0' ? top : ".");
+	snprintf(path, sizeof(path), "%s/%s",
+	    top != NULL && *top != '\0' ? top : ".", rel);
 	if ((fp = fopen(path, "r")) == NULL)
 		CASE_FAIL("schema file", "cannot open %s: %s", path,
 		    strerror(errno));
@@ -170,13 +169,24 @@ t_schema_file(void **state)
 	assert_non_null(text);
 	assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
 	fclose(fp);
-	if (strcmp(text, store_sqlite_schema()) != 0)
-		CASE_FAIL("schema file", "milter/store/store_sqlite.c schema_sql "
-		    "differs from %s", path);
+	if (want == NULL || strcmp(text, want) != 0)
+		CASE_FAIL("schema file", "milter/store/store_sqlite.c %s "
+		    "differs from %s", what, path);
 	free(text);
 }
 
-/* t_create - STORE_CREATE makes a 0600 WAL database of version 1 */
+/* t_schema_file - the compiled-in schema is sql/schema.sql verbatim, each
+ * migration its sql/sqlite-NNN-*.sql */
+static void
+t_schema_file(void **state)
+{
+	(void)state;
+	file_is("sql/schema.sql", store_sqlite_schema(), "schema_sql");
+	file_is("sql/sqlite-002-feedback.sql", store_sqlite_migration(2),
+	    "migration 2");
+}
+
+/* t_create - STORE_CREATE makes a 0600 WAL database of version 2 */
 static void
 t_create(void **state)
 {
@@ -206,7 +216,7 @@ t_create(void **state)
 	assert_non_null(f->st);
 
 	db = raw_open(f->db);
-	assert_int_equal(raw_int(db, "PRAGMA user_version", NULL), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version", NULL), 2);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN ('lists', 'subscriptions', "
 	    "'suppressions', 'consent_events', 'quarantine')", NULL), 5);
@@ -281,7 +291,7 @@ t_version(void **state)
 		CASE_FAIL("version 7", "status got %d, want STORE_ERROR",
 		    (int)st);
 	if (strstr(f->why, "version 7") == NULL ||
-	    strstr(f->why, "version 1") == NULL)
+	    strstr(f->why, "version 2") == NULL)
 		CASE_FAIL("version 7", "why got '%s', want both versions",
 		    f->why);
 	/* STORE_CREATE does not touch it either, nor STORE_MIGRATE */
