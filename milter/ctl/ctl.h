@@ -124,5 +124,11 @@ ctl_verb_fn ctl_import, ctl_export_list;
 ctl_verb_fn ctl_quarantine;
 /* ctl_stats.c: stats */
 ctl_verb_fn ctl_stats;
+/* ctl_feedback.c: feedback, campaign ls|resume */
+ctl_verb_fn ctl_feedback, ctl_campaign;
+/* ctl_feedback.c: "token bounce ADDR LIST [CAMPAIGN]": print the personal
+ * bounce address (BounceAddress); an exit code */
+int ctl_token_bounce(struct ctl *c, const char *addr, const char *list,
+	    const char *campaign);
 
 #endif
