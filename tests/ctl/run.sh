@@ -189,7 +189,7 @@ check_json "init --json" 0 \
     'd == {"database": "'"$db"'", "created": False, "version": 2}' \
     --json init
 check "migrate" 0 "schema is at version 2" migrate
-check_json "migrate --json" 0 'd == {"from": 1, "to": 1}' migrate --json
+check_json "migrate --json" 0 'd == {"from": 2, "to": 2}' migrate --json
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
 
@@ -337,8 +337,8 @@ check "verb --help" 0 "usage: optinctl [-c FILE] [--json] confirm ADDR LIST [--s
 confirm a pending (double opt-in) subscription" confirm --help
 check "help VERB" 0 "usage: optinctl [-c FILE] [--json] status ADDR
 show the lists of ADDR, their states and decisions" help status
-check "token --help" 0 "usage: optinctl [-c FILE] [--json] token newkey | token issue ADDR LIST | token check TOKEN
-add a token key; issue or check an unsubscribe token" token --help
+check "token --help" 0 "usage: optinctl [-c FILE] [--json] token newkey | token issue ADDR LIST | token bounce ADDR LIST [CAMPAIGN] | token check TOKEN
+add a token key; issue or check an unsubscribe token; print a bounce address" token --help
 check_err "token issue for an unknown list" 65 "optinctl: no such list 'nosuchlist'" \
     token issue ann@example.com nosuchlist
 run help
