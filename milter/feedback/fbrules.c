@@ -299,6 +299,28 @@ act(struct store *st, const struct fbrules_env *env,
 	return rs;
 }
 
+/* erased - forget res->addr when its keyed hash has the suppression
+ * "erased" (store.h, store_addr_hash): identity becomes "erased" */
+static enum store_status
+erased(struct store *st, const struct fbrules_env *env,
+    struct fbrules_result *res, char *why, size_t whylen)
+{
+	char h[STORE_HASH_MAX], reason[32];
+	enum store_status rs;
+
+	if (store_addr_hash(env->ring, res->addr, h) < 0)
+		return STORE_OK;
+	rs = store_suppression(st, h, reason, sizeof(reason), NULL, why,
+	    whylen);
+	if (rs == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rs == STORE_OK && strcmp(reason, "erased") == 0) {
+		memset(res->addr, 0, sizeof(res->addr));
+		snprintf(res->identity, sizeof(res->identity), "erased");
+	}
+	return rs;
+}
+
 /* kind_of - the kind word of the report as a whole */
 static const char *
 kind_of(const struct fb_report *r)
@@ -333,12 +355,21 @@ fbrules_apply(struct store *st, const struct fbrules_env *env,
 	trusted = identify(env, r, res);
 	if ((rs = store_begin(st, why, whylen)) != STORE_OK)
 		return rs;
+	/* an erased person (optinctl forget) stays erased: a late report
+	 * about them is recorded without the address */
+	if (res->addr[0] != '\0' &&
+	    (rs = erased(st, env, res, why, whylen)) != STORE_OK)
+		goto fail;
+	if (strcmp(res->identity, "erased") == 0)
+		trusted = false;
 	if (trusted)
 		rs = act(st, env, r, res, &acted, why, whylen);
 	else
 		res->action = "recorded";
 	if (rs == STORE_OK) {
-		if (r->type == FB_UNUSABLE)
+		if (strcmp(res->identity, "erased") == 0)
+			diag[0] = '\0';	/* it may quote the address */
+		else if (r->type == FB_UNUSABLE)
 			snprintf(diag, sizeof(diag), "%s", r->why);
 		else if (strcmp(res->kind, "unusable") == 0)
 			snprintf(diag, sizeof(diag), "action=%s %s", r->action,
@@ -359,6 +390,7 @@ fbrules_apply(struct store *st, const struct fbrules_env *env,
 		fb.received_at = env->now;
 		rs = store_feedback_add(st, &fb, NULL, why, whylen);
 	}
+fail:
 	if (rs != STORE_OK) {
 		store_rollback(st);
 		return rs;

@@ -272,7 +272,7 @@ enum store_status store_ever_opted_in(struct store *st, const char *addr,
 
 /*
  * Erase addr: delete its subscriptions, consent events, quarantine rows
- * (recipient addr) and suppression; add the suppression addr_hash (reason
+ * (recipient addr), feedback rows and suppression; add the suppression addr_hash (reason
  * "erased"; an existing one is kept) and one event "erased" whose address
  * is addr_hash, list NULL, source and evidence from ev (may be NULL).  One
  * transaction unless the caller holds one.  Counts of deleted rows in *n_r
@@ -280,6 +280,8 @@ enum store_status store_ever_opted_in(struct store *st, const char *addr,
  */
 struct store_forget_counts {
 	long long subscriptions, events, quarantine, suppressions;
+	long long feedback;	/* rows of table feedback (schema 2) naming
+				   addr, or quoting it in their diagnostic */
 };
 enum store_status store_forget(struct store *st, const char *addr,
 	    const char *addr_hash, const struct consent_event *ev,

@@ -212,6 +212,7 @@ enum stmt {
 	STMT_DEL_EVENTS,
 	STMT_DEL_QROWS,
 	STMT_DEL_SUPP,
+	STMT_DEL_FEEDBACK,
 	STMT_QLS,
 	STMT_QREL,
 	STMT_QDEL,
@@ -289,6 +290,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_DEL_EVENTS] = "DELETE FROM consent_events WHERE address = ?1",
 	[STMT_DEL_QROWS] = "DELETE FROM quarantine WHERE recipient = ?1",
 	[STMT_DEL_SUPP] = "DELETE FROM suppressions WHERE address = ?1",
+	/* reports about the person, and reports that named nobody but
+	 * quote the address in their diagnostic text */
+	[STMT_DEL_FEEDBACK] = "DELETE FROM feedback WHERE address = ?1"
+	    " OR instr(lower(diagnostic), lower(?1)) > 0",
 	[STMT_QLS] =
 	    "SELECT id, queue_id, message_id, sender, recipient, list_id,"
 	    " reason, spool_file, received_at, released_at FROM quarantine"
@@ -1338,7 +1343,8 @@ sq_forget(struct store *st, const char *addr, const char *addr_hash,
 	    &n.events)) != SQLITE_OK || (rc = sq_delete(s, STMT_DEL_QROWS,
 	    addr, &n.quarantine)) != SQLITE_OK || (rc = sq_delete(s,
 	    STMT_DEL_SUPP, addr, &n.suppressions)) != SQLITE_OK ||
-	    (rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr_hash, "erased",
+	    (rc = sq_delete(s, STMT_DEL_FEEDBACK, addr, &n.feedback)) !=
+	    SQLITE_OK || (rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr_hash, "erased",
 	    (sqlite3_int64)time(NULL))) != SQLITE_OK)
 		rs = sq_fail(s, rc, "forget", why, whylen);
 	else if ((rc = event_add(s, addr_hash, NULL, "erased", ev != NULL &&

@@ -452,5 +452,15 @@ eq "optinctl stats: feedback by list and kind" "$("$CTL" -c "$conf" stats | sed 
   news soft_bounce 5
   news unusable 4"
 
+# --- erasure: optinctl forget removes the feedback rows; a late report
+# about an erased person is recorded without the address ------------------
+bh=$(bounce hard)
+"$CTL" -c "$conf" forget hard@example.net > /dev/null
+eq "forget: no feedback row names or quotes hard@" "$(sql "SELECT count(*) FROM feedback WHERE address = 'hard@example.net' OR diagnostic LIKE '%hard@example.net%'")" 0
+feed "$bh" "$tmp/hard.eml"
+eq "late bounce for an erased person: recorded without the address" \
+    "$rc|$(last_fb)|$(sql "SELECT count(*) FROM suppressions WHERE address = 'hard@example.net'")|$(sql "SELECT count(*) FROM consent_events WHERE address = 'hard@example.net'")|$(sql "SELECT count(*) FROM feedback WHERE diagnostic LIKE '%hard@example.net%'")" \
+    "0|-|news|spring|hard_bounce|5.1.1|erased|0|0|0|0"
+
 echo "feedback: $pass passed, $fail failed"
 [ "$fail" = 0 ]
