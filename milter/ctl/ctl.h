@@ -126,6 +126,9 @@ ctl_verb_fn ctl_quarantine;
 ctl_verb_fn ctl_stats;
 /* ctl_feedback.c: feedback, campaign ls|resume */
 ctl_verb_fn ctl_feedback, ctl_campaign;
+/* ctl_feedback.c: one feedback row as a JSON object on stdout (optinctl
+ * feedback --json, export) */
+void ctl_fbrow_json(const struct store_fbrow *r);
 /* ctl_feedback.c: "token bounce ADDR LIST [CAMPAIGN]": print the personal
  * bounce address (BounceAddress); an exit code */
 int ctl_token_bounce(struct ctl *c, const char *addr, const char *list,

@@ -194,6 +194,32 @@ pause_print(const struct store_pause *p, void *ctx)
 	return 0;
 }
 
+void
+ctl_fbrow_json(const struct store_fbrow *r)
+{
+	char t[32];
+
+	printf("{\"address\":");
+	ctl_json_str(stdout, r->fb.addr);
+	printf(",\"list\":");
+	ctl_json_str(stdout, r->fb.list);
+	printf(",\"campaign\":");
+	ctl_json_str(stdout, r->fb.campaign);
+	printf(",\"kind\":\"%s\",\"status\":", r->fb.kind);
+	ctl_json_str(stdout, r->fb.status);
+	printf(",\"reporting_mta\":");
+	ctl_json_str(stdout, r->fb.reporting_mta);
+	printf(",\"diagnostic\":");
+	ctl_json_str(stdout, r->fb.diagnostic);
+	printf(",\"arrival\":");
+	ctl_json_str(stdout, r->fb.arrival);
+	printf(",\"identity\":");
+	ctl_json_str(stdout, r->fb.identity);
+	printf(",\"acted\":%s,\"received_at\":\"%s\"}",
+	    r->fb.acted ? "true" : "false",
+	    ctl_iso_time(r->fb.received_at, t));
+}
+
 /* acted_print - store_feedback_ls callback: who feedback acted on */
 static int
 acted_print(const struct store_fbrow *r, void *ctx)
@@ -203,18 +229,8 @@ acted_print(const struct store_fbrow *r, void *ctx)
 	static bool first = true;
 
 	if (c->json) {
-		printf("%s{\"address\":", first ? "" : ",");
-		ctl_json_str(stdout, r->fb.addr);
-		printf(",\"list\":");
-		ctl_json_str(stdout, r->fb.list);
-		printf(",\"campaign\":");
-		ctl_json_str(stdout, r->fb.campaign);
-		printf(",\"kind\":\"%s\",\"status\":", r->fb.kind);
-		ctl_json_str(stdout, r->fb.status);
-		printf(",\"identity\":");
-		ctl_json_str(stdout, r->fb.identity);
-		printf(",\"received_at\":\"%s\"}",
-		    ctl_iso_time(r->fb.received_at, t));
+		fputs(first ? "" : ",", stdout);
+		ctl_fbrow_json(r);
 	} else {
 		printf("acted ");
 		ctl_put_text(stdout, r->fb.addr);
@@ -272,8 +288,8 @@ ctl_feedback(struct ctl *c, int argc, char **argv)
 	if (rs == STORE_OK) {
 		if (c->json)
 			printf("],\"acted\":[");
-		rs = store_feedback_ls(c->st, since, true, acted_print, c, why,
-		    sizeof(why));
+		rs = store_feedback_ls(c->st, NULL, since, true, acted_print, c,
+		    why, sizeof(why));
 	}
 	if (rs == STORE_OK) {
 		if (c->json)

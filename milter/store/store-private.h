@@ -98,9 +98,9 @@ struct store_backend {
 	    time_t since, long long *n_r, char *why, size_t whylen);
 	enum store_status (*feedback_stats)(struct store *st, time_t since,
 	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
-	enum store_status (*feedback_ls)(struct store *st, time_t since,
-	    bool acted_only, store_fbrow_fn *fn, void *ctx, char *why,
-	    size_t whylen);
+	enum store_status (*feedback_ls)(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
 	enum store_status (*sent_add)(struct store *st, const char *campaign,
 	    const char *list, long long n, char *why, size_t whylen);
 	enum store_status (*campaign_pause)(struct store *st,
@@ -146,9 +146,9 @@ enum store_status sqfb_feedback_count(struct store *st, const char *addr,
 	    long long *n_r, char *why, size_t whylen);
 enum store_status sqfb_feedback_stats(struct store *st, time_t since,
 	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
-enum store_status sqfb_feedback_ls(struct store *st, time_t since,
-	    bool acted_only, store_fbrow_fn *fn, void *ctx, char *why,
-	    size_t whylen);
+enum store_status sqfb_feedback_ls(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
 enum store_status sqfb_sent_add(struct store *st, const char *campaign,
 	    const char *list, long long n, char *why, size_t whylen);
 enum store_status sqfb_campaign_pause(struct store *st,

@@ -333,11 +333,11 @@ store_feedback_stats(struct store *st, time_t since, store_fbstat_fn *fn,
 }
 
 enum store_status
-store_feedback_ls(struct store *st, time_t since, bool acted_only,
-    store_fbrow_fn *fn, void *ctx, char *why, size_t whylen)
+store_feedback_ls(struct store *st, const char *addr, time_t since,
+    bool acted_only, store_fbrow_fn *fn, void *ctx, char *why, size_t whylen)
 {
 	assert(fn != NULL);
-	return st->be->feedback_ls(st, since, acted_only, fn, ctx, why,
+	return st->be->feedback_ls(st, addr, since, acted_only, fn, ctx, why,
 	    whylen);
 }
 

@@ -427,10 +427,10 @@ struct store_fbrow {
 typedef int store_fbrow_fn(const struct store_fbrow *r, void *ctx);
 
 /* Call fn for every feedback row that acted (acted_only) or every row,
- * received at or after since, by id. */
-enum store_status store_feedback_ls(struct store *st, time_t since,
-	    bool acted_only, store_fbrow_fn *fn, void *ctx, char *why,
-	    size_t whylen);
+ * received at or after since, naming addr (NULL: anyone), by id. */
+enum store_status store_feedback_ls(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
 
 /* Add n copies sent to (campaign, list); for the milter. */
 enum store_status store_sent_add(struct store *st, const char *campaign,

@@ -153,8 +153,8 @@ sqfb_feedback_stats(struct store *st, time_t since, store_fbstat_fn *fn,
 }
 
 enum store_status
-sqfb_feedback_ls(struct store *st, time_t since, bool acted_only,
-    store_fbrow_fn *fn, void *ctx, char *why, size_t whylen)
+sqfb_feedback_ls(struct store *st, const char *addr, time_t since,
+    bool acted_only, store_fbrow_fn *fn, void *ctx, char *why, size_t whylen)
 {
 	struct store_fbrow r;
 	sqlite3_stmt *stmt;
@@ -164,11 +164,12 @@ sqfb_feedback_ls(struct store *st, time_t since, bool acted_only,
 	rs = fb_prep(st, "SELECT id, address, list_id, campaign, kind, status,"
 	    " reporting_mta, diagnostic, arrival, identity, acted, received_at"
 	    " FROM feedback WHERE received_at >= ?1 AND (?2 = 0 OR acted = 1)"
-	    " ORDER BY id", &stmt, "feedback list", why, whylen);
+	    " AND (?3 IS NULL OR address = ?3) ORDER BY id", &stmt, "feedback list", why, whylen);
 	if (rs != STORE_OK)
 		return rs;
 	(void)sqlite3_bind_int64(stmt, 1, (sqlite3_int64)since);
 	(void)sqlite3_bind_int(stmt, 2, acted_only ? 1 : 0);
+	fb_text(stmt, 3, addr);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
 		r.id = sqlite3_column_int64(stmt, 0);

@@ -452,6 +452,13 @@ eq "optinctl stats: feedback by list and kind" "$("$CTL" -c "$conf" stats | sed 
   news soft_bounce 5
   news unusable 4"
 
+# --- subject access: optinctl export holds the reports about the person ---
+eq "export: feedback rows of soft@" "$("$CTL" -c "$conf" export soft@example.net | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+print(";".join("%s %s %s %s %s" % (f["kind"], f["status"], f["identity"], f["acted"], f["reporting_mta"]) for f in d["feedback"]))')" \
+    "soft_bounce 4.2.2 bounce_token False dns; relay.example.com;soft_bounce 4.2.2 bounce_token False dns; relay.example.com;soft_bounce 4.2.2 bounce_token True dns; relay.example.com"
+
 # --- erasure: optinctl forget removes the feedback rows; a late report
 # about an erased person is recorded without the address ------------------
 bh=$(bounce hard)
