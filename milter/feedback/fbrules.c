@@ -332,7 +332,14 @@ kind_of(const struct fb_report *r)
 		return fbrules_classify(r->status, r->diagnostic,
 		    r->after_data);
 	case FB_ARF:
-		return "complaint";
+		/* RFC 5965 section 7.3: abuse, fraud, virus are people
+		 * complaining; not-spam, other and RFC 6591 auth-failure
+		 * (DMARC reports) opt nobody out */
+		if (strcasecmp(r->feedback_type, "abuse") == 0 ||
+		    strcasecmp(r->feedback_type, "fraud") == 0 ||
+		    strcasecmp(r->feedback_type, "virus") == 0)
+			return "complaint";
+		return "unusable";
 	case FB_AUTO_REPLY:
 		return "auto_reply";
 	default:
@@ -371,6 +378,10 @@ fbrules_apply(struct store *st, const struct fbrules_env *env,
 			diag[0] = '\0';	/* it may quote the address */
 		else if (r->type == FB_UNUSABLE)
 			snprintf(diag, sizeof(diag), "%s", r->why);
+		else if (strcmp(res->kind, "unusable") == 0 &&
+		    r->type == FB_ARF)
+			snprintf(diag, sizeof(diag), "feedback-type=%s",
+			    r->feedback_type[0] ? r->feedback_type : "-");
 		else if (strcmp(res->kind, "unusable") == 0)
 			snprintf(diag, sizeof(diag), "action=%s %s", r->action,
 			    r->diagnostic);

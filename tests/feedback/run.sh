@@ -271,7 +271,7 @@ This is an email abuse report for an email message received from IP
 --ARF
 Content-Type: message/feedback-report
 
-Feedback-Type: abuse
+Feedback-Type: ${FTYPE:-abuse}
 User-Agent: ProviderFBL/1.0
 Version: 1
 Reporting-MTA: dns; fbl.provider.test
@@ -307,6 +307,15 @@ arf "$tmp/cfbl.eml" "Feedback-ID: spring:deals:$tf:example.com" "CFBL-Address: f
 feed fbl@news.example.com "$tmp/cfbl.eml"
 eq "CFBL via Feedback-ID: opted out of deals" "$rc|$(state cfbl deals)|$(state cfbl news)|$(last_fb)" \
     "0|opted_out|opted_in|cfbl@example.net|deals|-|complaint|-|token:feedback_id|1"
+
+# not complaints: not-spam, and DMARC failure reports (RFC 6591)
+tn=$("$CTL" -c "$conf" token issue delayed@example.net news)
+for t in not-spam auth-failure; do
+	FTYPE=$t arf "$tmp/nc.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tn>"
+	feed fbl@news.example.com "$tmp/nc.eml"
+	eq "ARF $t: recorded, nobody opted out" "$rc|$(state delayed news)|$(last_fb)|$(sql 'SELECT diagnostic FROM feedback ORDER BY id DESC LIMIT 1')" \
+	    "0|opted_in|delayed@example.net|news|-|unusable|-|token:list_unsubscribe|0|feedback-type=$t"
+done
 
 # recipient redacted; the bounce address in Original-Mail-From names them
 OMF=$(bounce mailfrom summer) arf "$tmp/omf.eml"
@@ -421,7 +430,7 @@ out=$("$CTL" -c "$conf" feedback | grep -E '^(list|campaign) ')
 eq "optinctl feedback: counts" "$out" \
 "list -: sent=0 hard_bounce=3 soft_bounce=0 policy_bounce=0 complaint=4 auto_reply=0 unusable=1 complaint_rate=- (no sent count)
 list deals: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)
-list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=4 auto_reply=2 unusable=4 complaint_rate=- (no sent count)
+list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=4 auto_reply=2 unusable=6 complaint_rate=- (no sent count)
 campaign spring list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=0 auto_reply=2 unusable=4 complaint_rate=- (no sent count)
 campaign summer list news: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)"
 $PY - "$db" <<'EOF'
@@ -450,7 +459,7 @@ eq "optinctl stats: feedback by list and kind" "$("$CTL" -c "$conf" stats | sed 
   news policy_bounce 3
   news sent 1000
   news soft_bounce 5
-  news unusable 4"
+  news unusable 6"
 
 # --- subject access: optinctl export holds the reports about the person ---
 eq "export: feedback rows of soft@" "$("$CTL" -c "$conf" export soft@example.net | $PY -c '
