@@ -108,6 +108,7 @@ static const struct cfg_key keys[] = {
 	{ "PolicyBounceWindow", CFG_DURATION, "1h", 60, DAYS(7), CFG_OFF(policy_bounce_window), NULL },
 	{ "FeedbackTrustedDomains", CFG_LIST, NULL, 0, 0, CFG_OFF(feedback_trusted_domains), NULL },
 	{ "FeedbackMaxSize", CFG_INT, "20971520", 65536, 1073741824, CFG_OFF(feedback_max_size), NULL },
+	{ "CFBLAddress", CFG_STR, NULL, 0, 0, CFG_OFF(cfbl_address), NULL },
 	{ "DKIMQueryFile", CFG_STR, NULL, 0, 0, CFG_OFF(dkim_query_file), NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -518,6 +519,11 @@ check_config(struct parse *p, const struct config *cfg)
 	    "%t") == NULL || strchr(cfg->bounce_address, '@') == NULL))
 		perr(p, key_line(p, "BounceAddress"), "BounceAddress",
 		    "must be an address with %%t");
+	if (cfg->cfbl_address != NULL && (strchr(cfg->cfbl_address, '@') ==
+	    NULL || strpbrk(cfg->cfbl_address, " \t<>;,\"") != NULL))
+		perr(p, key_line(p, "CFBLAddress"), "CFBLAddress",
+		    "bad value '%.100s' (expected a plain address)",
+		    cfg->cfbl_address);
 	if (cfg->bounce_address != NULL && cfg->token_key_file == NULL)
 		perr(p, key_line(p, "BounceAddress"), "TokenKeyFile",
 		    "needed by BounceAddress");

@@ -84,6 +84,7 @@ struct config {
 	long policy_bounce_window;	/* PolicyBounceWindow, seconds */
 	struct cfg_list feedback_trusted_domains; /* FeedbackTrustedDomains */
 	long feedback_max_size;		/* FeedbackMaxSize, bytes */
+	char *cfbl_address;		/* CFBLAddress (RFC 9477) */
 	char *dkim_query_file;		/* DKIMQueryFile: keys from a file
 					   instead of DNS (tests) */
 };

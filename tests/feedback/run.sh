@@ -157,6 +157,18 @@ c = sqlite3.connect(sys.argv[1])
 print(",".join(r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = '"'table'"' AND name IN ('"'feedback'"', '"'campaign_pauses'"', '"'campaign_sent'"') ORDER BY name")))' "$tmp/v1.db")" \
     "campaign_pauses,campaign_sent,feedback"
 
+# --- configuration errors name file, line and key ---------------------------
+printf 'BounceAddress bounce@news.example.com\nTokenKeyFile %s/keys\n' "$tmp" > "$tmp/e1.conf"
+printf 'Syslog no\nBounceAddress bounce+%%t@news.example.com\n' > "$tmp/e2.conf"
+printf 'CFBLAddress fbl news@example.com\n' > "$tmp/e3.conf"
+for e in "e1:$tmp/e1.conf:1: BounceAddress: must be an address with %t" \
+    "e2:$tmp/e2.conf:2: TokenKeyFile: needed by BounceAddress" \
+    "e3:$tmp/e3.conf:1: CFBLAddress: bad value 'fbl news@example.com' (expected a plain address)"; do
+	n=${e%%:*}; want=${e#*:}
+	"$CTL" -c "$tmp/$n.conf" campaign ls > /dev/null 2> "$tmp/err"
+	eq "config $n: exit 78, message" "$?|$(grep -F "$want" "$tmp/err")" "78|$want"
+done
+
 # --- token bounce ----------------------------------------------------------
 b=$(bounce hard)
 case $b in bounce+*@news.example.com) ok "token bounce shape" ;;
