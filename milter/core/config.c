@@ -102,6 +102,15 @@ static const struct cfg_key keys[] = {
 	{ "DBBusyTimeout", CFG_INT, "5000", 0, 600000, CFG_OFF(db_busy_timeout), NULL },
 	{ "Organization", CFG_STR, NULL, 0, 0, CFG_OFF(organization), NULL },
 	{ "PrivacyURL", CFG_STR, NULL, 0, 0, CFG_OFF(privacy_url), NULL },
+	{ "BounceAddress", CFG_STR, NULL, 0, 0, CFG_OFF(bounce_address), NULL },
+	{ "SoftBounceLimit", CFG_INT, "5", 1, 1000, CFG_OFF(soft_bounce_limit), NULL },
+	{ "SoftBounceWindow", CFG_DURATION, "30d", 3600, DAYS(365), CFG_OFF(soft_bounce_window), NULL },
+	{ "PolicyBounceLimit", CFG_INT, "50", 1, 1000000, CFG_OFF(policy_bounce_limit), NULL },
+	{ "PolicyBounceWindow", CFG_DURATION, "1h", 60, DAYS(7), CFG_OFF(policy_bounce_window), NULL },
+	{ "FeedbackTrustedDomains", CFG_LIST, NULL, 0, 0, CFG_OFF(feedback_trusted_domains), NULL },
+	{ "FeedbackMaxSize", CFG_INT, "20971520", 65536, 1073741824, CFG_OFF(feedback_max_size), NULL },
+	{ "CFBLAddress", CFG_STR, NULL, 0, 0, CFG_OFF(cfbl_address), NULL },
+	{ "DKIMQueryFile", CFG_STR, NULL, 0, 0, CFG_OFF(dkim_query_file), NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CONFIG_MAX (1 << 20)	/* bytes: a config file is small */
@@ -440,6 +449,8 @@ check_values(struct parse *p, const struct config *cfg)
 		    "a URL without spaces; only %t and %% escapes" },
 		{ "UnsubscribeMailto", cfg->unsubscribe_mailto, template_ok,
 		    "an address without spaces; only %t and %% escapes" },
+		{ "BounceAddress", cfg->bounce_address, template_ok,
+		    "an address without spaces; only %t and %% escapes" },
 	};
 	unsigned char bin[16];
 	size_t i, j;
@@ -505,6 +516,18 @@ check_config(struct parse *p, const struct config *cfg)
 	    "%t") == NULL || strchr(cfg->unsubscribe_mailto, '@') == NULL))
 		perr(p, key_line(p, "UnsubscribeMailto"), "UnsubscribeMailto",
 		    "must be an address with %%t");
+	if (cfg->bounce_address != NULL && (strstr(cfg->bounce_address,
+	    "%t") == NULL || strchr(cfg->bounce_address, '@') == NULL))
+		perr(p, key_line(p, "BounceAddress"), "BounceAddress",
+		    "must be an address with %%t");
+	if (cfg->cfbl_address != NULL && (strchr(cfg->cfbl_address, '@') ==
+	    NULL || strpbrk(cfg->cfbl_address, " \t<>;,\"") != NULL))
+		perr(p, key_line(p, "CFBLAddress"), "CFBLAddress",
+		    "bad value '%.100s' (expected a plain address)",
+		    cfg->cfbl_address);
+	if (cfg->bounce_address != NULL && cfg->token_key_file == NULL)
+		perr(p, key_line(p, "BounceAddress"), "TokenKeyFile",
+		    "needed by BounceAddress");
 	if ((cfg->unsubscribe_url != NULL || cfg->unsubscribe_mailto != NULL)
 	    && cfg->token_key_file == NULL)
 		perr(p, key_line(p, "UnsubscribeURL"), "TokenKeyFile",

@@ -77,6 +77,17 @@ struct config {
 	long db_busy_timeout;		/* DBBusyTimeout, milliseconds */
 	char *organization;		/* Organization (shown on pages) */
 	char *privacy_url;		/* PrivacyURL (shown on pages) */
+	/* optin-feedback (DESIGN "Feedback: bounces and complaints") */
+	char *bounce_address;		/* BounceAddress, %t = token */
+	long soft_bounce_limit;		/* SoftBounceLimit */
+	long soft_bounce_window;	/* SoftBounceWindow, seconds */
+	long policy_bounce_limit;	/* PolicyBounceLimit */
+	long policy_bounce_window;	/* PolicyBounceWindow, seconds */
+	struct cfg_list feedback_trusted_domains; /* FeedbackTrustedDomains */
+	long feedback_max_size;		/* FeedbackMaxSize, bytes */
+	char *cfbl_address;		/* CFBLAddress (RFC 9477) */
+	char *dkim_query_file;		/* DKIMQueryFile: keys from a file
+					   instead of DNS (tests) */
 };
 
 /*

@@ -105,6 +105,18 @@ put(char *out, size_t outlen, size_t *o, const char *s)
 }
 
 int
+unsubhdr_expand(const char *what, const char *t, const char *token,
+    char *out, size_t outlen, char *why, size_t whylen)
+{
+	long n = expand(what, t, token, out, outlen, why, whylen);
+
+	if (n == -2)
+		snprintf(why, whylen, "%s: expanded template does not fit in "
+		    "%zu octets", what, outlen);
+	return n < 0 ? -1 : (int)n;
+}
+
+int
 unsubhdr_list_unsubscribe(const char *url_template,
     const char *mailto_template, const char *token, char *out, size_t outlen,
     char *why, size_t whylen)

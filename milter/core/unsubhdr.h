@@ -17,6 +17,15 @@
 #define UNSUBHDR_MAX 998
 
 /*
+ * Expand one template (UnsubscribeURL, UnsubscribeMailto, BounceAddress):
+ * %t becomes token, %% a '%'; what names the key in messages.  Returns the
+ * length written to out (NUL-terminated), or -1 with why[] filled (bad
+ * escape or character, does not fit in outlen).
+ */
+int unsubhdr_expand(const char *what, const char *t, const char *token,
+	    char *out, size_t outlen, char *why, size_t whylen);
+
+/*
  * Build the List-Unsubscribe value from url_template (UnsubscribeURL, may be
  * NULL) and mailto_template (UnsubscribeMailto, may be NULL), each with %t
  * replaced by token: "<https://...>, <mailto:...?subject=unsubscribe>".

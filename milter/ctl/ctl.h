@@ -193,5 +193,14 @@ ctl_verb_fn ctl_quarantine;
 ctl_verb_fn ctl_stats;
 /* ctl_copy.c: copy-store FROM TO (between engines) */
 ctl_verb_fn ctl_copy_store;
+/* ctl_feedback.c: feedback, campaign ls|resume */
+ctl_verb_fn ctl_feedback, ctl_campaign;
+/* ctl_feedback.c: one feedback row as a JSON object on stdout (optinctl
+ * feedback --json, export) */
+void ctl_fbrow_json(const struct store_fbrow *r);
+/* ctl_feedback.c: "token bounce ADDR LIST [CAMPAIGN]": print the personal
+ * bounce address (BounceAddress); an exit code */
+int ctl_token_bounce(struct ctl *c, const char *addr, const char *list,
+	    const char *campaign);
 
 #endif

@@ -202,6 +202,18 @@ sub_one(const struct store_sub *s, void *arg)
 	return 0;
 }
 
+/* fbrow_one - print one bounce or complaint report about the person
+ * (export) */
+static int
+fbrow_one(const struct store_fbrow *r, void *arg)
+{
+	struct person *p = arg;
+
+	fputs(p->n++ > 0 ? "," : "", stdout);
+	ctl_fbrow_json(r);
+	return 0;
+}
+
 /* qrow_one - print one quarantine row (export) */
 static int
 qrow_one(const struct store_qrow *q, void *arg)
@@ -287,6 +299,12 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	p.n = 0;
 	f.recipient = addr;
 	rs = store_quarantine_ls(c->st, &f, qrow_one, &p, why, sizeof(why));
+	if (rs != STORE_OK)
+		goto out;
+	fputs("],\"feedback\":[", stdout);
+	p.n = 0;
+	rs = store_feedback_ls(c->st, addr, 0, false, fbrow_one, &p, why,
+	    sizeof(why));
 	if (rs != STORE_OK)
 		goto out;
 	fputs("]}\n", stdout);

@@ -1,9 +1,11 @@
 /*
  * ctl_stats.c - optinctl verb "stats": subscriptions per list and state,
  * suppressions by reason, quarantined rows by reason (held and released),
- * and consent events of the last 24 hours by event word (DESIGN
- * "optinctl").  One read-only statement (store_stats); text or one JSON
- * object.  Single-threaded.
+ * consent events of the last 24 hours by event word (DESIGN
+ * "optinctl"), and what optin-feedback recorded, by list and kind (all
+ * time; "sent" when the milter counted copies).  Two read-only statements
+ * (store_stats, store_feedback_stats); text or one JSON object.
+ * Single-threaded.
  */
 #include "autoconf.h"
 
@@ -20,7 +22,7 @@
 #define STATS_WINDOW	(24 * 3600)	/* "events in the last 24 hours" */
 
 static const char *const groups[] = {
-	"subscriptions", "suppressions", "quarantine", "events",
+	"subscriptions", "suppressions", "quarantine", "events", "feedback",
 };
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
@@ -69,6 +71,37 @@ stat_add(const struct store_stat *s, void *arg)
 nomem:
 	x->nomem = true;
 	return 1;
+}
+
+/* fb_add - store_feedback_stats callback: one count per list and kind
+ * (campaigns summed), as a store_stat of group "feedback" */
+static int
+fb_add(const struct store_fbstat *f, void *arg)
+{
+	struct stats_ctx *x = arg;
+	struct store_stat s = { "feedback", f->list[0] ? f->list : "-",
+	    f->kind, f->n };
+	size_t i;
+
+	for (i = 0; i < x->n; i++)
+		if (x->v[i].group == NGROUPS - 1 &&
+		    strcmp(x->v[i].key, s.key) == 0 &&
+		    strcmp(x->v[i].key2, s.key2) == 0) {
+			x->v[i].n += s.n;
+			return 0;
+		}
+	return stat_add(&s, x);
+}
+
+/* item_cmp - qsort order of items: key, then key2 */
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct stat_item *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : strcmp(x->key2 ? x->key2 : "",
+	    y->key2 ? y->key2 : "");
 }
 
 /* print_text - the counts as text, one group after another */
@@ -145,13 +178,20 @@ ctl_stats(struct ctl *c, int argc, char **argv)
 	enum store_status rs;
 	time_t since;
 	char why[512];
-	size_t i;
+	size_t i, first_fb;
 
 	if (argc != 1)
 		return ctl_usage(argv[0]);
 	(void)ctl_store(c, STORE_READONLY);
 	since = time(NULL) - STATS_WINDOW;
 	rs = store_stats(c->st, since, stat_add, &x, why, sizeof(why));
+	first_fb = x.n;
+	if (rs == STORE_OK && !x.nomem)
+		rs = store_feedback_stats(c->st, 0, fb_add, &x, why,
+		    sizeof(why));
+	/* campaigns summed into list totals: sort those last items again */
+	if (rs == STORE_OK && !x.nomem && x.n > first_fb)
+		qsort(x.v + first_fb, x.n - first_fb, sizeof(x.v[0]), item_cmp);
 	if (rs == STORE_OK && x.nomem) {
 		snprintf(why, sizeof(why), "out of memory");
 		rs = STORE_ERROR;

@@ -7,6 +7,8 @@
  *				same code creates ErasureKeyFile
  *				(ctl_keyfile_add)
  *	token issue ADDR LIST	print the token for ADDR (normalised) on LIST
+ *	token bounce ADDR LIST [CAMPAIGN]  the personal bounce address
+ *				(ctl_feedback.c)
  *	token check TOKEN	print recipient, list, key id, issue day and
  *				status; exit 0 ok, 65 otherwise
  *
@@ -425,8 +427,13 @@ ctl_token(struct ctl *c, int argc, char **argv)
 		return token_issue_verb(c, argv[2], argv[3]);
 	if (argc >= 2 && strcmp(argv[1], "check") == 0 && argc == 3)
 		return token_check(c, argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "bounce") == 0 &&
+	    (argc == 4 || argc == 5))
+		return ctl_token_bounce(c, argv[2], argv[3],
+		    argc == 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: optinctl token newkey\n"
 	    "       optinctl token issue ADDR LIST\n"
+	    "       optinctl token bounce ADDR LIST [CAMPAIGN]\n"
 	    "       optinctl token check TOKEN\n");
 	return EX_USAGE;
 }

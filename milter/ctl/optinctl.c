@@ -59,8 +59,10 @@ static const struct verb {
 	{ "status", ctl_status, "status ADDR",
 	    "show the lists of ADDR, their states and decisions", true },
 	{ "token", ctl_token,
-	    "token newkey | token issue ADDR LIST | token check TOKEN",
-	    "add a token key; issue or check an unsubscribe token", true },
+	    "token newkey | token issue ADDR LIST | token bounce ADDR LIST "
+	    "[CAMPAIGN] | token check TOKEN",
+	    "add a token key; issue or check an unsubscribe token; print a "
+	    "bounce address", true },
 	{ "history", ctl_history, "history ADDR",
 	    "show the consent events of ADDR, oldest first", true },
 	{ "export", ctl_export, "export ADDR",
@@ -89,6 +91,11 @@ static const struct verb {
 	{ "copy-store", ctl_copy_store, "copy-store FROM TO",
 	    "copy every row of the database FROM to the empty database TO "
 	    "(SQLite and PostgreSQL, either way), counts checked", true },
+	{ "feedback", ctl_feedback, "feedback [--since AGE]",
+	    "bounces and complaints per list and campaign, rates, paused "
+	    "campaigns, addresses acted on", true },
+	{ "campaign", ctl_campaign, "campaign ls | campaign resume NAME",
+	    "show paused campaigns; resume one", true },
 	{ "dns", ctl_dns, "dns [DOMAIN]",
 	    "print the DKIM records to publish; with DOMAIN, check DKIM, "
 	    "SPF and DMARC in DNS", true },

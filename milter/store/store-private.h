@@ -113,6 +113,30 @@ struct store_backend {
 	enum store_status (*table_count)(struct store *st,
 	    const struct store_table *tab, long long *n_r, char *why,
 	    size_t whylen);
+	/* feedback (schema version 2) */
+	enum store_status (*feedback_add)(struct store *st,
+	    const struct store_feedback *fb, long long *id_r, char *why,
+	    size_t whylen);
+	enum store_status (*feedback_count)(struct store *st,
+	    const char *addr, const char *campaign, const char *kind,
+	    time_t since, long long *n_r, char *why, size_t whylen);
+	enum store_status (*feedback_stats)(struct store *st, time_t since,
+	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
+	enum store_status (*feedback_ls)(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+	enum store_status (*sent_add)(struct store *st, const char *campaign,
+	    const char *list, long long n, char *why, size_t whylen);
+	enum store_status (*campaign_pause)(struct store *st,
+	    const char *campaign, const char *reason, char *why,
+	    size_t whylen);
+	enum store_status (*campaign_paused)(struct store *st,
+	    const char *campaign, char *reason_r, size_t reasonlen,
+	    time_t *paused_at_r, char *why, size_t whylen);
+	enum store_status (*campaign_resume)(struct store *st,
+	    const char *campaign, char *why, size_t whylen);
+	enum store_status (*campaign_ls)(struct store *st,
+	    store_pause_fn *fn, void *ctx, char *why, size_t whylen);
 };
 
 /* What store.c knows of the legacy erased forms ("hmac:") of a database:
@@ -166,6 +190,44 @@ int store_table_insert_sql(const struct store_table *tab, char prefix,
 
 /* sql/pgsql/schema.sql, compiled in from the file.  Static string. */
 const char *store_pgsql_schema(void);
+
+/* The migration SQL to schema version `to` compiled into store_sqlite.c
+ * (identical to sql/sqlite-NNN-*.sql); NULL when there is none. */
+const char *store_sqlite_migration(int to);
+
+/* The SQLite backend's connection of st and its error mapping, for the
+ * feedback operations in store_sqlite_fb.c (a file of its own, so that
+ * store_sqlite.c does not grow).  Busy/locked is STORE_TEMPFAIL. */
+struct sqlite3;
+struct sqlite3 *store_sqlite_db(struct store *st);
+enum store_status store_sqlite_fail(struct store *st, int rc,
+	    const char *what, char *why, size_t whylen);
+
+/* store_sqlite_fb.c: the feedback operations of the SQLite backend, as
+ * the members of the same name in struct store_backend. */
+enum store_status sqfb_feedback_add(struct store *st,
+	    const struct store_feedback *fb, long long *id_r, char *why,
+	    size_t whylen);
+enum store_status sqfb_feedback_count(struct store *st, const char *addr,
+	    const char *campaign, const char *kind, time_t since,
+	    long long *n_r, char *why, size_t whylen);
+enum store_status sqfb_feedback_stats(struct store *st, time_t since,
+	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
+enum store_status sqfb_feedback_ls(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+enum store_status sqfb_sent_add(struct store *st, const char *campaign,
+	    const char *list, long long n, char *why, size_t whylen);
+enum store_status sqfb_campaign_pause(struct store *st,
+	    const char *campaign, const char *reason, char *why,
+	    size_t whylen);
+enum store_status sqfb_campaign_paused(struct store *st,
+	    const char *campaign, char *reason_r, size_t reasonlen,
+	    time_t *paused_at_r, char *why, size_t whylen);
+enum store_status sqfb_campaign_resume(struct store *st,
+	    const char *campaign, char *why, size_t whylen);
+enum store_status sqfb_campaign_ls(struct store *st, store_pause_fn *fn,
+	    void *ctx, char *why, size_t whylen);
 
 /* The schema text compiled into store_sqlite.c (identical to
  * sql/schema.sql; the unit test compares them).  Static string. */

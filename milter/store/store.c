@@ -619,3 +619,112 @@ store_table_count(struct store *st, const char *table, long long *n_r,
 		return STORE_ERROR;
 	return st->be->table_count(st, tab, n_r, why, whylen);
 }
+
+/* ---- feedback (schema version 2) ---- */
+
+/*
+ * no_feedback - an engine without the feedback tables (PostgreSQL, XXX:
+ * not yet): a clear error, never a guess; the milter maps it to OnDBError.
+ */
+static enum store_status
+no_feedback(const struct store *st, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "the %s store has no feedback tables yet "
+	    "(bounces, complaints, campaign pauses)", st->be->name);
+	return STORE_ERROR;
+}
+
+enum store_status
+store_feedback_add(struct store *st, const struct store_feedback *fb,
+    long long *id_r, char *why, size_t whylen)
+{
+	assert(fb != NULL && fb->kind != NULL && fb->identity != NULL);
+	if (st->be->feedback_add == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->feedback_add(st, fb, id_r, why, whylen);
+}
+
+enum store_status
+store_feedback_count(struct store *st, const char *addr,
+    const char *campaign, const char *kind, time_t since, long long *n_r,
+    char *why, size_t whylen)
+{
+	assert(kind != NULL && n_r != NULL);
+	if (st->be->feedback_count == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->feedback_count(st, addr, campaign, kind, since, n_r,
+	    why, whylen);
+}
+
+enum store_status
+store_feedback_stats(struct store *st, time_t since, store_fbstat_fn *fn,
+    void *ctx, char *why, size_t whylen)
+{
+	assert(fn != NULL);
+	if (st->be->feedback_stats == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->feedback_stats(st, since, fn, ctx, why, whylen);
+}
+
+enum store_status
+store_feedback_ls(struct store *st, const char *addr, time_t since,
+    bool acted_only, store_fbrow_fn *fn, void *ctx, char *why, size_t whylen)
+{
+	assert(fn != NULL);
+	if (st->be->feedback_ls == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->feedback_ls(st, addr, since, acted_only, fn, ctx, why,
+	    whylen);
+}
+
+enum store_status
+store_sent_add(struct store *st, const char *campaign, const char *list,
+    long long n, char *why, size_t whylen)
+{
+	assert(campaign != NULL && list != NULL);
+	if (st->be->sent_add == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->sent_add(st, campaign, list, n, why, whylen);
+}
+
+enum store_status
+store_campaign_pause(struct store *st, const char *campaign,
+    const char *reason, char *why, size_t whylen)
+{
+	assert(campaign != NULL && reason != NULL);
+	if (st->be->campaign_pause == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->campaign_pause(st, campaign, reason, why, whylen);
+}
+
+enum store_status
+store_campaign_paused(struct store *st, const char *campaign,
+    char *reason_r, size_t reasonlen, time_t *paused_at_r, char *why,
+    size_t whylen)
+{
+	assert(campaign != NULL);
+	if (st->be->campaign_paused == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->campaign_paused(st, campaign, reason_r, reasonlen,
+	    paused_at_r, why, whylen);
+}
+
+enum store_status
+store_campaign_resume(struct store *st, const char *campaign, char *why,
+    size_t whylen)
+{
+	assert(campaign != NULL);
+	if (st->be->campaign_resume == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->campaign_resume(st, campaign, why, whylen);
+}
+
+enum store_status
+store_campaign_ls(struct store *st, store_pause_fn *fn, void *ctx, char *why,
+    size_t whylen)
+{
+	assert(fn != NULL);
+	if (st->be->campaign_ls == NULL)
+		return no_feedback(st, why, whylen);
+	return st->be->campaign_ls(st, fn, ctx, why, whylen);
+}

@@ -31,7 +31,7 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 				   exist (no foreign-key checks), big cache */
 
 /* The schema version this build knows (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /*
  * Open the store named by cfg (ConsentDB, DBBusyTimeout).  Without
@@ -331,8 +331,8 @@ enum store_status store_ever_opted_in(struct store *st, const char *addr,
 
 /*
  * Erase addr: delete its subscriptions, consent events, quarantine rows
- * (recipient addr) and suppression; add the suppression addr_hash (its
- * store_erased_form(); reason
+ * (recipient addr), feedback rows and suppression; add the suppression
+ * addr_hash (its store_erased_form(); reason
  * "erased"; an existing one is kept) and one event "erased" whose address
  * is addr_hash, list NULL, source and evidence from ev (may be NULL).  One
  * transaction unless the caller holds one.  Counts of deleted rows in *n_r
@@ -340,6 +340,8 @@ enum store_status store_ever_opted_in(struct store *st, const char *addr,
  */
 struct store_forget_counts {
 	long long subscriptions, events, quarantine, suppressions;
+	long long feedback;	/* rows of table feedback (schema 2) naming
+				   addr, or quoting it in their diagnostic */
 };
 enum store_status store_forget(struct store *st, const char *addr,
 	    const char *addr_hash, const struct consent_event *ev,
@@ -499,5 +501,106 @@ enum store_status store_table_done(struct store *st, const char *table,
 /* The number of rows of table. */
 enum store_status store_table_count(struct store *st, const char *table,
 	    long long *n_r, char *why, size_t whylen);
+
+/*
+ * Feedback: bounces and complaints (DESIGN "Feedback"; optin-feedback).
+ * Kind words: "hard_bounce", "soft_bounce", "policy_bounce", "complaint",
+ * "auto_reply", "unusable".
+ */
+struct store_feedback {
+	const char *addr;	/* normalised; NULL: nobody identified */
+	const char *list;	/* NULL when unknown */
+	const char *campaign;	/* NULL when unknown */
+	const char *kind;	/* one of the kind words */
+	const char *status;	/* RFC 3463 code as reported, or NULL */
+	const char *reporting_mta;
+	const char *diagnostic;
+	const char *arrival;	/* the report's Arrival-Date, as given */
+	const char *identity;	/* how addr was found: "bounce_token",
+				   "token", "dkim:DOMAIN", "address_only",
+				   "none" */
+	bool acted;		/* it changed consent */
+	time_t received_at;	/* 0: now */
+};
+
+/* Record one report (a row of table feedback); *id_r may be NULL. */
+enum store_status store_feedback_add(struct store *st,
+	    const struct store_feedback *fb, long long *id_r, char *why,
+	    size_t whylen);
+
+/*
+ * How many feedback rows of kind since `since` (received_at >= since) name
+ * addr (when addr is not NULL) and campaign (when not NULL).  For
+ * SoftBounceLimit (per address) and PolicyBounceLimit (per campaign).
+ */
+enum store_status store_feedback_count(struct store *st, const char *addr,
+	    const char *campaign, const char *kind, time_t since,
+	    long long *n_r, char *why, size_t whylen);
+
+/* One count of store_feedback_stats(); strings borrowed for the call. */
+struct store_fbstat {
+	const char *list;	/* "" when unknown */
+	const char *campaign;	/* "" when unknown */
+	const char *kind;	/* a kind word, or "sent" (campaign_sent) */
+	long long n;
+};
+
+typedef int store_fbstat_fn(const struct store_fbstat *s, void *ctx);
+
+/* Counts of feedback rows (received_at >= since) by list, campaign and
+ * kind, and the sent counts of campaign_sent; ordered by list, campaign,
+ * kind. */
+enum store_status store_feedback_stats(struct store *st, time_t since,
+	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
+
+/* One feedback row as read back; strings borrowed for the call. */
+struct store_fbrow {
+	long long id;
+	struct store_feedback fb;
+};
+
+typedef int store_fbrow_fn(const struct store_fbrow *r, void *ctx);
+
+/* Call fn for every feedback row that acted (acted_only) or every row,
+ * received at or after since, naming addr (NULL: anyone), by id. */
+enum store_status store_feedback_ls(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+
+/* Add n copies sent to (campaign, list); for the milter. */
+enum store_status store_sent_add(struct store *st, const char *campaign,
+	    const char *list, long long n, char *why, size_t whylen);
+
+/*
+ * Pause campaign with reason (an existing pause keeps its reason and time).
+ * The milter tempfails new copies of a paused campaign (store_campaign_
+ * paused); "optinctl campaign resume" ends it.
+ */
+enum store_status store_campaign_pause(struct store *st, const char *campaign,
+	    const char *reason, char *why, size_t whylen);
+
+/* Is campaign paused?  STORE_OK with reason_r (reasonlen bytes, may be NULL)
+ * and *paused_at_r (may be NULL) filled, or STORE_NOTFOUND; one indexed
+ * read, for the milter at end of message. */
+enum store_status store_campaign_paused(struct store *st,
+	    const char *campaign, char *reason_r, size_t reasonlen,
+	    time_t *paused_at_r, char *why, size_t whylen);
+
+/* End the pause of campaign: STORE_OK, or STORE_NOTFOUND if not paused. */
+enum store_status store_campaign_resume(struct store *st,
+	    const char *campaign, char *why, size_t whylen);
+
+/* One paused campaign; strings borrowed for the call. */
+struct store_pause {
+	const char *campaign;
+	const char *reason;
+	time_t paused_at;
+};
+
+typedef int store_pause_fn(const struct store_pause *p, void *ctx);
+
+/* Call fn for every paused campaign, by name. */
+enum store_status store_campaign_ls(struct store *st, store_pause_fn *fn,
+	    void *ctx, char *why, size_t whylen);
 
 #endif

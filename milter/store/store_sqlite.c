@@ -127,12 +127,65 @@ static const char schema_sql[] =
 /*
  * Numbered migrations: migrations[i] takes the schema from version
  * migrations[i].to - 1 to .to, and its SQL ends by setting user_version.
- * Schema version 1 has none; the table ends with { 0, NULL }.
+ * Each is sql/sqlite-NNN-*.sql verbatim; the table ends with { 0, NULL }.
+ * A new database gets schema_sql, then every migration.
  */
 static const struct {
 	int to;
 	const char *sql;
 } migrations[] = {
+	{ 2,
+	    "-- sqlite-002-feedback.sql - schema version 1 -> 2: bounces and complaints\n"
+	    "-- (DESIGN \"Feedback: bounces and complaints\").  Compiled into\n"
+	    "-- milter/store/store_sqlite.c (migrations[]; tests/unit/test_store.c\n"
+	    "-- compares the two).\n"
+	    "--\n"
+	    "-- feedback: one row per report optin-feedback read, acted on or not.\n"
+	    "-- address is NULL when the report named nobody we could trust; kind is\n"
+	    "-- hard_bounce, soft_bounce, policy_bounce, complaint, auto_reply or\n"
+	    "-- unusable; acted says whether it changed consent.  The evidence columns are\n"
+	    "-- the report's own words (reporting MTA, RFC 3463 status, diagnostic text,\n"
+	    "-- arrival date) and are never trusted for identity.\n"
+	    "CREATE TABLE feedback (\n"
+	    "	id		INTEGER PRIMARY KEY,\n"
+	    "	address		TEXT,\n"
+	    "	list_id		TEXT,\n"
+	    "	campaign	TEXT,\n"
+	    "	kind		TEXT NOT NULL\n"
+	    "			CHECK (kind IN ('hard_bounce', 'soft_bounce',\n"
+	    "			    'policy_bounce', 'complaint', 'auto_reply',\n"
+	    "			    'unusable')),\n"
+	    "	status		TEXT,\n"
+	    "	reporting_mta	TEXT,\n"
+	    "	diagnostic	TEXT,\n"
+	    "	arrival		TEXT,\n"
+	    "	identity	TEXT NOT NULL,\n"
+	    "	acted		INTEGER NOT NULL DEFAULT 0 CHECK (acted IN (0, 1)),\n"
+	    "	received_at	INTEGER NOT NULL\n"
+	    ");\n"
+	    "\n"
+	    "CREATE INDEX feedback_address ON feedback (address, kind, received_at);\n"
+	    "CREATE INDEX feedback_campaign ON feedback (campaign, kind, received_at);\n"
+	    "\n"
+	    "-- Campaigns paused by too many policy refusals, until optinctl campaign\n"
+	    "-- resume deletes the row.\n"
+	    "CREATE TABLE campaign_pauses (\n"
+	    "	campaign	TEXT PRIMARY KEY NOT NULL,\n"
+	    "	reason		TEXT NOT NULL,\n"
+	    "	paused_at	INTEGER NOT NULL\n"
+	    ") WITHOUT ROWID;\n"
+	    "\n"
+	    "-- Copies sent per campaign and list (the milter adds to it; the base of the\n"
+	    "-- bounce and complaint rates).\n"
+	    "CREATE TABLE campaign_sent (\n"
+	    "	campaign	TEXT NOT NULL,\n"
+	    "	list_id		TEXT NOT NULL,\n"
+	    "	sent		INTEGER NOT NULL DEFAULT 0,\n"
+	    "	PRIMARY KEY (campaign, list_id)\n"
+	    ") WITHOUT ROWID;\n"
+	    "\n"
+	    "PRAGMA user_version = 2;\n"
+	},
 	{ 0, NULL }
 };
 
@@ -163,6 +216,7 @@ enum stmt {
 	STMT_DEL_EVENTS,
 	STMT_DEL_QROWS,
 	STMT_DEL_SUPP,
+	STMT_DEL_FEEDBACK,
 	STMT_QLS,
 	STMT_QREL,
 	STMT_QDEL,
@@ -241,6 +295,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_DEL_EVENTS] = "DELETE FROM consent_events WHERE address = ?1",
 	[STMT_DEL_QROWS] = "DELETE FROM quarantine WHERE recipient = ?1",
 	[STMT_DEL_SUPP] = "DELETE FROM suppressions WHERE address = ?1",
+	/* reports about the person, and reports that named nobody but
+	 * quote the address in their diagnostic text */
+	[STMT_DEL_FEEDBACK] = "DELETE FROM feedback WHERE address = ?1"
+	    " OR instr(lower(diagnostic), lower(?1)) > 0",
 	[STMT_QLS] =
 	    "SELECT id, queue_id, message_id, sender, recipient, list_id,"
 	    " reason, spool_file, received_at, released_at FROM quarantine"
@@ -561,6 +619,9 @@ sq_close(struct store *st)
 	free(s);
 }
 
+static enum store_status sq_migrate(struct store *st, int *from_r,
+    int *to_r, char *why, size_t whylen);
+
 /* sq_setup - per-connection settings, then check (or create) the schema */
 static enum store_status
 sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
@@ -612,6 +673,10 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 		if (st != STORE_OK)
 			return st;
 		s->base.created = true;
+		s->base.version = 1;
+		if ((st = sq_migrate(&s->base, &version, &version, why,
+		    whylen)) != STORE_OK)
+			return st;
 		version = STORE_SCHEMA_VERSION;
 	}
 	s->base.version = version;
@@ -1292,7 +1357,8 @@ sq_forget(struct store *st, const char *addr, const char *addr_hash,
 	    &n.events)) != SQLITE_OK || (rc = sq_delete(s, STMT_DEL_QROWS,
 	    addr, &n.quarantine)) != SQLITE_OK || (rc = sq_delete(s,
 	    STMT_DEL_SUPP, addr, &n.suppressions)) != SQLITE_OK ||
-	    (rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr_hash, "erased",
+	    (rc = sq_delete(s, STMT_DEL_FEEDBACK, addr, &n.feedback)) !=
+	    SQLITE_OK || (rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr_hash, "erased",
 	    (sqlite3_int64)time(NULL))) != SQLITE_OK)
 		rs = sq_fail(s, rc, "forget", why, whylen);
 	else if ((rc = event_add(s, addr_hash, NULL, "erased", ev != NULL &&
@@ -1634,6 +1700,30 @@ store_sqlite_schema(void)
 	return schema_sql;
 }
 
+const char *
+store_sqlite_migration(int to)
+{
+	size_t i;
+
+	for (i = 0; migrations[i].sql != NULL; i++)
+		if (migrations[i].to == to)
+			return migrations[i].sql;
+	return NULL;
+}
+
+struct sqlite3 *
+store_sqlite_db(struct store *st)
+{
+	return ((struct sq *)st)->db;
+}
+
+enum store_status
+store_sqlite_fail(struct store *st, int rc, const char *what, char *why,
+    size_t whylen)
+{
+	return sq_fail((struct sq *)st, rc, what, why, whylen);
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1675,4 +1765,13 @@ const struct store_backend store_sqlite_backend = {
 	.table_put = sq_table_put,
 	.table_done = sq_table_done,
 	.table_count = sq_table_count,
+	.feedback_add = sqfb_feedback_add,
+	.feedback_count = sqfb_feedback_count,
+	.feedback_stats = sqfb_feedback_stats,
+	.feedback_ls = sqfb_feedback_ls,
+	.sent_add = sqfb_sent_add,
+	.campaign_pause = sqfb_campaign_pause,
+	.campaign_paused = sqfb_campaign_paused,
+	.campaign_resume = sqfb_campaign_resume,
+	.campaign_ls = sqfb_campaign_ls,
 };

@@ -182,7 +182,8 @@ setup_all()
 	NTOK=$(( WRK_SECONDS * 8000 + 20000 ))
 	local nread=$(( MSGS * 4 + 1000 ))
 	[ "$nread" -lt $(( MEM_MSGS + 1000 )) ] && nread=$(( MEM_MSGS + 1000 ))
-	sqlite3 "$RELAY_DB" < "$E2E_TOP/sql/schema.sql"
+	cat "$E2E_TOP/sql/schema.sql" "$E2E_TOP"/sql/sqlite-[0-9]*.sql |
+	    sqlite3 "$RELAY_DB"
 	sqlite3 "$RELAY_DB" >/dev/null <<EOF
 PRAGMA journal_mode = WAL;
 BEGIN;
@@ -501,8 +502,8 @@ section_store()
 	naddr=$(( STORE_ROWS / 4 ))
 	say "store: generating $STORE_ROWS subscriptions ($naddr addresses x 4 of 20 lists)"
 	t0=$(now)
-	sed '/^CREATE INDEX subscriptions_list/d' "$E2E_TOP/sql/schema.sql" |
-	    sqlite3 "$db"
+	sed '/^CREATE INDEX subscriptions_list/d' "$E2E_TOP/sql/schema.sql" \
+	    "$E2E_TOP"/sql/sqlite-[0-9]*.sql | sqlite3 "$db"
 	sqlite3 "$db" >/dev/null <<EOF
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
@@ -621,7 +622,8 @@ section_import()
 	fi
 	conf_optin "$conf" "$db" rsa
 	"$OPTINCTL" -c "$conf" init >/dev/null 2>&1 ||
-	    sqlite3 "$db" < "$E2E_TOP/sql/schema.sql"
+	    cat "$E2E_TOP/sql/schema.sql" "$E2E_TOP"/sql/sqlite-[0-9]*.sql |
+	    sqlite3 "$db"
 	"$OPTINCTL" -c "$conf" list add imported >/dev/null 2>&1
 	# optin columns, as a CRM export: 95% opted in with time and
 	# evidence, 5% opted out

@@ -201,17 +201,17 @@ fi
 
 # --- init, migrate -------------------------------------------------------
 
-check "init creates" 0 "created $db (schema version 1)" init
+check "init creates" 0 "created $db (schema version 2)" init
 mode=$(stat -c %a "$db")
 if [ "$mode" = 600 ]; then ok; else bad "database mode" "got $mode, want 600"; fi
-check_sql "schema version" 1 "PRAGMA user_version"
+check_sql "schema version" 2 "PRAGMA user_version"
 check_sql "journal mode" wal "PRAGMA journal_mode"
-check "init again" 0 "$db: schema version 1, nothing to do" init
+check "init again" 0 "$db: schema version 2, nothing to do" init
 check_json "init --json" 0 \
-    'd == {"database": "'"$db"'", "created": False, "version": 1}' \
+    'd == {"database": "'"$db"'", "created": False, "version": 2}' \
     --json init
-check "migrate" 0 "schema is at version 1" migrate
-check_json "migrate --json" 0 'd == {"from": 1, "to": 1}' migrate --json
+check "migrate" 0 "schema is at version 2" migrate
+check_json "migrate --json" 0 'd == {"from": 2, "to": 2}' migrate --json
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
 
@@ -360,8 +360,8 @@ check "verb --help" 0 "usage: optinctl [-c FILE] [--json] confirm ADDR LIST [--s
 confirm a pending (double opt-in) subscription" confirm --help
 check "help VERB" 0 "usage: optinctl [-c FILE] [--json] status ADDR
 show the lists of ADDR, their states and decisions" help status
-check "token --help" 0 "usage: optinctl [-c FILE] [--json] token newkey | token issue ADDR LIST | token check TOKEN
-add a token key; issue or check an unsubscribe token" token --help
+check "token --help" 0 "usage: optinctl [-c FILE] [--json] token newkey | token issue ADDR LIST | token bounce ADDR LIST [CAMPAIGN] | token check TOKEN
+add a token key; issue or check an unsubscribe token; print a bounce address" token --help
 check_err "token issue for an unknown list" 65 "optinctl: no such list 'nosuchlist'" \
     token issue ann@example.com nosuchlist
 run help
@@ -390,7 +390,7 @@ printf 'ConsentDB %s/v7.db\n' "$tmp" > "$tmp/v7.conf"
 for verb in init status migrate; do
 	if [ $verb = status ]; then set -- status ann@example.com; else set -- $verb; fi
 	out=$("$OPTINCTL" -c "$tmp/v7.conf" "$@" 2>"$tmp/stderr"); rc=$?
-	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 1" ]
+	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 2" ]
 	then ok; else bad "$verb on schema version 7" "rc got $rc, want 69" \
 	    "stderr: $(cat "$tmp/stderr")"; fi
 done

@@ -8,6 +8,8 @@ suppressions
 quarantine
   (none)
 events (last 24 hours)
+  (none)
+feedback
   (none)" stats
 for a in "subscribe a@example.com news" "subscribe b@example.com news" \
     "subscribe c@example.com promo" "unsubscribe d@example.com news" \
@@ -36,7 +38,9 @@ events (last 24 hours)
   opted_in 2
   opted_out 1
   pending 1
-  suppressed 1" stats
+  suppressed 1
+feedback
+  (none)" stats
 check_json "stats --json" 0 \
     'd["subscriptions"] == {"news": {"opted_in": 2, "opted_out": 1}, "promo": {"pending": 1}} and d["suppressions"] == {"erased": 1, "unsubscribed_all": 1} and d["quarantine"] == {"no_consent": {"held": 1}, "opted_out": {"released": 1}} and d["events"] == {"erased": 1, "opted_in": 2, "opted_out": 1, "pending": 1, "suppressed": 1} and d["since"] > 1700000000' \
     stats --json

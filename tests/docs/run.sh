@@ -125,7 +125,7 @@ else
 	d=$tmp/run
 	mkdir -p "$d/quarantine"
 	chmod 700 "$d" "$d/quarantine"
-	sqlite3 "$d/consent.db" < "$src/sql/schema.sql"
+	cat "$src/sql/schema.sql" "$src"/sql/sqlite-[0-9]*.sql | sqlite3 "$d/consent.db"
 	(umask 077
 	 printf '1 %s\n' "$(openssl rand -base64 32)" > "$d/token.keys"
 	 printf '1 %s\n' "$(openssl rand -base64 32)" > "$d/erasure.keys"

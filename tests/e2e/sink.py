@@ -18,7 +18,8 @@
 #
 # Threads: one per connection (socketserver); a lock guards the counter.
 # Knobs for failure tests: --reject-rcpt / --tempfail-rcpt REGEX answer RCPT
-# with 550 / 450 for matching addresses.
+# with 550 / 450 for matching addresses; --reply-rcpt 'REGEX=REPLY' (may be
+# repeated) answers with any scripted reply line.
 #
 # Usage: sink.py --dir DIR [--port N] [--portfile FILE] [--listen ADDR]
 #        (port 0, the default, picks a free port and writes it to --portfile)
@@ -103,7 +104,11 @@ class Handler(socketserver.StreamRequestHandler):
                     self.reply("503 5.5.1 Error: need MAIL command")
                     continue
                 addr, _ = angle(rest[4:])
-                if opts.reject_rcpt and re.search(opts.reject_rcpt, addr):
+                scripted = [r for rx, r in opts.reply_rcpt
+                            if re.search(rx, addr)]
+                if scripted:
+                    self.reply(scripted[0].replace("%a", addr))
+                elif opts.reject_rcpt and re.search(opts.reject_rcpt, addr):
                     self.reply("550 5.1.1 <%s>: rejected by sink" % addr)
                 elif opts.tempfail_rcpt and re.search(opts.tempfail_rcpt, addr):
                     self.reply("450 4.2.0 <%s>: deferred by sink" % addr)
@@ -172,6 +177,10 @@ def main():
     ap.add_argument("--portfile")
     ap.add_argument("--reject-rcpt")
     ap.add_argument("--tempfail-rcpt")
+    # REGEX=REPLY: answer RCPT for matching addresses with REPLY (a whole
+    # SMTP reply line, %a for the address); first match wins
+    ap.add_argument("--reply-rcpt", action="append", default=[],
+                    type=lambda v: tuple(v.split("=", 1)))
     opts = ap.parse_args()
     os.makedirs(opts.dir, exist_ok=True)
     srv = Sink((opts.listen, opts.port), Handler, opts)

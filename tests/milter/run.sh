@@ -21,7 +21,7 @@ setup() {
 	dir=$1; name=$2
 	mkdir -p "$dir/quarantine" "$dir/sent"
 	chmod 700 "$dir" "$dir/quarantine"
-	sqlite3 "$dir/consent.db" < "$top_srcdir/sql/schema.sql"
+	cat "$top_srcdir/sql/schema.sql" "$top_srcdir"/sql/sqlite-[0-9]*.sql | sqlite3 "$dir/consent.db"
 	sqlite3 "$dir/consent.db" < "$here/fixture.sql"
 	chmod 600 "$dir/consent.db"
 	(umask 077; printf '1 %s\n' "$(openssl rand -base64 32)" > "$dir/token.keys")

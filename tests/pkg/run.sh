@@ -71,9 +71,10 @@ fi
 
 contents=$(dpkg -c "$deb" | awk '{print $6}')
 for f in ./usr/sbin/optin-milter ./usr/sbin/optinctl ./usr/sbin/optin-unsubd \
+    ./usr/sbin/optin-feedback \
     ./usr/libexec/optin-milter/optin-spf-helper \
     ./usr/share/man/man8/optin-milter.8.gz ./usr/share/man/man8/optinctl.8.gz \
-    ./usr/share/man/man8/optin-unsubd.8.gz \
+    ./usr/share/man/man8/optin-unsubd.8.gz ./usr/share/man/man8/optin-feedback.8.gz \
     ./usr/share/man/man5/optin-milter.conf.5.gz ./etc/optin-milter.conf \
     ./lib/systemd/system/optin-milter.service \
     ./lib/systemd/system/optin-unsubd.service \

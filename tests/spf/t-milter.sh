@@ -40,7 +40,8 @@ setup() {
 	dir=$1
 	mkdir -p "$dir/quarantine"
 	chmod 700 "$dir/quarantine"
-	sqlite3 "$dir/consent.db" < "$SPF_SRC/sql/schema.sql" &&
+	cat "$SPF_SRC/sql/schema.sql" "$SPF_SRC"/sql/sqlite-[0-9]*.sql |
+	    sqlite3 "$dir/consent.db" &&
 	    sqlite3 "$dir/consent.db" < "$mtdir/fixture.sql" || return 1
 	chmod 600 "$dir/consent.db"
 	(umask 077; printf '1 %s\n' "$(openssl rand -base64 32)" \

@@ -32,7 +32,7 @@ expect()
 }
 
 mkdir -m 700 "$d/q" "$d/keys"
-sqlite3 "$d/consent.db" < "$top_srcdir/sql/schema.sql"
+cat "$top_srcdir/sql/schema.sql" "$top_srcdir"/sql/sqlite-[0-9]*.sql | sqlite3 "$d/consent.db"
 chmod 600 "$d/consent.db"
 (umask 077
 printf '1 %s\n' "$(openssl rand -base64 32)" > "$d/keys/token"
