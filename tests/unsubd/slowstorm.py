@@ -7,29 +7,61 @@
 # Opens 32 connections from each of 127.0.0.2 .. 127.0.0.9 (256 in all:
 # optin-unsubd's per-address limit from 8 addresses), sends the start of a
 # request on each and then one more header byte per connection every
-# second, so that no idle timeout ever fires.  Creates READYFILE once all
-# are open, runs for SECONDS (bounded), and prints
+# second, so that no idle timeout ever fires.  Connections the server
+# closes at once are opened again (10 rounds at most).  Creates READYFILE
+# once they are open, runs for SECONDS (bounded), and prints
 #   "opened N closed_by_server M"
-# M: connections the server closed (EOF or reset) while they trickled.
+# N: connections open at READYFILE; M: of those, the ones the server
+# closed (EOF or reset) while they trickled.
 import os
 import socket
 import sys
 import time
 
 port, ready, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-socks = []
-for a in range(2, 10):
-    for _ in range(32):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.%d" % a, 0))
-        s.settimeout(2)
-        try:
-            s.connect(("127.0.0.1", port))
-            s.sendall(b"GET /u/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            s.setblocking(False)
-            socks.append(s)
-        except OSError:
-            s.close()
+HELLO = b"GET /u/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+def slow_conn(addr):
+    """One trickling connection from addr, or None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((addr, 0))
+    s.settimeout(2)
+    try:
+        s.connect(("127.0.0.1", port))
+        s.sendall(HELLO)
+        s.setblocking(False)
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
+def gone(s):
+    """Has the server closed s?"""
+    try:
+        return s.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+# Like a real attacker, open again what the server closed at once (a
+# full server accepts and closes), for a few rounds, until all 256 stay.
+socks = [None] * 256
+for _ in range(10):
+    for i in range(256):
+        if socks[i] is None:
+            socks[i] = slow_conn("127.0.0.%d" % (2 + i // 32))
+    time.sleep(0.3)
+    for i in range(256):
+        if socks[i] is not None and gone(socks[i]):
+            socks[i].close()
+            socks[i] = None
+    if all(s is not None for s in socks):
+        break
+socks = [s for s in socks if s is not None]
 opened = len(socks)
 open(ready, "w").close()
 closed = set()
@@ -38,13 +70,7 @@ while time.monotonic() < end and len(closed) < opened:
     for i, s in enumerate(socks):
         if i in closed:
             continue
-        try:
-            if s.recv(4096) == b"":
-                closed.add(i)
-                continue
-        except BlockingIOError:
-            pass
-        except OSError:
+        if gone(s):
             closed.add(i)
             continue
         try:
