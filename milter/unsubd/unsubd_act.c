@@ -15,8 +15,9 @@
  * Threads: the pages and answers run in libmicrohttpd's pool, each thread
  * with its own store handle (unsubd_store()), and only read; the writes
  * (unsub_apply, prefs_change) run in the writer thread (unsubd_writer.h)
- * inside its batch transaction, through unsubd_act_apply().  Ownership: collected rows are freed before
- * returning; pages are handed to unsubd_respond().
+ * inside its batch transaction, through unsubd_act_apply().
+ * Ownership: collected rows are freed before returning; pages are handed
+ * to unsubd_respond().
  */
 #include "autoconf.h"
 

@@ -324,19 +324,6 @@ http_headers_bad(struct MHD_Connection *c)
 	return NULL;
 }
 
-/* hexval - value of a hex digit, or -1 */
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * http_unescape - MHD_OPTION_UNESCAPE_CALLBACK: decode %XY in place like
  * MHD_http_unescape(), but keep "%00" as it is: decoded, a NUL would cut
@@ -352,8 +339,10 @@ http_unescape(void *cls, struct MHD_Connection *c, char *s)
 	(void)cls;
 	(void)c;
 	while (*rd != '\0') {
-		if (rd[0] == '%' && (hi = hexval(rd[1])) >= 0 &&
-		    (lo = hexval(rd[2])) >= 0 && (hi | lo) != 0) {
+		if (rd[0] == '%' &&
+		    (hi = unsubd_hexval((unsigned char)rd[1])) >= 0 &&
+		    (lo = unsubd_hexval((unsigned char)rd[2])) >= 0 &&
+		    (hi | lo) != 0) {
 			*wr++ = (char)(hi * 16 + lo);
 			rd += 3;
 		} else

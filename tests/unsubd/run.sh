@@ -64,6 +64,7 @@ finish() {
 
 cleanup() {
 	[ -n "$lockpid" ] && kill "$lockpid" 2>/dev/null
+	[ -n "${LOCKDB_PID:-}" ] && kill "$LOCKDB_PID" 2>/dev/null
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill "$pid" 2>/dev/null
 		for _ in $(seq 50); do
@@ -723,19 +724,8 @@ expect_grep "slowloris storm: logged" "$log3" 'closed [0-9]+ connections? that s
 # the waiting ones in one transaction (group commit); 24 of the 32
 # connections allowed per address, so that the GETs get in
 for i in $(seq 24); do tok "gc$i@example.com" news > "$tmp/gc$i.tok"; done
-lock_db() {
-	rm -f "$tmp/locked"
-	$PY -c '
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-time.sleep(30)' "$db" "$tmp/locked" &
-	lockpid=$!
-	for _ in $(seq 100); do [ -e "$tmp/locked" ] && break; sleep 0.1; done
-}
-unlock_db() { kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null; lockpid=; }
-lock_db
+. "$top_srcdir_t/tests/lib/lockdb.sh"
+lock_db "$db" "$tmp/locked"
 posts=
 for i in $(seq 24); do
 	curl -s --max-time 40 -o /dev/null -w '%{http_code}\n' \
@@ -762,7 +752,7 @@ for i in $(seq 9); do tok "bt$i@example.com" news > "$tmp/bt$i.tok"; done
 tok boom@example.com news > "$tmp/bt10.tok"
 tok lead@example.com news > "$tmp/lead.tok"
 q "CREATE TRIGGER boom BEFORE INSERT ON consent_events WHEN NEW.address = 'boom@example.com' BEGIN SELECT RAISE(ABORT, 'boom'); END;"
-lock_db
+lock_db "$db" "$tmp/locked"
 curl -s --max-time 40 -o /dev/null -w '%{http_code}' -d 'List-Unsubscribe=One-Click' \
     "$base3/u/$(cat "$tmp/lead.tok")" > "$tmp/lead.st" &
 leadpid=$!
