@@ -8,7 +8,7 @@
 # optin-unsubd's per-address limit from 8 addresses), sends the start of a
 # request on each and then one more header byte per connection every
 # second, so that no idle timeout ever fires.  Connections the server
-# closes at once are opened again (10 rounds at most).  Creates READYFILE
+# closes at once are opened again (40 rounds at most).  Creates READYFILE
 # once they are open, runs for SECONDS (bounded), and prints
 #   "opened N closed_by_server M"
 # N: connections open at READYFILE; M: of those, the ones the server
@@ -50,7 +50,7 @@ def gone(s):
 # Like a real attacker, open again what the server closed at once (a
 # full server accepts and closes), for a few rounds, until all 256 stay.
 socks = [None] * 256
-for _ in range(10):
+for _ in range(40):
     for i in range(256):
         if socks[i] is None:
             socks[i] = slow_conn("127.0.0.%d" % (2 + i // 32))
