@@ -29,6 +29,9 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 #define STORE_MIGRATE	0x04	/* accept an older schema (for store_migrate) */
 #define STORE_BULK	0x08	/* bulk load: the caller checks that lists
 				   exist (no foreign-key checks), big cache */
+#define STORE_DURABLE	0x10	/* a commit is on disk when it returns
+				   (SQLite: synchronous=FULL; PostgreSQL
+				   commits are durable anyway) */
 
 /* The schema version this build knows (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 2

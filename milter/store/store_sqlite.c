@@ -9,7 +9,8 @@
  * transaction stays open between calls.  The lookup done per recipient is
  * one statement returning both the suppression and the subscription state.
  *
- * Settings per connection: WAL, synchronous=NORMAL, foreign_keys on (off,
+ * Settings per connection: WAL, synchronous=NORMAL (FULL with
+ * STORE_DURABLE: the WAL is synced at each commit), foreign_keys on (off,
  * with a 256 MiB page cache, for STORE_BULK), busy timeout DBBusyTimeout,
  * and secure_delete on every connection that may write: deleted content is
  * overwritten with zeros, whoever deletes it (a subscription rewritten by
@@ -637,6 +638,8 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 	    "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL;"
 	    " PRAGMA cache_size = -262144;" :
 	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL);
+	if (rc == SQLITE_OK && (flags & STORE_DURABLE) != 0)
+		rc = sq_exec_script(s, "PRAGMA synchronous = FULL", NULL);
 	if (rc != SQLITE_OK)
 		return sq_fail(s, rc, "settings", why, whylen);
 	if ((flags & STORE_READONLY) == 0) {

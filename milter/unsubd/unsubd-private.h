@@ -3,8 +3,10 @@
  * unsubd_http.h: the server, one request, the client's facts, the response
  * helpers of unsubd_http.c and the actions of unsubd_act.c.
  *
- * Threads: struct unsubd is read-only while the daemon runs; a struct req
- * belongs to the one handler call that has it.
+ * Threads: struct unsubd is read-only while the daemon runs, except the
+ * writer's queue and the connection table (each under its own mutex); a
+ * struct req belongs to the one handler call that has it, or, while its
+ * connection is suspended, to the writer thread (unsubd_writer.c).
  */
 #ifndef OPTIN_UNSUBD_PRIVATE_H
 #define OPTIN_UNSUBD_PRIVATE_H
@@ -15,6 +17,7 @@
 
 #include <microhttpd.h>
 
+#include "consent.h"
 #include "store.h"
 #include "token.h"
 #include "unsubd_form.h"
@@ -22,6 +25,8 @@
 
 struct config;
 struct unsubd_pages;
+struct unsubd_writer;
+struct unsubd_conns;
 
 struct unsubd {
 	struct MHD_Daemon *mhd;
@@ -30,12 +35,52 @@ struct unsubd {
 	struct unsubd_pages *pages;	/* owned */
 	pthread_key_t store_key;	/* per-thread struct store * */
 	bool key_made;
+	struct unsubd_writer *writer;	/* owned: the one writing thread */
+	struct unsubd_conns *conns;	/* owned: deadlines (unsubd_conns.c) */
 	long lifetime_days;		/* TokenLifetime in days */
 	char site_origin[UNSUBD_ORIGIN_MAX];	/* of UnsubscribeURL; "": none,
 						   the Host header decides */
 };
 
 enum route { ROUTE_UNSUB, ROUTE_PREFS };
+
+/* Facts about the client of one request. */
+struct client {
+	char addr[64];			/* numeric address */
+	char agent[256];		/* User-Agent, cleaned */
+	char fwd[128];			/* X-Forwarded-For from a local proxy */
+};
+
+enum job_kind { JOB_NONE, JOB_UNSUB, JOB_PREFS };
+enum job_state { JOB_IDLE, JOB_QUEUED, JOB_DONE };
+
+/*
+ * One write, handed to the writer thread with its connection suspended
+ * (unsubd_writer.h).  The inputs are copied in by the handler; the writer
+ * fills the outputs, then resumes the connection, whose next handler call
+ * answers from them.
+ */
+struct job {
+	enum job_kind kind;
+	enum job_state state;		/* written under the writer's mutex */
+	struct MHD_Connection *conn;	/* borrowed: the suspended one */
+	struct job *next;		/* the writer's queue */
+	/* inputs */
+	struct token_info ti;
+	struct client cl;
+	bool all;			/* JOB_UNSUB: of everything */
+	const char *source;		/* static */
+	const char *formword;		/* static or NULL */
+	struct unsubd_form form;	/* JOB_PREFS: the posted form */
+	/* outputs */
+	enum store_status ss;		/* STORE_OK, NOTFOUND: no such list;
+					   else the batch failed */
+	char why[256];
+	bool changed;
+	const char *notice;		/* JOB_PREFS: static */
+	unsigned status;		/* JOB_PREFS: HTTP status */
+	enum sub_status state_after;	/* JOB_PREFS */
+};
 
 /* One request, in *req_cls from the first handler call to completion. */
 struct req {
@@ -45,13 +90,8 @@ struct req {
 	size_t len;
 	size_t dropped;			/* body bytes over the limit */
 	bool too_large;
-};
-
-/* Facts about the client of one request. */
-struct client {
-	char addr[64];			/* numeric address */
-	char agent[256];		/* User-Agent, cleaned */
-	char fwd[128];			/* X-Forwarded-For from a local proxy */
+	bool bad_path;			/* %00 in the path (http_unescape) */
+	struct job job;			/* a write in the writer's hands */
 };
 
 /* unsubd_http.c */
@@ -83,6 +123,11 @@ enum MHD_Result unsubd_error(struct unsubd *u, struct MHD_Connection *c,
 enum MHD_Result unsubd_store_error(struct unsubd *u, struct MHD_Connection *c,
 	    enum store_status ss, const char *what, const char *why);
 
+/* Suspend c and hand r->job (filled) to the writer; its answer comes
+ * from unsubd_act_finish() when the connection is resumed. */
+enum MHD_Result unsubd_submit(struct unsubd *u, struct MHD_Connection *c,
+	    struct req *r);
+
 /* unsubd_act.c: ti is the verified token of r */
 
 /* POST /u/TOKEN: opt out of the token's list (all: of everything, a global
@@ -102,5 +147,17 @@ enum MHD_Result unsubd_act_unsub_page(struct unsubd *u,
 enum MHD_Result unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c,
 	    struct req *r, const struct token_info *ti,
 	    const struct unsubd_form *post);
+
+/* The answer to a write once the writer has done r->job. */
+enum MHD_Result unsubd_act_finish(struct unsubd *u, struct MHD_Connection *c,
+	    struct req *r);
+
+/*
+ * Writer thread only: apply job inside the batch's open transaction on st.
+ * STORE_OK or STORE_NOTFOUND (this job's list is gone; nothing of it was
+ * written) leave the batch going; any other status fails the whole batch.
+ */
+enum store_status unsubd_act_apply(struct store *st, struct job *job,
+	    char *why, size_t whylen);
 
 #endif

@@ -12,9 +12,12 @@
  * transaction as the change; a refused change writes nothing; no page shows
  * the address.  A token is never logged.
  *
- * Threads: called from libmicrohttpd's pool; each thread uses its own store
- * handle (unsubd_store()).  Ownership: collected rows are freed before
- * returning; pages are handed to unsubd_respond().
+ * Threads: the pages and answers run in libmicrohttpd's pool, each thread
+ * with its own store handle (unsubd_store()), and only read; the writes
+ * (unsub_apply, prefs_change) run in the writer thread (unsubd_writer.h)
+ * inside its batch transaction, through unsubd_act_apply().
+ * Ownership: collected rows are freed before returning; pages are handed
+ * to unsubd_respond().
  */
 #include "autoconf.h"
 
@@ -65,80 +68,101 @@ list_label(struct store *st, const char *list, struct list_name *ln)
 	return ln->name;
 }
 
-/* unsubd_act_unsubscribe - opt addr out of the token's list, or of
- * everything; idempotent: nothing is written when the state is already
- * there */
+/* unsubd_act_unsubscribe - hand the opt-out to the writer (unsub_apply) */
 enum MHD_Result
 unsubd_act_unsubscribe(struct unsubd *u, struct MHD_Connection *c,
     struct req *r, const struct token_info *ti, bool all, const char *source,
     const char *formword)
 {
+	struct job *j = &r->job;
+
+	memset(j, 0, sizeof(*j));
+	j->kind = JOB_UNSUB;
+	j->ti = *ti;
+	unsubd_client(c, &j->cl);
+	j->all = all;
+	j->source = source;
+	j->formword = formword;
+	return unsubd_submit(u, c, r);
+}
+
+/*
+ * unsub_apply - writer thread, inside the batch's transaction: opt the
+ * token's address out of its list, or of everything; idempotent: nothing
+ * is written when the state is already there.  STORE_NOTFOUND: the list
+ * is gone (nothing written).
+ */
+static enum store_status
+unsub_apply(struct store *st, struct job *j, char *why, size_t whylen)
+{
+	const struct token_info *ti = &j->ti;
 	struct consent_event ev;
 	struct consent_row row;
+	enum store_status ss;
+	char evid[256], what[64];
+
+	memset(&row, 0, sizeof(row));
+	ss = store_lookup(st, ti->addr, ti->list, &row, why, whylen);
+	if (ss != STORE_OK && ss != STORE_NOTFOUND)
+		return ss;
+	snprintf(what, sizeof(what), "%s%s%s", j->all ?
+	    "scope=all reason=unsubscribed_all" : "scope=list",
+	    j->formword != NULL ? " body=" : "", j->formword != NULL ?
+	    j->formword : "");
+	evidence(evid, sizeof(evid), what, ti, &j->cl);
+	memset(&ev, 0, sizeof(ev));
+	ev.addr = ti->addr;
+	ev.source = j->source;
+	ev.evidence = evid;
+	ev.remote_addr = j->cl.addr;
+	ev.user_agent = j->cl.agent;
+	j->changed = false;
+	if (j->all && !row.suppressed) {
+		ev.event = "suppressed";
+		j->changed = true;
+		return store_suppress(st, ti->addr, "unsubscribed_all", &ev,
+		    why, whylen);
+	}
+	if (!j->all && row.status != SUB_OPTED_OUT) {
+		ev.list = ti->list;
+		ev.event = "opted_out";
+		j->changed = true;
+		return store_set_status(st, ti->addr, ti->list, SUB_OPTED_OUT,
+		    &ev, why, whylen);
+	}
+	return STORE_OK;
+}
+
+/* unsub_answer - the page once the writer has applied the opt-out */
+static enum MHD_Result
+unsub_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
+{
+	const struct job *j = &r->job;
 	struct list_name ln;
-	struct client cl;
 	struct store *st;
 	enum store_status ss;
-	char why[256], evid[256], what[64], laddr[340];
-	bool changed = false;
+	char why[256], laddr[340];
 	size_t len = 0;
 	char *html;
 
-	unsubd_client(c, &cl);
-	if ((st = unsubd_store(u, &ss, why, sizeof(why))) == NULL)
-		return unsubd_store_error(u, c, ss, "open", why);
-	if ((ss = store_begin(st, why, sizeof(why))) != STORE_OK)
-		return unsubd_store_error(u, c, ss, "begin", why);
-	memset(&row, 0, sizeof(row));
-	ss = store_lookup(st, ti->addr, ti->list, &row, why, sizeof(why));
-	if (ss != STORE_OK && ss != STORE_NOTFOUND)
-		goto fail;
-	snprintf(what, sizeof(what), "%s%s%s", all ?
-	    "scope=all reason=unsubscribed_all" : "scope=list",
-	    formword != NULL ? " body=" : "", formword != NULL ?
-	    formword : "");
-	evidence(evid, sizeof(evid), what, ti, &cl);
-	memset(&ev, 0, sizeof(ev));
-	ev.addr = ti->addr;
-	ev.source = source;
-	ev.evidence = evid;
-	ev.remote_addr = cl.addr;
-	ev.user_agent = cl.agent;
-	if (all && !row.suppressed) {
-		ev.event = "suppressed";
-		ss = store_suppress(st, ti->addr, "unsubscribed_all", &ev, why,
-		    sizeof(why));
-		changed = true;
-	} else if (!all && row.status != SUB_OPTED_OUT) {
-		ev.list = ti->list;
-		ev.event = "opted_out";
-		ss = store_set_status(st, ti->addr, ti->list, SUB_OPTED_OUT,
-		    &ev, why, sizeof(why));
-		changed = true;
-	} else
-		ss = STORE_OK;
-	if (ss == STORE_NOTFOUND) {
+	if (j->ss == STORE_NOTFOUND) {
 		/* the list is gone: say nothing more than for a bad link */
-		store_rollback(st);
 		log_warnx("unsubscribe list=%s: no such list client=%s",
-		    ti->list, cl.addr);
+		    j->ti.list, j->cl.addr);
 		return unsubd_error(u, c, MHD_HTTP_BAD_REQUEST);
 	}
-	if (ss != STORE_OK)
-		goto fail;
-	if ((ss = store_commit(st, why, sizeof(why))) != STORE_OK)
-		goto fail;
+	if (j->ss != STORE_OK)
+		return unsubd_store_error(u, c, j->ss, "unsubscribe", j->why);
 	log_info("unsubscribe scope=%s list=%s addr=%s source=%s body=%s "
-	    "changed=%s client=%s", all ? "all" : "list", ti->list,
-	    unsubd_addr_log(u, ti->addr, laddr, sizeof(laddr)), source,
-	    formword != NULL ? formword : "-", changed ? "yes" : "no",
-	    cl.addr);
-	html = unsubd_page_done(u->pages, r->token, list_label(st, ti->list,
-	    &ln), all ? UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
+	    "changed=%s client=%s", j->all ? "all" : "list", j->ti.list,
+	    unsubd_addr_log(u, j->ti.addr, laddr, sizeof(laddr)), j->source,
+	    j->formword != NULL ? j->formword : "-", j->changed ? "yes" :
+	    "no", j->cl.addr);
+	/* the list's name is a read: this thread's handle, or the id */
+	st = unsubd_store(u, &ss, why, sizeof(why));
+	html = unsubd_page_done(u->pages, r->token, list_label(st, j->ti.list,
+	    &ln), j->all ? UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
 	return unsubd_respond(u, c, MHD_HTTP_OK, html, len);
-fail:
-	store_rollback(st);
-	return unsubd_store_error(u, c, ss, "unsubscribe", why);
 }
 
 /* Subscriptions collected for the preferences page. */
@@ -366,45 +390,22 @@ page_csrf(const struct unsubd *u, const struct req *r, char *out)
 	return false;
 }
 
-/* unsubd_act_prefs - GET (post == NULL) or POST /p/TOKEN */
-enum MHD_Result
-unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
-    const struct token_info *ti, const struct unsubd_form *post)
+/* prefs_page - the preferences page, with notice (may be NULL) */
+static enum MHD_Result
+prefs_page(struct unsubd *u, struct MHD_Connection *c, struct req *r,
+    const struct token_info *ti, const char *notice, unsigned status)
 {
 	struct subs subs = { 0 };
-	struct client cl;
 	struct store *st;
 	enum store_status ss;
-	const char *notice = NULL;
-	unsigned status = MHD_HTTP_OK;
-	enum sub_status state;
-	bool suppressed = false, changed = false;
-	char why[256], laddr[340], slist[140], csrf[UNSUBD_CSRF_MAX];
+	bool suppressed = false;
+	char why[256], csrf[UNSUBD_CSRF_MAX];
 	enum MHD_Result ret;
 	size_t len = 0;
 	char *html;
 
 	if ((st = unsubd_store(u, &ss, why, sizeof(why))) == NULL)
 		return unsubd_store_error(u, c, ss, "open", why);
-	if (post != NULL) {
-		unsubd_client(c, &cl);
-		if ((ss = store_begin(st, why, sizeof(why))) != STORE_OK)
-			return unsubd_store_error(u, c, ss, "begin", why);
-		ss = prefs_change(st, ti, post, &cl, &notice, &status,
-		    &state, &changed, why, sizeof(why));
-		if (ss == STORE_OK)
-			ss = store_commit(st, why, sizeof(why));
-		if (ss != STORE_OK) {
-			store_rollback(st);
-			return unsubd_store_error(u, c, ss, "preferences", why);
-		}
-		log_info("preferences action=%s list=%s addr=%s source=web "
-		    "changed=%s state=%s status=%u client=%s", post->action,
-		    log_safe(post->list, slist, sizeof(slist)),
-		    unsubd_addr_log(u, ti->addr, laddr, sizeof(laddr)),
-		    changed ? "yes" : "no", sub_status_str(state), status,
-		    cl.addr);
-	}
 	if (!page_csrf(u, r, csrf))
 		return unsubd_error(u, c, MHD_HTTP_INTERNAL_SERVER_ERROR);
 	ss = subs_load(st, ti, &subs, &suppressed, why, sizeof(why));
@@ -417,6 +418,72 @@ unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
 	ret = unsubd_respond(u, c, status, html, len);
 	subs_free(&subs);
 	return ret;
+}
+
+/* unsubd_act_prefs - GET (post == NULL) or POST /p/TOKEN (to the writer:
+ * prefs_change) */
+enum MHD_Result
+unsubd_act_prefs(struct unsubd *u, struct MHD_Connection *c, struct req *r,
+    const struct token_info *ti, const struct unsubd_form *post)
+{
+	struct job *j = &r->job;
+
+	if (post == NULL)
+		return prefs_page(u, c, r, ti, NULL, MHD_HTTP_OK);
+	memset(j, 0, sizeof(*j));
+	j->kind = JOB_PREFS;
+	j->ti = *ti;
+	unsubd_client(c, &j->cl);
+	j->form = *post;
+	return unsubd_submit(u, c, r);
+}
+
+/* prefs_answer - the page once the writer has applied the change */
+static enum MHD_Result
+prefs_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
+{
+	const struct job *j = &r->job;
+	char laddr[340], slist[140];
+
+	if (j->ss == STORE_NOTFOUND) {
+		log_warnx("preferences list=%s: no such list client=%s",
+		    log_safe(j->form.list, slist, sizeof(slist)), j->cl.addr);
+		return unsubd_error(u, c, MHD_HTTP_BAD_REQUEST);
+	}
+	if (j->ss != STORE_OK)
+		return unsubd_store_error(u, c, j->ss, "preferences", j->why);
+	log_info("preferences action=%s list=%s addr=%s source=web "
+	    "changed=%s state=%s status=%u client=%s", j->form.action,
+	    log_safe(j->form.list, slist, sizeof(slist)),
+	    unsubd_addr_log(u, j->ti.addr, laddr, sizeof(laddr)),
+	    j->changed ? "yes" : "no", sub_status_str(j->state_after),
+	    j->status, j->cl.addr);
+	return prefs_page(u, c, r, &j->ti, j->notice, j->status);
+}
+
+/* unsubd_act_apply - writer thread: one job inside the batch */
+enum store_status
+unsubd_act_apply(struct store *st, struct job *j, char *why, size_t whylen)
+{
+	switch (j->kind) {
+	case JOB_UNSUB:
+		return unsub_apply(st, j, why, whylen);
+	case JOB_PREFS:
+		return prefs_change(st, &j->ti, &j->form, &j->cl, &j->notice,
+		    &j->status, &j->state_after, &j->changed, why, whylen);
+	case JOB_NONE:
+		break;
+	}
+	log_panic("write job of no kind");
+}
+
+/* unsubd_act_finish - answer a write the writer has done */
+enum MHD_Result
+unsubd_act_finish(struct unsubd *u, struct MHD_Connection *c, struct req *r)
+{
+	if (r->job.kind == JOB_PREFS)
+		return prefs_answer(u, c, r);
+	return unsub_answer(u, c, r);
 }
 
 /* unsubd_act_unsub_page - GET/HEAD /u/TOKEN: the page, read-only */

@@ -57,9 +57,9 @@ form_field(struct unsubd_form *f, const char *k, size_t klen, const char *v,
 	/* other fields are ignored */
 }
 
-/* hexval - value of hex digit c, or -1 */
-static int
-hexval(int c)
+/* unsubd_hexval - value of hex digit c, or -1 */
+int
+unsubd_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -81,8 +81,8 @@ url_decode(char *s, size_t n)
 		if (s[i] == '+')
 			s[o++] = ' ';
 		else if (s[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+		    (hi = unsubd_hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = unsubd_hexval((unsigned char)s[i + 2])) >= 0) {
 			s[o++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else

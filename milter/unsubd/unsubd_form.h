@@ -44,6 +44,9 @@ struct unsubd_form {
 void unsubd_form_parse(const char *ctype, char *body, size_t len,
 	    struct unsubd_form *f);
 
+/* The value of the hex digit c (RFC 3986 §2.1 percent-encoding), or -1. */
+int unsubd_hexval(int c);
+
 /* "empty", "urlencoded", "multipart", "text", "other".  Static strings. */
 const char *unsubd_body_str(enum unsubd_body kind);
 

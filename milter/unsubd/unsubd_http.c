@@ -19,9 +19,21 @@
  * token or the store; no response sets a cookie or redirects.  A token is
  * never logged.
  *
+ * Writes: a route that writes fills req->job and calls unsubd_submit(),
+ * which suspends the connection and queues the job for the writer thread
+ * (unsubd_writer.h); when the writer resumes the connection the handler is
+ * called once more and answers from the job (unsubd_act_finish()).
+ *
+ * Hostile clients: the header checks of http_headers_bad() run on the
+ * first call; http_unescape() keeps %00 in the path so that it is refused
+ * instead of cutting the path short; unsubd_conns.h bounds how long a
+ * request may take to arrive; libmicrohttpd bounds connections (in all,
+ * per address), idle time and memory per connection.
+ *
  * Threads: handlers run in libmicrohttpd's thread pool; each thread has its
  * own store handle (pthread key, closed by the key's destructor when the
- * thread ends).  struct unsubd is read-only while the daemon runs.
+ * thread ends), for reads only.  struct unsubd is read-only while the
+ * daemon runs, but for the writer's queue and the connection table.
  */
 #include "autoconf.h"
 
@@ -38,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,8 +61,10 @@
 #include "logaddr.h"
 #include "store.h"
 #include "token.h"
+#include "unsubd_conns.h"
 #include "unsubd_guard.h"
 #include "unsubd_pages.h"
+#include "unsubd_writer.h"
 
 _Static_assert(sizeof(((struct unsubd_form *)0)->csrf) >= UNSUBD_CSRF_MAX,
     "struct unsubd_form holds a CSRF mark");
@@ -235,6 +250,108 @@ unsubd_store_error(struct unsubd *u, struct MHD_Connection *c,
 	return unsubd_error(u, c, MHD_HTTP_INTERNAL_SERVER_ERROR);
 }
 
+/* unsubd_submit - suspend c and hand r->job to the writer */
+enum MHD_Result
+unsubd_submit(struct unsubd *u, struct MHD_Connection *c, struct req *r)
+{
+	r->job.conn = c;
+	MHD_suspend_connection(c);
+	if (!unsubd_writer_submit(u->writer, &r->job)) {
+		/* stopping: answer 503 when resumed */
+		r->job.ss = STORE_TEMPFAIL;
+		snprintf(r->job.why, sizeof(r->job.why), "shutting down");
+		r->job.state = JOB_DONE;
+		MHD_resume_connection(c);
+	}
+	return MHD_YES;
+}
+
+/* Counts of the request headers that frame the body. */
+struct framing {
+	unsigned clen, te;
+	bool clen_bad, folded;
+};
+
+/* http_framing_count - MHD_get_connection_values() iterator */
+static enum MHD_Result
+http_framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+	size_t n;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->clen++;
+		n = value != NULL ? strlen(value) : 0;
+		/* RFC 9110 §8.6: 1*DIGIT; a listed value is not */
+		if (n == 0 || n > 19 || strspn(value, "0123456789") != n)
+			f->clen_bad = true;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->te++;
+	else if (strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH,
+	    sizeof(MHD_HTTP_HEADER_CONTENT_LENGTH) - 1) == 0 ||
+	    strncasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING,
+	    sizeof(MHD_HTTP_HEADER_TRANSFER_ENCODING) - 1) == 0)
+		/* libmicrohttpd 0.9.75 turns the folded "Content-Length:
+		 * 2\r\n 6" into a header "Content-Length6: 2" and reads no
+		 * body, where a proxy may read 26 bytes */
+		f->folded = true;
+	return MHD_YES;
+}
+
+/*
+ * http_headers_bad - the reason to refuse the request's body framing, or
+ * NULL: Content-Length repeated, not plain digits, folded over two lines
+ * (RFC 9112 §5.2: obs-fold), or together with Transfer-Encoding (RFC 9112
+ * §6.1, §6.3): a proxy and this server could read different bodies.
+ */
+static const char *
+http_headers_bad(struct MHD_Connection *c)
+{
+	struct framing f = { 0, 0, false, false };
+
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND,
+	    http_framing_count, &f);
+	if (f.clen > 1)
+		return "repeated Content-Length";
+	if (f.clen_bad)
+		return "malformed Content-Length";
+	if (f.folded)
+		return "folded Content-Length or Transfer-Encoding";
+	if (f.clen > 0 && f.te > 0)
+		return "Content-Length with Transfer-Encoding";
+	return NULL;
+}
+
+/*
+ * http_unescape - MHD_OPTION_UNESCAPE_CALLBACK: decode %XY in place like
+ * MHD_http_unescape(), but keep "%00" as it is: decoded, a NUL would cut
+ * the path short ("/u/TOKEN%00junk" read as "/u/TOKEN"); kept, the
+ * handler sees it and refuses the request.  Returns the new length.
+ */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *rd = s, *wr = s;
+	int hi, lo;
+
+	(void)cls;
+	(void)c;
+	while (*rd != '\0') {
+		if (rd[0] == '%' &&
+		    (hi = unsubd_hexval((unsigned char)rd[1])) >= 0 &&
+		    (lo = unsubd_hexval((unsigned char)rd[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*wr++ = (char)(hi * 16 + lo);
+			rd += 3;
+		} else
+			*wr++ = *rd++;
+	}
+	*wr = '\0';
+	return (size_t)(wr - s);
+}
+
 /* route_parse - "/u/TOKEN" or "/p/TOKEN" into r; false: no such route */
 static bool
 route_parse(const char *url, struct req *r)
@@ -375,7 +492,8 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct unsubd *u = cls;
 	struct req *r = *req_cls;
-	const char *cl;
+	struct client cli;
+	const char *cl, *bad;
 	unsigned long long clen;
 	size_t n, room;
 	char *end, *nb;
@@ -386,6 +504,13 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
 		*req_cls = r;
+		if ((bad = http_headers_bad(c)) != NULL ||
+		    strstr(url, "%00") != NULL) {
+			unsubd_client(c, &cli);
+			log_warnx("bad request: %s client=%s", bad != NULL ?
+			    bad : "%00 in the path", cli.addr);
+			return unsubd_error(u, c, MHD_HTTP_BAD_REQUEST);
+		}
 		if (!route_parse(url, r))
 			return unsubd_error(u, c, MHD_HTTP_NOT_FOUND);
 		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -419,6 +544,12 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		r->body[r->len] = '\0';
 		return MHD_YES;
 	}
+	/* the request is here: no arrival deadline while it is answered */
+	unsubd_conns_busy(u->conns, c, true);
+	if (r->job.state == JOB_DONE)
+		return unsubd_act_finish(u, c, r);
+	if (r->job.state == JOB_QUEUED)
+		return MHD_YES;		/* not resumed yet */
 	if (r->too_large)
 		return unsubd_error(u, c, MHD_HTTP_CONTENT_TOO_LARGE);
 	return http_route(u, c, r, method);
@@ -429,10 +560,11 @@ static void
 http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct unsubd *u = cls;
 	struct req *r = *req_cls;
 
-	(void)cls;
-	(void)c;
+	/* the next request on this connection has its own deadline */
+	unsubd_conns_busy(u->conns, c, false);
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
 		log_debug("connection timed out");
 	if (r == NULL)
@@ -467,7 +599,13 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 		goto fail;
 	}
 	u->key_made = true;
-	u->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	if ((u->writer = unsubd_writer_start(cfg, why, whylen)) == NULL)
+		goto fail;
+	if ((u->conns = unsubd_conns_start(UNSUBD_REQUEST_TIME, why,
+	    whylen)) == NULL)
+		goto fail;
+	u->mhd = MHD_start_daemon(MHD_USE_AUTO |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handler, u,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, u,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
@@ -478,6 +616,8 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)UNSUBD_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)UNSUBD_MEMORY_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, u,
+	    MHD_OPTION_NOTIFY_CONNECTION, unsubd_conns_notify, u->conns,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, u,
 	    MHD_OPTION_END);
 	if (u->mhd == NULL) {
 		snprintf(why, whylen, "cannot start the HTTP server "
@@ -495,11 +635,20 @@ void
 unsubd_http_stop(struct unsubd **up)
 {
 	struct unsubd *u;
+	MHD_socket lfd = MHD_INVALID_SOCKET;
 
 	if (up == NULL || (u = *up) == NULL)
 		return;
+	/* no new connections; then the writer finishes what is queued and
+	 * resumes those connections; then the server stops */
+	if (u->mhd != NULL)
+		lfd = MHD_quiesce_daemon(u->mhd);	/* now ours */
+	unsubd_writer_stop(&u->writer);
 	if (u->mhd != NULL)
 		MHD_stop_daemon(u->mhd);	/* joins the pool threads */
+	if (lfd != MHD_INVALID_SOCKET)
+		(void)close(lfd);
+	unsubd_conns_stop(&u->conns);
 	if (u->key_made)
 		(void)pthread_key_delete(u->store_key);
 	unsubd_pages_free(&u->pages);

@@ -15,10 +15,18 @@
  * Anything else: 404; other methods on those routes: 405 with Allow; a
  * form that fails the guard: 403.
  *
+ * Refused with 400 before any route: a Content-Length that is repeated,
+ * folded or not plain digits, or sent with Transfer-Encoding (RFC 9112
+ * §6.3: request smuggling); %00 anywhere in the path.
+ *
  * Threads: libmicrohttpd runs the handlers in a pool of UNSUBD_THREADS
- * threads; each opens its own store handle on first use (pthread key,
- * closed when the thread ends).  The config and token ring are borrowed
- * read-only and must outlive the server.
+ * threads (epoll where there is one); each opens its own store handle on
+ * first use (pthread key, closed when the thread ends) and only reads.
+ * Every write goes to the one writer thread (unsubd_writer.h) with the
+ * connection suspended, so a locked database never holds an HTTP thread.
+ * Each request must arrive within UNSUBD_REQUEST_TIME (unsubd_conns.h).
+ * The config and token ring are borrowed read-only and must outlive the
+ * server.
  */
 #ifndef OPTIN_UNSUBD_HTTP_H
 #define OPTIN_UNSUBD_HTTP_H
@@ -32,10 +40,12 @@ struct unsubd;			/* opaque */
 /* Limits (see optin-unsubd(8)). */
 #define UNSUBD_BODY_MAX		8192	/* request body bytes, else 413 */
 #define UNSUBD_THREADS		4	/* handler threads */
-#define UNSUBD_CONN_LIMIT	256	/* concurrent connections */
+#define UNSUBD_CONN_LIMIT	1000	/* concurrent connections */
 #define UNSUBD_PER_IP_LIMIT	32	/* concurrent connections per address */
 #define UNSUBD_TIMEOUT		10	/* idle seconds before a connection is
 					   closed */
+#define UNSUBD_REQUEST_TIME	10	/* seconds for a request's headers and
+					   body to arrive (unsubd_conns.h) */
 #define UNSUBD_MEMORY_LIMIT	(64 * 1024)	/* per connection */
 #define UNSUBD_RETRY_AFTER	"60"	/* seconds, with 503 */
 

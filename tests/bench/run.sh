@@ -25,7 +25,8 @@
 #
 # Tunables (environment): MSGS (5000), ROUNDS (3), SESSIONS (20),
 # STORE_ROWS (10000000), IMPORT_ROWS (1000000), WRK_SECONDS (30),
-# MEM_MSGS (100000), PROFILE_MSGS (300).
+# MEM_MSGS (100000), PROFILE_MSGS (300); BENCH_UNSUBD (the optin-unsubd
+# binary to measure; default the tree's).
 
 set -u
 QUICK=${QUICK:-0}
@@ -144,9 +145,13 @@ setup_all()
 	say "work $W, keys $K, postfix base $PF_BASE"
 
 	# copies of the programs: others may rebuild the tree during a run,
-	# and every figure of one run must come from one build
+	# and every figure of one run must come from one build.
 	cp "$OPTIN_MILTER" "$OPTIN_UNSUBD" "$E2E_BUILD"/milter/*/lib*.a \
 	    "$W/bin/" || exit 1
+	# BENCH_UNSUBD: another optin-unsubd binary (before/after runs)
+	if [ -n "${BENCH_UNSUBD:-}" ]; then
+		cp "$BENCH_UNSUBD" "$W/bin/optin-unsubd" || exit 1
+	fi
 	OPTIN_MILTER=$W/bin/optin-milter
 	OPTIN_UNSUBD=$W/bin/optin-unsubd
 	if [ -x "$OPTINCTL" ]; then
@@ -165,7 +170,7 @@ setup_all()
 		    -o "$W/bin/$p" "$BENCH_HERE/$p.c" "$W/bin/libstore.a" \
 		    "$W/bin/libdkim.a" "$W/bin/libspf.a" "$W/bin/libcore.a" \
 		    "$W/bin/libutil.a" -lsqlite3 -lcrypto -lidn2 \
-		    -lopendkim -lspf2 -lpthread || exit 1
+		    -lopendkim -lspf2 -lpq -lpthread || exit 1
 	done
 
 	# keys: one RSA-2048 key shared by OpenDKIM and optin-milter

@@ -11,7 +11,12 @@
 # origin with a fresh CSRF mark while one-click needs neither, that
 # subscribing again gives pending on a double opt-in list and nothing while
 # suppressed, that a slow client is cut off, 503 on a locked database, and
-# a clean stop on SIGTERM.
+# a clean stop on SIGTERM.  Hostile clients: a repeated, folded or
+# smuggling Content-Length and %00 in the path are refused; a slowloris
+# storm (tests/unsubd/slowstorm.py) no longer locks others out; GETs are
+# answered while one-click POSTs wait on a write-locked database.  Group
+# commit: concurrent one-click POSTs all get 200 and are all in the
+# database; a failure inside a batch gives 503 to all of it, none applied.
 #
 # Needs curl, sqlite3 and /usr/bin/python3; the expired-token test needs
 # faketime (Debian package faketime) and is skipped without it.
@@ -20,6 +25,7 @@
 set -u
 
 top_builddir=${top_builddir:-.}
+top_srcdir_t=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 UNSUBD=${UNSUBD:-$top_builddir/optin-unsubd}
 OPTINCTL=${OPTINCTL:-$top_builddir/optinctl}
 PY=/usr/bin/python3
@@ -58,6 +64,7 @@ finish() {
 
 cleanup() {
 	[ -n "$lockpid" ] && kill "$lockpid" 2>/dev/null
+	[ -n "${LOCKDB_PID:-}" ] && kill "$LOCKDB_PID" 2>/dev/null
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill "$pid" 2>/dev/null
 		for _ in $(seq 50); do
@@ -580,6 +587,48 @@ EOF
 )
 expect "slow client cut off after the idle timeout" "$slow" closed
 
+# --- body framing and paths (request smuggling, truncation) -------------
+# raw REQUEST-TEXT: the status code of the answer to bytes sent as they are
+raw() {
+	$PY - "$port" "$1" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+data = b""
+try:
+	while not data.endswith(b"</html>\n") and len(data) < 65536:
+		d = s.recv(4096)
+		if not d:
+			break
+		data += d
+except OSError:
+	pass
+print(data.split(b" ")[1].decode() if data.startswith(b"HTTP/") else "none")
+EOF
+}
+ctl subscribe smug1@example.com news
+T=$(tok smug1@example.com news)
+body='List-Unsubscribe=One-Click'
+st=$(raw "POST /u/$T HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\nContent-Length: 26\r\n\r\n$body")
+expect "repeated Content-Length" "$st" 400
+st=$(raw "POST /u/$T HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 2\r\n 6\r\n\r\n$body")
+expect "folded Content-Length" "$st" 400
+st=$(raw "POST /u/$T HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n$body\r\n0\r\n\r\n")
+expect "Content-Length with Transfer-Encoding" "$st" 400
+st=$(raw "POST /u/$T%00junk HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n$body")
+expect "POST with %00 in the path" "$st" 400
+st=$(req GET "/u/$T%00junk")
+expect "GET with %00 in the path" "$st" 400
+st=$(req GET "/p/$T%00")
+expect "GET /p with %00 at the end of the path" "$st" 400
+expect "refused framing and paths changed nothing" "$(q "SELECT status FROM subscriptions WHERE address='smug1@example.com'")" opted_in
+expect "refused framing and paths wrote no event" "$(q "SELECT count(*) FROM consent_events WHERE address='smug1@example.com' AND event='opted_out'")" 0
+expect_grep "refusal logged" "$log" "bad request: repeated Content-Length client=127.0.0.1"
+expect_grep "%00 refusal logged" "$log" "bad request: %00 in the path client=127.0.0.1"
+st=$(raw "POST /u/$T HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n$body")
+expect "the same POST, framed once" "$st" 200
+expect "the same POST, framed once: opted out" "$(q "SELECT status FROM subscriptions WHERE address='smug1@example.com'")" opted_out
+
 # --- clean stop ---------------------------------------------------------
 kill -TERM "$pid"
 stopped=no
@@ -635,6 +684,103 @@ expect_grep "LogAddresses hash: the log names the keyed hash" "$tmp/hash.log" \
     "unsubscribe scope=list list=news addr=$want source=one-click"
 expect_nogrep "LogAddresses hash: no address in the log" "$tmp/hash.log" "web2@"
 expect_nogrep "LogAddresses hash: no unkeyed hash in the log" "$tmp/hash.log" "$unkeyed"
+
+# --- hostile clients and group commit (a second daemon) -----------------
+# DBBusyTimeout 20 s: writes wait for a lock held by another process.
+port3=$($PY -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base3=http://127.0.0.1:$port3
+{ grep -v '^UnsubscribeListen\|^PidFile\|^DBBusyTimeout' "$conf"
+  echo "UnsubscribeListen 127.0.0.1:$port3"
+  echo "DBBusyTimeout 20000"; } > "$tmp/wait.conf"
+log3=$tmp/wait.log
+for i in $(seq 24); do ctl subscribe "gc$i@example.com" news; done
+for i in $(seq 10); do ctl subscribe "bt$i@example.com" news; done
+ctl subscribe lead@example.com news
+ctl subscribe boom@example.com news
+ctl subscribe reader@example.com news
+T_READER=$(tok reader@example.com news)
+start_unsubd "$tmp/wait.conf" "$log3" "$base3"
+expect "second daemon listens" "$up" yes
+
+# slowloris: 256 trickling connections from 8 addresses (the per-address
+# limit each) must not lock a normal client out, and are cut off once
+# their request is overdue (UNSUBD_REQUEST_TIME, 10 s)
+rm -f "$tmp/storm.ready"
+$PY "$top_srcdir_t/tests/unsubd/slowstorm.py" "$port3" "$tmp/storm.ready" 25 \
+    > "$tmp/storm.out" 2>&1 &
+stormpid=$!
+for _ in $(seq 150); do [ -e "$tmp/storm.ready" ] && break; sleep 0.1; done
+sleep 1
+st=$(curl -s --max-time 20 -o "$B" -w '%{http_code}' "$base3/u/$T_READER")
+expect "a normal client during a slowloris storm" "$st" 200
+expect_grep "a normal client during a slowloris storm: the page" "$B" 'News &amp; offers'
+wait "$stormpid"
+expect "slowloris storm: every slow connection cut off" "$(cat "$tmp/storm.out")" "opened 256 closed_by_server 256"
+expect_grep "slowloris storm: logged" "$log3" 'closed [0-9]+ connections? that sent no complete request within 10 s'
+
+# one-click POSTs waiting on a write-locked database hold no HTTP thread:
+# GETs are answered meanwhile; once the lock is gone every POST gets 200,
+# the waiting ones in one transaction (group commit); 24 of the 32
+# connections allowed per address, so that the GETs get in
+for i in $(seq 24); do tok "gc$i@example.com" news > "$tmp/gc$i.tok"; done
+. "$top_srcdir_t/tests/lib/lockdb.sh"
+lock_db "$db" "$tmp/locked"
+posts=
+for i in $(seq 24); do
+	curl -s --max-time 40 -o /dev/null -w '%{http_code}\n' \
+	    -A unsubd-test/gc -d 'List-Unsubscribe=One-Click' \
+	    "$base3/u/$(cat "$tmp/gc$i.tok")" > "$tmp/gc$i.st" &
+	posts="$posts $!"
+done
+sleep 1.5
+st=$(curl -s --max-time 5 -o "$B" -w '%{http_code}' "$base3/u/$T_READER")
+expect "GET /u while 24 POSTs wait on a locked database" "$st" 200
+st=$(curl -s --max-time 5 -o "$B" -w '%{http_code}' "$base3/p/$T_READER")
+expect "GET /p while 24 POSTs wait on a locked database" "$st" 200
+expect_grep "GET /p while locked: the page" "$B" 'name="action" value="opt_out"'
+unlock_db
+wait $posts
+expect "24 concurrent POSTs: all 200" "$(cat "$tmp"/gc*.st | sort | uniq -c | tr -s ' ')" " 24 200"
+expect "24 concurrent POSTs: all opted out" "$(q "SELECT count(*) FROM subscriptions WHERE address LIKE 'gc%@example.com' AND list_id='news' AND status='opted_out'")" 24
+expect "24 concurrent POSTs: one event each" "$(q "SELECT count(DISTINCT address)||'/'||count(*) FROM consent_events WHERE address LIKE 'gc%@example.com' AND event='opted_out' AND source='one-click' AND user_agent='unsubd-test/gc'")" 24/24
+expect "24 concurrent POSTs: committed in batches, grouped" "$(sed -n 's/.*write batch n=\([0-9]*\) committed.*/\1/p' "$log3" | awk '{ n += $1; if ($1 > 1) b++ } END { print n "/" (b > 0 ? "grouped" : "one by one") }')" 24/grouped
+
+# a failure inside a batch: every request of the batch gets 503, nothing
+# of it is applied; the batch before it is not touched
+for i in $(seq 9); do tok "bt$i@example.com" news > "$tmp/bt$i.tok"; done
+tok boom@example.com news > "$tmp/bt10.tok"
+tok lead@example.com news > "$tmp/lead.tok"
+q "CREATE TRIGGER boom BEFORE INSERT ON consent_events WHEN NEW.address = 'boom@example.com' BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+lock_db "$db" "$tmp/locked"
+curl -s --max-time 40 -o /dev/null -w '%{http_code}' -d 'List-Unsubscribe=One-Click' \
+    "$base3/u/$(cat "$tmp/lead.tok")" > "$tmp/lead.st" &
+leadpid=$!
+sleep 0.5		# the writer holds the lead's batch, waiting for the lock
+posts=
+for i in $(seq 10); do
+	curl -s --max-time 40 -D "$tmp/bt$i.h" -o /dev/null -w '%{http_code}\n' \
+	    -d 'List-Unsubscribe=One-Click' "$base3/u/$(cat "$tmp/bt$i.tok")" \
+	    > "$tmp/bt$i.st" &
+	posts="$posts $!"
+done
+sleep 1.5
+unlock_db
+wait $posts $leadpid
+expect "batch before the failing one: 200" "$(cat "$tmp/lead.st")" 200
+expect "batch before the failing one: applied" "$(q "SELECT status FROM subscriptions WHERE address='lead@example.com'")" opted_out
+expect "failing batch: every request 503" "$(cat "$tmp"/bt*.st | sort | uniq -c | tr -s ' ')" " 10 503"
+expect "failing batch: Retry-After" "$(cat "$tmp"/bt*.h | grep -c '^Retry-After: ')" 10
+expect "failing batch: nothing applied" "$(q "SELECT count(*) FROM subscriptions WHERE (address LIKE 'bt%@example.com' OR address='boom@example.com') AND status='opted_out'")" 0
+expect "failing batch: no event" "$(q "SELECT count(*) FROM consent_events WHERE (address LIKE 'bt%@example.com' OR address='boom@example.com') AND event='opted_out'")" 0
+expect_grep "failing batch: logged" "$log3" 'write batch n=10 rolled back, answered 503: .*boom'
+q "DROP TRIGGER boom"
+st=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -d 'List-Unsubscribe=One-Click' "$base3/u/$(cat "$tmp/bt1.tok")")
+expect "after the failure: a retry gets 200" "$st" 200
+expect "after the failure: applied" "$(q "SELECT status FROM subscriptions WHERE address='bt1@example.com'")" opted_out
+kill -TERM "$pid"
+wait "$pid"
+pid=
 
 [ "$skip" -gt 0 ] && echo "($skip skipped)" >&2
 finish
