@@ -64,6 +64,7 @@ ConsentDB $db
 DBBusyTimeout 300
 Syslog no
 TokenKeyFile $tmp/keys
+ErasureKeyFile $tmp/erasure
 BounceAddress bounce+%t@news.example.com
 UnsubscribeURL https://unsub.example.com/u/%t
 UnsubscribeMailto unsubscribe+%t@example.com
