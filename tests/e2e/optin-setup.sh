@@ -3,6 +3,7 @@
 # config.  Sourced after lib.sh and e2e_init.
 #
 #	optin_setup [extra config lines]   writes $OPTIN_DIR/optin-milter.conf
+#	optin_start [extra config lines]   sink, optin_setup, milter, Postfix
 #	optin_records                      DKIM TXT records for dkim_verify.py
 #
 # The unsubscribe tests (t-unsub-*.sh) build their own small database and
@@ -80,6 +81,19 @@ EOC
 		printf '%s\n' "$l" >> "$OPTIN_DIR/optin-milter.conf"
 	done
 	optin_db "$OPTIN_DIR/optin-milter.conf"
+}
+
+# optin_start [config lines...] - the usual start of a test: the sink,
+# optin_setup with these lines, the milter and Postfix (smtpd_milters and
+# non_smtpd_milters); on a failure, count it and stop
+optin_start()
+{
+	sink_start || { e2e_fail "sink starts"; e2e_done; }
+	optin_setup "$@" || { e2e_fail "consent database set up"; e2e_done; }
+	milter_start "$OPTIN_DIR/optin-milter.conf" ||
+		{ e2e_fail "milter starts"; e2e_done; }
+	pf_start "$PF_BASE" "unix:$MILTER_SOCK" ||
+		{ e2e_fail "postfix starts"; e2e_done; }
 }
 
 # optin_records FILE [CONF] - "name<TAB>text" DKIM records of the keys
