@@ -25,6 +25,7 @@
 #include "dkimsign.h"
 #include "eom.h"
 #include "log.h"
+#include "msgsafe.h"
 #include "quarantine.h"
 #include "resubmit.h"
 #include "session.h"
@@ -709,7 +710,8 @@ eom_decide(struct conn *c, struct edits *e, struct verdict *v)
 		decide_campaign(c, e, v);
 	else
 		decide_transactional(c, e, v);
-	if (v->kind == VERDICT_ACCEPT && drop_unsub_rcpts(&c->msg, e) < 0)
+	if (v->kind == VERDICT_ACCEPT && (drop_unsub_rcpts(&c->msg, e) < 0 ||
+	    msgsafe_edit_values(&c->msg, e) < 0))
 		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 		    "out of memory, try again later");
 }

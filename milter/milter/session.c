@@ -124,6 +124,7 @@ void
 msg_begin(struct conn *c)
 {
 	msg_reset(c);
+	c->msg.leadspc = c->leadspc;
 }
 
 void
@@ -222,9 +223,11 @@ msg_header(const struct msg *m, const char *name)
 
 	for (i = 0; i < m->nhdr; i++)
 		if (strcasecmp(m->hdr[i].name, name) == 0)
-			return m->hdr[i].value;
+			return m->hdr[i].value + strspn(m->hdr[i].value,
+			    " \t\r\n");
 	return NULL;
 }
+
 
 /* put_value - a header value with every line end made CRLF */
 static int
@@ -258,7 +261,8 @@ msg_render(struct msg *m, const char *extra,
 		if (skip != NULL && skip(m->hdr[i].name, arg))
 			continue;
 		if (buf_puts(&h, m->hdr[i].name) < 0 ||
-		    buf_puts(&h, *v == ' ' || *v == '\t' ? ":" : ": ") < 0 ||
+		    buf_puts(&h, m->leadspc || *v == ' ' || *v == '\t' ?
+		    ":" : ": ") < 0 ||
 		    put_value(&h, v) < 0 || buf_append(&h, "\r\n", 2) < 0)
 			goto nomem;
 	}
