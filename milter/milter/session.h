@@ -39,6 +39,9 @@ struct rcpt {
 	char *addr;			/* msg arena: normalised; NULL if bad */
 	enum consent_reason reason;	/* decided at end of message */
 	bool unsub;			/* to the UnsubscribeMailto address */
+	const char *held;		/* static: quarantine reason of an
+					 * allowed recipient held anyway
+					 * ("line_too_long", ...), or NULL */
 };
 
 struct hdr {
@@ -63,6 +66,10 @@ struct msg {
 	size_t longest_line;		/* longest body line, octets */
 	bool campaign;			/* decided at end of headers */
 	bool leadspc;			/* header values exact (conn.leadspc) */
+	bool body_cr;			/* body so far ends in CR */
+	char *added_hdrs;		/* msg arena: header lines the milter
+					 * added to every copy (msgsafe.h),
+					 * CRLF-ended, or NULL */
 	char list[CAMPAIGN_LIST_MAX + 1];
 };
 
@@ -101,6 +108,8 @@ int msg_add_body(struct msg *m, const unsigned char *chunk, size_t len);
  * white space (and fold) that may follow the colon, or NULL. */
 const char *msg_header(const struct msg *m, const char *name);
 
+/* Number of header fields called name (case-insensitive). */
+size_t msg_header_count(const struct msg *m, const char *name);
 
 /*
  * The message as bytes for the quarantine and for re-submission: the headers

@@ -39,6 +39,7 @@ for f in "$OPTIN_CORPUS"/*.eml "$OPTIN_CORPUS"/*.msg "$OPTIN_CORPUS"/*.message \
     "$OPTIN_CORPUS"/*.txt; do
 	[ -f "$f" ] || continue
 	case $(basename "$f") in SOURCES*) continue ;; esac
+	optin_two_from "$f" && continue		# refused: t-signsafe.sh
 	n=$((n + 1))
 	stamp "$f" "$n" > "$PF_BASE/msg.$n"
 	# (Postfix adds a From header to the one message without: local

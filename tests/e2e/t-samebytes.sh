@@ -69,6 +69,7 @@ names=""
 for f in "$OPTIN_CORPUS"/*.eml "$OPTIN_CORPUS"/*.msg \
     "$OPTIN_CORPUS"/*.message "$OPTIN_CORPUS"/*.txt "$M"/*.craft; do
 	[ -f "$f" ] || continue
+	optin_two_from "$f" && continue		# refused: t-signsafe.sh
 	n=$(basename "$f"); n=${n%.*}
 	names="$names $n"
 	stamp "$f" smtp "$n" > "$M/$n.smtp"
