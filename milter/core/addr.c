@@ -403,3 +403,78 @@ addr_from_header(const char *value, char *out, size_t outlen, char *why,
 	tmp[j] = '\0';
 	return addr_normalize(tmp, out, outlen, why, whylen);
 }
+
+int
+addr_list_count(const char *value)
+{
+	const char *p;
+	int n = 0, depth = 0;
+	bool quoted = false, angle = false, group = false, some = false;
+
+	for (p = value; *p != '\0'; p++) {
+		if (quoted || depth > 0) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;	/* quoted-pair */
+			else if (quoted && *p == '"')
+				quoted = false;
+			else if (!quoted && *p == '(')
+				depth++;
+			else if (!quoted && *p == ')')
+				depth--;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			quoted = some = true;
+			break;
+		case '(':
+			depth++;
+			break;
+		case ')':
+			return -1;
+		case '<':
+			if (angle)
+				return -1;
+			angle = some = true;
+			break;
+		case '>':
+			if (!angle)
+				return -1;
+			angle = false;
+			break;
+		case ':':
+			/* display-name ":" starts a group (not in a route) */
+			if (angle)
+				break;
+			if (group)
+				return -1;
+			group = true;
+			some = false;
+			break;
+		case ';':
+			if (angle)
+				break;
+			if (!group)
+				return -1;
+			n += some;
+			group = some = false;
+			break;
+		case ',':
+			if (angle)
+				break;
+			n += some;
+			some = false;
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			break;
+		default:
+			some = true;
+		}
+	}
+	if (quoted || depth > 0 || angle || group)
+		return -1;
+	return n + some;
+}

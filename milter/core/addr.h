@@ -75,4 +75,16 @@ int addr_to_unicode(const char *addr, char *out, size_t outlen, char *why,
 int addr_from_header(const char *value, char *out, size_t outlen,
 	    char *why, size_t whylen);
 
+/*
+ * The number of mailboxes in an address-list header value (From, Sender,
+ * To; RFC 5322 section 3.4): mailboxes separated by commas, the members of
+ * a group ("name: a@x, b@x;") counted, the group's name not; quoted
+ * strings, quoted pairs and (nested) comments skipped; folds are white
+ * space.  Counts what the text says without checking each address (that is
+ * addr_from_header's job).  Returns the count (0 for an empty value or an
+ * empty group), or -1 when quotes, comments, angle brackets or a group are
+ * not closed.
+ */
+int addr_list_count(const char *value);
+
 #endif

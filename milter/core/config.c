@@ -47,6 +47,9 @@ static const struct cfg_enum multi_words[] = {
 static const struct cfg_enum ondberr_words[] = {
 	{ "tempfail", ONDBERR_TEMPFAIL }, { "accept", ONDBERR_ACCEPT },
 	{ "reject", ONDBERR_REJECT }, { NULL, 0 } };
+static const struct cfg_enum onnokey_words[] = {
+	{ "tempfail", ONNOKEY_TEMPFAIL }, { "quarantine", ONNOKEY_QUARANTINE },
+	{ "accept", ONNOKEY_ACCEPT }, { NULL, 0 } };
 static const struct cfg_enum logaddr_words[] = {
 	{ "yes", LOGADDR_YES }, { "hash", LOGADDR_HASH }, { "no", LOGADDR_NO },
 	{ NULL, 0 } };
@@ -87,6 +90,7 @@ static const struct cfg_key keys[] = {
 	{ "SigningTable", CFG_STR, NULL, 0, 0, CFG_OFF(signing_table), NULL },
 	{ "SigningAlgorithm", CFG_ENUM, "rsa-sha256", 0, 0, CFG_OFF(signing_algorithm), sigalg_words },
 	{ "SignAll", CFG_BOOL, "no", 0, 0, CFG_OFF(sign_all), NULL },
+	{ "OnNoSigningKey", CFG_ENUM, "tempfail", 0, 0, CFG_OFF(on_no_signing_key), onnokey_words },
 	{ "UnsubscribeURL", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_url), NULL },
 	{ "UnsubscribeMailto", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_mailto), NULL },
 	{ "TokenKeyFile", CFG_STR, NULL, 0, 0, CFG_OFF(token_key_file), NULL },

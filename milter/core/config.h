@@ -22,6 +22,7 @@
 enum cfg_mode { MODE_ENFORCE, MODE_MONITOR };
 enum cfg_multi { MULTI_SPLIT, MULTI_DEFER, MULTI_REJECT };
 enum cfg_ondberr { ONDBERR_TEMPFAIL, ONDBERR_ACCEPT, ONDBERR_REJECT };
+enum cfg_onnokey { ONNOKEY_TEMPFAIL, ONNOKEY_QUARANTINE, ONNOKEY_ACCEPT };
 enum cfg_logaddr { LOGADDR_YES, LOGADDR_HASH, LOGADDR_NO };
 enum cfg_spf { SPF_OFF, SPF_WARN, SPF_REJECT };
 /* bit set: which DKIM signatures to add */
@@ -62,6 +63,7 @@ struct config {
 	char *selector_ed25519;		/* SelectorEd25519 (for "both") */
 	char *key_file_ed25519;		/* KeyFileEd25519 (for "both") */
 	bool sign_all;			/* SignAll */
+	enum cfg_onnokey on_no_signing_key;	/* OnNoSigningKey */
 	char *unsubscribe_url;		/* UnsubscribeURL, %t = token */
 	char *unsubscribe_mailto;	/* UnsubscribeMailto, %t = token */
 	char *token_key_file;		/* TokenKeyFile */

@@ -625,6 +625,16 @@ q_release(struct ctl *c, int argc, char **argv)
 		rc = EX_DATAERR;
 		goto out;
 	}
+	if (strcmp(q->row.reason, "line_too_long") == 0 && !o.force) {
+		/* optin-milter.conf(5): such a copy is held again */
+		fprintf(stderr, "optinctl quarantine release: row %lld: held "
+		    "because a line is over 998 octets, which the relay would "
+		    "break after signing: the milter would hold it again "
+		    "(have the sender send it re-encoded; --force tries "
+		    "anyway)\n", q->id);
+		rc = EX_DATAERR;
+		goto out;
+	}
 	if ((rc = decide_now(c, q, &r, &has_list)) != EX_OK)
 		goto out;
 	if ((!has_list || r != CONSENT_DELIVER) && !o.force) {

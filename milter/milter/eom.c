@@ -4,8 +4,12 @@
  * Order matters, so that nothing is lost and nothing is sent twice:
  *  1. look up every recipient (a store failure is OnDBError, nothing done);
  *  2. refuse what the configuration refuses (defer/reject, marker misuse);
- *  3. build the personal headers and the signature of the kept copy (pure:
- *     a failure here still leaves everything untouched);
+ *  3. make the copy safe to sign (msgsafe.h: author fields, missing
+ *     Message-ID and Date), build the personal headers and the signature
+ *     of the kept copy (pure: a failure here still leaves everything
+ *     untouched); a copy whose signature the relay would break, or that
+ *     no key signs, is held whole in quarantine (line_too_long,
+ *     no_signing_key), deferred or refused per the configuration;
  *  4. write the quarantine copy durably with one row per blocked recipient;
  *  5. re-submit split copies; a failed one goes to quarantine;
  *  6. only then list the recipients to remove.
@@ -32,6 +36,7 @@
 #include "log.h"
 #include "logaddr.h"
 #include "mark.h"
+#include "msgsafe.h"
 #include "quarantine.h"
 #include "resubmit.h"
 #include "session.h"
@@ -47,6 +52,7 @@ struct tally {
 	size_t allowed, blocked;
 	size_t by_reason[CONSENT_NREASONS];
 	size_t resubmitted, resubmit_failed;
+	size_t held;			/* allowed, but held (rcpt.held) */
 	const char *dkim;		/* "rsa-sha256", "both", "none" */
 	const char *d, *s;
 	char sigdesc[160];
@@ -195,7 +201,10 @@ msg_mark(const struct msg *m, const char *rcpt, struct mark_msg *mm)
 	memset(mm, 0, sizeof(*mm));
 	mm->sender = m->sender;
 	mm->rcpt = rcpt;
+	/* a split copy carries the Message-ID the milter added (msgsafe) */
 	mm->message_id = msg_header(m, "Message-ID");
+	if (mm->message_id == NULL)
+		mm->message_id = m->added_msgid;
 	mm->body = m->body.data;
 	mm->bodylen = m->body.len;
 }
@@ -206,8 +215,10 @@ static char *
 split_marker(struct conn *c, const char *rcpt)
 {
 	struct msg *m = &c->msg;
-	char value[MARK_VALUE_MAX], line[MARK_VALUE_MAX + 40], why[WHY];
+	char value[MARK_VALUE_MAX], why[WHY];
+	char line[MARK_VALUE_MAX + 40 + 1000];
 	struct mark_msg mm;
+	int n;
 
 	msg_mark(m, rcpt, &mm);
 	snprintf(mm.qid, sizeof(mm.qid), "%s", m->qid);
@@ -219,8 +230,12 @@ split_marker(struct conn *c, const char *rcpt)
 		log_warnx("%s: split marker: %s", m->qid, why);
 		return NULL;
 	}
-	snprintf(line, sizeof(line), "%s: %s\r\n", CAMPAIGN_SPLIT_HEADER,
+	/* the Message-ID and Date the kept copy got go out with every copy */
+	n = snprintf(line, sizeof(line), "%s%s: %s\r\n",
+	    m->added_hdrs != NULL ? m->added_hdrs : "", CAMPAIGN_SPLIT_HEADER,
 	    value);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return NULL;
 	return arena_strdup(&m->arena, line);
 }
 
@@ -274,7 +289,7 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 		row.sender = m->sender ? m->sender : "";
 		row.recipient = r->addr ? r->addr : r->raw;
 		row.list = m->list;
-		row.reason = fixed_reason ? fixed_reason :
+		row.reason = fixed_reason ? fixed_reason : r->held ? r->held :
 		    consent_reason_str(r->reason);
 		row.spool_file = name;
 		row.received_at = time(NULL);
@@ -301,6 +316,14 @@ static bool
 pick_blocked(const struct rcpt *r)
 {
 	return !r->unsub && r->reason != CONSENT_DELIVER;
+}
+
+/* pick_held - every recipient that does not get this copy: blocked, or
+ * allowed but held (hold_all) */
+static bool
+pick_held(const struct rcpt *r)
+{
+	return !r->unsub && (r->reason != CONSENT_DELIVER || r->held != NULL);
 }
 
 static bool
@@ -399,7 +422,8 @@ personal_headers(struct conn *c, const char *rcpt, struct edits *e)
 	return 0;
 }
 
-/* sign - DKIM-sign the final header list (after edits); 0 or -1 */
+/* sign - DKIM-sign the final header list (after edits); 1 signed, 0 not
+ * (no signing configured, or no key for this From), -1 error */
 static int
 sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 {
@@ -463,7 +487,7 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 	for (i = 0; i < e->nsig; i++)
 		if (e->sig[i] == NULL)
 			return -1;
-	return 0;
+	return rc > 0;
 }
 
 /* envelope_rcpt - the recipient as the client gave it, without <> and
@@ -642,11 +666,12 @@ log_would_quarantine(struct conn *c)
 	size_t i;
 
 	for (i = 0; i < m->nrcpt; i++)
-		if (pick_blocked(&m->rcpt[i]))
+		if (pick_held(&m->rcpt[i]))
 			log_info("%s: would quarantine to=%s list=%s reason=%s",
 			    m->qid, fmt_addr(c, m->rcpt[i].addr ?
 			    m->rcpt[i].addr : m->rcpt[i].raw, shown,
-			    sizeof(shown)), m->list,
+			    sizeof(shown)), m->list, m->rcpt[i].held ?
+			    m->rcpt[i].held :
 			    consent_reason_str(m->rcpt[i].reason));
 }
 
@@ -669,28 +694,21 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
 	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
 	    "would " : "", m->list, fmt_addr(c, m->sender, shown,
-	    sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed,
-	    reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
+	    sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
+	    t->held, reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
 	    outcome, t->sigdesc[0] ? " " : "", t->sigdesc);
 }
 
 /* decide_monitor - Mode monitor: remove and quarantine nobody, log what
- * enforce would have done.  Personal headers only on a copy with exactly
- * one recipient (DESIGN "Message flow" item 6): in monitor every recipient
- * gets the copy, so anyone else's token would reach them.  0 or -1. */
-static int
-decide_monitor(struct conn *c, size_t keep, struct edits *e, struct tally *t)
+ * enforce would have done (the caller added personal headers only to a
+ * copy with exactly one recipient: DESIGN "Message flow" item 6) */
+static void
+decide_monitor(struct conn *c, struct tally *t)
 {
 	const struct config *cfg = c->rt->cfg;
 	struct msg *m = &c->msg;
 	char outcome[80] = "";
 
-	if (keep < m->nrcpt && m->nrcpt == 1 &&
-	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
-		return -1;
-	if (keep < m->nrcpt && sign(c, e, t, e->nadd > 0 &&
-	    cfg->unsubscribe_url != NULL) < 0)
-		return -1;
 	if (t->allowed > 1)
 		snprintf(outcome, sizeof(outcome), "multi_recipient=%s",
 		    cfg->multi_recipient == MULTI_SPLIT ? "split" :
@@ -701,24 +719,131 @@ decide_monitor(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 		    outcome[0] ? " " : "");
 	log_would_quarantine(c);
 	log_decision(c, t, outcome);
-	return 0;
 }
 
-/* decide_transactional - sign when SignAll, else nothing */
+/* decide_transactional - sign when SignAll, else nothing; never sign the
+ * ambiguous or what the relay would break, but never refuse transactional
+ * mail for it either (DESIGN "Consent model": nothing blocks it) */
 static void
 decide_transactional(struct conn *c, struct edits *e, struct verdict *v)
 {
 	struct tally t = { 0 };
+	char why[WHY];
+	int rc;
 
 	set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
-	if (c->rt->cfg->sign_all && msg_header(&c->msg, "From") == NULL)
-		log_warnx("%s: transactional without From header: not signed",
-		    c->msg.qid);
-	else if (c->rt->cfg->sign_all && sign(c, e, &t, false) < 0)
+	if (!c->rt->cfg->sign_all)
+		return;
+	if (msgsafe_author(&c->msg, why, sizeof(why)) < 0)
+		log_warnx("%s: transactional, not signed: %s", c->msg.qid,
+		    why);
+	else if ((rc = sign(c, e, &t, false)) < 0)
 		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 		    "signing failed, try again later");
-	else if (t.sigdesc[0])
+	else if (rc > 0 && msgsafe_breaks(&c->msg, e->sig[0], why,
+	    sizeof(why))) {
+		log_warnx("%s: transactional, not signed: %s (over %d): the "
+		    "relay would break the signature", c->msg.qid, why,
+		    MSGSAFE_LINE_MAX);
+		e->nsig = 0;
+	} else if (t.sigdesc[0])
 		log_info("%s: transactional %s", c->msg.qid, t.sigdesc);
+}
+
+/*
+ * hold_all - a copy that cannot go out safely (reason line_too_long or
+ * no_signing_key): one spool file, one row per recipient, blocked ones
+ * with their consent reason and allowed ones with reason, then discard:
+ * reviewable, nothing lost, nothing sent unsafe.  Mode monitor only logs
+ * it and lets the copy pass untouched.
+ */
+static void
+hold_all(struct conn *c, struct edits *e, struct verdict *v,
+    struct tally *t, const char *reason)
+{
+	struct msg *m = &c->msg;
+	char outcome[64];
+	size_t i;
+
+	memset(e, 0, sizeof(*e));
+	t->sigdesc[0] = '\0';		/* nothing is signed */
+	for (i = 0; i < m->nrcpt; i++)
+		if (!m->rcpt[i].unsub && m->rcpt[i].reason ==
+		    CONSENT_DELIVER) {
+			m->rcpt[i].held = reason;
+			t->held++;
+		}
+	snprintf(outcome, sizeof(outcome), "held=%s", reason);
+	if (c->rt->cfg->mode == MODE_MONITOR) {
+		log_would_quarantine(c);
+		log_decision(c, t, outcome);
+		set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
+		return;
+	}
+	if (quarantine_rcpts(c, pick_held, NULL) < 0) {
+		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+		    "local error in consent processing, try again later");
+		return;
+	}
+	set_verdict(v, VERDICT_DISCARD, NULL, NULL, NULL);
+	snprintf(outcome + strlen(outcome), sizeof(outcome) - strlen(outcome),
+	    " discarded");
+	log_decision(c, t, outcome);
+}
+
+/* from_domain - the From domain for the logs, or "?" */
+static const char *
+from_domain(const struct msg *m, char *out, size_t outlen)
+{
+	char why[WHY];
+	const char *v = msg_header(m, "From"), *d;
+
+	if (v == NULL || addr_from_header(v, out, outlen, why,
+	    sizeof(why)) < 0 || (d = addr_domain(out)) == NULL)
+		return "?";
+	return d;
+}
+
+/*
+ * no_key - OnNoSigningKey for a campaign copy no key signs: it is never
+ * sent unsigned with one-click headers unless the admin says accept (RFC
+ * 8058 section 4: the receiver needs them signed).  True when that made
+ * the verdict.
+ */
+static bool
+no_key(struct conn *c, struct edits *e, struct verdict *v, struct tally *t)
+{
+	const struct config *cfg = c->rt->cfg;
+	struct msg *m = &c->msg;
+	char addr[ADDR_MAX + 1];
+	const char *d = from_domain(m, addr, sizeof(addr));
+
+	switch (cfg->on_no_signing_key) {
+	case ONNOKEY_ACCEPT:
+		log_warnx("%s: no signing key for From domain %s: sent "
+		    "unsigned (OnNoSigningKey accept)", m->qid, d);
+		return false;
+	case ONNOKEY_QUARANTINE:
+		log_warnx("%s: no signing key for From domain %s: held "
+		    "(OnNoSigningKey quarantine)", m->qid, d);
+		hold_all(c, e, v, t, "no_signing_key");
+		return true;
+	case ONNOKEY_TEMPFAIL:
+		break;
+	}
+	log_warnx("%s: no signing key for From domain %s: %s (OnNoSigningKey "
+	    "tempfail)", m->qid, d, cfg->mode == MODE_MONITOR ?
+	    "would be deferred, passed untouched" : "deferred");
+	memset(e, 0, sizeof(*e));
+	if (cfg->mode == MODE_MONITOR) {
+		set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
+		log_decision(c, t, "deferred=no_signing_key");
+		return true;
+	}
+	set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.5",
+	    "no DKIM signing key for the From domain, try again later");
+	log_decision(c, t, "deferred=no_signing_key");
+	return true;
 }
 
 /* decide_campaign - see the file comment for the order of steps */
@@ -729,14 +854,21 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	struct msg *m = &c->msg;
 	bool monitor = cfg->mode == MODE_MONITOR, released;
 	struct tally t = { 0 };
+	char why[WHY], reply[160];
 	size_t keep, i;
+	int signed_ = 0;
 
-	if (msg_header(m, "From") == NULL) {
-		/* RFC 5322 section 3.6: From is required; nothing can be
-		 * signed or attributed.  Permanent: the sender must fix it. */
-		log_warnx("%s: campaign without From header: rejected", m->qid);
-		set_verdict(v, VERDICT_REJECT, "550", "5.6.0",
-		    "campaign message without From header");
+	if (msgsafe_author(m, why, sizeof(why)) < 0) {
+		/* RFC 5322 section 3.6: nothing can be signed or attributed.
+		 * Permanent: the sender must fix it. */
+		log_warnx("%s: campaign %s: %s", m->qid, monitor ?
+		    "would be rejected, passed unsigned" : "rejected", why);
+		snprintf(reply, sizeof(reply), "campaign message: %.120s",
+		    why);
+		if (monitor)
+			set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
+		else
+			set_verdict(v, VERDICT_REJECT, "550", "5.6.0", reply);
 		return;
 	}
 	(void)marker_ok(c);		/* a split copy: its list */
@@ -772,12 +904,7 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 		return;
 	}
 	keep = first_allowed(m);
-	if (monitor) {
-		if (decide_monitor(c, keep, e, &t) < 0)
-			goto tempfail;
-		return;
-	}
-	if (keep < m->nrcpt && (t.blocked > 0 || t.allowed > 1 ||
+	if (!monitor && keep < m->nrcpt && (t.blocked > 0 || t.allowed > 1 ||
 	    unsubmail_pending(c)) && !removal_sure(m)) {
 		/* the MTA might keep someone we remove: send every allowed
 		 * person their own copy and drop this message as a whole */
@@ -787,12 +914,32 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 		    m->qid);
 		keep = m->nrcpt;
 	}
-	/* personal headers only when this copy has exactly one recipient */
-	if (keep < m->nrcpt && personal_headers(c, m->rcpt[keep].addr, e) < 0)
+	/* Message-ID and Date before signing; split copies get the same */
+	if (t.allowed > 0 && msgsafe_add_missing(c, e) < 0)
 		goto tempfail;
-	if (keep < m->nrcpt && sign(c, e, &t, e->nadd > 0 &&
-	    cfg->unsubscribe_url != NULL) < 0)
+	/* personal headers only when this copy has exactly one recipient
+	 * (in monitor every recipient gets this copy) */
+	if (keep < m->nrcpt && (!monitor || m->nrcpt == 1) &&
+	    personal_headers(c, m->rcpt[keep].addr, e) < 0)
 		goto tempfail;
+	if (keep < m->nrcpt && (signed_ = sign(c, e, &t, e->nadd > 0 &&
+	    cfg->unsubscribe_url != NULL)) < 0)
+		goto tempfail;
+	if (signed_ > 0 && msgsafe_breaks(m, e->sig[0], why, sizeof(why))) {
+		/* Postfix's SMTP client would break it after we signed */
+		log_warnx("%s: campaign with a %s (over %d): the relay would "
+		    "break its signature: held as line_too_long", m->qid, why,
+		    MSGSAFE_LINE_MAX);
+		hold_all(c, e, v, &t, "line_too_long");
+		return;
+	}
+	if (keep < m->nrcpt && signed_ == 0 && c->rt->dkim != NULL &&
+	    no_key(c, e, v, &t))
+		return;
+	if (monitor) {
+		decide_monitor(c, &t);
+		return;
+	}
 	if ((e->del_rcpt = arena_alloc(&m->arena, (m->nrcpt + 1) *
 	    sizeof(char *))) == NULL)
 		goto tempfail;
@@ -847,15 +994,12 @@ void
 eom_decide(struct conn *c, struct edits *e, struct verdict *v)
 {
 	memset(e, 0, sizeof(*e));
-	if (c->msg.longest_line > 998)
-		log_warnx("%s: body line of %zu octets (over 998): the MTA "
-		    "may fold it after signing, breaking the DKIM signature",
-		    c->msg.qid, c->msg.longest_line);
 	if (c->msg.campaign)
 		decide_campaign(c, e, v);
 	else
 		decide_transactional(c, e, v);
-	if (v->kind == VERDICT_ACCEPT && drop_unsub_rcpts(&c->msg, e) < 0)
+	if (v->kind == VERDICT_ACCEPT && (drop_unsub_rcpts(&c->msg, e) < 0 ||
+	    msgsafe_edit_values(&c->msg, e) < 0))
 		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 		    "out of memory, try again later");
 }

@@ -30,7 +30,7 @@ struct verdict {
 	char text[256];		/* reply text, when rcode is set */
 };
 
-#define EDITS_MAX_ADD 4
+#define EDITS_MAX_ADD 6	/* Message-ID, Date, List-Unsubscribe, -Post, List-Id */
 #define EDITS_MAX_SIG 2
 
 struct hdr_del {

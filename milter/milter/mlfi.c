@@ -5,6 +5,13 @@
  * Threads: libmilter calls each connection's callbacks in one thread at a
  * time; the runtime is shared read-only.  xxfi_close may be the only callback
  * with a NULL private pointer.
+ *
+ * Header values: xxfi_negotiate asks for SMFIP_HDR_LEADSPC whenever the MTA
+ * offers it (Postfix 2.6+, Sendmail 8.14+), so that a value arrives exactly
+ * as it follows the colon (a fold right after "Name:" included) and header
+ * values we add are taken exactly as given (session.h, msgsafe.h).  Without
+ * it the MTA eats one space after the colon and the copies we re-render are
+ * only close to what came in.
  */
 #include "autoconf.h"
 
@@ -33,6 +40,16 @@ mlfi_set_runtime(const struct runtime *rt)
 	mlfi_rt = rt;
 }
 
+/*
+ * Between xxfi_negotiate and xxfi_connect there is no struct conn yet: the
+ * private pointer holds the address of one of these marks, which say what
+ * was negotiated (no allocation, so nothing leaks when the MTA goes away
+ * before connect).  Only mlfi_connect and mlfi_close see a mark.
+ */
+static char mark_leadspc, mark_plain;
+static bool warned_leadspc;		/* said once per process */
+
+#define IS_MARK(p) ((p) == &mark_leadspc || (p) == &mark_plain)
 #define CONN(ctx) ((struct conn *)smfi_getpriv(ctx))
 
 /* mlfi_reply - the one place a verdict becomes SMFIS_* and a reply */
@@ -91,14 +108,45 @@ sa_text(const _SOCK_ADDR *sa, char *out, size_t outlen)
 	return -1;
 }
 
+/*
+ * mlfi_negotiate - take the actions we need and the protocol steps
+ * libmilter chose from our callbacks, plus SMFIP_HDR_LEADSPC when offered
+ * (exact header values, see the file comment).
+ */
+static sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	(void)f0;
+	(void)f2;
+	(void)f3;
+	*pf0 = mlfi_desc.xxfi_flags;	/* libmilter checks the MTA has them */
+	*pf1 |= f1 & SMFIP_HDR_LEADSPC;	/* *pf1: libmilter's choice */
+	*pf2 = *pf3 = 0;
+	if ((f1 & SMFIP_HDR_LEADSPC) == 0 &&
+	    !__atomic_exchange_n(&warned_leadspc, true, __ATOMIC_RELAXED))
+		log_warnx("the MTA does not offer SMFIP_HDR_LEADSPC (milter "
+		    "protocol 6): split and quarantined copies may differ "
+		    "from the submitted message in the space after a colon");
+	(void)smfi_setpriv(ctx, (f1 & SMFIP_HDR_LEADSPC) != 0 ?
+	    &mark_leadspc : &mark_plain);
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
+	void *p = smfi_getpriv(ctx);
 	struct conn *c;
 	char *addr;
 
 	if ((c = conn_new(mlfi_rt)) == NULL)
 		return mlfi_tempfail(ctx, "out of memory");
+	/* no mark: a new SMTP session on the same milter connection
+	 * (SMFIC_QUIT_NC, protocol 6 only, so SMFIP_HDR_LEADSPC was
+	 * offered and taken at the negotiation before the first one) */
+	c->leadspc = p != &mark_plain;
 	addr = smfi_getsymval(ctx, "{client_addr}");
 	if (sa_text(sa, c->client_addr, sizeof(c->client_addr)) < 0)
 		(void)log_safe(addr ? addr : "unknown", c->client_addr,
@@ -338,7 +386,8 @@ mlfi_abort(SMFICTX *ctx)
 static sfsistat
 mlfi_close(SMFICTX *ctx)
 {
-	struct conn *c = CONN(ctx);
+	void *p = smfi_getpriv(ctx);
+	struct conn *c = IS_MARK(p) ? NULL : p;
 
 	(void)smfi_setpriv(ctx, NULL);
 	conn_free(&c);
@@ -359,4 +408,5 @@ struct smfiDesc mlfi_desc = {
 	.xxfi_eom = mlfi_eom,
 	.xxfi_abort = mlfi_abort,
 	.xxfi_close = mlfi_close,
+	.xxfi_negotiate = mlfi_negotiate,
 };

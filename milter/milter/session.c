@@ -125,6 +125,7 @@ void
 msg_begin(struct conn *c)
 {
 	msg_reset(c);
+	c->msg.leadspc = c->leadspc;
 }
 
 void
@@ -207,21 +208,28 @@ msg_add_body(struct msg *m, const unsigned char *chunk, size_t len)
 {
 	const unsigned char *p = chunk, *end = chunk + len, *nl;
 
+	/* a CRLF may be split between two chunks: m->body_cr remembers a CR
+	 * that ended the previous one */
 	while (p < end) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
 			m->line_len += (size_t)(end - p);
 			break;
 		}
 		m->line_len += (size_t)(nl - p);
-		if (m->line_len > 0 && nl > chunk && nl[-1] == '\r')
+		if (m->line_len > 0 && (nl > p ? nl[-1] == '\r' : m->body_cr))
 			m->line_len--;	/* CR of CRLF */
 		if (m->line_len > m->longest_line)
 			m->longest_line = m->line_len;
 		m->line_len = 0;
+		m->body_cr = false;
 		p = nl + 1;
 	}
-	if (m->line_len > m->longest_line)
-		m->longest_line = m->line_len;
+	if (len > 0)
+		m->body_cr = m->line_len > 0 && chunk[len - 1] == '\r';
+	/* the line so far, less a CR that may be the first half of CRLF (the
+	 * MTA ends every body line in CRLF) */
+	if (m->line_len - m->body_cr > m->longest_line)
+		m->longest_line = m->line_len - m->body_cr;
 	return buf_append(&m->body, chunk, len);
 }
 
@@ -232,8 +240,19 @@ msg_header(const struct msg *m, const char *name)
 
 	for (i = 0; i < m->nhdr; i++)
 		if (strcasecmp(m->hdr[i].name, name) == 0)
-			return m->hdr[i].value;
+			return m->hdr[i].value + strspn(m->hdr[i].value,
+			    " \t\r\n");
 	return NULL;
+}
+
+size_t
+msg_header_count(const struct msg *m, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nhdr; i++)
+		n += strcasecmp(m->hdr[i].name, name) == 0;
+	return n;
 }
 
 /* put_value - a header value with every line end made CRLF */
@@ -268,7 +287,8 @@ msg_render(struct msg *m, const char *extra,
 		if (skip != NULL && skip(m->hdr[i].name, arg))
 			continue;
 		if (buf_puts(&h, m->hdr[i].name) < 0 ||
-		    buf_puts(&h, *v == ' ' || *v == '\t' ? ":" : ": ") < 0 ||
+		    buf_puts(&h, m->leadspc || *v == ' ' || *v == '\t' ?
+		    ":" : ": ") < 0 ||
 		    put_value(&h, v) < 0 || buf_append(&h, "\r\n", 2) < 0)
 			goto nomem;
 	}

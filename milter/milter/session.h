@@ -43,11 +43,16 @@ struct rcpt {
 	char *addr;			/* msg arena: normalised; NULL if bad */
 	enum consent_reason reason;	/* decided at end of message */
 	bool unsub;			/* to the UnsubscribeMailto address */
+	const char *held;		/* static: quarantine reason of an
+					 * allowed recipient held anyway
+					 * ("line_too_long", ...), or NULL */
 };
 
 struct hdr {
 	char *name;			/* msg arena */
-	char *value;			/* msg arena, as libmilter gave it */
+	char *value;			/* msg arena, as libmilter gave it:
+					 * with msg.leadspc exactly the bytes
+					 * after the colon */
 };
 
 struct msg {
@@ -64,6 +69,13 @@ struct msg {
 	size_t line_len;		/* length of the body line so far */
 	size_t longest_line;		/* longest body line, octets */
 	bool campaign;			/* decided at end of headers */
+	bool leadspc;			/* header values exact (conn.leadspc) */
+	bool body_cr;			/* body so far ends in CR */
+	char *added_msgid;		/* msg arena: the Message-ID the
+					   milter added (msgsafe), or NULL */
+	char *added_hdrs;		/* msg arena: header lines the milter
+					 * added to every copy (msgsafe.h),
+					 * CRLF-ended, or NULL */
 	char list[CAMPAIGN_LIST_MAX + 1];
 };
 
@@ -74,6 +86,7 @@ struct conn {
 	char client_addr[64];		/* IP address text */
 	char helo[256];
 	char auth_user[256];		/* SASL login of the connection, or "" */
+	bool leadspc;			/* SMFIP_HDR_LEADSPC negotiated */
 	struct msg msg;
 };
 
@@ -106,15 +119,24 @@ int msg_add_header(struct msg *m, const char *name, const char *value);
  * breaks the signature).  -1 when out of memory. */
 int msg_add_body(struct msg *m, const unsigned char *chunk, size_t len);
 
-/* Value of the first header called name (case-insensitive), or NULL. */
+/* Value of the first header called name (case-insensitive), without the
+ * white space (and fold) that may follow the colon, or NULL. */
 const char *msg_header(const struct msg *m, const char *name);
+
+/* Number of header fields called name (case-insensitive). */
+size_t msg_header_count(const struct msg *m, const char *name);
 
 /*
  * The message as bytes for the quarantine and for re-submission: the headers
  * (skipping those for which skip() is true, when skip is not NULL), extra
  * (pre-rendered header lines, may be NULL), a blank line and the body.  Lines
- * end in CRLF.  Fills *out (msg arena for header text); returns the number of
- * iovecs used, or -1 when out of memory.
+ * end in CRLF.  With m->leadspc each field is "name:" and its value exactly
+ * as received (DESIGN "Message flow" item 5: a fold right after the colon,
+ * tabs and empty values stay as they were); without, "name: value" as
+ * libmilter's classic form suggests.  XXX white space between a field name
+ * and its colon (obsolete syntax) is lost: the MTA never passes it on.
+ * Fills *out (msg arena for header text); returns the number of iovecs
+ * used, or -1 when out of memory.
  */
 int msg_render(struct msg *m, const char *extra,
 	    bool (*skip)(const char *name, const void *arg), const void *arg,

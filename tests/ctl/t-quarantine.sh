@@ -164,3 +164,22 @@ check_err "quarantine list --force" 64 \
     "optinctl quarantine list: unknown option '--force'
 usage: optinctl [-c FILE] [--json] quarantine list [--reason R] [--list L] [--sender S] [--older-than AGE] [--all] | quarantine show ID | quarantine release ID [--force] | quarantine delete ID | quarantine purge [--older-than AGE]" \
     quarantine list --force
+
+# --- rows held whole by the milter: line_too_long, no_signing_key ----------------
+
+sl=20240101-000000-Q8-ffff.eml
+printf 'From: news@example.com\r\nSubject: long\r\n\r\n%s\r\n' "$(head -c 1200 /dev/zero | tr '\0' x)" > "$qdir/$sl"
+qrow 8 news@example.com ann@example.com news line_too_long $sl 1704067200
+qrow 9 news@example.com ann@example.com news no_signing_key $sl 1704067200
+check "quarantine list --reason line_too_long" 0 "$hdr
+8      2024-01-01T00:00:00Z line_too_long   news         <news@example.com> <ann@example.com>" \
+    quarantine list --reason line_too_long
+rm -f "$tmp/sm.args"
+check_err "release of a line_too_long row is refused" 65 \
+    "optinctl quarantine release: row 8: held because a line is over 998 octets, which the relay would break after signing: the milter would hold it again (have the sender send it re-encoded; --force tries anyway)" \
+    quarantine release 8
+if [ ! -e "$tmp/sm.args" ]; then ok; else bad "line_too_long: nothing sent"; fi
+check "release of a no_signing_key row" 0 "released 9 to <ann@example.com>" \
+    quarantine release 9
+check "release --force of a line_too_long row" 0 "released 8 to <ann@example.com>" \
+    quarantine release 8 --force

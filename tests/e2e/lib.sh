@@ -28,6 +28,7 @@
 #	PF_MILTER_DIR	$PF_BASE/milter, mode 0755: put a milter's socket there
 #	SINK_PORT, SINK_DIR (stored messages), SINK_LOG, SINK_PID
 #	MILTER_SOCK, MILTER_PID, MILTER_LOG	set by milter_start
+#	HOP_CONF, HOP_PORT, HOP_LOG	a second instance (next hop), hop_start
 
 E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_TOP=$(cd "${top_srcdir:-$E2E_HERE/../..}" && pwd)
@@ -57,6 +58,10 @@ SINK_LOG=""
 MILTER_PID=""
 MILTER_SOCK=""
 MILTER_LOG=""
+HOP_CONF=""
+HOP_QUEUE=""
+HOP_PORT=""
+HOP_LOG=""
 
 # ---------------------------------------------------------------- basics
 
@@ -121,6 +126,7 @@ e2e_cleanup()
 {
 	local pid
 	pf_stop
+	hop_stop
 	sink_stop
 	for pid in $E2E_PIDS; do
 		e2e_kill_pid "$pid"
@@ -565,6 +571,46 @@ pf_stop()
 	done
 	kill -KILL "$pid" 2>/dev/null
 	return 0
+}
+
+# hop_start [key=value ...] - a second Postfix instance under $PF_BASE/hop
+# that relays everything to the sink: the next hop after the instance
+# pf_start starts, for tests of what survives a relay (give pf_start
+# "relayhost = [127.0.0.1]:$HOP_PORT").  Extra main.cf settings may follow.
+# Sets HOP_CONF, HOP_PORT, HOP_LOG; e2e_cleanup stops it.  Call after
+# sink_start and before pf_start (it borrows pf_start and restores PF_*).
+hop_start()
+{
+	local base=$PF_BASE conf=$PF_CONF queue=$PF_QUEUE log=$PF_LOG \
+	    port=$PF_PORT milter=$PF_MILTER rc=0
+	mkdir -m 0755 "$base/hop" || return 1
+	pf_start "$base/hop" "" "myhostname = hop.example.test" "$@" || rc=1
+	HOP_CONF=$PF_CONF HOP_QUEUE=$PF_QUEUE HOP_PORT=$PF_PORT HOP_LOG=$PF_LOG
+	PF_BASE=$base PF_CONF=$conf PF_QUEUE=$queue PF_LOG=$log PF_PORT=$port
+	PF_MILTER=$milter
+	return $rc
+}
+
+# hop_stop - stop the instance hop_start started
+hop_stop()
+{
+	local conf=$PF_CONF queue=$PF_QUEUE
+	[ -n "$HOP_QUEUE" ] || return 0
+	PF_CONF=$HOP_CONF PF_QUEUE=$HOP_QUEUE
+	pf_stop
+	PF_CONF=$conf PF_QUEUE=$queue
+	HOP_QUEUE=""
+}
+
+# hop_wait_empty TIMEOUT - pf_wait_empty for the hop_start instance
+hop_wait_empty()
+{
+	local queue=$PF_QUEUE conf=$PF_CONF rc
+	PF_QUEUE=$HOP_QUEUE PF_CONF=$HOP_CONF
+	pf_wait_empty "$@"
+	rc=$?
+	PF_QUEUE=$queue PF_CONF=$conf
+	return $rc
 }
 
 # pf_flush - attempt delivery of all queued mail now

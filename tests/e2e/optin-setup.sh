@@ -3,8 +3,10 @@
 # config.  Sourced after lib.sh and e2e_init.
 #
 #	optin_setup [extra config lines]   writes $OPTIN_DIR/optin-milter.conf
+#	optin_start [extra config lines]   sink, optin_setup, milter, Postfix
 #	optin_records                      DKIM TXT records for dkim_verify.py
 #	optin_token_rcpt, optin_bad_tokens who a copy's token names
+#	optin_two_from FILE                the milter refuses FILE (two From)
 #
 # The unsubscribe tests (t-unsub-*.sh) build their own small database and
 # run optin-unsubd; they share:
@@ -109,6 +111,19 @@ EOC
 	optin_db "$OPTIN_DIR/optin-milter.conf"
 }
 
+# optin_start [config lines...] - the usual start of a test: the sink,
+# optin_setup with these lines, the milter and Postfix (smtpd_milters and
+# non_smtpd_milters); on a failure, count it and stop
+optin_start()
+{
+	sink_start || { e2e_fail "sink starts"; e2e_done; }
+	optin_setup "$@" || { e2e_fail "consent database set up"; e2e_done; }
+	milter_start "$OPTIN_DIR/optin-milter.conf" ||
+		{ e2e_fail "milter starts"; e2e_done; }
+	pf_start "$PF_BASE" "unix:$MILTER_SOCK" ||
+		{ e2e_fail "postfix starts"; e2e_done; }
+}
+
 # optin_records FILE [CONF] - "name<TAB>text" DKIM records of the keys
 optin_records()
 {
@@ -163,6 +178,14 @@ optin_bad_tokens()
 		[ "$rcpts" = "$who" ] ||
 		    echo "$(sink_header "$f" Message-ID): $rcpts -> $who"
 	done
+}
+
+# optin_two_from FILE - true when message FILE has more than one From
+# field: the milter refuses such a campaign (550 5.6.0, t-signsafe.sh), so
+# the corpus tests that expect delivery leave it out
+optin_two_from()
+{
+	[ "$(tr -d '\r' < "$1" | sed '/^$/q' | grep -ci '^from:')" -gt 1 ]
 }
 
 # optin_need_cmds CMD... - fail the test and stop unless every CMD is

@@ -81,17 +81,48 @@ T.campaign_headers = {
 }
 T.campaign_body = "Hello,\r\nthe November news.\r\n"
 
+-- one message: MAIL FROM from with queue ID qid, each recipient of rcpts
+-- (must be accepted), the headers hdrs (end of headers must continue) and
+-- body; returns the reply to end of message
+function T.message(conn, qid, from, rcpts, hdrs, body)
+	T.mail(conn, from, qid)
+	for _, r in ipairs(rcpts) do
+		T.check(T.rcpt(conn, r) == SMFIR_CONTINUE, "rcpt " .. r)
+	end
+	T.check(T.headers(conn, hdrs) == SMFIR_CONTINUE, qid .. ": eoh")
+	T.body(conn, body)
+	return T.eom(conn)
+end
+
 -- the usual campaign: MAIL FROM news@example.com with queue ID qid, each
 -- recipient of rcpts (must be accepted), the campaign headers and body;
 -- returns the reply to end of message
 function T.campaign(conn, qid, rcpts)
-	T.mail(conn, "<news@example.com>", qid)
-	for _, r in ipairs(rcpts) do
-		T.check(T.rcpt(conn, r) == SMFIR_CONTINUE, "rcpt " .. r)
+	return T.message(conn, qid, "<news@example.com>", rcpts,
+	    T.campaign_headers, T.campaign_body)
+end
+
+-- the campaign headers with the fields of extra (a list of {name, value})
+-- in front, in place of the campaign fields of the same names
+function T.campaign_with(extra)
+	local hdrs, named = {}, {}
+	for _, h in ipairs(extra) do
+		table.insert(hdrs, h)
+		named[h[1]] = true
 	end
-	T.check(T.headers(conn, T.campaign_headers) == SMFIR_CONTINUE, "eoh")
-	T.body(conn, T.campaign_body)
-	return T.eom(conn)
+	for _, h in ipairs(T.campaign_headers) do
+		if not named[h[1]] then table.insert(hdrs, h) end
+	end
+	return hdrs
+end
+
+-- the quarantine rows, "QID recipient=reason" by id, must be want, all in
+-- one spool file (a message held whole)
+function T.check_held(want, label)
+	T.check(T.sql("select queue_id || ' ' || recipient || '=' || reason " ..
+	    "from quarantine order by id") == want, label .. ": quarantine rows")
+	T.check(T.sql("select count(distinct spool_file) from quarantine") ==
+	    "1", label .. ": one spool file")
 end
 
 -- the rest of an unsubscribe request by mail after its RCPTs: headers,

@@ -164,6 +164,49 @@ t_from_header(void **state)
 	}
 }
 
+/* RFC 5322 section 3.4 address lists: how many mailboxes (-1: broken) */
+static const struct {
+	const char *label, *in;
+	int want;
+} count_cases[] = {
+	{ "one bare", "news@example.com", 1 },
+	{ "one with name", "News <news@example.com>", 1 },
+	{ "two", "a@example.com, B <b@example.com>", 2 },
+	{ "quoted comma", "\"Doe, John\" <j@example.com>", 1 },
+	{ "unquoted comma in name", "Doe, John <j@example.com>", 2 },
+	{ "comment with comma", "j@example.com (Doe, John)", 1 },
+	{ "nested comment", "j@example.com (a (b, c) d)", 1 },
+	{ "quoted pair", "\"a \\\" , b\" <j@example.com>", 1 },
+	{ "folded list", "a@example.com,\r\n b@example.com", 2 },
+	{ "empty list elements", "a@example.com, , b@example.com,", 2 },
+	{ "empty", "", 0 },
+	{ "only space", " \t", 0 },
+	{ "empty group", "undisclosed-recipients:;", 0 },
+	{ "group of two", "team: a@example.com, b@example.com;", 2 },
+	{ "group and mailbox", "team: a@example.com;, c@example.com", 2 },
+	{ "route colon", "<@relay.example:j@example.com>", 1 },
+	{ "open quote", "\"Doe <j@example.com>", -1 },
+	{ "open comment", "j@example.com (Doe", -1 },
+	{ "stray close", "j@example.com )", -1 },
+	{ "open angle", "Doe <j@example.com", -1 },
+	{ "open group", "team: a@example.com", -1 },
+};
+
+static void
+t_list_count(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(count_cases) / sizeof(count_cases[0]); i++) {
+		int got = addr_list_count(count_cases[i].in);
+
+		if (got != count_cases[i].want)
+			CASE_FAIL(count_cases[i].label, "got %d, want %d", got,
+			    count_cases[i].want);
+	}
+}
+
 static void
 t_path_mailbox(void **state)
 {
@@ -294,6 +337,7 @@ main(void)
 		cmocka_unit_test(t_normalize),
 		cmocka_unit_test(t_from_header),
 		cmocka_unit_test(t_path_mailbox),
+		cmocka_unit_test(t_list_count),
 		cmocka_unit_test(t_small_buffer),
 		cmocka_unit_test(t_domain),
 		cmocka_unit_test(t_to_unicode),
