@@ -33,7 +33,8 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 				   (SQLite: synchronous=FULL; PostgreSQL
 				   commits are durable anyway) */
 
-/* The schema version this build knows (PRAGMA user_version). */
+/* The SQLite schema version this build knows (PRAGMA user_version);
+ * PostgreSQL has its own (store_pgsql.h). */
 #define STORE_SCHEMA_VERSION 2
 
 /*

@@ -14,6 +14,13 @@
 
 #include "store-private.h"
 
+/*
+ * The PostgreSQL schema version (table optin_schema).  XXX: version 1 has
+ * no feedback tables (SQLite's version 2): on PostgreSQL the feedback calls
+ * answer STORE_ERROR (store.c no_feedback) until they are added.
+ */
+#define PGSQL_SCHEMA_VERSION 1
+
 /* The prepared statements, by number (their text: pgsql_stmts[]). */
 enum pgsql_stmt {
 	P_SETTINGS,

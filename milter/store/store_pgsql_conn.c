@@ -617,15 +617,15 @@ pg_setup(struct pg *p, const struct config *cfg, unsigned flags, char *why,
 		if (!p->base.created)	/* made by someone else meanwhile */
 			return pg_setup(p, cfg, flags & ~STORE_CREATE, why,
 			    whylen);
-		version = STORE_SCHEMA_VERSION;
+		version = PGSQL_SCHEMA_VERSION;
 	}
 	p->base.version = version;
-	if (version == STORE_SCHEMA_VERSION ||
-	    ((flags & STORE_MIGRATE) != 0 && version < STORE_SCHEMA_VERSION))
+	if (version == PGSQL_SCHEMA_VERSION ||
+	    ((flags & STORE_MIGRATE) != 0 && version < PGSQL_SCHEMA_VERSION))
 		return STORE_OK;
 	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
-	    "knows version %d%s", p->name, version, STORE_SCHEMA_VERSION,
-	    version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
+	    "knows version %d%s", p->name, version, PGSQL_SCHEMA_VERSION,
+	    version < PGSQL_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
 	return STORE_ERROR;
 }
 
@@ -680,10 +680,10 @@ pgsql_migrate(struct store *st, int *from_r, int *to_r, char *why,
 			return rs;
 		p->base.version = *to_r = migrations[i].to;
 	}
-	if (p->base.version != STORE_SCHEMA_VERSION) {
+	if (p->base.version != PGSQL_SCHEMA_VERSION) {
 		snprintf(why, whylen, "ConsentDB %s: no migration from schema "
 		    "version %d to %d", p->name, p->base.version,
-		    STORE_SCHEMA_VERSION);
+		    PGSQL_SCHEMA_VERSION);
 		return STORE_ERROR;
 	}
 	return STORE_OK;
