@@ -191,7 +191,7 @@ int store_table_insert_sql(const struct store_table *tab, char prefix,
 /* sql/pgsql/schema.sql, compiled in from the file.  Static string. */
 const char *store_pgsql_schema(void);
 
-/* The migration SQL to schema version `to` compiled into store_sqlite.c
+/* The migration SQL to schema version `to` compiled into store_sqlite_open.c
  * (identical to sql/sqlite-NNN-*.sql); NULL when there is none. */
 const char *store_sqlite_migration(int to);
 
@@ -229,7 +229,7 @@ enum store_status sqfb_campaign_resume(struct store *st,
 enum store_status sqfb_campaign_ls(struct store *st, store_pause_fn *fn,
 	    void *ctx, char *why, size_t whylen);
 
-/* The schema text compiled into store_sqlite.c (identical to
+/* The schema text compiled into store_sqlite_open.c (identical to
  * sql/schema.sql; the unit test compares them).  Static string. */
 const char *store_sqlite_schema(void);
 

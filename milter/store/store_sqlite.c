@@ -1,6 +1,14 @@
 /*
  * store_sqlite.c - the SQLite backend of the consent store (store.h,
- * store-private.h).
+ * store-private.h): the statement table and the helpers that run it,
+ * transactions, and the operations on one address (lookups, lists,
+ * subscriptions, suppressions, the import of one row); the backend table.
+ *
+ * The backend is four files sharing store_sqlite.h: store_sqlite_open.c
+ * (open, close, settings, schema and migrations), this file,
+ * store_sqlite_admin.c (quarantine rows, event listing, forget,
+ * checkpoint, members, stats, copy-store) and store_sqlite_fb.c
+ * (feedback).
  *
  * One handle per thread (the milter opens one per connection thread);
  * connections are opened with SQLITE_OPEN_NOMUTEX and must not be shared
@@ -8,227 +16,25 @@
  * use, with bound parameters, and reset right after use so that no read
  * transaction stays open between calls.  The lookup done per recipient is
  * one statement returning both the suppression and the subscription state.
- *
- * Settings per connection: WAL, synchronous=NORMAL (FULL with
- * STORE_DURABLE: the WAL is synced at each commit), foreign_keys on (off,
- * with a 256 MiB page cache, for STORE_BULK), busy timeout DBBusyTimeout,
- * and secure_delete on every connection that may write: deleted content is
- * overwritten with zeros, whoever deletes it (a subscription rewritten by
- * the milter as well as a person erased by optinctl), so that a TRUNCATE
- * checkpoint (sq_checkpoint) leaves no old copy in any file.
  * A database that is busy, locked, unreadable or unopenable is
  * STORE_TEMPFAIL, never "not found" (STYLE.md section 4).
  * Single changes run in BEGIN IMMEDIATE (so that waiting for the write lock
  * goes through the busy handler), or in a savepoint when the caller holds a
  * transaction from store_begin().
- *
- * The schema text below is sql/schema.sql verbatim (tests/unit/test_store.c
- * compares the two); change both in the same commit, and only through a
- * numbered migration once released.
  */
 #include "autoconf.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
-#include "config.h"
-#include "store-private.h"
+#include "store_sqlite.h"
 
-/* sql/schema.sql, verbatim */
-static const char schema_sql[] =
-	"-- schema.sql - optin-milter consent store, schema version 1.\n"
-	"--\n"
-	"-- DESIGN \"Consent model\".  Addresses are normalised (addr_normalize) before\n"
-	"-- they reach the database; times are integer seconds since the epoch; state\n"
-	"-- and reason words are DESIGN's exact words.  The text of this file is\n"
-	"-- compiled into the programs (milter/store_sqlite.c, schema_sql[], kept\n"
-	"-- identical and compared by tests/unit/test_store.c); later versions come as\n"
-	"-- numbered migrations, never as edits to this file.\n"
-	"\n"
-	"CREATE TABLE lists (\n"
-	"\tlist_id\t\tTEXT PRIMARY KEY NOT NULL,\n"
-	"\tname\t\tTEXT,\n"
-	"\tdouble_opt_in\tINTEGER NOT NULL DEFAULT 0 CHECK (double_opt_in IN (0, 1)),\n"
-	"\tcreated_at\tINTEGER NOT NULL\n"
-	");\n"
-	"\n"
-	"CREATE TABLE subscriptions (\n"
-	"\taddress\t\tTEXT NOT NULL,\n"
-	"\tlist_id\t\tTEXT NOT NULL REFERENCES lists (list_id),\n"
-	"\tstatus\t\tTEXT NOT NULL\n"
-	"\t\t\tCHECK (status IN ('pending', 'opted_in', 'opted_out')),\n"
-	"\tsource\t\tTEXT,\n"
-	"\tupdated_at\tINTEGER NOT NULL,\n"
-	"\tPRIMARY KEY (address, list_id)\n"
-	") WITHOUT ROWID;\n"
-	"\n"
-	"CREATE INDEX subscriptions_list ON subscriptions (list_id, status);\n"
-	"\n"
-	"-- Global suppression of campaign mail.  An erased person is kept only as a\n"
-	"-- keyed hash of the address (reason 'erased').\n"
-	"CREATE TABLE suppressions (\n"
-	"\taddress\t\tTEXT PRIMARY KEY NOT NULL,\n"
-	"\treason\t\tTEXT NOT NULL\n"
-	"\t\t\tCHECK (reason IN ('unsubscribed_all', 'hard_bounce',\n"
-	"\t\t\t    'complaint', 'erased', 'manual')),\n"
-	"\tcreated_at\tINTEGER NOT NULL\n"
-	") WITHOUT ROWID;\n"
-	"\n"
-	"-- Append-only proof of consent.  Rows are never changed; erasure may delete\n"
-	"-- a person's rows (and keeps a hashed suppression instead).\n"
-	"CREATE TABLE consent_events (\n"
-	"\tid\t\tINTEGER PRIMARY KEY,\n"
-	"\taddress\t\tTEXT NOT NULL,\n"
-	"\tlist_id\t\tTEXT,\n"
-	"\tevent\t\tTEXT NOT NULL,\n"
-	"\tsource\t\tTEXT,\n"
-	"\tevidence\tTEXT,\n"
-	"\tremote_addr\tTEXT,\n"
-	"\tuser_agent\tTEXT,\n"
-	"\toccurred_at\tINTEGER NOT NULL\n"
-	");\n"
-	"\n"
-	"CREATE INDEX consent_events_address ON consent_events (address, occurred_at);\n"
-	"\n"
-	"CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events\n"
-	"BEGIN\n"
-	"\tSELECT RAISE(ABORT, 'consent_events is append-only');\n"
-	"END;\n"
-	"\n"
-	"-- One row per blocked recipient of a quarantined message; spool_file is\n"
-	"-- relative to QuarantineDir and may be shared by several rows.\n"
-	"CREATE TABLE quarantine (\n"
-	"\tid\t\tINTEGER PRIMARY KEY,\n"
-	"\tqueue_id\tTEXT,\n"
-	"\tmessage_id\tTEXT,\n"
-	"\tsender\t\tTEXT,\n"
-	"\trecipient\tTEXT NOT NULL,\n"
-	"\tlist_id\t\tTEXT,\n"
-	"\treason\t\tTEXT NOT NULL,\n"
-	"\tspool_file\tTEXT NOT NULL,\n"
-	"\treceived_at\tINTEGER NOT NULL,\n"
-	"\treleased_at\tINTEGER\n"
-	");\n"
-	"\n"
-	"CREATE INDEX quarantine_recipient ON quarantine (recipient);\n"
-	"CREATE INDEX quarantine_received ON quarantine (received_at);\n"
-	"CREATE INDEX quarantine_spool ON quarantine (spool_file);\n"
-	"\n"
-	"PRAGMA user_version = 1;\n";
-
-/*
- * Numbered migrations: migrations[i] takes the schema from version
- * migrations[i].to - 1 to .to, and its SQL ends by setting user_version.
- * Each is sql/sqlite-NNN-*.sql verbatim; the table ends with { 0, NULL }.
- * A new database gets schema_sql, then every migration.
- */
-static const struct {
-	int to;
-	const char *sql;
-} migrations[] = {
-	{ 2,
-	    "-- sqlite-002-feedback.sql - schema version 1 -> 2: bounces and complaints\n"
-	    "-- (DESIGN \"Feedback: bounces and complaints\").  Compiled into\n"
-	    "-- milter/store/store_sqlite.c (migrations[]; tests/unit/test_store.c\n"
-	    "-- compares the two).\n"
-	    "--\n"
-	    "-- feedback: one row per report optin-feedback read, acted on or not.\n"
-	    "-- address is NULL when the report named nobody we could trust; kind is\n"
-	    "-- hard_bounce, soft_bounce, policy_bounce, complaint, auto_reply or\n"
-	    "-- unusable; acted says whether it changed consent.  The evidence columns are\n"
-	    "-- the report's own words (reporting MTA, RFC 3463 status, diagnostic text,\n"
-	    "-- arrival date) and are never trusted for identity.\n"
-	    "CREATE TABLE feedback (\n"
-	    "	id		INTEGER PRIMARY KEY,\n"
-	    "	address		TEXT,\n"
-	    "	list_id		TEXT,\n"
-	    "	campaign	TEXT,\n"
-	    "	kind		TEXT NOT NULL\n"
-	    "			CHECK (kind IN ('hard_bounce', 'soft_bounce',\n"
-	    "			    'policy_bounce', 'complaint', 'auto_reply',\n"
-	    "			    'unusable')),\n"
-	    "	status		TEXT,\n"
-	    "	reporting_mta	TEXT,\n"
-	    "	diagnostic	TEXT,\n"
-	    "	arrival		TEXT,\n"
-	    "	identity	TEXT NOT NULL,\n"
-	    "	acted		INTEGER NOT NULL DEFAULT 0 CHECK (acted IN (0, 1)),\n"
-	    "	received_at	INTEGER NOT NULL\n"
-	    ");\n"
-	    "\n"
-	    "CREATE INDEX feedback_address ON feedback (address, kind, received_at);\n"
-	    "CREATE INDEX feedback_campaign ON feedback (campaign, kind, received_at);\n"
-	    "\n"
-	    "-- Campaigns paused by too many policy refusals, until optinctl campaign\n"
-	    "-- resume deletes the row.\n"
-	    "CREATE TABLE campaign_pauses (\n"
-	    "	campaign	TEXT PRIMARY KEY NOT NULL,\n"
-	    "	reason		TEXT NOT NULL,\n"
-	    "	paused_at	INTEGER NOT NULL\n"
-	    ") WITHOUT ROWID;\n"
-	    "\n"
-	    "-- Copies sent per campaign and list (the milter adds to it; the base of the\n"
-	    "-- bounce and complaint rates).\n"
-	    "CREATE TABLE campaign_sent (\n"
-	    "	campaign	TEXT NOT NULL,\n"
-	    "	list_id		TEXT NOT NULL,\n"
-	    "	sent		INTEGER NOT NULL DEFAULT 0,\n"
-	    "	PRIMARY KEY (campaign, list_id)\n"
-	    ") WITHOUT ROWID;\n"
-	    "\n"
-	    "PRAGMA user_version = 2;\n"
-	},
-	{ 0, NULL }
-};
-
-enum stmt {
-	STMT_BEGIN,
-	STMT_COMMIT,
-	STMT_ROLLBACK,
-	STMT_SAVEPOINT,
-	STMT_RELEASE,
-	STMT_ROLLBACK_TO,
-	STMT_LOOKUP,
-	STMT_LIST_GET,
-	STMT_LIST_ADD,
-	STMT_LIST_LS,
-	STMT_SUB_SET,
-	STMT_EVENT_ADD,
-	STMT_SUPPRESS,
-	STMT_SUPPRESSION,
-	STMT_SUBS,
-	STMT_QUARANTINE_ADD,
-	STMT_LOOKUP2,
-	STMT_BEGIN_READ,
-	STMT_SUB_GET,
-	STMT_SUPP_COUNT,
-	STMT_EVENTS,
-	STMT_EVER_IN,
-	STMT_DEL_SUBS,
-	STMT_DEL_EVENTS,
-	STMT_DEL_QROWS,
-	STMT_DEL_SUPP,
-	STMT_DEL_FEEDBACK,
-	STMT_QLS,
-	STMT_QREL,
-	STMT_QDEL,
-	STMT_SPOOL_REFS,
-	STMT_MEMBERS,
-	STMT_OPTOUT_ADDRS,
-	STMT_STATS,
-	STMT_SUPP_PREFIX,
-	STMT_COUNT
-};
-
+/* The text of each statement of enum stmt (store_sqlite.h). */
 static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
@@ -341,13 +147,6 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " WHERE address >= ?1 AND address < ?2)",
 };
 
-struct sq {
-	struct store base;		/* first: store.c sees this */
-	sqlite3 *db;			/* owned */
-	sqlite3_stmt *stmt[STMT_COUNT];	/* owned, prepared on first use */
-	char *path;			/* owned */
-};
-
 /* sq_kind - the store status for an SQLite result code */
 static enum store_status
 sq_kind(int rc)
@@ -371,7 +170,7 @@ sq_kind(int rc)
 }
 
 /* sq_fail - fill why for a failed SQLite call and return its status */
-static enum store_status
+enum store_status
 sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
 {
 	const char *msg;
@@ -398,7 +197,7 @@ stmt_get(struct sq *s, enum stmt i, sqlite3_stmt **stp)
 }
 
 /* stmt_done - reset a statement after use and drop its bindings */
-static void
+void
 stmt_done(sqlite3_stmt *stmt)
 {
 	(void)sqlite3_reset(stmt);
@@ -436,7 +235,7 @@ stmt_bindv(sqlite3_stmt *stmt, const char *types, va_list ap)
 
 /* stmt_start - the prepared statement i with its parameters bound from
  * the arguments as stmt_bindv() reads types */
-static int
+int
 stmt_start(struct sq *s, enum stmt i, sqlite3_stmt **stp, const char *types,
     ...)
 {
@@ -453,7 +252,7 @@ stmt_start(struct sq *s, enum stmt i, sqlite3_stmt **stp, const char *types,
 
 /* stmt_exec - run statement i once, parameters bound as stmt_start(), and
  * reset it; SQLITE_OK when it ran to completion, else the failing code */
-static int
+int
 stmt_exec(struct sq *s, enum stmt i, const char *types, ...)
 {
 	sqlite3_stmt *stmt;
@@ -470,11 +269,11 @@ stmt_exec(struct sq *s, enum stmt i, const char *types, ...)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* rows_end - after a loop over the rows of stmt ended with rc: reset it;
+/* sq_rows_end - after a loop over the rows of stmt ended with rc: reset it;
  * STORE_OK when the loop saw every row (or stopped on purpose with rc set
  * to SQLITE_DONE), else the failure named what */
-static enum store_status
-rows_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
+enum store_status
+sq_rows_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
     char *why, size_t whylen)
 {
 	enum store_status rs = STORE_OK;
@@ -485,9 +284,9 @@ rows_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
 	return rs;
 }
 
-/* bad_row - reset stmt after a row of table that breaks the schema */
-static enum store_status
-bad_row(struct sq *s, sqlite3_stmt *stmt, const char *table, char *why,
+/* sq_bad_row - reset stmt after a row of table that breaks the schema */
+enum store_status
+sq_bad_row(struct sq *s, sqlite3_stmt *stmt, const char *table, char *why,
     size_t whylen)
 {
 	snprintf(why, whylen, "ConsentDB %s: bad row in %s", s->path, table);
@@ -496,7 +295,7 @@ bad_row(struct sq *s, sqlite3_stmt *stmt, const char *table, char *why,
 }
 
 /* sq_run - run the parameterless statement i to completion */
-static enum store_status
+enum store_status
 sq_run(struct sq *s, enum stmt i, char *why, size_t whylen)
 {
 	sqlite3_stmt *stmt;
@@ -512,80 +311,23 @@ sq_run(struct sq *s, enum stmt i, char *why, size_t whylen)
 }
 
 /*
- * sq_exec_script - run every statement of sql (open-time pragmas, the
- * schema, migrations: constant text, no data); *int_r (may be NULL) gets the
- * first column of the first row returned, if any.
- */
-static int
-sq_exec_script(struct sq *s, const char *sql, int *int_r)
-{
-	sqlite3_stmt *stmt;
-	const char *tail;
-	bool got = false;
-	int rc;
-
-	while (sql != NULL && *sql != '\0') {
-		rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, &tail);
-		if (rc != SQLITE_OK)
-			return rc;
-		sql = tail;
-		if (stmt == NULL)	/* only space or comments left */
-			break;
-		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-			if (int_r != NULL && !got) {
-				*int_r = sqlite3_column_int(stmt, 0);
-				got = true;
-			}
-		}
-		(void)sqlite3_finalize(stmt);
-		if (rc != SQLITE_DONE)
-			return rc;
-	}
-	return SQLITE_OK;
-}
-
-/* sq_tx_script - run a script inside BEGIN IMMEDIATE ... COMMIT */
-static enum store_status
-sq_tx_script(struct sq *s, const char *sql, const char *what, char *why,
-    size_t whylen)
-{
-	enum store_status st;
-	int rc;
-
-	if ((st = sq_run(s, STMT_BEGIN, why, whylen)) != STORE_OK)
-		return st;
-	if ((rc = sq_exec_script(s, sql, NULL)) != SQLITE_OK) {
-		st = sq_fail(s, rc, what, why, whylen);
-		if (!sqlite3_get_autocommit(s->db))
-			(void)sq_run(s, STMT_ROLLBACK, why, 0);
-		return st;
-	}
-	if ((st = sq_run(s, STMT_COMMIT, why, whylen)) != STORE_OK) {
-		if (!sqlite3_get_autocommit(s->db))
-			(void)sq_run(s, STMT_ROLLBACK, why, 0);
-		return st;
-	}
-	return STORE_OK;
-}
-
-/*
- * tx_enter - make the following changes atomic: BEGIN IMMEDIATE when no
+ * sq_tx_enter - make the following changes atomic: BEGIN IMMEDIATE when no
  * transaction is open (*own_r true), else a savepoint inside the caller's.
  */
-static enum store_status
-tx_enter(struct sq *s, bool *own_r, char *why, size_t whylen)
+enum store_status
+sq_tx_enter(struct sq *s, bool *own_r, char *why, size_t whylen)
 {
 	*own_r = sqlite3_get_autocommit(s->db) != 0;
 	return sq_run(s, *own_r ? STMT_BEGIN : STMT_SAVEPOINT, why, whylen);
 }
 
 /*
- * tx_leave - commit (ok) or undo what tx_enter began.  After an error
+ * sq_tx_leave - commit (ok) or undo what sq_tx_enter began.  After an error
  * SQLite may have rolled the whole transaction back already; then there is
  * nothing left to undo.
  */
-static enum store_status
-tx_leave(struct sq *s, bool own, bool ok, char *why, size_t whylen)
+enum store_status
+sq_tx_leave(struct sq *s, bool own, bool ok, char *why, size_t whylen)
 {
 	enum store_status st;
 
@@ -604,207 +346,6 @@ tx_leave(struct sq *s, bool own, bool ok, char *why, size_t whylen)
 		(void)sq_run(s, STMT_RELEASE, why, 0);
 	}
 	return st;
-}
-
-/* sq_close - finalize every statement and close the connection */
-static void
-sq_close(struct store *st)
-{
-	struct sq *s = (struct sq *)st;
-	size_t i;
-
-	for (i = 0; i < STMT_COUNT; i++)
-		(void)sqlite3_finalize(s->stmt[i]);
-	(void)sqlite3_close_v2(s->db);
-	free(s->path);
-	free(s);
-}
-
-static enum store_status sq_migrate(struct store *st, int *from_r,
-    int *to_r, char *why, size_t whylen);
-
-/* sq_setup - per-connection settings, then check (or create) the schema */
-static enum store_status
-sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
-    size_t whylen)
-{
-	int rc, version = 0, ntables = 0;
-	enum store_status st;
-
-	(void)sqlite3_busy_timeout(s->db, (int)cfg->db_busy_timeout);
-	/* STORE_BULK: the caller checks lists itself; the per-row foreign
-	 * key check would cost a third of an import */
-	rc = sq_exec_script(s, (flags & STORE_BULK) != 0 ?
-	    "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL;"
-	    " PRAGMA cache_size = -262144;" :
-	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL);
-	if (rc == SQLITE_OK && (flags & STORE_DURABLE) != 0)
-		rc = sq_exec_script(s, "PRAGMA synchronous = FULL", NULL);
-	if (rc != SQLITE_OK)
-		return sq_fail(s, rc, "settings", why, whylen);
-	if ((flags & STORE_READONLY) == 0) {
-		rc = sq_exec_script(s, "PRAGMA journal_mode = WAL", NULL);
-		if (rc != SQLITE_OK)
-			return sq_fail(s, rc, "journal_mode WAL", why, whylen);
-		/* erasure: freed cells and pages are zeroed (DESIGN
-		 * "Consent model"); builds differ in the default */
-		rc = sq_exec_script(s, "PRAGMA secure_delete = ON", NULL);
-		if (rc != SQLITE_OK)
-			return sq_fail(s, rc, "secure_delete", why, whylen);
-	}
-	if ((rc = sq_exec_script(s, "PRAGMA user_version", &version))
-	    != SQLITE_OK)
-		return sq_fail(s, rc, "schema version", why, whylen);
-	if (version == 0) {
-		rc = sq_exec_script(s, "SELECT count(*) FROM sqlite_master",
-		    &ntables);
-		if (rc != SQLITE_OK)
-			return sq_fail(s, rc, "schema", why, whylen);
-		if (ntables > 0) {
-			snprintf(why, whylen, "ConsentDB %s: not an "
-			    "optin-milter database (schema version 0)",
-			    s->path);
-			return STORE_ERROR;
-		}
-		if ((flags & STORE_CREATE) == 0 ||
-		    (flags & STORE_READONLY) != 0) {
-			snprintf(why, whylen, "ConsentDB %s: empty database "
-			    "(create it with optinctl init)", s->path);
-			return STORE_ERROR;
-		}
-		st = sq_tx_script(s, schema_sql, "create schema", why, whylen);
-		if (st != STORE_OK)
-			return st;
-		s->base.created = true;
-		s->base.version = 1;
-		if ((st = sq_migrate(&s->base, &version, &version, why,
-		    whylen)) != STORE_OK)
-			return st;
-		version = STORE_SCHEMA_VERSION;
-	}
-	s->base.version = version;
-	if (version == STORE_SCHEMA_VERSION ||
-	    ((flags & STORE_MIGRATE) != 0 && version < STORE_SCHEMA_VERSION))
-		return STORE_OK;
-	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
-	    "knows version %d%s", s->path, version, STORE_SCHEMA_VERSION,
-	    version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
-	return STORE_ERROR;
-}
-
-/*
- * sq_open - open the database file path.  A missing file is STORE_TEMPFAIL
- * unless STORE_CREATE; a created file gets mode 0600 through umask 077
- * (umask is per process: creation is for optinctl and tests, not for the
- * threaded milter).  The directory is never created.
- */
-static struct store *
-sq_open(const char *path, const struct config *cfg, unsigned flags,
-    enum store_status *st_r, char *why, size_t whylen)
-{
-	struct sq *s;
-	struct stat sb;
-	bool creating = false;
-	mode_t old_umask = 0;
-	int oflags, rc;
-
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->path = strdup(path)) == NULL) {
-		free(s);
-		*st_r = STORE_TEMPFAIL;
-		snprintf(why, whylen, "ConsentDB %s: out of memory", path);
-		return NULL;
-	}
-	s->base.be = &store_sqlite_backend;
-	if (stat(path, &sb) < 0) {
-		if (errno != ENOENT || (flags & STORE_CREATE) == 0 ||
-		    (flags & STORE_READONLY) != 0) {
-			*st_r = STORE_TEMPFAIL;
-			if (errno == ENOENT)
-				snprintf(why, whylen, "ConsentDB %s: no such "
-				    "file (create it with optinctl init)",
-				    path);
-			else
-				snprintf(why, whylen, "ConsentDB %s: %s", path,
-				    strerror(errno));
-			goto fail;
-		}
-		creating = true;
-	} else if (!S_ISREG(sb.st_mode)) {
-		*st_r = STORE_ERROR;
-		snprintf(why, whylen, "ConsentDB %s: not a regular file",
-		    path);
-		goto fail;
-	} else if ((sb.st_mode & 077) != 0)
-		snprintf(s->base.warning, sizeof(s->base.warning), "%s has "
-		    "mode %03o, should be 0600", path,
-		    (unsigned)(sb.st_mode & 0777));
-
-	oflags = SQLITE_OPEN_NOMUTEX | ((flags & STORE_READONLY) != 0 ?
-	    SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
-	if (creating) {
-		oflags |= SQLITE_OPEN_CREATE;
-		old_umask = umask(077);
-	}
-	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
-	if (rc != SQLITE_OK) {
-		*st_r = sq_fail(s, rc, creating ? "cannot create" : "open",
-		    why, whylen);
-		goto fail;
-	}
-	*st_r = sq_setup(s, cfg, flags, why, whylen);
-	if (*st_r != STORE_OK)
-		goto fail;
-	if (creating)
-		(void)umask(old_umask);
-	return &s->base;
-
-fail:
-	if (creating)
-		(void)umask(old_umask);
-	sq_close(&s->base);
-	return NULL;
-}
-
-/* sq_exists - is there a file at path (store_exists)? */
-static enum store_status
-sq_exists(const char *path, const struct config *cfg, char *why,
-    size_t whylen)
-{
-	struct stat sb;
-
-	if (stat(path, &sb) == 0)
-		return STORE_OK;
-	snprintf(why, whylen, "ConsentDB %s: %s", path, strerror(errno));
-	return errno == ENOENT ? STORE_NOTFOUND : STORE_TEMPFAIL;
-}
-
-/* sq_migrate - apply the migrations after the open version */
-static enum store_status
-sq_migrate(struct store *st, int *from_r, int *to_r, char *why,
-    size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	enum store_status rs;
-	size_t i;
-
-	*from_r = *to_r = s->base.version;
-	for (i = 0; migrations[i].sql != NULL; i++) {
-		if (migrations[i].to != s->base.version + 1)
-			continue;
-		rs = sq_tx_script(s, migrations[i].sql, "migrate", why,
-		    whylen);
-		if (rs != STORE_OK)
-			return rs;
-		s->base.version = *to_r = migrations[i].to;
-	}
-	if (s->base.version != STORE_SCHEMA_VERSION) {
-		snprintf(why, whylen, "ConsentDB %s: no migration from schema "
-		    "version %d to %d", s->path, s->base.version,
-		    STORE_SCHEMA_VERSION);
-		return STORE_ERROR;
-	}
-	return STORE_OK;
 }
 
 /*
@@ -981,12 +522,12 @@ sq_list_ls(struct store *st, store_list_fn *fn, void *ctx, char *why,
 			break;
 		}
 	}
-	return rows_end(s, stmt, rc, "list ls", why, whylen);
+	return sq_rows_end(s, stmt, rc, "list ls", why, whylen);
 }
 
 /* event_add - append one consent_events row (inside the caller's
  * transaction or savepoint); user_agent defaults to the handle's agent */
-static int
+int
 event_add(struct sq *s, const char *addr, const char *list,
     const char *event, const char *evidence, const struct consent_event *ev)
 {
@@ -1030,12 +571,12 @@ sq_set_status(struct store *st, const char *addr, const char *list,
 
 	if ((word = store_status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
-	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+	if ((rs = sq_tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
 	if ((rs = list_get(s, list, NULL, NULL, 0, why, whylen)) == STORE_OK)
 		rs = sub_write(s, addr, list, word, ev, "set status", why,
 		    whylen);
-	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	lrs = sq_tx_leave(s, own, rs == STORE_OK, why, whylen);
 	return rs != STORE_OK ? rs : lrs;
 }
 
@@ -1053,7 +594,7 @@ sq_suppress(struct store *st, const char *addr, const char *reason,
 	if (!store_reason_check(reason, why, whylen))
 		return STORE_ERROR;
 	snprintf(evidence, sizeof(evidence), "reason=%s", reason);
-	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+	if ((rs = sq_tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
 	if ((rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr, reason,
 	    (sqlite3_int64)time(NULL))) != SQLITE_OK)
@@ -1062,7 +603,7 @@ sq_suppress(struct store *st, const char *addr, const char *reason,
 	    ev->event != NULL ? ev->event : "suppressed", ev != NULL &&
 	    ev->evidence != NULL ? ev->evidence : evidence, ev)) != SQLITE_OK)
 		rs = sq_fail(s, rc, "consent event", why, whylen);
-	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	lrs = sq_tx_leave(s, own, rs == STORE_OK, why, whylen);
 	return rs != STORE_OK ? rs : lrs;
 }
 
@@ -1113,7 +654,7 @@ sq_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
 		sub.status = store_status_parse((const char *)
 		    sqlite3_column_text(stmt, 1));
 		if (sub.list == NULL || sub.status == SUB_NONE)
-			return bad_row(s, stmt, "subscriptions", why, whylen);
+			return sq_bad_row(s, stmt, "subscriptions", why, whylen);
 		sub.source = (const char *)sqlite3_column_text(stmt, 2);
 		sub.updated_at = (time_t)sqlite3_column_int64(stmt, 3);
 		if (fn(&sub, ctx) != 0) {
@@ -1121,26 +662,7 @@ sq_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
 			break;
 		}
 	}
-	return rows_end(s, stmt, rc, "subscriptions", why, whylen);
-}
-
-/* sq_quarantine_add - insert one quarantine row */
-static enum store_status
-sq_quarantine_add(struct store *st, const struct quarantine_row *row,
-    long long *id_r, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	int rc;
-
-	rc = stmt_exec(s, STMT_QUARANTINE_ADD, "tttttttl", row->queue_id,
-	    row->message_id, row->sender, row->recipient, row->list,
-	    row->reason, row->spool_file, (sqlite3_int64)
-	    (row->received_at != 0 ? row->received_at : time(NULL)));
-	if (rc != SQLITE_OK)
-		return sq_fail(s, rc, "quarantine add", why, whylen);
-	if (id_r != NULL)
-		*id_r = sqlite3_last_insert_rowid(s->db);
-	return STORE_OK;
+	return sq_rows_end(s, stmt, rc, "subscriptions", why, whylen);
 }
 
 /* sq_lookup2 - sq_lookup, also checking the suppression of addr_hash */
@@ -1205,7 +727,7 @@ sq_import_set(struct store *st, const char *addr, const char *list,
 }
 
 /* sq_count - run statement i with one text parameter; first column */
-static enum store_status
+enum store_status
 sq_count(struct sq *s, enum stmt i, const char *arg, long long *n_r,
     char *why, size_t whylen)
 {
@@ -1265,45 +787,6 @@ sq_suppression_prefix(struct store *st, const char *prefix, bool *yes_r,
 	return STORE_OK;
 }
 
-/* sq_spool_refs - quarantine rows naming one spool file */
-static enum store_status
-sq_spool_refs(struct store *st, const char *spool_file, long long *n_r,
-    char *why, size_t whylen)
-{
-	return sq_count((struct sq *)st, STMT_SPOOL_REFS, spool_file, n_r,
-	    why, whylen);
-}
-
-/* sq_events - every consent event of addr, oldest first */
-static enum store_status
-sq_events(struct store *st, const char *addr, store_event_fn *fn, void *ctx,
-    char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	struct store_event e;
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = stmt_start(s, STMT_EVENTS, &stmt, "t", addr)) != SQLITE_OK)
-		return sq_fail(s, rc, "events", why, whylen);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		e.id = sqlite3_column_int64(stmt, 0);
-		e.addr = (const char *)sqlite3_column_text(stmt, 1);
-		e.list = (const char *)sqlite3_column_text(stmt, 2);
-		e.event = (const char *)sqlite3_column_text(stmt, 3);
-		e.source = (const char *)sqlite3_column_text(stmt, 4);
-		e.evidence = (const char *)sqlite3_column_text(stmt, 5);
-		e.remote_addr = (const char *)sqlite3_column_text(stmt, 6);
-		e.user_agent = (const char *)sqlite3_column_text(stmt, 7);
-		e.occurred_at = (time_t)sqlite3_column_int64(stmt, 8);
-		if (e.addr == NULL || e.event == NULL || fn(&e, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	return rows_end(s, stmt, rc, "events", why, whylen);
-}
-
 /* sq_ever_opted_in - an "opted_in" or "confirmed" event for (addr, list) */
 static enum store_status
 sq_ever_opted_in(struct store *st, const char *addr, const char *list,
@@ -1325,7 +808,7 @@ sq_ever_opted_in(struct store *st, const char *addr, const char *list,
 }
 
 /* sq_delete - run the DELETE statement i for addr; *n_r rows deleted */
-static int
+int
 sq_delete(struct sq *s, enum stmt i, const char *addr, long long *n_r)
 {
 	int rc;
@@ -1334,199 +817,6 @@ sq_delete(struct sq *s, enum stmt i, const char *addr, long long *n_r)
 		return rc;
 	*n_r = sqlite3_changes(s->db);
 	return SQLITE_OK;
-}
-
-/*
- * sq_forget - erase addr, keeping only the hashed suppression.  With
- * secure_delete (sq_setup) the freed cells are zeroed in the new pages;
- * until sq_checkpoint, which the caller runs after the commit, the
- * database file holds the pages from before and the WAL older frames.
- */
-static enum store_status
-sq_forget(struct store *st, const char *addr, const char *addr_hash,
-    const struct consent_event *ev, struct store_forget_counts *n_r,
-    char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	struct store_forget_counts n = { 0 };
-	enum store_status rs, lrs;
-	bool own;
-	int rc;
-
-	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
-		return rs;
-	if ((rc = sq_delete(s, STMT_DEL_SUBS, addr, &n.subscriptions)) !=
-	    SQLITE_OK || (rc = sq_delete(s, STMT_DEL_EVENTS, addr,
-	    &n.events)) != SQLITE_OK || (rc = sq_delete(s, STMT_DEL_QROWS,
-	    addr, &n.quarantine)) != SQLITE_OK || (rc = sq_delete(s,
-	    STMT_DEL_SUPP, addr, &n.suppressions)) != SQLITE_OK ||
-	    (rc = sq_delete(s, STMT_DEL_FEEDBACK, addr, &n.feedback)) !=
-	    SQLITE_OK || (rc = stmt_exec(s, STMT_SUPPRESS, "ttl", addr_hash, "erased",
-	    (sqlite3_int64)time(NULL))) != SQLITE_OK)
-		rs = sq_fail(s, rc, "forget", why, whylen);
-	else if ((rc = event_add(s, addr_hash, NULL, "erased", ev != NULL &&
-	    ev->evidence != NULL ? ev->evidence : "reason=erased", ev)) !=
-	    SQLITE_OK)
-		rs = sq_fail(s, rc, "consent event", why, whylen);
-	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
-	if (rs == STORE_OK)
-		rs = lrs;
-	if (rs == STORE_OK && n_r != NULL)
-		*n_r = n;
-	return rs;
-}
-
-/* sq_quarantine_ls - the quarantine rows f selects */
-static enum store_status
-sq_quarantine_ls(struct store *st, const struct store_qfilter *f,
-    store_qrow_fn *fn, void *ctx, char *why, size_t whylen)
-{
-	static const struct store_qfilter all = { 0 };
-	struct sq *s = (struct sq *)st;
-	struct store_qrow q;
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if (f == NULL)
-		f = &all;
-	if ((rc = stmt_start(s, STMT_QLS, &stmt, "lttttli",
-	    (sqlite3_int64)f->id, f->reason, f->list, f->sender,
-	    f->recipient, (sqlite3_int64)f->before, f->held_only ? 1 : 0)) !=
-	    SQLITE_OK)
-		return sq_fail(s, rc, "quarantine", why, whylen);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		q.id = sqlite3_column_int64(stmt, 0);
-		q.row.queue_id = (const char *)sqlite3_column_text(stmt, 1);
-		q.row.message_id = (const char *)sqlite3_column_text(stmt, 2);
-		q.row.sender = (const char *)sqlite3_column_text(stmt, 3);
-		q.row.recipient = (const char *)sqlite3_column_text(stmt, 4);
-		q.row.list = (const char *)sqlite3_column_text(stmt, 5);
-		q.row.reason = (const char *)sqlite3_column_text(stmt, 6);
-		q.row.spool_file = (const char *)sqlite3_column_text(stmt, 7);
-		q.row.received_at = (time_t)sqlite3_column_int64(stmt, 8);
-		q.released_at = (time_t)sqlite3_column_int64(stmt, 9);
-		if (q.row.recipient == NULL || q.row.reason == NULL ||
-		    q.row.spool_file == NULL || fn(&q, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	return rows_end(s, stmt, rc, "quarantine", why, whylen);
-}
-
-/* sq_change_id - run UPDATE/DELETE statement i for row id; NOTFOUND when
- * no row changed */
-static enum store_status
-sq_change_id(struct sq *s, enum stmt i, long long id, time_t when,
-    char *why, size_t whylen)
-{
-	int rc;
-
-	/* STMT_QDEL has no second parameter */
-	if ((rc = stmt_exec(s, i, i == STMT_QREL ? "ll" : "l",
-	    (sqlite3_int64)id, (sqlite3_int64)when)) != SQLITE_OK)
-		return sq_fail(s, rc, "quarantine", why, whylen);
-	if (sqlite3_changes(s->db) == 0) {
-		snprintf(why, whylen, "no quarantine row %lld", id);
-		return STORE_NOTFOUND;
-	}
-	return STORE_OK;
-}
-
-/* sq_quarantine_released - set released_at of one row */
-static enum store_status
-sq_quarantine_released(struct store *st, long long id, time_t when,
-    char *why, size_t whylen)
-{
-	return sq_change_id((struct sq *)st, STMT_QREL, id, when, why,
-	    whylen);
-}
-
-/* sq_quarantine_del - delete one row */
-static enum store_status
-sq_quarantine_del(struct store *st, long long id, char *why, size_t whylen)
-{
-	return sq_change_id((struct sq *)st, STMT_QDEL, id, 0, why, whylen);
-}
-
-/* sq_members - subscriptions of a list (or all lists) with addresses */
-static enum store_status
-sq_members(struct store *st, const char *list, bool opt_outs_only,
-    store_member_fn *fn, void *ctx, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	struct store_member m;
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = stmt_start(s, STMT_MEMBERS, &stmt, "ti", list,
-	    opt_outs_only ? 1 : 0)) != SQLITE_OK)
-		return sq_fail(s, rc, "members", why, whylen);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		m.addr = (const char *)sqlite3_column_text(stmt, 0);
-		m.list = (const char *)sqlite3_column_text(stmt, 1);
-		m.status = store_status_parse((const char *)
-		    sqlite3_column_text(stmt, 2));
-		m.source = (const char *)sqlite3_column_text(stmt, 3);
-		m.updated_at = (time_t)sqlite3_column_int64(stmt, 4);
-		m.suppressed = sqlite3_column_int(stmt, 5) != 0;
-		if (m.addr == NULL || m.list == NULL || m.status == SUB_NONE)
-			return bad_row(s, stmt, "subscriptions", why, whylen);
-		if (fn(&m, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	return rows_end(s, stmt, rc, "members", why, whylen);
-}
-
-/* sq_opt_out_addrs - addresses opted out of list (or any) or suppressed */
-static enum store_status
-sq_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
-    void *ctx, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
-	const char *addr;
-	int rc;
-
-	if ((rc = stmt_start(s, STMT_OPTOUT_ADDRS, &stmt, "t", list)) !=
-	    SQLITE_OK)
-		return sq_fail(s, rc, "opt-outs", why, whylen);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		addr = (const char *)sqlite3_column_text(stmt, 0);
-		if (addr == NULL || fn(addr, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	return rows_end(s, stmt, rc, "opt-outs", why, whylen);
-}
-
-/* sq_stats - the counts of store_stats() in one statement */
-static enum store_status
-sq_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
-    char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	struct store_stat t;
-	sqlite3_stmt *stmt;
-	int rc;
-
-	if ((rc = stmt_start(s, STMT_STATS, &stmt, "l",
-	    (sqlite3_int64)since)) != SQLITE_OK)
-		return sq_fail(s, rc, "stats", why, whylen);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		t.group = (const char *)sqlite3_column_text(stmt, 1);
-		t.key = (const char *)sqlite3_column_text(stmt, 2);
-		t.key2 = (const char *)sqlite3_column_text(stmt, 3);
-		t.n = sqlite3_column_int64(stmt, 4);
-		if (t.group == NULL || t.key == NULL || fn(&t, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	return rows_end(s, stmt, rc, "stats", why, whylen);
 }
 
 /* sq_event_add - append one event, no state change */
@@ -1554,7 +844,7 @@ sq_unsuppress(struct store *st, const char *key,
 	bool own;
 	int rc;
 
-	if ((rs = tx_enter(s, &own, why, whylen)) != STORE_OK)
+	if ((rs = sq_tx_enter(s, &own, why, whylen)) != STORE_OK)
 		return rs;
 	if ((rc = sq_delete(s, STMT_DEL_SUPP, key, &n)) != SQLITE_OK)
 		rs = sq_fail(s, rc, "unsuppress", why, whylen);
@@ -1566,152 +856,8 @@ sq_unsuppress(struct store *st, const char *key,
 	    ev->event : "unsuppressed", ev != NULL ? ev->evidence : NULL,
 	    ev)) != SQLITE_OK)
 		rs = sq_fail(s, rc, "consent event", why, whylen);
-	lrs = tx_leave(s, own, rs == STORE_OK, why, whylen);
+	lrs = sq_tx_leave(s, own, rs == STORE_OK, why, whylen);
 	return rs != STORE_OK ? rs : lrs;
-}
-
-/*
- * sq_checkpoint - TRUNCATE checkpoint: every frame of the WAL into the
- * database file, then the WAL cut to zero bytes.  SQLITE_BUSY (after the
- * busy handler gave up) means a reader on an older snapshot, or a writer,
- * kept it from completing: the frames it needs stay in the WAL, and the
- * pages they replace, deleted rows among them, in the database file.
- */
-static enum store_status
-sq_checkpoint(struct store *st, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	int rc, nlog = -1, nckpt = -1;
-
-	if (!sqlite3_get_autocommit(s->db)) {
-		snprintf(why, whylen, "ConsentDB %s: checkpoint inside a "
-		    "transaction", s->path);
-		return STORE_ERROR;
-	}
-	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
-	if (rc == SQLITE_BUSY || (rc == SQLITE_OK && nlog != 0 &&
-	    nlog != -1)) {
-		snprintf(why, whylen, "ConsentDB %s: checkpoint could not "
-		    "complete: another connection holds a read transaction "
-		    "or the write lock (busy past DBBusyTimeout): deleted "
-		    "rows stay in the database file until one completes",
-		    s->path);
-		return STORE_TEMPFAIL;
-	}
-	if (rc != SQLITE_OK)
-		return sq_fail(s, rc, "checkpoint", why, whylen);
-	return STORE_OK;
-}
-
-/* table_stmt_end - finalize a statement of its own after rc */
-static enum store_status
-table_stmt_end(struct sq *s, sqlite3_stmt *stmt, int rc, const char *what,
-    char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		rs = sq_fail(s, rc, what, why, whylen);
-	(void)sqlite3_finalize(stmt);
-	return rs;
-}
-
-/* sq_table_rows - every row of one table as text (optinctl copy-store) */
-static enum store_status
-sq_table_rows(struct store *st, const struct store_table *tab,
-    store_row_fn *fn, void *ctx, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	const char *vals[16];
-	sqlite3_stmt *stmt;
-	char sql[512];
-	int rc, c;
-
-	assert(tab->ncols <= 16);
-	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY 1, 2",
-	    tab->cols, tab->name);
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
-	    SQLITE_OK)
-		return sq_fail(s, rc, tab->name, why, whylen);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		for (c = 0; c < tab->ncols; c++)
-			vals[c] = (const char *)sqlite3_column_text(stmt, c);
-		if (fn(vals, ctx) != 0) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
-}
-
-/* sq_table_put - insert one row as it is (text binds to the columns'
- * affinity: numbers stay numbers) */
-static enum store_status
-sq_table_put(struct store *st, const struct store_table *tab,
-    const char *const *vals, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
-	char sql[512];
-	int rc, c;
-
-	if (store_table_insert_sql(tab, '?', sql, sizeof(sql)) < 0) {
-		snprintf(why, whylen, "copy %s: statement too long", tab->name);
-		return STORE_ERROR;
-	}
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
-	    SQLITE_OK)
-		return sq_fail(s, rc, tab->name, why, whylen);
-	for (c = 0; c < tab->ncols; c++)
-		(void)sqlite3_bind_text(stmt, c + 1, vals[c], -1,
-		    SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
-}
-
-/* sq_table_done - nothing to do: INTEGER PRIMARY KEY continues by itself */
-static enum store_status
-sq_table_done(struct store *st, const struct store_table *tab, char *why,
-    size_t whylen)
-{
-	return STORE_OK;
-}
-
-/* sq_table_count - the rows of one table */
-static enum store_status
-sq_table_count(struct store *st, const struct store_table *tab,
-    long long *n_r, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	sqlite3_stmt *stmt;
-	char sql[128];
-	int rc;
-
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tab->name);
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) !=
-	    SQLITE_OK)
-		return sq_fail(s, rc, tab->name, why, whylen);
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		*n_r = sqlite3_column_int64(stmt, 0);
-	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
-}
-
-const char *
-store_sqlite_schema(void)
-{
-	return schema_sql;
-}
-
-const char *
-store_sqlite_migration(int to)
-{
-	size_t i;
-
-	for (i = 0; migrations[i].sql != NULL; i++)
-		if (migrations[i].to == to)
-			return migrations[i].sql;
-	return NULL;
 }
 
 struct sqlite3 *
@@ -1778,3 +924,4 @@ const struct store_backend store_sqlite_backend = {
 	.campaign_resume = sqfb_campaign_resume,
 	.campaign_ls = sqfb_campaign_ls,
 };
+
