@@ -13,6 +13,7 @@
 #ifndef OPTIN_ADDR_H
 #define OPTIN_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* RFC 5321 section 4.5.3.1: 64 octets local part, 255 domain, 254 path */
@@ -27,6 +28,16 @@
  */
 int addr_normalize(const char *in, char *out, size_t outlen, char *why,
 	    size_t whylen);
+
+/*
+ * The A-label form of domain (NUL-terminated, UTF-8, no '@') into out
+ * (outlen bytes; 256 is always enough), as addr_normalize() makes it: a
+ * plain letter-digit-hyphen domain lower-cased without libidn2, unless
+ * idn2_always (then always through libidn2: tests compare the two).
+ * Returns 0, or -1 with why[].
+ */
+int addr_domain_ascii(const char *domain, bool idn2_always, char *out,
+	    size_t outlen, char *why, size_t whylen);
 
 /* Pointer to the domain part (after the last '@') of a normalised address,
  * or NULL if there is none.  Borrowed from addr. */
