@@ -536,6 +536,7 @@ import_rows(struct import *im)
 			rc = EX_OSERR;
 			goto out;
 		}
+	memset(p, 0, sizeof(*p));	/* a pass may come before */
 	(void)pthread_mutex_init(&p->mu, NULL);
 	(void)pthread_cond_init(&p->cv, NULL);
 	for (i = 0; i < NBATCH; i++)
