@@ -102,6 +102,7 @@ struct import {
 	long long tx_start;		/* ms, mono_ms() */
 	unsigned long done_line;	/* rows up to here are committed */
 	unsigned long ntx;		/* transactions committed */
+	long long tx_max;		/* longest write transaction, ms */
 
 	bool progress, shown;		/* progress line on stderr (a TTY) */
 	const char *phase;		/* "checking" or NULL */
@@ -473,6 +474,24 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 	return 0;
 }
 
+/* tx_commit - commit the open write transaction and note how long it
+ * held the write lock; 0 or an exit code */
+static int
+tx_commit(struct import *im)
+{
+	enum store_status rs;
+	char why[512];
+	long long held;
+
+	if ((rs = store_commit(im->c->st, why, sizeof(why))) != STORE_OK)
+		return ctl_fail(rs, why);
+	im->in_tx = false;
+	im->ntx++;
+	if ((held = mono_ms() - im->tx_start) > im->tx_max)
+		im->tx_max = held;
+	return 0;
+}
+
 /*
  * chunk_next - commit the open transaction (rows up to line are then
  * written), leave the write lock free for IMPORT_PAUSE_MS and begin the
@@ -484,12 +503,11 @@ chunk_next(struct import *im, unsigned long line)
 	struct timespec pause = { 0, IMPORT_PAUSE_MS * 1000000L };
 	enum store_status rs;
 	char why[512];
+	int rc;
 
-	im->in_tx = false;
-	if ((rs = store_commit(im->c->st, why, sizeof(why))) != STORE_OK)
-		return ctl_fail(rs, why);
+	if ((rc = tx_commit(im)) != 0)
+		return rc;
 	im->done_line = line;
-	im->ntx++;
 	(void)nanosleep(&pause, NULL);
 	if ((rs = store_begin(im->c->st, why, sizeof(why))) != STORE_OK)
 		return ctl_fail(rs, why);
@@ -674,9 +692,10 @@ import_summary(struct import *im, bool written)
 		printf(",\"format\":\"%s\",\"rows\":%lu,\"added\":%lu,"
 		    "\"changed\":%lu,\"unchanged\":%lu,\"kept\":%lu,"
 		    "\"skipped\":%lu,\"bad\":%lu,\"written\":%s,"
+		    "\"transactions\":%lu,\"longest_transaction_ms\":%lld,"
 		    "\"bad_rows\":[", fmt, im->rows, im->added, im->changed,
 		    im->unchanged, im->kept, im->skipped, im->bad,
-		    written ? "true" : "false");
+		    written ? "true" : "false", im->ntx, im->tx_max);
 		if (im->jerr != NULL) {
 			fflush(im->jerr);
 			fwrite(im->jerr_buf, 1, im->jerr_len, stdout);
@@ -817,14 +836,8 @@ import_pass(struct import *im, struct csv *rd)
 	im->rd = rd;
 	rc = import_rows(im);
 	progress_clear(im);
-	if (rc == 0 && !im->check_only) {
-		if ((rs = store_commit(im->c->st, why, sizeof(why))) ==
-		    STORE_OK) {
-			im->in_tx = false;
-			im->ntx++;
-		} else
-			rc = ctl_fail(rs, why);
-	}
+	if (rc == 0 && !im->check_only)
+		rc = tx_commit(im);
 	if (im->in_tx)
 		store_rollback(im->c->st);
 	im->in_tx = false;
