@@ -6,7 +6,13 @@
  * surrounding space); we do not parse RFC 5322 display names here.  The
  * domain goes through libidn2 (IDNA2008, UTS #46 non-transitional mapping,
  * which also lower-cases); a domain that is already an A-label is checked
- * the same way.  Address literals ("[192.0.2.1]") are accepted as they are.
+ * the same way.  A domain of plain letter-digit-hyphen labels (no A-label,
+ * no hyphen at either end of a label or in its 3rd and 4th place, labels
+ * of 1 to 63 octets, at most 253 in all) skips libidn2: for those its
+ * result is only the lower-case form (UTS #46 maps A-Z to a-z and keeps
+ * the rest), which ldh_lower() gives at a tenth of the cost;
+ * tests/unit/test_addr.c compares both paths over many such domains.
+ * Address literals ("[192.0.2.1]") are accepted as they are.
  * Thread-safe: no state.
  */
 #include "autoconf.h"
@@ -158,11 +164,49 @@ literal_ok(const char *s, size_t len)
 	return inet_pton(AF_INET, tmp, bin) == 1;
 }
 
-/* domain_to_ascii - IDNA A-label of domain d (len bytes) into out; NULL or
- * a reason */
-static const char *
-domain_to_ascii(const char *d, size_t len, char *out, size_t outlen)
+/*
+ * ldh_lower - the lower-case form of domain in (len bytes, no root dot)
+ * into ascii (DOMAIN_MAX + 1 bytes) when libidn2 would give exactly that:
+ * every label 1 to 63 letters, digits and hyphens, no hyphen first or last,
+ * none in the 3rd and 4th place (A-labels "xn--" and reserved forms, which
+ * libidn2 must check), at most 253 octets; false otherwise.
+ */
+static bool
+ldh_lower(const char *in, size_t len, char *ascii)
 {
+	size_t i, start = 0;
+	unsigned char c;
+
+	if (len > 253)
+		return false;
+	for (i = 0; i <= len; i++) {
+		c = i < len ? (unsigned char)in[i] : '.';
+		if (c == '.') {
+			if (i == start || i - start > 63 || in[start] == '-' ||
+			    in[i - 1] == '-' || (i - start >= 4 &&
+			    in[start + 2] == '-' && in[start + 3] == '-'))
+				return false;
+			start = i + 1;
+			ascii[i] = '.';
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-')
+			ascii[i] = (char)c;
+		else if (c >= 'A' && c <= 'Z')
+			ascii[i] = (char)(c - 'A' + 'a');
+		else
+			return false;
+	}
+	ascii[len] = '\0';
+	return true;
+}
+
+/* domain_to_ascii - IDNA A-label of domain d (len bytes) into out, through
+ * libidn2 always, or only when ldh_lower() cannot say; NULL or a reason */
+static const char *
+domain_to_ascii(const char *d, size_t len, bool idn2_always, char *out,
+    size_t outlen)
+{
+	char fast[DOMAIN_MAX + 1];
 	char in[DOMAIN_MAX + 1];
 	char *ascii = NULL;
 	size_t i;
@@ -187,24 +231,32 @@ domain_to_ascii(const char *d, size_t len, char *out, size_t outlen)
 		in[--len] = '\0';
 	if (len == 0)
 		return "empty domain";
-	rc = idn2_to_ascii_8z(in, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-	if (rc != IDN2_OK)
-		return idn2_strerror(rc);
-	if (strlen(ascii) + 1 > outlen || strlen(ascii) > DOMAIN_MAX) {
-		idn2_free(ascii);
-		return "domain too long";
-	}
-	for (i = 0; ascii[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)ascii[i];
-
-		if (!isalnum(c) && c != '-' && c != '.') {
+	if (!idn2_always && ldh_lower(in, len, fast)) {
+		if (len + 1 > outlen)
+			return "domain too long";
+		memcpy(out, fast, len + 1);
+		i = len;
+	} else {
+		rc = idn2_to_ascii_8z(in, &ascii, IDN2_NFC_INPUT |
+		    IDN2_NONTRANSITIONAL);
+		if (rc != IDN2_OK)
+			return idn2_strerror(rc);
+		if (strlen(ascii) + 1 > outlen || strlen(ascii) > DOMAIN_MAX) {
 			idn2_free(ascii);
-			return "character not allowed in a domain";
+			return "domain too long";
 		}
-		out[i] = (char)tolower(c);
+		for (i = 0; ascii[i] != '\0'; i++) {
+			unsigned char c = (unsigned char)ascii[i];
+
+			if (!isalnum(c) && c != '-' && c != '.') {
+				idn2_free(ascii);
+				return "character not allowed in a domain";
+			}
+			out[i] = (char)tolower(c);
+		}
+		out[i] = '\0';
+		idn2_free(ascii);
 	}
-	out[i] = '\0';
-	idn2_free(ascii);
 	if (i == 0 || out[0] == '.' || out[i - 1] == '.' || strstr(out, "..") != NULL ||
 	    strchr(out, '.') == NULL)
 		return "domain needs at least two labels";
@@ -245,7 +297,7 @@ addr_normalize(const char *in, char *out, size_t outlen, char *why,
 		llen -= 2;
 	}
 	if ((reason = domain_to_ascii(at + 1, (size_t)(s + len - at - 1),
-	    domain, sizeof(domain))) != NULL)
+	    false, domain, sizeof(domain))) != NULL)
 		return set_why(why, whylen, reason);
 	if (llen + 1 + strlen(domain) + 1 > outlen)
 		return set_why(why, whylen, "address too long");
@@ -257,6 +309,17 @@ addr_normalize(const char *in, char *out, size_t outlen, char *why,
 	out[llen] = '@';
 	strcpy(out + llen + 1, domain);
 	return 0;
+}
+
+int
+addr_domain_ascii(const char *domain, bool idn2_always, char *out,
+    size_t outlen, char *why, size_t whylen)
+{
+	const char *reason;
+
+	reason = domain_to_ascii(domain, strlen(domain), idn2_always, out,
+	    outlen);
+	return reason != NULL ? set_why(why, whylen, reason) : 0;
 }
 
 int

@@ -52,6 +52,16 @@ int addr_mailbox_check(const char *addr, char *why, size_t whylen);
 int addr_path_mailbox(const char *in, char *out, size_t outlen,
 	    bool *bracketed_r);
 
+/*
+ * The A-label form of domain (NUL-terminated, UTF-8, no '@') into out
+ * (outlen bytes; 256 is always enough), as addr_normalize() makes it: a
+ * plain letter-digit-hyphen domain lower-cased without libidn2, unless
+ * idn2_always (then always through libidn2: tests compare the two).
+ * Returns 0, or -1 with why[].
+ */
+int addr_domain_ascii(const char *domain, bool idn2_always, char *out,
+	    size_t outlen, char *why, size_t whylen);
+
 /* Pointer to the domain part (after the last '@') of a normalised address,
  * or NULL if there is none.  Borrowed from addr. */
 const char *addr_domain(const char *addr);

@@ -4,20 +4,33 @@
  * formats and the check of each row are in ctl_import_map.c, the CSV
  * reader in csv.c, export-list in ctl_export.c.
  *
- * The whole file is one transaction with one prepared read and one upsert
- * per row (store_import_set); a row whose state does not change writes
- * nothing, so importing the same file twice changes nothing the second
- * time.  Two threads: a parser thread reads the CSV and checks each row
+ * Rows are applied in bounded transactions: one is committed when it has
+ * been open IMPORT_TX_MS, then the write lock stays free for
+ * IMPORT_PAUSE_MS, so that the milter (quarantine rows), optin-unsubd
+ * (one-click answers) and other optinctl runs get it in between; a long
+ * import never holds the database for more than a few tens of
+ * milliseconds.  One prepared read and one upsert per row
+ * (store_import_set); a row whose state does not change writes nothing, so
+ * importing the same file twice changes nothing the second time, and an
+ * import that stopped half-way (an I/O or database error) can simply be
+ * run again: it says on which line it stopped and up to which line its
+ * rows are written.  --strict checks the whole file first (a pass that
+ * writes nothing, in a read transaction: no write lock) and applies it
+ * only when no row is bad; standard input is copied to a temporary file
+ * for that.  --dry-run is that check alone.
+ *
+ * Two threads: a parser thread reads the CSV and checks each row
  * (import_map_row: addresses normalised, words and times parsed: no
  * database), handing batches of rows to the main thread, which alone uses
  * the store, in file order.  Every change writes a consent event.  Bad
- * rows are reported on stderr with their line number and skipped; with
- * --strict any bad row rolls the whole import back; --dry-run rolls back
- * always.  Every address passes the opt-in gate (ctl_reconsent,
- * reconsent.h): an opt-in or pending row of an erased or suppressed
- * address is a bad row (no silent re-consent: optinctl subscribe
- * --evidence lifts the block); an opt-out row of an erased address is
- * skipped (the hash blocks it).
+ * rows are reported on stderr with their line number and skipped.  Every
+ * address passes the opt-in gate (ctl_reconsent, reconsent.h): an opt-in
+ * or pending row of an erased or suppressed address is a bad row (no
+ * silent re-consent: optinctl subscribe --evidence lifts the block); an
+ * opt-out row of an erased address is skipped (the hash blocks it).
+ *
+ * On a terminal (stderr a TTY, no --json) a progress line shows rows,
+ * percent of the file, rows/s and the time left.
  */
 #include "autoconf.h"
 
@@ -31,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +59,10 @@
 
 #define JSON_ERRORS_MAX	1000	/* bad rows listed in --json output */
 #define NBATCH		4		/* batches in flight */
+#define IMPORT_TX_MS	25		/* commit a transaction this old */
+#define IMPORT_PAUSE_MS	2		/* then leave the write lock free */
+#define TICK_ROWS	64		/* look at the clock every so many */
+#define PROGRESS_MS	250		/* terminal progress line refresh */
 
 /* A list seen in the file, checked once. */
 struct known_list {
@@ -76,6 +94,19 @@ struct import {
 	bool strict, dry_run;
 	struct csv *rd;			/* borrowed; the parser thread's */
 	struct pipe pipe;
+	int fd;				/* borrowed: the input */
+	off_t size;			/* a regular file's size; 0: unknown */
+
+	bool check_only;		/* this pass writes nothing */
+	bool in_tx;
+	long long tx_start;		/* ms, mono_ms() */
+	unsigned long done_line;	/* rows up to here are committed */
+	unsigned long ntx;		/* transactions committed */
+	long long tx_max;		/* longest write transaction, ms */
+
+	bool progress, shown;		/* progress line on stderr (a TTY) */
+	const char *phase;		/* "checking" or NULL */
+	long long t0, shown_at;		/* ms */
 
 	struct known_list *lists;	/* owned */
 	size_t nlists;
@@ -87,6 +118,56 @@ struct import {
 	char *jerr_buf;
 	size_t jerr_len;
 };
+
+/* mono_ms - a monotonic clock in milliseconds */
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* progress_clear - take the progress line off the terminal */
+static void
+progress_clear(struct import *im)
+{
+	if (im->shown) {
+		fputs("\r\033[K", stderr);
+		im->shown = false;
+	}
+}
+
+/*
+ * progress_show - the progress line: rows, percent of the file read (by
+ * the parser thread: the kernel's offset of the input), rows/s and the
+ * time left; overwritten in place (CR, erase to the end of the line).
+ */
+static void
+progress_show(struct import *im, long long now)
+{
+	double secs = (double)(now - im->t0) / 1000, frac = 0;
+	off_t pos;
+	long left;
+
+	im->shown_at = now;
+	if (secs <= 0)
+		return;
+	if (im->size > 0 && (pos = lseek(im->fd, 0, SEEK_CUR)) > 0)
+		frac = (double)pos / (double)im->size;
+	fprintf(stderr, "\r\033[Koptinctl import: %s%s%lu rows",
+	    im->phase != NULL ? im->phase : "", im->phase != NULL ? ": " : "",
+	    im->rows);
+	if (frac > 0 && frac <= 1) {
+		left = (long)(secs * (1 - frac) / frac + 0.5);
+		fprintf(stderr, " (%d%%), %.0f rows/s, %ld:%02ld left",
+		    (int)(frac * 100), im->rows / secs, left / 60, left % 60);
+	} else
+		fprintf(stderr, ", %.0f rows/s", im->rows / secs);
+	fflush(stderr);
+	im->shown = true;
+}
 
 /* bad_row - report one bad row: stderr always, and the JSON list */
 static void
@@ -102,6 +183,7 @@ bad_row(struct import *im, unsigned long line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	progress_clear(im);
 	/* the message quotes the file: no control character reaches the
 	 * terminal */
 	fprintf(stderr, "optinctl import: %s:%lu: ", im->m.file, line);
@@ -392,6 +474,65 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 	return 0;
 }
 
+/* tx_commit - commit the open write transaction and note how long it
+ * held the write lock; 0 or an exit code */
+static int
+tx_commit(struct import *im)
+{
+	enum store_status rs;
+	char why[512];
+	long long held;
+
+	if ((rs = store_commit(im->c->st, why, sizeof(why))) != STORE_OK)
+		return ctl_fail(rs, why);
+	im->in_tx = false;
+	im->ntx++;
+	if ((held = mono_ms() - im->tx_start) > im->tx_max)
+		im->tx_max = held;
+	return 0;
+}
+
+/*
+ * chunk_next - commit the open transaction (rows up to line are then
+ * written), leave the write lock free for IMPORT_PAUSE_MS and begin the
+ * next one; 0 or an exit code
+ */
+static int
+chunk_next(struct import *im, unsigned long line)
+{
+	struct timespec pause = { 0, IMPORT_PAUSE_MS * 1000000L };
+	enum store_status rs;
+	char why[512];
+	int rc;
+
+	if ((rc = tx_commit(im)) != 0)
+		return rc;
+	im->done_line = line;
+	(void)nanosleep(&pause, NULL);
+	if ((rs = store_begin(im->c->st, why, sizeof(why))) != STORE_OK)
+		return ctl_fail(rs, why);
+	im->in_tx = true;
+	im->tx_start = mono_ms();
+	return 0;
+}
+
+/*
+ * import_tick - every TICK_ROWS rows, after the row on line: refresh the
+ * progress line, and end a transaction that is IMPORT_TX_MS old; 0 or an
+ * exit code
+ */
+static int
+import_tick(struct import *im, unsigned long line)
+{
+	long long now = mono_ms();
+
+	if (im->progress && now - im->shown_at >= PROGRESS_MS)
+		progress_show(im, now);
+	if (!im->check_only && now - im->tx_start >= IMPORT_TX_MS)
+		return chunk_next(im, line);
+	return 0;
+}
+
 /*
  * import_rows - run the parser thread and apply its batches in order;
  * 0 or an exit code.  The parser reads, splits and checks rows (the costly
@@ -413,6 +554,7 @@ import_rows(struct import *im)
 			rc = EX_OSERR;
 			goto out;
 		}
+	memset(p, 0, sizeof(*p));	/* a pass may come before */
 	(void)pthread_mutex_init(&p->mu, NULL);
 	(void)pthread_cond_init(&p->cv, NULL);
 	for (i = 0; i < NBATCH; i++)
@@ -431,8 +573,16 @@ import_rows(struct import *im)
 		p->nfull--;
 		pthread_mutex_unlock(&p->mu);
 
-		for (i = 0; i < b->n && rc == 0; i++)
+		for (i = 0; i < b->n && rc == 0; i++) {
 			rc = apply_row(im, b, &b->row[i]);
+			/* --strict checked every row: one that turns bad now
+			 * (the database changed meanwhile) stops the import */
+			if (rc == 0 && im->strict && !im->check_only &&
+			    im->bad > 0)
+				rc = EX_DATAERR;
+			if (rc == 0 && im->rows % TICK_ROWS == 0)
+				rc = import_tick(im, b->row[i].line);
+		}
 		if (rc == 0 && b->ioerr != 0) {
 			fprintf(stderr, "optinctl import: %s: %s\n", im->m.file,
 			    b->why);
@@ -542,9 +692,10 @@ import_summary(struct import *im, bool written)
 		printf(",\"format\":\"%s\",\"rows\":%lu,\"added\":%lu,"
 		    "\"changed\":%lu,\"unchanged\":%lu,\"kept\":%lu,"
 		    "\"skipped\":%lu,\"bad\":%lu,\"written\":%s,"
+		    "\"transactions\":%lu,\"longest_transaction_ms\":%lld,"
 		    "\"bad_rows\":[", fmt, im->rows, im->added, im->changed,
 		    im->unchanged, im->kept, im->skipped, im->bad,
-		    written ? "true" : "false");
+		    written ? "true" : "false", im->ntx, im->tx_max);
 		if (im->jerr != NULL) {
 			fflush(im->jerr);
 			fwrite(im->jerr_buf, 1, im->jerr_len, stdout);
@@ -563,17 +714,149 @@ import_summary(struct import *im, bool written)
 		    im->bad, im->bad == 1 ? "" : "s");
 }
 
+/*
+ * spool_input - copy the non-seekable input fd (a pipe) to an unlinked
+ * temporary file, for --strict's two passes; its descriptor, or -1 after
+ * a message (*rc_r the exit code)
+ */
+static int
+spool_input(struct import *im, int fd, int *rc_r)
+{
+	char buf[65536];
+	FILE *tmp;
+	ssize_t n;
+	int out = -1;
+
+	if ((tmp = tmpfile()) == NULL) {
+		fprintf(stderr, "optinctl import: --strict: temporary file: "
+		    "%s\n", strerror(errno));
+		*rc_r = EX_CANTCREAT;
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || fwrite(buf, 1, (size_t)n, tmp) != (size_t)n) {
+			fprintf(stderr, "optinctl import: %s: %s: %s\n",
+			    im->m.file, n < 0 ? "read" : "temporary file",
+			    strerror(errno));
+			*rc_r = n < 0 ? EX_IOERR : EX_CANTCREAT;
+			goto out;
+		}
+	}
+	if (fflush(tmp) != 0 || (out = dup(fileno(tmp))) < 0 ||
+	    lseek(out, 0, SEEK_SET) != 0) {
+		fprintf(stderr, "optinctl import: --strict: temporary file: "
+		    "%s\n", strerror(errno));
+		*rc_r = EX_CANTCREAT;
+		if (out >= 0)
+			(void)close(out);
+		out = -1;
+	}
+out:
+	(void)fclose(tmp);
+	return out;
+}
+
+/* open_reader - a reader of im->fd from its start, past the header row
+ * (into *rec); 0 or an exit code after a message */
+static int
+open_reader(struct import *im, struct csv **rd_r, struct csv_record *rec)
+{
+	enum csv_status cs;
+	char why[512];
+
+	csv_free(rd_r);
+	if ((*rd_r = csv_open_fd(im->fd)) == NULL)
+		return EX_OSERR;
+	cs = csv_read(*rd_r, rec, why, sizeof(why));
+	if (cs == CSV_RECORD)
+		return 0;
+	if (cs == CSV_EOF)
+		fprintf(stderr, "optinctl import: %s: empty file (no header "
+		    "row)\n", im->m.file);
+	else
+		fprintf(stderr, "optinctl import: %s:%lu: header row: %s\n",
+		    im->m.file, rec->line, why);
+	return cs == CSV_IOERR ? EX_IOERR : EX_DATAERR;
+}
+
+/* erased_ready - when erased people are kept as keyed hashes, load the
+ * key that recognises them; 0 or an exit code */
+static int
+erased_ready(struct import *im)
+{
+	enum store_status rs;
+	long long nerased = 0;
+	char why[512];
+
+	rs = store_suppression_count(im->c->st, "erased", &nerased, why,
+	    sizeof(why));
+	if (rs != STORE_OK)
+		return ctl_fail(rs, why);
+	/* exits 78 when the keys to recognise them are missing */
+	if (nerased > 0)
+		(void)ctl_erasure(im->c, "import");
+	return 0;
+}
+
+/* import_reset - forget the counts of a checking pass */
+static void
+import_reset(struct import *im)
+{
+	im->rows = im->added = im->changed = im->unchanged = im->kept = 0;
+	im->skipped = im->bad = 0;
+	free(im->seen);
+	im->seen = NULL;
+	im->seen_cap = im->seen_n = 0;
+}
+
+/*
+ * import_pass - read every row of rd and apply it: in one read
+ * transaction, writing nothing, when im->check_only; else in bounded
+ * write transactions (import_tick).  0 or an exit code; a pass that
+ * stops says up to which line its rows are written.
+ */
+static int
+import_pass(struct import *im, struct csv *rd)
+{
+	enum store_status rs;
+	char why[512];
+	int rc;
+
+	rs = im->check_only ? store_begin_read(im->c->st, why, sizeof(why)) :
+	    store_begin(im->c->st, why, sizeof(why));
+	if (rs != STORE_OK)
+		return ctl_fail(rs, why);
+	im->in_tx = true;
+	im->t0 = im->shown_at = im->tx_start = mono_ms();
+	im->rd = rd;
+	rc = import_rows(im);
+	progress_clear(im);
+	if (rc == 0 && !im->check_only)
+		rc = tx_commit(im);
+	if (im->in_tx)
+		store_rollback(im->c->st);
+	im->in_tx = false;
+	if (rc != 0 && !im->check_only && im->ntx > 0)
+		fprintf(stderr, "optinctl import: %s: stopped after %lu rows: "
+		    "rows up to line %lu are written, later ones are not "
+		    "(import the file again to finish: written rows do not "
+		    "change)\n", im->m.file, im->rows, im->done_line);
+	else if (rc != 0 && !im->check_only)
+		fprintf(stderr, "optinctl import: %s: stopped after %lu rows: "
+		    "nothing written\n", im->m.file, im->rows);
+	return rc;
+}
+
 int
 ctl_import(struct ctl *c, int argc, char **argv)
 {
 	struct import im = { 0 };
 	struct csv_record rec;
 	struct csv *rd = NULL;
-	enum store_status rs;
-	enum csv_status cs;
-	long long nerased = 0;
-	char why[512];
-	bool in_tx = false, written = false;
+	struct stat sb;
+	bool written = false;
 	int fd = -1, first = 0, rc;
 
 	im.c = c;
@@ -588,21 +871,22 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		    strerror(errno));
 		return errno == ENOENT ? EX_NOINPUT : EX_IOERR;
 	}
-	if ((rd = csv_open_fd(fd)) == NULL) {
-		rc = EX_OSERR;
-		goto out;
+	/* --strict reads the file twice: a pipe is copied first */
+	if (im.strict && !im.dry_run && lseek(fd, 0, SEEK_CUR) < 0) {
+		int sfd = spool_input(&im, fd, &rc);
+
+		if (sfd < 0)
+			goto out;
+		if (fd > STDIN_FILENO)
+			(void)close(fd);
+		fd = sfd;
 	}
-	cs = csv_read(rd, &rec, why, sizeof(why));
-	if (cs != CSV_RECORD) {
-		if (cs == CSV_EOF)
-			fprintf(stderr, "optinctl import: %s: empty file (no "
-			    "header row)\n", im.m.file);
-		else
-			fprintf(stderr, "optinctl import: %s:%lu: header row: "
-			    "%s\n", im.m.file, rec.line, why);
-		rc = cs == CSV_IOERR ? EX_IOERR : EX_DATAERR;
+	im.fd = fd;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		im.size = sb.st_size;
+	im.progress = !c->json && isatty(STDERR_FILENO);
+	if ((rc = open_reader(&im, &rd, &rec)) != 0)
 		goto out;
-	}
 	if ((rc = import_map_header(&im.m, &rec)) != 0)
 		goto out;
 	if (im.m.source == NULL)
@@ -616,44 +900,32 @@ ctl_import(struct ctl *c, int argc, char **argv)
 	/* lists are checked once each here (list_ok): no per-row foreign
 	 * key check */
 	(void)ctl_store(c, im.dry_run ? STORE_READONLY : STORE_BULK);
-	rs = im.dry_run ? store_begin_read(c->st, why, sizeof(why)) :
-	    store_begin(c->st, why, sizeof(why));
-	if (rs != STORE_OK) {
-		rc = ctl_fail(rs, why);
+	if ((rc = erased_ready(&im)) != 0)
 		goto out;
-	}
-	in_tx = true;
-	/* erased people stay out: hash each address only when there are
-	 * some, and refuse when they cannot be recognised */
-	rs = store_suppression_count(c->st, "erased", &nerased, why,
-	    sizeof(why));
-	if (rs != STORE_OK) {
-		rc = ctl_fail(rs, why);
+	/* --strict: every row checked before the first is written */
+	im.check_only = im.dry_run || im.strict;
+	im.phase = im.strict && !im.dry_run ? "checking" : NULL;
+	if ((rc = import_pass(&im, rd)) != 0)
 		goto out;
-	}
-	if (nerased > 0) {
-		/* exits 78 when the keys to recognise them are missing */
-		(void)ctl_erasure(c, "import");
-	}
-	im.rd = rd;
-	if ((rc = import_rows(&im)) != 0)
-		goto out;
-	if (im.dry_run || (im.strict && im.bad > 0)) {
-		store_rollback(c->st);
-	} else {
-		rs = store_commit(c->st, why, sizeof(why));
-		if (rs != STORE_OK) {
-			rc = ctl_fail(rs, why);
+	if (im.strict && !im.dry_run && im.bad == 0) {
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			fprintf(stderr, "optinctl import: %s: %s\n",
+			    im.m.file, strerror(errno));
+			rc = EX_IOERR;
 			goto out;
 		}
-		written = true;
+		if ((rc = open_reader(&im, &rd, &rec)) != 0)
+			goto out;
+		import_reset(&im);
+		im.check_only = false;
+		im.phase = NULL;
+		if ((rc = import_pass(&im, rd)) != 0)
+			goto out;
 	}
-	in_tx = false;
+	written = !im.check_only;
 	import_summary(&im, written);
 	rc = im.bad > 0 ? EX_DATAERR : EX_OK;
 out:
-	if (in_tx)
-		store_rollback(c->st);
 	if (im.jerr != NULL)
 		fclose(im.jerr);
 	free(im.jerr_buf);
@@ -664,4 +936,3 @@ out:
 		(void)close(fd);
 	return rc;
 }
-

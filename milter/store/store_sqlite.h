@@ -70,6 +70,8 @@ struct sq {
 	sqlite3 *db;			/* owned */
 	sqlite3_stmt *stmt[STMT_COUNT];	/* owned, prepared on first use */
 	char *path;			/* owned */
+	long long busy_ms;		/* DBBusyTimeout */
+	struct timespec busy_since;	/* sq_busy: when this wait began */
 };
 
 

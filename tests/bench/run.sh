@@ -154,8 +154,10 @@ setup_all()
 	fi
 	OPTIN_MILTER=$W/bin/optin-milter
 	OPTIN_UNSUBD=$W/bin/optin-unsubd
+	# BENCH_OPTINCTL: another build's optinctl, to compare imports
+	OPTINCTL=${BENCH_OPTINCTL:-$OPTINCTL}
 	if [ -x "$OPTINCTL" ]; then
-		cp "$OPTINCTL" "$W/bin/" && OPTINCTL=$W/bin/optinctl
+		cp "$OPTINCTL" "$W/bin/optinctl" && OPTINCTL=$W/bin/optinctl
 	fi
 	BUILD="$(git -C "$E2E_TOP" log -1 --format='%h %cd' --date=format:'%Y-%m-%d %H:%M' 2>/dev/null)"
 	git -C "$E2E_TOP" diff --quiet HEAD -- milter 2>/dev/null ||
@@ -615,9 +617,79 @@ unsubd_down() { [ -n "$UPID" ] && e2e_kill_pid "$UPID"; UPID=""; }
 
 # ---------------------------------------------------------------- import
 
+# import_csv FILE N - N rows in the optin columns, as a CRM export: 95%
+# opted in with time (last year: never in the future) and evidence, 5% out
+import_csv()
+{
+	awk -v n="$2" -v y="$(( $(date -u +%Y) - 1 ))" 'BEGIN {
+	    print "address,list,status,source,consented_at,evidence"
+	    for (i = 0; i < n; i++)
+		if (i % 20 == 3)
+			printf "i%07d@import%03d.example.org,imported,opted_out,crm,,\n", i, i % 1000
+		else
+			printf "i%07d@import%03d.example.org,imported,opted_in,crm,%d-%02d-%02dT10:00:00Z,signup form id %d\n", i, i % 1000, y, i % 12 + 1, i % 28 + 1, i }' > "$1"
+}
+
+# import_db CONF - a fresh database for CONF with the list of the import,
+# plus newsletter subscribers for the relay and one-click load
+import_db()
+{
+	local db
+	db=$(awk '$1 == "ConsentDB" { print $2 }' "$1")
+	rm -f "$db" "$db-wal" "$db-shm"
+	"$OPTINCTL" -c "$1" init >/dev/null 2>&1 ||
+	    cat "$E2E_TOP/sql/schema.sql" "$E2E_TOP"/sql/sqlite-[0-9]*.sql |
+	    sqlite3 "$db"
+	"$OPTINCTL" -c "$1" list add imported >/dev/null 2>&1
+	sqlite3 "$db" >/dev/null <<EOF
+PRAGMA journal_mode = WAL;
+BEGIN;
+INSERT INTO lists VALUES ('newsletter', 'Newsletter', 0, 1700000000);
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c
+    WHERE i < $(( MSGS + 1000 )))
+INSERT INTO subscriptions SELECT i || 'reader@example.net', 'newsletter',
+    'opted_in', 'bench', 1700000000 FROM c;
+WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c
+    WHERE i < 49999)
+INSERT INTO subscriptions SELECT 'w' || i || '@bench.example.net',
+    'newsletter', 'opted_in', 'bench', 1700000000 FROM c;
+COMMIT;
+EOF
+	chmod 0600 "$db"
+}
+
+# lock_probe DB STOPFILE - another writer: BEGIN IMMEDIATE every 10 ms
+# (retrying every 0.5 ms, no busy handler of SQLite's), until STOPFILE
+# exists; prints "longest_wait_ms tries": the longest time the write lock
+# was held against it
+lock_probe()
+{
+	/usr/bin/python3 -c '
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
+worst, n = 0.0, 0
+while not os.path.exists(sys.argv[2]):
+    t0 = time.monotonic()
+    while True:
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.0005)
+    worst = max(worst, time.monotonic() - t0)
+    c.execute("ROLLBACK")
+    n += 1
+    time.sleep(0.01)
+print("%.1f %d" % (worst * 1000, n))' "$1" "$2"
+}
+
+# sum_non200 FILE - non-200 responses in a wrk report of unsub.lua
+sum_non200() { awk 'NF == 5 { n += $4 } END { print n + 0 }' "$1"; }
+
 section_import()
 {
 	local csv=$W/import.csv db=$W/import.db conf=$W/import.conf t0 t1 rc
+	local n rate secs
 	echo
 	echo "== import ($IMPORT_ROWS rows)"
 	if [ ! -x "$OPTINCTL" ] || ! "$OPTINCTL" help import >/dev/null 2>&1; then
@@ -625,28 +697,33 @@ section_import()
 		    "-" "NOT RUN"
 		return
 	fi
+	UNSUB_PORT=$(e2e_free_port)
 	conf_optin "$conf" "$db" rsa
-	"$OPTINCTL" -c "$conf" init >/dev/null 2>&1 ||
-	    cat "$E2E_TOP/sql/schema.sql" "$E2E_TOP"/sql/sqlite-[0-9]*.sql |
-	    sqlite3 "$db"
-	"$OPTINCTL" -c "$conf" list add imported >/dev/null 2>&1
-	# optin columns, as a CRM export: 95% opted in with time and
-	# evidence, 5% opted out
-	awk -v n="$IMPORT_ROWS" 'BEGIN {
-	    print "address,list,status,source,consented_at,evidence"
-	    for (i = 0; i < n; i++)
-		if (i % 20 == 3)
-			printf "i%07d@import%03d.example.org,imported,opted_out,crm,,\n", i, i % 1000
-		else
-			printf "i%07d@import%03d.example.org,imported,opted_in,crm,2026-%02d-%02dT10:00:00Z,signup form id %d\n", i, i % 1000, i % 12 + 1, i % 28 + 1, i }' > "$csv"
+	import_db "$conf"
+	import_csv "$csv" "$IMPORT_ROWS"
+	# alone, but for a probe that measures how long the write lock is
+	# held against another writer
+	local stop=$W/probe.stop ppid
+	rm -f "$stop"
+	lock_probe "$db" "$stop" > "$W/probe1.txt" &
+	ppid=$!
 	t0=$(now)
-	"$OPTINCTL" -c "$conf" import "$csv" >"$W/logs/import1.log" 2>&1
+	"$OPTINCTL" -c "$conf" --json import "$csv" >"$W/logs/import1.json" \
+	    2>"$W/logs/import1.log"
 	rc=$?
 	t1=$(now)
-	local n
-	n=$(sqlite3 "$db" "SELECT count(*) FROM subscriptions")
-	local rate
-	rate=$(calc "$IMPORT_ROWS / ($t1 - $t0)")
+	touch "$stop"
+	wait "$ppid"
+	# its own account: transactions, the longest one (builds before
+	# 2026-12-05 had one transaction and no such keys)
+	/usr/bin/python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print("import %s: format=%s rows=%d added=%d changed=%d unchanged=%d kept=%d skipped=%d bad=%d" % (sys.argv[2], d["format"], d["rows"], d["added"], d["changed"], d["unchanged"], d["kept"], d["skipped"], d["bad"]))
+print("TX %s %s" % (d.get("transactions", "-"), d.get("longest_transaction_ms", "-")))' \
+	    "$W/logs/import1.json" "$csv" >> "$W/logs/import1.log" 2>&1
+	n=$(sqlite3 "$db" "SELECT count(*) FROM subscriptions WHERE list_id = 'imported'")
+	secs=$(calc "$t1 - $t0")
+	rate=$(calc "$IMPORT_ROWS / $secs")
 	result "import: rows/s (exit $rc, $n rows in db)" "$rate" \
 	    ">= 200000" "$(calc "$rate / 200000")" \
 	    "$(met "$rc == 0 && $n == $IMPORT_ROWS && $rate >= 200000")"
@@ -654,11 +731,71 @@ section_import()
 	"$OPTINCTL" -c "$conf" import "$csv" >"$W/logs/import2.log" 2>&1
 	rc=$?
 	t1=$(now)
-	say "import: $(tail -n 1 "$W/logs/import1.log")"
+	say "import: $(grep '^import ' "$W/logs/import1.log")"
 	say "import again: $(tail -n 1 "$W/logs/import2.log")"
+	result "import: longest write-lock wait of another writer, ms ($(cut -d' ' -f2 "$W/probe1.txt") tries)" \
+	    "$(cut -d' ' -f1 "$W/probe1.txt")" "-" "-" info
+	result "import: its longest transaction, ms ($(awk '$1 == "TX" { print $2 }' "$W/logs/import1.log") transactions)" \
+	    "$(awk '$1 == "TX" { print $3 }' "$W/logs/import1.log")" "-" "-" info
 	result "import: same file again, s (exit $rc, $(sed -n \
 	    's/.* \(changed=[0-9]*\).*/\1/p' "$W/logs/import2.log"))" \
 	    "$(calc "$t1 - $t0")" "-" "-" info
+
+	# the same import into a fresh database while the relay delivers
+	# campaign mail and optin-unsubd answers one-click POSTs from it, and
+	# a probe measures how long the write lock is held against a writer
+	import_db "$conf"
+	conf_optin "$W/optin-imp.conf" "$db" rsa
+	"$W/bin/tokens" "$K/token.keys" newsletter 'w%ld@bench.example.net' \
+	    0 50000 > "$W/imp-tokens.txt"
+	relay_up
+	unsubd_up "$conf"
+	milter_up optin-imp unix
+	pf_set_milter "$MSPEC"
+	sleep 1
+	local d nrej0 nrej mailpid wpid
+	d=$(awk -v s="$secs" 'BEGIN { printf "%d", s + 2 }')
+	nrej0=$(grep -c 'milter-reject' "$PF_LOG")
+	rm -f "$stop"
+	lock_probe "$db" "$stop" > "$W/probe.txt" &
+	ppid=$!
+	( relay_run imp-mail reader@example.net "$MSGS" "$SESSIONS"
+	  echo "$RATE $SENT" > "$W/imp-mail.txt" ) &
+	mailpid=$!
+	WRK_REPORT=$W/wrk-imp.txt wrk -t 2 -c 16 -d "${d}s" --latency \
+	    -s "$BENCH_HERE/unsub.lua" "http://127.0.0.1:$UNSUB_PORT" \
+	    -- "$W/imp-tokens.txt" 2 >"$W/logs/wrk-imp.log" 2>&1 &
+	wpid=$!
+	sleep 1
+	t0=$(now)
+	"$OPTINCTL" -c "$conf" import "$csv" >"$W/logs/import3.log" 2>&1
+	rc=$?
+	t1=$(now)
+	touch "$stop"
+	wait "$ppid" "$wpid" "$mailpid"
+	n=$(sqlite3 "$db" "SELECT count(*) FROM subscriptions WHERE list_id = 'imported'")
+	rate=$(calc "$IMPORT_ROWS / ($t1 - $t0)")
+	nrej=$(( $(grep -c 'milter-reject' "$PF_LOG") - nrej0 ))
+	result "import under load: rows/s (exit $rc, $n rows)" "$rate" "-" \
+	    "-" info
+	result "import: longest write-lock wait of the probe meanwhile, ms ($(cut -d' ' -f2 "$W/probe.txt") tries)" \
+	    "$(cut -d' ' -f1 "$W/probe.txt")" "-" "-" info
+	result "import: one-click requests/s meanwhile" \
+	    "$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-imp.log")" \
+	    "-" "-" info
+	result "import: one-click p99 ms meanwhile" \
+	    "$(awk '$1 == "p99_us" { printf "%.3f", $2 / 1000 }' "$W/wrk-imp.txt")" \
+	    "-" "-" info
+	result "import: one-click non-200 meanwhile" \
+	    "$(sum_non200 "$W/wrk-imp.txt")" "0" "-" \
+	    "$(met "$(sum_non200 "$W/wrk-imp.txt") == 0")"
+	result "import: campaign msgs/s meanwhile (delivered $(awk '{ print $2 }' "$W/imp-mail.txt") of $MSGS)" \
+	    "$(awk '{ print $1 }' "$W/imp-mail.txt")" "-" "-" info
+	result "import: campaign messages the milter tempfailed meanwhile" \
+	    "$nrej" "0" "-" "$(met "$nrej == 0")"
+	unsubd_down
+	milter_down
+	pf_set_milter ""
 	rm -f "$db" "$db-wal" "$db-shm" "$csv"
 }
 

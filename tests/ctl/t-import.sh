@@ -350,3 +350,109 @@ else
 	bad "lock holder did not start"
 fi
 unlock_db
+
+# --- long imports: bounded transactions, progress on a terminal --------------
+
+# 200,000 rows: other writers get the database between the import's
+# transactions.  The subscribes below wait up to 10 s for the lock (the
+# machine may be loaded); what shows that they got in between is the order
+# of the consent events: some of theirs lie between the import's first and
+# last (one transaction for the whole import would put all of them before
+# or after)
+new_db big
+sed 's/^DBBusyTimeout .*/DBBusyTimeout 10000/' "$conf" > "$tmp/big-wait.conf"
+awk 'BEGIN { print "address,list,status"
+    for (i = 0; i < 200000; i++) printf "b%06d@big.example,news,opted_in\n", i }' \
+    > "$tmp/big.csv"
+"$OPTINCTL" -c "$conf" import "$tmp/big.csv" >"$tmp/big.out" 2>"$tmp/big.err" &
+ipid=$!
+sleep 0.2
+n=0 nok=0
+: > "$tmp/loop.err"
+while [ "$n" -lt 40 ] && kill -0 "$ipid" 2>/dev/null; do
+	if "$OPTINCTL" -c "$tmp/big-wait.conf" subscribe "loop$n@example.com" \
+	    news >/dev/null 2>>"$tmp/loop.err"; then
+		nok=$((nok + 1))
+	fi
+	n=$((n + 1))
+done
+wait "$ipid"
+irc=$?
+between=$(sql "SELECT count(*) FROM consent_events WHERE address LIKE 'loop%' AND id > (SELECT min(id) FROM consent_events WHERE address LIKE 'b%') AND id < (SELECT max(id) FROM consent_events WHERE address LIKE 'b%')")
+if [ "$irc" = 0 ] && [ "$nok" = "$n" ] && [ "$between" -ge 2 ] &&
+    [ "$(cat "$tmp/big.out")" = "import $tmp/big.csv: format=optin rows=200000 added=200000 changed=0 unchanged=0 kept=0 skipped=0 bad=0" ]; then
+	ok
+else
+	bad "import: other writers get in between its transactions" \
+	    "import exit $irc, $nok of $n subscribes ok, $between written between the import's first and last row" \
+	    "out: $(cat "$tmp/big.out")" "loop stderr: $(head -n 3 "$tmp/loop.err")"
+fi
+check_sql "import: every row and every subscribe written" \
+    "200000 $n $n" \
+    "SELECT (SELECT count(*) FROM subscriptions WHERE address LIKE 'b%' AND status = 'opted_in') || ' ' || (SELECT count(*) FROM subscriptions WHERE address LIKE 'loop%' AND status = 'opted_in') || ' ' || (SELECT count(*) FROM consent_events WHERE address LIKE 'loop%')"
+
+# progress on a terminal: rows, percent, rows/s, time left; overwritten in
+# place and cleared before the summary
+script -q -e -c "'$OPTINCTL' -c '$conf' import '$tmp/big.csv'" /dev/null \
+    > "$tmp/pty.out" 2>&1
+prc=$?
+sumline="import $tmp/big.csv: format=optin rows=200000 added=0 changed=0 unchanged=200000 kept=0 skipped=0 bad=0"
+prog=$(tr '\r' '\n' < "$tmp/pty.out" | grep -c '^.\[Koptinctl import: [0-9]* rows ([0-9]*%), [0-9]* rows/s, [0-9]*:[0-9][0-9] left$')
+last=$(tr '\r' '\n' < "$tmp/pty.out" | grep -v '^$' | tail -n 1)
+if [ "$prc" = 0 ] && [ "$prog" -ge 1 ] && [ "$last" = "$(printf '\033[K')$sumline" ]; then
+	ok
+else
+	bad "import: progress line on a terminal" "exit $prc, $prog progress lines" \
+	    "last line: $last" "output: $(head -c 300 "$tmp/pty.out" | od -c | head -n 5)"
+fi
+# --json counts the transactions: 200,000 rows never fit in one of 25 ms
+check_json "import --json: bounded transactions counted" 0 \
+    'd["rows"] == 200000 and d["unchanged"] == 200000 and d["transactions"] >= 2 and d["longest_transaction_ms"] >= 0' \
+    --json import "$tmp/big.csv"
+# quiet when stderr is no terminal, and with --json on a terminal
+run import "$tmp/big.csv"
+if [ "$rc" = 0 ] && [ "$out" = "$sumline" ] && [ -z "$err" ]; then ok
+else bad "import: no progress without a terminal" "rc $rc" "out: $out" "err: $err"; fi
+script -q -e -c "'$OPTINCTL' -c '$conf' --json import '$tmp/big.csv' >/dev/null" \
+    /dev/null > "$tmp/pty.out" 2>&1
+if [ "$?" = 0 ] && [ ! -s "$tmp/pty.out" ]; then ok
+else bad "import --json: no progress on a terminal" "$(head -c 200 "$tmp/pty.out")"; fi
+
+# an import that stops half-way (a database error on line 40,002) keeps
+# what it committed and says exactly up to which line; run again, it
+# finishes and changes none of the rows already written
+new_db stop
+awk 'BEGIN { print "address,list,status"
+    for (i = 0; i < 50000; i++) printf "s%06d@stop.example,news,opted_in\n", i }' \
+    > "$tmp/stop.csv"
+sqlx "CREATE TRIGGER boom BEFORE INSERT ON subscriptions WHEN NEW.address = 's040000@stop.example' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+run import "$tmp/stop.csv"
+upto=$(printf '%s\n' "$err" | sed -n 's/.*stopped after 40001 rows: rows up to line \([0-9]*\) are written.*/\1/p')
+want_err="optinctl: ConsentDB $db: import: boom
+optinctl import: $tmp/stop.csv: stopped after 40001 rows: rows up to line $upto are written, later ones are not (import the file again to finish: written rows do not change)"
+if [ "$rc" != 0 ] && [ -z "$out" ] && [ -n "$upto" ] && [ "$upto" -gt 1 ] &&
+    [ "$upto" -le 40001 ] && [ "$err" = "$want_err" ]; then ok
+else bad "import: stopped half-way, says where" "rc $rc" "out: $out" "err: $err"; fi
+check_sql "import: exactly the rows up to that line are written" \
+    "$(( ${upto:-1} - 1 )) $(( ${upto:-1} - 1 ))" \
+    "SELECT (SELECT count(*) FROM subscriptions) || ' ' || (SELECT count(*) FROM consent_events)"
+sqlx "DROP TRIGGER boom"
+check "import again after a stop: finishes, written rows unchanged" 0 \
+    "import $tmp/stop.csv: format=optin rows=50000 added=$(( 50000 - ${upto:-1} + 1 )) changed=0 unchanged=$(( ${upto:-1} - 1 )) kept=0 skipped=0 bad=0" \
+    import "$tmp/stop.csv"
+
+# --strict: the whole file is checked before the first row is written, also
+# from standard input (copied first); a good file is then written in full
+cp "$tmp/stop.csv" "$tmp/strict.csv"
+echo 'bad-address,news,opted_in' >> "$tmp/strict.csv"
+new_db strict
+run import - --strict < "$tmp/strict.csv"
+if [ "$rc" = 65 ] && [ "$out" = "import -: format=optin rows=50001 added=50000 changed=0 unchanged=0 kept=0 skipped=0 bad=1
+nothing written (--strict and 1 bad row)" ] &&
+    [ "$err" = "optinctl import: -:50002: bad address 'bad-address': no '@' in address" ]; then ok
+else bad "import - --strict: bad last row, nothing written" "rc $rc" "out: $out" "err: $err"; fi
+check_sql "import --strict: nothing written" 0 "SELECT count(*) FROM subscriptions"
+check "import - --strict of a good file" 0 \
+    "import -: format=optin rows=50000 added=50000 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    import - --strict < "$tmp/stop.csv"
+check_sql "import --strict: all written" 50000 "SELECT count(*) FROM subscriptions"

@@ -3,6 +3,7 @@
  */
 #include "autoconf.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "harness.h"
@@ -330,6 +331,67 @@ t_mailbox(void **state)
 	}
 }
 
+/*
+ * The ASCII fast path of the domain (ldh_lower in addr.c) must give what
+ * libidn2 gives, byte for byte, error for error: edge cases, then 200,000
+ * generated domains of letters (both cases), digits, hyphens and dots, with
+ * labels around 63 and domains around 253 octets.
+ */
+static const char *const fast_edge[] = {
+	"example.com", "EXAMPLE.COM", "Ex-Ample.Com", "a.b", "a-.b", "-a.b",
+	"a--b.com", "ab--c.com", "xn--bcher-kva.example", "XN--BCHER-KVA.example",
+	"xn--.com", "ab-.com", "a.b-", "a..b", ".a.b", "a.b.", "0.0", "1.2.3.4",
+	"123.example", "a-b-c.d-e-f", "xn--zz.example", "xx--zz.example",
+	"a.b.c.d.e.f.g.h.i.j.k.l", "Z9-9Z.ORG", "a_b.com", "a b.com",
+};
+
+/* fast_cmp - one domain through both paths; 0 if they agree */
+static int
+fast_cmp(const char *d)
+{
+	char out1[256], out2[256], why1[100], why2[100];
+	int rc1, rc2;
+
+	rc1 = addr_domain_ascii(d, false, out1, sizeof(out1), why1,
+	    sizeof(why1));
+	rc2 = addr_domain_ascii(d, true, out2, sizeof(out2), why2,
+	    sizeof(why2));
+	if (rc1 != rc2 || (rc1 == 0 && strcmp(out1, out2) != 0) ||
+	    (rc1 != 0 && strcmp(why1, why2) != 0)) {
+		CASE_FAIL(d, "got %d %s, want (libidn2) %d %s", rc1,
+		    rc1 == 0 ? out1 : why1, rc2, rc2 == 0 ? out2 : why2);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+t_ascii_fast(void **state)
+{
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789--..";
+	char d[300];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t i, k, len, lab;
+
+	(void)state;
+	for (i = 0; i < sizeof(fast_edge) / sizeof(fast_edge[0]); i++)
+		(void)fast_cmp(fast_edge[i]);
+	for (i = 0; i < 200000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* mostly short domains; some near the label and total limits */
+		len = i % 50 == 0 ? 240 + x % 20 : 1 + x % 40;
+		lab = i % 7 == 0 ? 60 + (x >> 8) % 6 : 0;
+		for (k = 0; k < len; k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			d[k] = lab != 0 && k != lab ? alpha[x % 62] :
+			    lab != 0 ? '.' : alpha[x % (sizeof(alpha) - 1)];
+		}
+		d[len] = '\0';
+		if (fast_cmp(d) != 0)
+			break;
+	}
+}
+
 int
 main(void)
 {
@@ -342,6 +404,10 @@ main(void)
 		cmocka_unit_test(t_domain),
 		cmocka_unit_test(t_to_unicode),
 		cmocka_unit_test(t_mailbox),
+	}
+}
+
+		cmocka_unit_test(t_ascii_fast),
 	};
 
 	return HARNESS_RUN("addr", tests);
