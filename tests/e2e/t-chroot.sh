@@ -77,8 +77,7 @@ e2e_check "chroot has etc/services and etc/hosts" \
 
 # --- a campaign over SMTP: seven recipients, three allowed, split
 MIX="ann@example.com,bob@example.com,carol@example.com,dave@example.com,eve@example.com,FRANK@EXAMPLE.COM,gina@xn--bcher-kva.example"
-sed 's/^Message-ID:.*/Message-ID: <chroot-smtp@test.example>/I' \
-    "$OPTIN_CORPUS/ours_crm_campaign_html.eml" > "$PF_BASE/smtp.eml"
+optin_stamp "$OPTIN_CORPUS/ours_crm_campaign_html.eml" chroot-smtp > "$PF_BASE/smtp.eml"
 pf_send news@example.com "$MIX" "$PF_BASE/smtp.eml" >/dev/null
 e2e_check "SMTP campaign accepted (250, no 451)" \
     grep -q '^<- *250 .*queued as' "$PF_BASE/swaks.log"
@@ -93,8 +92,7 @@ e2e_check_eq "smtpd runs with its root in the queue directory" \
     "$roots" "$PF_QUEUE"
 
 # --- a campaign through sendmail(1): pickup and cleanup in the chroot
-sed 's/^Message-ID:.*/Message-ID: <chroot-pickup@test.example>/I' \
-    "$OPTIN_CORPUS/ours_newsletter_multipart.eml" > "$PF_BASE/pickup.eml"
+optin_stamp "$OPTIN_CORPUS/ours_newsletter_multipart.eml" chroot-pickup > "$PF_BASE/pickup.eml"
 pf_sendmail -i -f news@example.com ann@example.com dave@example.com \
     hank@bücher.example < "$PF_BASE/pickup.eml"
 e2e_check "sendmail(1) submission accepted" test $? = 0
@@ -152,8 +150,7 @@ milter_start_spec "${isock%%:*}:$port@${isock#*@}" \
 	{ e2e_fail "milter starts on inet:"; e2e_done; }
 pf_set_milter "${imilter%:*}:$port"
 before=$(sink_count)
-sed 's/^Message-ID:.*/Message-ID: <chroot-inet@test.example>/I' \
-    "$OPTIN_CORPUS/ours_crm_campaign_html.eml" > "$PF_BASE/inet.eml"
+optin_stamp "$OPTIN_CORPUS/ours_crm_campaign_html.eml" chroot-inet > "$PF_BASE/inet.eml"
 pf_send news@example.com ann@example.com,bob@example.com \
     "$PF_BASE/inet.eml" >/dev/null
 pf_wait_empty 20 || e2e_fail "queue empties (inet:)"
