@@ -2,6 +2,8 @@
 # deps.sh - install every Debian package optin-milter needs to build, test
 # and run its demo; installs only what is missing, non-interactively.
 # Run as root on Debian 12.  Add packages to PACKAGES below.
+# (tests/sendmail fetches Sendmail itself with apt-get download: its
+# sendmail-bin conflicts with postfix; libwrap0 and m4 are what it needs.)
 #
 # Postfix is preseeded to "No configuration" so its install starts no system
 # mail server; daemons are kept from starting during the install with a
@@ -13,6 +15,7 @@ build-essential autoconf automake libtool pkg-config
 libmilter-dev libopendkim-dev libspf2-dev libsqlite3-dev libssl-dev
 libidn2-dev libmicrohttpd-dev libcmocka-dev libgmime-3.0-dev
 postfix swaks miltertest opendkim opendkim-tools
+libwrap0 m4
 python3-dkim python3-nacl sqlite3
 groff man-db openssl curl ca-certificates
 chromium nodejs

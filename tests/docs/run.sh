@@ -12,8 +12,10 @@
 #     holds a real database, token key file and RSA key, passes
 #     "optin-milter -n" silently, and a bad line gives exit 78 and names
 #     file:line and the key;
-#  5. the Postfix snippet sets what DESIGN requires, the MTA snippets name
-#     the default socket, the systemd units pass "systemd-analyze verify"
+#  5. the Postfix snippet sets what DESIGN requires and names the socket
+#     of the sample config (relative to Postfix's queue directory when it
+#     is inside, for Debian's chroot), the Sendmail snippet names the
+#     default socket, the systemd units pass "systemd-analyze verify"
 #     (when installed).
 # Prints "docs: N passed, N failed" last.
 top_srcdir=${top_srcdir:-.}
@@ -51,16 +53,22 @@ man_entry() {
 	    sed 's/\\-/-/g; s/\\e/\\/g'
 }
 
-# keys_sample - key names of "Key value" and "#Key value" lines
+# keys_sample [#] - key names of "Key value" and "#Key value" lines; with
+# "#" only the commented ones, with "" only the set ones (a key may show
+# its default commented and be set on the next line)
 keys_sample() {
-	sed -n 's/^#\{0,1\}\([A-Za-z][A-Za-z0-9]*\)[[:space:]].*/\1/p' \
+	case ${1-x} in
+	x) re='#\{0,1\}' ;;
+	*) re=$1 ;;
+	esac
+	sed -n "s/^$re\\([A-Za-z][A-Za-z0-9]*\\)[[:space:]].*/\\1/p" \
 	    "$src/conf/optin-milter.conf"
 }
 
 # ------------------------------------------------------------ 1, 2: keys
 keys_table > "$tmp/table"
 keys_man | sort > "$tmp/man"
-keys_sample | sort > "$tmp/sample"
+keys_sample | sort -u > "$tmp/sample"
 nkeys=$(wc -l < "$tmp/table")
 if [ "$nkeys" -ge 30 ]; then ok; else bad "only $nkeys keys read from milter/core/config.c"; fi
 
@@ -83,7 +91,9 @@ while read -r key dflt; do
 done < "$tmp/table"
 
 cut -d' ' -f1 "$tmp/table" | sort > "$tmp/names"
-for f in man sample; do
+keys_sample '#' | sort > "$tmp/sample-commented"
+keys_sample '' | sort > "$tmp/sample-set"
+for f in man sample-commented sample-set; do
 	for key in $(sort "$tmp/$f" | uniq -d); do
 		bad "$key: documented twice ($f)"
 	done
@@ -171,15 +181,20 @@ fi
 
 # ------------------------------------------------------------ 5: MTA, units
 sock=$(keys_table | sed -n 's/^Socket local://p')
-if grep -qx "smtpd_milters = unix:$sock" "$src/conf/postfix-main.cf"; then ok
-else bad "conf/postfix-main.cf: smtpd_milters does not name unix:$sock"; fi
+ssock=$(sed -n 's/^Socket[[:space:]]\{1,\}local:\([^[:space:]#]*\).*/\1/p' \
+    "$src/conf/optin-milter.conf")
+[ -n "$ssock" ] || ssock=$sock
+# Postfix: relative to its queue directory when inside (Debian's chroot)
+pfsock=${ssock#/var/spool/postfix/}
+if grep -qx "smtpd_milters = unix:$pfsock" "$src/conf/postfix-main.cf"; then ok
+else bad "conf/postfix-main.cf: smtpd_milters does not name unix:$pfsock"; fi
 if grep -qF "S=local:$sock, F=T" "$src/conf/sendmail.mc"; then ok
 else bad "conf/sendmail.mc: no S=local:$sock, F=T"; fi
 if command -v postconf >/dev/null 2>&1; then
 	mkdir -p "$tmp/pf"
 	cp "$src/conf/postfix-main.cf" "$tmp/pf/main.cf"
 	: > "$tmp/pf/master.cf"
-	for want in "non_smtpd_milters = unix:$sock" \
+	for want in "non_smtpd_milters = unix:$pfsock" \
 	    "milter_default_action = tempfail" "milter_protocol = 6" \
 	    "disable_mime_output_conversion = yes"; do
 		got=$(postconf -c "$tmp/pf" -x "${want%% =*}" 2>&1)

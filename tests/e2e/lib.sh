@@ -29,6 +29,14 @@
 #	SINK_PORT, SINK_DIR (stored messages), SINK_LOG, SINK_PID
 #	MILTER_SOCK, MILTER_PID, MILTER_LOG	set by milter_start
 #	HOP_CONF, HOP_PORT, HOP_LOG	a second instance (next hop), hop_start
+#
+# Knobs (unset: the behaviour above):
+#	E2E_TMPDIR	where e2e_init makes PF_BASE [/tmp]; Sendmail refuses a
+#			milter socket below a world-writable directory
+#	PF_CHROOT=y	pf_start keeps Debian's master.cf as shipped (smtpd,
+#			cleanup, pickup, ... chrooted in the queue directory),
+#			runs the private smtpd chrooted too, and prepares the
+#			chroot as Debian's start-up does (pf_chroot_sync)
 
 E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_TOP=$(cd "${top_srcdir:-$E2E_HERE/../..}" && pwd)
@@ -88,7 +96,7 @@ e2e_init()
 			exit 1
 		fi
 	done
-	PF_BASE=$(mktemp -d /tmp/optin-e2e.XXXXXX) || exit 1
+	PF_BASE=$(mktemp -d "${E2E_TMPDIR:-/tmp}/optin-e2e.XXXXXX") || exit 1
 	# Postfix daemons (user postfix) must reach the queue, the milter
 	# socket directory and the log below this directory.
 	chmod 0755 "$PF_BASE"
@@ -498,10 +506,10 @@ maximal_backoff_time = 4s
 delay_warning_time = 0
 EOF
 	cp /usr/share/postfix/master.cf.dist "$PF_CONF/master.cf"
-	postconf -c "$PF_CONF" -F '*/*/chroot = n'
+	[ "${PF_CHROOT:-n}" = y ] || postconf -c "$PF_CONF" -F '*/*/chroot = n'
 	postconf -c "$PF_CONF" -MX smtp/inet
 	postconf -c "$PF_CONF" -M \
-	    "127.0.0.1:$PF_PORT/inet = 127.0.0.1:$PF_PORT inet n - n - - smtpd"
+	    "127.0.0.1:$PF_PORT/inet = 127.0.0.1:$PF_PORT inet n - ${PF_CHROOT:-n} - - smtpd"
 	# postlogd writes maillog_file; Debian's master.cf has it, make sure
 	postconf -c "$PF_CONF" -M postlog/unix-dgram >/dev/null 2>&1 ||
 	    postconf -c "$PF_CONF" -M \
@@ -514,6 +522,10 @@ EOF
 		PF_MILTER=""
 	fi
 	[ $# -gt 0 ] && pf_postconf "$@"
+	if [ "${PF_CHROOT:-n}" = y ] && ! pf_chroot_sync; then
+		echo "$E2E_NAME: chroot set-up of $PF_QUEUE failed" >&2
+		return 1
+	fi
 	if ! postfix -c "$PF_CONF" check >"$base/postfix-check.log" 2>&1; then
 		echo "$E2E_NAME: postfix check failed" >&2
 		cat "$base/postfix-check.log" "$PF_LOG" >&2
@@ -724,4 +736,54 @@ pf_log_has()
 pf_log_wait()
 {
 	e2e_wait_for "${2:-30}" grep -qE -- "$1" "$PF_LOG"
+}
+
+# ---------------------------------------------------------------- chroot
+
+# pf_chroot_sync - prepare this instance's queue directory as a chroot the
+# way Debian's Postfix start-up does, by running Debian's own script
+# (/usr/lib/postfix/configure-instance.sh: copies etc/{services,hosts,
+# resolv.conf,nsswitch.conf,...} and the NSS libraries) on PF_CONF.
+# pf_start calls it when PF_CHROOT=y.
+pf_chroot_sync()
+{
+	local script=/usr/lib/postfix/configure-instance.sh
+	if [ ! -x "$script" ]; then
+		echo "$E2E_NAME: $script missing (Debian's postfix package)" >&2
+		return 1
+	fi
+	MAIL_CONFIG=$PF_CONF "$script" - >"$PF_BASE/chroot-sync.log" 2>&1 ||
+	    { cat "$PF_BASE/chroot-sync.log" >&2; return 1; }
+	[ -s "$PF_QUEUE/etc/services" ] && [ -s "$PF_QUEUE/etc/hosts" ]
+}
+
+# milter_start_spec SPEC CONF [options] - like milter_start, but the milter
+# listens on SPEC as given (local:/path or inet:port@host, for instance the
+# Socket a sample configuration documents) and the socket file is left as
+# the milter made it (mode 0660, no chmod).  Sets MILTER_SOCK to the path
+# (empty for inet:), MILTER_PID, MILTER_LOG.
+milter_start_spec()
+{
+	local spec=$1 conf=$2
+	shift 2
+	MILTER_LOG=$PF_BASE/milter.log
+	MILTER_SOCK=""
+	case $spec in
+	local:*|unix:*)	MILTER_SOCK=${spec#*:}; rm -f "$MILTER_SOCK" ;;
+	esac
+	"$OPTIN_MILTER" -f -c "$conf" -p "$spec" "$@" \
+	    >>"$MILTER_LOG" 2>&1 </dev/null &
+	MILTER_PID=$!
+	e2e_track_pid "$MILTER_PID"
+	if [ -n "$MILTER_SOCK" ]; then
+		e2e_wait_for 10 test -S "$MILTER_SOCK"
+	else
+		local p=${spec#inet:}
+		e2e_wait_port "${p%@*}" 10
+	fi || {
+		echo "$E2E_NAME: milter did not open $spec" >&2
+		cat "$MILTER_LOG" >&2
+		return 1
+	}
+	e2e_log "milter pid $MILTER_PID on $spec"
 }

@@ -7,6 +7,8 @@
 #	optin_records                      DKIM TXT records for dkim_verify.py
 #	optin_token_rcpt, optin_bad_tokens who a copy's token names
 #	optin_two_from FILE                the milter refuses FILE (two From)
+#	optin_stamp FILE ID                a copy with Message-ID <ID@test.example>
+#	optin_spool_missing                quarantine rows without their file
 #
 # The unsubscribe tests (t-unsub-*.sh) build their own small database and
 # run optin-unsubd; they share:
@@ -270,4 +272,31 @@ optin_ctl_ok()
 optin_q()
 {
 	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
+}
+
+# optin_stamp FILE ID - print a copy of the message in FILE (LF line ends)
+# whose Message-ID is <ID@test.example>, so each delivered copy can be
+# traced; every other header and the body are kept
+optin_stamp()
+{
+	"$PY" - "$1" "$2" <<'EOP'
+import re, sys
+d = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head, sep, body = d.partition(b"\n\n")
+lines = [l for l in re.split(rb"\n(?![ \t])", head)
+	 if not l.lower().startswith(b"message-id:")]
+lines.insert(0, b"Message-ID: <%s@test.example>" % sys.argv[2].encode())
+sys.stdout.buffer.write(b"\n".join(lines) + sep + body)
+EOP
+}
+
+# optin_spool_missing - print how many quarantine rows name a spool file
+# that is missing or empty in $OPTIN_DIR/quarantine
+optin_spool_missing()
+{
+	local s missing=0
+	for s in $(optin_sql "select distinct spool_file from quarantine"); do
+		[ -s "$OPTIN_DIR/quarantine/$s" ] || missing=$((missing + 1))
+	done
+	echo "$missing"
 }

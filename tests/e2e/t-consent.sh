@@ -15,21 +15,6 @@ optin_start "Domain example.com" "Selector s2026" \
 e2e_ok "postfix, milter and sink start"
 optin_records "$PF_BASE/records"
 
-# stamp FILE N - a copy of corpus FILE with a unique Message-ID (so each
-# delivered copy can be traced), Subject and From kept
-stamp()
-{
-	"$PY" - "$1" "$2" <<'EOP'
-import re, sys
-d = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
-head, sep, body = d.partition(b"\n\n")
-lines = [l for l in re.split(rb"\n(?![ \t])", head)
-	 if not l.lower().startswith(b"message-id:")]
-lines.insert(0, b"Message-ID: <e2e-%s@test.example>" % sys.argv[2].encode())
-sys.stdout.buffer.write(b"\n".join(lines) + sep + body)
-EOP
-}
-
 MIX_SMTP="ann@example.com,bob@example.com,carol@example.com,dave@example.com,eve@example.com,FRANK@EXAMPLE.COM,gina@xn--bcher-kva.example"
 ALLOWED="ann@example.com FRANK@EXAMPLE.COM gina@xn--bcher-kva.example"
 
@@ -41,7 +26,7 @@ for f in "$OPTIN_CORPUS"/*.eml "$OPTIN_CORPUS"/*.msg "$OPTIN_CORPUS"/*.message \
 	case $(basename "$f") in SOURCES*) continue ;; esac
 	optin_two_from "$f" && continue		# refused: t-signsafe.sh
 	n=$((n + 1))
-	stamp "$f" "$n" > "$PF_BASE/msg.$n"
+	optin_stamp "$f" "e2e-$n" > "$PF_BASE/msg.$n"
 	# (Postfix adds a From header to the one message without: local
 	# submission; the milter's refusal of such campaigns is in
 	# tests/milter/t-no-from.lua)
@@ -53,7 +38,8 @@ e2e_check "corpus found" test "$n" -ge 10
 # through sendmail(1) (non_smtpd_milters): five recipients, three allowed,
 # one of them with an IDN domain in UTF-8
 n=$((n + 1)); sm=$n
-stamp "$OPTIN_CORPUS/ours_newsletter_multipart.eml" "$sm" > "$PF_BASE/msg.$sm"
+optin_stamp "$OPTIN_CORPUS/ours_newsletter_multipart.eml" "e2e-$sm" \
+    > "$PF_BASE/msg.$sm"
 pf_sendmail -i -f news@example.com ann@example.com bob@example.com \
     hank@bücher.example dave@example.com frank@example.com < "$PF_BASE/msg.$sm"
 e2e_check "sendmail submission accepted" test $? = 0
@@ -90,11 +76,8 @@ e2e_check_eq "quarantine rows by reason" "$rows" \
 e2e_check_eq "quarantine: who, for the sendmail message" \
     "$(optin_sql "select recipient || '=' || reason from quarantine where message_id = '<e2e-$sm@test.example>' order by 1" | tr '\n' ' ')" \
     "bob@example.com=opted_out dave@example.com=no_consent "
-missing=0
-for s in $(optin_sql "select distinct spool_file from quarantine"); do
-	[ -s "$OPTIN_DIR/quarantine/$s" ] || missing=$((missing + 1))
-done
-e2e_check_eq "every quarantine row has its spool file" "$missing" 0
+e2e_check_eq "every quarantine row has its spool file" \
+    "$(optin_spool_missing)" 0
 e2e_check_eq "spool files: one per quarantined message" \
     "$(ls "$OPTIN_DIR/quarantine" | grep -c '\.eml$')" "$((nmsg + 1))"
 e2e_check_eq "no campaign delivered to a blocked recipient" \
