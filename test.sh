@@ -8,7 +8,7 @@
 # Exit status non-zero if anything failed; a suite without a result line
 # counts as 1 failed.
 # Environment: OPTIN_CORPUS (default ../shared/corpus beside the tree),
-# SUITE_TIMEOUT seconds per suite [900], CHECK_TIMEOUT for make check [900].
+# SUITE_TIMEOUT seconds per suite [2700], CHECK_TIMEOUT for make check [1200].
 
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
@@ -78,7 +78,7 @@ for t in $tests; do
 	rm -f "$t.log" "$t.trs" "${t%.sh}.log" "${t%.sh}.trs"
 done
 if [ "$built" = yes ]; then
-	timeout -k 10 "${CHECK_TIMEOUT:-900}" make -k check >"$results/check.log" 2>&1 </dev/null
+	timeout -k 10 "${CHECK_TIMEOUT:-1200}" make -k check >"$results/check.log" 2>&1 </dev/null
 	check_rc=$?
 	# a program that does not build stops make check before any test;
 	# then run the tests that can be built (check-TESTS builds each one)
@@ -88,7 +88,7 @@ if [ "$built" = yes ]; then
 	done
 	if [ $check_rc -ne 0 ] && [ $ran = no ]; then
 		echo "make check: build failed before the tests; running them with make -k check-TESTS"
-		timeout -k 10 "${CHECK_TIMEOUT:-900}" make -k check-TESTS >>"$results/check.log" 2>&1 </dev/null
+		timeout -k 10 "${CHECK_TIMEOUT:-1200}" make -k check-TESTS >>"$results/check.log" 2>&1 </dev/null
 	fi
 	grep -aE '^(PASS|FAIL|XPASS|ERROR|SKIP):' "$results/check.log"
 	if [ $check_rc -ne 0 ]; then
@@ -131,7 +131,7 @@ for runner in tests/*/run.sh; do
 	echo "== $suite"
 	out=$results/$suite.out
 	if [ "$built" = yes ]; then
-		timeout -k 10 "${SUITE_TIMEOUT:-900}" bash "$runner" >"$out" 2>&1 </dev/null
+		timeout -k 10 "${SUITE_TIMEOUT:-2700}" bash "$runner" >"$out" 2>&1 </dev/null
 		rc=$?
 		cat "$out"
 	else

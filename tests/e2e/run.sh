@@ -1,6 +1,6 @@
 #!/bin/bash
 # run.sh - run every tests/e2e/t-*.sh (real Postfix, as root), one after the
-# other, each bounded by E2E_TIMEOUT seconds [300]; sums their result lines
+# other, each bounded by E2E_TIMEOUT seconds [600]; sums their result lines
 # and prints "e2e: N passed, N failed" last.  A script that prints no result
 # line, or exits non-zero without a failure counted, adds one failure.
 # Usage: tests/e2e/run.sh [t-name ...]   (default: all)
@@ -25,7 +25,7 @@ fi
 for t in $scripts; do
 	name=$(basename "$t" .sh)
 	out=$(mktemp /tmp/optin-e2e-out.XXXXXX)
-	timeout -k 10 "${E2E_TIMEOUT:-300}" bash "$t" >"$out" 2>&1 < /dev/null
+	timeout -k 10 "${E2E_TIMEOUT:-600}" bash "$t" >"$out" 2>&1 < /dev/null
 	rc=$?
 	cat "$out"
 	line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
