@@ -31,7 +31,7 @@ check "quarantine list --reason resubmit_failed" 0 "$hdr" \
     quarantine list --reason resubmit_failed
 for word in spam deliver No_Consent ''; do
 	check_err "quarantine list --reason '$word'" 64 \
-	    "optinctl quarantine: unknown reason '$word' (suppressed, opted_out, pending, no_consent, resubmit_failed)" \
+	    "optinctl quarantine: unknown reason '$word' (suppressed, opted_out, pending, no_consent, resubmit_failed, line_too_long, no_signing_key)" \
 	    quarantine list --reason "$word"
 done
 check "quarantine list --list" 0 "$hdr
