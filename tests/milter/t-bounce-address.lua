@@ -4,7 +4,8 @@
 -- counted in campaign_sent; a split copy is re-submitted with its own
 -- bounce address as envelope sender (the kept copy's is changed by
 -- smfi_chgfrom: see t-bounce-address.log-re and tests/e2e/t-feedback.sh);
--- transactional mail is untouched; a paused campaign is kept queued (451).
+-- transactional mail is untouched; a paused campaign is kept queued (451),
+-- and so is every campaign when the store cannot say (OnDBError).
 dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local d = os.getenv("OPTIN_DIR")
 local ctl = os.getenv("OPTIN_MILTER"):gsub("optin%-milter$", "optinctl") ..
@@ -72,5 +73,16 @@ T.check(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.7.1",
     "campaign nov-2026 paused: policy_bounce 50 in 1h (optinctl campaign resume nov-2026)"),
     "paused: reply text")
 T.check(T.sql("select sum(sent) from campaign_sent") == "2", "paused copy counted")
+
+-- a store that cannot say whether the campaign is paused (here: no table
+-- campaign_pauses, as an engine without the feedback tables): OnDBError
+T.sql("drop table campaign_pauses")
+T.check(T.campaign(conn, "BA5", { "<ann@example.com>" }) == SMFIR_REPLYCODE,
+    "no pause table: not a reply code")
+T.check(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.3.0",
+    "consent database unavailable, try again later"),
+    "no pause table: not OnDBError tempfail")
+T.check(T.sql("select sum(sent) from campaign_sent") == "2",
+    "copy counted without the pause check")
 T.check(T.sql("select count(*) from quarantine") == "0", "quarantine rows")
 T.finish(conn)
