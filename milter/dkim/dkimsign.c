@@ -76,7 +76,8 @@
 static const char *sign_hdrs[] = {
 	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To",
 	"MIME-Version", "Content-Type", "Content-Transfer-Encoding", "List-Id",
-	"List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID", NULL
+	"List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID", "CFBL-Address",
+	NULL
 };
 
 /* Listed once more than present, so no instance can be added later

@@ -5,7 +5,8 @@
  * relaxed/relaxed, rsa-sha256 and/or ed25519-sha256, no l=.  Signed headers
  * (DESIGN "DKIM"): From, To, Cc, Subject, Date, Message-ID, Reply-To,
  * MIME-Version, Content-Type, Content-Transfer-Encoding, List-Id,
- * List-Unsubscribe, List-Unsubscribe-Post, Feedback-ID; From and both
+ * List-Unsubscribe, List-Unsubscribe-Post, Feedback-ID, CFBL-Address (RFC
+ * 9477 section 3.2 wants it signed); From and both
  * List-Unsubscribe headers oversigned.  Keys come from Domain/Selector/KeyFile
  * (one key; KeyFileEd25519/SelectorEd25519 for the second of "both") or from
  * OpenDKIM-compatible KeyTable/SigningTable.  Keys are read once at start-up.

@@ -33,6 +33,7 @@
 #include "config.h"
 #include "dkimsign.h"
 #include "eom.h"
+#include "feedbackhdr.h"
 #include "log.h"
 #include "logaddr.h"
 #include "mark.h"
@@ -209,10 +210,10 @@ msg_mark(const struct msg *m, const char *rcpt, struct mark_msg *mm)
 	mm->bodylen = m->body.len;
 }
 
-/* split_marker - the marker header line for a copy to rcpt: bound to this
- * message, that recipient and a short lifetime */
+/* split_marker - the marker header line for a copy to rcpt sent from
+ * sender: bound to this message, that recipient and a short lifetime */
 static char *
-split_marker(struct conn *c, const char *rcpt)
+split_marker(struct conn *c, const char *rcpt, const char *sender)
 {
 	struct msg *m = &c->msg;
 	char value[MARK_VALUE_MAX], why[WHY];
@@ -221,6 +222,7 @@ split_marker(struct conn *c, const char *rcpt)
 	int n;
 
 	msg_mark(m, rcpt, &mm);
+	mm.sender = sender;
 	snprintf(mm.qid, sizeof(mm.qid), "%s", m->qid);
 	snprintf(mm.list, sizeof(mm.list), "%s", m->list);
 	mm.issued = (long long)time(NULL);
@@ -383,10 +385,18 @@ personal_headers(struct conn *c, const char *rcpt, struct edits *e)
 	const struct config *cfg = c->rt->cfg;
 	struct msg *m = &c->msg;
 	char token[TOKEN_MAX], lu[UNSUBHDR_MAX], lid[300], why[WHY];
+	char *cfbl, *fbid;
 	size_t i;
 
 	if (del_headers(m, e, "List-Unsubscribe") < 0 ||
 	    del_headers(m, e, "List-Unsubscribe-Post") < 0)
+		return -1;
+	/* the feedback loop's headers: ours or none (feedbackhdr.h) */
+	if (fbhdr_enabled(c) && (del_headers(m, e, "CFBL-Address") < 0 ||
+	    del_headers(m, e, "Feedback-ID") < 0 ||
+	    fbhdr_values(c, rcpt, fbhdr_campaign(c), &cfbl, &fbid) < 0 ||
+	    (cfbl != NULL && add_edit_header(e, "CFBL-Address", cfbl) < 0) ||
+	    (fbid != NULL && add_edit_header(e, "Feedback-ID", fbid) < 0)))
 		return -1;
 	for (i = 0; cfg->strip_internal_headers && i < m->nhdr; i++) {
 		const char *n = m->hdr[i].name;
@@ -535,7 +545,7 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 
 	for (i = 0; i < m->nrcpt; i++) {
 		struct rcpt *r = &m->rcpt[i];
-		char *marker;
+		char *marker, *from;
 
 		if (i == keep || r->unsub || r->reason != CONSENT_DELIVER)
 			continue;
@@ -545,14 +555,19 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 			    fmt_addr(c, r->addr, shown, sizeof(shown)));
 			continue;
 		}
-		marker = split_marker(c, r->addr);
+		/* its own bounce address, as the kept copy's */
+		if (fbhdr_sender(c, r->addr, fbhdr_campaign(c), &from) < 0)
+			marker = NULL;
+		else
+			marker = split_marker(c, r->addr, from ? from :
+			    m->sender);
 		if (marker == NULL ||
 		    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0) {
-			snprintf(why, sizeof(why), "out of memory or no "
-			    "TokenKeyFile");
+			snprintf(why, sizeof(why), "out of memory, no "
+			    "TokenKeyFile or no bounce address");
 			n = -1;
 		} else if (resubmit_message(c->rt->cfg->sendmail_command,
-		    m->sender, envelope_rcpt(m, r), iov, n, why,
+		    from ? from : m->sender, envelope_rcpt(m, r), iov, n, why,
 		    sizeof(why)) == 0) {
 			t->resubmitted++;
 			log_info("%s: split copy to=%s resubmitted", m->qid,
@@ -876,6 +891,9 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	if (released)
 		log_info("%s: released from quarantine by an admin: delivered "
 		    "without a consent check", m->qid);
+	/* a paused campaign stays queued (an admin's release goes) */
+	if (!monitor && !released && fbhdr_paused(c, fbhdr_campaign(c), v))
+		return;
 	switch (lookup_all(c, released, &t)) {
 	case 0:
 		break;
@@ -940,6 +958,10 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 		decide_monitor(c, &t);
 		return;
 	}
+	/* the personal bounce address (feedbackhdr.h); not in monitor */
+	if (keep < m->nrcpt && fbhdr_sender(c, m->rcpt[keep].addr,
+	    fbhdr_campaign(c), &e->from) < 0)
+		goto tempfail;
 	if ((e->del_rcpt = arena_alloc(&m->arena, (m->nrcpt + 1) *
 	    sizeof(char *))) == NULL)
 		goto tempfail;
@@ -962,12 +984,15 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	}
 	if (keep == m->nrcpt)
 		set_verdict(v, VERDICT_DISCARD, NULL, NULL, NULL);
+	else
+		fbhdr_count_sent(c, fbhdr_campaign(c));
 	log_decision(c, &t, keep == m->nrcpt ? "discarded" : "");
 	return;
 tempfail:
 	set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 	    "local error in consent processing, try again later");
 	e->ndel_rcpt = e->nadd = e->nsig = e->ndel_hdr = 0;
+	e->from = NULL;
 }
 
 /* drop_unsub_rcpts - unsubscribe requests were handled by unsubmail.c:

@@ -30,7 +30,9 @@ struct verdict {
 	char text[256];		/* reply text, when rcode is set */
 };
 
-#define EDITS_MAX_ADD 6	/* Message-ID, Date, List-Unsubscribe, -Post, List-Id */
+/* Message-ID, Date, List-Unsubscribe, -Post, List-Id, CFBL-Address,
+ * Feedback-ID, and one to spare */
+#define EDITS_MAX_ADD 8
 #define EDITS_MAX_SIG 2
 
 struct hdr_del {
@@ -39,7 +41,8 @@ struct hdr_del {
 };
 
 /* Changes to make through libmilter, in this order: delete headers, add
- * headers, insert signatures at the top, delete recipients. */
+ * headers, insert signatures at the top, delete recipients, change the
+ * envelope sender. */
 struct edits {
 	struct hdr_del *del_hdr;	/* msg arena */
 	size_t ndel_hdr;
@@ -50,6 +53,9 @@ struct edits {
 	const char **del_rcpt;		/* msg arena: removal strings
 					 * (struct rcpt del, session.h) */
 	size_t ndel_rcpt;
+	char *from;			/* msg arena: new envelope sender
+					 * (smfi_chgfrom, the bounce address,
+					 * feedbackhdr.h), or NULL */
 };
 
 /* Decide the message of c; fills *e and *v.  Logs the decision line. */

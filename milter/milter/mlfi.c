@@ -341,7 +341,13 @@ apply_edits(SMFICTX *ctx, struct conn *c, const struct edits *e)
 	for (i = 0; i < e->ndel_rcpt; i++)
 		if (smfi_delrcpt(ctx, (char *)e->del_rcpt[i]) != MI_SUCCESS)
 			return -1;
-	(void)c;
+	if (e->from != NULL) {
+		if (smfi_chgfrom(ctx, e->from, NULL) != MI_SUCCESS)
+			return -1;
+		/* not the address: it carries a token */
+		log_debug("%s: envelope sender changed to the bounce address",
+		    c->msg.qid);
+	}
 	return 0;
 }
 
@@ -397,7 +403,8 @@ mlfi_close(SMFICTX *ctx)
 struct smfiDesc mlfi_desc = {
 	.xxfi_name = "optin-milter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
+	    SMFIF_CHGFROM,
 	.xxfi_connect = mlfi_connect,
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,

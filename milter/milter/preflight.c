@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr.h"
 #include "config.h"
 #include "eom.h"
 #include "log.h"
@@ -20,20 +21,29 @@ preflight_spf(const struct conn *c, struct verdict *v)
 {
 	const struct config *cfg = c->rt->cfg;
 	const struct msg *m = &c->msg;
-	char explain[200];
+	char explain[200], bounce[ADDR_MAX + 1];
+	const char *sender = m->sender, *at;
 	enum spf_result r;
 
+	/* campaign copies leave with the bounce address (feedbackhdr.h):
+	 * its domain is the one the receiver checks */
+	if (cfg->bounce_address != NULL &&
+	    (at = strrchr(cfg->bounce_address, '@')) != NULL) {
+		snprintf(bounce, sizeof(bounce), "bounce%s", at);
+		sender = bounce;
+	}
 	if (c->rt->spf == NULL || cfg->spf_check == SPF_OFF ||
-	    cfg->outbound_ip.n == 0 || m->sender == NULL)
+	    cfg->outbound_ip.n == 0 || sender == NULL)
 		return false;
-	r = spf_check_outbound(c->rt->spf, m->sender, explain,
+	r = spf_check_outbound(c->rt->spf, sender, explain,
 	    sizeof(explain));
 	if (r == SPFR_PASS) {
 		log_debug("%s: spf=pass %s", m->qid, explain);
 		return false;
 	}
-	log_warnx("%s: spf=%s campaign sender domain does not authorise this "
-	    "relay: %s", m->qid, spf_result_str(r), explain);
+	log_warnx("%s: spf=%s campaign %s domain does not authorise this "
+	    "relay: %s", m->qid, spf_result_str(r), sender == bounce ?
+	    "bounce address" : "sender", explain);
 	if (cfg->spf_check != SPF_REJECT)
 		return false;
 	if (r == SPFR_TEMPERROR) {

@@ -1,6 +1,8 @@
 /*
  * preflight.h - outbound SPF preflight of campaign mail (DESIGN "SPF"):
- * does the envelope sender domain's SPF authorise OutboundIP?
+ * does the envelope sender domain's SPF authorise OutboundIP?  When
+ * BounceAddress is set, campaign copies leave with the bounce address
+ * (feedbackhdr.h), so its domain is the one checked.
  */
 #ifndef OPTIN_PREFLIGHT_H
 #define OPTIN_PREFLIGHT_H

@@ -6,7 +6,9 @@
 # config made from tests/milter/base.conf, optin-milter started inside the
 # DNS namespace with its log on stderr to a file, then spf-actions.lua
 # through miltertest; under reject also milter_reply.py for the code and
-# text of each answer.  Prints "ok LABEL" / "not ok LABEL" lines.
+# text of each answer.  Mode bounce is reject with BounceAddress at
+# fail.example.test: the bounce domain is checked, not the sender's (issue
+# 12).  Prints "ok LABEL" / "not ok LABEL" lines.
 ns=$SPF_NS
 milter=$SPF_BUILD/optin-milter
 mtdir=$SPF_SRC/tests/milter
@@ -52,12 +54,16 @@ setup() {
 	    > "$dir/optin-milter.conf"
 	cat >> "$dir/optin-milter.conf" <<EOF
 CampaignSenders $senders
-SPFCheck $2
+SPFCheck $(if [ "$2" = bounce ]; then echo reject; else echo "$2"; fi)
 OutboundIP 192.0.2.1, 2001:db8::1
 EOF
+	if [ "$2" = bounce ]; then
+		echo "BounceAddress bounce+%t@fail.example.test" \
+		    >> "$dir/optin-milter.conf"
+	fi
 }
 
-for mode in warn reject; do
+for mode in warn reject bounce; do
 	dir=$d/$mode
 	mkdir -p "$dir"
 	if ! setup "$dir" "$mode"; then
@@ -81,11 +87,31 @@ for mode in warn reject; do
 		mpid=
 		continue
 	fi
-	OPTIN_SRC=$mtdir OPTIN_SOCK=$dir/milter.sock OPTIN_LOG=$dir/log \
-	    SPF_MODE=$mode timeout 60 miltertest -s "$SPF_HERE/spf-actions.lua" \
-	    > "$dir/mt.out" 2>&1
-	rc=$?
-	grep -E '^(not )?ok ' "$dir/mt.out"
+	# bounce: whatever the sender's domain says, the bounce domain's fail
+	[ "$mode" = bounce ] && for sd in pass fail; do
+		got=$(timeout 30 /usr/bin/python3 "$SPF_HERE/milter_reply.py" \
+		    "$dir/milter.sock" "PYB$sd" "news@$sd.example.test" \
+		    ann@example.com)
+		explain=$(sed -n "s/.*PYB$sd: spf=fail campaign bounce address domain does not authorise this relay: //p" \
+		    "$dir/log" | head -1)
+		case $explain in
+		*fail.example.test*) ;;
+		*) explain="(no log line naming fail.example.test)" ;;
+		esac
+		if [ "$got" = "reply 550 5.7.23 SPF fail: $explain" ]; then
+			echo "ok bounce: sender at $sd.example.test, bounce domain checked"
+		else
+			echo "not ok bounce: sender at $sd.example.test: answer '$got', log '$explain'"
+		fi
+	done
+	rc=0
+	if [ "$mode" != bounce ]; then
+		OPTIN_SRC=$mtdir OPTIN_SOCK=$dir/milter.sock \
+		    OPTIN_LOG=$dir/log SPF_MODE=$mode timeout 60 \
+		    miltertest -s "$SPF_HERE/spf-actions.lua" > "$dir/mt.out" 2>&1
+		rc=$?
+		grep -E '^(not )?ok ' "$dir/mt.out"
+	fi
 	if [ $rc -ne 0 ]; then
 		echo "not ok $mode: miltertest exited with $rc"
 		cat "$dir/mt.out" >&2
