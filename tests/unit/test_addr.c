@@ -404,9 +404,6 @@ main(void)
 		cmocka_unit_test(t_domain),
 		cmocka_unit_test(t_to_unicode),
 		cmocka_unit_test(t_mailbox),
-	}
-}
-
 		cmocka_unit_test(t_ascii_fast),
 	};
 
