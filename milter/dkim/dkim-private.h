@@ -46,6 +46,9 @@ struct dkimsign {
 	size_t npats;
 	bool tables;		/* keys chosen through SigningTable */
 	bool refile;		/* SigningTable patterns are globs */
+	/* borrowed, while dkimsign_reload() loads keys only: the signer in
+	 * use, whose keys stand in for files we may no longer read */
+	const struct dkimsign *prev;
 };
 
 /* why_set - format an error into why[] (NULL or 0 bytes: nothing). */
@@ -81,8 +84,10 @@ lower(char *s)
 
 /*
  * Fill ds->algs, ds->keys and ds->pats from cfg (Domain/Selector/KeyFile
- * or KeyTable/SigningTable), reading every key file.  Returns 0, or -1
- * with why[] filled; the caller frees ds either way.
+ * or KeyTable/SigningTable), reading every key file.  With ds->prev set (a
+ * reload), a key file that cannot be opened for lack of permission keeps
+ * the key ds->prev read from the same path, with a warning in the log.
+ * Returns 0, or -1 with why[] filled; the caller frees ds either way.
  */
 int dkimkey_load(struct dkimsign *ds, const struct config *cfg, char *why,
 	    size_t whylen);

@@ -2,10 +2,15 @@
  * dkimkey.c - DKIM keys and OpenDKIM-compatible tables for the signer
  * (dkimsign.h; shared internals in dkim-private.h).
  *
- * Every key file is read once (as root, before privileges are dropped)
- * through secfile_read(), checked (RSA of at least 2048 bits, or Ed25519;
- * the type comes from the PEM) and kept re-encoded as unencrypted PKCS#8
- * PEM (dkimsign.c says why).
+ * Every key file is read through secfile_read() (its ownership rule follows
+ * OpenDKIM's dkimf_securefile, see secfile.c), checked (RSA of at least 2048
+ * bits, or Ed25519; the type comes from the PEM) and kept re-encoded as
+ * unencrypted PKCS#8 PEM (dkimsign.c says why).  optin-milter reads the keys
+ * as root before the privilege drop, so it can use OpenDKIM's own keys
+ * (Debian: /etc/dkimkeys, owner opendkim, mode 0600) where they are.  On a
+ * reload (SIGUSR1, after the drop) such a key can no longer be opened: the
+ * key read before is kept, and a warning says that a restart is needed to
+ * load a changed key file (key_keep).
  *
  * Supported table forms:
  *   KeyTable      "name domain:selector:/absolute/path/to/key"
@@ -43,6 +48,7 @@
 #include "config.h"
 #include "dkim-private.h"
 #include "dkimsign.h"
+#include "log.h"
 #include "secfile.h"
 
 #define KEY_MAXLEN	(64 * 1024)	/* bytes of a PEM key file */
@@ -110,12 +116,46 @@ key_txt(EVP_PKEY *pkey, unsigned int bit)
 }
 
 /*
+ * key_keep - on a reload, the key file k->path cannot be opened for lack of
+ * permission (why[] says so): take the key that ds->prev read from the same
+ * path (as root, at start-up) and log that a restart is needed to change
+ * it.  Returns 0, or -1 (why[] untouched) when there is no such key.
+ */
+static int
+key_keep(const struct dkimsign *ds, struct dkey *k, const char *what,
+    char *why, size_t whylen)
+{
+	const struct dkey *old = NULL;
+	size_t i;
+
+	for (i = 0; ds->prev != NULL && i < ds->prev->nkeys; i++)
+		if (strcmp(ds->prev->keys[i].path, k->path) == 0)
+			old = &ds->prev->keys[i];
+	if (old == NULL)
+		return -1;
+	if ((k->pem = malloc(old->pemlen + 1)) == NULL ||
+	    (k->txt = strdup(old->txt)) == NULL) {
+		why_set(why, whylen, "%s %s: out of memory", what,
+		    k->path);
+		return -1;
+	}
+	memcpy(k->pem, old->pem, old->pemlen + 1);
+	k->pemlen = old->pemlen;
+	k->bit = old->bit;
+	log_warnx("%s %s (as uid %u): keeping the key read at start-up; "
+	    "restart to load a changed key file", what, why,
+	    (unsigned)geteuid());
+	return 0;
+}
+
+/*
  * key_load - read k->path, check it and fill k->bit, k->pem and k->txt.
  * what names the setting for messages ("KeyFile", "KeyTable key 'x'").
  * Returns 0, or -1 with why[] filled.
  */
 static int
-key_load(struct dkey *k, const char *what, char *why, size_t whylen)
+key_load(const struct dkimsign *ds, struct dkey *k, const char *what,
+    char *why, size_t whylen)
 {
 	EVP_PKEY *pkey = NULL;
 	BIO *in = NULL, *out = NULL;
@@ -126,7 +166,8 @@ key_load(struct dkey *k, const char *what, char *why, size_t whylen)
 
 	if ((buf = secfile_read(k->path, KEY_MAXLEN, &len, why, whylen)) ==
 	    NULL)
-		return -1;	/* why names the file */
+		return errno == EACCES ?
+		    key_keep(ds, k, what, why, whylen) : -1;
 	if ((in = BIO_new_mem_buf(buf, (int)len)) == NULL) {
 		why_set(why, whylen, "%s %s: out of memory", what, k->path);
 		goto out;
@@ -221,7 +262,7 @@ key_add(struct dkimsign *ds, const char *name, const char *domain,
 		why_set(why, whylen, "out of memory");
 		return -1;
 	}
-	if (key_load(k, what, why, whylen) != 0) {
+	if (key_load(ds, k, what, why, whylen) != 0) {
 		dkimkey_clear(k);
 		return -1;
 	}

@@ -145,6 +145,13 @@ lib_open(struct dkimsign *ds, char *why, size_t whylen)
 struct dkimsign *
 dkimsign_open(const struct config *cfg, char *why, size_t whylen)
 {
+	return dkimsign_reload(cfg, NULL, why, whylen);
+}
+
+struct dkimsign *
+dkimsign_reload(const struct config *cfg, const struct dkimsign *prev,
+    char *why, size_t whylen)
+{
 	struct dkimsign *ds;
 
 	if (why != NULL && whylen > 0)
@@ -156,9 +163,11 @@ dkimsign_open(const struct config *cfg, char *why, size_t whylen)
 		why_set(why, whylen, "out of memory");
 		return NULL;
 	}
+	ds->prev = prev;
 	if (dkimkey_load(ds, cfg, why, whylen) != 0 ||
 	    lib_open(ds, why, whylen) != 0)
 		goto fail;
+	ds->prev = NULL;
 	return ds;
 fail:
 	dkimsign_free(&ds);

@@ -73,6 +73,16 @@ cp "$d/keys/rsa.pem" "$d/keys/open.pem"; chmod 644 "$d/keys/open.pem"
 { base; echo "KeyFile $d/keys/open.pem"; } > "$d/openkey.conf"
 expect "key readable by others: exit 78" 78 "open.pem.*(group|others|mode)" -- \
     "$M" -n -c "$d/openkey.conf"
+mkdir -m 775 "$d/gw"
+cp "$d/keys/rsa.pem" "$d/gw/rsa.pem"
+{ base; echo "KeyFile $d/gw/rsa.pem"; } > "$d/gwkey.conf"
+expect "key below a group-writable directory: exit 78 naming it" 78 \
+    "$d/gw/rsa.pem: directory $d/gw is writable by group or others \(mode 0775\)" -- \
+    "$M" -n -c "$d/gwkey.conf"
+cp "$d/keys/rsa.pem" "$d/keys/other.pem"; chown nobody "$d/keys/other.pem"
+{ base; echo "KeyFile $d/keys/other.pem"; } > "$d/otherkey.conf"
+expect "key of another user (as OpenDKIM's), read as root: -n exit 0" 0 "" -- \
+    "$M" -n -c "$d/otherkey.conf"
 { base; echo "KeyFile $d/keys/weak.pem"; } > "$d/weak.conf"
 expect "RSA key under 2048 bits: exit 78" 78 "weak.pem" -- "$M" -n -c "$d/weak.conf"
 chmod 644 "$d/keys/token"
