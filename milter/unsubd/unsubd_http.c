@@ -19,7 +19,8 @@
  *
  * Threads: handlers run in libmicrohttpd's thread pool; each thread has its
  * own store handle (pthread key, closed by the key's destructor when the
- * thread ends).  struct unsubd is read-only while the daemon runs.
+ * thread ends).  struct unsubd is read-only while the daemon runs, but for
+ * its draining flag (atomic, set once by unsubd_http_quiesce).
  */
 #include "autoconf.h"
 
@@ -72,6 +73,7 @@ struct unsubd {
 	struct unsubd_pages *pages;	/* owned */
 	pthread_key_t store_key;	/* per-thread struct store * */
 	bool key_made;
+	int draining;			/* __atomic: replaced by a reload */
 	long lifetime_days;		/* TokenLifetime in days */
 };
 
@@ -256,6 +258,10 @@ http_respond(struct unsubd *u, struct MHD_Connection *c, unsigned status,
 	    "no-store") == MHD_YES;
 	ok &= MHD_add_response_header(resp, "Referrer-Policy",
 	    "no-referrer") == MHD_YES;
+	/* replaced by a reload: no further request on this connection */
+	if (__atomic_load_n(&u->draining, __ATOMIC_RELAXED))
+		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close") == MHD_YES;
 	ok &= MHD_add_response_header(resp, "Content-Security-Policy",
 	    unsubd_pages_csp(u->pages)) == MHD_YES;
 	ok &= MHD_add_response_header(resp, "X-Content-Type-Options",
@@ -1103,7 +1109,7 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	}
 	u->key_made = true;
 	u->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handler, u,
+	    MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL, NULL, http_handler, u,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, u,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)UNSUBD_THREADS,
@@ -1140,4 +1146,23 @@ unsubd_http_stop(struct unsubd **up)
 	unsubd_pages_free(&u->pages);
 	free(u);
 	*up = NULL;
+}
+
+int
+unsubd_http_quiesce(struct unsubd *u)
+{
+	MHD_socket fd;
+
+	__atomic_store_n(&u->draining, 1, __ATOMIC_RELAXED);
+	fd = MHD_quiesce_daemon(u->mhd);
+	return fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
+}
+
+unsigned int
+unsubd_http_connections(struct unsubd *u)
+{
+	const union MHD_DaemonInfo *di;
+
+	di = MHD_get_daemon_info(u->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di != NULL ? di->num_connections : 0;
 }

@@ -10,8 +10,8 @@
 #  - nothing is enabled or started (no unit in a .wants directory, no
 #    optin-milter process), and the installed sample config is refused by
 #    "optin-milter -n" (exit 78) until the admin edits it;
-#  - the units restart on any exit (and pass systemd-analyze verify when
-#    it is installed);
+#  - the units restart on any exit and reload with SIGUSR1 (and pass
+#    systemd-analyze verify when it is installed);
 #  - purge removes the database and the spool (personal data).
 # Needs root, dpkg-dev, debhelper, lintian (contrib/deps.sh).  The package
 # is purged again at the end, also on failure.
@@ -116,6 +116,8 @@ man -w optinctl >/dev/null 2>&1 && ok "man optinctl" || bad "man optinctl"
 for u in optin-milter optin-unsubd; do
 	f=/lib/systemd/system/$u.service
 	grep -qx 'Restart=always' "$f" && ok "$u: Restart=always" || bad "$u: Restart=always"
+	grep -q '^ExecReload=.*-USR1' "$f" && ok "$u: ExecReload sends SIGUSR1" ||
+	    bad "$u: ExecReload sends SIGUSR1"
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
 	out=$(systemd-analyze verify /lib/systemd/system/optin-*.service \
