@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <netinet/tcp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,35 @@ open_socket(const struct config *cfg, const char *sock)
 	return 0;
 }
 
+/*
+ * spf_isolation_check - the SPF helper must never be able to read the
+ * database or the keys (DESIGN "SPF"): it cannot when it was started as
+ * root (it became SPF_HELPER_USER) and UserID is another user.  Warn
+ * otherwise, at start-up.
+ */
+static void
+spf_isolation_check(const struct config *cfg)
+{
+	unsigned uid, gid;
+	struct passwd *pw;
+	char why[256];
+
+	if (geteuid() != 0) {
+		log_warnx("SPF: the helper runs as uid %u, as optin-milter "
+		    "does: it is not isolated from the consent database and the "
+		    "keys (start optin-milter as root, with UserID)",
+		    (unsigned)geteuid());
+		return;
+	}
+	if (cfg->user_id != NULL && privdrop_lookup(cfg->user_id, &uid, &gid,
+	    why, sizeof(why)) == 0 && (pw = getpwnam(SPF_HELPER_USER)) !=
+	    NULL && pw->pw_uid == uid)
+		log_warnx("SPF: UserID %s is the SPF helper's user %s: the "
+		    "helper is not isolated from the consent database and the "
+		    "keys (give optin-milter a user of its own)", cfg->user_id,
+		    SPF_HELPER_USER);
+}
+
 /* start_spf - the SPF checker and its isolated helper, after daemon() and
  * before the privilege drop (spf.h).  The helper is looked for beside our
  * own binary first (a build tree), then where it is installed.  Failure is
@@ -175,8 +205,10 @@ start_spf(const struct config *cfg, struct spf_checker **spf_r)
 		}
 	}
 	if ((*spf_r = spf_checker_new_opts(cfg, &opts, why, sizeof(why)))
-	    != NULL)
+	    != NULL) {
+		spf_isolation_check(cfg);
 		return 0;
+	}
 	if (cfg->spf_check == SPF_REJECT) {
 		log_err("SPF: %s", why);
 		return -1;
