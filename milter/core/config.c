@@ -22,6 +22,7 @@
 
 #include "campaign.h"
 #include "config.h"
+#include "log.h"
 
 enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_ENUM, CFG_LIST };
 
@@ -683,4 +684,27 @@ const char *
 config_key_name(size_t i)
 {
 	return i < NKEYS ? keys[i].name : NULL;
+}
+
+struct config *
+config_load_log(const char *path, const char *prefix, int *nerrors_r)
+{
+	struct config *cfg;
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *mem;
+
+	if ((mem = open_memstream(&text, &len)) == NULL) {
+		log_err("%s%s: out of memory", prefix, path ? path :
+		    CONFIG_DEFAULT_FILE);
+		*nerrors_r = 1;
+		return NULL;
+	}
+	cfg = config_load(path, mem, nerrors_r);
+	(void)fclose(mem);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_err("%s%s", prefix, line);
+	free(text);
+	return cfg;
 }

@@ -100,6 +100,14 @@ struct config {
  */
 struct config *config_load(const char *path, FILE *err, int *nerrors_r);
 
+/*
+ * The same, with every error line logged at err level (log.h), prefixed by
+ * prefix (e.g. "reload: "), instead of written to a stream: for a reload,
+ * where stderr may lead nowhere.
+ */
+struct config *config_load_log(const char *path, const char *prefix,
+	    int *nerrors_r);
+
 /* Parse config text from memory (for tests); name appears in messages. */
 struct config *config_parse(const char *name, const char *text, FILE *err,
 	    int *nerrors_r);

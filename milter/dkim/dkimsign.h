@@ -9,7 +9,8 @@
  * 9477 section 3.2 wants it signed); From and both
  * List-Unsubscribe headers oversigned.  Keys come from Domain/Selector/KeyFile
  * (one key; KeyFileEd25519/SelectorEd25519 for the second of "both") or from
- * OpenDKIM-compatible KeyTable/SigningTable.  Keys are read once at start-up.
+ * OpenDKIM-compatible KeyTable/SigningTable.  Keys are read at start-up (as
+ * root, before the privilege drop) and again at each reload.
  *
  * Threads: a signer is read-only after dkimsign_open() and may be shared;
  * dkimsign_message() is thread-safe.
@@ -52,6 +53,17 @@ struct dkimsign_result {
  */
 struct dkimsign *dkimsign_open(const struct config *cfg, char *why,
 	    size_t whylen);
+
+/*
+ * Reload (optin-milter, SIGUSR1): as dkimsign_open(), except that a key file
+ * that can no longer be opened for lack of permission (EACCES: it was read
+ * as root at start-up, we run as UserID now) keeps the key that prev read
+ * from the same path, and a warning in the log says that a restart is
+ * needed to load a changed key.  prev (the signer in use; may be NULL) is
+ * only read, during the call.
+ */
+struct dkimsign *dkimsign_reload(const struct config *cfg,
+	    const struct dkimsign *prev, char *why, size_t whylen);
 
 /* Free; accepts NULL, sets *dsp to NULL. */
 void dkimsign_free(struct dkimsign **dsp);

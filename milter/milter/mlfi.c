@@ -3,8 +3,9 @@
  * and map the verdict to SMFIS_* plus a reply in one function (mlfi_reply).
  *
  * Threads: libmilter calls each connection's callbacks in one thread at a
- * time; the runtime is shared read-only.  xxfi_close may be the only callback
- * with a NULL private pointer.
+ * time; the runtime is shared read-only (each connection holds a reference
+ * to its own, runtime.h).  xxfi_close may be the only callback with a NULL
+ * private pointer.
  *
  * Header values: xxfi_negotiate asks for SMFIP_HDR_LEADSPC whenever the MTA
  * offers it (Postfix 2.6+, Sendmail 8.14+), so that a value arrives exactly
@@ -31,14 +32,6 @@
 #include "preflight.h"
 #include "session.h"
 #include "unsubmail.h"
-
-static const struct runtime *mlfi_rt;
-
-void
-mlfi_set_runtime(const struct runtime *rt)
-{
-	mlfi_rt = rt;
-}
 
 /*
  * Between xxfi_negotiate and xxfi_connect there is no struct conn yet: the
@@ -141,7 +134,7 @@ mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	struct conn *c;
 	char *addr;
 
-	if ((c = conn_new(mlfi_rt)) == NULL)
+	if ((c = conn_new()) == NULL)
 		return mlfi_tempfail(ctx, "out of memory");
 	/* no mark: a new SMTP session on the same milter connection
 	 * (SMFIC_QUIT_NC, protocol 6 only, so SMFIP_HDR_LEADSPC was
@@ -220,7 +213,7 @@ rcpt_reply_possible(const char *raw)
 static sfsistat
 mlfi_envrcpt(SMFICTX *ctx, char **argv)
 {
-	const struct config *cfg = mlfi_rt->cfg;
+	const struct config *cfg;
 	struct conn *c = CONN(ctx);
 	struct verdict v = { VERDICT_ACCEPT, NULL, NULL, "" };
 	char addr[ADDR_MAX + 1], why[200];
@@ -229,6 +222,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (c == NULL)
 		return mlfi_tempfail(ctx, "no connection context");
+	cfg = c->rt->cfg;
 	m = &c->msg;
 	if (unsubmail_rcpt(c, argv[0], &v) && v.kind != VERDICT_ACCEPT)
 		return mlfi_reply(ctx, &v);
@@ -273,13 +267,14 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 static sfsistat
 mlfi_eoh(SMFICTX *ctx)
 {
-	const struct config *cfg = mlfi_rt->cfg;
+	const struct config *cfg;
 	struct conn *c = CONN(ctx);
 	struct msg *m;
 	char why[200];
 
 	if (c == NULL)
 		return mlfi_tempfail(ctx, "no connection context");
+	cfg = c->rt->cfg;
 	m = &c->msg;
 	fetch_qid(ctx, c);
 	m->campaign = m->env_campaign ||

@@ -6,13 +6,9 @@
 
 #include <libmilter/mfapi.h>
 
-struct runtime;
-
-/* The filter description to register; mlfi_set_runtime() first. */
+/* The filter description to register; runtime_install() first
+ * (runtime.h): every new connection takes a reference to the current
+ * runtime. */
 extern struct smfiDesc mlfi_desc;
-
-/* The runtime every new connection refers to (read-only, outlives
- * smfi_main). */
-void mlfi_set_runtime(const struct runtime *rt);
 
 #endif

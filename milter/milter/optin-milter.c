@@ -2,15 +2,25 @@
  * optin-milter.c - main(): options, config, keys, socket, privilege drop,
  * smfi_main (DESIGN "Parts"; STYLE.md section 8 for the order).
  *
- * Start-up order: parse the config; as root open the socket and read the
- * keys; drop privileges; only then open the database and serve.  libmilter
- * handles SIGTERM/SIGINT (smfi_main returns) in its own signal thread.
+ * Start-up order: parse the config; as root read the keys and open the
+ * socket; start the SPF helper (it becomes SPF_HELPER_USER); drop
+ * privileges to UserID; only then open the database and serve.
+ *
+ * Signals (DESIGN "Operations"): SIGUSR1 is blocked first thing, so every
+ * thread started later (libmilter's included) inherits the mask, and the
+ * reload thread takes it with sigwait(): it rebuilds the runtime and swaps
+ * it in when valid (runtime.h), without dropping a connection.  libmilter
+ * takes SIGTERM, SIGINT and SIGHUP in its own signal thread: all three make
+ * smfi_main() return and us exit 0 (the systemd unit restarts on any exit).
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <netinet/tcp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +38,7 @@
 #include "mlfi.h"
 #include "privdrop.h"
 #include "quickack.h"
+#include "runtime.h"
 #include "session.h"
 #include "spf.h"
 #include "store.h"
@@ -71,104 +82,6 @@ parse_args(int argc, char **argv, struct options *o)
 		usage(stderr);
 		exit(EX_USAGE);
 	}
-}
-
-/* load_keys - token and erasure rings, DKIM keys, read as root before the
- * drop;
- * returns the number of errors (each reported) */
-static int
-load_keys(const struct config *cfg, struct runtime *rt)
-{
-	char why[1024];
-	int errors = 0;
-
-	if (cfg->token_key_file != NULL && (rt->ring = token_ring_load(
-	    cfg->token_key_file, why, sizeof(why))) == NULL) {
-		log_err("TokenKeyFile: %s", why);
-		errors++;
-	}
-	/* the keys of erased people: without them an erased address could
-	 * not be recognised (optinctl init or forget creates the file) */
-	if (cfg->erasure_key_file != NULL && (rt->erasure = token_ring_load(
-	    cfg->erasure_key_file, why, sizeof(why))) == NULL) {
-		log_err("ErasureKeyFile: %s", why);
-		errors++;
-	}
-	why[0] = '\0';
-	if ((rt->dkim = dkimsign_open(cfg, why, sizeof(why))) == NULL &&
-	    why[0] != '\0') {
-		log_err("DKIM: %s", why);
-		errors++;
-	}
-	if (cfg->multi_recipient == MULTI_SPLIT && cfg->token_key_file == NULL
-	    && (cfg->campaign_senders.n > 0 || cfg->campaign_auth_users.n > 0
-	    || cfg->campaign_header != NULL)) {
-		log_err("MultiRecipientCampaign split needs TokenKeyFile "
-		    "(it authenticates the split copies)");
-		errors++;
-	}
-	if (cfg->unsubscribe_url == NULL && cfg->unsubscribe_mailto == NULL)
-		log_warnx("no UnsubscribeURL: campaign mail gets no "
-		    "List-Unsubscribe header");
-	return errors;
-}
-
-/* check_erasure - can the keys loaded recognise every erased address the
- * database keeps?  (Else campaign mail is handled as OnDBError says.) */
-static int
-check_erasure(const struct runtime *rt, struct store *st)
-{
-	bool keyed = false, legacy = false;
-	char why[1024];
-
-	if (store_erased_kinds(st, &keyed, &legacy, why, sizeof(why)) !=
-	    STORE_OK) {
-		log_err("ConsentDB: %s", why);
-		return 1;
-	}
-	if (keyed && rt->erasure == NULL) {
-		log_err("ErasureKeyFile: the database keeps erased addresses "
-		    "keyed with it, but it is not set");
-		return 1;
-	}
-	if (legacy && rt->ring == NULL) {
-		log_err("TokenKeyFile: the database keeps erased addresses "
-		    "from before ErasureKeyFile, keyed with it, but it is not "
-		    "set");
-		return 1;
-	}
-	return 0;
-}
-
-/* check_runtime - what -n checks beyond the keys: database (and that the
- * keys recognise its erased addresses) and spool */
-static int
-check_runtime(const struct config *cfg, const struct runtime *rt)
-{
-	enum store_status ss;
-	struct store *st;
-	char why[1024];
-	unsigned uid, gid;
-	int errors = 0;
-
-	if ((st = store_open(cfg, STORE_READONLY, &ss, why, sizeof(why)))
-	    == NULL) {
-		log_err("ConsentDB: %s", why);
-		errors++;
-	} else
-		errors += check_erasure(rt, st);
-	store_close(&st);
-	if (cfg->user_id != NULL && privdrop_lookup(cfg->user_id, &uid, &gid,
-	    why, sizeof(why)) < 0) {
-		log_err("UserID: %s", why);
-		errors++;
-	}
-	if (access(cfg->quarantine_dir, W_OK | X_OK) < 0) {
-		log_err("QuarantineDir: %s: %s", cfg->quarantine_dir,
-		    strerror(errno));
-		errors++;
-	}
-	return errors;
 }
 
 /*
@@ -239,18 +152,47 @@ open_socket(const struct config *cfg, const char *sock)
 	return 0;
 }
 
+/*
+ * spf_isolation_check - the SPF helper must never be able to read the
+ * database or the keys (DESIGN "SPF"): it cannot when it was started as
+ * root (it became SPF_HELPER_USER) and UserID is another user.  Warn
+ * otherwise, at start-up.
+ */
+static void
+spf_isolation_check(const struct config *cfg)
+{
+	unsigned uid, gid;
+	struct passwd *pw;
+	char why[256];
+
+	if (geteuid() != 0) {
+		log_warnx("SPF: the helper runs as uid %u, as optin-milter "
+		    "does: it is not isolated from the consent database and the "
+		    "keys (start optin-milter as root, with UserID)",
+		    (unsigned)geteuid());
+		return;
+	}
+	if (cfg->user_id != NULL && privdrop_lookup(cfg->user_id, &uid, &gid,
+	    why, sizeof(why)) == 0 && (pw = getpwnam(SPF_HELPER_USER)) !=
+	    NULL && pw->pw_uid == uid)
+		log_warnx("SPF: UserID %s is the SPF helper's user %s: the "
+		    "helper is not isolated from the consent database and the "
+		    "keys (give optin-milter a user of its own)", cfg->user_id,
+		    SPF_HELPER_USER);
+}
+
 /* start_spf - the SPF checker and its isolated helper, after daemon() and
  * before the privilege drop (spf.h).  The helper is looked for beside our
  * own binary first (a build tree), then where it is installed.  Failure is
  * fatal only under SPFCheck reject. */
 static int
-start_spf(const struct config *cfg, struct runtime *rt)
+start_spf(const struct config *cfg, struct spf_checker **spf_r)
 {
 	struct spf_options opts = { 0 };
 	char self[4096], helper[4200], why[512], *slash;
 	ssize_t n;
 
-	if (cfg->spf_check == SPF_OFF && cfg->unsubscribe_mailto == NULL)
+	if (!runtime_wants_spf(cfg))
 		return 0;
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
 		self[n] = '\0';
@@ -262,9 +204,11 @@ start_spf(const struct config *cfg, struct runtime *rt)
 				opts.helper_path = helper;
 		}
 	}
-	if ((rt->spf = spf_checker_new_opts(cfg, &opts, why, sizeof(why)))
-	    != NULL)
+	if ((*spf_r = spf_checker_new_opts(cfg, &opts, why, sizeof(why)))
+	    != NULL) {
+		spf_isolation_check(cfg);
 		return 0;
+	}
 	if (cfg->spf_check == SPF_REJECT) {
 		log_err("SPF: %s", why);
 		return -1;
@@ -273,31 +217,72 @@ start_spf(const struct config *cfg, struct runtime *rt)
 	return 0;
 }
 
+/*
+ * reload_main - the reload thread: every SIGUSR1 reloads (runtime_reload);
+ * a SIGUSR1 sent by main() after setting reload_stop ends it.  The signal
+ * is blocked in every thread, so sigwait() here is its only taker.
+ */
+static int reload_stop;			/* __atomic */
+
+static void *
+reload_main(void *arg)
+{
+	const char *cfg_file = arg;
+	sigset_t set;
+	int sig;
+
+	(void)sigemptyset(&set);
+	(void)sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (__atomic_load_n(&reload_stop, __ATOMIC_ACQUIRE))
+			break;
+		(void)runtime_reload(cfg_file);
+	}
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	struct runtime rt = { 0 };
-	struct config *cfg;
-	char why[1024];
+	struct runtime *rt = NULL;
+	struct spf_checker *spf = NULL;
+	const struct config *cfg;
+	struct config *loaded;
+	char why[1024], cfg_path[PATH_MAX], pid_file[PATH_MAX] = "";
+	const char *cfg_file;
+	pthread_t reloader;
+	sigset_t usr1, all, old;
 	int nerr, rc;
 
+	/* First of all: SIGUSR1's default action would kill us, and every
+	 * thread started from here on (libmilter's too) inherits the mask,
+	 * so the reload thread is the signal's only taker. */
+	(void)sigemptyset(&usr1);
+	(void)sigaddset(&usr1, SIGUSR1);
+	(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	parse_args(argc, argv, &o);
 	log_init("optin-milter", false, true, LOG_LEVEL_INFO, NULL);
-	if ((cfg = config_load(o.cfg_file, stderr, &nerr)) == NULL)
+	if ((loaded = config_load(o.cfg_file, stderr, &nerr)) == NULL)
 		return EX_CONFIG;
-	log_init("optin-milter", cfg->syslog && !o.check,
-	    o.foreground || o.check, cfg->log_level, cfg->syslog_facility);
-	rt.cfg = cfg;
-	nerr = load_keys(cfg, &rt);
-	if (o.check) {
-		nerr += check_runtime(cfg, &rt);
+	log_init("optin-milter", loaded->syslog && !o.check,
+	    o.foreground || o.check, loaded->log_level,
+	    loaded->syslog_facility);
+	/* a reload reads the same file after daemon() made / our cwd */
+	cfg_file = o.cfg_file;
+	if (cfg_file != NULL && realpath(cfg_file, cfg_path) != NULL)
+		cfg_file = cfg_path;
+	nerr = o.check ? runtime_check(loaded, "") : 0;
+	nerr += runtime_build(loaded, NULL, "", &rt);	/* takes loaded */
+	if (o.check && rt != NULL)
+		nerr += runtime_check_erasure(rt, "");
+	if (o.check || rt == NULL) {
 		rc = nerr > 0 ? EX_CONFIG : 0;
 		goto out;
 	}
-	rc = EX_CONFIG;
-	if (nerr > 0)
-		goto out;
+	cfg = rt->cfg;
 	(void)signal(SIGPIPE, SIG_IGN);
 	rc = EX_UNAVAILABLE;
 	if (smfi_register(mlfi_desc) == MI_FAILURE) {
@@ -310,35 +295,53 @@ main(int argc, char **argv)
 		log_warn("daemon");
 		goto out;
 	}
-	if (cfg->pid_file != NULL && privdrop_pidfile(cfg->pid_file, why,
-	    sizeof(why)) < 0)
-		log_warnx("PidFile: %s", why);
-	if (start_spf(cfg, &rt) < 0)
+	if (cfg->pid_file != NULL) {
+		if (privdrop_pidfile(cfg->pid_file, why, sizeof(why)) < 0)
+			log_warnx("PidFile: %s", why);
+		else
+			snprintf(pid_file, sizeof(pid_file), "%s",
+			    cfg->pid_file);
+	}
+	if (start_spf(cfg, &spf) < 0)
 		goto out;
+	rt->spf = spf;
 	if (privdrop_to(cfg->user_id, why, sizeof(why)) < 0) {
 		log_err("UserID: %s", why);
 		goto out;
 	}
 	umask(0077);
-	if ((rt.pool = storepool_new(cfg)) == NULL)
-		goto out;
-	if (check_runtime(cfg, &rt) > 0)
+	if (runtime_check(cfg, "") + runtime_check_erasure(rt, "") > 0)
 		log_warnx("starting anyway: campaign mail is handled as "
 		    "OnDBError says until the database is back");
-	mlfi_set_runtime(&rt);
 	log_info("optin-milter %s starting, socket %s, mode %s", VERSION,
 	    o.socket ? o.socket : cfg->socket,
 	    cfg->mode == MODE_MONITOR ? "monitor" : "enforce");
+	/* from here on a reload may free cfg */
+	runtime_install(rt);		/* takes our reference */
+	rt = NULL;
+	cfg = NULL;
+	/* the reload thread blocks every signal: SIGTERM, SIGINT and SIGHUP
+	 * are for libmilter's signal thread (smfi_main) */
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	errno = pthread_create(&reloader, NULL, reload_main, (void *)cfg_file);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (errno != 0) {
+		log_warn("cannot start the reload thread");
+		rc = EX_OSERR;
+		goto out;
+	}
 	rc = smfi_main() == MI_SUCCESS ? 0 : EX_SOFTWARE;
-	log_info("optin-milter stopping");
-	if (cfg->pid_file != NULL)
-		(void)unlink(cfg->pid_file);
+	log_info("optin-milter stopping (SIGTERM, SIGINT and SIGHUP stop it; "
+	    "SIGUSR1 reloads)");
+	__atomic_store_n(&reload_stop, 1, __ATOMIC_RELEASE);
+	(void)pthread_kill(reloader, SIGUSR1);
+	(void)pthread_join(reloader, NULL);
 out:
-	storepool_free(&rt.pool);
-	spf_checker_free(&rt.spf);
-	dkimsign_free(&rt.dkim);
-	token_ring_free(&rt.ring);
-	token_ring_free(&rt.erasure);
-	config_free(&cfg);
+	runtime_install(NULL);
+	runtime_release(&rt);
+	spf_checker_free(&spf);
+	if (pid_file[0] != '\0')
+		(void)unlink(pid_file);
 	return rc;
 }

@@ -15,13 +15,15 @@
 
 #include "addr.h"
 #include "config.h"
+#include "log.h"
+#include "runtime.h"
 #include "session.h"
 #include "store.h"
 
 #define POOL_MAX 32		/* idle handles kept */
 
 struct storepool {
-	const struct config *cfg;	/* borrowed from main() */
+	const struct config *cfg;	/* borrowed from its runtime */
 	pthread_mutex_t lock;
 	struct store *idle[POOL_MAX];	/* owned */
 	size_t nidle;
@@ -96,13 +98,14 @@ conn_store(struct conn *c, bool *tempfail_r, char *why, size_t whylen)
 }
 
 struct conn *
-conn_new(const struct runtime *rt)
+conn_new(void)
 {
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->rt = rt;
+	if ((c->rt = runtime_acquire()) == NULL)
+		log_panic("conn_new: no runtime installed");
 	strcpy(c->msg.qid, "NOQUEUE");
 	return c;
 }
@@ -115,6 +118,7 @@ conn_free(struct conn **connp)
 	if (connp == NULL || (c = *connp) == NULL)
 		return;
 	msg_reset(c);
+	runtime_release(&c->rt);
 	arena_free(&c->msg.arena);
 	buf_free(&c->msg.body);
 	free(c);
@@ -124,7 +128,8 @@ conn_free(struct conn **connp)
 void
 msg_begin(struct conn *c)
 {
-	msg_reset(c);
+	msg_reset(c);		/* the store handle goes back to its pool */
+	runtime_renew(&c->rt);
 	c->msg.leadspc = c->leadspc;
 }
 

@@ -2,11 +2,12 @@
  * session.h - per-process runtime, per-connection and per-message state of
  * the milter.
  *
- * struct runtime is built once in main() and read-only afterwards (shared by
- * every connection thread).  struct conn lives from xxfi_connect to
- * xxfi_close and belongs to one libmilter thread; struct msg is embedded in
- * it and reset at every MAIL FROM, end of message and abort.  Per-message
- * strings live in the msg arena (no per-field frees).
+ * struct runtime (runtime.h) is read-only and counted; a connection holds a
+ * reference to the one its current message started with.  struct conn
+ * lives from xxfi_connect to xxfi_close and belongs to one libmilter thread;
+ * struct msg is embedded in it and reset at every MAIL FROM, end of message
+ * and abort.  Per-message strings live in the msg arena (no per-field
+ * frees).
  */
 #ifndef OPTIN_SESSION_H
 #define OPTIN_SESSION_H
@@ -18,23 +19,11 @@
 #include "buf.h"
 #include "campaign.h"
 #include "consent.h"
+#include "runtime.h"
 
 struct config;
-struct token_ring;
-struct dkimsign;
-struct spf_checker;
 struct store;
 struct storepool;
-
-struct runtime {
-	const struct config *cfg;	/* owned by main() */
-	struct token_ring *ring;	/* owned by main(); NULL: no keys */
-	struct token_ring *erasure;	/* owned by main(); ErasureKeyFile,
-					   NULL: not set */
-	struct dkimsign *dkim;		/* owned by main(); NULL: no signing */
-	struct spf_checker *spf;	/* owned by main(); NULL: SPF off */
-	struct storepool *pool;		/* owned by main() */
-};
 
 struct rcpt {
 	char *raw;			/* msg arena: as given at RCPT */
@@ -80,7 +69,8 @@ struct msg {
 };
 
 struct conn {
-	const struct runtime *rt;	/* borrowed from main() */
+	struct runtime *rt;		/* counted reference (runtime.h): the
+					 * runtime of the current message */
 	struct store *st;		/* from the pool while a message needs it */
 	char client[300];		/* "host[addr]" cleaned for logs */
 	char client_addr[64];		/* IP address text */
@@ -90,12 +80,16 @@ struct conn {
 	struct msg msg;
 };
 
-/* A new connection; NULL when out of memory. */
-struct conn *conn_new(const struct runtime *rt);
-/* Free a connection, returning its store handle; accepts NULL, sets NULL. */
+/* A new connection with a reference to the current runtime; NULL when out
+ * of memory. */
+struct conn *conn_new(void);
+/* Free a connection, returning its store handle and dropping its runtime
+ * reference; accepts NULL, sets NULL. */
 void conn_free(struct conn **connp);
 
-/* Start a message (at MAIL FROM): forgets the previous one. */
+/* Start a message (at MAIL FROM): forgets the previous one, and moves the
+ * connection to the current runtime when a reload installed a new one (a
+ * long SMTP session picks up a reload at its next message). */
 void msg_begin(struct conn *c);
 /* Forget the message (end of message, abort, close).  Returns the store
  * handle to the pool. */
@@ -148,7 +142,8 @@ struct store *conn_store(struct conn *c, bool *tempfail_r, char *why,
 	    size_t whylen);
 
 /* Store pool: handles are reused across connections (opening SQLite and
- * preparing statements per message would cost more than the lookup). */
+ * preparing statements per message would cost more than the lookup).  One
+ * per runtime; cfg is borrowed from it. */
 struct storepool *storepool_new(const struct config *cfg);
 void storepool_free(struct storepool **poolp);
 

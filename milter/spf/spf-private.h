@@ -84,6 +84,8 @@ struct spf_checker {
 	bool no_helper;
 	int ctrl;			/* control socket, -1: no helper */
 	pid_t helper_pid;		/* 0: none */
+	bool isolated;			/* a helper was started as root, so
+					 * it became SPF_HELPER_USER */
 };
 
 /* Monotonic clock, whole seconds (deadlines, cache expiry).  (spf.c) */

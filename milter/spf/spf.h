@@ -11,9 +11,14 @@
  *   unsubscribe mailbox.  The records belong to strangers and libspf2 has
  *   unfixed flaws with hostile records, so every verdict is computed in a
  *   child of the helper program optin-spf-helper, which spf_checker_new()
- *   starts once and which drops to user "nobody" when started as root.
- *   Each verdict has a time limit; a crash or a hang of the child costs that
- *   one verdict (SPFR_TEMPERROR), never the caller.
+ *   starts once and which drops to SPF_HELPER_USER ("nobody") when started
+ *   as root.  Each verdict has a time limit; a crash or a hang of the child
+ *   costs that one verdict (SPFR_TEMPERROR), never the caller.  A helper
+ *   that is gone is started again on the next verdict - unless the first
+ *   one was started as root and we no longer are (after the privilege
+ *   drop): it would then run as our own user, with access to the database
+ *   and the keys, so inbound verdicts are SPFR_TEMPERROR until a restart
+ *   (logged).
  *
  * Threads: a checker is created once (in optin-milter before privileges are
  * dropped, so that the helper can become "nobody") and then shared by all
@@ -65,6 +70,10 @@ enum spf_lookup {
 #define SPF_HELPER_PATH "/usr/local/libexec/optin-milter/optin-spf-helper"
 #endif
 #endif
+/* The user the helper becomes when started as root.  It must not be
+ * optin-milter's UserID: the helper may never read the database or the
+ * keys. */
+#define SPF_HELPER_USER "nobody"
 /* Default time limit of one inbound verdict, milliseconds. */
 #define SPF_INBOUND_TIMEOUT_MS 10000
 /* Cache lifetimes (seconds) where the record gives none: no SPF record,

@@ -42,7 +42,7 @@ struct spf_kid {
 	time_t deadline;		/* monotonic: SIGKILL after */
 };
 
-/* spf_helper_privdrop - become "nobody" when root; 0 or -1 */
+/* spf_helper_privdrop - become SPF_HELPER_USER when root; 0 or -1 */
 static int
 spf_helper_privdrop(void)
 {
@@ -50,14 +50,15 @@ spf_helper_privdrop(void)
 
 	if (getuid() != 0 && geteuid() != 0)
 		return 0;
-	if ((pw = getpwnam("nobody")) == NULL) {
-		fprintf(stderr, "optin-spf-helper: no user nobody\n");
+	if ((pw = getpwnam(SPF_HELPER_USER)) == NULL) {
+		fprintf(stderr, "optin-spf-helper: no user %s\n",
+		    SPF_HELPER_USER);
 		return -1;
 	}
 	if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
-		fprintf(stderr, "optin-spf-helper: cannot become nobody: %s\n",
-		    strerror(errno));
+		fprintf(stderr, "optin-spf-helper: cannot become %s: %s\n",
+		    SPF_HELPER_USER, strerror(errno));
 		return -1;
 	}
 	if (setuid(0) == 0 || getuid() == 0 || geteuid() == 0) {

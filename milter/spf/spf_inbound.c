@@ -4,9 +4,9 @@
  * spf_helper_stop).
  *
  * The helper program optin-spf-helper (spf_helper_server.c) runs as a
- * "zygote": started once with posix_spawn(), it drops to "nobody" when
- * root, then waits on a SOCK_SEQPACKET control socket (its fd 3).  For each
- * verdict the caller makes a socketpair, sends one end with the request
+ * "zygote": started once with posix_spawn(), it drops to SPF_HELPER_USER
+ * when root, then waits on a SOCK_SEQPACKET control socket (its fd 3).  For
+ * each verdict the caller makes a socketpair, sends one end with the request
  * (SCM_RIGHTS, wire format in spf-private.h) and waits on the other with a
  * deadline; the zygote forks a child that evaluates with a fresh libspf2
  * server, answers on that end and exits.  The caller's end sees EOF when
@@ -130,6 +130,8 @@ spf_helper_start(struct spf_checker *chk, char *why, size_t whylen)
 	}
 	chk->ctrl = sv[0];
 	chk->helper_pid = pid;
+	if (geteuid() == 0)
+		chk->isolated = true;
 	pthread_mutex_lock(&chk->cache_mtx);
 	chk->stats.helper_starts++;
 	pthread_mutex_unlock(&chk->cache_mtx);
@@ -182,11 +184,21 @@ spf_ask_helper(struct spf_checker *chk, const char *req, size_t reqlen,
 	pthread_mutex_lock(&chk->helper_mtx);
 	for (attempt = 0; attempt < 2 && sent < 0; attempt++) {
 		if (chk->ctrl < 0) {
+			if (chk->isolated && geteuid() != 0) {
+				/* it would run as our user, able to read the
+				 * database and the keys (spf.h) */
+				snprintf(why, whylen, "SPF helper gone; not "
+				    "started again as uid %ld, where it would "
+				    "not be isolated: restart optin-milter",
+				    (long)geteuid());
+				break;
+			}
 			if (spf_helper_start(chk, why, whylen) < 0)
 				break;
-			if (getuid() != 0)
+			if (geteuid() != 0)
 				log_warnx("spf: SPF helper restarted as uid "
-				    "%ld, not as nobody", (long)getuid());
+				    "%ld, not as %s", (long)geteuid(),
+				    SPF_HELPER_USER);
 		}
 		sent = spf_send_fd(chk->ctrl, req, reqlen, sv[1]);
 		if (sent < 0) {
@@ -288,7 +300,7 @@ spf_check_inbound(struct spf_checker *chk, const char *client_ip,
 		return SPFR_TEMPERROR;
 	}
 	if ((fd = spf_ask_helper(chk, req, len, why, sizeof(why))) < 0) {
-		log_warnx("spf: %s", why);
+		log_err("spf: %s", why);	/* an admin must act */
 		snprintf(explain, explainlen, "%s", why);
 		return SPFR_TEMPERROR;
 	}

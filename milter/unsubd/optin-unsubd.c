@@ -10,12 +10,18 @@
  * store, and exits 0 (silent) or 78.
  *
  * Signals: SIGTERM and SIGINT stop the daemon cleanly (requests in flight
- * finish); SIGHUP is logged and otherwise ignored (restart to apply a new
- * config or key file).  All three are blocked in every thread and taken by
- * sigwait() in the main thread, so no handler runs in signal context.
+ * finish); SIGUSR1 reloads the config and the token keys (DESIGN
+ * "Operations"): a new server starts on a duplicate of the listening
+ * socket with the new config and key ring, and the old one stops accepting
+ * and finishes the requests under way with its own (unsubd_http_quiesce),
+ * then is stopped once idle, or after DRAIN_MAX seconds.  A config or key
+ * file that fails to load is logged and changes nothing.  SIGHUP is logged
+ * and otherwise ignored.  All four are blocked in every thread and taken by
+ * sigtimedwait() in the main thread, so no handler runs in signal context.
  *
- * Ownership: main() owns the config, the key ring and the server, and frees
- * them in reverse order on the way out.
+ * Ownership: main() owns the generation in use (config, key ring, server)
+ * and serve() the replaced ones still draining; each is freed in reverse
+ * order once its server has stopped.
  */
 #include "autoconf.h"
 
@@ -32,6 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -43,6 +52,21 @@
 #include "unsubd_http.h"
 
 #define PROGNAME "optin-unsubd"
+#define DRAIN_MAX	(3 * UNSUBD_TIMEOUT)	/* seconds a replaced server
+						 * may finish its requests */
+#define OLD_MAX		4			/* replaced servers draining */
+
+/* One configuration with its key ring and server: what SIGUSR1 replaces. */
+struct gen {
+	struct config *cfg;		/* owned */
+	struct token_ring *ring;	/* owned */
+	struct unsubd *u;		/* owned; serves with cfg and ring */
+	int listen_fd;			/* owned by u; a reload dups it */
+	int quiesced_fd;		/* once replaced: u's listening socket,
+					 * closed after u stops; else -1 */
+	time_t retired;			/* monotonic seconds, once replaced */
+	unsigned long generation;	/* 1 at start-up, +1 per reload */
+};
 
 /* usage - print the synopsis and exit 64 */
 static void __attribute__((noreturn))
@@ -155,59 +179,213 @@ store_check(const struct config *cfg, enum store_status *ss_r, char *why,
 	return true;
 }
 
-/* serve - block signals, run the server until SIGTERM or SIGINT */
+/*
+ * gen_keys - what the start-up and a reload check in a loaded config before
+ * serving with it: TokenKeyFile is set and its key ring loads into *ring_r.
+ * Each problem is logged with prefix; 0 or -1.
+ */
 static int
-serve(const struct config *cfg, const struct token_ring *ring, int fd)
+gen_keys(const struct config *cfg, const char *prefix,
+    struct token_ring **ring_r)
 {
-	struct unsubd *u;
+	char why[512];
+
+	if (cfg->token_key_file == NULL) {
+		log_err("%s%s: TokenKeyFile: needed by %s", prefix, cfg->file,
+		    PROGNAME);
+		return -1;
+	}
+	if ((*ring_r = token_ring_load(cfg->token_key_file, why,
+	    sizeof(why))) == NULL) {
+		log_err("%sTokenKeyFile: %s", prefix, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* now_s - monotonic clock, seconds */
+static time_t
+now_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* gen_free - stop the server of g (waits for its threads), then free its
+ * config and key ring */
+static void
+gen_free(struct gen *g)
+{
+	unsubd_http_stop(&g->u);
+	if (g->quiesced_fd != -1)
+		(void)close(g->quiesced_fd);
+	g->quiesced_fd = -1;
+	token_ring_free(&g->ring);
+	config_free(&g->cfg);
+}
+
+/* drain - stop replaced servers that are idle, or all (force), or past
+ * DRAIN_MAX seconds (their last connections are cut) */
+static void
+drain(struct gen *old, size_t *nold, bool force)
+{
+	size_t i = 0;
+	unsigned int n;
+
+	while (i < *nold) {
+		n = unsubd_http_connections(old[i].u);
+		if (!force && n > 0 && now_s() - old[i].retired < DRAIN_MAX) {
+			i++;
+			continue;
+		}
+		if (n > 0)
+			log_warnx("reload: generation %lu stopped with %u "
+			    "connection%s open", old[i].generation, n,
+			    n == 1 ? "" : "s");
+		else
+			log_debug("reload: generation %lu stopped",
+			    old[i].generation);
+		gen_free(&old[i]);
+		memmove(&old[i], &old[i + 1], (*nold - i - 1) * sizeof(*old));
+		(*nold)--;
+	}
+}
+
+/*
+ * reload - SIGUSR1: load cfg_file and its key ring, check the store, start
+ * a server with them on a duplicate of the listening socket, then retire
+ * the current one into old[] (it finishes its requests).  Anything that
+ * fails is logged and the current generation stays.
+ */
+static void
+reload(struct gen *cur, struct gen *old, size_t *nold, const char *cfg_file)
+{
+	struct gen next = { .listen_fd = -1, .quiesced_fd = -1 };
+	enum store_status ss = STORE_ERROR;
+	struct timespec t0, t1;
+	char why[512];
+	int nerr = 0;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	log_info("reload: SIGUSR1: reading %s", cfg_file != NULL ? cfg_file :
+	    CONFIG_DEFAULT_FILE);
+	if ((next.cfg = config_load_log(cfg_file, "reload: ", &nerr)) == NULL ||
+	    gen_keys(next.cfg, "reload: ", &next.ring) < 0)
+		goto fail;
+	if (!store_check(next.cfg, &ss, why, sizeof(why))) {
+		log_err("reload: ConsentDB: %s", why);
+		goto fail;
+	}
+	if ((next.listen_fd = fcntl(cur->listen_fd, F_DUPFD_CLOEXEC, 0)) ==
+	    -1) {
+		log_err("reload: dup of the listening socket: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	if ((next.u = unsubd_http_start(next.cfg, next.ring, next.listen_fd,
+	    why, sizeof(why))) == NULL) {
+		log_err("reload: %s", why);	/* it closed listen_fd */
+		goto fail;
+	}
+	if (strcmp(next.cfg->unsubscribe_listen,
+	    cur->cfg->unsubscribe_listen) != 0)
+		log_warnx("reload: UnsubscribeListen changed: still listening "
+		    "on %s until %s is restarted", cur->cfg->unsubscribe_listen,
+		    PROGNAME);
+	if (*nold == OLD_MAX)
+		drain(old, nold, true);
+	cur->quiesced_fd = unsubd_http_quiesce(cur->u);
+	cur->retired = now_s();
+	next.generation = cur->generation + 1;
+	old[(*nold)++] = *cur;
+	*cur = next;
+	log_set_level(cur->cfg->log_level);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("reload: done in %ld ms: generation %lu replaces %lu; "
+	    "requests under way finish with the old one",
+	    (long)(t1.tv_sec - t0.tv_sec) * 1000L +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000L, cur->generation,
+	    cur->generation - 1);
+	return;
+fail:
+	log_err("reload: nothing changed: still serving with generation %lu",
+	    cur->generation);
+	token_ring_free(&next.ring);
+	config_free(&next.cfg);
+}
+
+/* serve - block signals, run the server of *cur until SIGTERM or SIGINT,
+ * reloading on SIGUSR1 */
+static int
+serve(struct gen *cur, const char *cfg_file)
+{
+	struct gen old[OLD_MAX];
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	size_t nold = 0;
 	sigset_t set;
 	char why[512];
 	int sig = 0;
 
 	/* Block before the server starts: its threads inherit the mask,
-	 * so sigwait() here is the only taker. */
+	 * so sigtimedwait() here is the only taker. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
 		log_err("pthread_sigmask failed");
-		(void)close(fd);
+		(void)close(cur->listen_fd);
 		return EX_OSERR;
 	}
 	(void)signal(SIGPIPE, SIG_IGN);
-	if ((u = unsubd_http_start(cfg, ring, fd, why, sizeof(why))) ==
-	    NULL) {
+	if ((cur->u = unsubd_http_start(cur->cfg, cur->ring, cur->listen_fd,
+	    why, sizeof(why))) == NULL) {
 		log_err("%s", why);
 		return EX_UNAVAILABLE;
 	}
-	log_info("started listen=%s", cfg->unsubscribe_listen);
+	log_info("started listen=%s", cur->cfg->unsubscribe_listen);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		sig = sigtimedwait(&set, NULL, &tick);
+		drain(old, &nold, false);
+		if (sig == -1)
+			continue;	/* tick, or EINTR */
+		if (sig == SIGUSR1) {
+			reload(cur, old, &nold, cfg_file);
 			continue;
+		}
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: ignored; restart to apply a new "
-			    "configuration or key file");
+			log_info("SIGHUP: ignored; SIGUSR1 reloads the "
+			    "configuration and the key file");
 			continue;
 		}
 		break;
 	}
 	log_info("stopping on signal %d", sig);
-	unsubd_http_stop(&u);
+	unsubd_http_stop(&cur->u);
+	drain(old, &nold, true);
 	return EX_OK;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct config *cfg = NULL;
-	struct token_ring *ring = NULL;
+	struct gen g = { .listen_fd = -1, .quiesced_fd = -1, .generation = 1 };
+	struct config *cfg;
 	const char *cfg_file = NULL;
-	bool foreground = false, check = false, pid_written = false;
+	bool foreground = false, check = false;
 	enum store_status ss = STORE_ERROR;
-	char why[512], origin[UNSUBD_ORIGIN_MAX];
-	int ch, nerr = 0, fd = -1, rc = EX_OK;
+	char why[512], cfg_path[PATH_MAX], pid_file[PATH_MAX] = "";
+	char origin[UNSUBD_ORIGIN_MAX];
+	sigset_t usr1;
+	int ch, nerr = 0, rc = EX_OK;
 
+	/* a SIGUSR1 before serve() takes it must not kill us */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	while ((ch = getopt(argc, argv, "c:fnVh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -237,19 +415,14 @@ main(int argc, char **argv)
 	 * one-click rate without it (BENCHMARKS.md).  Keep up to 64 MiB. */
 	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	log_init(PROGNAME, false, true, LOG_LEVEL_INFO, NULL);
-	if ((cfg = config_load(cfg_file, stderr, &nerr)) == NULL)
+	if ((cfg = g.cfg = config_load(cfg_file, stderr, &nerr)) == NULL)
 		return EX_CONFIG;
 	log_init(PROGNAME, cfg->syslog && !check, foreground || check,
 	    cfg->log_level, cfg->syslog_facility);
-	if (cfg->token_key_file == NULL) {
-		log_err("%s: TokenKeyFile: needed by %s", cfg->file,
-		    PROGNAME);
-		rc = EX_CONFIG;
-		goto out;
-	}
-	if ((ring = token_ring_load(cfg->token_key_file, why,
-	    sizeof(why))) == NULL) {
-		log_err("TokenKeyFile: %s", why);
+	/* a reload reads the same file after daemon() made / our cwd */
+	if (cfg_file != NULL && realpath(cfg_file, cfg_path) != NULL)
+		cfg_file = cfg_path;
+	if (gen_keys(cfg, "", &g.ring) < 0) {
 		rc = EX_CONFIG;
 		goto out;
 	}
@@ -271,7 +444,7 @@ main(int argc, char **argv)
 		}
 		goto out;
 	}
-	if ((fd = listen_open(cfg->unsubscribe_listen, false, why,
+	if ((g.listen_fd = listen_open(cfg->unsubscribe_listen, false, why,
 	    sizeof(why))) == -1) {
 		log_err("%s", why);
 		rc = EX_UNAVAILABLE;
@@ -292,7 +465,7 @@ main(int argc, char **argv)
 			rc = EX_CANTCREAT;
 			goto out;
 		}
-		pid_written = true;
+		snprintf(pid_file, sizeof(pid_file), "%s", cfg->pid_file);
 	}
 	if (privdrop_to(cfg->user_id, why, sizeof(why)) == -1) {
 		log_err("UserID: %s", why);
@@ -308,16 +481,15 @@ main(int argc, char **argv)
 		log_warnx("ConsentDB: %s (going on; requests get 503 until "
 		    "it is back)", why);
 	}
-	rc = serve(cfg, ring, fd);
-	fd = -1;		/* owned by the server since serve() */
+	rc = serve(&g, cfg_file);
+	g.listen_fd = -1;	/* owned by the server since serve() */
 out:
-	if (fd != -1)
-		(void)close(fd);
+	if (g.listen_fd != -1)
+		(void)close(g.listen_fd);
 	/* May fail after the privilege drop; a stale pid file is harmless
 	 * (the next start truncates it). */
-	if (pid_written)
-		(void)unlink(cfg->pid_file);
-	token_ring_free(&ring);
-	config_free(&cfg);
+	if (pid_file[0] != '\0')
+		(void)unlink(pid_file);
+	gen_free(&g);
 	return rc;
 }

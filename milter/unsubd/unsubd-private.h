@@ -37,6 +37,7 @@ struct unsubd {
 	bool key_made;
 	struct unsubd_writer *writer;	/* owned: the one writing thread */
 	struct unsubd_conns *conns;	/* owned: deadlines (unsubd_conns.c) */
+	int draining;			/* __atomic: replaced by a reload */
 	long lifetime_days;		/* TokenLifetime in days */
 	char site_origin[UNSUBD_ORIGIN_MAX];	/* of UnsubscribeURL; "": none,
 						   the Host header decides */

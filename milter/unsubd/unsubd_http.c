@@ -33,7 +33,8 @@
  * Threads: handlers run in libmicrohttpd's thread pool; each thread has its
  * own store handle (pthread key, closed by the key's destructor when the
  * thread ends), for reads only.  struct unsubd is read-only while the
- * daemon runs, but for the writer's queue and the connection table.
+ * daemon runs, but for the writer's queue, the connection table and its
+ * draining flag (atomic, set once by unsubd_http_quiesce).
  */
 #include "autoconf.h"
 
@@ -200,6 +201,10 @@ unsubd_respond(struct unsubd *u, struct MHD_Connection *c, unsigned status,
 	    "no-store") == MHD_YES;
 	ok &= MHD_add_response_header(resp, "Referrer-Policy",
 	    "no-referrer") == MHD_YES;
+	/* replaced by a reload: no further request on this connection */
+	if (__atomic_load_n(&u->draining, __ATOMIC_RELAXED))
+		ok &= MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close") == MHD_YES;
 	ok &= MHD_add_response_header(resp, "Content-Security-Policy",
 	    unsubd_pages_csp(u->pages)) == MHD_YES;
 	ok &= MHD_add_response_header(resp, "X-Content-Type-Options",
@@ -604,9 +609,10 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	if ((u->conns = unsubd_conns_start(UNSUBD_REQUEST_TIME, why,
 	    whylen)) == NULL)
 		goto fail;
+	/* MHD_USE_ITC: a reload quiesces this server from another thread */
 	u->mhd = MHD_start_daemon(MHD_USE_AUTO |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handler, u,
+	    MHD_USE_ERROR_LOG | MHD_USE_ITC, 0, NULL, NULL, http_handler, u,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, u,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)UNSUBD_THREADS,
@@ -654,4 +660,23 @@ unsubd_http_stop(struct unsubd **up)
 	unsubd_pages_free(&u->pages);
 	free(u);
 	*up = NULL;
+}
+
+int
+unsubd_http_quiesce(struct unsubd *u)
+{
+	MHD_socket fd;
+
+	__atomic_store_n(&u->draining, 1, __ATOMIC_RELAXED);
+	fd = MHD_quiesce_daemon(u->mhd);
+	return fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
+}
+
+unsigned int
+unsubd_http_connections(struct unsubd *u)
+{
+	const union MHD_DaemonInfo *di;
+
+	di = MHD_get_daemon_info(u->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di != NULL ? di->num_connections : 0;
 }

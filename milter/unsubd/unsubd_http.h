@@ -62,4 +62,16 @@ struct unsubd *unsubd_http_start(const struct config *cfg,
  * socket and every store handle.  Accepts NULL; sets *up to NULL. */
 void unsubd_http_stop(struct unsubd **up);
 
+/*
+ * Reload (SIGUSR1): another server has started on a duplicate of the
+ * listening socket; this one stops accepting (MHD_quiesce_daemon), answers
+ * each further response with "Connection: close" and finishes the requests
+ * under way with its own config and key ring.  Returns its listening
+ * socket, which the caller closes after unsubd_http_stop(), or -1.
+ */
+int unsubd_http_quiesce(struct unsubd *u);
+
+/* Connections the server holds open (0: a quiesced server is idle). */
+unsigned int unsubd_http_connections(struct unsubd *u);
+
 #endif

@@ -1,8 +1,9 @@
 /*
  * log.c - syslog and stderr output with levels (see log.h).
  *
- * Settings are written once by log_init() before threads start and read
- * afterwards; syslog(3) and stdio lock internally.
+ * Settings are written by log_init() before threads start and read
+ * afterwards; only the level changes later (log_set_level, an atomic
+ * store).  syslog(3) and stdio lock internally.
  */
 #include "autoconf.h"
 
@@ -46,9 +47,15 @@ log_init(const char *ident, bool use_syslog, bool to_stderr, int level,
 		closelog();
 	log_syslog = use_syslog;
 	log_stderr = to_stderr;
-	log_level = level;
+	log_set_level(level);
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, fac);
+}
+
+void
+log_set_level(int level)
+{
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
 /* log_vwrite - write one line at level, with an optional errno text */
@@ -60,7 +67,8 @@ log_vwrite(int level, int errnum, const char *fmt, va_list ap)
 	char line[2048];
 	int n;
 
-	if (level > log_level && level != LOG_LEVEL_ERR)
+	if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED) &&
+	    level != LOG_LEVEL_ERR)
 		return;
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)

@@ -20,6 +20,9 @@ enum log_level { LOG_LEVEL_ERR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO,
 void log_init(const char *ident, bool use_syslog, bool to_stderr, int level,
 	    const char *facility);
 
+/* Change the level while other threads log (a reload's LogLevel). */
+void log_set_level(int level);
+
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)"; log_warnx doesn't. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

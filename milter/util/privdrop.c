@@ -45,7 +45,7 @@ int
 privdrop_to(const char *user, char *why, size_t whylen)
 {
 	unsigned uid, gid;
-	gid_t g;
+	char name[256];
 
 	if (user == NULL || *user == '\0')
 		return 0;
@@ -53,8 +53,9 @@ privdrop_to(const char *user, char *why, size_t whylen)
 		return -1;
 	if (getuid() == uid && geteuid() == uid)
 		return 0;
-	g = (gid_t)gid;
-	if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid((uid_t)uid) < 0) {
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(user, ":"), user);
+	if (initgroups(name, (gid_t)gid) < 0 || setgid((gid_t)gid) < 0 ||
+	    setuid((uid_t)uid) < 0) {
 		snprintf(why, whylen, "cannot become %s: %s", user,
 		    strerror(errno));
 		return -1;

@@ -8,7 +8,10 @@
 
 /*
  * Become user (a name or "user:group"; NULL or "": stay as we are):
- * setgroups, setgid, setuid, then confirm that root cannot be regained.
+ * initgroups (the user's groups in /etc/group are kept as supplementary
+ * groups, as Postfix and OpenDKIM do: e.g. postdrop, which Postfix's
+ * sendmail(1) needs when NoNewPrivileges disables postdrop's setgid bit),
+ * setgid, setuid, then confirm that root cannot be regained.
  * Returns 0, or -1 with why[] filled.  Call before threads start.
  */
 int privdrop_to(const char *user, char *why, size_t whylen);

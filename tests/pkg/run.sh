@@ -10,8 +10,10 @@
 #  - nothing is enabled or started (no unit in a .wants directory, no
 #    optin-milter process), and the installed sample config is refused by
 #    "optin-milter -n" (exit 78) until the admin edits it;
-#  - the units restart on any exit (and pass systemd-analyze verify when
-#    it is installed);
+#  - the units restart on any exit and reload with SIGUSR1 (and pass
+#    systemd-analyze verify when it is installed); the milter's unit
+#    starts it as root with only the capabilities of the privilege drop,
+#    and the user optin-milter is in the group postdrop;
 #  - purge removes the database and the spool (personal data).
 # Needs root, dpkg-dev, debhelper, lintian (contrib/deps.sh).  The package
 # is purged again at the end, also on failure.
@@ -117,7 +119,25 @@ man -w optinctl >/dev/null 2>&1 && ok "man optinctl" || bad "man optinctl"
 for u in optin-milter optin-unsubd; do
 	f=/lib/systemd/system/$u.service
 	grep -qx 'Restart=always' "$f" && ok "$u: Restart=always" || bad "$u: Restart=always"
+	grep -q '^ExecReload=.*-USR1' "$f" && ok "$u: ExecReload sends SIGUSR1" ||
+	    bad "$u: ExecReload sends SIGUSR1"
 done
+# the milter starts as root (keys, socket, an SPF helper that becomes
+# nobody), then drops to UserID; root keeps only what that needs
+f=/lib/systemd/system/optin-milter.service
+! grep -q '^User=' "$f" && ok "optin-milter: starts as root (no User=)" ||
+    bad "optin-milter: starts as root (no User=)"
+got=$(sed -n 's/^CapabilityBoundingSet=//p' "$f" | tr ' ' '\n' | sort | tr '\n' ' ')
+[ "$got" = "CAP_CHOWN CAP_DAC_OVERRIDE CAP_SETGID CAP_SETUID " ] &&
+    ok "optin-milter: capabilities for the privilege drop only" ||
+    bad "optin-milter: capabilities for the privilege drop only" "got '$got'"
+! grep -q '^StateDirectory=' "$f" && ok "optin-milter: no StateDirectory= (would chown the database to root)" ||
+    bad "optin-milter: no StateDirectory= (would chown the database to root)"
+if getent group postdrop >/dev/null; then
+	id -nG optin-milter | tr ' ' '\n' | grep -qx postdrop &&
+	    ok "optin-milter is in the group postdrop" ||
+	    bad "optin-milter is in the group postdrop" "$(id optin-milter)"
+fi
 if command -v systemd-analyze >/dev/null 2>&1; then
 	out=$(systemd-analyze verify /lib/systemd/system/optin-*.service \
 	    /lib/systemd/system/optin-*.timer 2>&1 | grep -i 'optin' | grep -v 'Unit is bound to inactive')

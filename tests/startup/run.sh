@@ -1,7 +1,9 @@
 #!/bin/bash
 # run.sh - optin-milter start-up as an admin meets it: -n, -V, config
-# errors naming file:line:key, key files that are missing or readable by
-# others, the pid file, the privilege drop and a clean stop on SIGTERM.
+# errors naming file:line:key, key files that are missing, readable by
+# others, below a group-writable directory or (accepted as root) of
+# another user, the pid file, the privilege drop, reloads on SIGUSR1 and
+# a clean stop on SIGTERM.
 # Prints "startup: N passed, N failed" last.
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -73,6 +75,16 @@ cp "$d/keys/rsa.pem" "$d/keys/open.pem"; chmod 644 "$d/keys/open.pem"
 { base; echo "KeyFile $d/keys/open.pem"; } > "$d/openkey.conf"
 expect "key readable by others: exit 78" 78 "open.pem.*(group|others|mode)" -- \
     "$M" -n -c "$d/openkey.conf"
+mkdir -m 775 "$d/gw"
+cp "$d/keys/rsa.pem" "$d/gw/rsa.pem"
+{ base; echo "KeyFile $d/gw/rsa.pem"; } > "$d/gwkey.conf"
+expect "key below a group-writable directory: exit 78 naming it" 78 \
+    "$d/gw/rsa.pem: directory $d/gw is writable by group or others \(mode 0775\)" -- \
+    "$M" -n -c "$d/gwkey.conf"
+cp "$d/keys/rsa.pem" "$d/keys/other.pem"; chown nobody "$d/keys/other.pem"
+{ base; echo "KeyFile $d/keys/other.pem"; } > "$d/otherkey.conf"
+expect "key of another user (as OpenDKIM's), read as root: -n exit 0" 0 "" -- \
+    "$M" -n -c "$d/otherkey.conf"
 { base; echo "KeyFile $d/keys/weak.pem"; } > "$d/weak.conf"
 expect "RSA key under 2048 bits: exit 78" 78 "weak.pem" -- "$M" -n -c "$d/weak.conf"
 chmod 644 "$d/keys/token"
@@ -104,6 +116,24 @@ uid=$(awk '/^Uid:/ { print $2 }' /proc/$pid/status 2>/dev/null)
     bad "privileges dropped to UserID" "uid $uid"
 mode=$(stat -c %a "$d/milter.sock" 2>/dev/null)
 [ "$mode" = 660 ] && ok "socket mode 0660" || bad "socket mode 0660" "$mode"
+# SIGUSR1 reloads; the running milter is nobody now: it can read the
+# token key (given to it), not the DKIM key (root's, kept from start-up)
+chown nobody "$d/keys" "$d/keys/token"
+kill -USR1 "$pid"
+for _ in $(seq 50); do grep -q 'reload: done in' "$d/log" && break; sleep 0.1; done
+grep -qE '^reload: done in [0-9]+ ms: generation 2 replaces 1' "$d/log" &&
+    ok "SIGUSR1: reload done and logged" || bad "SIGUSR1: reload done and logged" "$(cat "$d/log")"
+grep -q "^warning: KeyFile $d/keys/rsa.pem: cannot open: Permission denied (as uid $(id -u nobody)): keeping the key read at start-up" "$d/log" &&
+    ok "SIGUSR1: a key UserID cannot read is kept, with a warning" ||
+    bad "SIGUSR1: a key UserID cannot read is kept, with a warning"
+echo "Mode sometimes" >> "$d/run.conf"
+kill -USR1 "$pid"
+for _ in $(seq 50); do grep -q 'nothing changed' "$d/log" && break; sleep 0.1; done
+grep -q "^error: reload: $d/run.conf:13: Mode: bad value 'sometimes'" "$d/log" &&
+    grep -q '^error: reload: 1 error, nothing changed: still serving with generation 2' "$d/log" &&
+    ok "SIGUSR1 with a bad config: logged, nothing changed" ||
+    bad "SIGUSR1 with a bad config: logged, nothing changed" "$(cat "$d/log")"
+kill -0 "$pid" 2>/dev/null && ok "still running after the reloads" || bad "still running after the reloads"
 kill -TERM "$pid"
 rc=""
 for _ in $(seq 100); do
