@@ -396,9 +396,12 @@ apply(struct import *im, const char *addr, const char *list,
 	if (im->dry_run)
 		flags |= STORE_IMPORT_DRY_RUN;
 	/* two times closer than the clock skew are not known to be in
-	 * order: only a consent clearly after an opt-out undoes it */
+	 * order: only a consent clearly after an opt-out undoes it; and a
+	 * consent dated ahead of this host's clock counts as now, so the
+	 * skew allowed for future dates never outranks a recent opt-out */
 	if (r->consented_at != 0)
-		after = r->consented_at - IMPORT_CLOCK_SKEW;
+		after = (r->consented_at < im->m.now ? r->consented_at :
+		    im->m.now) - IMPORT_CLOCK_SKEW;
 	rs = store_import_set(im->c->st, addr, list, r->status, flags, after,
 	    ev, &old, NULL, &changed, why, sizeof(why));
 	if (rs != STORE_OK)

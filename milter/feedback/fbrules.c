@@ -80,6 +80,10 @@ fbrules_classify(const char *status, const char *diagnostic, bool after_data)
 		snprintf(code, sizeof(code), "%s", status);
 	else
 		code_in_text(diagnostic, code);
+	/* RFC 3463 class 2 is success: a "failed" report that says so
+	 * contradicts itself and is never counted against anyone */
+	if (code[0] == '2')
+		return "unusable";
 	/* policy first: a refusal for reputation never suppresses anyone */
 	if (strncmp(code + 1, ".7.", 3) == 0 || has_word(diagnostic,
 	    policy_words))

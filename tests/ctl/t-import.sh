@@ -129,6 +129,15 @@ printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
 check "import: a consent within the clock skew is no proof of a later one" 0 \
     "import $f-e2.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
     import "$f-e2.csv"
+# an opt-out two hours ago and a consent dated 23 hours ahead (within the
+# skew allowed for future dates): the future date counts as now, so the
+# opt-out stands
+sqlx "UPDATE subscriptions SET updated_at = $((now - 7200)) WHERE address = 'cy@example.com' AND list_id = 'promo'"
+printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
+    $((now + 23 * 3600)) > "$f-e4.csv"
+check "import: a consent dated ahead never outranks a recent opt-out" 0 \
+    "import $f-e4.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    import "$f-e4.csv"
 cat > "$f-fut.csv" <<EOF
 address,list,status,consented_at
 cy@example.com,promo,opted_in,2099-01-01

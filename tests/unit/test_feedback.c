@@ -36,6 +36,8 @@ t_classify(void **state)
 		    "soft_bounce" },
 		{ "5.7.1", "5.7.1", "550 5.7.1 relaying denied", false,
 		    "policy_bounce" },
+		{ "2.0.0 with Action failed", "2.0.0", "smtp; 250 ok", false,
+		    "unusable" },
 		{ "4.7.0 greylisted", "4.7.0", "450 4.7.0 try later", false,
 		    "policy_bounce" },
 		{ "5.1.1 with block-list text", "5.1.1",
