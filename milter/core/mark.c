@@ -43,7 +43,7 @@ static const char *const labels[MARK_NPURPOSES] = {
 	[MARK_SPLIT] = "optin-milter mark v2 split",
 	[MARK_LOG] = "optin-milter mark v2 log",
 	[MARK_LEGACY] = "optin split mark",
-	[MARK_CSRF] = "optin-milter mark v2 csrf",
+	[MARK_CSRF] = "optin csrf v1",	/* documented in optin-unsubd(8) */
 };
 
 /* longest MAC input of a message marker: labels, queue id, row, list,
