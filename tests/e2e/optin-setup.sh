@@ -109,6 +109,11 @@ EOC
 	local l
 	for l in "$@"; do
 		printf '%s\n' "$l" >> "$OPTIN_DIR/optin-milter.conf"
+		# optinctl run as root with UserID becomes that user, as the
+		# daemons do: the directory and its files are UserID's
+		case $l in
+		"UserID "*) chown -R "${l#UserID }" "$OPTIN_DIR" ;;
+		esac
 	done
 	optin_db "$OPTIN_DIR/optin-milter.conf"
 }

@@ -42,7 +42,9 @@ for a in hard policy soft ok late fbl gone; do
 done
 # the pipe user reaches the database and a key of its own
 chmod 0711 "$PF_BASE"
-chown nobody "$OPTIN_DIR" "$OPTIN_DIR"/consent.db*
+# (the whole directory: a key below a directory that someone else owns is
+# refused, OpenDKIM's rule; root, the milter here, reads a key of any owner)
+chown -R nobody "$OPTIN_DIR"
 FBDIR=$PF_BASE/feedback
 mkdir -m 0755 "$FBDIR"
 install -m 0600 -o nobody "$OPTIN_DIR/token.keys" "$FBDIR/token.keys"
