@@ -88,7 +88,16 @@ for f in "$OPTIN_CORPUS"/*.eml "$OPTIN_CORPUS"/*.msg \
 		pf_send news@example.com "$MIX" "$PF_BASE/msg.$n" >/dev/null
 		e2e_check_eq "$(basename "$f"): no From, refused at end of data" \
 		    "$(tail -n 4 "$PF_BASE/swaks.log" | sed -n 's/^<\*\* *//p')" \
-		    "550 5.6.0 campaign message without From header"
+		    "550 5.6.0 campaign message: no From field"
+		continue
+	fi
+	if optin_two_from "$f"; then
+		# two From fields: no signature could name one author
+		nofrom="$nofrom $n"
+		pf_send news@example.com "$MIX" "$PF_BASE/msg.$n" >/dev/null
+		e2e_check_eq "$(basename "$f"): two From fields, refused at end of data" \
+		    "$(tail -n 4 "$PF_BASE/swaks.log" | sed -n 's/^<\*\* *//p')" \
+		    "550 5.6.0 campaign message: 2 From fields"
 		continue
 	fi
 	sent="$sent $n:$(basename "$f")"
@@ -173,7 +182,7 @@ e2e_check_eq "command line: three single-recipient copies" \
 e2e_check_eq "every delivered message has one recipient" \
     "$(awk -F'|' '$3 ~ /,/ || $3 == ""' "$PF_BASE/index")" ""
 e2e_check_eq "messages delivered in all" "$(sink_count)" "$want"
-e2e_check_eq "nothing delivered without From" \
+e2e_check_eq "nothing delivered without one From" \
     "$(for i in $nofrom; do rcpts_of "<sm-$i@test.example>"; done)" ""
 
 qi=$(echo $sent | tr ' ' '\n' | sed -n 's/:quote\.eml$//p')
@@ -189,10 +198,11 @@ e2e_check_eq "quarantine rows by reason" \
 e2e_check_eq "quarantine: who, for the command-line message" \
     "$(optin_sql "select recipient || '=' || reason from quarantine where message_id = '<sm-$cl@test.example>' order by 1" | tr '\n' ' ')" \
     "bob@example.com=opted_out dave@example.com=no_consent "
-e2e_check_eq "quarantine: who, for the first message" \
-    "$(optin_sql "select recipient || '=' || reason from quarantine where message_id = '<sm-1@test.example>' order by 1" | tr '\n' ' ')" \
+first=$(echo $sent | cut -d: -f1)
+e2e_check_eq "quarantine: who, for the first message sent" \
+    "$(optin_sql "select recipient || '=' || reason from quarantine where message_id = '<sm-$first@test.example>' order by 1" | tr '\n' ' ')" \
     "bob@example.com=opted_out carol@example.com=pending dave@example.com=no_consent eve@example.com=suppressed "
-e2e_check_eq "messages with quarantine rows: all but the one without From" \
+e2e_check_eq "messages with quarantine rows: all but those refused" \
     "$(optin_sql "select count(distinct message_id) from quarantine")" \
     "$((nmsg + 1))"
 e2e_check_eq "every quarantine row has its spool file" \
