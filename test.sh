@@ -26,7 +26,8 @@ tot_pass=0
 tot_fail=0
 start=$(date +%s)
 
-# record SOURCE LINE - add one suite's result line to the totals
+# record SOURCE LINE [SECONDS] - add one suite's result line to the totals;
+# SECONDS, the suite's running time, is shown beside it
 record()
 {
 	local src=$1 line=$2 p f
@@ -34,7 +35,7 @@ record()
 	f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
 	tot_pass=$((tot_pass + p))
 	tot_fail=$((tot_fail + f))
-	printf '%-28s %s\n' "$src" "$line" >> "$summary"
+	printf '%-28s %-40s %s\n' "$src" "$line" "${3:+($3 s)}" >> "$summary"
 }
 
 # missing SOURCE WHY - a suite that printed no result line: 1 failed
@@ -77,6 +78,7 @@ fi
 for t in $tests; do
 	rm -f "$t.log" "$t.trs" "${t%.sh}.log" "${t%.sh}.trs"
 done
+check_start=$(date +%s)
 if [ "$built" = yes ]; then
 	timeout -k 10 "${CHECK_TIMEOUT:-1200}" make -k check >"$results/check.log" 2>&1 </dev/null
 	check_rc=$?
@@ -96,6 +98,7 @@ if [ "$built" = yes ]; then
 		tail -n 30 "$results/check.log"
 	fi
 fi
+echo "make check: $(( $(date +%s) - check_start )) s"
 for t in $tests; do
 	log=$t.log
 	[ -f "$log" ] || log=${t%.sh}.log
@@ -130,6 +133,7 @@ for runner in tests/*/run.sh; do
 	suite=${suite%/run.sh}
 	echo "== $suite"
 	out=$results/$suite.out
+	suite_start=$(date +%s)
 	if [ "$built" = yes ]; then
 		timeout -k 10 "${SUITE_TIMEOUT:-2700}" bash "$runner" >"$out" 2>&1 </dev/null
 		rc=$?
@@ -149,7 +153,7 @@ for runner in tests/*/run.sh; do
 		line=$(echo "$line" | sed -E 's/, 0 failed$/, 1 failed/')
 		echo "$runner: exit $rc after a clean result line: counted as 1 failed"
 	fi
-	record "$runner" "$line"
+	record "$runner" "$line" $(( $(date +%s) - suite_start ))
 done
 
 echo
