@@ -20,7 +20,8 @@
 #  6. the README's "Deploying" section names only what exists: each
 #     "optinctl VERB [SUBVERB] [--option]" it shows is a verb of optinctl
 #     ("optinctl help VERB" knows it, its usage has the subverb and every
-#     option), each conf/FILE it names is shipped, each "systemctl
+#     option), each "optin-milter -X" an option of its usage, each
+#     conf/FILE it names is shipped, each "systemctl
 #     reload|restart UNIT" is a unit of conf/;
 #  7. the CRM submission service of conf/postfix-master-crm.cf passes the
 #     milter on the sample's socket with tempfail, and the applications'
@@ -260,6 +261,15 @@ else
 			else bad "README.md Deploying: 'optinctl $verb ... $opt': not an option of $verb"; fi
 		done
 	done < "$tmp/ctl-cmds"
+fi
+# "optin-milter -X": an option its usage (-h) lists
+if [ -x "$milter" ]; then
+	"$milter" -h > "$tmp/milter-usage" 2>&1
+	for opt in $(grep -o 'optin-milter -[A-Za-z]' "$tmp/deploying" |
+	    sed 's/.* //' | sort -u); do
+		if grep -q "^  $opt " "$tmp/milter-usage"; then ok
+		else bad "README.md Deploying: 'optin-milter $opt': not an option of optin-milter"; fi
+	done
 fi
 for f in $(grep -o 'conf/[A-Za-z0-9._-]*' "$tmp/deploying" | sort -u); do
 	if [ -f "$src/$f" ]; then ok
