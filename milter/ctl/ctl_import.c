@@ -30,7 +30,9 @@
  * opt-out row of an erased address is skipped (the hash blocks it).
  *
  * On a terminal (stderr a TTY, no --json) a progress line shows rows,
- * percent of the file, rows/s and the time left.
+ * percent of the file, rows/s and the time left.  The summary ends with
+ * how many imported (address, list) pairs will not get campaign mail, by
+ * the state each is left in (ctl_import_states.c).
  */
 #include "autoconf.h"
 
@@ -114,6 +116,7 @@ struct import {
 	size_t seen_cap, seen_n;
 
 	unsigned long rows, added, changed, unchanged, kept, skipped, bad;
+	struct import_states states;	/* pairs by resulting state */
 	FILE *jerr;			/* --json: bad rows as JSON items */
 	char *jerr_buf;
 	size_t jerr_len;
@@ -380,13 +383,14 @@ seen_check(struct import *im, const char *addr, const char *list,
 	return -1;
 }
 
-/* apply - set one (addr, list) and count what happened; 0 or an exit
- * code */
+/* apply - set one (addr, list) and count what happened and the state it
+ * is left in (suppressed: the address has a global suppression); 0 or an
+ * exit code */
 static int
 apply(struct import *im, const char *addr, const char *list,
-    const struct prow *r, const struct consent_event *ev)
+    const struct prow *r, const struct consent_event *ev, bool suppressed)
 {
-	enum sub_status old;
+	enum sub_status old, now;
 	enum store_status rs;
 	unsigned flags = r->flags;
 	time_t after = 0;
@@ -406,6 +410,8 @@ apply(struct import *im, const char *addr, const char *list,
 	    ev, &old, NULL, &changed, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
+	now = changed || old == SUB_NONE ? r->status : old;
+	import_states_count(&im->states, now, suppressed);
 	/* kept: the file says otherwise and the state is held (an opt-out
 	 * mostly); a CRM row without opt-out agrees with any other state */
 	if (changed) {
@@ -469,9 +475,11 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 			return rc;
 		if (blk.erased) {	/* an opt-out: the hash blocks it */
 			im->skipped++;
+			im->states.n[IMP_ERASED]++;
 			continue;
 		}
-		if ((rc = apply(im, b->buf + r->addr[i], list, r, &ev)) != 0)
+		if ((rc = apply(im, b->buf + r->addr[i], list, r, &ev,
+		    blk.suppressed)) != 0)
 			return rc;
 	}
 	return 0;
@@ -695,10 +703,12 @@ import_summary(struct import *im, bool written)
 		printf(",\"format\":\"%s\",\"rows\":%lu,\"added\":%lu,"
 		    "\"changed\":%lu,\"unchanged\":%lu,\"kept\":%lu,"
 		    "\"skipped\":%lu,\"bad\":%lu,\"written\":%s,"
-		    "\"transactions\":%lu,\"longest_transaction_ms\":%lld,"
-		    "\"bad_rows\":[", fmt, im->rows, im->added, im->changed,
+		    "\"transactions\":%lu,\"longest_transaction_ms\":%lld,",
+		    fmt, im->rows, im->added, im->changed,
 		    im->unchanged, im->kept, im->skipped, im->bad,
 		    written ? "true" : "false", im->ntx, im->tx_max);
+		import_states_json(&im->states, stdout);
+		fputs(",\"bad_rows\":[", stdout);
 		if (im->jerr != NULL) {
 			fflush(im->jerr);
 			fwrite(im->jerr_buf, 1, im->jerr_len, stdout);
@@ -710,6 +720,8 @@ import_summary(struct import *im, bool written)
 	    "unchanged=%lu kept=%lu skipped=%lu bad=%lu\n", im->m.file, fmt,
 	    im->rows, im->added, im->changed, im->unchanged, im->kept,
 	    im->skipped, im->bad);
+	if (written || im->dry_run)
+		import_states_print(&im->states, stdout);
 	if (im->dry_run)
 		printf("dry run: nothing written\n");
 	else if (!written)
@@ -809,6 +821,7 @@ import_reset(struct import *im)
 {
 	im->rows = im->added = im->changed = im->unchanged = im->kept = 0;
 	im->skipped = im->bad = 0;
+	memset(&im->states, 0, sizeof(im->states));
 	free(im->seen);
 	im->seen = NULL;
 	im->seen_cap = im->seen_n = 0;

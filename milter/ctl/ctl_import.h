@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "consent.h"
@@ -107,5 +108,39 @@ uint32_t import_batch_str(struct batch *b, const char *s);
 /* Mark r bad for the reason given (printf format). */
 void import_batch_bad(struct batch *b, struct prow *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Where an imported (address, list) stands afterwards, for the summary
+ * (ctl_import_states.c): the state of its subscription, or what blocks all
+ * campaign mail to it (an erased address, whose opt-out row is skipped; a
+ * suppressed one, whatever the list says).  Every state but IMP_OPTED_IN
+ * means no campaign mail on that list (DESIGN "Consent model").
+ */
+enum imp_state {
+	IMP_OPTED_IN, IMP_PENDING, IMP_OPTED_OUT, IMP_SUPPRESSED, IMP_ERASED,
+	IMP_NSTATES
+};
+
+/* Counts of imported pairs by enum imp_state; zero it to start. */
+struct import_states {
+	unsigned long n[IMP_NSTATES];
+};
+
+/* Count one pair left in subscription state now (SUB_NONE counts as
+ * opted_out), its address suppressed or not. */
+void import_states_count(struct import_states *st, enum sub_status now,
+	    bool suppressed);
+
+/*
+ * Print the line that says how many of the counted pairs will not get
+ * campaign mail, and why, with DESIGN's words (reasons with a count of 0
+ * left out), on fp: "3 of 10 will not get campaign mail: 1 pending (double
+ * opt-in not confirmed), 1 opted_out, 1 suppressed".  Prints nothing when
+ * every counted pair is opted_in (or none was counted).
+ */
+void import_states_print(const struct import_states *st, FILE *fp);
+
+/* Print the counts as the JSON member "states":{"opted_in":N,...} on fp. */
+void import_states_json(const struct import_states *st, FILE *fp);
 
 #endif

@@ -732,7 +732,7 @@ print("TX %s %s" % (d.get("transactions", "-"), d.get("longest_transaction_ms", 
 	rc=$?
 	t1=$(now)
 	say "import: $(grep '^import ' "$W/logs/import1.log")"
-	say "import again: $(tail -n 1 "$W/logs/import2.log")"
+	say "import again: $(grep '^import ' "$W/logs/import2.log")"
 	result "import: longest write-lock wait of another writer, ms ($(cut -d' ' -f2 "$W/probe1.txt") tries)" \
 	    "$(cut -d' ' -f1 "$W/probe1.txt")" "-" "-" info
 	result "import: its longest transaction, ms ($(awk '$1 == "TX" { print $2 }' "$W/logs/import1.log") transactions)" \

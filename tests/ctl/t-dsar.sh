@@ -77,12 +77,14 @@ then ok; else bad "history after forget" "rc $rc" "out: $out"; fi
 # naming why; an opt-out row of it is skipped (the hash blocks it)
 printf 'address,list,status\nAnn@Example.com,news,opted_in\ncarl@example.com,news,opted_in\nann@example.com,crm,opted_out\n' > "$tmp/dsar-a.csv"
 check_both "import refuses an erased address" 65 \
-    "import $tmp/dsar-a.csv: format=optin rows=3 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=1" \
+    "import $tmp/dsar-a.csv: format=optin rows=3 added=1 changed=0 unchanged=0 kept=0 skipped=1 bad=1
+1 of 2 will not get campaign mail: 1 erased" \
     "optinctl import: $tmp/dsar-a.csv:2: ann@example.com was erased (optinctl forget): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" \
     import "$tmp/dsar-a.csv"
 printf 'Email,Secondary Email,Email Opt Out\nann@example.com,dora@example.com,no\n' > "$tmp/dsar-v.csv"
 check_both "vtiger import refuses an erased address" 65 \
-    "import $tmp/dsar-v.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1" \
+    "import $tmp/dsar-v.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1
+1 of 1 will not get campaign mail: 1 pending (double opt-in not confirmed)" \
     "optinctl import: $tmp/dsar-v.csv:2: ann@example.com was erased (optinctl forget): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" \
     import "$tmp/dsar-v.csv" --list news
 check_sql "no subscription came back" 0 \

@@ -13,7 +13,8 @@ printf '"Bob@Example.COM",news,pending,,,\r\n' >> "$f-a.csv"
 printf 'cy@example.com,promo,opted_out,,,"said ""stop"""\r\n' >> "$f-a.csv"
 printf 'dee@b\303\274cher.example,news,opted_in,,1700000000,\r\n' >> "$f-a.csv"
 check "import: BOM, CRLF, quotes" 0 \
-    "import $f-a.csv: format=optin rows=4 added=4 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    "import $f-a.csv: format=optin rows=4 added=4 changed=0 unchanged=0 kept=0 skipped=0 bad=0
+2 of 4 will not get campaign mail: 1 pending (double opt-in not confirmed), 1 opted_out" \
     import "$f-a.csv"
 check_sql "import: event with consented_at and evidence" \
     "opted_in|crm|consented_at=2024-03-01T10:00:00Z; form 12, page 2" \
@@ -27,12 +28,14 @@ check_sql "import: IDN address, epoch consented_at" \
     "SELECT list_id || '|' || evidence FROM consent_events WHERE address = 'dee@xn--bcher-kva.example'"
 nev=$(sql "SELECT count(*) FROM consent_events")
 check "re-import changes nothing" 0 \
-    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+2 of 4 will not get campaign mail: 1 pending (double opt-in not confirmed), 1 opted_out" \
     import "$f-a.csv"
 check_sql "re-import wrote no event" "$nev" "SELECT count(*) FROM consent_events"
 tr -d '\r' < "$f-a.csv" | tail -c +4 > "$f-lf.csv"
 check "same rows with LF and no BOM: unchanged" 0 \
-    "import $f-lf.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    "import $f-lf.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+2 of 4 will not get campaign mail: 1 pending (double opt-in not confirmed), 1 opted_out" \
     import "$f-lf.csv"
 
 # --- malformed rows: each reported with its line, the good ones imported --
@@ -106,6 +109,7 @@ check_sql "--dry-run wrote nothing" 0 \
     "SELECT count(*) FROM consent_events WHERE address = 's1@example.com'"
 check "import --dry-run of a good file" 0 \
     "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+2 of 4 will not get campaign mail: 1 pending (double opt-in not confirmed), 1 opted_out
 dry run: nothing written" import "$f-a.csv" --dry-run
 
 # --- duplicates, opt-outs kept ----------------------------------------------
@@ -117,7 +121,8 @@ if [ "$rc" = 65 ] && [ "$out" = "import $f-d.csv: format=optin rows=3 added=1 ch
 then ok; else bad "import: conflicting duplicates" "rc $rc" "out: $out" "err: $err"; fi
 printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,2020-01-01\n' > "$f-e.csv"
 check "import: an old consent does not undo an opt-out" 0 \
-    "import $f-e.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    "import $f-e.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0
+1 of 1 will not get campaign mail: 1 opted_out" \
     import "$f-e.csv"
 
 # --- consented_at: never in the future; a later opt-out always wins ----------
@@ -127,7 +132,8 @@ now=$(date +%s)
 printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
     $((now + 7200)) > "$f-e2.csv"
 check "import: a consent within the clock skew is no proof of a later one" 0 \
-    "import $f-e2.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    "import $f-e2.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0
+1 of 1 will not get campaign mail: 1 opted_out" \
     import "$f-e2.csv"
 # an opt-out two hours ago and a consent dated 23 hours ahead (within the
 # skew allowed for future dates): the future date counts as now, so the
@@ -136,7 +142,8 @@ sqlx "UPDATE subscriptions SET updated_at = $((now - 7200)) WHERE address = 'cy@
 printf 'address,list,status,consented_at\ncy@example.com,promo,opted_in,%s\n' \
     $((now + 23 * 3600)) > "$f-e4.csv"
 check "import: a consent dated ahead never outranks a recent opt-out" 0 \
-    "import $f-e4.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    "import $f-e4.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0
+1 of 1 will not get campaign mail: 1 opted_out" \
     import "$f-e4.csv"
 cat > "$f-fut.csv" <<EOF
 address,list,status,consented_at
@@ -171,7 +178,8 @@ check_sql "cy is opted in again" opted_in \
 # then cy opts out again: importing the same file once more changes nothing
 "$OPTINCTL" -c "$conf" unsubscribe cy@example.com promo >/dev/null
 check "import: an old file again never undoes a later opt-out" 0 \
-    "import $f-e3.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0" \
+    "import $f-e3.csv: format=optin rows=1 added=0 changed=0 unchanged=0 kept=1 skipped=0 bad=0
+1 of 1 will not get campaign mail: 1 opted_out" \
     import "$f-e3.csv"
 check_sql "cy stays opted out" opted_out \
     "SELECT status FROM subscriptions WHERE address = 'cy@example.com' AND list_id = 'promo'"
@@ -188,7 +196,8 @@ cat > "$f-v.csv" <<'EOF'
 12x6,"Fay, F.",F,"vt6@example.com",,0,0
 EOF
 run import "$f-v.csv" --list crm
-if [ "$rc" = 65 ] && [ "$out" = "import $f-v.csv: format=vtiger rows=6 added=4 changed=1 unchanged=0 kept=0 skipped=1 bad=1" ] && \
+if [ "$rc" = 65 ] && [ "$out" = "import $f-v.csv: format=vtiger rows=6 added=4 changed=1 unchanged=0 kept=0 skipped=1 bad=1
+5 of 5 will not get campaign mail: 2 pending (double opt-in not confirmed), 3 opted_out" ] && \
     [ "$err" = "optinctl import: $f-v.csv:6: bad Email Opt Out 'perhaps' (yes/no, 1/0)" ]
 then ok; else bad "import vtiger" "rc $rc" "out: $out" "err: $err"; fi
 check_sql "vtiger: no opt-out is pending, never opted_in" \
@@ -197,10 +206,12 @@ check_sql "vtiger: no opt-out is pending, never opted_in" \
 check_sql "vtiger: opt-out event" "opted_out|vtiger|Email Opt Out=yes" \
     "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'vt2b@example.com'"
 check "vtiger: re-import changes nothing" 65 \
-    "import $f-v.csv: format=vtiger rows=6 added=0 changed=0 unchanged=4 kept=1 skipped=1 bad=1" \
+    "import $f-v.csv: format=vtiger rows=6 added=0 changed=0 unchanged=4 kept=1 skipped=1 bad=1
+5 of 5 will not get campaign mail: 1 pending (double opt-in not confirmed), 4 opted_out" \
     import "$f-v.csv" --list crm
 check "vtiger --assume-opt-in: never over an opt-out" 65 \
-    "import $f-v.csv: format=vtiger rows=6 added=0 changed=1 unchanged=3 kept=1 skipped=1 bad=1" \
+    "import $f-v.csv: format=vtiger rows=6 added=0 changed=1 unchanged=3 kept=1 skipped=1 bad=1
+4 of 5 will not get campaign mail: 4 opted_out" \
     import "$f-v.csv" --list crm --assume-opt-in "web form 2019" --source crm-sync
 check_sql "vtiger --assume-opt-in: evidence" "opted_in|crm-sync|assumed opt-in: web form 2019" \
     "SELECT event || '|' || source || '|' || evidence FROM consent_events WHERE address = 'vt6@example.com' ORDER BY id DESC LIMIT 1"
@@ -228,7 +239,8 @@ Mr.,Bob,B,v7b@example.com,v7b2@example.com,1,admin
 ,Hal,H,,,1,admin
 EOF
 check "import vtiger 7: Primary Email" 0 \
-    "import $f-v7.csv: format=vtiger rows=8 added=9 changed=0 unchanged=0 kept=0 skipped=1 bad=0" \
+    "import $f-v7.csv: format=vtiger rows=8 added=9 changed=0 unchanged=0 kept=0 skipped=1 bad=0
+9 of 9 will not get campaign mail: 4 pending (double opt-in not confirmed), 5 opted_out" \
     import "$f-v7.csv" --list v7
 check_sql "vtiger 7: every address, the row's opt-out for both" \
     "v7a@example.com|pending v7b2@example.com|opted_out v7b@example.com|opted_out v7c@example.com|opted_out v7d@example.com|pending v7e2@example.com|opted_out v7e@example.com|opted_out v7f@example.com|pending v7g2@example.com|pending" \
@@ -239,7 +251,8 @@ check_sql "vtiger 7: opt-out events" \
 # API field names, and a Lead export of older versions ("Email")
 printf 'email,secondaryemail,emailoptout\nv7h@example.com,,1\n' > "$f-v7api.csv"
 check "import vtiger field names" 0 \
-    "import $f-v7api.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
+    "import $f-v7api.csv: format=vtiger rows=1 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=0
+1 of 1 will not get campaign mail: 1 opted_out" \
     import "$f-v7api.csv" --list v7
 # a header that maps no address column is an error naming what it has,
 # never rows skipped in silence
@@ -300,11 +313,13 @@ vt6@example.com,crm,opted_in,crm-sync,TIME" ]; then ok
 else bad "export-list --format csv" "rc $rc" "out: $out"; fi
 printf '%s\n' "$out" > "$f-x.csv"
 check "export-list --format csv imports back unchanged" 0 \
-    "import $f-x.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    "import $f-x.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+3 of 4 will not get campaign mail: 3 opted_out" \
     import "$f-x.csv"
 "$OPTINCTL" -c "$conf" export-list crm > "$f-y.csv"
 check "export-list (vtiger) imports back unchanged" 0 \
-    "import $f-y.csv: format=vtiger rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0" \
+    "import $f-y.csv: format=vtiger rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+3 of 4 will not get campaign mail: 3 opted_out" \
     import "$f-y.csv" --list crm
 check_json "export-list --json" 0 \
     '[(s["address"], s["status"], s["suppressed"]) for s in d["subscriptions"]] == [("vt1@example.com", "opted_out", False), ("vt2@example.com", "opted_out", False), ("vt2b@example.com", "opted_out", False), ("vt6@example.com", "opted_in", False)]' \
@@ -354,6 +369,7 @@ if lock_db "$db"; then
 	    import "$f-a.csv"
 	check "import --dry-run while locked" 0 \
 	    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0
+2 of 4 will not get campaign mail: 1 pending (double opt-in not confirmed), 1 opted_out
 dry run: nothing written" import "$f-a.csv" --dry-run
 else
 	bad "lock holder did not start"
@@ -465,3 +481,36 @@ check "import - --strict of a good file" 0 \
     "import -: format=optin rows=50000 added=50000 changed=0 unchanged=0 kept=0 skipped=0 bad=0" \
     import - --strict < "$tmp/stop.csv"
 check_sql "import --strict: all written" 50000 "SELECT count(*) FROM subscriptions"
+
+# --- the summary says how many will not get campaign mail, and why: each
+# imported (address, list) counted once, in the state it is left in -------
+
+new_db states
+"$OPTINCTL" -c "$conf" subscribe kept@example.com news >/dev/null &&
+"$OPTINCTL" -c "$conf" unsubscribe kept@example.com news >/dev/null &&
+"$OPTINCTL" -c "$conf" unsubscribe sup@example.com --all >/dev/null &&
+"$OPTINCTL" -c "$conf" subscribe gone@example.com crm >/dev/null &&
+"$OPTINCTL" -c "$conf" forget gone@example.com >/dev/null ||
+    bad "import states: set-up"
+cat > "$f-st.csv" <<'EOF2'
+address,list,status
+in@example.com,news,opted_in
+in@example.com,news,opted_in
+pend@example.com,promo,pending
+out@example.com,news,opted_out
+kept@example.com,news,opted_in
+sup@example.com,crm,opted_out
+gone@example.com,crm,opted_out
+in2@example.com,crm,opted_in
+EOF2
+check "import: who will not get campaign mail, and why" 0 \
+    "import $f-st.csv: format=optin rows=8 added=5 changed=0 unchanged=1 kept=1 skipped=1 bad=0
+5 of 7 will not get campaign mail: 1 pending (double opt-in not confirmed), 2 opted_out, 1 suppressed, 1 erased" \
+    import "$f-st.csv"
+check_json "import --json: the states" 0 \
+    'd["states"] == {"opted_in": 2, "pending": 1, "opted_out": 2, "suppressed": 1, "erased": 1}' \
+    --json import "$f-st.csv"
+printf 'address,list,status\nin@example.com,news,opted_in\n' > "$f-st2.csv"
+check "import: all opted in, no campaign-mail line" 0 \
+    "import $f-st2.csv: format=optin rows=1 added=0 changed=0 unchanged=1 kept=0 skipped=0 bad=0" \
+    import "$f-st2.csv"

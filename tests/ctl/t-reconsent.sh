@@ -28,7 +28,8 @@ check_sql "reconsent: refusals wrote no event" 2 \
     "SELECT count(*) FROM consent_events WHERE address = 'eve@example.com'"
 printf 'address,list,status\neve@example.com,news,opted_in\neve@example.com,crm,opted_out\n' > "$tmp/recon.csv"
 check_both "reconsent: import of a suppressed address" 65 \
-    "import $tmp/recon.csv: format=optin rows=2 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1" \
+    "import $tmp/recon.csv: format=optin rows=2 added=1 changed=0 unchanged=0 kept=0 skipped=0 bad=1
+1 of 1 will not get campaign mail: 1 suppressed" \
     "optinctl import: $tmp/recon.csv:2: eve@example.com is suppressed (unsubscribed_all): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" \
     import "$tmp/recon.csv"
 check_sql "reconsent: the import's opt-out row is written" "crm:opted_out,promo:pending" \

@@ -16,7 +16,16 @@
 #     of the sample config (relative to Postfix's queue directory when it
 #     is inside, for Debian's chroot), the Sendmail snippet names the
 #     default socket, the systemd units pass "systemd-analyze verify"
-#     (when installed).
+#     (when installed);
+#  6. the README's "Deploying" section names only what exists: each
+#     "optinctl VERB [SUBVERB] [--option]" it shows is a verb of optinctl
+#     ("optinctl help VERB" knows it, its usage has the subverb and every
+#     option), each "optin-milter -X" an option of its usage, each
+#     conf/FILE it names is shipped, each "systemctl
+#     reload|restart UNIT" is a unit of conf/;
+#  7. the CRM submission service of conf/postfix-master-crm.cf passes the
+#     milter on the sample's socket with tempfail, and the applications'
+#     submission service names no milter (postconf -P).
 # Prints "docs: N passed, N failed" last.
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -219,6 +228,73 @@ if grep -q '^RuntimeDirectory=optin-milter' "$src/conf/optin-milter.service" &&
     ! grep -q '^RuntimeDirectory=optin-milter' "$src/conf/optin-unsubd.service"
 then ok
 else bad "only optin-milter.service may own RuntimeDirectory=optin-milter"; fi
+
+# ------------------------------------------------------------ 6: README
+ctl=$(cd "$top_builddir" && pwd)/optinctl
+awk '/^## Deploying/ { on = 1; next } on && /^## / { exit } on' \
+    "$src/README.md" > "$tmp/deploying"
+if [ "$(wc -l < "$tmp/deploying")" -ge 50 ]; then ok
+else bad "README.md: no section '## Deploying' (or a short one)"; fi
+if [ ! -x "$ctl" ]; then
+	bad "$ctl not built"
+else
+	# "optinctl VERB WORD... --opt ..." as shown (inline code or a block)
+	grep -o 'optinctl [^`]*' "$tmp/deploying" | sed 's/[[:space:]]*$//' |
+	    sort -u > "$tmp/ctl-cmds"
+	if [ -s "$tmp/ctl-cmds" ]; then ok
+	else bad "README.md Deploying: no optinctl command found"; fi
+	while read -r _ verb rest; do
+		usage=$("$ctl" help "$verb" 2>&1)
+		if [ $? -ne 0 ]; then
+			bad "README.md Deploying: 'optinctl $verb': no such verb"
+			continue
+		fi
+		ok
+		# a subverb: the usage shows "VERB SUB" (token newkey, ...)
+		sub=${rest%% *}
+		if printf '%s\n' "$usage" | grep -q "[ |] *$verb [a-z]" &&
+		    ! printf '%s\n' "$usage" | grep -qF "$verb $sub"; then
+			bad "README.md Deploying: 'optinctl $verb $sub': the usage has no '$verb $sub'"
+		fi
+		for opt in $(printf '%s\n' "$rest" | grep -o -- '--[a-z-]*'); do
+			if printf '%s\n' "$usage" | grep -qF -- "$opt"; then ok
+			else bad "README.md Deploying: 'optinctl $verb ... $opt': not an option of $verb"; fi
+		done
+	done < "$tmp/ctl-cmds"
+fi
+# "optin-milter -X": an option its usage (-h) lists
+if [ -x "$milter" ]; then
+	"$milter" -h > "$tmp/milter-usage" 2>&1
+	for opt in $(grep -o 'optin-milter -[A-Za-z]' "$tmp/deploying" |
+	    sed 's/.* //' | sort -u); do
+		if grep -q "^  $opt " "$tmp/milter-usage"; then ok
+		else bad "README.md Deploying: 'optin-milter $opt': not an option of optin-milter"; fi
+	done
+fi
+for f in $(grep -o 'conf/[A-Za-z0-9._-]*' "$tmp/deploying" | sort -u); do
+	if [ -f "$src/$f" ]; then ok
+	else bad "README.md Deploying: $f is not shipped"; fi
+done
+grep -o 'systemctl \(reload\|restart\) [a-z -]*' "$tmp/deploying" |
+    cut -d' ' -f3- | tr ' ' '\n' | grep . | sort -u > "$tmp/units"
+for u in $(cat "$tmp/units"); do
+	if [ -f "$src/conf/$u.service" ]; then ok
+	else bad "README.md Deploying: systemctl names $u, no conf/$u.service"; fi
+done
+
+# ------------------------------------------------------------ 7: CRM service
+if command -v postconf >/dev/null 2>&1; then
+	mkdir -p "$tmp/pfm"
+	: > "$tmp/pfm/main.cf"
+	cp "$src/conf/postfix-master-crm.cf" "$tmp/pfm/master.cf"
+	postconf -c "$tmp/pfm" -P 2>&1 | grep -E '/(smtpd_milters|milter_default_action) =' |
+	    sed 's/ *$//' > "$tmp/pfm/got"
+	printf '%s\n' "127.0.0.1:2525/inet/milter_default_action = tempfail" \
+	    "127.0.0.1:2525/inet/smtpd_milters = unix:$pfsock" \
+	    "submission/inet/smtpd_milters =" > "$tmp/pfm/want"
+	if cmp -s "$tmp/pfm/got" "$tmp/pfm/want"; then ok
+	else bad "conf/postfix-master-crm.cf: postconf -P gives: $(cat "$tmp/pfm/got")"; fi
+fi
 
 echo "docs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -9,6 +9,9 @@
 #	optin_two_from FILE                the milter refuses FILE (two From)
 #	optin_stamp FILE ID                a copy with Message-ID <ID@test.example>
 #	optin_spool_missing                quarantine rows without their file
+#	optin_feedback_prepare [lines]     optin-feedback's config, as nobody
+#	optin_feedback_route DOMAIN        bounces and complaints to DOMAIN
+#	                                   reach it through pipe(8)
 #
 # The unsubscribe tests (t-unsub-*.sh) build their own small database and
 # run optin-unsubd; they share:
@@ -304,4 +307,48 @@ optin_spool_missing()
 		[ -s "$OPTIN_DIR/quarantine/$s" ] || missing=$((missing + 1))
 	done
 	echo "$missing"
+}
+
+# optin_feedback_prepare [feedback.conf lines...] - after optin_setup and
+# before the milter starts: the optin-feedback pipe(8) service runs as
+# "nobody" (pipe(8) refuses root).  That user gets the database directory
+# and a copy of the token key of its own (a key file must belong to its
+# reader or root, mode 0600; and a key below a directory someone else owns
+# is refused, OpenDKIM's rule; root, the milter here, reads a key of any
+# owner).  Its config, $FBDIR/feedback.conf, has the milter's
+# token-carrying addresses (BounceAddress, UnsubscribeURL,
+# UnsubscribeMailto) and then the lines given.  Sets FEEDBACK and FBDIR.
+optin_feedback_prepare()
+{
+	local l
+	FEEDBACK=$E2E_BUILD/optin-feedback
+	FBDIR=$PF_BASE/feedback
+	chmod 0711 "$PF_BASE"
+	chown -R nobody "$OPTIN_DIR"
+	mkdir -p -m 0755 "$FBDIR"
+	install -m 0600 -o nobody "$OPTIN_DIR/token.keys" "$FBDIR/token.keys" ||
+	    return 1
+	{
+		printf 'Syslog no\nConsentDB %s\nTokenKeyFile %s\n' \
+		    "$OPTIN_CONSENTDB" "$FBDIR/token.keys"
+		grep -E '^(BounceAddress|UnsubscribeURL|UnsubscribeMailto)[[:space:]]' \
+		    "$OPTIN_DIR/optin-milter.conf"
+		for l in "$@"; do
+			printf '%s\n' "$l"
+		done
+	} > "$FBDIR/feedback.conf"
+	chmod 0644 "$FBDIR/feedback.conf"
+}
+
+# optin_feedback_route DOMAIN - after pf_start: bounce@DOMAIN and
+# fbl@DOMAIN (any +extension) go to the optin-feedback service of
+# conf/postfix-master-feedback.cf and conf/postfix-transport-feedback, with
+# test paths; reloads Postfix
+optin_feedback_route()
+{
+	pf_postconf "transport_maps = inline:{ bounce@$1=optin-feedback: , fbl@$1=optin-feedback: }" \
+	    "recipient_delimiter = +" "relay_domains = $1" || return 1
+	postconf -c "$PF_CONF" -M "optin-feedback/unix = optin-feedback unix - n n - 4 pipe flags=Rq user=nobody argv=$FEEDBACK -c $FBDIR/feedback.conf -f \${sender} -r \${recipient}" ||
+	    return 1
+	pf_reload
 }

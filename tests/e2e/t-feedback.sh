@@ -22,8 +22,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/optin-setup.sh"
 e2e_init t-feedback
-FEEDBACK=$E2E_BUILD/optin-feedback
-optin_need_built "$FEEDBACK"
+optin_need_built "$E2E_BUILD/optin-feedback"
 
 sink_start --reply-rcpt '^hard@=550 5.1.1 <%a>: Recipient address rejected: User unknown in virtual mailbox table' \
     --reply-rcpt '^policy@=550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.example.org' \
@@ -40,35 +39,15 @@ for a in hard policy soft ok late fbl gone; do
 	"$OPTINCTL" -c "$CONF" confirm "$a@remote.test" news >/dev/null ||
 		e2e_fail "subscribe $a"
 done
-# the pipe user reaches the database and a key of its own
-chmod 0711 "$PF_BASE"
-# (the whole directory: a key below a directory that someone else owns is
-# refused, OpenDKIM's rule; root, the milter here, reads a key of any owner)
-chown -R nobody "$OPTIN_DIR"
-FBDIR=$PF_BASE/feedback
-mkdir -m 0755 "$FBDIR"
-install -m 0600 -o nobody "$OPTIN_DIR/token.keys" "$FBDIR/token.keys"
-cat > "$FBDIR/feedback.conf" <<EOF
-Syslog no
-ConsentDB $OPTIN_DIR/consent.db
-TokenKeyFile $FBDIR/token.keys
-BounceAddress bounce+%t@news.example.test
-UnsubscribeURL https://unsub.example.com/u/%t
-UnsubscribeMailto unsubscribe+%t@example.com
-SoftBounceLimit 3
-EOF
-chmod 0644 "$FBDIR/feedback.conf"
-
+optin_feedback_prepare "SoftBounceLimit 3" ||
+	{ e2e_fail "optin-feedback's config"; e2e_done; }
 milter_start "$CONF" || { e2e_fail "milter starts"; e2e_done; }
 # maximal_queue_lifetime 0: one try, so the 452 becomes a DSN at once
 pf_start "$PF_BASE" "unix:$MILTER_SOCK" \
-    "transport_maps = inline:{ bounce@news.example.test=optin-feedback: , fbl@news.example.test=optin-feedback: }" \
-    "recipient_delimiter = +" "relay_domains = news.example.test" \
     "maximal_queue_lifetime = 0" "bounce_queue_lifetime = 0" ||
 	{ e2e_fail "postfix starts"; e2e_done; }
-# the service of conf/postfix-master-feedback.cf, with test paths
-postconf -c "$PF_CONF" -M "optin-feedback/unix = optin-feedback unix - n n - 4 pipe flags=Rq user=nobody argv=$FEEDBACK -c $FBDIR/feedback.conf -f \${sender} -r \${recipient}"
-pf_reload
+optin_feedback_route news.example.test ||
+	{ e2e_fail "optin-feedback service"; e2e_done; }
 e2e_ok "postfix, milter, sink and the optin-feedback service start"
 
 q() { sqlite3 "$OPTIN_DIR/consent.db" "$1"; }
