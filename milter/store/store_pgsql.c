@@ -601,8 +601,8 @@ pg_quarantine_ls(struct store *st, const struct store_qfilter *f,
 	if (f == NULL)
 		f = &all;
 	if ((res = pgsql_exec(p, P_QLS, "quarantine", &rs, why, whylen,
-	    "lttttli", (long long)f->id, f->reason, f->list, f->sender,
-	    f->recipient, (long long)f->before, f->held_only ? 1 : 0)) ==
+	    "lttttlit", (long long)f->id, f->reason, f->list, f->sender,
+	    f->recipient, (long long)f->before, f->held_only ? 1 : 0, f->queue_id)) ==
 	    NULL)
 		return rs;
 	for (r = 0; r < PQntuples(res); r++) {
