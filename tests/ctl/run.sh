@@ -472,7 +472,7 @@ EOF
 
 here=$(dirname "$0")
 for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh \
-    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh; do
+    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh t-quarops.sh; do
 	if [ -f "$here/$t" ]; then
 		. "$here/$t"
 	else
