@@ -188,3 +188,54 @@ for v in 'news%' '_news' '.x' 'a b'; do
 done
 check_sql "qops: bad list ids wrote nothing" "$nev" "SELECT count(*) FROM consent_events"
 check_sql "qops: no list made" "crm,news,promo" "SELECT group_concat(list_id) FROM (SELECT list_id FROM lists ORDER BY list_id)"
+
+# --- the same selection on PostgreSQL (store_pgsql: the filters and the queue
+# ID are bound parameters there too) ---------------------------------------------
+
+# a server of its own (t-copy-store.sh stops its one)
+command -v pg_start >/dev/null 2>&1 || . "$here/../lib/pg.sh"
+if ! pg_start; then
+	bad "qops: PostgreSQL starts"
+elif pg_createdb qops; then
+	pgconf=$tmp/qops-pg.conf
+	mkdir -p "$tmp/qops-pg.q"
+	printf 'ConsentDB %s\nSyslog no\nTokenKeyFile %s\nErasureKeyFile %s\nQuarantineDir %s\nSendmailCommand %s -i\n' \
+	    "$(pg_consentdb qops)" "$tmp/qops.keys" "$tmp/qops.erasure" \
+	    "$tmp/qops-pg.q" "$tmp/fakesm" > "$pgconf"
+	"$OPTINCTL" -c "$pgconf" init >/dev/null &&
+	"$OPTINCTL" -c "$pgconf" list add news >/dev/null || bad "qops: pg init"
+	for r in "1,'4AbC1','ann@example.com','news','no_consent',1700000000" \
+	    "2,'4AbC1','bob@example.com','news','pending',1700000000" \
+	    "3,'4XyZ2','cy@example.com','promo','opted_out',1710000000" \
+	    "4,'5EEE','dee@example.com','news','no_consent',1720000000"; do
+		pg_sql qops "INSERT INTO quarantine (id, queue_id, message_id, sender, recipient, list_id, reason, spool_file, received_at) SELECT i, q, '<m>', 'news@example.com', rc, l, rs, 'f' || i || '.eml', t FROM (VALUES ($r)) AS v(i, q, rc, l, rs, t)" ||
+		    bad "qops: pg row $r"
+	done
+	conf_sqlite=$conf
+	conf=$pgconf
+	check_json "qops: pg list --before --reason --list" 0 \
+	    '[q["id"] for q in d["quarantine"]] == [1]' \
+	    --json quarantine list --before 2024-07-01 --reason no_consent --list news
+	check_json "qops: pg list --sender --reason" 0 \
+	    '[q["id"] for q in d["quarantine"]] == [1, 4]' \
+	    --json quarantine list --sender News@Example.com --reason no_consent
+	check "qops: pg delete a queue ID and an unknown one" 65 \
+"deleted 1 (spool file missing)
+deleted 2 (spool file missing)
+deleted 2 (0 spool files removed, 2 missing), 1 not found: 4abc1" \
+	    quarantine delete 4AbC1 4abc1
+	check "qops: pg delete --list" 0 "deleted 3 (spool file missing)
+deleted 1 (0 spool files removed, 1 missing)" quarantine delete --list promo
+	printf 'From: news@example.com\r\n\r\nx\r\n' > "$tmp/qops-pg.q/f4.eml"
+	check "qops: pg release --force" 0 "released 4 to <dee@example.com> (forced)" \
+	    quarantine release 4 --force
+	got=$(pg_sql qops "SELECT released_at > 0 FROM quarantine WHERE id = 4")
+	if [ "$got" = t ]; then ok; else bad "qops: pg row marked released" "got: $got"; fi
+	conf=$conf_sqlite
+	got=$(pg_sql qops "SELECT string_agg(id::text, ',') FROM quarantine")
+	if [ "$got" = 4 ]; then ok; else bad "qops: pg rows left" "got: $got"; fi
+	pg_stop
+else
+	bad "qops: pg database"
+	pg_stop
+fi
