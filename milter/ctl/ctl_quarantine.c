@@ -3,16 +3,23 @@
  * delete and purge quarantined messages (DESIGN "optinctl", "Message flow"
  * step 3).
  *
- *	list [--reason R] [--list L] [--sender S] [--older-than AGE] [--all]
+ *	list [FILTER...] [--all]	the rows, with their queue IDs
  *	show ID			the row, the decision now, the spool headers
- *	release ID [--force]	re-check consent (store_lookup2); refuse unless
+ *	release SEL [--force]	re-check consent (store_lookup2); refuse unless
  *				the decision is deliver or --force; re-inject
  *				with SendmailCommand (resubmit_message) to the
  *				row's recipient from its sender; mark released
- *	delete ID		the row, and its spool file once unreferenced
+ *	delete SEL		the rows, and their spool files once
+ *				unreferenced
  *	purge [--older-than AGE] rows older than AGE (QuarantineRetention),
  *				unreferenced spool files, and orphan spool
  *				files (no row) older than AGE
+ *
+ * SEL is row numbers or queue IDs, '-' (IDs on standard input), ALL or
+ * FILTERs (--reason, --list, --sender, --before, --older-than): which rows
+ * is ctl_qsel.c's business.  release and delete act on each row once, by
+ * id, and end with exact counts unless one row number alone was given
+ * (then they print as they always did).
  *
  * A row is one blocked recipient; rows of one message share its spool file,
  * which is removed only when no row names it.  release, delete and purge
