@@ -43,7 +43,8 @@ campaign_list_ok(const char *s)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		    (c >= '0' && c <= '9') ||
+		    (i > 0 && (c == '.' || c == '_' || c == '-'))))
 			return false;
 	}
 	return i > 0 && i <= CAMPAIGN_LIST_MAX;

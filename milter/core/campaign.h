@@ -37,7 +37,7 @@ bool campaign_by_envelope(const struct config *cfg, const char *sender,
 /*
  * The list of a campaign: the ListHeader value (trimmed), else DefaultList.
  * Writes it to list_r and returns 0; -1 with why[] when there is none or it
- * is not a valid list id (1-64 of [A-Za-z0-9._-]).
+ * is not a valid list id (campaign_list_ok).
  */
 int campaign_list(const struct config *cfg, const char *list_header,
 	    char list_r[CAMPAIGN_LIST_MAX + 1], char *why, size_t whylen);
@@ -46,7 +46,10 @@ int campaign_list(const struct config *cfg, const char *list_header,
  * marker) that StripInternalHeaders removes? */
 bool campaign_internal_header(const struct config *cfg, const char *name);
 
-/* Is s a valid list id? */
+/* Is s a valid list id: 1-64 of [A-Za-z0-9._-], the first a letter or a
+ * digit (it appears in tokens and in List-Id: <LIST.domain>)?  The one
+ * home of the syntax: the milter, optin-feedback and every optinctl verb
+ * that takes a list use it. */
 bool campaign_list_ok(const char *s);
 
 #endif

@@ -66,6 +66,15 @@ int ctl_exit_code(enum store_status st);
  * (EX_USAGE) for "return ctl_usage(argv[0]);". */
 int ctl_usage(const char *verb);
 
+/*
+ * Check value, the list id given as arg ("--list", "LIST") of verb, with
+ * the one list-id syntax (campaign_list_ok, core/campaign.h; campaign
+ * names share it): EX_OK, or 64 (EX_USAGE) after printing "optinctl VERB:
+ * bad ARG 'VALUE' (1 to 64 letters, ...)".  Every verb that takes a list
+ * from the command line calls it before the store is asked.
+ */
+int ctl_list_arg(const char *verb, const char *arg, const char *value);
+
 /* For a getopt_long(":") loop: print why argv[optind - 1] was refused
  * ("option '-x' needs a value" when ch is ':', else "unknown option") as
  * "optinctl VERB: ..." on stderr and return ctl_usage(verb). */
@@ -76,6 +85,12 @@ void ctl_json_str(FILE *fp, const char *s);
 
 /* Print "optinctl: why" on stderr and return ctl_exit_code(st). */
 int ctl_fail(enum store_status st, const char *why);
+
+/* End the transaction of c->st begun with store_begin(): commit when rs
+ * (the status of its last step) is STORE_OK, else, or when the commit
+ * fails, roll back and ctl_fail() with why.  EX_OK or the exit code. */
+int ctl_tx_end(struct ctl *c, enum store_status rs, char *why,
+	    size_t whylen);
 
 /* Is s printable text (UTF-8 allowed, no control characters) of at most
  * max bytes? */
@@ -153,12 +168,21 @@ int ctl_keyfile_add(const char *path, const char *header, bool only_create,
 	    unsigned *id_r, bool *created_r);
 
 
+/* What ctl_spool_remove() did with a spool file. */
+struct spool_gone {
+	bool removed;			/* it is gone: unlinked, or missing */
+	bool missing;			/* it was gone already */
+};
+
 /*
  * Remove the spool file name from QuarantineDir when no quarantine row
- * names it any more (*removed_r true); the name is checked with
- * quarantine_name_ok() first.  EX_OK, or an exit code after printing why.
+ * names it any more (g_r->removed; g_r->missing too when there was no such
+ * file: only removed && !missing counts a file really removed); the name
+ * is checked with quarantine_name_ok() first.  EX_OK, or an exit code
+ * after printing why.
  */
-int ctl_spool_remove(struct ctl *c, const char *name, bool *removed_r);
+int ctl_spool_remove(struct ctl *c, const char *name,
+	    struct spool_gone *g_r);
 
 /* Parse an age or duration: a number with an optional unit s, m, h, d or
  * w (seconds without one); 0 and *secs_r, or -1. */

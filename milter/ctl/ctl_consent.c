@@ -17,7 +17,6 @@
  */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -126,22 +125,6 @@ parse_opts(const char *verb, int argc, char **argv,
 	}
 	*first_r = optind;
 	return 0;
-}
-
-/* list_id_ok - a list id: letters, digits, '.', '_', '-', starting with a
- * letter or digit (it appears in tokens and in List-Id: <LIST.domain>) */
-static bool
-list_id_ok(const char *s)
-{
-	size_t i;
-
-	if (!isalnum((unsigned char)s[0]) || strlen(s) > LIST_MAX)
-		return false;
-	for (i = 0; s[i] != '\0'; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) ==
-		    NULL)
-			return false;
-	return true;
 }
 
 /* state_word - a subscription state as printed: DESIGN's word, and
@@ -326,12 +309,8 @@ list_add(struct ctl *c, int argc, char **argv)
 	if (argc - first != 1)
 		return ctl_usage("list");
 	list = argv[first];
-	if (!list_id_ok(list)) {
-		fprintf(stderr, "optinctl: bad list name '%s' (1 to %d "
-		    "letters, digits, '.', '_', '-', starting with a letter "
-		    "or digit)\n", log_safe(list, why, sizeof(why)), LIST_MAX);
-		return EX_DATAERR;
-	}
+	if ((rc = ctl_list_arg("list add", "LIST", list)) != EX_OK)
+		return rc;
 	(void)ctl_store(c, 0);
 	if ((rs = store_list_exists(c->st, list, NULL, why, sizeof(why)))
 	    == STORE_OK) {
@@ -528,6 +507,8 @@ change_verb(struct ctl *c, int argc, char **argv, change_fn *decide)
 		return rc;
 	if (argc - first != 2)
 		return ctl_usage(argv[0]);
+	if ((rc = ctl_list_arg(argv[0], "LIST", argv[first + 1])) != EX_OK)
+		return rc;
 	(void)ctl_addr(argv[first], addr);
 	return change(c, argv[0], addr, argv[first + 1], &o, decide);
 }
@@ -558,6 +539,9 @@ ctl_unsubscribe(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (argc - first != (o.all ? 1 : 2))
 		return ctl_usage(argv[0]);
+	if (!o.all && (rc = ctl_list_arg(argv[0], "LIST", argv[first + 1])) !=
+	    EX_OK)
+		return rc;
 	(void)ctl_addr(argv[first], addr);
 	if (!o.all)
 		return change(c, argv[0], addr, argv[first + 1], &o,

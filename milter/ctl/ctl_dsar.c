@@ -352,13 +352,13 @@ spool_free(struct person *p)
 }
 
 int
-ctl_spool_remove(struct ctl *c, const char *name, bool *removed_r)
+ctl_spool_remove(struct ctl *c, const char *name, struct spool_gone *g_r)
 {
 	char path[4096], why[512];
 	enum store_status rs;
 	long long refs = 0;
 
-	*removed_r = false;
+	g_r->removed = g_r->missing = false;
 	if (!quarantine_name_ok(name)) {
 		fprintf(stderr, "optinctl: warning: bad spool file name in "
 		    "the quarantine table, not touched\n");
@@ -372,12 +372,15 @@ ctl_spool_remove(struct ctl *c, const char *name, bool *removed_r)
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s",
 	    c->cfg->quarantine_dir, name) >= sizeof(path))
 		return EX_SOFTWARE;
-	if (unlink(path) < 0 && errno != ENOENT) {
-		fprintf(stderr, "optinctl: cannot remove %s: %s\n", path,
-		    strerror(errno));
-		return EX_IOERR;
+	if (unlink(path) < 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "optinctl: cannot remove %s: %s\n",
+			    path, strerror(errno));
+			return EX_IOERR;
+		}
+		g_r->missing = true;
 	}
-	*removed_r = true;
+	g_r->removed = true;
 	return EX_OK;
 }
 
@@ -610,7 +613,8 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 	const char *forms[2];
 	enum store_status rs;
 	size_t i;
-	bool gone, created;
+	struct spool_gone gone;
+	bool created;
 	int rc, rc2;
 
 	if ((rc = forget_args(argc, argv, &ev, addr, uaddr, sizeof(uaddr))) !=
@@ -641,7 +645,7 @@ ctl_forget(struct ctl *c, int argc, char **argv)
 		rc2 = ctl_spool_remove(c, p.spool[i], &gone);
 		if (rc2 != EX_OK && rc == EX_OK)
 			rc = rc2;
-		sp.removed += gone ? 1 : 0;
+		sp.removed += gone.removed ? 1 : 0;
 	}
 	spool_free(&p);
 	forms[0] = addr;

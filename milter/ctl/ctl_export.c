@@ -118,6 +118,9 @@ ctl_export_list(struct ctl *c, int argc, char **argv)
 		return ctl_usage("export-list");
 	if (argc - optind == 1)
 		list = argv[optind];
+	if (list != NULL && ctl_list_arg("export-list", "LIST", list) !=
+	    EX_OK)
+		return EX_USAGE;
 	(void)ctl_store(c, STORE_READONLY);
 	if (list != NULL) {
 		rs = store_list_exists(c->st, list, NULL, why, sizeof(why));

@@ -8,6 +8,9 @@
  *				the 0.1% / 0.3% thresholds; paused campaigns;
  *				the addresses feedback acted on
  *	campaign ls		paused campaigns
+ *	campaign pause LIST CAMPAIGN [--reason TEXT]
+ *				pause by hand, as PolicyBounceLimit does
+ *				(exit 65 when paused already)
  *	campaign resume NAME	end a pause (exit 65 when not paused)
  *	token bounce ADDR LIST [CAMPAIGN]
  *				the personal bounce address (BounceAddress)
@@ -307,6 +310,85 @@ ctl_feedback(struct ctl *c, int argc, char **argv)
 	return rs == STORE_OK ? EX_OK : ctl_fail(rs, why);
 }
 
+/*
+ * campaign_pause - campaign pause LIST CAMPAIGN [--reason TEXT]: the same
+ * pause as PolicyBounceLimit's (store_campaign_pause), made by hand; the
+ * pause row is its record: the reason says an admin made it, on which
+ * list, who ran optinctl (c->agent) and why, paused_at when.  Exit 65 when
+ * the list does not exist or the campaign is paused already (its pause is
+ * kept as it was).
+ */
+static int
+campaign_pause(struct ctl *c, int argc, char **argv)
+{
+	const char *list, *camp, *text = NULL;
+	char why[512], reason[400], t[32], old[200];
+	enum store_status rs;
+	time_t since = 0;
+	int rc;
+
+	if (argc == 6 && strcmp(argv[4], "--reason") == 0)
+		text = argv[5];
+	else if (argc != 4)
+		return ctl_usage(argv[0]);
+	list = argv[2];
+	camp = argv[3];
+	if (ctl_list_arg("campaign pause", "LIST", list) != EX_OK ||
+	    ctl_list_arg("campaign pause", "CAMPAIGN", camp) != EX_OK)
+		return EX_USAGE;
+	if (text != NULL && (text[0] == '\0' || !ctl_text_ok(text, 120) ||
+	    strpbrk(text, "%") != NULL)) {
+		fprintf(stderr, "optinctl campaign pause: bad --reason (1 to "
+		    "120 printable characters, no '%%')\n");
+		return EX_USAGE;
+	}
+	snprintf(reason, sizeof(reason), "paused by an admin%s%s (list=%s; "
+	    "%s)", text != NULL ? ": " : "", text != NULL ? text : "", list,
+	    c->agent);
+	(void)ctl_store(c, 0);
+	if ((rs = store_begin(c->st, why, sizeof(why))) != STORE_OK)
+		return ctl_fail(rs, why);
+	rs = store_list_exists(c->st, list, NULL, why, sizeof(why));
+	if (rs == STORE_NOTFOUND) {
+		store_rollback(c->st);
+		fprintf(stderr, "optinctl campaign pause: no such list '%s'\n",
+		    list);
+		return EX_DATAERR;
+	}
+	if (rs == STORE_OK) {
+		rs = store_campaign_paused(c->st, camp, old, sizeof(old),
+		    &since, why, sizeof(why));
+		if (rs == STORE_OK) {
+			store_rollback(c->st);
+			fprintf(stderr, "optinctl campaign pause: %s is paused "
+			    "already, since %s: ", camp, ctl_iso_time(since,
+			    t));
+			ctl_put_text(stderr, old);
+			fputc('\n', stderr);
+			return EX_DATAERR;
+		}
+		if (rs == STORE_NOTFOUND)
+			rs = store_campaign_pause(c->st, camp, reason, why,
+			    sizeof(why));
+	}
+	if ((rc = ctl_tx_end(c, rs, why, sizeof(why))) != EX_OK)
+		return rc;
+	if (c->json) {
+		printf("{\"campaign\":");
+		ctl_json_str(stdout, camp);
+		printf(",\"list\":");
+		ctl_json_str(stdout, list);
+		printf(",\"paused\":true,\"reason\":");
+		ctl_json_str(stdout, reason);
+		printf("}\n");
+	} else {
+		printf("paused %s: ", camp);
+		ctl_put_text(stdout, reason);
+		printf("\n");
+	}
+	return EX_OK;
+}
+
 int
 ctl_campaign(struct ctl *c, int argc, char **argv)
 {
@@ -323,7 +405,12 @@ ctl_campaign(struct ctl *c, int argc, char **argv)
 			printf("]\n");
 		return rs == STORE_OK ? EX_OK : ctl_fail(rs, why);
 	}
+	if (argc >= 2 && strcmp(argv[1], "pause") == 0)
+		return campaign_pause(c, argc, argv);
 	if (argc == 3 && strcmp(argv[1], "resume") == 0) {
+		if (ctl_list_arg("campaign resume", "CAMPAIGN", argv[2]) !=
+		    EX_OK)
+			return EX_USAGE;
 		(void)ctl_store(c, 0);
 		rs = store_campaign_resume(c->st, argv[2], why, sizeof(why));
 		if (rs != STORE_OK)
@@ -349,6 +436,8 @@ ctl_token_bounce(struct ctl *c, const char *raw, const char *list,
 	char addr[321], out[1024], why[256];
 	const struct token_ring *ring;
 
+	if (ctl_list_arg("token bounce", "LIST", list) != EX_OK)
+		return EX_USAGE;
 	(void)ctl_addr(raw, addr);
 	if (c->cfg->bounce_address == NULL) {
 		fprintf(stderr, "optinctl: BounceAddress is not set in %s\n",

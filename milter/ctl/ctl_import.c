@@ -683,11 +683,9 @@ import_opts_parse(struct import *im, int argc, char **argv, int *first_r)
 	if (im->m.assume != NULL)
 		snprintf(im->m.assume_evidence, sizeof(im->m.assume_evidence),
 		    "assumed opt-in: %s", im->m.assume);
-	if (im->m.list != NULL && (*im->m.list == '\0' ||
-	    strlen(im->m.list) > LIST_MAX)) {
-		fprintf(stderr, "optinctl import: bad --list\n");
-		return EX_DATAERR;
-	}
+	if (im->m.list != NULL && ctl_list_arg("import", "--list",
+	    im->m.list) != EX_OK)
+		return EX_USAGE;
 	return 0;
 }
 

@@ -3,16 +3,23 @@
  * delete and purge quarantined messages (DESIGN "optinctl", "Message flow"
  * step 3).
  *
- *	list [--reason R] [--list L] [--sender S] [--older-than AGE] [--all]
+ *	list [FILTER...] [--all]	the rows, with their queue IDs
  *	show ID			the row, the decision now, the spool headers
- *	release ID [--force]	re-check consent (store_lookup2); refuse unless
+ *	release SEL [--force]	re-check consent (store_lookup2); refuse unless
  *				the decision is deliver or --force; re-inject
  *				with SendmailCommand (resubmit_message) to the
  *				row's recipient from its sender; mark released
- *	delete ID		the row, and its spool file once unreferenced
+ *	delete SEL		the rows, and their spool files once
+ *				unreferenced
  *	purge [--older-than AGE] rows older than AGE (QuarantineRetention),
  *				unreferenced spool files, and orphan spool
  *				files (no row) older than AGE
+ *
+ * SEL is row numbers or queue IDs, '-' (IDs on standard input), ALL or
+ * FILTERs (--reason, --list, --sender, --before, --older-than): which rows
+ * is ctl_qsel.c's business.  release and delete act on each row once, by
+ * id, and end with exact counts unless one row number alone was given
+ * (then they print as they always did).
  *
  * A row is one blocked recipient; rows of one message share its spool file,
  * which is removed only when no row names it.  release, delete and purge
@@ -47,6 +54,7 @@
 #include "config.h"
 #include "consent.h"
 #include "ctl.h"
+#include "ctl_qsel.h"
 #include "mark.h"
 #include "quarantine.h"
 #include "resubmit.h"
@@ -56,137 +64,36 @@
 #define SPOOL_MAX	(64L * 1024 * 1024)	/* largest message released */
 #define HEADERS_MAX	(256 * 1024)		/* header bytes shown */
 
-enum {
-	OPT_REASON = 1, OPT_LIST, OPT_SENDER, OPT_OLDER, OPT_ALL, OPT_FORCE
-};
-
-static const struct option q_opts[] = {
-	{ "reason", required_argument, NULL, OPT_REASON },
-	{ "list", required_argument, NULL, OPT_LIST },
-	{ "sender", required_argument, NULL, OPT_SENDER },
-	{ "older-than", required_argument, NULL, OPT_OLDER },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ NULL, 0, NULL, 0 }
-};
-
-/* Options of the subverbs; which are allowed is checked per subverb. */
-struct qopts {
-	struct store_qfilter f;
-	long older;			/* --older-than, seconds; -1: unset */
-	bool all, force;
-	unsigned seen;			/* bit per OPT_* given */
-	char sender[ADDR_MAX + 1];
-};
-
-/* bad_reason - refuse an unknown --reason, naming the known ones; 64 */
-static int
-bad_reason(const char *word)
-{
-	const char *r;
-	size_t i;
-
-	fputs("optinctl quarantine: unknown reason '", stderr);
-	ctl_put_text(stderr, word);
-	fputs("' (", stderr);
-	for (i = 0; (r = quarantine_reason(i)) != NULL; i++)
-		fprintf(stderr, "%s%s", i > 0 ? ", " : "", r);
-	fputs(")\n", stderr);
-	return EX_USAGE;
-}
-
-/* parse - options after the subverb; argv[0] is the subverb.  Returns 0
- * and *first_r, or an exit code after printing why. */
-static int
-parse(int argc, char **argv, unsigned allowed, struct qopts *o,
-    int *first_r)
-{
-	char why[256];
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	o->older = -1;
-	o->f.held_only = true;
-	opterr = 0;
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":", q_opts, NULL)) != -1) {
-		if (ch == ':') {
-			fprintf(stderr, "optinctl quarantine: option '%s' "
-			    "needs a value\n", argv[optind - 1]);
-			return ctl_usage("quarantine");
-		}
-		if (ch == '?' || (allowed & (1u << ch)) == 0) {
-			fprintf(stderr, "optinctl quarantine %s: unknown "
-			    "option '%s'\n", argv[0], argv[optind - 1]);
-			return ctl_usage("quarantine");
-		}
-		o->seen |= 1u << ch;
-		switch (ch) {
-		case OPT_REASON:
-			if (!quarantine_reason_ok(optarg))
-				return bad_reason(optarg);
-			o->f.reason = optarg;
-			break;
-		case OPT_LIST:
-			o->f.list = optarg;
-			break;
-		case OPT_SENDER:
-			if (addr_normalize(optarg, o->sender,
-			    sizeof(o->sender), why, sizeof(why)) < 0) {
-				/* the null sender or a raw one: as given */
-				snprintf(o->sender, sizeof(o->sender), "%s",
-				    optarg);
-			}
-			o->f.sender = o->sender;
-			break;
-		case OPT_OLDER:
-			if (ctl_parse_age(optarg, &o->older) < 0) {
-				fprintf(stderr, "optinctl quarantine: bad "
-				    "--older-than '%s' (e.g. 3600, 12h, 30d, "
-				    "2w)\n", optarg);
-				return EX_USAGE;
-			}
-			break;
-		case OPT_ALL:
-			o->all = true;
-			o->f.held_only = false;
-			break;
-		case OPT_FORCE:
-			o->force = true;
-			break;
-		}
-	}
-	*first_r = optind;
-	return 0;
-}
-
-/* parse_id - a row id: a positive decimal number */
-static int
-parse_id(const char *s, long long *id_r)
-{
-	char *end;
-
-	if (*s < '1' || *s > '9')
-		return -1;
-	errno = 0;
-	*id_r = strtoll(s, &end, 10);
-	return errno == 0 && *end == '\0' ? 0 : -1;
-}
-
 struct qlist_ctx {
 	const struct ctl *c;
 	int n;
-	struct store_qrow *copy;	/* for get_row: one row, owned */
-	char *strs[8];			/* its strings, owned */
 };
+
+/* qid_text - the queue ID for a column: "-" when none, anything but
+ * letters and digits as '?' (it came from the MTA) */
+static const char *
+qid_text(const char *qid, char buf[40])
+{
+	size_t i;
+
+	if (qid == NULL || *qid == '\0')
+		return "-";
+	for (i = 0; qid[i] != '\0' && i < 39; i++)
+		buf[i] = (qid[i] >= '0' && qid[i] <= '9') || (qid[i] >= 'A' &&
+		    qid[i] <= 'Z') || (qid[i] >= 'a' && qid[i] <= 'z') ?
+		    qid[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
 
 /* qrow_text - one row as a text line */
 static void
 qrow_text(const struct store_qrow *q)
 {
-	char t[32];
+	char t[32], qid[40];
 
-	printf("%-6lld %s %-15s %-12s <", q->id,
+	printf("%-6lld %-12s %s %-15s %-12s <", q->id,
+	    qid_text(q->row.queue_id, qid),
 	    ctl_iso_time(q->row.received_at, t), q->row.reason,
 	    q->row.list != NULL ? q->row.list : "-");
 	ctl_put_text(stdout, q->row.sender != NULL ? q->row.sender : "");
@@ -218,106 +125,28 @@ list_one(const struct store_qrow *q, void *arg)
 static int
 q_list(struct ctl *c, int argc, char **argv)
 {
-	struct qlist_ctx x = { c, 0, NULL, { NULL } };
+	struct qlist_ctx x = { c, 0 };
 	enum store_status rs;
 	struct qopts o;
 	char why[512];
 	int first, rc;
 
-	if ((rc = parse(argc, argv, 1u << OPT_REASON | 1u << OPT_LIST |
-	    1u << OPT_SENDER | 1u << OPT_OLDER | 1u << OPT_ALL, &o, &first))
-	    != 0)
+	if ((rc = qsel_parse(argc, argv, QOPT_FILTERS | QOPT(QOPT_ALL), &o,
+	    &first)) != 0)
 		return rc;
 	if (first != argc)
 		return ctl_usage("quarantine");
-	if (o.older >= 0)
-		o.f.before = time(NULL) - o.older;
+	o.f.held_only = !o.all;
 	(void)ctl_store(c, STORE_READONLY);
 	if (c->json)
 		fputs("{\"quarantine\":[", stdout);
 	else
-		printf("%-6s %-20s %-15s %-12s %s\n", "ID", "RECEIVED",
-		    "REASON", "LIST", "SENDER RECIPIENT");
+		printf("%-6s %-12s %-20s %-15s %-12s %s\n", "ID", "QUEUE_ID",
+		    "RECEIVED", "REASON", "LIST", "SENDER RECIPIENT");
 	rs = store_quarantine_ls(c->st, &o.f, list_one, &x, why, sizeof(why));
 	if (c->json)
 		fputs("]}\n", stdout);
 	return rs == STORE_OK ? EX_OK : ctl_fail(rs, why);
-}
-
-/* copy_row - get_row callback: deep copy of the one row (x->n: 1 done,
- * -1 out of memory) */
-static int
-copy_row(const struct store_qrow *q, void *arg)
-{
-	struct qlist_ctx *x = arg;
-	const char *src[7] = { q->row.queue_id, q->row.message_id,
-	    q->row.sender, q->row.recipient, q->row.list, q->row.reason,
-	    q->row.spool_file };
-	size_t i;
-
-	x->n = -1;
-	for (i = 0; i < 7; i++)
-		if (src[i] != NULL && (x->strs[i] = strdup(src[i])) == NULL)
-			return 1;
-	if ((x->copy = calloc(1, sizeof(*x->copy))) == NULL)
-		return 1;
-	x->copy->id = q->id;
-	x->copy->released_at = q->released_at;
-	x->copy->row.received_at = q->row.received_at;
-	x->copy->row.queue_id = x->strs[0];
-	x->copy->row.message_id = x->strs[1];
-	x->copy->row.sender = x->strs[2];
-	x->copy->row.recipient = x->strs[3];
-	x->copy->row.list = x->strs[4];
-	x->copy->row.reason = x->strs[5];
-	x->copy->row.spool_file = x->strs[6];
-	x->n = 1;
-	return 1;			/* one row is enough */
-}
-
-/* row_free - free what copy_row made */
-static void
-row_free(struct qlist_ctx *x)
-{
-	size_t i;
-
-	for (i = 0; i < 8; i++) {
-		free(x->strs[i]);
-		x->strs[i] = NULL;
-	}
-	free(x->copy);
-	x->copy = NULL;
-}
-
-/* get_row - the row id (in x->copy, owned by x), or an exit code after
- * printing why */
-static int
-get_row(struct ctl *c, const char *arg, struct qlist_ctx *x)
-{
-	struct store_qfilter f = { 0 };
-	enum store_status rs;
-	char why[512];
-
-	if (parse_id(arg, &f.id) < 0) {
-		fprintf(stderr, "optinctl quarantine: bad ID '%s' (a row "
-		    "number from quarantine list)\n", arg);
-		return EX_USAGE;
-	}
-	x->n = 0;
-	rs = store_quarantine_ls(c->st, &f, copy_row, x, why, sizeof(why));
-	if (rs != STORE_OK || x->n != 1) {
-		row_free(x);
-		if (rs != STORE_OK)
-			return ctl_fail(rs, why);
-		if (x->n == 0) {
-			fprintf(stderr, "optinctl quarantine: no row %lld\n",
-			    f.id);
-			return EX_DATAERR;
-		}
-		fprintf(stderr, "optinctl quarantine: out of memory\n");
-		return EX_OSERR;
-	}
-	return EX_OK;
 }
 
 /*
@@ -419,42 +248,34 @@ decide_now(struct ctl *c, const struct store_qrow *q,
 	return EX_OK;
 }
 
-/*
- * one_row - the start of show, release and delete: the options allowed,
- * exactly one ID, the store opened with store_flags (as ctl_store) and the
- * row copied into x.  EX_OK, or an exit code after printing why.
- */
-static int
-one_row(struct ctl *c, int argc, char **argv, unsigned allowed,
-    unsigned store_flags, struct qopts *o, struct qlist_ctx *x)
-{
-	int first, rc;
-
-	if ((rc = parse(argc, argv, allowed, o, &first)) != 0)
-		return rc;
-	if (argc - first != 1)
-		return ctl_usage("quarantine");
-	(void)ctl_store(c, store_flags);
-	return get_row(c, argv[first], x);
-}
-
 /* q_show - quarantine show ID */
 static int
 q_show(struct ctl *c, int argc, char **argv)
 {
-	struct qlist_ctx x = { c, 0, NULL, { NULL } };
 	enum consent_reason r = CONSENT_NO_CONSENT;
 	const struct store_qrow *q;
+	struct qset x;
 	struct qopts o;
 	char t[32], *hdr, *line, *nl;
 	bool has_list;
 	size_t len;
-	int rc, hrc;
+	int first, rc, hrc;
 
-	if ((rc = one_row(c, argc, argv, 0, STORE_READONLY, &o, &x)) !=
-	    EX_OK)
+	if ((rc = qsel_parse(argc, argv, 0, &o, &first)) != 0)
 		return rc;
-	q = x.copy;
+	if (argc - first != 1)
+		return ctl_usage("quarantine");
+	if (argv[first][strspn(argv[first], "0123456789")] != '\0' ||
+	    argv[first][0] < '1' || argv[first][0] > '9') {
+		fprintf(stderr, "optinctl quarantine: bad ID '%s' (a row "
+		    "number from quarantine list)\n", argv[first]);
+		return EX_USAGE;
+	}
+	(void)ctl_store(c, STORE_READONLY);
+	if ((rc = qsel_select(c, "show", argv + first, 1, &o, false, &x)) !=
+	    EX_OK)
+		goto out;
+	q = &x.row[0];
 	if ((rc = decide_now(c, q, &r, &has_list)) != EX_OK)
 		goto out;
 	hdr = read_spool(c, q->row.spool_file, HEADERS_MAX, true, &len, &hrc);
@@ -503,7 +324,7 @@ q_show(struct ctl *c, int argc, char **argv)
 	rc = hdr != NULL ? EX_OK : hrc;
 	free(hdr);
 out:
-	row_free(&x);
+	qset_free(&x);
 	return rc;
 }
 
@@ -598,57 +419,59 @@ audit(struct ctl *c, const struct store_qrow *q, const char *event,
 	return store_event_add(c->st, &ev, why, whylen);
 }
 
-/* q_release - quarantine release ID [--force] */
+/* How release and delete print a row: a line, a JSON object (one row
+ * asked for with --json), nothing (several rows with --json: the summary
+ * says it all). */
+enum rowout { ROW_TEXT, ROW_JSON, ROW_NONE };
+
+/*
+ * release_row - send row q again (release ID [--force]): refused (65, why
+ * printed) when already released, held for a line too long, or when the
+ * recipient may not get it now, unless force.  Prints "released N to
+ * <rcpt>" or the row's JSON object, as out says.  EX_OK, or an exit code after
+ * printing why.
+ */
 static int
-q_release(struct ctl *c, int argc, char **argv)
+release_row(struct ctl *c, const struct store_qrow *q, bool force,
+    enum rowout out)
 {
-	struct qlist_ctx x = { c, 0, NULL, { NULL } };
 	enum consent_reason r = CONSENT_NO_CONSENT;
-	const struct store_qrow *q;
 	enum store_status rs;
 	struct iovec iov[2];
-	struct qopts o;
 	char why[512], t[32], *msg = NULL, marker[MARK_VALUE_MAX + 40];
 	char extra[80];
 	bool has_list, forced;
 	size_t len;
 	int rc;
 
-	if ((rc = one_row(c, argc, argv, 1u << OPT_FORCE, 0, &o, &x)) !=
-	    EX_OK)
-		return rc;
-	q = x.copy;
-	if (q->released_at != 0 && !o.force) {
+	if (q->released_at != 0 && !force) {
 		fprintf(stderr, "optinctl quarantine release: row %lld was "
 		    "released at %s (--force sends it again)\n", q->id,
 		    ctl_iso_time(q->released_at, t));
-		rc = EX_DATAERR;
-		goto out;
+		return EX_DATAERR;
 	}
-	if (strcmp(q->row.reason, "line_too_long") == 0 && !o.force) {
+	if (strcmp(q->row.reason, "line_too_long") == 0 && !force) {
 		/* optin-milter.conf(5): such a copy is held again */
 		fprintf(stderr, "optinctl quarantine release: row %lld: held "
 		    "because a line is over 998 octets, which the relay would "
 		    "break after signing: the milter would hold it again "
 		    "(have the sender send it re-encoded; --force tries "
 		    "anyway)\n", q->id);
-		rc = EX_DATAERR;
-		goto out;
+		return EX_DATAERR;
 	}
 	if ((rc = decide_now(c, q, &r, &has_list)) != EX_OK)
-		goto out;
-	if ((!has_list || r != CONSENT_DELIVER) && !o.force) {
+		return rc;
+	if ((!has_list || r != CONSENT_DELIVER) && !force) {
 		fprintf(stderr, "optinctl quarantine release: row %lld: "
 		    "recipient <%s> on list %s: %s (--force releases it "
 		    "anyway)\n", q->id, q->row.recipient,
 		    has_list ? q->row.list : "-", has_list ?
 		    consent_reason_str(r) : "no list to check consent on");
-		rc = EX_DATAERR;
-		goto out;
+		return EX_DATAERR;
 	}
 	if ((msg = read_spool(c, q->row.spool_file, SPOOL_MAX, false, &len,
 	    &rc)) == NULL)
-		goto out;
+		return rc;
 	if (release_marker(c, q, msg, len, marker, sizeof(marker)) < 0) {
 		rc = EX_CONFIG;
 		goto out;
@@ -687,113 +510,251 @@ q_release(struct ctl *c, int argc, char **argv)
 		rc = ctl_exit_code(rs);
 		goto out;
 	}
-	if (c->json) {
+	if (out == ROW_JSON) {
 		printf("{\"id\":%lld,\"released\":true,\"recipient\":", q->id);
 		ctl_json_str(stdout, q->row.recipient);
 		fputs(",\"decision\":", stdout);
 		ctl_json_str(stdout, has_list ? consent_reason_str(r) : NULL);
 		printf(",\"forced\":%s}\n", forced ? "true" : "false");
-	} else
+	} else if (out == ROW_TEXT)
 		printf("released %lld to <%s>%s\n", q->id, q->row.recipient,
 		    forced ? " (forced)" : "");
 	rc = EX_OK;
 out:
 	free(msg);
-	row_free(&x);
 	return rc;
 }
 
-/* q_delete - quarantine delete ID */
-static int
-q_delete(struct ctl *c, int argc, char **argv)
+/* spool_note - how a row's spool file went, for a message */
+static const char *
+spool_note(const struct spool_gone *g)
 {
-	struct qlist_ctx x = { c, 0, NULL, { NULL } };
+	if (g->missing)
+		return " (spool file missing)";
+	return g->removed ? " (spool file removed)" : "";
+}
+
+/*
+ * delete_row - delete row q (delete ID), with its audit event, then its
+ * spool file once no row names it (*g_r says what became of it).  Prints
+ * "deleted N[ (spool file removed|missing)]" or the row's JSON object, as
+ * out says; *deleted_r once the row is gone.  EX_OK, or an exit code after
+ * printing why (65 when the row was already gone, or its spool name is
+ * bad).
+ */
+static int
+delete_row(struct ctl *c, const struct store_qrow *q, enum rowout out,
+    struct spool_gone *g_r, bool *deleted_r)
+{
 	enum store_status rs;
-	struct qopts o;
 	char why[512];
-	bool removed = false;
 	int rc;
 
-	if ((rc = one_row(c, argc, argv, 0, 0, &o, &x)) != EX_OK)
-		return rc;
+	memset(g_r, 0, sizeof(*g_r));
+	*deleted_r = false;
 	rs = store_begin(c->st, why, sizeof(why));
 	if (rs == STORE_OK)
-		rs = store_quarantine_del(c->st, x.copy->id, why, sizeof(why));
+		rs = store_quarantine_del(c->st, q->id, why, sizeof(why));
 	if (rs == STORE_OK)
-		rs = audit(c, x.copy, "quarantine_deleted", NULL, why,
+		rs = audit(c, q, "quarantine_deleted", NULL, why,
 		    sizeof(why));
-	if (rs == STORE_OK)
-		rs = store_commit(c->st, why, sizeof(why));
-	if (rs != STORE_OK) {
-		store_rollback(c->st);
-		rc = ctl_fail(rs, why);
-		goto out;
-	}
-	rc = ctl_spool_remove(c, x.copy->row.spool_file, &removed);
-	if (c->json)
-		printf("{\"id\":%lld,\"deleted\":true,\"spool_removed\":%s}\n",
-		    x.copy->id, removed ? "true" : "false");
-	else
-		printf("deleted %lld%s\n", x.copy->id, removed ?
-		    " (spool file removed)" : "");
-out:
-	row_free(&x);
+	if ((rc = ctl_tx_end(c, rs, why, sizeof(why))) != EX_OK)
+		return rc;
+	*deleted_r = true;
+	rc = ctl_spool_remove(c, q->row.spool_file, g_r);
+	if (out == ROW_JSON)
+		printf("{\"id\":%lld,\"deleted\":true,\"spool_removed\":%s,"
+		    "\"spool_missing\":%s}\n", q->id, g_r->removed &&
+		    !g_r->missing ? "true" : "false", g_r->missing ? "true" :
+		    "false");
+	else if (out == ROW_TEXT)
+		printf("deleted %lld%s\n", q->id, spool_note(g_r));
 	return rc;
 }
 
-/* Rows to purge, collected before anything is deleted: what the spool
- * removal and the audit events need. */
-struct purge_ctx {
-	struct store_qrow *row;		/* owned; strings owned */
+/* Row IDs, for a summary. */
+struct idlist {
+	long long *v;			/* owned */
 	size_t n;
-	bool nomem;
 };
 
-/* purge_add - store_quarantine_ls callback: remember one row */
-static int
-purge_add(const struct store_qrow *q, void *arg)
-{
-	struct purge_ctx *x = arg;
-	struct store_qrow *v, *r;
+/* What release or delete did with the rows it selected. */
+struct qtally {
+	struct idlist done, refused, failed;
+	size_t untried;			/* left after a database failure */
+	size_t files, missing;		/* delete: spool files */
+	bool nomem;
+	int rc;				/* the first failure's exit code */
+};
 
-	if ((v = realloc(x->row, (x->n + 1) * sizeof(*v))) == NULL)
-		goto nomem;
-	x->row = v;
-	r = &v[x->n];
-	memset(r, 0, sizeof(*r));
-	r->id = q->id;
-	if ((r->row.spool_file = strdup(q->row.spool_file)) == NULL ||
-	    (r->row.recipient = strdup(q->row.recipient)) == NULL ||
-	    (r->row.reason = strdup(q->row.reason)) == NULL ||
-	    (q->row.list != NULL && (r->row.list = strdup(q->row.list)) ==
-	    NULL) || (q->row.queue_id != NULL && (r->row.queue_id =
-	    strdup(q->row.queue_id)) == NULL)) {
-		x->n++;			/* freed with the others */
-		goto nomem;
+/* idl_add - note id in l (t->nomem when it cannot) */
+static void
+idl_add(struct qtally *t, struct idlist *l, long long id)
+{
+	long long *v;
+
+	if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL) {
+		t->nomem = true;
+		return;
 	}
-	x->n++;
-	return 0;
-nomem:
-	x->nomem = true;
-	return 1;
+	l->v = v;
+	v[l->n++] = id;
 }
 
-/* purge_free - free what purge_add kept */
+/* idl_print - ", N WORD: id id" (text) or ",\"key\":[id,id]" (json) */
 static void
-purge_free(struct purge_ctx *x)
+idl_print(bool json, const char *key, const char *word,
+    const struct idlist *l)
 {
 	size_t i;
 
-	for (i = 0; i < x->n; i++) {
-		free((char *)x->row[i].row.spool_file);
-		free((char *)x->row[i].row.recipient);
-		free((char *)x->row[i].row.reason);
-		free((char *)x->row[i].row.list);
-		free((char *)x->row[i].row.queue_id);
+	if (json) {
+		printf(",\"%s\":[", key);
+		for (i = 0; i < l->n; i++)
+			printf("%s%lld", i > 0 ? "," : "", l->v[i]);
+		fputc(']', stdout);
+		return;
 	}
-	free(x->row);
-	x->row = NULL;
-	x->n = 0;
+	if (l->n == 0)
+		return;
+	printf(", %zu %s:", l->n, word);
+	for (i = 0; i < l->n; i++)
+		printf(" %lld", l->v[i]);
+}
+
+/* missing_print - the IDs that selected no row, as idl_print */
+static void
+missing_print(bool json, const struct qset *s)
+{
+	size_t i;
+
+	if (json) {
+		fputs(",\"not_found\":[", stdout);
+		for (i = 0; i < s->nmissing; i++) {
+			if (i > 0)
+				fputc(',', stdout);
+			ctl_json_str(stdout, s->missing[i]);
+		}
+		fputc(']', stdout);
+		return;
+	}
+	if (s->nmissing == 0)
+		return;
+	printf(", %zu not found:", s->nmissing);
+	for (i = 0; i < s->nmissing; i++)
+		printf(" %s", s->missing[i]);
+}
+
+/*
+ * summary - the last line of a release or delete of several rows: "released
+ * 3, 1 not found: q123, 1 refused: 7" (text) or one JSON object; returns
+ * the exit code: 0 when every row named was done, else the first failure's
+ * code, 65 when IDs were not found, 71 when out of memory.
+ */
+static int
+summary(const struct ctl *c, bool release, const struct qset *s,
+    const struct qtally *t)
+{
+	const char *verb = release ? "released" : "deleted";
+
+	if (c->json) {
+		printf("{\"%s\":%zu", verb, t->done.n);
+		idl_print(true, "ids", NULL, &t->done);
+		if (!release)
+			printf(",\"spool_files\":%zu,\"missing_files\":%zu",
+			    t->files, t->missing);
+	} else {
+		printf("%s %zu", verb, t->done.n);
+		if (!release && (t->files > 0 || t->missing > 0))
+			printf(" (%zu spool file%s removed, %zu missing)",
+			    t->files, t->files == 1 ? "" : "s", t->missing);
+	}
+	missing_print(c->json, s);
+	idl_print(c->json, "refused", "refused", &t->refused);
+	idl_print(c->json, "failed", "failed", &t->failed);
+	if (c->json)
+		printf(",\"untried\":%zu}\n", t->untried);
+	else if (t->untried > 0)
+		printf(", %zu not tried\n", t->untried);
+	else
+		fputc('\n', stdout);
+	if (t->nomem)
+		return EX_OSERR;
+	if (t->rc != EX_OK)
+		return t->rc;
+	return s->nmissing > 0 ? EX_DATAERR : EX_OK;
+}
+
+/*
+ * q_act - quarantine release|delete (IDs | - | ALL | filters) [--force]:
+ * each row selected once, in id order.  One row ID alone prints as before
+ * (a line, or the row's JSON object) and exits with its code; anything
+ * else adds the summary.  A database failure stops at that row: the rest
+ * are counted "not tried".
+ */
+static int
+q_act(struct ctl *c, int argc, char **argv, bool release)
+{
+	const char *verb = release ? "release" : "delete";
+	struct qtally t;
+	struct spool_gone g = { false, false };
+	enum rowout out;
+	bool deleted = false;
+	struct qopts o;
+	struct qset s;
+	size_t i;
+	int first, rc;
+
+	memset(&t, 0, sizeof(t));
+	if ((rc = qsel_parse(argc, argv, QOPT_FILTERS | (release ?
+	    QOPT(QOPT_FORCE) : 0), &o, &first)) != 0)
+		return rc;
+	/* queue IDs, filters and ALL release the rows still held */
+	if ((rc = qsel_select(c, verb, argv + first, argc - first, &o,
+	    release, &s)) != EX_OK)
+		goto out;
+	out = !c->json ? ROW_TEXT : s.single ? ROW_JSON : ROW_NONE;
+	for (i = 0; i < s.n; i++) {
+		rc = release ? release_row(c, &s.row[i], o.force, out) :
+		    delete_row(c, &s.row[i], out, &g, &deleted);
+		if (!release) {
+			t.files += g.removed && !g.missing ? 1 : 0;
+			t.missing += g.missing ? 1 : 0;
+		}
+		if (rc == EX_OK || deleted)
+			idl_add(&t, &t.done, s.row[i].id);
+		else if (rc == EX_DATAERR && release)
+			idl_add(&t, &t.refused, s.row[i].id);
+		else
+			idl_add(&t, &t.failed, s.row[i].id);
+		if (rc != EX_OK && t.rc == EX_OK)
+			t.rc = rc;
+		if (rc == EX_TEMPFAIL || rc == EX_SOFTWARE) {
+			t.untried = s.n - i - 1;
+			break;
+		}
+	}
+	rc = s.single ? t.rc : summary(c, release, &s, &t);
+out:
+	free(t.done.v);
+	free(t.refused.v);
+	free(t.failed.v);
+	qset_free(&s);
+	return rc;
+}
+
+/* q_release - quarantine release ... */
+static int
+q_release(struct ctl *c, int argc, char **argv)
+{
+	return q_act(c, argc, argv, true);
+}
+
+/* q_delete - quarantine delete ... */
+static int
+q_delete(struct ctl *c, int argc, char **argv)
+{
+	return q_act(c, argc, argv, false);
 }
 
 /* purge_orphans - remove spool files older than cutoff that no row names
@@ -804,8 +765,8 @@ purge_orphans(struct ctl *c, time_t cutoff, size_t *n_r)
 {
 	struct dirent *de;
 	struct stat sb;
+	struct spool_gone g;
 	size_t len;
-	bool removed;
 	DIR *d;
 	int rc = EX_OK, dfd;
 
@@ -825,81 +786,122 @@ purge_orphans(struct ctl *c, time_t cutoff, size_t *n_r)
 		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(sb.st_mode) || sb.st_mtime >= cutoff)
 			continue;
-		if ((rc = ctl_spool_remove(c, de->d_name, &removed)) !=
-		    EX_OK)
+		if ((rc = ctl_spool_remove(c, de->d_name, &g)) != EX_OK)
 			break;
-		if (removed)
+		if (g.removed && !g.missing)
 			(*n_r)++;
 	}
 	(void)closedir(d);
 	return rc;
 }
 
-/* q_purge - quarantine purge [--older-than AGE] */
+/*
+ * purge_rows - delete the rows of s in one transaction, each with its audit
+ * event; gone[i] says whether row i was deleted (a row removed meanwhile
+ * by another optinctl is not counted).  EX_OK or an exit code after
+ * printing why; nothing is deleted then.
+ */
+static int
+purge_rows(struct ctl *c, const struct qset *s, long age, bool *gone,
+    size_t *n_r)
+{
+	enum store_status rs;
+	char why[512], extra[40];
+	size_t i;
+	int rc;
+
+	*n_r = 0;
+	snprintf(extra, sizeof(extra), "older_than=%lds", age);
+	rs = store_begin(c->st, why, sizeof(why));
+	for (i = 0; rs == STORE_OK && i < s->n; i++) {
+		rs = store_quarantine_del(c->st, s->row[i].id, why,
+		    sizeof(why));
+		if (rs == STORE_NOTFOUND) {
+			rs = STORE_OK;
+			continue;
+		}
+		if (rs == STORE_OK)
+			rs = audit(c, &s->row[i], "quarantine_purged", extra,
+			    why, sizeof(why));
+		gone[i] = rs == STORE_OK;
+	}
+	if ((rc = ctl_tx_end(c, rs, why, sizeof(why))) != EX_OK)
+		return rc;
+	for (i = 0; i < s->n; i++)
+		*n_r += gone[i] ? 1 : 0;
+	return EX_OK;
+}
+
+/*
+ * q_purge - quarantine purge [--older-than AGE]: the rows received before
+ * now - AGE (QuarantineRetention), then their spool files once no row names
+ * them, then orphan spool files.  Counts what was really removed: a row
+ * whose spool file was already missing is counted as a row and reported
+ * (warning on stderr, "missing_files"), not as a file removed.
+ */
 static int
 q_purge(struct ctl *c, int argc, char **argv)
 {
-	struct purge_ctx x = { NULL, 0, false };
-	enum store_status rs;
+	static char *all[] = { "ALL" };
+	struct spool_gone g;
 	struct qopts o;
-	char why[512], extra[40];
-	size_t i, files = 0, orphans = 0;
+	struct qset s;
+	size_t i, rows = 0, files = 0, missing = 0, orphans = 0;
 	time_t cutoff;
+	bool *gone = NULL;
 	long age;
-	bool removed;
-	int first, rc = EX_OK, rc2;
+	int first, rc, rc2;
 
-	if ((rc = parse(argc, argv, 1u << OPT_OLDER, &o, &first)) != 0)
+	if ((rc = qsel_parse(argc, argv, QOPT(QOPT_OLDER), &o, &first)) != 0)
 		return rc;
 	if (first != argc)
 		return ctl_usage("quarantine");
 	age = o.older >= 0 ? o.older : c->cfg->quarantine_retention;
 	cutoff = time(NULL) - age;
 	o.f.before = cutoff;
-	o.f.held_only = false;
-	(void)ctl_store(c, 0);
-	if ((rs = store_begin(c->st, why, sizeof(why))) != STORE_OK)
-		return ctl_fail(rs, why);
-	rs = store_quarantine_ls(c->st, &o.f, purge_add, &x, why,
-	    sizeof(why));
-	if (rs == STORE_OK && x.nomem) {
-		snprintf(why, sizeof(why), "out of memory");
-		rs = STORE_ERROR;
-	}
-	snprintf(extra, sizeof(extra), "older_than=%lds", age);
-	for (i = 0; rs == STORE_OK && i < x.n; i++) {
-		rs = store_quarantine_del(c->st, x.row[i].id, why,
-		    sizeof(why));
-		if (rs == STORE_OK)
-			rs = audit(c, &x.row[i], "quarantine_purged", extra,
-			    why, sizeof(why));
-	}
-	if (rs == STORE_OK)
-		rs = store_commit(c->st, why, sizeof(why));
-	if (rs != STORE_OK) {
-		store_rollback(c->st);
-		rc = ctl_fail(rs, why);
+	if ((rc = qsel_select(c, "purge", all, 1, &o, false, &s)) != EX_OK)
+		goto out;
+	if (s.n > 0 && (gone = calloc(s.n, sizeof(*gone))) == NULL) {
+		fprintf(stderr, "optinctl quarantine purge: out of memory\n");
+		rc = EX_OSERR;
 		goto out;
 	}
-	for (i = 0; i < x.n; i++) {
-		rc2 = ctl_spool_remove(c, x.row[i].row.spool_file, &removed);
+	if ((rc = purge_rows(c, &s, age, gone, &rows)) != EX_OK)
+		goto out;
+	for (i = 0; i < s.n; i++) {
+		if (!gone[i])
+			continue;
+		rc2 = ctl_spool_remove(c, s.row[i].row.spool_file, &g);
 		if (rc2 != EX_OK && rc == EX_OK)
 			rc = rc2;
-		files += removed ? 1 : 0;
+		files += g.removed && !g.missing ? 1 : 0;
+		if (g.missing) {
+			missing++;
+			fprintf(stderr, "optinctl quarantine purge: warning: "
+			    "row %lld: spool file %s was already missing\n",
+			    s.row[i].id, s.row[i].row.spool_file);
+		}
 	}
 	rc2 = purge_orphans(c, cutoff, &orphans);
 	if (rc2 != EX_OK && rc == EX_OK)
 		rc = rc2;
 	if (c->json)
 		printf("{\"older_than\":%ld,\"rows\":%zu,\"spool_files\":%zu,"
-		    "\"orphan_files\":%zu}\n", age, x.n, files, orphans);
-	else
+		    "\"missing_files\":%zu,\"orphan_files\":%zu}\n", age, rows,
+		    files, missing, orphans);
+	else {
 		printf("purged %zu row%s older than %lds, removed %zu spool "
-		    "file%s and %zu orphan%s\n", x.n, x.n == 1 ? "" : "s",
+		    "file%s and %zu orphan%s", rows, rows == 1 ? "" : "s",
 		    age, files, files == 1 ? "" : "s", orphans,
 		    orphans == 1 ? "" : "s");
+		if (missing > 0)
+			printf("; %zu spool file%s already missing", missing,
+			    missing == 1 ? " was" : "s were");
+		fputc('\n', stdout);
+	}
 out:
-	purge_free(&x);
+	free(gone);
+	qset_free(&s);
 	return rc;
 }
 

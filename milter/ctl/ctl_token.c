@@ -324,6 +324,8 @@ token_issue_verb(struct ctl *c, const char *raw, const char *list)
 	long today;
 	int ex;
 
+	if (ctl_list_arg("token issue", "LIST", list) != EX_OK)
+		return EX_USAGE;
 	if (addr_normalize(raw, addr, sizeof(addr), why, sizeof(why)) < 0) {
 		fprintf(stderr, "optinctl: bad address '%s': %s\n",
 		    log_safe(raw, safe, sizeof(safe)), why);

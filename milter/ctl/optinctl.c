@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "campaign.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
@@ -79,10 +80,11 @@ static const struct verb {
 	    "export-list (LIST | --opt-outs [LIST]) [--format vtiger|csv]",
 	    "write a list, or the opt-outs, as CSV for the CRM", true },
 	{ "quarantine", ctl_quarantine,
-	    "quarantine list [--reason R] [--list L] [--sender S] "
-	    "[--older-than AGE] [--all] | quarantine show ID | "
-	    "quarantine release ID [--force] | quarantine delete ID | "
-	    "quarantine purge [--older-than AGE]",
+	    "quarantine list [FILTER...] [--all] | quarantine show ID | "
+	    "quarantine release (ID... | - | ALL | FILTER...) [--force] | "
+	    "quarantine delete (ID... | - | ALL | FILTER...) | "
+	    "quarantine purge [--older-than AGE]; FILTER: --reason R, "
+	    "--list L, --sender S, --before DATE, --older-than AGE",
 	    "list, show, release, delete or purge quarantined messages",
 	    true },
 	{ "stats", ctl_stats, "stats",
@@ -94,8 +96,9 @@ static const struct verb {
 	{ "feedback", ctl_feedback, "feedback [--since AGE]",
 	    "bounces and complaints per list and campaign, rates, paused "
 	    "campaigns, addresses acted on", true },
-	{ "campaign", ctl_campaign, "campaign ls | campaign resume NAME",
-	    "show paused campaigns; resume one", true },
+	{ "campaign", ctl_campaign, "campaign ls | campaign pause LIST "
+	    "CAMPAIGN [--reason TEXT] | campaign resume CAMPAIGN",
+	    "show paused campaigns; pause or resume one", true },
 	{ "dns", ctl_dns, "dns [DOMAIN]",
 	    "print the DKIM records to publish; with DOMAIN, check DKIM, "
 	    "SPF and DMARC in DNS", true },
@@ -140,6 +143,18 @@ usage_verb(FILE *fp, const struct verb *v)
 }
 
 int
+ctl_list_arg(const char *verb, const char *arg, const char *value)
+{
+	if (campaign_list_ok(value))
+		return EX_OK;
+	fprintf(stderr, "optinctl %s: bad %s '", verb, arg);
+	ctl_put_text(stderr, value);
+	fprintf(stderr, "' (1 to %d letters, digits, '.', '_', '-', starting "
+	    "with a letter or digit)\n", CAMPAIGN_LIST_MAX);
+	return EX_USAGE;
+}
+
+int
 ctl_usage(const char *verb)
 {
 	const struct verb *v;
@@ -169,6 +184,17 @@ ctl_fail(enum store_status st, const char *why)
 {
 	fprintf(stderr, "optinctl: %s\n", why);
 	return ctl_exit_code(st);
+}
+
+int
+ctl_tx_end(struct ctl *c, enum store_status rs, char *why, size_t whylen)
+{
+	if (rs == STORE_OK)
+		rs = store_commit(c->st, why, whylen);
+	if (rs == STORE_OK)
+		return EX_OK;
+	store_rollback(c->st);
+	return ctl_fail(rs, why);
 }
 
 bool

@@ -44,13 +44,20 @@ fbhdr_paused(struct conn *c, const char *campaign, struct verdict *v)
 	struct store *st;
 	bool tf;
 
-	if (campaign == NULL || !fbhdr_enabled(c))
+	if (campaign == NULL)
 		return false;
 	if ((st = conn_store(c, &tf, why, sizeof(why))) == NULL) {
+		if (!fbhdr_enabled(c))
+			return false;	/* the consent lookup reports it */
 		log_err("%s: consent database: %s", m->qid, why);
 		eom_db_error(c, v);
 		return true;
 	}
+	/* checked whether or not the feedback loop is configured (an admin
+	 * may pause a campaign by hand: optinctl campaign pause), unless
+	 * neither it nor the engine's pause table exists */
+	if (!fbhdr_enabled(c) && !store_has_feedback(st))
+		return false;
 	reason[0] = '\0';
 	switch (store_campaign_paused(st, campaign, reason, sizeof(reason),
 	    NULL, why, sizeof(why))) {
@@ -59,8 +66,8 @@ fbhdr_paused(struct conn *c, const char *campaign, struct verdict *v)
 	case STORE_OK:
 		break;
 	default:
-		/* the feedback loop is configured: a store that cannot say
-		 * whether the campaign is paused must not send it */
+		/* a store that cannot say whether the campaign is paused
+		 * must not send it */
 		log_err("%s: campaign %s pause check: %s", m->qid, campaign,
 		    why);
 		eom_db_error(c, v);

@@ -44,8 +44,10 @@ const char *fbhdr_campaign(const struct conn *c);
  * "campaign X paused: REASON (optinctl campaign resume X)" when
  * store_campaign_paused() says so, the OnDBError action when the store
  * cannot answer (also an engine without the feedback tables).  False (v
- * untouched) when not paused, when campaign is NULL or when the feedback
- * loop is not configured.
+ * untouched) when not paused or when campaign is NULL.  Checked whether
+ * the feedback loop is configured or not (an admin may pause a campaign by
+ * hand: optinctl campaign pause), except on an engine without the pause
+ * table when it is not.
  */
 bool fbhdr_paused(struct conn *c, const char *campaign, struct verdict *v);
 

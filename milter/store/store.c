@@ -697,6 +697,12 @@ store_campaign_pause(struct store *st, const char *campaign,
 	return st->be->campaign_pause(st, campaign, reason, why, whylen);
 }
 
+bool
+store_has_feedback(const struct store *st)
+{
+	return st->be->campaign_paused != NULL;
+}
+
 enum store_status
 store_campaign_paused(struct store *st, const char *campaign,
     char *reason_r, size_t reasonlen, time_t *paused_at_r, char *why,

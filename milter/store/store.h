@@ -400,9 +400,12 @@ struct store_qrow {
 	time_t released_at;		/* 0: not released */
 };
 
-/* Which quarantine rows store_quarantine_ls() reports; zero: all. */
+/* Which quarantine rows store_quarantine_ls() reports; zero: all.  Every
+ * field is a bound parameter of one prepared statement (both engines):
+ * equality only, no pattern ('%' and '_' are plain characters). */
 struct store_qfilter {
 	long long id;			/* 0: any */
+	const char *queue_id;		/* the MTA queue ID; NULL: any */
 	const char *reason;		/* NULL: any */
 	const char *list;
 	const char *sender;
@@ -582,6 +585,10 @@ enum store_status store_sent_add(struct store *st, const char *campaign,
  */
 enum store_status store_campaign_pause(struct store *st, const char *campaign,
 	    const char *reason, char *why, size_t whylen);
+
+/* Has the engine of st the feedback tables (SQLite: yes; PostgreSQL: not
+ * yet)?  Without them the feedback calls return STORE_ERROR. */
+bool store_has_feedback(const struct store *st);
 
 /* Is campaign paused?  STORE_OK with reason_r (reasonlen bytes, may be NULL)
  * and *paused_at_r (may be NULL) filled, or STORE_NOTFOUND; one indexed

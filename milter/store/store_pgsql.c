@@ -601,8 +601,8 @@ pg_quarantine_ls(struct store *st, const struct store_qfilter *f,
 	if (f == NULL)
 		f = &all;
 	if ((res = pgsql_exec(p, P_QLS, "quarantine", &rs, why, whylen,
-	    "lttttli", (long long)f->id, f->reason, f->list, f->sender,
-	    f->recipient, (long long)f->before, f->held_only ? 1 : 0)) ==
+	    "lttttlit", (long long)f->id, f->reason, f->list, f->sender,
+	    f->recipient, (long long)f->before, f->held_only ? 1 : 0, f->queue_id)) ==
 	    NULL)
 		return rs;
 	for (r = 0; r < PQntuples(res); r++) {
@@ -642,20 +642,26 @@ static enum store_status
 pg_quarantine_released(struct store *st, long long id, time_t when,
     char *why, size_t whylen)
 {
+	enum store_status rs;
 	long long n = 0;
 
-	return pg_change_id(pgsql_run((struct pg *)st, P_QREL, "quarantine", &n,
-	    why, whylen, "ll", id, (long long)when), n, id, why, whylen);
+	/* two statements: the order in which arguments are evaluated is
+	 * unspecified, and n must be read after the UPDATE ran */
+	rs = pgsql_run((struct pg *)st, P_QREL, "quarantine", &n, why, whylen,
+	    "ll", id, (long long)when);
+	return pg_change_id(rs, n, id, why, whylen);
 }
 
 /* pg_quarantine_del - delete one row */
 static enum store_status
 pg_quarantine_del(struct store *st, long long id, char *why, size_t whylen)
 {
+	enum store_status rs;
 	long long n = 0;
 
-	return pg_change_id(pgsql_run((struct pg *)st, P_QDEL, "quarantine", &n,
-	    why, whylen, "l", id), n, id, why, whylen);
+	rs = pgsql_run((struct pg *)st, P_QDEL, "quarantine", &n, why, whylen,
+	    "l", id);
+	return pg_change_id(rs, n, id, why, whylen);
 }
 
 /* pg_members - subscriptions of a list (or all lists) with addresses */

@@ -141,7 +141,8 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    " AND ($4::text IS NULL OR sender = $4)"
 	    " AND ($5::text IS NULL OR recipient = $5)"
 	    " AND ($6::bigint = 0 OR received_at < $6)"
-	    " AND ($7::integer = 0 OR released_at IS NULL) ORDER BY id" },
+	    " AND ($7::integer = 0 OR released_at IS NULL)"
+	    " AND ($8::text IS NULL OR queue_id = $8) ORDER BY id" },
 	[P_QREL] = { "qrel",
 	    "UPDATE quarantine SET released_at = $2 WHERE id = $1" },
 	[P_QDEL] = { "qdel", "DELETE FROM quarantine WHERE id = $1" },

@@ -113,7 +113,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " AND (?3 IS NULL OR list_id = ?3) AND (?4 IS NULL OR sender = ?4)"
 	    " AND (?5 IS NULL OR recipient = ?5)"
 	    " AND (?6 = 0 OR received_at < ?6)"
-	    " AND (?7 = 0 OR released_at IS NULL) ORDER BY id",
+	    " AND (?7 = 0 OR released_at IS NULL)"
+	    " AND (?8 IS NULL OR queue_id = ?8) ORDER BY id",
 	[STMT_QREL] = "UPDATE quarantine SET released_at = ?2 WHERE id = ?1",
 	[STMT_QDEL] = "DELETE FROM quarantine WHERE id = ?1",
 	[STMT_SPOOL_REFS] =

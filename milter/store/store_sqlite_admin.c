@@ -134,9 +134,9 @@ sq_quarantine_ls(struct store *st, const struct store_qfilter *f,
 
 	if (f == NULL)
 		f = &all;
-	if ((rc = stmt_start(s, STMT_QLS, &stmt, "lttttli",
+	if ((rc = stmt_start(s, STMT_QLS, &stmt, "lttttlit",
 	    (sqlite3_int64)f->id, f->reason, f->list, f->sender,
-	    f->recipient, (sqlite3_int64)f->before, f->held_only ? 1 : 0)) !=
+	    f->recipient, (sqlite3_int64)f->before, f->held_only ? 1 : 0, f->queue_id)) !=
 	    SQLITE_OK)
 		return sq_fail(s, rc, "quarantine", why, whylen);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {

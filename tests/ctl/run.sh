@@ -2,8 +2,9 @@
 # tests/ctl/run.sh - optinctl verbs of ctl_consent.c and main(): exact output
 # and exit codes, --json parsed by Python, consent events read back with
 # Python's sqlite3, a database locked by another process; then t-import.sh,
-# t-dsar.sh, t-quarantine.sh, t-stats.sh, t-erasure-key.sh and
-# t-copy-store.sh (sourced, same helpers) for the other verbs.
+# t-dsar.sh, t-quarantine.sh, t-stats.sh, t-erasure-key.sh,
+# t-copy-store.sh and t-quarops.sh (sourced, same helpers) for the other
+# verbs.
 #
 # Finds optinctl through $top_builddir (default "."); works in a mktemp
 # directory; the one helper process it starts (the lock holder) is killed
@@ -225,8 +226,8 @@ check_json "list add --json" 0 \
     --json list add misc
 check_err "list add existing" 65 "optinctl: list 'news' exists" \
     list add news
-check_err "list add bad name" 65 \
-    "optinctl: bad list name 'a b' (1 to 64 letters, digits, '.', '_', '-', starting with a letter or digit)" \
+check_err "list add bad name" 64 \
+    "optinctl list add: bad LIST 'a b' (1 to 64 letters, digits, '.', '_', '-', starting with a letter or digit)" \
     list add "a b"
 check_err "list add without name" 64 \
     "usage: optinctl [-c FILE] [--json] list add LIST [--name N] [--double-opt-in] | list ls" \
@@ -472,7 +473,7 @@ EOF
 
 here=$(dirname "$0")
 for t in t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh \
-    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh; do
+    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh t-quarops.sh; do
 	if [ -f "$here/$t" ]; then
 		. "$here/$t"
 	else

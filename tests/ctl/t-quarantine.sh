@@ -15,11 +15,11 @@ qrow 4 news@example.com dee@example.com news no_consent ../victim 1700000000
 
 # --- list ---------------------------------------------------------------------
 
-hdr="ID     RECEIVED             REASON          LIST         SENDER RECIPIENT"
-r1="1      2023-11-14T22:13:20Z no_consent      news         <news@example.com> <ann@example.com>"
-r2="2      2023-11-14T22:13:20Z pending         news         <news@example.com> <bob@example.com>"
-r3="3      2100-01-01T00:00:00Z opted_out       promo        <promo@example.com> <cy@example.com>"
-r4="4      2023-11-14T22:13:20Z no_consent      news         <news@example.com> <dee@example.com>"
+hdr="ID     QUEUE_ID     RECEIVED             REASON          LIST         SENDER RECIPIENT"
+r1="1      Q1           2023-11-14T22:13:20Z no_consent      news         <news@example.com> <ann@example.com>"
+r2="2      Q2           2023-11-14T22:13:20Z pending         news         <news@example.com> <bob@example.com>"
+r3="3      Q3           2100-01-01T00:00:00Z opted_out       promo        <promo@example.com> <cy@example.com>"
+r4="4      Q4           2023-11-14T22:13:20Z no_consent      news         <news@example.com> <dee@example.com>"
 check "quarantine list" 0 "$hdr
 $r1
 $r2
@@ -155,14 +155,15 @@ check "purge with QuarantineRetention" 0 \
     "purged 0 rows older than 2592000s, removed 0 spool files and 0 orphans" \
     quarantine purge
 check_json "purge --json" 0 \
-    'd == {"older_than": 3600, "rows": 0, "spool_files": 0, "orphan_files": 0}' \
+    'd == {"older_than": 3600, "rows": 0, "spool_files": 0, "missing_files": 0, "orphan_files": 0}' \
     --json quarantine purge --older-than 3600
+qusage="usage: optinctl [-c FILE] [--json] quarantine list [FILTER...] [--all] | quarantine show ID | quarantine release (ID... | - | ALL | FILTER...) [--force] | quarantine delete (ID... | - | ALL | FILTER...) | quarantine purge [--older-than AGE]; FILTER: --reason R, --list L, --sender S, --before DATE, --older-than AGE"
 check_err "quarantine without subverb" 64 \
-    "usage: optinctl [-c FILE] [--json] quarantine list [--reason R] [--list L] [--sender S] [--older-than AGE] [--all] | quarantine show ID | quarantine release ID [--force] | quarantine delete ID | quarantine purge [--older-than AGE]" \
+    "$qusage" \
     quarantine
 check_err "quarantine list --force" 64 \
     "optinctl quarantine list: unknown option '--force'
-usage: optinctl [-c FILE] [--json] quarantine list [--reason R] [--list L] [--sender S] [--older-than AGE] [--all] | quarantine show ID | quarantine release ID [--force] | quarantine delete ID | quarantine purge [--older-than AGE]" \
+$qusage" \
     quarantine list --force
 
 # --- rows held whole by the milter: line_too_long, no_signing_key ----------------
@@ -172,7 +173,7 @@ printf 'From: news@example.com\r\nSubject: long\r\n\r\n%s\r\n' "$(head -c 1200 /
 qrow 8 news@example.com ann@example.com news line_too_long $sl 1704067200
 qrow 9 news@example.com ann@example.com news no_signing_key $sl 1704067200
 check "quarantine list --reason line_too_long" 0 "$hdr
-8      2024-01-01T00:00:00Z line_too_long   news         <news@example.com> <ann@example.com>" \
+8      Q8           2024-01-01T00:00:00Z line_too_long   news         <news@example.com> <ann@example.com>" \
     quarantine list --reason line_too_long
 rm -f "$tmp/sm.args"
 check_err "release of a line_too_long row is refused" 65 \

@@ -1,12 +1,14 @@
 /*
  * test_consent.c - the decision table of DESIGN "Consent model": deliver
- * only if not suppressed and opted_in.
+ * only if not suppressed and opted_in; the list-id syntax every program
+ * checks a list with (campaign_list_ok).
  */
 #include "autoconf.h"
 
 #include <string.h>
 
 #include "harness.h"
+#include "campaign.h"
 #include "consent.h"
 
 static const struct {
@@ -59,12 +61,51 @@ t_words(void **state)
 	assert_int_equal(sub_status_parse("subscribed", &st), -1);
 }
 
+/* t_list_ok - campaign_list_ok: 1-64 of [A-Za-z0-9._-], first a letter or
+ * a digit; no SQL wildcard, space or empty word passes */
+static void
+t_list_ok(void **state)
+{
+	static const struct { const char *label, *in; bool want; } lcases[] = {
+		{ "plain", "news", true },
+		{ "dots, dash, underscore", "news.2026_spring-a", true },
+		{ "digit first", "2026news", true },
+		{ "64 characters",
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  true },
+		{ "65 characters",
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  false },
+		{ "empty", "", false },
+		{ "percent", "%", false },
+		{ "underscore alone", "_", false },
+		{ "underscore first", "_news", false },
+		{ "dot first", ".news", false },
+		{ "dash first", "-news", false },
+		{ "space", "a b", false },
+		{ "leading space", " news", false },
+		{ "percent inside", "ne%s", false },
+		{ "non-ascii", "n\xc3\xa9ws", false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lcases) / sizeof(lcases[0]); i++) {
+		bool got = campaign_list_ok(lcases[i].in);
+
+		if (got != lcases[i].want)
+			CASE_FAIL(lcases[i].label, "got %d, want %d", got,
+			    lcases[i].want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_decide),
 		cmocka_unit_test(t_words),
+		cmocka_unit_test(t_list_ok),
 	};
 
 	return HARNESS_RUN("consent", tests);
