@@ -10,6 +10,8 @@
 #    copies that come back and are decided again), one transactional
 #    message, one campaign naming an unknown list, a failed and a good
 #    reload; a non-loopback address is refused with file, line and key;
+#  - optin-unsubd serves its own on UnsubscribeMetricsAddress: one-click
+#    unsubscribes and answers by status;
 #  - optinctl stats shows those live figures beside the database ones
 #    (text and --json), and says when the live part is unavailable.
 
@@ -19,6 +21,8 @@ e2e_init t-metrics
 optin_need_cmds unshare mount
 
 MPORT=$(e2e_free_port)
+UPORT=$(e2e_free_port)
+HPORT=$(e2e_free_port)
 # the milter in its own mount namespace: /dev is a fresh tmpfs with the
 # usual devices bound in, and /dev/log is the sink's socket
 "$PY" "$E2E_HERE/syslog_sink.py" "$PF_BASE/syslog.sock" "$PF_BASE/syslog" \
@@ -52,16 +56,18 @@ chmod 0755 "$PF_BASE/milter-wrap.sh"
 OPTIN_MILTER=$PF_BASE/milter-wrap.sh
 
 sink_start || { e2e_fail "sink starts"; e2e_done; }
-optin_setup "MetricsAddress 127.0.0.1:$MPORT" ||
+optin_setup "MetricsAddress 127.0.0.1:$MPORT" \
+    "UnsubscribeMetricsAddress 127.0.0.1:$UPORT" \
+    "UnsubscribeListen 127.0.0.1:$HPORT" ||
     { e2e_fail "consent database set up"; e2e_done; }
 CONF=$OPTIN_DIR/optin-milter.conf
 sed -i 's/^Syslog no$/Syslog yes/' "$CONF"
 cp "$CONF" "$CONF.good"
 
 # --- a metrics address that is not loopback is refused, where and why
-{ cat "$CONF"; echo "UnsubscribeMetricsAddress 192.0.2.1:9101"; } \
-    > "$OPTIN_DIR/remote.conf"
-line=$(wc -l < "$OPTIN_DIR/remote.conf")
+sed 's/^UnsubscribeMetricsAddress .*/UnsubscribeMetricsAddress 192.0.2.1:9101/' \
+    "$CONF" > "$OPTIN_DIR/remote.conf"
+line=$(grep -n '^UnsubscribeMetricsAddress' "$OPTIN_DIR/remote.conf" | cut -d: -f1)
 out=$("$REAL_MILTER" -n -c "$OPTIN_DIR/remote.conf" 2>&1)
 e2e_check_eq "-n: non-loopback UnsubscribeMetricsAddress exits 78" "$?" 78
 e2e_check_eq "-n: says file, line, key and why" "$out" \
@@ -161,6 +167,43 @@ try:
 except urllib.error.HTTPError as e:
 	print(e.code)")" 404
 
+# --- optin-unsubd: two one-click POSTs for frank (the second changes
+# nothing), one bad link
+"$OPTIN_UNSUBD" -f -c "$CONF" >> "$PF_BASE/unsubd.log" 2>&1 </dev/null &
+e2e_track_pid $!
+e2e_wait_port "$UPORT" 10 || e2e_fail "unsubd metrics port opens"
+e2e_wait_port "$HPORT" 10 || e2e_fail "unsubd opens"
+tok=$("$OPTINCTL" -c "$CONF" token issue frank@example.com news)
+codes=$("$PY" - "$HPORT" "$tok" <<'EOP'
+import sys, urllib.request, urllib.error
+def code(path, data):
+    try:
+        return urllib.request.urlopen(urllib.request.Request(
+            "http://127.0.0.1:%s%s" % (sys.argv[1], path), data=data),
+            timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
+one = b"List-Unsubscribe=One-Click"
+print(code("/u/" + sys.argv[2], one), code("/u/" + sys.argv[2], one),
+      code("/u/AAAAnot-a-token", None))
+EOP
+)
+e2e_check_eq "unsubd: 200, 200, 400" "$codes" "200 200 400"
+"$PY" -c "import urllib.request
+print(urllib.request.urlopen('http://127.0.0.1:$UPORT/metrics', timeout=10).read().decode())" \
+    > "$PF_BASE/scrape.unsubd"
+while read -r name want; do
+	e2e_check_eq "unsubd: $name" "$(awk -v n="$name" '$1 == n { print $2 }' \
+	    "$PF_BASE/scrape.unsubd")" "$want"
+done <<'EOW'
+optin_unsubd_unsubscribes_total{scope="list",changed="yes"} 1
+optin_unsubd_unsubscribes_total{scope="list",changed="no"} 1
+optin_unsubd_unsubscribes_total{scope="all",changed="yes"} 0
+optin_unsubd_answers_total{status="200"} 2
+optin_unsubd_answers_total{status="400"} 1
+optin_unsubd_answers_total{status="503"} 0
+EOW
+
 # --- syslog: severity words as Postfix writes them, the queue ID first
 # after them (mail facility: <19> err, <20> warning, <22> info)
 pid=$MILTER_PID
@@ -182,7 +225,7 @@ e2e_check "stderr: the same words" grep -qE \
 out=$("$OPTINCTL" -c "$CONF" stats)
 e2e_check_eq "stats: exit 0" "$?" 0
 e2e_check_eq "stats: live part of optin-milter" \
-    "$(printf '%s\n' "$out" | sed -n '/^live optin-milter/,/^live optin-unsubd/p' | grep -E '^live|recipients|quarantine_rows|split|reloads_total|messages_total')" \
+    "$(printf '%s\n' "$out" | sed -n '/^live optin-milter/,$p' | grep -E '^live|recipients|quarantine_rows|split|reloads_total|messages_total|unsubd_(unsub|answers)')" \
     "live optin-milter (http://127.0.0.1:$MPORT/metrics, since it started; zeros left out)
   optin_recipients_total decision=allowed reason=deliver 5
   optin_recipients_total decision=blocked reason=suppressed 1
@@ -196,7 +239,11 @@ e2e_check_eq "stats: live part of optin-milter" \
   optin_split_copies_total 2
   optin_reloads_total result=ok 1
   optin_reloads_total result=failed 1
-live optin-unsubd: unavailable (UnsubscribeMetricsAddress not set)"
+live optin-unsubd (http://127.0.0.1:$UPORT/metrics, since it started; zeros left out)
+  optin_unsubd_unsubscribes_total scope=list changed=no 1
+  optin_unsubd_unsubscribes_total scope=list changed=yes 1
+  optin_unsubd_answers_total status=200 2
+  optin_unsubd_answers_total status=400 1"
 e2e_check "stats: the database figures are still there" grep -q \
     '^quarantine$' <(printf '%s\n' "$out")
 json=$("$OPTINCTL" -c "$CONF" --json stats)
@@ -210,9 +257,10 @@ print(m["available"], m["address"],
       v[("optin_recipients_total", (("decision", "allowed"), ("reason", "deliver")))],
       v[("optin_recipients_total", (("decision", "blocked"), ("reason", "opted_out")))],
       v[("optin_quarantine_rows_total", ())],
-      d["live"]["optin-unsubd"]["available"], d["live"]["optin-unsubd"]["why"],
+      d["live"]["optin-unsubd"]["available"],
+      d["live"]["optin-unsubd"]["address"] == "127.0.0.1:%s" % sys.argv[2],
       sum(d["quarantine"].get("opted_out", {}).values()) if isinstance(d["quarantine"].get("opted_out"), dict) else d["quarantine"].get("opted_out"))
-' "$json")" "True 127.0.0.1:$MPORT 5 1 4 False UnsubscribeMetricsAddress not set 1"
+' "$json" "$UPORT")" "True 127.0.0.1:$MPORT 5 1 4 True True 1"
 
 # --- with the milter gone, stats says the live part is unavailable
 milter_stop
