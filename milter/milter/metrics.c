@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
 #include "metrics.h"
 #include "prom.h"
 
@@ -187,18 +186,10 @@ render(struct buf *b, void *arg)
 int
 metrics_serve(const struct config *cfg)
 {
-	char why[256];
-
 	started = (double)time(NULL);
-	if (cfg->metrics_address == NULL)
-		return 0;
-	if ((server = prom_start(cfg->metrics_address, render, NULL, why,
-	    sizeof(why))) == NULL) {
-		log_err("MetricsAddress: %s", why);
-		return -1;
-	}
-	log_info("metrics on http://%s%s", cfg->metrics_address, PROM_PATH);
-	return 0;
+	server = prom_serve("MetricsAddress", cfg->metrics_address, render,
+	    NULL);
+	return server == NULL && cfg->metrics_address != NULL ? -1 : 0;
 }
 
 void

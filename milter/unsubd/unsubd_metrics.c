@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "log.h"
 #include "prom.h"
 #include "unsubd_metrics.h"
 
@@ -82,19 +81,11 @@ render(struct buf *b, void *arg)
 int
 unsubd_metrics_serve(const struct config *cfg)
 {
-	char why[256];
-
 	started = (double)time(NULL);
-	if (cfg->unsubscribe_metrics_address == NULL)
-		return 0;
-	if ((server = prom_start(cfg->unsubscribe_metrics_address, render,
-	    NULL, why, sizeof(why))) == NULL) {
-		log_err("UnsubscribeMetricsAddress: %s", why);
-		return -1;
-	}
-	log_info("metrics on http://%s%s", cfg->unsubscribe_metrics_address,
-	    PROM_PATH);
-	return 0;
+	server = prom_serve("UnsubscribeMetricsAddress",
+	    cfg->unsubscribe_metrics_address, render, NULL);
+	return server == NULL && cfg->unsubscribe_metrics_address != NULL ?
+	    -1 : 0;
 }
 
 void

@@ -78,6 +78,13 @@ typedef int prom_render_fn(struct buf *out, void *arg);
  */
 struct prom_server *prom_start(const char *spec,
 	    prom_render_fn *render, void *arg, char *why, size_t whylen);
+/*
+ * prom_start for a daemon's key: NULL without a word when spec is NULL
+ * (not configured); else the server, with "metrics on http://spec/metrics"
+ * logged, or NULL with "key: why" logged as an error.
+ */
+struct prom_server *prom_serve(const char *key, const char *spec,
+	    prom_render_fn *render, void *arg);
 /* Stop serving; accepts NULL and *msp == NULL, sets *msp to NULL. */
 void prom_stop(struct prom_server **msp);
 

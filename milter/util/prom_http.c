@@ -146,6 +146,22 @@ prom_start(const char *spec, prom_render_fn *render, void *arg,
 	return ms;
 }
 
+struct prom_server *
+prom_serve(const char *key, const char *spec, prom_render_fn *render,
+    void *arg)
+{
+	struct prom_server *ms;
+	char why[256];
+
+	if (spec == NULL)
+		return NULL;
+	if ((ms = prom_start(spec, render, arg, why, sizeof(why))) == NULL)
+		log_err("%s: %s", key, why);
+	else
+		log_info("metrics on http://%s%s", spec, PROM_PATH);
+	return ms;
+}
+
 void
 prom_stop(struct prom_server **msp)
 {
