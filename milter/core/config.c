@@ -23,6 +23,7 @@
 #include "campaign.h"
 #include "config.h"
 #include "log.h"
+#include "prom.h"
 
 enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_ENUM, CFG_LIST };
 
@@ -116,6 +117,8 @@ static const struct cfg_key keys[] = {
 	{ "FeedbackMaxSize", CFG_INT, "20971520", 65536, 1073741824, CFG_OFF(feedback_max_size), NULL },
 	{ "CFBLAddress", CFG_STR, NULL, 0, 0, CFG_OFF(cfbl_address), NULL },
 	{ "DKIMQueryFile", CFG_STR, NULL, 0, 0, CFG_OFF(dkim_query_file), NULL },
+	{ "MetricsAddress", CFG_STR, NULL, 0, 0, CFG_OFF(metrics_address), NULL },
+	{ "UnsubscribeMetricsAddress", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_metrics_address), NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CONFIG_MAX (1 << 20)	/* bytes: a config file is small */
@@ -427,6 +430,27 @@ socket_ok(const char *s)
 	    (*end == '@' && end[1] != '\0'));
 }
 
+/* check_metrics - the metrics addresses are loopback only (prom.h),
+ * and two daemons cannot serve on one */
+static void
+check_metrics(struct parse *p, const struct config *cfg)
+{
+	const char *const key[2] = { "MetricsAddress",
+	    "UnsubscribeMetricsAddress" };
+	const char *v[2] = { cfg->metrics_address,
+	    cfg->unsubscribe_metrics_address };
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (v[i] != NULL && prom_addr_parse(v[i], NULL, NULL, why,
+		    sizeof(why)) < 0)
+			perr(p, key_line(p, key[i]), key[i], "%s", why);
+	if (v[0] != NULL && v[1] != NULL && strcmp(v[0], v[1]) == 0)
+		perr(p, key_line(p, key[1]), key[1], "'%.100s' is "
+		    "MetricsAddress already (each daemon needs its own)", v[1]);
+}
+
 /* check_values - keys whose values have a shape: reported at their line */
 static void
 check_values(struct parse *p, const struct config *cfg)
@@ -488,6 +512,7 @@ check_values(struct parse *p, const struct config *cfg)
 		perr(p, key_line(p, "SyslogFacility"), "SyslogFacility",
 		    "bad value '%.100s' (expected mail, daemon, user or "
 		    "local0..local7)", cfg->syslog_facility);
+	check_metrics(p, cfg);
 }
 
 /* check_config - rules that join several keys */

@@ -90,6 +90,10 @@ struct config {
 	char *cfbl_address;		/* CFBLAddress (RFC 9477) */
 	char *dkim_query_file;		/* DKIMQueryFile: keys from a file
 					   instead of DNS (tests) */
+	char *metrics_address;		/* MetricsAddress: optin-milter's
+					   /metrics (metrics.h); NULL: off */
+	char *unsubscribe_metrics_address; /* UnsubscribeMetricsAddress:
+					   optin-unsubd's; NULL: off */
 };
 
 /*

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "logaddr.h"
 #include "mark.h"
+#include "metrics.h"
 #include "marker.h"
 #include "msgsafe.h"
 #include "quarantine.h"
@@ -73,6 +74,7 @@ set_verdict(struct verdict *v, enum verdict_kind kind, const char *rcode,
 void
 eom_db_error(const struct conn *c, struct verdict *v)
 {
+	metrics_add(METRIC_DB_ERRORS, 1);
 	switch (c->rt->cfg->on_db_error) {
 	case ONDBERR_ACCEPT:
 		set_verdict(v, VERDICT_ACCEPT, NULL, NULL, NULL);
@@ -215,7 +217,7 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 	struct quarantine_row row;
 	struct iovec iov[3];
 	long long id;
-	size_t i;
+	size_t i, nrows = 0;
 	int n;
 	bool tf;
 
@@ -256,6 +258,7 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 			    m->qid, why, name);
 			return -1;
 		}
+		nrows++;
 		log_info("%s: quarantine to=%s list=%s reason=%s id=%lld "
 		    "file=%s", m->qid, fmt_addr(c, row.recipient, shown,
 		    sizeof(shown)), m->list, row.reason, id, name);
@@ -265,6 +268,7 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 		    why, name);
 		return -1;
 	}
+	metrics_add(METRIC_QUARANTINE_ROWS, nrows);
 	return 0;
 }
 
@@ -430,6 +434,7 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 	    m->body.data, m->body.len, &res, why, sizeof(why));
 	if (rc < 0) {
 		log_err("%s: DKIM signing failed: %s", m->qid, why);
+		metrics_add(METRIC_SIGN_FAILURES, 1);
 		return -1;
 	}
 	for (i = 0; rc > 0 && i < res.n && i < EDITS_MAX_SIG; i++) {
@@ -439,6 +444,7 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 			log_err("%s: DKIM signature does not cover the "
 			    "List-Unsubscribe headers (RFC 8058 section 3)",
 			    m->qid);
+			metrics_add(METRIC_SIGN_FAILURES, 1);
 			dkimsign_result_free(&res);
 			return -1;
 		}
@@ -600,6 +606,7 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 			    t->by_reason[r]);
 	if (len > 0)
 		snprintf(reasons + len, sizeof(reasons) - len, ")");
+	metrics_decision(t->by_reason, t->resubmitted);
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
 	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
 	    "would " : "", m->list, fmt_addr(c, m->sender, shown,

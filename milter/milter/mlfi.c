@@ -28,6 +28,7 @@
 #include "config.h"
 #include "eom.h"
 #include "log.h"
+#include "metrics.h"
 #include "mlfi.h"
 #include "preflight.h"
 #include "session.h"
@@ -286,16 +287,20 @@ mlfi_eoh(SMFICTX *ctx)
 	    msg_header(m, CAMPAIGN_SPLIT_HEADER) == NULL) {
 		log_warnx("%s: campaign from client=%s: %s", m->qid, c->client,
 		    why);
+		metrics_message("campaign", VERDICT_TEMPFAIL);
 		return mlfi_tempfail(ctx, "campaign message names no valid list");
 	}
 	if (m->campaign) {
 		struct verdict v = { VERDICT_ACCEPT, NULL, NULL, "" };
 
-		if (preflight_spf(c, &v))
+		if (preflight_spf(c, &v)) {
+			metrics_message("campaign", v.kind);
 			return mlfi_reply(ctx, &v);
+		}
 	}
 	if (!m->campaign && !cfg->sign_all && !unsubmail_pending(c)) {
 		log_debug("%s: transactional, passed", m->qid);
+		metrics_message("transactional", VERDICT_ACCEPT);
 		msg_reset(c);
 		return SMFIS_ACCEPT;
 	}
@@ -358,6 +363,7 @@ mlfi_eom(SMFICTX *ctx)
 		return mlfi_tempfail(ctx, "no connection context");
 	fetch_qid(ctx, c);
 	if (unsubmail_eom(c, &v)) {
+		metrics_message("unsubscribe", v.kind);
 		rc = mlfi_reply(ctx, &v);
 		msg_reset(c);
 		return rc;
@@ -369,6 +375,7 @@ mlfi_eom(SMFICTX *ctx)
 		v = (struct verdict){ VERDICT_TEMPFAIL, "451", "4.3.0",
 		    "local error in consent processing, try again later" };
 	}
+	metrics_message(c->msg.campaign ? "campaign" : "transactional", v.kind);
 	rc = mlfi_reply(ctx, &v);
 	msg_reset(c);
 	return rc;

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -35,6 +36,7 @@
 #include "config.h"
 #include "dkimsign.h"
 #include "log.h"
+#include "metrics.h"
 #include "mlfi.h"
 #include "privdrop.h"
 #include "quickack.h"
@@ -228,7 +230,9 @@ static void *
 reload_main(void *arg)
 {
 	const char *cfg_file = arg;
+	struct timespec t0, t1;
 	sigset_t set;
+	bool ok;
 	int sig;
 
 	(void)sigemptyset(&set);
@@ -238,7 +242,11 @@ reload_main(void *arg)
 			continue;
 		if (__atomic_load_n(&reload_stop, __ATOMIC_ACQUIRE))
 			break;
-		(void)runtime_reload(cfg_file);
+		(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok = runtime_reload(cfg_file) == 0;
+		(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+		metrics_reload(ok, (double)time(NULL), (double)(t1.tv_sec -
+		    t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	}
 	return NULL;
 }
@@ -313,6 +321,7 @@ main(int argc, char **argv)
 	if (runtime_check(cfg, "") + runtime_check_erasure(rt, "") > 0)
 		log_warnx("starting anyway: campaign mail is handled as "
 		    "OnDBError says until the database is back");
+	(void)metrics_serve(cfg);	/* logged; mail goes on without */
 	log_info("optin-milter %s starting, socket %s, mode %s", VERSION,
 	    o.socket ? o.socket : cfg->socket,
 	    cfg->mode == MODE_MONITOR ? "monitor" : "enforce");
@@ -338,6 +347,7 @@ main(int argc, char **argv)
 	(void)pthread_kill(reloader, SIGUSR1);
 	(void)pthread_join(reloader, NULL);
 out:
+	metrics_shutdown();
 	runtime_install(NULL);
 	runtime_release(&rt);
 	spf_checker_free(&spf);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "eom.h"
 #include "log.h"
+#include "metrics.h"
 #include "preflight.h"
 #include "session.h"
 #include "spf.h"
@@ -37,6 +38,7 @@ preflight_spf(const struct conn *c, struct verdict *v)
 		return false;
 	r = spf_check_outbound(c->rt->spf, sender, explain,
 	    sizeof(explain));
+	metrics_spf(r);
 	if (r == SPFR_PASS) {
 		log_debug("%s: spf=pass %s", m->qid, explain);
 		return false;

@@ -287,6 +287,8 @@ restart_only(const struct config *old, const struct runtime *rt)
 		changed[n++] = "SyslogFacility";
 	if (!same_list(&old->outbound_ip, &new->outbound_ip))
 		changed[n++] = "OutboundIP";
+	if (!same_str(old->metrics_address, new->metrics_address))
+		changed[n++] = "MetricsAddress";
 	for (i = 0; i < n; i++)
 		log_warnx("reload: %s changed: the old value stays in use "
 		    "until optin-milter is restarted", changed[i]);

@@ -95,7 +95,7 @@ void runtime_release(struct runtime **rtp);
  * current one, check it as -n would, and install it when there was no
  * error.  Logs the outcome with its duration, and settings that take effect
  * only at a restart (Socket, UserID, PidFile, Syslog, SyslogFacility,
- * OutboundIP, starting the SPF helper).  Returns 0 (installed) or -1 (the
+ * OutboundIP, MetricsAddress, starting the SPF helper).  Returns 0 (installed) or -1 (the
  * current runtime stays).
  */
 int runtime_reload(const char *config_file);

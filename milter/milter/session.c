@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "session.h"
 #include "store.h"
@@ -131,6 +132,8 @@ msg_begin(struct conn *c)
 	msg_reset(c);		/* the store handle goes back to its pool */
 	runtime_renew(&c->rt);
 	c->msg.leadspc = c->leadspc;
+	c->msg.in_flight = true;
+	metrics_in_flight(1);
 }
 
 void
@@ -142,6 +145,8 @@ msg_reset(struct conn *c)
 
 	if (c->st != NULL)
 		storepool_put(c->rt->pool, &c->st);
+	if (m->in_flight)
+		metrics_in_flight(-1);
 	arena_reset(&a);
 	buf_reset(&b);
 	memset(m, 0, sizeof(*m));

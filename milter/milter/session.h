@@ -66,6 +66,7 @@ struct msg {
 					 * added to every copy (msgsafe.h),
 					 * CRLF-ended, or NULL */
 	char list[CAMPAIGN_LIST_MAX + 1];
+	bool in_flight;			/* counted in metrics_in_flight */
 };
 
 struct conn {

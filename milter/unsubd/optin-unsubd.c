@@ -50,6 +50,7 @@
 #include "token.h"
 #include "unsubd_guard.h"
 #include "unsubd_http.h"
+#include "unsubd_metrics.h"
 
 #define PROGNAME "optin-unsubd"
 #define DRAIN_MAX	(3 * UNSUBD_TIMEOUT)	/* seconds a replaced server
@@ -74,6 +75,13 @@ usage(void)
 {
 	fprintf(stderr, "usage: %s [-fnV] [-c config-file]\n", PROGNAME);
 	exit(EX_USAGE);
+}
+
+/* same_opt - two optional strings are equal (both NULL too) */
+static bool
+same_opt(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
 /*
@@ -294,6 +302,10 @@ reload(struct gen *cur, struct gen *old, size_t *nold, const char *cfg_file)
 		log_warnx("reload: UnsubscribeListen changed: still listening "
 		    "on %s until %s is restarted", cur->cfg->unsubscribe_listen,
 		    PROGNAME);
+	if (!same_opt(next.cfg->unsubscribe_metrics_address,
+	    cur->cfg->unsubscribe_metrics_address))
+		log_warnx("reload: UnsubscribeMetricsAddress changed: the old "
+		    "value stays in use until %s is restarted", PROGNAME);
 	if (*nold == OLD_MAX)
 		drain(old, nold, true);
 	cur->quiesced_fd = unsubd_http_quiesce(cur->u);
@@ -481,7 +493,9 @@ main(int argc, char **argv)
 		log_warnx("ConsentDB: %s (going on; requests get 503 until "
 		    "it is back)", why);
 	}
+	(void)unsubd_metrics_serve(cfg);	/* logged; pages go on */
 	rc = serve(&g, cfg_file);
+	unsubd_metrics_shutdown();
 	g.listen_fd = -1;	/* owned by the server since serve() */
 out:
 	if (g.listen_fd != -1)

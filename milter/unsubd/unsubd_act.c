@@ -34,6 +34,7 @@
 #include "log.h"
 #include "store.h"
 #include "token.h"
+#include "unsubd_metrics.h"
 #include "unsubd_pages.h"
 
 /* evidence - the evidence text of a consent event */
@@ -158,6 +159,7 @@ unsub_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 	    unsubd_addr_log(u, j->ti.addr, laddr, sizeof(laddr)), j->source,
 	    j->formword != NULL ? j->formword : "-", j->changed ? "yes" :
 	    "no", j->cl.addr);
+	unsubd_metrics_unsubscribe(j->all, j->changed);
 	/* the list's name is a read: this thread's handle, or the id */
 	st = unsubd_store(u, &ss, why, sizeof(why));
 	html = unsubd_page_done(u->pages, r->token, list_label(st, j->ti.list,

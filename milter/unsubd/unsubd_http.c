@@ -39,6 +39,7 @@
 #include "autoconf.h"
 
 #include "unsubd_http.h"
+#include "unsubd_metrics.h"
 #include "unsubd-private.h"
 
 #include <sys/types.h>
@@ -224,6 +225,7 @@ unsubd_respond(struct unsubd *u, struct MHD_Connection *c, unsigned status,
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
+	unsubd_metrics_answer(status);
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -4,6 +4,12 @@
  * Settings are written by log_init() before threads start and read
  * afterwards; only the level changes later (log_set_level, an atomic
  * store).  syslog(3) and stdio lock internally.
+ *
+ * Every line says its severity the way Postfix's msg(3) does, in syslog
+ * and on stderr alike: "warning: " (LOG_WARNING), "error: " (LOG_ERR),
+ * "fatal: " and "panic: " (LOG_CRIT), nothing at info.  The word comes
+ * first, so a per-message line reads "warning: QUEUEID: ..." and
+ * egrep '(warning|error|fatal|panic):' finds every problem (postfix(1)).
  */
 #include "autoconf.h"
 
@@ -58,17 +64,32 @@ log_set_level(int level)
 	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
-/* log_vwrite - write one line at level, with an optional errno text */
+/* The severities: level filters (LogLevel), prio goes to syslog(3),
+ * word starts the line (Postfix msg(3)). */
+enum log_sev { SEV_PANIC, SEV_FATAL, SEV_ERR, SEV_WARNING, SEV_INFO,
+	SEV_DEBUG };
+static const struct {
+	int level, prio;
+	const char *word;
+} sev[] = {
+	[SEV_PANIC] = { LOG_LEVEL_ERR, LOG_CRIT, "panic: " },
+	[SEV_FATAL] = { LOG_LEVEL_ERR, LOG_CRIT, "fatal: " },
+	[SEV_ERR] = { LOG_LEVEL_ERR, LOG_ERR, "error: " },
+	[SEV_WARNING] = { LOG_LEVEL_WARNING, LOG_WARNING, "warning: " },
+	[SEV_INFO] = { LOG_LEVEL_INFO, LOG_INFO, "" },
+	[SEV_DEBUG] = { LOG_LEVEL_DEBUG, LOG_DEBUG, "debug: " },
+};
+
+/* log_vwrite - write one line at severity s, with an optional errno text;
+ * err and worse are never filtered */
 static void
-log_vwrite(int level, int errnum, const char *fmt, va_list ap)
+log_vwrite(enum log_sev s, int errnum, const char *fmt, va_list ap)
 {
-	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	static const char *const word[] = { "error: ", "warning: ", "", "debug: " };
 	char line[2048];
 	int n;
 
-	if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED) &&
-	    level != LOG_LEVEL_ERR)
+	if (sev[s].level > __atomic_load_n(&log_level, __ATOMIC_RELAXED) &&
+	    sev[s].level != LOG_LEVEL_ERR)
 		return;
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
@@ -77,27 +98,38 @@ log_vwrite(int level, int errnum, const char *fmt, va_list ap)
 		snprintf(line + n, sizeof(line) - (size_t)n, ": %s",
 		    strerror(errnum));
 	if (log_syslog)
-		syslog(prio[level], "%s", line);
+		syslog(sev[s].prio, "%s%s", sev[s].word, line);
 	if (log_stderr)
-		fprintf(stderr, "%s%s\n", word[level], line);
+		fprintf(stderr, "%s%s\n", sev[s].word, line);
 }
 
-#define LOG_FN(fn, level, errnum) \
+#define LOG_FN(fn, s, errnum) \
 void fn(const char *fmt, ...) \
 { \
 	int saved = errno; \
 	va_list ap; \
 	va_start(ap, fmt); \
-	log_vwrite((level), (errnum), fmt, ap); \
+	log_vwrite((s), (errnum), fmt, ap); \
 	va_end(ap); \
 	errno = saved; \
 }
 
-LOG_FN(log_err, LOG_LEVEL_ERR, 0)
-LOG_FN(log_warn, LOG_LEVEL_WARNING, saved)
-LOG_FN(log_warnx, LOG_LEVEL_WARNING, 0)
-LOG_FN(log_info, LOG_LEVEL_INFO, 0)
-LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)
+LOG_FN(log_err, SEV_ERR, 0)
+LOG_FN(log_warn, SEV_WARNING, saved)
+LOG_FN(log_warnx, SEV_WARNING, 0)
+LOG_FN(log_info, SEV_INFO, 0)
+LOG_FN(log_debug, SEV_DEBUG, 0)
+
+void
+log_fatal(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(SEV_FATAL, 0, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
 
 void
 log_panic(const char *fmt, ...)
@@ -105,7 +137,7 @@ log_panic(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_LEVEL_ERR, 0, fmt, ap);
+	log_vwrite(SEV_PANIC, 0, fmt, ap);
 	va_end(ap);
 	abort();
 }

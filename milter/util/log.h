@@ -1,7 +1,10 @@
 /*
  * log.h - logging for all three programs (after OpenSMTPD's log.h).
  *
- * Output goes to syslog (when enabled) and to stderr (foreground or tools).
+ * Output goes to syslog (when enabled) and to stderr (foreground or tools),
+ * each line opening with its severity as Postfix's msg(3) writes it:
+ * "error: " (LOG_ERR), "warning: " (LOG_WARNING), "fatal: " and "panic: "
+ * (LOG_CRIT), "debug: "; info lines have no word.
  * The level check lives here, not at the call sites.  Thread-safe: syslog(3)
  * and stdio are.  Network-supplied text must pass through log_safe() first;
  * never log a token, a key or body text.
@@ -29,7 +32,11 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Log at err level and abort(): for impossible states only. */
+/* Log "fatal: ..." at LOG_CRIT and exit(status): a daemon that cannot go
+ * on (Postfix msg_fatal).  Never on the message path (STYLE.md 4). */
+void log_fatal(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+/* Log "panic: ..." at LOG_CRIT and abort(): for impossible states only. */
 void log_panic(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 

@@ -10,7 +10,9 @@ quarantine
 events (last 24 hours)
   (none)
 feedback
-  (none)" stats
+  (none)
+live optin-milter: unavailable (MetricsAddress not set)
+live optin-unsubd: unavailable (UnsubscribeMetricsAddress not set)" stats
 for a in "subscribe a@example.com news" "subscribe b@example.com news" \
     "subscribe c@example.com promo" "unsubscribe d@example.com news" \
     "unsubscribe e@example.com --all" "forget f@example.com"; do
@@ -40,9 +42,11 @@ events (last 24 hours)
   pending 1
   suppressed 1
 feedback
-  (none)" stats
+  (none)
+live optin-milter: unavailable (MetricsAddress not set)
+live optin-unsubd: unavailable (UnsubscribeMetricsAddress not set)" stats
 check_json "stats --json" 0 \
-    'd["subscriptions"] == {"news": {"opted_in": 2, "opted_out": 1}, "promo": {"pending": 1}} and d["suppressions"] == {"erased": 1, "unsubscribed_all": 1} and d["quarantine"] == {"no_consent": {"held": 1}, "opted_out": {"released": 1}} and d["events"] == {"erased": 1, "opted_in": 2, "opted_out": 1, "pending": 1, "suppressed": 1} and d["since"] > 1700000000' \
+    'd["subscriptions"] == {"news": {"opted_in": 2, "opted_out": 1}, "promo": {"pending": 1}} and d["suppressions"] == {"erased": 1, "unsubscribed_all": 1} and d["quarantine"] == {"no_consent": {"held": 1}, "opted_out": {"released": 1}} and d["events"] == {"erased": 1, "opted_in": 2, "opted_out": 1, "pending": 1, "suppressed": 1} and d["since"] > 1700000000 and d["live"]["optin-milter"] == {"address": None, "available": False, "why": "MetricsAddress not set"}' \
     stats --json
 check_err "stats takes no arguments" 64 "usage: optinctl [-c FILE] [--json] stats" stats x
 check "stats --help" 0 "usage: optinctl [-c FILE] [--json] stats

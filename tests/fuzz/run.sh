@@ -48,7 +48,8 @@ target()
 }
 
 target fuzz_addr milter/core/addr.c milter/util/utf8.c -- -lidn2
-target fuzz_config milter/core/config.c milter/core/campaign.c milter/core/addr.c milter/util/utf8.c milter/util/log.c -- -lidn2
+target fuzz_config milter/core/config.c milter/core/campaign.c milter/core/addr.c milter/util/utf8.c milter/util/log.c \
+    milter/util/prom.c milter/util/buf.c -- -lidn2
 target fuzz_token milter/core/token.c milter/core/mark.c milter/util/secfile.c -- -lcrypto
 target fuzz_mark milter/core/mark.c milter/core/token.c milter/util/secfile.c -- -lcrypto
 target fuzz_csv milter/util/csv.c milter/util/utf8.c milter/core/addr.c -- -lidn2

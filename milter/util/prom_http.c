@@ -1,0 +1,175 @@
+/*
+ * prom_http.c - GET /metrics over HTTP with libmicrohttpd (prom.h).
+ *
+ * One polling thread, a few connections, short timeouts: a scrape is one
+ * small GET from the local monitoring agent.  The thread is started with
+ * every signal blocked, so SIGTERM and SIGUSR1 keep going to the threads
+ * that take them (libmilter's signal thread, the reload thread).
+ * Ownership: the server owns its MHD daemon; each answer is rendered into
+ * a fresh buffer that MHD frees.
+ */
+#include "autoconf.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "prom.h"
+
+#define PROM_CONN_LIMIT	8
+#define PROM_TIMEOUT		10	/* seconds */
+
+struct prom_server {
+	struct MHD_Daemon *mhd;		/* owned */
+	prom_render_fn *render;
+	void *arg;			/* borrowed from the caller */
+};
+
+/* answer_text - queue a small static answer */
+static enum MHD_Result
+answer_text(struct MHD_Connection *conn, unsigned int status,
+    const char *text)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	(void)MHD_add_response_header(r, "Content-Type", "text/plain");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		(void)MHD_add_response_header(r, "Allow", "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* prom_handler - MHD access handler: /metrics, rendered anew */
+static enum MHD_Result
+prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **req_cls)
+{
+	struct prom_server *ms = cls;
+	struct MHD_Response *r;
+	struct buf b = { NULL, 0, 0 };
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload_data;
+	if (*req_cls == NULL) {		/* headers only: wait for the rest */
+		*req_cls = ms;
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		*upload_size = 0;	/* a body is ignored */
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n");
+	if (strcmp(url, PROM_PATH) != 0)
+		return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (ms->render(&b, ms->arg) < 0 || buf_puts(&b, "") < 0) {
+		buf_free(&b);
+		return answer_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory\n");
+	}
+	r = MHD_create_response_from_buffer(b.len, b.data,
+	    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		buf_free(&b);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(r, "Content-Type", PROM_CONTENT_TYPE);
+	(void)MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* mhd_log - libmicrohttpd's own complaints go to our log */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n > 0 && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_warnx("MetricsAddress: %s", line);
+}
+
+struct prom_server *
+prom_start(const char *spec, prom_render_fn *render, void *arg,
+    char *why, size_t whylen)
+{
+	struct prom_server *ms;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	sigset_t all, old;
+
+	if (prom_addr_parse(spec, &ss, &sslen, why, whylen) < 0)
+		return NULL;
+	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	ms->render = render;
+	ms->arg = arg;
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	ms->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, prom_handler, ms,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ms,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PROM_CONN_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PROM_TIMEOUT,
+	    MHD_OPTION_END);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ms->mhd == NULL) {
+		snprintf(why, whylen, "cannot serve on '%s' (address in use?)",
+		    spec);
+		free(ms);
+		return NULL;
+	}
+	return ms;
+}
+
+struct prom_server *
+prom_serve(const char *key, const char *spec, prom_render_fn *render,
+    void *arg)
+{
+	struct prom_server *ms;
+	char why[256];
+
+	if (spec == NULL)
+		return NULL;
+	if ((ms = prom_start(spec, render, arg, why, sizeof(why))) == NULL)
+		log_err("%s: %s", key, why);
+	else
+		log_info("metrics on http://%s%s", spec, PROM_PATH);
+	return ms;
+}
+
+void
+prom_stop(struct prom_server **msp)
+{
+	struct prom_server *ms;
+
+	if (msp == NULL || (ms = *msp) == NULL)
+		return;
+	MHD_stop_daemon(ms->mhd);
+	free(ms);
+	*msp = NULL;
+}
