@@ -14,6 +14,8 @@
 #include "bounce.h"
 #include "config.h"
 #include "fbrules.h"
+#include "kv.h"
+#include "log.h"
 
 #define TOKEN_RUN_MIN	40	/* shortest run of base64url worth trying */
 
@@ -220,18 +222,26 @@ identify(const struct fbrules_env *env, const struct fb_report *r,
 	return false;
 }
 
-/* evidence - the report's own words, for the consent event */
+/* evidence - the report's own words, for the consent event: each one
+ * value that cannot add fields (kv.h), "-" when absent */
 static void
 evidence(const struct fb_report *r, const struct fbrules_result *res,
     const char *extra, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "feedback=%s identity=%s status=%s "
+	const char *src[5] = { r->status, r->reporting_mta, r->remote_mta,
+		r->diagnostic, r->arrival };
+	char val[5][600];
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		(void)kv_value(src[i][0] ? src[i] : "-", val[i],
+		    sizeof(val[i]));
+	/* a long diagnostic is cut at outlen (the last fields with it) */
+	if (snprintf(out, outlen, "feedback=%s identity=%s status=%s "
 	    "reporting_mta=%s remote_mta=%s diagnostic=%s arrival=%s%s%s",
-	    res->kind, res->identity, r->status[0] ? r->status : "-",
-	    r->reporting_mta[0] ? r->reporting_mta : "-",
-	    r->remote_mta[0] ? r->remote_mta : "-",
-	    r->diagnostic[0] ? r->diagnostic : "-",
-	    r->arrival[0] ? r->arrival : "-", extra[0] ? " " : "", extra);
+	    res->kind, res->identity, val[0], val[1], val[2], val[3], val[4],
+	    extra[0] ? " " : "", extra) >= (int)outlen)
+		log_debug("feedback evidence cut at %zu bytes", outlen - 1);
 }
 
 /* act - the consent change for an identified person; sets res->action */

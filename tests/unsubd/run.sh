@@ -297,6 +297,17 @@ expect "one-click repeat" "$st" 200
 expect "one-click repeat: one event" "$(q "SELECT count(*) FROM consent_events WHERE address='form1@example.com' AND event='opted_out'")" 1
 expect "one-click repeat: state" "$(q "SELECT status FROM subscriptions WHERE address='form1@example.com' AND list_id='news'")" opted_out
 
+# X-Forwarded-For from a local proxy is evidence, one value that cannot add
+# fields (milter/util/kv.h): spaces, '=' and quotes stay inside the quotes
+ctl subscribe xff@example.com news
+T=$(tok xff@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/urlencoded \
+    -H 'X-Forwarded-For: 203.0.113.9 token_key=9 body="forged"' \
+    -d 'List-Unsubscribe=One-Click')
+expect "one-click behind a proxy" "$st" 200
+expect "X-Forwarded-For evidence: exact" "$(q "SELECT evidence FROM consent_events WHERE address='xff@example.com' AND event='opted_out'" | sed 's/token_day=[0-9]*/token_day=D/')" \
+    'scope=list body=urlencoded token_key=1 token_day=D forwarded_for="203.0.113.9 token_key=9 body=\"forged\""'
+
 T=$(tok form2@example.com news)
 st=$(req POST "/u/$T" -A unsubd-test/multipart -F 'List-Unsubscribe=One-Click')
 expect "one-click multipart" "$st" 200
