@@ -126,12 +126,14 @@ b64url(unsigned char c)
 
 /*
  * find_token - a valid token in text: cut by the BounceAddress and
- * UnsubscribeMailto templates, else every run of base64url characters
- * long enough (List-Unsubscribe URLs, Feedback-ID fields).  The AEAD makes
+ * UnsubscribeMailto templates, else (scan) every run of base64url
+ * characters long enough (List-Unsubscribe URLs, Feedback-ID fields).
+ * The envelope recipient is not scanned: an address with text after the
+ * token or on another domain is not one we issued.  The AEAD makes
  * trying any run safe: only tokens we issued verify.
  */
 static bool
-find_token(const struct fbrules_env *env, const char *text,
+find_token(const struct fbrules_env *env, const char *text, bool scan,
     struct bounce_id *id)
 {
 	const char *tpl[2] = { env->cfg->bounce_address,
@@ -144,7 +146,7 @@ find_token(const struct fbrules_env *env, const char *text,
 		if (bounce_template_token(tpl[i], text, tok, sizeof(tok)) == 0 &&
 		    try_token(env, tok, id))
 			return true;
-	while (*p != '\0') {
+	while (scan && *p != '\0') {
 		while (*p != '\0' && !b64url((unsigned char)*p))
 			p++;
 		for (n = 0; b64url((unsigned char)p[n]); n++)
@@ -185,13 +187,17 @@ identify(const struct fbrules_env *env, const struct fb_report *r,
 
 	snprintf(res->identity, sizeof(res->identity), "none");
 	/* the envelope recipient first: the personal bounce address */
-	if (env->rcpt != NULL && find_token(env, env->rcpt, &id)) {
+	if (env->rcpt != NULL && find_token(env, env->rcpt, false, &id)) {
 		snprintf(res->identity, sizeof(res->identity), "bounce_token");
 		found = true;
-	}
+	} else if (env->rcpt != NULL && env->rcpt[0] != '\0')
+		/* never the address itself: it may hold a token */
+		log_warnx("envelope recipient: not a BounceAddress or "
+		    "UnsubscribeMailto address with a valid token (another "
+		    "domain, text after the token, or a bad token): not used");
 	/* a DSN is trusted for nothing else (DESIGN: not its body) */
 	for (i = 0; !found && r->type == FB_ARF && i < r->ncand; i++) {
-		if (find_token(env, r->cand[i].text, &id)) {
+		if (find_token(env, r->cand[i].text, true, &id)) {
 			snprintf(res->identity, sizeof(res->identity), "%s",
 			    cand_word(r->cand[i].where));
 			found = true;

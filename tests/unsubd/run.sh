@@ -12,7 +12,7 @@
 # subscribing again gives pending on a double opt-in list and nothing while
 # suppressed, that a slow client is cut off, 503 on a locked database, and
 # a clean stop on SIGTERM.  Hostile clients: a repeated, folded or
-# smuggling Content-Length and %00 in the path are refused; a slowloris
+# smuggling Content-Length, %00 and a raw NUL in the path are refused; a slowloris
 # storm (tests/unsubd/slowstorm.py) no longer locks others out; GETs are
 # answered while one-click POSTs wait on a write-locked database.  Group
 # commit: concurrent one-click POSTs all get 200 and are all in the
@@ -632,6 +632,12 @@ st=$(req GET "/u/$T%00junk")
 expect "GET with %00 in the path" "$st" 400
 st=$(req GET "/p/$T%00")
 expect "GET /p with %00 at the end of the path" "$st" 400
+# a raw NUL byte (not %00): libmicrohttpd cuts the URL there
+st=$(raw "POST /u/$T\x00junk HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n$body")
+expect "POST with a raw NUL in the request line" "$st" 400
+st=$(raw "GET /p/$T\x00 HTTP/1.1\r\nHost: a\r\n\r\n")
+expect "GET /p with a raw NUL at the end of the path" "$st" 400
+expect_grep "raw NUL refusal logged" "$log" "bad request: NUL byte in the request line client=127.0.0.1"
 expect "refused framing and paths changed nothing" "$(q "SELECT status FROM subscriptions WHERE address='smug1@example.com'")" opted_in
 expect "refused framing and paths wrote no event" "$(q "SELECT count(*) FROM consent_events WHERE address='smug1@example.com' AND event='opted_out'")" 0
 expect_grep "refusal logged" "$log" "bad request: repeated Content-Length client=127.0.0.1"
