@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -136,6 +137,7 @@ open_socket(const struct config *cfg, const char *sock)
 	unsigned uid, gid;
 	const char *path = NULL;
 	char why[256], conn[sizeof(our_socket.path) + 64];
+	struct sockaddr_un sun;
 	mode_t old;
 	int rc;
 
@@ -148,7 +150,11 @@ open_socket(const struct config *cfg, const char *sock)
 	if (path != NULL)
 		snprintf(conn, sizeof(conn), "local:%s.new.%ld", path,
 		    (long)getpid());
-	else
+	/* a path too long for the private name (sun_path) is bound as it
+	 * is: libmilter then removes it at exit, successor's or not (XXX) */
+	if (path != NULL && strlen(conn + 6) >= sizeof(sun.sun_path))
+		path = NULL;
+	if (path == NULL)
 		snprintf(conn, sizeof(conn), "%s", sock);
 	if (smfi_setconn(conn) == MI_FAILURE) {
 		log_err("Socket: cannot use '%s'", sock);
