@@ -58,7 +58,7 @@ int
 bounce_template_token(const char *template, const char *addr, char *tok,
     size_t toklen)
 {
-	const char *mark, *b, *e;
+	const char *mark, *b, *e, *rest;
 	size_t plen, slen, len;
 
 	if (template == NULL || addr == NULL ||
@@ -66,6 +66,11 @@ bounce_template_token(const char *template, const char *addr, char *tok,
 		return -1;
 	b = addr + strspn(addr, " \t<");
 	e = b + strcspn(b, ">");
+	/* nothing but blanks after the address: "<bounce+T@d> junk" is not
+	 * of the template's shape */
+	rest = e + (*e == '>');
+	if (rest[strspn(rest, " \t")] != '\0')
+		return -1;
 	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
 	plen = (size_t)(mark - template);

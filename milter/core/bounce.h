@@ -48,7 +48,7 @@ int bounce_address(const char *template, const struct token_ring *ring,
  * Cut the token out of addr (an envelope address, with or without <>,
  * compared case-insensitively outside %t) per template (BounceAddress or
  * UnsubscribeMailto) into tok (toklen bytes).  0, or -1 when addr does not
- * have the template's shape.
+ * have the template's shape (another domain, text after the closing '>').
  */
 int bounce_template_token(const char *template, const char *addr, char *tok,
 	    size_t toklen);

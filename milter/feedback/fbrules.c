@@ -14,6 +14,8 @@
 #include "bounce.h"
 #include "config.h"
 #include "fbrules.h"
+#include "kv.h"
+#include "log.h"
 
 #define TOKEN_RUN_MIN	40	/* shortest run of base64url worth trying */
 
@@ -124,12 +126,14 @@ b64url(unsigned char c)
 
 /*
  * find_token - a valid token in text: cut by the BounceAddress and
- * UnsubscribeMailto templates, else every run of base64url characters
- * long enough (List-Unsubscribe URLs, Feedback-ID fields).  The AEAD makes
+ * UnsubscribeMailto templates, else (scan) every run of base64url
+ * characters long enough (List-Unsubscribe URLs, Feedback-ID fields).
+ * The envelope recipient is not scanned: an address with text after the
+ * token or on another domain is not one we issued.  The AEAD makes
  * trying any run safe: only tokens we issued verify.
  */
 static bool
-find_token(const struct fbrules_env *env, const char *text,
+find_token(const struct fbrules_env *env, const char *text, bool scan,
     struct bounce_id *id)
 {
 	const char *tpl[2] = { env->cfg->bounce_address,
@@ -142,7 +146,7 @@ find_token(const struct fbrules_env *env, const char *text,
 		if (bounce_template_token(tpl[i], text, tok, sizeof(tok)) == 0 &&
 		    try_token(env, tok, id))
 			return true;
-	while (*p != '\0') {
+	while (scan && *p != '\0') {
 		while (*p != '\0' && !b64url((unsigned char)*p))
 			p++;
 		for (n = 0; b64url((unsigned char)p[n]); n++)
@@ -183,13 +187,17 @@ identify(const struct fbrules_env *env, const struct fb_report *r,
 
 	snprintf(res->identity, sizeof(res->identity), "none");
 	/* the envelope recipient first: the personal bounce address */
-	if (env->rcpt != NULL && find_token(env, env->rcpt, &id)) {
+	if (env->rcpt != NULL && find_token(env, env->rcpt, false, &id)) {
 		snprintf(res->identity, sizeof(res->identity), "bounce_token");
 		found = true;
-	}
+	} else if (env->rcpt != NULL && env->rcpt[0] != '\0')
+		/* never the address itself: it may hold a token */
+		log_warnx("envelope recipient: not a BounceAddress or "
+		    "UnsubscribeMailto address with a valid token (another "
+		    "domain, text after the token, or a bad token): not used");
 	/* a DSN is trusted for nothing else (DESIGN: not its body) */
 	for (i = 0; !found && r->type == FB_ARF && i < r->ncand; i++) {
-		if (find_token(env, r->cand[i].text, &id)) {
+		if (find_token(env, r->cand[i].text, true, &id)) {
 			snprintf(res->identity, sizeof(res->identity), "%s",
 			    cand_word(r->cand[i].where));
 			found = true;
@@ -220,18 +228,26 @@ identify(const struct fbrules_env *env, const struct fb_report *r,
 	return false;
 }
 
-/* evidence - the report's own words, for the consent event */
+/* evidence - the report's own words, for the consent event: each one
+ * value that cannot add fields (kv.h), "-" when absent */
 static void
 evidence(const struct fb_report *r, const struct fbrules_result *res,
     const char *extra, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "feedback=%s identity=%s status=%s "
+	const char *src[5] = { r->status, r->reporting_mta, r->remote_mta,
+		r->diagnostic, r->arrival };
+	char val[5][600];
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		(void)kv_value(src[i][0] ? src[i] : "-", val[i],
+		    sizeof(val[i]));
+	/* a long diagnostic is cut at outlen (the last fields with it) */
+	if (snprintf(out, outlen, "feedback=%s identity=%s status=%s "
 	    "reporting_mta=%s remote_mta=%s diagnostic=%s arrival=%s%s%s",
-	    res->kind, res->identity, r->status[0] ? r->status : "-",
-	    r->reporting_mta[0] ? r->reporting_mta : "-",
-	    r->remote_mta[0] ? r->remote_mta : "-",
-	    r->diagnostic[0] ? r->diagnostic : "-",
-	    r->arrival[0] ? r->arrival : "-", extra[0] ? " " : "", extra);
+	    res->kind, res->identity, val[0], val[1], val[2], val[3], val[4],
+	    extra[0] ? " " : "", extra) >= (int)outlen)
+		log_debug("feedback evidence cut at %zu bytes", outlen - 1);
 }
 
 /* act - the consent change for an identified person; sets res->action */

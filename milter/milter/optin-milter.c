@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
@@ -34,6 +35,7 @@
 #include <libmilter/mfapi.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "dkimsign.h"
 #include "log.h"
 #include "metrics.h"
@@ -115,27 +117,51 @@ nodelay_listeners(void)
 	}
 }
 
-/* open_socket - create the milter socket as root; unix sockets get mode
- * 0660 and UserID's owner and group, so the MTA's group can connect */
+/* The unix socket we put in place (open_socket), removed at exit only
+ * while it is still ours (daemon_file_remove). */
+static struct daemon_file our_socket;
+
+/*
+ * open_socket - create the milter socket as root; unix sockets get mode
+ * 0660 and UserID's owner and group, so the MTA's group can connect.
+ *
+ * A unix socket is bound under a private name beside its path and then
+ * renamed onto it: the path always names a live socket (the old daemon's,
+ * then ours), and libmilter, which at exit unlinks whatever socket is at
+ * the name it bound (listener.c, mi_closener: any S_ISSOCK, once not
+ * root), finds nothing there.  At exit we remove the path ourselves, and
+ * only if it is still our socket: a milter started while this one stops
+ * keeps its socket.
+ */
 static int
 open_socket(const struct config *cfg, const char *sock)
 {
 	unsigned uid, gid;
 	const char *path = NULL;
-	char why[256];
+	char why[256], conn[sizeof(our_socket.path) + 64];
+	struct sockaddr_un sun;
 	mode_t old;
 	int rc;
 
-	if (smfi_setconn((char *)sock) == MI_FAILURE) {
-		log_err("Socket: cannot use '%s'", sock);
-		return -1;
-	}
 	if (strncmp(sock, "local:", 6) == 0)
 		path = sock + 6;
 	else if (strncmp(sock, "unix:", 5) == 0)
 		path = sock + 5;
 	else if (sock[0] == '/')
 		path = sock;
+	if (path != NULL)
+		snprintf(conn, sizeof(conn), "local:%s.new.%ld", path,
+		    (long)getpid());
+	/* a path too long for the private name (sun_path) is bound as it
+	 * is: libmilter then removes it at exit, successor's or not (XXX) */
+	if (path != NULL && strlen(conn + 6) >= sizeof(sun.sun_path))
+		path = NULL;
+	if (path == NULL)
+		snprintf(conn, sizeof(conn), "%s", sock);
+	if (smfi_setconn(conn) == MI_FAILURE) {
+		log_err("Socket: cannot use '%s'", sock);
+		return -1;
+	}
 	old = umask(0117);
 	rc = smfi_opensocket(true);
 	(void)umask(old);
@@ -147,10 +173,19 @@ open_socket(const struct config *cfg, const char *sock)
 		nodelay_listeners();
 		quickack_enable();
 	}
-	if (path != NULL && cfg->user_id != NULL &&
+	if (path == NULL)
+		return 0;
+	if (cfg->user_id != NULL &&
 	    privdrop_lookup(cfg->user_id, &uid, &gid, why, sizeof(why)) == 0 &&
-	    chown(path, uid, gid) < 0)
-		log_warn("Socket: chown %s", path);
+	    chown(conn + 6, uid, gid) < 0)
+		log_warn("Socket: chown %s", conn + 6);
+	if (rename(conn + 6, path) < 0) {
+		log_warn("Socket: rename %s to %s", conn + 6, path);
+		(void)unlink(conn + 6);
+		return -1;
+	}
+	if (daemon_file_note(&our_socket, path) < 0)
+		log_warn("Socket: %s", path);
 	return 0;
 }
 
@@ -275,9 +310,10 @@ main(int argc, char **argv)
 	log_init("optin-milter", false, true, LOG_LEVEL_INFO, NULL);
 	if ((loaded = config_load(o.cfg_file, stderr, &nerr)) == NULL)
 		return EX_CONFIG;
-	log_init("optin-milter", loaded->syslog && !o.check,
-	    o.foreground || o.check, loaded->log_level,
-	    loaded->syslog_facility);
+	/* standard error too until start-up is done: a daemon's parent
+	 * waits for it (daemon_start), so its errors are seen */
+	log_init("optin-milter", loaded->syslog && !o.check, true,
+	    loaded->log_level, loaded->syslog_facility);
 	/* a reload reads the same file after daemon() made / our cwd */
 	cfg_file = o.cfg_file;
 	if (cfg_file != NULL && realpath(cfg_file, cfg_path) != NULL)
@@ -299,20 +335,24 @@ main(int argc, char **argv)
 	}
 	if (open_socket(cfg, o.socket ? o.socket : cfg->socket) < 0)
 		goto out;
-	if (!o.foreground && daemon(0, 0) < 0) {
-		log_warn("daemon");
+	/* daemon mode: the parent waits until daemon_ready() below, or
+	 * exits with our status when start-up fails (daemon.h) */
+	if (!o.foreground && daemon_start(why, sizeof(why)) < 0) {
+		log_err("daemon: %s", why);
 		goto out;
 	}
 	if (cfg->pid_file != NULL) {
-		if (privdrop_pidfile(cfg->pid_file, why, sizeof(why)) < 0)
-			log_warnx("PidFile: %s", why);
-		else
-			snprintf(pid_file, sizeof(pid_file), "%s",
-			    cfg->pid_file);
+		if (privdrop_pidfile(cfg->pid_file, why, sizeof(why)) < 0) {
+			log_err("PidFile: %s", why);
+			rc = EX_CANTCREAT;
+			goto out;
+		}
+		snprintf(pid_file, sizeof(pid_file), "%s", cfg->pid_file);
 	}
 	if (start_spf(cfg, &spf) < 0)
 		goto out;
 	rt->spf = spf;
+	daemon_root_warning(cfg->user_id);
 	if (privdrop_to(cfg->user_id, why, sizeof(why)) < 0) {
 		log_err("UserID: %s", why);
 		goto out;
@@ -325,6 +365,9 @@ main(int argc, char **argv)
 	log_info("optin-milter %s starting, socket %s, mode %s", VERSION,
 	    o.socket ? o.socket : cfg->socket,
 	    cfg->mode == MODE_MONITOR ? "monitor" : "enforce");
+	/* from here on, the log goes where the configuration says */
+	log_init("optin-milter", cfg->syslog, o.foreground, cfg->log_level,
+	    cfg->syslog_facility);
 	/* from here on a reload may free cfg */
 	runtime_install(rt);		/* takes our reference */
 	rt = NULL;
@@ -340,6 +383,7 @@ main(int argc, char **argv)
 		rc = EX_OSERR;
 		goto out;
 	}
+	daemon_ready();
 	rc = smfi_main() == MI_SUCCESS ? 0 : EX_SOFTWARE;
 	log_info("optin-milter stopping (SIGTERM, SIGINT and SIGHUP stop it; "
 	    "SIGUSR1 reloads)");
@@ -351,7 +395,9 @@ out:
 	runtime_install(NULL);
 	runtime_release(&rt);
 	spf_checker_free(&spf);
+	/* only what is still ours: a successor may have taken both */
+	(void)daemon_file_remove(&our_socket);
 	if (pid_file[0] != '\0')
-		(void)unlink(pid_file);
+		(void)daemon_pidfile_remove(pid_file);
 	return rc;
 }

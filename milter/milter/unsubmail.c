@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "config.h"
 #include "eom.h"
+#include "kv.h"
 #include "log.h"
 #include "logaddr.h"
 #include "session.h"
@@ -183,7 +184,7 @@ record(struct conn *c, const struct token_info *info, const char *evidence,
 static const char *
 spf_evidence(const struct conn *c, char *out, size_t outlen)
 {
-	char explain[300];
+	char explain[300], comment[400];
 	enum spf_result r;
 
 	out[0] = '\0';
@@ -191,7 +192,10 @@ spf_evidence(const struct conn *c, char *out, size_t outlen)
 		return "-";
 	r = spf_check_inbound(c->rt->spf, c->client_addr, c->helo,
 	    c->msg.sender_raw, explain, sizeof(explain));
-	snprintf(out, outlen, "spf=%s (%s) ", spf_result_str(r), explain);
+	/* the explanation may come from the sender's DNS: a comment whose
+	 * parentheses are escaped (kv.h), so it cannot close early */
+	snprintf(out, outlen, "spf=%s %s ", spf_result_str(r),
+	    kv_comment(explain, comment, sizeof(comment)));
 	return spf_result_str(r);
 }
 
@@ -201,7 +205,7 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 	struct msg *m = &c->msg;
 	struct token_info info;
 	char evidence[900], why[300], from[300], spf[400], masked[300];
-	char shown[LOGADDR_MAX];
+	char shown[LOGADDR_MAX], mf[310], val[3][1300];
 	const char *spf_word, *sender;
 	size_t i, n = 0;
 	enum store_status ss;
@@ -212,10 +216,14 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 	/* the evidence is logged too: never a token in it */
 	sender = unsubmail_mask(c->rt->cfg, m->sender_raw ? m->sender_raw :
 	    "", masked, sizeof(masked));
+	/* HELO and MAIL FROM are the client's words: each one value, never
+	 * more fields (kv.h) */
+	snprintf(mf, sizeof(mf), "%s%s%s", sender == masked ? "<" : "",
+	    log_safe(sender, from, sizeof(from)), sender == masked ? ">" : "");
 	snprintf(evidence, sizeof(evidence), "%sclient=%s helo=%s "
-	    "mail_from=%s%s%s", spf, c->client, c->helo, sender == masked ?
-	    "<" : "", log_safe(sender, from, sizeof(from)), sender == masked ?
-	    ">" : "");
+	    "mail_from=%s", spf, kv_value(c->client, val[0], sizeof(val[0])),
+	    kv_value(c->helo, val[1], sizeof(val[1])),
+	    kv_value(mf, val[2], sizeof(val[2])));
 	for (i = 0; i < m->nrcpt; i++) {
 		if (!m->rcpt[i].unsub)
 			continue;

@@ -256,7 +256,7 @@ spf_check_inbound(struct spf_checker *chk, const char *client_ip,
     size_t explainlen)
 {
 	char req[SPF_MSG_MAX], rep[SPF_MSG_MAX + 1], from[SPF_ARG_MAX + 1];
-	char why[160];
+	char why[160], dom[SPF_ARG_MAX + 1];
 	struct spf_addr ip;
 	enum spf_result r;
 	size_t len, hlen, flen;
@@ -288,6 +288,23 @@ spf_check_inbound(struct spf_checker *chk, const char *client_ip,
 	}
 	memcpy(from, mail_from, flen);
 	from[flen] = '\0';
+	/*
+	 * RFC 7208 section 4.3: a malformed domain (or one of a single label)
+	 * is "none" at once, without a DNS query.  The identity checked is
+	 * the MAIL FROM domain, or the HELO name for the null sender (section
+	 * 2.4); a malformed HELO next to a good MAIL FROM is not sent to the
+	 * helper at all (libspf2 would put it in %{h} macros and queries).
+	 */
+	if (!spf_norm_domain(flen > 0 ? from : helo, dom, sizeof(dom))) {
+		snprintf(explain, explainlen, "%s is not a valid domain name, "
+		    "RFC 7208 section 4.3: no DNS query", flen > 0 ?
+		    "the MAIL FROM domain" : "the HELO name");
+		return SPFR_NONE;
+	}
+	if (flen > 0 && !spf_norm_domain(helo, dom, sizeof(dom))) {
+		helo = "";
+		hlen = 0;
+	}
 	len = strlen(ip.text) + 1;
 	memcpy(req, ip.text, len);
 	memcpy(req + len, helo, hlen + 1);

@@ -25,13 +25,17 @@
 #include "autoconf.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
+#include "log.h"
 #include "store_sqlite.h"
 
 /* The text of each statement of enum stmt (store_sqlite.h). */
@@ -176,17 +180,53 @@ sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
 {
 	const char *msg;
 
+	if (s->replaced) {
+		snprintf(why, whylen, "ConsentDB %s: %s: the file was "
+		    "replaced or removed while open; restart the program to "
+		    "open the new one", s->path, what);
+		return STORE_TEMPFAIL;
+	}
 	msg = s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 	snprintf(why, whylen, "ConsentDB %s: %s: %s", s->path, what, msg);
 	return sq_kind(rc) == STORE_OK ? STORE_ERROR : sq_kind(rc);
 }
 
-/* stmt_get - the prepared statement i, prepared on first use */
+/*
+ * sq_replaced - does path still name the file this handle opened?  A
+ * database replaced (mv new.db consent.db) or removed while we run would
+ * otherwise take our writes into a file nobody will read again: an
+ * opt-out answered 200 and lost.  Checked at the start of every
+ * transaction (and every statement outside one): one stat() each.  Once
+ * replaced, the handle stays unusable (STORE_TEMPFAIL, sq_fail says why);
+ * logged once.
+ */
+static bool
+sq_replaced(struct sq *s)
+{
+	struct stat sb;
+	bool gone;
+
+	if (s->replaced || s->ino == 0 || !sqlite3_get_autocommit(s->db))
+		return s->replaced;
+	gone = stat(s->path, &sb) < 0;
+	if (!gone && sb.st_dev == s->dev && sb.st_ino == s->ino)
+		return false;
+	s->replaced = true;
+	log_err("ConsentDB %s was replaced or removed while open (%s): "
+	    "refusing to write to the old file; restart the program", s->path,
+	    gone ? strerror(errno) : "another file is there now");
+	return true;
+}
+
+/* stmt_get - the prepared statement i, prepared on first use; none when
+ * the file was replaced (sq_replaced) */
 static int
 stmt_get(struct sq *s, enum stmt i, sqlite3_stmt **stp)
 {
 	int rc;
 
+	if (sq_replaced(s))
+		return SQLITE_CANTOPEN;
 	if (s->stmt[i] == NULL) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);

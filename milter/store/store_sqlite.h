@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -70,6 +71,9 @@ struct sq {
 	sqlite3 *db;			/* owned */
 	sqlite3_stmt *stmt[STMT_COUNT];	/* owned, prepared on first use */
 	char *path;			/* owned */
+	dev_t dev;			/* the file opened at path ... */
+	ino_t ino;			/* ... (sq_replaced) */
+	bool replaced;			/* path no longer names that file */
 	long long busy_ms;		/* DBBusyTimeout */
 	struct timespec busy_since;	/* sq_busy: when this wait began */
 };

@@ -411,6 +411,11 @@ sq_open(const char *path, const struct config *cfg, unsigned flags,
 	*st_r = sq_setup(s, cfg, flags, why, whylen);
 	if (*st_r != STORE_OK)
 		goto fail;
+	/* the file now open, for sq_replaced() */
+	if (stat(path, &sb) == 0) {
+		s->dev = sb.st_dev;
+		s->ino = sb.st_ino;
+	}
 	if (creating)
 		(void)umask(old_umask);
 	return &s->base;

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
 #include "privdrop.h"
 #include "store.h"
@@ -331,7 +332,7 @@ fail:
 /* serve - block signals, run the server of *cur until SIGTERM or SIGINT,
  * reloading on SIGUSR1 */
 static int
-serve(struct gen *cur, const char *cfg_file)
+serve(struct gen *cur, const char *cfg_file, bool foreground)
 {
 	struct gen old[OLD_MAX];
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
@@ -359,6 +360,11 @@ serve(struct gen *cur, const char *cfg_file)
 		return EX_UNAVAILABLE;
 	}
 	log_info("started listen=%s", cur->cfg->unsubscribe_listen);
+	/* from here on, the log goes where the configuration says; a
+	 * waiting parent (daemon_start) exits 0 now */
+	log_init(PROGNAME, cur->cfg->syslog, foreground, cur->cfg->log_level,
+	    cur->cfg->syslog_facility);
+	daemon_ready();
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		drain(old, &nold, false);
@@ -429,8 +435,10 @@ main(int argc, char **argv)
 	log_init(PROGNAME, false, true, LOG_LEVEL_INFO, NULL);
 	if ((cfg = g.cfg = config_load(cfg_file, stderr, &nerr)) == NULL)
 		return EX_CONFIG;
-	log_init(PROGNAME, cfg->syslog && !check, foreground || check,
-	    cfg->log_level, cfg->syslog_facility);
+	/* standard error too until start-up is done: a daemon's parent
+	 * waits for it (daemon_start), so its errors are seen */
+	log_init(PROGNAME, cfg->syslog && !check, true, cfg->log_level,
+	    cfg->syslog_facility);
 	/* a reload reads the same file after daemon() made / our cwd */
 	if (cfg_file != NULL && realpath(cfg_file, cfg_path) != NULL)
 		cfg_file = cfg_path;
@@ -462,14 +470,12 @@ main(int argc, char **argv)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	if (!foreground) {
-		if (daemon(0, 0) == -1) {
-			log_err("daemon: %s", strerror(errno));
-			rc = EX_OSERR;
-			goto out;
-		}
-		log_init(PROGNAME, cfg->syslog, false, cfg->log_level,
-		    cfg->syslog_facility);
+	/* the parent waits for daemon_ready() in serve(), or exits with
+	 * our status when start-up fails */
+	if (!foreground && daemon_start(why, sizeof(why)) == -1) {
+		log_err("daemon: %s", why);
+		rc = EX_OSERR;
+		goto out;
 	}
 	if (cfg->pid_file != NULL) {
 		if (privdrop_pidfile(cfg->pid_file, why, sizeof(why)) == -1) {
@@ -479,6 +485,7 @@ main(int argc, char **argv)
 		}
 		snprintf(pid_file, sizeof(pid_file), "%s", cfg->pid_file);
 	}
+	daemon_root_warning(cfg->user_id);
 	if (privdrop_to(cfg->user_id, why, sizeof(why)) == -1) {
 		log_err("UserID: %s", why);
 		rc = EX_OSERR;
@@ -494,16 +501,16 @@ main(int argc, char **argv)
 		    "it is back)", why);
 	}
 	(void)unsubd_metrics_serve(cfg);	/* logged; pages go on */
-	rc = serve(&g, cfg_file);
+	rc = serve(&g, cfg_file, foreground);
 	unsubd_metrics_shutdown();
 	g.listen_fd = -1;	/* owned by the server since serve() */
 out:
 	if (g.listen_fd != -1)
 		(void)close(g.listen_fd);
 	/* May fail after the privilege drop; a stale pid file is harmless
-	 * (the next start truncates it). */
+	 * (the next start truncates it).  A successor's is left alone. */
 	if (pid_file[0] != '\0')
-		(void)unlink(pid_file);
+		(void)daemon_pidfile_remove(pid_file);
 	gen_free(&g);
 	return rc;
 }

@@ -31,20 +31,24 @@
 
 #include "config.h"
 #include "consent.h"
+#include "kv.h"
 #include "log.h"
 #include "store.h"
 #include "token.h"
 #include "unsubd_metrics.h"
 #include "unsubd_pages.h"
 
-/* evidence - the evidence text of a consent event */
+/* evidence - the evidence text of a consent event; X-Forwarded-For is
+ * the client's word, one value that cannot add fields (kv.h) */
 static void
 evidence(char *out, size_t outlen, const char *what,
     const struct token_info *ti, const struct client *cl)
 {
+	char fwd[sizeof(cl->fwd) * 4 + 3];
+
 	snprintf(out, outlen, "%s token_key=%u token_day=%ld%s%s", what,
 	    ti->key_id, ti->issue_day, cl->fwd[0] ? " forwarded_for=" : "",
-	    cl->fwd);
+	    cl->fwd[0] ? kv_value(cl->fwd, fwd, sizeof(fwd)) : "");
 }
 
 /* A list id and, once found, its display name. */

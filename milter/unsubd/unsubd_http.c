@@ -359,6 +359,33 @@ http_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return (size_t)(wr - s);
 }
 
+/*
+ * A raw NUL byte in the request line ("POST /u/TOKEN\0junk HTTP/1.1"):
+ * libmicrohttpd hands the handler the URL cut at the NUL, so the request
+ * would be served as "/u/TOKEN".  MHD_OPTION_URI_LOG_CALLBACK sees the
+ * URI inside the request line as read: libmicrohttpd (0.9.x) has put a
+ * NUL in place of the space before the HTTP version and nothing else yet,
+ * so the URI's C string is followed by "HTTP/" unless a NUL of the
+ * client's cut it short.  XXX this relies on libmicrohttpd parsing the
+ * line in place (tests/unsubd checks it).  The callback's result is the
+ * request's first *req_cls: http_nul_line marks such a request for the
+ * handler, which answers 400.
+ */
+static char http_nul_line;
+
+/* http_uri_log - MHD_OPTION_URI_LOG_CALLBACK: &http_nul_line when the
+ * URI is not followed by the HTTP version, else NULL.  strncmp() stops at
+ * the first difference, within the request line or its line end. */
+static void *
+http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)cls;
+	(void)c;
+	if (strncmp(uri + strlen(uri) + 1, "HTTP/", 5) == 0)
+		return NULL;
+	return &http_nul_line;
+}
+
 /* route_parse - "/u/TOKEN" or "/p/TOKEN" into r; false: no such route */
 static bool
 route_parse(const char *url, struct req *r)
@@ -506,12 +533,15 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 	char *end, *nb;
 
 	(void)version;
-	if (r == NULL) {
+	if (r == NULL || r == (struct req *)(void *)&http_nul_line) {
 		/* first call: headers only */
-		if ((r = calloc(1, sizeof(*r))) == NULL)
+		bad = r != NULL ? "NUL byte in the request line" : NULL;
+		if ((r = calloc(1, sizeof(*r))) == NULL) {
+			*req_cls = NULL;
 			return MHD_NO;
+		}
 		*req_cls = r;
-		if ((bad = http_headers_bad(c)) != NULL ||
+		if (bad != NULL || (bad = http_headers_bad(c)) != NULL ||
 		    strstr(url, "%00") != NULL) {
 			unsubd_client(c, &cli);
 			log_warnx("bad request: %s client=%s", bad != NULL ?
@@ -574,8 +604,10 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	unsubd_conns_busy(u->conns, c, false);
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
 		log_debug("connection timed out");
-	if (r == NULL)
+	if (r == NULL || r == (struct req *)(void *)&http_nul_line) {
+		*req_cls = NULL;
 		return;
+	}
 	free(r->body);
 	free(r);
 	*req_cls = NULL;
@@ -626,6 +658,7 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, u,
 	    MHD_OPTION_NOTIFY_CONNECTION, unsubd_conns_notify, u->conns,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, u,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, u,
 	    MHD_OPTION_END);
 	if (u->mhd == NULL) {
 		snprintf(why, whylen, "cannot start the HTTP server "

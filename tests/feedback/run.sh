@@ -81,7 +81,7 @@ EOF
 "$CTL" -c "$conf" list add deals > /dev/null
 for a in hard data policy1 policy2 policy3 soft gmailgone gmailrate late \
     delayed complainer cfbl redacted mailfrom forged signed untrusted ooo \
-    big; do
+    big evid shape; do
 	"$CTL" -c "$conf" subscribe "$a@example.net" news > /dev/null
 	"$CTL" -c "$conf" subscribe "$a@example.net" deals > /dev/null
 done
@@ -184,7 +184,7 @@ eq "hard: exit 0" "$rc" 0
 eq "hard: suppressed" "$(supp hard)" hard_bounce
 eq "hard: feedback row" "$(last_fb)" "hard@example.net|news|spring|hard_bounce|5.1.1|bounce_token|1"
 eq "hard: consent event with evidence" "$(sql "SELECT event, source, evidence FROM consent_events WHERE address = 'hard@example.net' AND event = 'suppressed'")" \
-    "suppressed|optin-feedback|feedback=hard_bounce identity=bounce_token status=5.1.1 reporting_mta=dns; relay.example.com remote_mta=dns; mx.example.net diagnostic=smtp; 550 5.1.1 <hard@example.net>: Recipient address rejected: User unknown arrival=Sat, 5 Dec 2026 03:00:00 +0000 (UTC)"
+    'suppressed|optin-feedback|feedback=hard_bounce identity=bounce_token status=5.1.1 reporting_mta="dns; relay.example.com" remote_mta="dns; mx.example.net" diagnostic="smtp; 550 5.1.1 <hard@example.net>: Recipient address rejected: User unknown" arrival="Sat, 5 Dec 2026 03:00:00 +0000 (UTC)"'
 
 # --- the DSN body is never trusted: Final-Recipient names someone else ------
 dsn "$tmp/other.eml" soft@example.net 5.1.1 "550 5.1.1 user unknown"
@@ -490,6 +490,29 @@ feed "$bh" "$tmp/hard.eml"
 eq "late bounce for an erased person: recorded without the address" \
     "$rc|$(last_fb)|$(sql "SELECT count(*) FROM suppressions WHERE address = 'hard@example.net'")|$(sql "SELECT count(*) FROM consent_events WHERE address = 'hard@example.net'")|$(sql "SELECT count(*) FROM feedback WHERE diagnostic LIKE '%hard@example.net%'")" \
     "0|-|news|spring|hard_bounce|5.1.1|erased|0|0|0|0"
+
+# --- the report's words cannot add evidence fields (milter/util/kv.h) ------
+dsn "$tmp/evid.eml" evid@example.net 5.1.1 '550 5.1.1 gone" identity=manual status=2.0.0 \x'
+feed "$(bounce evid)" "$tmp/evid.eml"
+eq "forged fields in the diagnostic: one quoted value" "$rc|$(sql "SELECT evidence FROM consent_events WHERE address = 'evid@example.net' AND event = 'suppressed'")" \
+    '0|feedback=hard_bounce identity=bounce_token status=5.1.1 reporting_mta="dns; relay.example.com" remote_mta="dns; mx.example.net" diagnostic="smtp; 550 5.1.1 gone\" identity=manual status=2.0.0 \\x" arrival="Sat, 5 Dec 2026 03:00:00 +0000 (UTC)"'
+
+# --- a bounce token only in the exact BounceAddress shape -------------------
+# text after the token, another domain, text after the address: not ours;
+# recorded with identity none (exit 0, DESIGN), nobody suppressed, logged
+dsn "$tmp/shape.eml" shape@example.net 5.1.1 "550 5.1.1 user unknown"
+b=$(bounce shape)
+for r in "text after the token:${b%@*}.x@news.example.com" \
+    "another domain:${b%@*}@evil.example" \
+    "a domain below ours:${b%@*}@news.example.com.evil.example" \
+    "text after the address:<$b> junk"; do
+	feed "${r#*:}" "$tmp/shape.eml"
+	eq "bounce token, ${r%%:*}: recorded, not suppressed, logged" \
+	    "$rc|$(supp shape)|$(last_fb)|$(grep -c 'envelope recipient: not a BounceAddress' "$tmp/err")" \
+	    "0||-|-|-|hard_bounce|5.1.1|none|0|1"
+done
+feed "<$b>" "$tmp/shape.eml"
+eq "the same token in the exact shape: suppressed" "$rc|$(supp shape)" "0|hard_bounce"
 
 echo "feedback: $pass passed, $fail failed"
 [ "$fail" = 0 ]

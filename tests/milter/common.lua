@@ -11,8 +11,9 @@ function T.check(cond, msg)
 	if not cond then T.fail(msg) end
 end
 
--- start the filter and connect; returns the connection
-function T.start()
+-- start the filter and connect (HELO helo, default client.example.net);
+-- returns the connection
+function T.start(helo)
 	T.pid = mt.startfilter(os.getenv("OPTIN_MILTER"), "-f", "-c",
 	    os.getenv("OPTIN_CONF"), "-p", "unix:" .. os.getenv("OPTIN_SOCK"))
 	local conn = mt.connect("unix:" .. os.getenv("OPTIN_SOCK"), 50, 0.1)
@@ -20,7 +21,7 @@ function T.start()
 	T.check(mt.conninfo(conn, "client.example.net", "192.0.2.7") == nil,
 	    "conninfo")
 	T.check(mt.getreply(conn) == SMFIR_CONTINUE, "connect not continued")
-	mt.helo(conn, "client.example.net")
+	mt.helo(conn, helo or "client.example.net")
 	return conn
 end
 
@@ -67,6 +68,19 @@ function T.unsub_message(conn, from)
 	    { "Subject", "unsubscribe" } }) == SMFIR_CONTINUE, "eoh")
 	T.body(conn, "\r\n")
 	return T.eom(conn)
+end
+
+-- a whole mailto unsubscribe by ann@example.com with the token that the
+-- script's .setup issued (t-mailto.setup): MAIL FROM from (queue ID qid),
+-- RCPT to the unsubscribe address, the message; checks each step
+function T.mailto_optout(conn, from, qid)
+	local token = T.sh("cat " .. os.getenv("OPTIN_DIR") .. "/token")
+	T.check(#token > 20, "no token from optinctl")
+	T.mail(conn, from, qid)
+	T.check(T.rcpt(conn, "<unsubscribe+" .. token .. "@example.com>") ==
+	    SMFIR_CONTINUE, "valid token refused")
+	T.check(T.unsub_message(conn, "ann@example.com") == SMFIR_DISCARD,
+	    "request not discarded")
 end
 
 -- the campaign message used by most scripts

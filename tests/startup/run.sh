@@ -3,7 +3,8 @@
 # errors naming file:line:key, key files that are missing, readable by
 # others, below a group-writable directory or (accepted as root) of
 # another user, the pid file, the privilege drop, reloads on SIGUSR1 and
-# a clean stop on SIGTERM.
+# a clean stop on SIGTERM; then t-loud.sh (successors, daemon mode, a
+# replaced database).
 # Prints "startup: N passed, N failed" last.
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -144,6 +145,15 @@ done
 pid=""
 [ ! -e "$d/run/milter.pid" ] && ok "pid file removed at exit" || bad "pid file removed at exit"
 grep -q "optin-milter stopping" "$d/log" && ok "stop logged" || bad "stop logged"
+
+# daemons that fail loudly (t-loud.sh): its counts are added to ours
+loud=$(bash "$(dirname "$0")/t-loud.sh" | tail -n 1)
+case $loud in
+startup-loud:*passed*failed)
+	set -- $loud
+	pass=$((pass + $2)); fail=$((fail + $4)) ;;
+*)	bad "t-loud.sh printed no result line" "$loud" ;;
+esac
 
 echo "startup: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -12,7 +12,7 @@
 # subscribing again gives pending on a double opt-in list and nothing while
 # suppressed, that a slow client is cut off, 503 on a locked database, and
 # a clean stop on SIGTERM.  Hostile clients: a repeated, folded or
-# smuggling Content-Length and %00 in the path are refused; a slowloris
+# smuggling Content-Length, %00 and a raw NUL in the path are refused; a slowloris
 # storm (tests/unsubd/slowstorm.py) no longer locks others out; GETs are
 # answered while one-click POSTs wait on a write-locked database.  Group
 # commit: concurrent one-click POSTs all get 200 and are all in the
@@ -296,6 +296,17 @@ st=$(req POST "/u/$T" -A unsubd-test/urlencoded -d 'List-Unsubscribe=One-Click')
 expect "one-click repeat" "$st" 200
 expect "one-click repeat: one event" "$(q "SELECT count(*) FROM consent_events WHERE address='form1@example.com' AND event='opted_out'")" 1
 expect "one-click repeat: state" "$(q "SELECT status FROM subscriptions WHERE address='form1@example.com' AND list_id='news'")" opted_out
+
+# X-Forwarded-For from a local proxy is evidence, one value that cannot add
+# fields (milter/util/kv.h): spaces, '=' and quotes stay inside the quotes
+ctl subscribe xff@example.com news
+T=$(tok xff@example.com news)
+st=$(req POST "/u/$T" -A unsubd-test/urlencoded \
+    -H 'X-Forwarded-For: 203.0.113.9 token_key=9 body="forged"' \
+    -d 'List-Unsubscribe=One-Click')
+expect "one-click behind a proxy" "$st" 200
+expect "X-Forwarded-For evidence: exact" "$(q "SELECT evidence FROM consent_events WHERE address='xff@example.com' AND event='opted_out'" | sed 's/token_day=[0-9]*/token_day=D/')" \
+    'scope=list body=urlencoded token_key=1 token_day=D forwarded_for="203.0.113.9 token_key=9 body=\"forged\""'
 
 T=$(tok form2@example.com news)
 st=$(req POST "/u/$T" -A unsubd-test/multipart -F 'List-Unsubscribe=One-Click')
@@ -621,6 +632,12 @@ st=$(req GET "/u/$T%00junk")
 expect "GET with %00 in the path" "$st" 400
 st=$(req GET "/p/$T%00")
 expect "GET /p with %00 at the end of the path" "$st" 400
+# a raw NUL byte (not %00): libmicrohttpd cuts the URL there
+st=$(raw "POST /u/$T\x00junk HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n$body")
+expect "POST with a raw NUL in the request line" "$st" 400
+st=$(raw "GET /p/$T\x00 HTTP/1.1\r\nHost: a\r\n\r\n")
+expect "GET /p with a raw NUL at the end of the path" "$st" 400
+expect_grep "raw NUL refusal logged" "$log" "bad request: NUL byte in the request line client=127.0.0.1"
 expect "refused framing and paths changed nothing" "$(q "SELECT status FROM subscriptions WHERE address='smug1@example.com'")" opted_in
 expect "refused framing and paths wrote no event" "$(q "SELECT count(*) FROM consent_events WHERE address='smug1@example.com' AND event='opted_out'")" 0
 expect_grep "refusal logged" "$log" "bad request: repeated Content-Length client=127.0.0.1"
