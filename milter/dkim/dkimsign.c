@@ -19,8 +19,9 @@
  * XXX libopendkim 2.11.0~beta2 (Debian 12) does not free the OpenSSL key of
  * an Ed25519 signing handle in dkim_free(): about 0.5 KB stays allocated per
  * ed25519-sha256 signature (upstream OpenDKIM issue #30, fixed by PR #321
- * after that release).  rsa-sha256 does not leak.  Valgrind and LSan
- * suppressions: tests/data/dkim/.
+ * after that release) when libopendkim parses the key itself, that is with
+ * the key cache off (dkimsign.h, dkimpkey.c).  rsa-sha256 does not leak.
+ * Valgrind and LSan suppressions: tests/data/dkim/.
  *
  * Threads: read-only after dkimsign_open().  dkimsign_message() makes its
  * own DKIM handles from the shared DKIM_LIB, as the opendkim milter does;
@@ -166,7 +167,8 @@ dkimsign_reload(const struct config *cfg, const struct dkimsign *prev,
 	}
 	ds->prev = prev;
 	if (dkimkey_load(ds, cfg, why, whylen) != 0 ||
-	    lib_open(ds, why, whylen) != 0)
+	    lib_open(ds, why, whylen) != 0 ||
+	    dkimpkey_probe(ds, why, whylen) != 0)
 		goto fail;
 	ds->prev = NULL;
 	return ds;
@@ -351,17 +353,7 @@ dkimsign_message(const struct dkimsign *ds, const char *from_addr,
     const unsigned char *body, size_t bodylen,
     struct dkimsign_result *res_r, char *why, size_t whylen)
 {
-	DKIM *dk[2] = { NULL, NULL };
-	DKIM_STAT st = DKIM_STAT_OK;
-	const struct dkey *k;
-	struct dkimsign_sig *sig;
-	unsigned char *sh;
-	size_t pick[2], n, i, j, cap = 0, shlen;
-	char *hbuf = NULL;
-	const char *step = "";
-	_Bool testkey;
-	long hlen;
-	int rc = -1;
+	size_t pick[2], n, i;
 
 	memset(res_r, 0, sizeof *res_r);
 	for (i = 0; i < nhdrs; i++)
@@ -373,6 +365,29 @@ dkimsign_message(const struct dkimsign *ds, const char *from_addr,
 	}
 	if ((n = keys_pick(ds, from_addr, pick)) == 0)
 		return 0;
+	return dkimsign_keys(ds, pick, n, hdrs, nhdrs, body, bodylen, res_r,
+	    why, whylen);
+}
+
+int
+dkimsign_keys(const struct dkimsign *ds, const size_t *pick, size_t n,
+    const struct dkimsign_hdr *hdrs, size_t nhdrs,
+    const unsigned char *body, size_t bodylen,
+    struct dkimsign_result *res_r, char *why, size_t whylen)
+{
+	DKIM *dk[2] = { NULL, NULL };
+	DKIM_STAT st = DKIM_STAT_OK;
+	const struct dkey *k;
+	struct dkimsign_sig *sig;
+	unsigned char *sh;
+	size_t i, j, cap = 0, shlen;
+	char *hbuf = NULL;
+	const char *step = "";
+	_Bool testkey;
+	long hlen;
+	int rc = -1;
+
+	memset(res_r, 0, sizeof *res_r);
 	for (j = 0; j < n; j++) {
 		k = &ds->keys[pick[j]];
 		dk[j] = dkim_sign(ds->lib, (const unsigned char *)"optin-milter",
@@ -407,8 +422,12 @@ dkimsign_message(const struct dkimsign *ds, const char *from_addr,
 		    (unsigned char *)(uintptr_t)body, bodylen)) !=
 		    DKIM_STAT_OK)
 			goto liberr;
+		/* libopendkim parses the key here: the key cache's moment */
 		step = "dkim_eom";
-		if ((st = dkim_eom(dk[j], &testkey)) != DKIM_STAT_OK)
+		dkimpkey_enter(ds, &ds->keys[pick[j]]);
+		st = dkim_eom(dk[j], &testkey);
+		dkimpkey_leave();
+		if (st != DKIM_STAT_OK)
 			goto liberr;
 		step = "dkim_getsighdr_d";
 		if ((st = dkim_getsighdr_d(dk[j], strlen(SIG_PREFIX), &sh,
