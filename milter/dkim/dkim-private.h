@@ -139,7 +139,7 @@ void dkimpkey_leave(void);
  * reached and finds out whether libopendkim releases the key it gets),
  * and through the cache itself (KC_ON); the three signatures must be the
  * same bytes.  Sets ds->kc (KC_ON only when every step held) and
- * ds->libfrees, and logs the outcome (info when active, a warning with
+ * ds->libfrees, and logs the outcome (debug when active, a warning with
  * the reason when not).  The environment variable OPTIN_DKIM_KEYCACHE=off
  * skips the probe and leaves the cache off.  Returns 0, or -1 with why[]
  * filled when even libopendkim's own path cannot sign with a key.

@@ -329,7 +329,8 @@ dkimpkey_probe(struct dkimsign *ds, char *why, size_t whylen)
 		return 0;
 	}
 	ds->kc = KC_ON;
-	log_info("DKIM key cache: on: %zu key%s parsed once (probe: same "
+	/* debug: "optin-milter -n" stays silent on a good configuration */
+	log_debug("DKIM key cache: on: %zu key%s parsed once (probe: same "
 	    "signatures as libopendkim's own parsing; libopendkim releases "
 	    "its RSA key: %s, its Ed25519 key: %s)", ds->nkeys,
 	    ds->nkeys == 1 ? "" : "s", !(done & SIGALG_RSA) ? "-" :

@@ -28,9 +28,9 @@
  * default, shared by the threads under OpenSSL's lock).  dkimsign_open()
  * and dkimsign_reload() probe it: signatures through the cache must be the
  * same bytes as libopendkim's own parsing; the log says "DKIM key cache:
- * on" or, with the reason, "off" (libopendkim built or linked so that it
- * does not reach our functions, a static OpenSSL), and then every
- * signature is made as before.  OPTIN_DKIM_KEYCACHE=off in the environment
+ * on" (debug) or, as a warning with the reason, "off" (libopendkim built
+ * or linked so that it does not reach our functions, a static OpenSSL),
+ * and then every signature is made as before.  OPTIN_DKIM_KEYCACHE=off in the environment
  * turns it off.  The probe also finds out whether libopendkim releases the
  * key it is handed (2.11.0~beta2 never releases an Ed25519 key: such a key
  * gets no extra reference, and its leak of 0.5 KB per signature is gone).
