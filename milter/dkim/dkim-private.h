@@ -14,8 +14,10 @@
 #include <sys/types.h>
 
 #include <dkim.h>
+#include <openssl/evp.h>
 
 #include "config.h"		/* SIGALG_* */
+#include "dkimsign.h"
 
 struct dkey {
 	char *name;		/* owned: KeyTable name, or the config key */
@@ -26,6 +28,17 @@ struct dkey {
 	unsigned char *pem;	/* owned, secret: PKCS#8 PEM, NUL-terminated */
 	size_t pemlen;
 	char *txt;		/* owned: DNS TXT record text */
+	EVP_PKEY *pkey;		/* one reference owned: the key parsed at
+				 * load, handed to libopendkim (dkimpkey.c) */
+	unsigned char *der;	/* owned, secret: the same key as PKCS#8 DER */
+	size_t derlen;
+};
+
+/* The key cache of a signer (dkimpkey.c). */
+enum keycache {
+	KC_OFF,			/* libopendkim parses the PEM per signature */
+	KC_ON,			/* the parsed key of struct dkey is handed out */
+	KC_PROBE		/* start-up probe: a marked copy is handed out */
 };
 
 enum spat_kind { SPAT_ADDR, SPAT_ANYLOCAL, SPAT_DOMAIN, SPAT_ANY, SPAT_GLOB };
@@ -46,6 +59,9 @@ struct dkimsign {
 	size_t npats;
 	bool tables;		/* keys chosen through SigningTable */
 	bool refile;		/* SigningTable patterns are globs */
+	enum keycache kc;	/* set by dkimpkey_probe(), then read-only */
+	unsigned int libfrees;	/* SIGALG_* bits: libopendkim releases the
+				 * key it was handed (probed) */
 	/* borrowed, while dkimsign_reload() loads keys only: the signer in
 	 * use, whose keys stand in for files we may no longer read */
 	const struct dkimsign *prev;
@@ -94,5 +110,44 @@ int dkimkey_load(struct dkimsign *ds, const struct config *cfg, char *why,
 
 /* Wipe and free one key's fields. */
 void dkimkey_clear(struct dkey *k);
+
+/*
+ * Sign with the keys ds->keys[pick[0..n-1]] (n is 1 or 2): the body of
+ * dkimsign_message() once the keys are chosen; same result and errors.
+ */
+int dkimsign_keys(const struct dkimsign *ds, const size_t *pick, size_t n,
+	    const struct dkimsign_hdr *hdrs, size_t nhdrs,
+	    const unsigned char *body, size_t bodylen,
+	    struct dkimsign_result *res_r, char *why, size_t whylen);
+
+/*
+ * The key cache (dkimpkey.c; why and how: dkimsign.h "Key cache").
+ *
+ * dkimpkey_enter(ds, k) tells the calling thread's interposed
+ * PEM_read_bio_PrivateKey() and d2i_PrivateKey_bio() that libopendkim is
+ * about to parse key k of ds (call it just before dkim_eom());
+ * dkimpkey_leave() ends that.  Nothing is handed out unless ds->kc is
+ * KC_ON or KC_PROBE and the bytes given are exactly k's.
+ */
+void dkimpkey_enter(const struct dkimsign *ds, const struct dkey *k);
+void dkimpkey_leave(void);
+
+/*
+ * The start-up probe: with each algorithm's first key, sign a fixed
+ * message through libopendkim's own parser (KC_OFF), through the cache
+ * with a marked copy of the key (KC_PROBE: proves the interposer is
+ * reached and finds out whether libopendkim releases the key it gets),
+ * and through the cache itself (KC_ON); the three signatures must be the
+ * same bytes.  Sets ds->kc (KC_ON only when every step held) and
+ * ds->libfrees, and logs the outcome (debug when active, a warning with
+ * the reason when not).  The environment variable OPTIN_DKIM_KEYCACHE=off
+ * skips the probe and leaves the cache off.  Returns 0, or -1 with why[]
+ * filled when even libopendkim's own path cannot sign with a key.
+ */
+int dkimpkey_probe(struct dkimsign *ds, char *why, size_t whylen);
+
+/* How many keys the calling thread was handed from a cache so far (for
+ * the probe and the tests). */
+unsigned long dkimpkey_hits(void);
 
 #endif

@@ -5,7 +5,8 @@
  * Every key file is read through secfile_read() (its ownership rule follows
  * OpenDKIM's dkimf_securefile, see secfile.c), checked (RSA of at least 2048
  * bits, or Ed25519; the type comes from the PEM) and kept re-encoded as
- * unencrypted PKCS#8 PEM (dkimsign.c says why).  optin-milter reads the keys
+ * unencrypted PKCS#8 PEM (dkimsign.c says why), beside the parsed key and
+ * its DER form for the key cache (dkimpkey.c).  optin-milter reads the keys
  * as root before the privilege drop, so it can use OpenDKIM's own keys
  * (Debian: /etc/dkimkeys, owner opendkim, mode 0600) where they are.  On a
  * reload (SIGUSR1, after the drop) such a key can no longer be opened: the
@@ -134,13 +135,18 @@ key_keep(const struct dkimsign *ds, struct dkey *k, const char *what,
 	if (old == NULL)
 		return -1;
 	if ((k->pem = malloc(old->pemlen + 1)) == NULL ||
-	    (k->txt = strdup(old->txt)) == NULL) {
+	    (k->der = malloc(old->derlen)) == NULL ||
+	    (k->txt = strdup(old->txt)) == NULL ||
+	    EVP_PKEY_up_ref(old->pkey) != 1) {
 		why_set(why, whylen, "%s %s: out of memory", what,
 		    k->path);
 		return -1;
 	}
 	memcpy(k->pem, old->pem, old->pemlen + 1);
 	k->pemlen = old->pemlen;
+	memcpy(k->der, old->der, old->derlen);
+	k->derlen = old->derlen;
+	k->pkey = old->pkey;	/* shared, read-only: one more reference */
 	k->bit = old->bit;
 	log_warnx("%s %s (as uid %u): keeping the key read at start-up; "
 	    "restart to load a changed key file", what, why,
@@ -148,8 +154,30 @@ key_keep(const struct dkimsign *ds, struct dkey *k, const char *what,
 	return 0;
 }
 
+/* key_der - k->der: pkey as unencrypted PKCS#8 DER, the bytes an
+ * interposed d2i_PrivateKey_bio() recognises.  Returns 0 or -1. */
+static int
+key_der(struct dkey *k, EVP_PKEY *pkey)
+{
+	PKCS8_PRIV_KEY_INFO *p8;
+	unsigned char *p;
+	int n;
+
+	if ((p8 = EVP_PKEY2PKCS8(pkey)) == NULL)
+		return -1;
+	n = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL);
+	if (n > 0 && (k->der = malloc((size_t)n)) != NULL) {
+		p = k->der;
+		if (i2d_PKCS8_PRIV_KEY_INFO(p8, &p) == n)
+			k->derlen = (size_t)n;
+	}
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return k->derlen > 0 ? 0 : -1;
+}
+
 /*
- * key_load - read k->path, check it and fill k->bit, k->pem and k->txt.
+ * key_load - read k->path, check it and fill k->bit, k->pem, k->der,
+ * k->pkey and k->txt.
  * what names the setting for messages ("KeyFile", "KeyTable key 'x'").
  * Returns 0, or -1 with why[] filled.
  */
@@ -210,6 +238,13 @@ key_load(const struct dkimsign *ds, struct dkey *k, const char *what,
 	memcpy(k->pem, pem, (size_t)n);
 	k->pem[n] = '\0';
 	k->pemlen = (size_t)n;
+	if (key_der(k, pkey) != 0) {
+		why_set(why, whylen, "%s %s: cannot encode the key", what,
+		    k->path);
+		goto out;
+	}
+	k->pkey = pkey;		/* kept: the key cache (dkimpkey.c) */
+	pkey = NULL;
 	rc = 0;
 out:
 	if (rc != 0)
@@ -228,6 +263,11 @@ dkimkey_clear(struct dkey *k)
 		OPENSSL_cleanse(k->pem, k->pemlen);
 		free(k->pem);
 	}
+	if (k->der != NULL) {
+		OPENSSL_cleanse(k->der, k->derlen);
+		free(k->der);
+	}
+	EVP_PKEY_free(k->pkey);
 	free(k->name);
 	free(k->path);
 	free(k->domain);
