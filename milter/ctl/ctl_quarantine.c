@@ -874,6 +874,10 @@ q_purge(struct ctl *c, int argc, char **argv)
 			rs = audit(c, &x.row[i], "quarantine_purged", extra,
 			    why, sizeof(why));
 	}
+	/* the split hand-over records go after their own fixed time */
+	if (rs == STORE_OK)
+		rs = store_handover_purge(c->st, time(NULL) -
+		    STORE_HANDOVER_KEEP, NULL, why, sizeof(why));
 	if (rs == STORE_OK)
 		rs = store_commit(c->st, why, sizeof(why));
 	if (rs != STORE_OK) {
