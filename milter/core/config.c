@@ -82,6 +82,7 @@ static const struct cfg_key keys[] = {
 	{ "StripInternalHeaders", CFG_BOOL, "yes", 0, 0, CFG_OFF(strip_internal_headers), NULL },
 	{ "MultiRecipientCampaign", CFG_ENUM, "split", 0, 0, CFG_OFF(multi_recipient), multi_words },
 	{ "SendmailCommand", CFG_STR, "/usr/sbin/sendmail -i", 0, 0, CFG_OFF(sendmail_command), NULL },
+	{ "SplitHandoverWait", CFG_DURATION, "2m", 1, DAYS(1), CFG_OFF(split_handover_wait), NULL },
 	{ "ListIdDomain", CFG_STR, NULL, 0, 0, CFG_OFF(list_id_domain), NULL },
 	{ "Domain", CFG_STR, NULL, 0, 0, CFG_OFF(domain), NULL },
 	{ "Selector", CFG_STR, NULL, 0, 0, CFG_OFF(selector), NULL },

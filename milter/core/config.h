@@ -53,6 +53,7 @@ struct config {
 	bool strip_internal_headers;	/* StripInternalHeaders */
 	enum cfg_multi multi_recipient;	/* MultiRecipientCampaign */
 	char *sendmail_command;		/* SendmailCommand */
+	long split_handover_wait;	/* SplitHandoverWait, seconds */
 	char *list_id_domain;		/* ListIdDomain */
 	char *domain;			/* Domain (signing domain) */
 	char *selector;			/* Selector */

@@ -44,6 +44,7 @@ static const char *const labels[MARK_NPURPOSES] = {
 	[MARK_LOG] = "optin-milter mark v2 log",
 	[MARK_LEGACY] = "optin split mark",
 	[MARK_CSRF] = "optin csrf v1",	/* documented in optin-unsubd(8) */
+	[MARK_HANDOVER] = "optin-milter mark v2 handover",
 };
 
 /* longest MAC input of a message marker: labels, queue id, row, list,
@@ -122,7 +123,7 @@ static bool
 marker_purpose(enum mark_purpose p)
 {
 	return p == MARK_RELEASE || p == MARK_SPLIT || p == MARK_LOG ||
-	    p == MARK_CSRF;
+	    p == MARK_CSRF || p == MARK_HANDOVER;
 }
 
 int

@@ -20,6 +20,9 @@
  *			then ("hmac:HEX"); never to make or accept a marker.
  *	MARK_CSRF	optin-unsubd's form marks (same-origin forms that
  *			change consent); key: TokenKeyFile
+ *	MARK_HANDOVER	the key of a message that is stable across the MTA's
+ *			retries (handover.h: who already got a split copy,
+ *			who is already in quarantine); TokenKeyFile
  *
  * Both key files have the TokenKeyFile format and are loaded with
  * token_ring_load(): the last key makes a mark, every key verifies one.
@@ -47,6 +50,7 @@ enum mark_purpose {
 	MARK_LOG,
 	MARK_LEGACY,
 	MARK_CSRF,
+	MARK_HANDOVER,
 	MARK_NPURPOSES
 };
 

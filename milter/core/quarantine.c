@@ -140,6 +140,8 @@ quarantine_name_ok(const char *name)
  */
 static const char *const own_reasons[] = {
 	"resubmit_failed",		/* eom.c: a split copy not re-sent */
+	"handover_unknown",		/* handover.h: a split copy an earlier
+					   attempt claimed, never marked */
 	"line_too_long",		/* a line the relay would break after
 					   signing (msgsafe.c) */
 	"no_signing_key",		/* OnNoSigningKey quarantine */

@@ -825,6 +825,10 @@ purge_rows(struct ctl *c, const struct qset *s, long age, bool *gone,
 			    why, sizeof(why));
 		gone[i] = rs == STORE_OK;
 	}
+	/* the split hand-over records go after their own fixed time */
+	if (rs == STORE_OK)
+		rs = store_handover_purge(c->st, time(NULL) -
+		    STORE_HANDOVER_KEEP, NULL, why, sizeof(why));
 	if ((rc = ctl_tx_end(c, rs, why, sizeof(why))) != EX_OK)
 		return rc;
 	for (i = 0; i < s->n; i++)

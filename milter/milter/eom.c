@@ -11,7 +11,10 @@
  *     no key signs, is held whole in quarantine (line_too_long,
  *     no_signing_key), deferred or refused per the configuration;
  *  4. write the quarantine copy durably with one row per blocked recipient;
- *  5. re-submit split copies; a failed one goes to quarantine;
+ *  5. re-submit split copies, each claimed in the store first and marked
+ *     done after (handover.h: a retry of the message never sends one
+ *     twice, nor writes a quarantine row twice); a failed one goes to
+ *     quarantine;
  *  6. only then list the recipients to remove.
  * The MTA does not report whether a removal matched anyone, so removals are
  * used only when their strings are known to match (removal_sure); else no
@@ -26,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "campaign.h"
@@ -34,6 +39,7 @@
 #include "dkimsign.h"
 #include "eom.h"
 #include "feedbackhdr.h"
+#include "handover.h"
 #include "log.h"
 #include "logaddr.h"
 #include "mark.h"
@@ -55,6 +61,8 @@ struct tally {
 	size_t allowed, blocked;
 	size_t by_reason[CONSENT_NREASONS];
 	size_t resubmitted, resubmit_failed;
+	size_t busy;			/* split copies another attempt is
+					   handing over (handover.h) */
 	size_t held;			/* allowed, but held (rcpt.held) */
 	const char *dkim;		/* "rsa-sha256", "both", "none" */
 	const char *d, *s;
@@ -214,11 +222,13 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 	struct msg *m = &c->msg;
 	const struct config *cfg = c->rt->cfg;
 	char name[QUARANTINE_NAME_MAX], why[WHY], shown[ADDR_MAX + 40];
+	char hkey[MARK_HEX_MAX], path[PATH_MAX];
+	const char *key = handover_key(c, hkey) == 0 ? hkey : NULL;
 	struct quarantine_row row;
 	struct iovec iov[3];
 	long long id;
 	size_t i, nrows = 0;
-	int n;
+	int n, ho;
 	bool tf;
 
 	if ((n = msg_render(m, NULL, NULL, NULL, iov)) < 0) {
@@ -241,6 +251,16 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 
 		if (!pick(r))
 			continue;
+		if ((ho = handover_quarantine(c, key, r->addr ? r->addr :
+		    r->raw, why, sizeof(why))) == 0)
+			continue;
+		if (ho < 0) {
+			store_rollback(c->st);
+			log_err("%s: quarantine record: %s (spool file %s "
+			    "kept)", m->qid, why, name);
+			return -1;
+		}
+		nrows++;
 		memset(&row, 0, sizeof(row));
 		row.queue_id = m->qid;
 		row.message_id = msg_header(m, "Message-ID");
@@ -269,6 +289,10 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 		return -1;
 	}
 	metrics_add(METRIC_QUARANTINE_ROWS, nrows);
+	/* every row was written by an earlier attempt: no second copy */
+	if (nrows == 0 && (size_t)snprintf(path, sizeof(path), "%s/%s",
+	    cfg->quarantine_dir, name) < sizeof(path))
+		(void)unlink(path);
 	return 0;
 }
 
@@ -290,6 +314,15 @@ static bool
 pick_failed(const struct rcpt *r)
 {
 	return r->reason == CONSENT_NREASONS;	/* marked by split_copies */
+}
+
+/* mark_failed - hold recipient r's split copy with reason (pick_failed) */
+static void
+mark_failed(struct rcpt *r, const char *reason, struct tally *t)
+{
+	r->reason = CONSENT_NREASONS;
+	r->held = reason;
+	t->resubmit_failed++;
 }
 
 /* add_edit_header - queue a header to add */
@@ -492,13 +525,17 @@ same_person_before(const struct msg *m, size_t i)
 }
 
 /* split_copies - re-submit one copy per allowed person other than
- * recipient keep (m->nrcpt: every one); failed ones are marked for
- * quarantine.  When e->del_rcpt is set, each is listed for removal. */
+ * recipient keep (m->nrcpt: every one) that no earlier attempt handed over
+ * (handover.h); failed and ambiguous ones are marked for quarantine, those
+ * another attempt is handing over counted in t->busy.  When e->del_rcpt is
+ * set, each is listed for removal. */
 static void
 split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 {
 	struct msg *m = &c->msg;
-	char why[WHY], shown[ADDR_MAX + 40];
+	char why[WHY], shown[ADDR_MAX + 40], hkey[MARK_HEX_MAX];
+	const char *key = handover_key(c, hkey) == 0 ? hkey : NULL;
+	enum handover_go go;
 	struct iovec iov[3];
 	size_t i;
 	int n;
@@ -513,6 +550,17 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 			log_debug("%s: split copy to=%s: same person as an "
 			    "earlier recipient, not sent twice", m->qid,
 			    fmt_addr(c, r->addr, shown, sizeof(shown)));
+			continue;
+		}
+		go = key != NULL ? handover_claim(c, key, r->addr) :
+		    HANDOVER_GO;
+		if (go == HANDOVER_UNKNOWN)
+			mark_failed(r, "handover_unknown", t);
+		else if (go == HANDOVER_BUSY || go == HANDOVER_FAIL)
+			t->busy++;
+		if (go != HANDOVER_GO) {
+			if (e->del_rcpt != NULL)
+				e->del_rcpt[e->ndel_rcpt++] = r->del;
 			continue;
 		}
 		/* its own bounce address, as the kept copy's */
@@ -530,6 +578,8 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 		    from ? from : m->sender, envelope_rcpt(m, r), iov, n, why,
 		    sizeof(why)) == 0) {
 			t->resubmitted++;
+			if (key != NULL)
+				handover_done(c, key, r->addr);
 			log_info("%s: split copy to=%s resubmitted", m->qid,
 			    fmt_addr(c, r->addr, shown, sizeof(shown)));
 		} else
@@ -537,8 +587,7 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 		if (n < 0) {
 			log_warnx("%s: split copy to=%s failed: %s", m->qid,
 			    fmt_addr(c, r->addr, shown, sizeof(shown)), why);
-			r->reason = CONSENT_NREASONS;	/* see pick_failed */
-			t->resubmit_failed++;
+			mark_failed(r, "resubmit_failed", t);
 		}
 		if (e->del_rcpt != NULL)
 			e->del_rcpt[e->ndel_rcpt++] = r->del;
@@ -876,11 +925,16 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 		e->del_rcpt = NULL;	/* discarded: nothing to remove */
 	if (t.allowed > (keep < m->nrcpt ? 1U : 0U)) {
 		split_copies(c, keep, e, &t);
+		/* the copies that went out are recorded as handed over: a
+		 * retry after a tempfail here sends none of them again */
 		if (t.resubmit_failed > 0 && quarantine_rcpts(c, pick_failed,
-		    "resubmit_failed") < 0) {
-			/* the copies that went out are out; keep the rest
-			 * queued: XXX this may deliver those twice */
+		    NULL) < 0)
 			goto tempfail;
+		if (t.busy > 0) {
+			log_decision(c, &t, "deferred=split_in_progress");
+			set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
+			    "split copies being handed over, try again later");
+			goto untouched;
 		}
 	}
 	if (keep == m->nrcpt)
@@ -892,6 +946,7 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 tempfail:
 	set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 	    "local error in consent processing, try again later");
+untouched:
 	e->ndel_rcpt = e->nadd = e->nsig = e->ndel_hdr = 0;
 	e->from = NULL;
 }

@@ -137,6 +137,16 @@ struct store_backend {
 	    const char *campaign, char *why, size_t whylen);
 	enum store_status (*campaign_ls)(struct store *st,
 	    store_pause_fn *fn, void *ctx, char *why, size_t whylen);
+	/* hand-over records (SQLite schema version 3) */
+	enum store_status (*handover_claim)(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    const char *queue_id, time_t now, struct store_handover *old_r,
+	    char *why, size_t whylen);
+	enum store_status (*handover_set)(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    time_t now, char *why, size_t whylen);
+	enum store_status (*handover_purge)(struct store *st, time_t before,
+	    long long *n_r, char *why, size_t whylen);
 };
 
 /* What store.c knows of the legacy erased forms ("hmac:") of a database:
@@ -228,6 +238,18 @@ enum store_status sqfb_campaign_resume(struct store *st,
 	    const char *campaign, char *why, size_t whylen);
 enum store_status sqfb_campaign_ls(struct store *st, store_pause_fn *fn,
 	    void *ctx, char *why, size_t whylen);
+
+/* store_sqlite_fb.c too: the hand-over operations of the SQLite
+ * backend, as the members of the same name in struct store_backend. */
+enum store_status sqho_handover_claim(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    const char *queue_id, time_t now, struct store_handover *old_r,
+	    char *why, size_t whylen);
+enum store_status sqho_handover_set(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    time_t now, char *why, size_t whylen);
+enum store_status sqho_handover_purge(struct store *st, time_t before,
+	    long long *n_r, char *why, size_t whylen);
 
 /* The schema text compiled into store_sqlite_open.c (identical to
  * sql/schema.sql; the unit test compares them).  Static string. */

@@ -734,3 +734,76 @@ store_campaign_ls(struct store *st, store_pause_fn *fn, void *ctx, char *why,
 		return no_feedback(st, why, whylen);
 	return st->be->campaign_ls(st, fn, ctx, why, whylen);
 }
+
+/* ---- hand-over records (SQLite schema version 3) ---- */
+
+static const char *const handover_words[] = {
+	[STORE_HANDOVER_CLAIMED] = "claimed",
+	[STORE_HANDOVER_DONE] = "done",
+	[STORE_HANDOVER_QUARANTINED] = "quarantined",
+};
+
+const char *
+store_handover_state_str(enum store_handover_state s)
+{
+	if (s <= STORE_HANDOVER_NONE || s > STORE_HANDOVER_QUARANTINED)
+		return NULL;
+	return handover_words[s];
+}
+
+enum store_handover_state
+store_handover_state_parse(const char *word)
+{
+	int s;
+
+	for (s = STORE_HANDOVER_CLAIMED; word != NULL &&
+	    s <= STORE_HANDOVER_QUARANTINED; s++)
+		if (strcmp(word, handover_words[s]) == 0)
+			return (enum store_handover_state)s;
+	return STORE_HANDOVER_NONE;
+}
+
+/* no_handover - an engine without the hand-over table */
+static enum store_status
+no_handover(const struct store *st, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "the %s store has no hand-over table",
+	    st->be->name);
+	return STORE_ERROR;
+}
+
+enum store_status
+store_handover_claim(struct store *st, const char *key, const char *recipient,
+    enum store_handover_state state, const char *queue_id, time_t now,
+    struct store_handover *old_r, char *why, size_t whylen)
+{
+	assert(key != NULL && recipient != NULL && old_r != NULL);
+	assert(state == STORE_HANDOVER_CLAIMED ||
+	    state == STORE_HANDOVER_QUARANTINED);
+	if (st->be->handover_claim == NULL)
+		return no_handover(st, why, whylen);
+	return st->be->handover_claim(st, key, recipient, state, queue_id, now,
+	    old_r, why, whylen);
+}
+
+enum store_status
+store_handover_set(struct store *st, const char *key, const char *recipient,
+    enum store_handover_state state, time_t now, char *why, size_t whylen)
+{
+	assert(key != NULL && recipient != NULL);
+	assert(state == STORE_HANDOVER_DONE ||
+	    state == STORE_HANDOVER_QUARANTINED);
+	if (st->be->handover_set == NULL)
+		return no_handover(st, why, whylen);
+	return st->be->handover_set(st, key, recipient, state, now, why,
+	    whylen);
+}
+
+enum store_status
+store_handover_purge(struct store *st, time_t before, long long *n_r,
+    char *why, size_t whylen)
+{
+	if (st->be->handover_purge == NULL)
+		return no_handover(st, why, whylen);
+	return st->be->handover_purge(st, before, n_r, why, whylen);
+}

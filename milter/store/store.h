@@ -35,7 +35,7 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 
 /* The SQLite schema version this build knows (PRAGMA user_version);
  * PostgreSQL has its own (store_pgsql.h). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /*
  * Open the store named by cfg (ConsentDB, DBBusyTimeout).  Without
@@ -613,5 +613,63 @@ typedef int store_pause_fn(const struct store_pause *p, void *ctx);
 /* Call fn for every paused campaign, by name. */
 enum store_status store_campaign_ls(struct store *st, store_pause_fn *fn,
 	    void *ctx, char *why, size_t whylen);
+
+
+/*
+ * Hand-over records (schema version 3 on SQLite; sql/pgsql/handover.sql):
+ * which recipient of a message already got a split copy, or a quarantine
+ * row, so that the MTA's retry of the same message (a new queue ID) never
+ * makes a second one (DESIGN "Message flow"; milter/milter/handover.h).
+ * A record is keyed by (key, recipient): key is the message's keyed hash
+ * (64 hex digits, mark.h MARK_HANDOVER), recipient the normalised address.
+ */
+enum store_handover_state {
+	STORE_HANDOVER_NONE = 0,	/* no record (store_handover_claim) */
+	STORE_HANDOVER_CLAIMED,		/* a copy is being handed over */
+	STORE_HANDOVER_DONE,		/* SendmailCommand took it (exit 0) */
+	STORE_HANDOVER_QUARANTINED	/* a quarantine row holds it */
+};
+
+/* What a record says; queue_id is the queue ID of the attempt that
+ * claimed it. */
+struct store_handover {
+	enum store_handover_state state;
+	char queue_id[32];
+	time_t claimed_at, updated_at;
+};
+
+/*
+ * Claim (key, recipient) with state (CLAIMED or QUARANTINED) at now for
+ * the attempt queue_id: when there is no record it is written and
+ * old_r->state is STORE_HANDOVER_NONE; when there is one nothing changes
+ * and *old_r gets it.  Both are STORE_OK: the caller decides.  An atomic
+ * insert (two attempts at once: one wins, the other sees its record).
+ * Inside the caller's transaction when one is open, else committed at once.
+ */
+enum store_status store_handover_claim(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    const char *queue_id, time_t now, struct store_handover *old_r,
+	    char *why, size_t whylen);
+
+/* Set the state of the record (key, recipient) to state (DONE or
+ * QUARANTINED) at now: STORE_OK, STORE_NOTFOUND when there is none. */
+enum store_status store_handover_set(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state, time_t now,
+	    char *why, size_t whylen);
+
+/* Seconds a record is kept after its last change: longer than Postfix's
+ * maximal_queue_lifetime (5 days by default), so that every retry finds it. */
+#define STORE_HANDOVER_KEEP	(7 * 86400)
+
+/* Delete the records last changed before `before`; *n_r (may be NULL)
+ * gets how many.  For optinctl quarantine purge (now - STORE_HANDOVER_KEEP). */
+enum store_status store_handover_purge(struct store *st, time_t before,
+	    long long *n_r, char *why, size_t whylen);
+
+/* "claimed", "done", "quarantined"; NULL for NONE or out of range. */
+const char *store_handover_state_str(enum store_handover_state s);
+
+/* The state of word, STORE_HANDOVER_NONE when it names none. */
+enum store_handover_state store_handover_state_parse(const char *word);
 
 #endif

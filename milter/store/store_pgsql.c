@@ -868,4 +868,7 @@ const struct store_backend store_pgsql_backend = {
 	.table_put = pg_table_put,
 	.table_done = pg_table_done,
 	.table_count = pg_table_count,
+	.handover_claim = pgho_handover_claim,
+	.handover_set = pgho_handover_set,
+	.handover_purge = pgho_handover_purge,
 };

@@ -15,11 +15,12 @@
 #include "store-private.h"
 
 /*
- * The PostgreSQL schema version (table optin_schema).  XXX: version 1 has
+ * The PostgreSQL schema version (table optin_schema); version 2 adds the
+ * hand-over records (sql/pgsql/handover.sql).  XXX: it has
  * no feedback tables (SQLite's version 2): on PostgreSQL the feedback calls
  * answer STORE_ERROR (store.c no_feedback) until they are added.
  */
-#define PGSQL_SCHEMA_VERSION 1
+#define PGSQL_SCHEMA_VERSION 2
 
 /* The prepared statements, by number (their text: pgsql_stmts[]). */
 enum pgsql_stmt {
@@ -115,6 +116,20 @@ enum store_status pgsql_tx_enter(struct pg *p, bool *own_r, char *why,
 	    size_t whylen);
 enum store_status pgsql_tx_leave(struct pg *p, bool own, bool ok,
 	    char *why, size_t whylen);
+
+/* store_pgsql_handover.c: sql/pgsql/handover.sql (the migration to
+ * version 2) and the hand-over operations of this backend, as the members
+ * of the same name in struct store_backend. */
+extern const char pgsql_handover_sql[];
+enum store_status pgho_handover_claim(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    const char *queue_id, time_t now, struct store_handover *old_r,
+	    char *why, size_t whylen);
+enum store_status pgho_handover_set(struct store *st, const char *key,
+	    const char *recipient, enum store_handover_state state,
+	    time_t now, char *why, size_t whylen);
+enum store_status pgho_handover_purge(struct store *st, time_t before,
+	    long long *n_r, char *why, size_t whylen);
 
 /* The backend's open, close, exists and migrate (store-private.h). */
 struct store *pgsql_open(const char *target, const struct config *cfg,

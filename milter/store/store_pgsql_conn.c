@@ -42,11 +42,12 @@ static const char schema_sql[] =
 	;
 
 /* Numbered migrations, as in store_sqlite.c: each ends by setting
- * optin_schema.version.  Schema version 1 has none. */
+ * optin_schema.version.  A new database gets schema_sql, then every one. */
 static const struct {
 	int to;
 	const char *sql;
 } migrations[] = {
+	{ 2, pgsql_handover_sql },	/* sql/pgsql/handover.sql */
 	{ 0, NULL }
 };
 
@@ -543,6 +544,7 @@ pg_schema_create(struct pg *p, char *why, size_t whylen)
 	enum store_status rs;
 	PGresult *res;
 	bool empty;
+	size_t i;
 
 	if ((rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
 		return rs;
@@ -556,6 +558,9 @@ pg_schema_create(struct pg *p, char *why, size_t whylen)
 	PQclear(res);
 	if (empty)
 		rs = pg_cmd(p, schema_sql, "create schema", why, whylen);
+	for (i = 0; empty && rs == STORE_OK && migrations[i].sql != NULL; i++)
+		rs = pg_cmd(p, migrations[i].sql, "create schema", why,
+		    whylen);
 	if (rs == STORE_OK && empty)
 		p->base.created = true;
 out:

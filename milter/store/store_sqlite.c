@@ -964,5 +964,8 @@ const struct store_backend store_sqlite_backend = {
 	.campaign_paused = sqfb_campaign_paused,
 	.campaign_resume = sqfb_campaign_resume,
 	.campaign_ls = sqfb_campaign_ls,
+	.handover_claim = sqho_handover_claim,
+	.handover_set = sqho_handover_set,
+	.handover_purge = sqho_handover_purge,
 };
 

@@ -1,7 +1,8 @@
 /*
  * store_sqlite_fb.c - the feedback operations of the SQLite backend
  * (store.h "Feedback", schema version 2: tables feedback, campaign_pauses,
- * campaign_sent).
+ * campaign_sent), and its split hand-over records (store.h "Hand-over
+ * records", schema version 3: table handover).
  *
  * A file of its own beside store_sqlite.c (which is past its size): it
  * borrows the connection with store_sqlite_db() and maps errors with
@@ -301,4 +302,117 @@ sqfb_campaign_ls(struct store *st, store_pause_fn *fn, void *ctx, char *why,
 		}
 	}
 	return fb_done(st, stmt, rc, "campaign list", why, whylen);
+}
+
+/* ---- hand-over records (schema version 3) ---- */
+
+/* ho_get - the record (key, recipient) into *h (NONE when there is none) */
+static enum store_status
+ho_get(struct store *st, const char *key, const char *recipient,
+    struct store_handover *h, char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	enum store_status rs;
+	const char *q;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	rs = fb_prep(st, "SELECT state, queue_id, claimed_at, updated_at"
+	    " FROM handover WHERE msg_key = ?1 AND recipient = ?2", &stmt,
+	    "handover get", why, whylen);
+	if (rs != STORE_OK)
+		return rs;
+	fb_text(stmt, 1, key);
+	fb_text(stmt, 2, recipient);
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		h->state = store_handover_state_parse((const char *)
+		    sqlite3_column_text(stmt, 0));
+		q = (const char *)sqlite3_column_text(stmt, 1);
+		snprintf(h->queue_id, sizeof(h->queue_id), "%s", q ? q : "");
+		h->claimed_at = (time_t)sqlite3_column_int64(stmt, 2);
+		h->updated_at = (time_t)sqlite3_column_int64(stmt, 3);
+		rc = SQLITE_DONE;
+	}
+	if (rc != SQLITE_DONE)
+		rs = store_sqlite_fail(st, rc, "handover get", why, whylen);
+	(void)sqlite3_finalize(stmt);
+	return rs;
+}
+
+enum store_status
+sqho_handover_claim(struct store *st, const char *key, const char *recipient,
+    enum store_handover_state state, const char *queue_id, time_t now,
+    struct store_handover *old_r, char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	enum store_status rs;
+
+	rs = fb_prep(st, "INSERT INTO handover (msg_key, recipient, state,"
+	    " queue_id, claimed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5,"
+	    " ?5) ON CONFLICT (msg_key, recipient) DO NOTHING", &stmt,
+	    "handover claim", why, whylen);
+	if (rs != STORE_OK)
+		return rs;
+	fb_text(stmt, 1, key);
+	fb_text(stmt, 2, recipient);
+	fb_text(stmt, 3, store_handover_state_str(state));
+	fb_text(stmt, 4, queue_id);
+	(void)sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
+	rs = fb_done(st, stmt, sqlite3_step(stmt), "handover claim", why,
+	    whylen);
+	if (rs != STORE_OK)
+		return rs;
+	if (sqlite3_changes(store_sqlite_db(st)) == 1) {
+		memset(old_r, 0, sizeof(*old_r));
+		return STORE_OK;
+	}
+	return ho_get(st, key, recipient, old_r, why, whylen);
+}
+
+enum store_status
+sqho_handover_set(struct store *st, const char *key, const char *recipient,
+    enum store_handover_state state, time_t now, char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	enum store_status rs;
+
+	rs = fb_prep(st, "UPDATE handover SET state = ?3, updated_at = ?4"
+	    " WHERE msg_key = ?1 AND recipient = ?2", &stmt, "handover set",
+	    why, whylen);
+	if (rs != STORE_OK)
+		return rs;
+	fb_text(stmt, 1, key);
+	fb_text(stmt, 2, recipient);
+	fb_text(stmt, 3, store_handover_state_str(state));
+	(void)sqlite3_bind_int64(stmt, 4, (sqlite3_int64)now);
+	rs = fb_done(st, stmt, sqlite3_step(stmt), "handover set", why,
+	    whylen);
+	if (rs != STORE_OK)
+		return rs;
+	if (sqlite3_changes(store_sqlite_db(st)) == 0) {
+		snprintf(why, whylen, "no hand-over record");
+		return STORE_NOTFOUND;
+	}
+	return STORE_OK;
+}
+
+enum store_status
+sqho_handover_purge(struct store *st, time_t before, long long *n_r,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *stmt;
+	enum store_status rs;
+
+	rs = fb_prep(st, "DELETE FROM handover WHERE updated_at < ?1", &stmt,
+	    "handover purge", why, whylen);
+	if (rs != STORE_OK)
+		return rs;
+	(void)sqlite3_bind_int64(stmt, 1, (sqlite3_int64)before);
+	rs = fb_done(st, stmt, sqlite3_step(stmt), "handover purge", why,
+	    whylen);
+	if (rs != STORE_OK)
+		return rs;
+	if (n_r != NULL)
+		*n_r = sqlite3_changes(store_sqlite_db(st));
+	return STORE_OK;
 }

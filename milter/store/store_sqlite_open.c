@@ -176,6 +176,33 @@ static const struct {
 	    "\n"
 	    "PRAGMA user_version = 2;\n"
 	},
+	{ 3,
+	    "-- sqlite-003-handover.sql - schema version 2 -> 3: a split copy is handed\n"
+	    "-- to the MTA at most once (DESIGN \"Message flow\", issue 15 item 1).\n"
+	    "-- Compiled into milter/store/store_sqlite_open.c (migrations[];\n"
+	    "-- tests/unit/test_store.c compares the two).\n"
+	    "--\n"
+	    "-- handover: one row per (message, recipient).  msg_key is the keyed hash of\n"
+	    "-- the message that stays the same when the MTA retries it under a new queue\n"
+	    "-- ID (handover.h); state 'claimed' is written before a split copy goes to\n"
+	    "-- SendmailCommand, 'done' after it exited 0, 'quarantined' in the same\n"
+	    "-- transaction as the recipient's quarantine row.  optinctl quarantine purge\n"
+	    "-- deletes rows not updated for STORE_HANDOVER_KEEP (7 days).\n"
+	    "CREATE TABLE handover (\n"
+	    "	msg_key		TEXT NOT NULL,\n"
+	    "	recipient	TEXT NOT NULL,\n"
+	    "	state		TEXT NOT NULL\n"
+	    "			CHECK (state IN ('claimed', 'done', 'quarantined')),\n"
+	    "	queue_id	TEXT,\n"
+	    "	claimed_at	INTEGER NOT NULL,\n"
+	    "	updated_at	INTEGER NOT NULL,\n"
+	    "	PRIMARY KEY (msg_key, recipient)\n"
+	    ") WITHOUT ROWID;\n"
+	    "\n"
+	    "CREATE INDEX handover_updated ON handover (updated_at);\n"
+	    "\n"
+	    "PRAGMA user_version = 3;\n"
+	},
 	{ 0, NULL }
 };
 

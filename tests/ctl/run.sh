@@ -202,17 +202,24 @@ fi
 
 # --- init, migrate -------------------------------------------------------
 
-check "init creates" 0 "created $db (schema version 2)" init
+check "init creates" 0 "created $db (schema version 3)" init
 mode=$(stat -c %a "$db")
 if [ "$mode" = 600 ]; then ok; else bad "database mode" "got $mode, want 600"; fi
-check_sql "schema version" 2 "PRAGMA user_version"
+check_sql "schema version" 3 "PRAGMA user_version"
 check_sql "journal mode" wal "PRAGMA journal_mode"
-check "init again" 0 "$db: schema version 2, nothing to do" init
+check "init again" 0 "$db: schema version 3, nothing to do" init
 check_json "init --json" 0 \
-    'd == {"database": "'"$db"'", "created": False, "version": 2}' \
+    'd == {"database": "'"$db"'", "created": False, "version": 3}' \
     --json init
-check "migrate" 0 "schema is at version 2" migrate
-check_json "migrate --json" 0 'd == {"from": 2, "to": 2}' migrate --json
+check "migrate" 0 "schema is at version 3" migrate
+check_json "migrate --json" 0 'd == {"from": 3, "to": 3}' migrate --json
+# a database of version 2 gets the split hand-over records (sqlite-003)
+sqlx "DROP TABLE handover"
+sqlx "PRAGMA user_version = 2"
+check "migrate from version 2" 0 "migrated schema from version 2 to 3" migrate
+check_sql "migrate: hand-over table" "handover" \
+    "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table' AND name = 'handover'"
+check_sql "migrate: version" 3 "PRAGMA user_version"
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
 
@@ -391,7 +398,7 @@ printf 'ConsentDB %s/v7.db\n' "$tmp" > "$tmp/v7.conf"
 for verb in init status migrate; do
 	if [ $verb = status ]; then set -- status ann@example.com; else set -- $verb; fi
 	out=$("$OPTINCTL" -c "$tmp/v7.conf" "$@" 2>"$tmp/stderr"); rc=$?
-	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 2" ]
+	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB $tmp/v7.db: schema version 7, this build knows version 3" ]
 	then ok; else bad "$verb on schema version 7" "rc got $rc, want 69" \
 	    "stderr: $(cat "$tmp/stderr")"; fi
 done

@@ -31,7 +31,7 @@ check "quarantine list --reason resubmit_failed" 0 "$hdr" \
     quarantine list --reason resubmit_failed
 for word in spam deliver No_Consent ''; do
 	check_err "quarantine list --reason '$word'" 64 \
-	    "optinctl quarantine: unknown reason '$word' (suppressed, opted_out, pending, no_consent, resubmit_failed, line_too_long, no_signing_key)" \
+	    "optinctl quarantine: unknown reason '$word' (suppressed, opted_out, pending, no_consent, resubmit_failed, handover_unknown, line_too_long, no_signing_key)" \
 	    quarantine list --reason "$word"
 done
 check "quarantine list --list" 0 "$hdr
@@ -151,9 +151,16 @@ left=$(cd "$qdir" && ls | tr '\n' ' ')
 if [ "$left" = "20990101-000000-Q7-eeee.eml 20991231-000000-Q3-bbbb.eml notes.txt " ]
 then ok; else bad "purge: what is left" "$left"; fi
 check_sql "purge: rows left" 3 "SELECT group_concat(id) FROM quarantine"
+# the split hand-over records (optin-milter(8)) go a week after their last
+# change, whatever --older-than says
+now=$(date +%s)
+sqlx "INSERT INTO handover VALUES ('k1', 'ann@example.com', 'done', 'Q1', 0, $((now - 8 * 86400))), ('k1', 'bob@example.com', 'claimed', 'Q1', 0, $((now - 6 * 86400))), ('k2', 'ann@example.com', 'quarantined', 'Q2', 0, $((now - 7 * 86400 - 60)))"
 check "purge with QuarantineRetention" 0 \
     "purged 0 rows older than 2592000s, removed 0 spool files and 0 orphans" \
     quarantine purge
+check_sql "purge: hand-over records younger than a week are kept" \
+    "k1 bob@example.com claimed" \
+    "SELECT group_concat(msg_key || ' ' || recipient || ' ' || state) FROM handover"
 check_json "purge --json" 0 \
     'd == {"older_than": 3600, "rows": 0, "spool_files": 0, "missing_files": 0, "orphan_files": 0}' \
     --json quarantine purge --older-than 3600

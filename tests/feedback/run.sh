@@ -144,14 +144,14 @@ last_fb() { sql "SELECT coalesce(address,'-'), coalesce(list_id,'-'), coalesce(c
 nfb() { sql "SELECT count(*) FROM feedback"; }
 
 # --- schema ----------------------------------------------------------------
-eq "schema version 2" "$(sql 'PRAGMA user_version')" 2
+eq "schema version 3" "$(sql 'PRAGMA user_version')" 3
 $PY -c '
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read())' \
     "$tmp/v1.db" "$top_srcdir/sql/schema.sql"
 printf 'ConsentDB %s/v1.db\nSyslog no\n' "$tmp" > "$tmp/v1.conf"
-eq "migrate 1 -> 2" "$("$CTL" -c "$tmp/v1.conf" migrate 2>&1)" \
-    "migrated schema from version 1 to 2"
+eq "migrate 1 -> 3" "$("$CTL" -c "$tmp/v1.conf" migrate 2>&1)" \
+    "migrated schema from version 1 to 3"
 eq "migrated tables" "$($PY -c '
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])

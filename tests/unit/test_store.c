@@ -37,7 +37,7 @@ static const char *pg_base;
 
 /* the schema version of the engine under test: PostgreSQL has its own
  * (store_pgsql.h PGSQL_SCHEMA_VERSION, no feedback tables yet) */
-#define ENGINE_VERSION (pg_base != NULL ? 1 : STORE_SCHEMA_VERSION)
+#define ENGINE_VERSION (pg_base != NULL ? 2 : STORE_SCHEMA_VERSION)
 
 struct fx {
 	char dir[64];
@@ -290,6 +290,11 @@ t_schema_file(void **state)
 		CASE_FAIL("sqlite migration 2", "store_sqlite_migration(2) "
 		    "differs from sql/sqlite-002-feedback.sql");
 	free(text);
+	text = read_file("sql/sqlite-003-handover.sql");
+	if (strcmp(text, store_sqlite_migration(3)) != 0)
+		CASE_FAIL("sqlite migration 3", "store_sqlite_migration(3) "
+		    "differs from sql/sqlite-003-handover.sql");
+	free(text);
 	text = read_file("sql/pgsql/schema.sql");
 	if (strcmp(text, store_pgsql_schema()) != 0)
 		CASE_FAIL("pgsql schema", "store_pgsql_schema() differs from "
@@ -297,8 +302,8 @@ t_schema_file(void **state)
 	free(text);
 }
 
-/* t_create - STORE_CREATE makes the schema (SQLite: version 2, a 0600 WAL
- * file; PostgreSQL: version 1, XXX no feedback tables yet) */
+/* t_create - STORE_CREATE makes the schema (SQLite: version 3, a 0600 WAL
+ * file; PostgreSQL: version 2, XXX no feedback tables yet) */
 static void
 t_create(void **state)
 {
@@ -344,7 +349,7 @@ t_create(void **state)
 		raw_close(&r);
 		return;
 	}
-	assert_int_equal(raw_int(&r, "PRAGMA user_version", NULL), 2);
+	assert_int_equal(raw_int(&r, "PRAGMA user_version", NULL), 3);
 	assert_int_equal(raw_int(&r, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN ('lists', 'subscriptions', "
 	    "'suppressions', 'consent_events', 'quarantine')", NULL), 5);
