@@ -33,6 +33,9 @@
 #   STRAY                      delivered/quarantined/queued for a message or
 #                              recipient the client never sent
 #   SPOOL MISSING              a quarantine row whose spool file is missing
+# Spool files that no row names, and temporary files left, are counted and
+# shown, not failed (a message the milter tempfailed after writing its spool
+# file leaves one; the retry writes another).
 #
 # Prints one line per category with its count, then up to --show examples of
 # each violation with the evidence; writes the counts as JSON to --json.
@@ -204,9 +207,18 @@ def main():
         for key in src:
             if key not in seen and (src[key] if what == "delivered"
                                     else len(src[key])):
-                bad["STRAY"].append("%s %s %s" % (what, key[0], key[1]))
+                bad["STRAY"].append("%s %s %s %s" % (
+                    what, key[0], key[1],
+                    dfiles.get(key, "") if what == "delivered" else src[key]))
     for s in spool_missing:
         bad["SPOOL MISSING"].append(s)
+
+    # spool files no row names (a retried message writes a new one): not a
+    # failure, shown so that leaks are seen
+    named = {r.get("spool_file") for r in rows}
+    orphans = [f for f in os.listdir(o.spool)
+               if not f.startswith(".") and f not in named]
+    tmps = [f for f in os.listdir(o.spool) if f.startswith(".tmp-")]
 
     nrc = sum(len(m["rcpts"]) for m in ledger.values())
     print("accounting: %d messages, %d recipients (ledger), %d sink files, "
@@ -224,6 +236,8 @@ def main():
               "SENT THOUGH REFUSED", "UNKNOWN OUTCOME", "STRAY",
               "SPOOL MISSING", "NOT SETTLED BY THE CLIENT"):
         print("  %-30s %d" % (c, len(bad[c])))
+    print("  (spool files without a row: %d; temporary files left: %d)" %
+          (len(orphans), len(tmps)))
     for c in sorted(bad):
         for e in bad[c][:o.show]:
             print("  %s: %s" % (c, e))
@@ -234,6 +248,7 @@ def main():
         res.update({c: len(v) for c, v in bad.items()})
         res["messages"] = len(ledger)
         res["recipients"] = nrc
+        res["spool files without a row"] = len(orphans)
         with open(o.json, "w") as f:
             json.dump(res, f, indent=1, sort_keys=True)
     return 1 if any(bad.values()) else 0

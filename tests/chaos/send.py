@@ -10,10 +10,13 @@
 # recipient answered 4xx (at RCPT or at the end of DATA, or a dropped
 # connection before any reply to the final dot) is tried again later in a
 # new transaction, up to --attempts times; 5xx is final.  --rate paces the
-# first attempts (so a short run still spans several faults).  After every
-# message has had its first attempt, the file PASS1 (--pass1) is created:
-# the driver then stops its faults and heals the relay, and the retries
-# go on until each recipient is accepted, refused, or out of attempts.
+# first attempts (so a short run still spans several faults).  When 90% of
+# the messages are settled (--calm-at), the file CALM (--calm) is created:
+# the driver then stops its faults and heals the relay, and the retries go
+# on until each recipient is accepted, refused, or out of attempts.  (Not
+# at the end of the first attempts: while the milter is down the relay
+# answers 451 at once, and a fast client is through its first attempts
+# long before most mail went through.)
 #
 # Ledger (--ledger, JSON lines, one per message when it is settled):
 #   {"mid": "<chaos-..>", "n": N, "rcpts": [...],
@@ -25,7 +28,7 @@
 # the client never causes a duplicate itself).
 #
 # Usage: send.py --port P --seed S --count N --people FILE --ledger FILE
-#        --pass1 FILE [--clients 4] [--attempts 40] [--rate R]
+#        --calm FILE [--calm-at 0.9] [--clients 4] [--attempts 40] [--rate R]
 #        --templates F...
 
 import argparse
@@ -69,7 +72,7 @@ class Sender:
         self.cv = threading.Condition(self.lock)
         self.heap = []          # (not_before, n)
         self.msgs = {}
-        self.first_done = 0
+        self.settled = 0
         self.inflight = 0
         self.ledger = open(o.ledger, "w")
         rnd = random.Random(o.seed)
@@ -181,7 +184,6 @@ class Sender:
             m = self.msgs[n]
             m["attempts"] += 1
             acc, temp, perm, unknown = self.attempt(m)
-            first = m["attempts"] == 1
             for r in acc:
                 m["accepted"][r] = m["attempts"]
             m["refused"].update(perm)
@@ -199,10 +201,6 @@ class Sender:
                     m["gave_up"][r] = m["last"]
                 m["todo"] = []
             with self.cv:
-                if first:
-                    self.first_done += 1
-                    if self.first_done == o.count:
-                        open(o.pass1, "w").close()
                 if m["todo"]:
                     delay = min(0.5 * m["attempts"], o.max_backoff)
                     heapq.heappush(self.heap,
@@ -213,6 +211,9 @@ class Sender:
                                              "attempts")}
                     self.ledger.write(json.dumps(rec) + "\n")
                     self.ledger.flush()
+                    self.settled += 1
+                    if self.settled == max(1, int(o.count * o.calm_at)):
+                        open(o.calm, "w").close()
                 self.inflight -= 1
                 self.cv.notify_all()
 
@@ -233,7 +234,8 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--people", required=True)
     ap.add_argument("--ledger", required=True)
-    ap.add_argument("--pass1", required=True)
+    ap.add_argument("--calm", required=True)
+    ap.add_argument("--calm-at", type=float, default=0.9)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--attempts", type=int, default=40)
     ap.add_argument("--timeout", type=float, default=120)
