@@ -26,6 +26,9 @@
 # (CHAOS_DRAIN seconds), and the accounting.
 #
 # Environment: CHAOS_STORE sqlite|pgsql [sqlite], CHAOS_MESSAGES [300],
+# CHAOS_FAULTS [all kinds the engine has: "kill9 term fullfs lockdb" or
+# "kill9 term fullfs pgrestart"; a subset, e.g. "fullfs lockdb", runs only
+# those],
 # CHAOS_SEED [from the clock], CHAOS_CLIENTS [4], CHAOS_RATE [0: as fast as
 # the relay takes them; messages a second otherwise], CHAOS_MAX_FAULTS [0: no
 # limit], CHAOS_DRAIN [90], CHAOS_TMPFS_MB [32, more for large runs],
@@ -193,6 +196,7 @@ if [ "$STORE" = pgsql ]; then
 else
 	kinds="$kinds lockdb"
 fi
+kinds=${CHAOS_FAULTS:-$kinds}
 set -- $kinds
 nkinds=$#
 
