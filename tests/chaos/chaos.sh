@@ -32,7 +32,9 @@
 # CHAOS_SEED [from the clock], CHAOS_CLIENTS [4], CHAOS_RATE [0: as fast as
 # the relay takes them; messages a second otherwise], CHAOS_MAX_FAULTS [0: no
 # limit], CHAOS_DRAIN [90], CHAOS_TMPFS_MB [32, more for large runs],
-# CHAOS_RESULT (file for account.py's JSON counts).
+# CHAOS_ATTEMPTS [40: the client's attempts per message before it gives
+# up; about 3 minutes of retries], CHAOS_RESULT (file for account.py's JSON
+# counts).
 # Prints "chaos-STORE: N passed, N failed".  Runs as root.
 
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -218,7 +220,8 @@ CALM=$PF_BASE/calm
 start=$(date +%s)
 "$PY" "$HERE/send.py" --port "$PF_PORT" --seed "$SEED" --count "$COUNT" \
     --people "$PEOPLE" --ledger "$LEDGER" --calm "$CALM" \
-    --clients "$CLIENTS" --rate "$RATE" --templates $TPLS 2>"$PF_BASE/send.err" &
+    --clients "$CLIENTS" --rate "$RATE" --attempts "${CHAOS_ATTEMPTS:-40}" \
+    --templates $TPLS 2>"$PF_BASE/send.err" &
 SEND_PID=$!
 e2e_track_pid "$SEND_PID"
 
