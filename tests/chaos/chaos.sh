@@ -31,7 +31,7 @@
 # those],
 # CHAOS_SEED [from the clock], CHAOS_CLIENTS [4], CHAOS_RATE [0: as fast as
 # the relay takes them; messages a second otherwise], CHAOS_MAX_FAULTS [0: no
-# limit], CHAOS_DRAIN [90], CHAOS_TMPFS_MB [32, more for large runs],
+# limit], CHAOS_DRAIN [90], CHAOS_TMPFS_MB [32 + 1 per 40 messages],
 # CHAOS_ATTEMPTS [40: the client's attempts per message before it gives
 # up; about 3 minutes of retries], CHAOS_RESULT (file for account.py's JSON
 # counts).
