@@ -38,11 +38,13 @@
 # file leaves one; the retry writes another).
 #
 # Prints one line per category with its count, then up to --show examples of
-# each violation with the evidence; writes the counts as JSON to --json.
+# each violation with the evidence (all of them to --details); writes the
+# counts as JSON to --json.
 # Exit 0 when there is no violation, 1 otherwise, 2 on a read error.
 #
 # Usage: account.py --ledger F --people F --sink DIR --optinctl PROG
 #        --conf F --spool DIR --pfconf DIR [--count N] [--json F] [--show 10]
+#        [--details F]
 
 import argparse
 import collections
@@ -120,6 +122,7 @@ def main():
     ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--json")
     ap.add_argument("--show", type=int, default=10)
+    ap.add_argument("--details", help="file for every violation")
     o = ap.parse_args()
 
     state = {}
@@ -243,6 +246,11 @@ def main():
             print("  %s: %s" % (c, e))
         if len(bad[c]) > o.show:
             print("  %s: ... %d more" % (c, len(bad[c]) - o.show))
+    if o.details:
+        with open(o.details, "w") as f:
+            for c in sorted(bad):
+                for e in bad[c]:
+                    f.write("%s: %s\n" % (c, e))
     if o.json:
         res = dict(cats)
         res.update({c: len(v) for c, v in bad.items()})

@@ -275,7 +275,8 @@ e2e_log "drained after $(( $(date +%s) - t1 )) s; $(pf_queue_count) left in the 
 
 "$PY" "$HERE/account.py" --ledger "$LEDGER" --people "$PEOPLE" \
     --sink "$SINK_DIR" --optinctl "$OPTINCTL" --conf "$CONF" --spool "$QDIR" \
-    --pfconf "$PF_CONF" --count "$COUNT" --json "${CHAOS_RESULT:-$PF_BASE/result.json}" \
+    --pfconf "$PF_CONF" --count "$COUNT" --details "$PF_BASE/violations.txt" \
+    --json "${CHAOS_RESULT:-$PF_BASE/result.json}" \
     > "$PF_BASE/account.out" 2>&1
 arc=$?
 cat "$PF_BASE/account.out"
