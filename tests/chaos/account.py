@@ -17,7 +17,9 @@
 # entries, the categories are:
 #   delivered once             opted in, d=1 q=0 k=0
 #   quarantined once           blocked, q=1 with its state as reason, d=0 k=0
-#   quarantined resubmit_failed  opted in, q=1 reason resubmit_failed, d=0 k=0
+#   quarantined resubmit_failed  opted in, q=1 reason resubmit_failed or
+#   (or handover_unknown)      handover_unknown (a split copy held because
+#                              its hand-over's outcome is unknown), d=0 k=0
 #   still queued               d=0 q=0 k=1
 #   refused to the client      not accepted (5xx, or 4xx until the client
 #                              gave up; the client keeps it), d=q=k=0
@@ -26,8 +28,8 @@
 #   TWICE                      d+q+k > 1
 #   WITHOUT CONSENT            blocked and d>0
 #   WRONG REASON               a quarantine row whose reason is not the
-#                              recipient's state (resubmit_failed only for
-#                              people opted in)
+#                              recipient's state (resubmit_failed and
+#                              handover_unknown only for people opted in)
 #   SENT THOUGH REFUSED        not accepted, yet d+q+k > 0
 #   UNKNOWN OUTCOME            the client lost the connection after the dot
 #   STRAY                      delivered/quarantined/queued for a message or
@@ -55,6 +57,9 @@ import subprocess
 import sys
 
 BLOCKED = ("opted_out", "pending", "suppressed", "no_consent")
+# reasons for which a person who opted in may be held in quarantine: a
+# split copy the MTA did not take, a hand-over whose outcome is unknown
+OPTED_IN_HELD = ("resubmit_failed", "handover_unknown")
 
 
 def headers(path, limit=65536):
@@ -187,7 +192,7 @@ def main():
             if st in BLOCKED and d:
                 bad["WITHOUT CONSENT"].append(ev)
             for q in qs:
-                want = ("resubmit_failed",) if st == "opted_in" else (st,)
+                want = OPTED_IN_HELD if st == "opted_in" else (st,)
                 if q.get("reason") not in want:
                     bad["WRONG REASON"].append(ev)
             if total > 1:
@@ -199,8 +204,8 @@ def main():
                 if st == "opted_in":
                     cats["delivered once"] += 1
             elif qs:
-                if qs[0].get("reason") == "resubmit_failed":
-                    cats["quarantined resubmit_failed"] += 1
+                if qs[0].get("reason") in OPTED_IN_HELD:
+                    cats["quarantined " + qs[0]["reason"]] += 1
                 else:
                     cats["quarantined once"] += 1
             else:
@@ -232,7 +237,8 @@ def main():
         bad["NOT SETTLED BY THE CLIENT"].append(
             "%d messages missing from the ledger" % missing_msgs)
     for c in ("delivered once", "quarantined once",
-              "quarantined resubmit_failed", "still queued",
+              "quarantined resubmit_failed", "quarantined handover_unknown",
+              "still queued",
               "refused to the client"):
         print("  %-30s %d" % (c, cats[c]))
     for c in ("LOST", "TWICE", "WITHOUT CONSENT", "WRONG REASON",
