@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -407,4 +408,21 @@ out:
 	map_close(&m);
 	(void)close(dfd);
 	return rc;
+}
+
+int
+quarantine_remove(const char *dir, const char *name, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+
+	if (!quarantine_name_ok(name) || (size_t)snprintf(path, sizeof(path),
+	    "%s/%s", dir, name) >= sizeof(path)) {
+		snprintf(why, whylen, "bad spool file name");
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

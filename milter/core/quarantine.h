@@ -29,6 +29,15 @@ int quarantine_write(const char *dir, const char *queue_id,
 bool quarantine_name_ok(const char *name);
 
 /*
+ * Remove spool file name (a name quarantine_write gave) from dir, when no
+ * row names it: the rows were rolled back, or all of them existed already.
+ * A file already gone is fine.  Returns 0, or -1 with why[] (bad name,
+ * unlink error).
+ */
+int quarantine_remove(const char *dir, const char *name, char *why,
+	    size_t whylen);
+
+/*
  * The reasons a quarantine row can carry, the one list of them: the
  * consent reasons that block (consent_reason_str(): suppressed, opted_out,
  * pending, no_consent), then the milter's own (resubmit_failed, ...).

@@ -3,7 +3,15 @@
  * (resubmit.h).
  *
  * posix_spawn is used instead of fork so that a libmilter process with many
- * threads does not copy itself; the pipe is close-on-exec on our side.
+ * threads does not copy itself.
+ *
+ * The message is written whole into an anonymous in-memory file before the
+ * command starts, and that file is the command's standard input.  With a
+ * pipe, a milter killed in the middle of writing closed the pipe, and
+ * sendmail(1) took the end of input for the end of the message: a copy cut
+ * short (even empty, with only our headers) was queued and delivered.  Now
+ * the command sees either the whole message or, when the milter dies
+ * before it starts, nothing at all.
  */
 #include "autoconf.h"
 
@@ -14,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,7 +78,7 @@ resubmit_message(const char *command, const char *sender, const char *rcpt,
 {
 	posix_spawn_file_actions_t fa;
 	char *argv[ARGS_MAX], *cmd;
-	int argc, pfd[2], status = 0, rc = -1, werr;
+	int argc, fd, status = 0, rc = -1;
 	pid_t pid;
 
 	if ((cmd = strdup(command)) == NULL || split_command(cmd, argv,
@@ -84,23 +93,26 @@ resubmit_message(const char *command, const char *sender, const char *rcpt,
 	argv[argc++] = "--";
 	argv[argc++] = (char *)rcpt;
 	argv[argc] = NULL;
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(why, whylen, "pipe: %s", strerror(errno));
+	/* the whole message first: see the comment at the top */
+	if ((fd = memfd_create("optin-resubmit", MFD_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "memfd_create: %s", strerror(errno));
+		free(cmd);
+		return -1;
+	}
+	if (buf_write_iov(fd, iov, iovcnt) < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		snprintf(why, whylen, "message copy: %s", strerror(errno));
+		(void)close(fd);
 		free(cmd);
 		return -1;
 	}
 	(void)posix_spawn_file_actions_init(&fa);
-	(void)posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
-	if ((errno = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ))
-	    != 0) {
+	(void)posix_spawn_file_actions_adddup2(&fa, fd, 0);
+	errno = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	(void)close(fd);
+	if (errno != 0) {
 		snprintf(why, whylen, "%s: %s", argv[0], strerror(errno));
-		(void)close(pfd[0]);
-		(void)close(pfd[1]);
 		goto out;
 	}
-	(void)close(pfd[0]);
-	werr = buf_write_iov(pfd[1], iov, iovcnt) < 0 ? errno : 0;
-	(void)close(pfd[1]);
 	if (wait_child(pid, &status) < 0)
 		snprintf(why, whylen, "%s: killed after %d seconds", argv[0],
 		    RESUBMIT_TIMEOUT);
@@ -108,8 +120,6 @@ resubmit_message(const char *command, const char *sender, const char *rcpt,
 		snprintf(why, whylen, "%s: %s %d", argv[0],
 		    WIFEXITED(status) ? "exit status" : "killed by signal",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	else if (werr != 0)
-		snprintf(why, whylen, "%s: write: %s", argv[0], strerror(werr));
 	else
 		rc = 0;
 out:

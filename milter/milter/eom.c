@@ -213,6 +213,18 @@ skip_marker(const char *name, const void *arg)
 	return strcasecmp(name, CAMPAIGN_SPLIT_HEADER) == 0;
 }
 
+/* spool_drop - remove spool file name that no row names (the rows were
+ * rolled back, or an earlier attempt wrote them all): it holds personal
+ * data, and purge works from the rows */
+static void
+spool_drop(const struct config *cfg, const char *qid, const char *name)
+{
+	char why[WHY];
+
+	if (quarantine_remove(cfg->quarantine_dir, name, why, sizeof(why)) < 0)
+		log_err("%s: quarantine: %s", qid, why);
+}
+
 /* quarantine_rcpts - write the copy once and a row per recipient i for
  * which pick(i) holds; 0 or -1 */
 static int
@@ -222,7 +234,7 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 	struct msg *m = &c->msg;
 	const struct config *cfg = c->rt->cfg;
 	char name[QUARANTINE_NAME_MAX], why[WHY], shown[ADDR_MAX + 40];
-	char hkey[MARK_HEX_MAX], path[PATH_MAX];
+	char hkey[MARK_HEX_MAX];
 	const char *key = handover_key(c, hkey) == 0 ? hkey : NULL;
 	struct quarantine_row row;
 	struct iovec iov[3];
@@ -242,8 +254,8 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 	}
 	if (conn_store(c, &tf, why, sizeof(why)) == NULL ||
 	    store_begin(c->st, why, sizeof(why)) != STORE_OK) {
-		log_err("%s: quarantine rows: %s (spool file %s kept)", m->qid,
-		    why, name);
+		log_err("%s: quarantine rows: %s", m->qid, why);
+		spool_drop(cfg, m->qid, name);
 		return -1;
 	}
 	for (i = 0; i < m->nrcpt; i++) {
@@ -256,11 +268,10 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 			continue;
 		if (ho < 0) {
 			store_rollback(c->st);
-			log_err("%s: quarantine record: %s (spool file %s "
-			    "kept)", m->qid, why, name);
+			log_err("%s: quarantine record: %s", m->qid, why);
+			spool_drop(cfg, m->qid, name);
 			return -1;
 		}
-		nrows++;
 		memset(&row, 0, sizeof(row));
 		row.queue_id = m->qid;
 		row.message_id = msg_header(m, "Message-ID");
@@ -274,8 +285,8 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 		if (store_quarantine_add(c->st, &row, &id, why, sizeof(why))
 		    != STORE_OK) {
 			store_rollback(c->st);
-			log_err("%s: quarantine row: %s (spool file %s kept)",
-			    m->qid, why, name);
+			log_err("%s: quarantine row: %s", m->qid, why);
+			spool_drop(cfg, m->qid, name);
 			return -1;
 		}
 		nrows++;
@@ -284,15 +295,16 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 		    sizeof(shown)), m->list, row.reason, id, name);
 	}
 	if (store_commit(c->st, why, sizeof(why)) != STORE_OK) {
+		/* a commit that failed may still have landed (a server
+		 * gone during COMMIT): its rows would name the file */
 		log_err("%s: quarantine rows: %s (spool file %s kept)", m->qid,
 		    why, name);
 		return -1;
 	}
 	metrics_add(METRIC_QUARANTINE_ROWS, nrows);
 	/* every row was written by an earlier attempt: no second copy */
-	if (nrows == 0 && (size_t)snprintf(path, sizeof(path), "%s/%s",
-	    cfg->quarantine_dir, name) < sizeof(path))
-		(void)unlink(path);
+	if (nrows == 0)
+		spool_drop(cfg, m->qid, name);
 	return 0;
 }
 
