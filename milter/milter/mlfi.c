@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "addr.h"
 #include "campaign.h"
@@ -402,20 +403,100 @@ mlfi_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Stopping.  libmilter stops listening when smfi_main returns, but it does
+ * not wait for its session threads, and a session may still get a command
+ * after that.  Every callback is counted in (busy) and checks stopping
+ * first; mlfi_stop sets stopping and waits until no callback runs, so the
+ * clean-up in main() (and exit()'s clean-up of OpenSSL) never runs under a
+ * callback: that crashed the milter on SIGTERM in the chaos run.  Both are
+ * sequentially consistent: a callback that counted itself in after
+ * mlfi_stop saw busy == 0 sees stopping set, and touches nothing.
+ */
+static int busy, stopping;		/* __atomic */
+
+/* enter - count a callback in; false (counted out again) when stopping */
+static bool
+enter(void)
+{
+	__atomic_add_fetch(&busy, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_sub_fetch(&busy, 1, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+static void
+leave(void)
+{
+	__atomic_sub_fetch(&busy, 1, __ATOMIC_SEQ_CST);
+}
+
+bool
+mlfi_stop(int secs)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int i;
+
+	__atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < secs * 50; i++) {
+		if (__atomic_load_n(&busy, __ATOMIC_SEQ_CST) == 0)
+			return true;
+		if (i == 0)
+			log_info("waiting for the messages in progress");
+		(void)nanosleep(&ts, NULL);
+	}
+	return __atomic_load_n(&busy, __ATOMIC_SEQ_CST) == 0;
+}
+
+/* GUARD(name, when stopping, parameters, arguments) - name_g: name counted
+ * in, or the given answer when the milter is stopping */
+#define GUARD(name, stopped, params, args) \
+static sfsistat \
+name##_g params \
+{ \
+	sfsistat r; \
+\
+	if (!enter()) \
+		return (stopped); \
+	r = name args; \
+	leave(); \
+	return r; \
+}
+
+GUARD(mlfi_negotiate, SMFIS_REJECT, (SMFICTX *ctx, unsigned long f0,
+    unsigned long f1, unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3),
+    (ctx, f0, f1, f2, f3, pf0, pf1, pf2, pf3))
+GUARD(mlfi_connect, SMFIS_TEMPFAIL, (SMFICTX *ctx, char *host,
+    _SOCK_ADDR *sa), (ctx, host, sa))
+GUARD(mlfi_helo, SMFIS_TEMPFAIL, (SMFICTX *ctx, char *helo), (ctx, helo))
+GUARD(mlfi_envfrom, SMFIS_TEMPFAIL, (SMFICTX *ctx, char **argv), (ctx, argv))
+GUARD(mlfi_envrcpt, SMFIS_TEMPFAIL, (SMFICTX *ctx, char **argv), (ctx, argv))
+GUARD(mlfi_header, SMFIS_TEMPFAIL, (SMFICTX *ctx, char *name, char *value),
+    (ctx, name, value))
+GUARD(mlfi_eoh, SMFIS_TEMPFAIL, (SMFICTX *ctx), (ctx))
+GUARD(mlfi_body, SMFIS_TEMPFAIL, (SMFICTX *ctx, unsigned char *chunk,
+    size_t len), (ctx, chunk, len))
+GUARD(mlfi_eom, SMFIS_TEMPFAIL, (SMFICTX *ctx), (ctx))
+GUARD(mlfi_abort, SMFIS_CONTINUE, (SMFICTX *ctx), (ctx))
+/* stopping: the connection is left to the process's end */
+GUARD(mlfi_close, SMFIS_CONTINUE, (SMFICTX *ctx), (ctx))
+
 struct smfiDesc mlfi_desc = {
 	.xxfi_name = "optin-milter",
 	.xxfi_version = SMFI_VERSION,
 	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT |
 	    SMFIF_CHGFROM,
-	.xxfi_connect = mlfi_connect,
-	.xxfi_helo = mlfi_helo,
-	.xxfi_envfrom = mlfi_envfrom,
-	.xxfi_envrcpt = mlfi_envrcpt,
-	.xxfi_header = mlfi_header,
-	.xxfi_eoh = mlfi_eoh,
-	.xxfi_body = mlfi_body,
-	.xxfi_eom = mlfi_eom,
-	.xxfi_abort = mlfi_abort,
-	.xxfi_close = mlfi_close,
-	.xxfi_negotiate = mlfi_negotiate,
+	.xxfi_connect = mlfi_connect_g,
+	.xxfi_helo = mlfi_helo_g,
+	.xxfi_envfrom = mlfi_envfrom_g,
+	.xxfi_envrcpt = mlfi_envrcpt_g,
+	.xxfi_header = mlfi_header_g,
+	.xxfi_eoh = mlfi_eoh_g,
+	.xxfi_body = mlfi_body_g,
+	.xxfi_eom = mlfi_eom_g,
+	.xxfi_abort = mlfi_abort_g,
+	.xxfi_close = mlfi_close_g,
+	.xxfi_negotiate = mlfi_negotiate_g,
 };

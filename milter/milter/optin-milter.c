@@ -286,28 +286,9 @@ reload_main(void *arg)
 	return NULL;
 }
 
-/* seconds a stop waits for open sessions to finish (below systemd's
+/* seconds a stop waits for the callbacks in progress (below systemd's
  * default TimeoutStopSec of 90 s) */
 #define STOP_WAIT 60
-
-/* wait_sessions - wait up to secs seconds until no session is open; true
- * when none is */
-static bool
-wait_sessions(int secs)
-{
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	int i, n;
-
-	for (i = 0; i < secs * 20; i++) {
-		if ((n = conn_open_count()) == 0)
-			return true;
-		if (i == 0)
-			log_info("waiting for %d open session%s to finish", n,
-			    n == 1 ? "" : "s");
-		(void)nanosleep(&ts, NULL);
-	}
-	return conn_open_count() == 0;
-}
 
 int
 main(int argc, char **argv)
@@ -410,13 +391,10 @@ main(int argc, char **argv)
 	rc = smfi_main() == MI_SUCCESS ? 0 : EX_SOFTWARE;
 	log_info("optin-milter stopping (SIGTERM, SIGINT and SIGHUP stop it; "
 	    "SIGUSR1 reloads)");
-	/* libmilter has stopped listening but does not wait for its session
-	 * threads: freeing what they use (or exit()'s clean-up of OpenSSL)
-	 * under a session that is still signing or handing over split copies
-	 * crashed the milter.  Let them finish first. */
-	if (!wait_sessions(STOP_WAIT)) {
-		log_warnx("%d sessions still open after %d s: stopping without "
-		    "clean-up", conn_open_count(), STOP_WAIT);
+	/* no callback may run under the clean-up below (mlfi.h) */
+	if (!mlfi_stop(STOP_WAIT)) {
+		log_warnx("messages still in progress after %d s: stopping "
+		    "without clean-up", STOP_WAIT);
 		(void)daemon_file_remove(&our_socket);
 		if (pid_file[0] != '\0')
 			(void)daemon_pidfile_remove(pid_file);

@@ -98,9 +98,6 @@ conn_store(struct conn *c, bool *tempfail_r, char *why, size_t whylen)
 	return c->st;
 }
 
-/* connections open now (conn_new minus conn_free), for a clean stop */
-static int conns_open;
-
 struct conn *
 conn_new(void)
 {
@@ -111,14 +108,7 @@ conn_new(void)
 	if ((c->rt = runtime_acquire()) == NULL)
 		log_panic("conn_new: no runtime installed");
 	strcpy(c->msg.qid, "NOQUEUE");
-	__atomic_add_fetch(&conns_open, 1, __ATOMIC_ACQ_REL);
 	return c;
-}
-
-int
-conn_open_count(void)
-{
-	return __atomic_load_n(&conns_open, __ATOMIC_ACQUIRE);
 }
 
 void
@@ -134,7 +124,6 @@ conn_free(struct conn **connp)
 	buf_free(&c->msg.body);
 	free(c);
 	*connp = NULL;
-	__atomic_sub_fetch(&conns_open, 1, __ATOMIC_ACQ_REL);
 }
 
 void

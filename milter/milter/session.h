@@ -87,9 +87,6 @@ struct conn *conn_new(void);
 /* Free a connection, returning its store handle and dropping its runtime
  * reference; accepts NULL, sets NULL. */
 void conn_free(struct conn **connp);
-/* Connections open now (made by conn_new, not yet freed); thread-safe.
- * The stop waits for them (optin-milter.c). */
-int conn_open_count(void);
 
 /* Start a message (at MAIL FROM): forgets the previous one, and moves the
  * connection to the current runtime when a reload installed a new one (a

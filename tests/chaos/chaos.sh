@@ -93,8 +93,11 @@ if mount -t tmpfs -o "size=${TMPFS_MB}m,mode=0700" chaos-quarantine "$QDIR"; the
 else
 	e2e_fail "quarantine tmpfs mounted"; e2e_done
 fi
+# SplitHandoverWait 20s: a copy whose hand-over was cut by a kill is held
+# (handover_unknown) after 20 s, within the client's 30 attempts
 optin_setup "Domain example.com" "Selector s2026" \
-    "KeyFile $PF_BASE/optin/rsa.pem" "DBBusyTimeout 300" ||
+    "KeyFile $PF_BASE/optin/rsa.pem" "DBBusyTimeout 300" \
+    "SplitHandoverWait 20s" ||
 	{ e2e_fail "consent database set up"; e2e_done; }
 CONF=$OPTIN_DIR/optin-milter.conf
 
