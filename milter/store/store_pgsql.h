@@ -9,17 +9,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "store-private.h"
-
-/*
- * The PostgreSQL schema version (table optin_schema).  XXX: version 1 has
- * no feedback tables (SQLite's version 2): on PostgreSQL the feedback calls
- * answer STORE_ERROR (store.c no_feedback) until they are added.
- */
-#define PGSQL_SCHEMA_VERSION 1
 
 /* The prepared statements, by number (their text: pgsql_stmts[]). */
 enum pgsql_stmt {
@@ -54,6 +48,16 @@ enum pgsql_stmt {
 	P_MEMBERS,
 	P_OPTOUT_ADDRS,
 	P_STATS,
+	P_LOOKUP_SET,
+	P_FB_ADD,
+	P_FB_COUNT,
+	P_FB_STATS,
+	P_FB_LS,
+	P_SENT_ADD,
+	P_PAUSE,
+	P_PAUSED,
+	P_RESUME,
+	P_PAUSE_LS,
 	P_COUNT
 };
 
@@ -115,6 +119,32 @@ enum store_status pgsql_tx_enter(struct pg *p, bool *own_r, char *why,
 	    size_t whylen);
 enum store_status pgsql_tx_leave(struct pg *p, bool own, bool ok,
 	    char *why, size_t whylen);
+
+/* store_pgsql_fb.c: the feedback operations (schema version 2), as the
+ * members of the same name in struct store_backend. */
+enum store_status pgfb_feedback_add(struct store *st,
+	    const struct store_feedback *fb, long long *id_r, char *why,
+	    size_t whylen);
+enum store_status pgfb_feedback_count(struct store *st, const char *addr,
+	    const char *campaign, const char *kind, time_t since,
+	    long long *n_r, char *why, size_t whylen);
+enum store_status pgfb_feedback_stats(struct store *st, time_t since,
+	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
+enum store_status pgfb_feedback_ls(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+enum store_status pgfb_sent_add(struct store *st, const char *campaign,
+	    const char *list, long long n, char *why, size_t whylen);
+enum store_status pgfb_campaign_pause(struct store *st,
+	    const char *campaign, const char *reason, char *why,
+	    size_t whylen);
+enum store_status pgfb_campaign_paused(struct store *st,
+	    const char *campaign, char *reason_r, size_t reasonlen,
+	    time_t *paused_at_r, char *why, size_t whylen);
+enum store_status pgfb_campaign_resume(struct store *st,
+	    const char *campaign, char *why, size_t whylen);
+enum store_status pgfb_campaign_ls(struct store *st, store_pause_fn *fn,
+	    void *ctx, char *why, size_t whylen);
 
 /* The backend's open, close, exists and migrate (store-private.h). */
 struct store *pgsql_open(const char *target, const struct config *cfg,
