@@ -508,8 +508,11 @@ pg_import_set(struct store *st, const char *addr, const char *list,
 	*changed_r = false;
 	if ((word = store_status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
-	if ((res = pgsql_exec(p, P_SUB_GET, "import", &rs, why, whylen, "tt",
-	    addr, list)) == NULL)
+	/* a dry run (a read-only handle) reads without the row lock, which
+	 * a read-only transaction refuses */
+	if ((res = pgsql_exec(p, (flags & STORE_IMPORT_DRY_RUN) != 0 ?
+	    P_SUB_PEEK : P_SUB_GET, "import", &rs, why, whylen, "tt", addr,
+	    list)) == NULL)
 		return rs;
 	*old_r = SUB_NONE;
 	if (PQntuples(res) > 0) {
@@ -724,20 +727,26 @@ static enum store_status
 pg_quarantine_released(struct store *st, long long id, time_t when,
     char *why, size_t whylen)
 {
+	enum store_status rs;
 	long long n = 0;
 
-	return pg_change_id(pgsql_run((struct pg *)st, P_QREL, "quarantine", &n,
-	    why, whylen, "ll", id, (long long)when), n, id, why, whylen);
+	/* n is read after the run: two statements (the order in which a
+	 * call's arguments are evaluated is unspecified) */
+	rs = pgsql_run((struct pg *)st, P_QREL, "quarantine", &n, why, whylen,
+	    "ll", id, (long long)when);
+	return pg_change_id(rs, n, id, why, whylen);
 }
 
 /* pg_quarantine_del - delete one row */
 static enum store_status
 pg_quarantine_del(struct store *st, long long id, char *why, size_t whylen)
 {
+	enum store_status rs;
 	long long n = 0;
 
-	return pg_change_id(pgsql_run((struct pg *)st, P_QDEL, "quarantine", &n,
-	    why, whylen, "l", id), n, id, why, whylen);
+	rs = pgsql_run((struct pg *)st, P_QDEL, "quarantine", &n, why, whylen,
+	    "l", id);
+	return pg_change_id(rs, n, id, why, whylen);
 }
 
 /* pg_members - subscriptions of a list (or all lists) with addresses */

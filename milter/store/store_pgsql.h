@@ -33,6 +33,7 @@ enum pgsql_stmt {
 	P_SUBS,
 	P_QUARANTINE_ADD,
 	P_SUB_GET,
+	P_SUB_PEEK,
 	P_SUPP_COUNT,
 	P_SUPP_PREFIX,
 	P_EVENTS,

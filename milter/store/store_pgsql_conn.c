@@ -111,6 +111,9 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	[P_SUB_GET] = { "sub_get",
 	    "SELECT status, updated_at FROM subscriptions"
 	    " WHERE address = $1 AND list_id = $2 FOR UPDATE" },
+	[P_SUB_PEEK] = { "sub_peek",
+	    "SELECT status, updated_at FROM subscriptions"
+	    " WHERE address = $1 AND list_id = $2" },
 	[P_SUPP_COUNT] = { "supp_count",
 	    "SELECT count(*) FROM suppressions WHERE reason = $1" },
 	/* COLLATE "C": byte order, so the range is exactly the prefix */
