@@ -658,6 +658,8 @@ pg_forget(struct store *st, const char *addr, const char *addr_hash,
 	    (rs = pgsql_run(p, P_DEL_QROWS, "forget", &n.quarantine, why, whylen,
 	    "t", addr)) == STORE_OK && (rs = pgsql_run(p, P_DEL_SUPP, "forget",
 	    &n.suppressions, why, whylen, "t", addr)) == STORE_OK &&
+	    (rs = pgsql_run(p, P_DEL_FEEDBACK, "forget", &n.feedback, why,
+	    whylen, "t", addr)) == STORE_OK &&
 	    (rs = pgsql_run(p, P_SUPPRESS, "forget", NULL, why, whylen, "ttl",
 	    addr_hash, "erased", (long long)time(NULL))) == STORE_OK)
 		rs = event_add(p, addr_hash, NULL, "erased", ev != NULL &&

@@ -42,6 +42,7 @@ enum pgsql_stmt {
 	P_DEL_EVENTS,
 	P_DEL_QROWS,
 	P_DEL_SUPP,
+	P_DEL_FEEDBACK,
 	P_QLS,
 	P_QREL,
 	P_QDEL,

@@ -135,6 +135,8 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    "DELETE FROM quarantine WHERE recipient = $1" },
 	[P_DEL_SUPP] = { "del_supp",
 	    "DELETE FROM suppressions WHERE address = $1" },
+	[P_DEL_FEEDBACK] = { "del_feedback",
+	    "DELETE FROM feedback WHERE address = $1" },
 	[P_QLS] = { "qls",
 	    "SELECT id, queue_id, message_id, sender, recipient, list_id,"
 	    " reason, spool_file, received_at, released_at FROM quarantine"
