@@ -50,7 +50,7 @@ mkdir -m 0755 "$FBDIR"
 install -m 0600 -o nobody "$OPTIN_DIR/token.keys" "$FBDIR/token.keys"
 cat > "$FBDIR/feedback.conf" <<EOF
 Syslog no
-ConsentDB $OPTIN_DIR/consent.db
+ConsentDB $OPTIN_CONSENTDB
 TokenKeyFile $FBDIR/token.keys
 BounceAddress bounce+%t@news.example.test
 UnsubscribeURL https://unsub.example.com/u/%t
@@ -71,7 +71,7 @@ postconf -c "$PF_CONF" -M "optin-feedback/unix = optin-feedback unix - n n - 4 p
 pf_reload
 e2e_ok "postfix, milter, sink and the optin-feedback service start"
 
-q() { sqlite3 "$OPTIN_DIR/consent.db" "$1"; }
+q() { optin_sql "$1"; }
 # campaign N RCPT... - one campaign message of "springN" to RCPTs from
 # news@example.com; the milter sets the bounce address
 campaign() {
@@ -168,7 +168,7 @@ spring3|2"
 
 # a paused campaign (as optin-feedback pauses it) is refused with 451
 # (the application keeps it) until "optinctl campaign resume"
-q "INSERT INTO campaign_pauses VALUES ('spring4', 'test pause', strftime('%s', 'now'))"
+q "INSERT INTO campaign_pauses VALUES ('spring4', 'test pause', $(date +%s))"
 if campaign 4 ok@remote.test; then
 	e2e_fail "campaign 4: accepted while paused"
 else
