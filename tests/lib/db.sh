@@ -20,6 +20,8 @@
 #	db_set_version DB N	forge the schema version (SQLite PRAGMA
 #				user_version, PostgreSQL optin_schema)
 #	db_version DB		print the schema version
+#	db_dump DB		print the whole database as SQL (to compare
+#				before and after)
 #	db_grep DB TEXT		print how many values of any column of any
 #				table contain TEXT (erasure checks)
 #
@@ -109,8 +111,11 @@ db_sql()
 	/usr/bin/python3 -c '
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in r))' "${1#sqlite:}" "$2"
+try:
+    for r in c.execute(sys.argv[2]):
+        print("|".join("" if v is None else str(v) for v in r))
+except sqlite3.Error as e:
+    sys.exit("db_sql: %s: %s" % (sys.argv[2], e))' "${1#sqlite:}" "$2"
 }
 
 db_exec()
@@ -179,4 +184,20 @@ for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type = ?", ("table",
     for col in c.execute("PRAGMA table_info(%s)" % t).fetchall():
         n += c.execute("SELECT count(*) FROM %s WHERE %s LIKE ?" % (t, col[1]), ("%" + sys.argv[2] + "%",)).fetchone()[0]
 print(n)' "${1#sqlite:}" "$2"
+}
+
+db_dump()
+{
+	case $1 in
+	pgsql:*|postgresql:*|postgres:*)
+		# without the random key of \restrict (pg_dump since 15.14)
+		PGCONNECT_TIMEOUT=10 "$PG_BIN/pg_dump" --no-owner -d "${1#pgsql:}" |
+		    grep -v '^\\\(un\)\{0,1\}restrict '
+		return
+		;;
+	esac
+	/usr/bin/python3 -c '
+import sqlite3, sys
+for line in sqlite3.connect(sys.argv[1]).iterdump():
+    print(line)' "${1#sqlite:}"
 }
