@@ -63,16 +63,6 @@ db_stop()
 	[ -n "$DB_STARTED" ] || return 0
 	pg_stop
 	DB_STARTED=""
-
-# SQLite's group_concat(X) and group_concat(X, SEP) as PostgreSQL aggregates
-DB_SHIM='CREATE FUNCTION gc_step(acc text, v anyelement, sep text)
-RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL
-THEN acc WHEN acc IS NULL THEN v::text ELSE acc || sep || v::text END $$;
-CREATE FUNCTION gc_step(acc text, v anyelement) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$ SELECT gc_step(acc, v, $c$,$c$) $$;
-CREATE AGGREGATE group_concat(anyelement, text) (sfunc = gc_step,
-stype = text);
-CREATE AGGREGATE group_concat(anyelement) (sfunc = gc_step, stype = text);'
 }
 
 db_new()
