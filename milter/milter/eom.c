@@ -119,17 +119,20 @@ fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
 }
 
 /* lookup_all - decide every recipient; 0, -1 on a store failure, -2 when
- * the list does not exist */
+ * the list does not exist.  The recipients to look up go to the store in
+ * one call (store_lookup_set: one round trip on PostgreSQL). */
 static int
 lookup_all(struct conn *c, bool released, struct tally *t)
 {
 	struct msg *m = &c->msg;
 	char why[WHY], shown[ADDR_MAX + 40];
 	struct store_erasure er = { c->rt->erasure, c->rt->ring };
-	struct consent_row row;
+	struct consent_row *rows = NULL;
+	const char **addrs = NULL;
 	struct store *st;
 	bool tempfail;
-	size_t i;
+	size_t i, n = 0, k = 0;
+	int rc = 0;
 
 	if ((st = conn_store(c, &tempfail, why, sizeof(why))) == NULL) {
 		log_err("%s: consent database: %s", m->qid, why);
@@ -149,6 +152,26 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 		log_err("%s: consent database: %s", m->qid, why);
 		return -1;
 	}
+	if (!released && m->nrcpt > 0) {
+		rows = calloc(m->nrcpt, sizeof(*rows));
+		addrs = calloc(m->nrcpt, sizeof(*addrs));
+		if (rows == NULL || addrs == NULL) {
+			log_err("%s: consent lookup: out of memory", m->qid);
+			rc = -1;
+			goto out;
+		}
+		for (i = 0; i < m->nrcpt; i++)
+			if (!m->rcpt[i].unsub && m->rcpt[i].addr != NULL)
+				addrs[n++] = m->rcpt[i].addr;
+		/* an erased person stays suppressed (optinctl forget keeps
+		 * only the erased form, ErasureKeyFile) */
+		if (store_lookup_set(st, addrs, n, &er, m->list, rows, why,
+		    sizeof(why)) != STORE_OK) {
+			log_err("%s: consent lookup: %s", m->qid, why);
+			rc = -1;
+			goto out;
+		}
+	}
 	for (i = 0; i < m->nrcpt; i++) {
 		struct rcpt *r = &m->rcpt[i];
 
@@ -163,21 +186,18 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 			    "as no_consent", m->qid, fmt_addr(c, r->raw, shown,
 			    sizeof(shown)));
 			r->reason = CONSENT_NO_CONSENT;
-		} else if (store_lookup2(st, r->addr, &er, m->list, &row, why,
-		    sizeof(why)) != STORE_OK) {
-			/* an erased person stays suppressed (optinctl forget
-			 * keeps only the erased form, ErasureKeyFile) */
-			log_err("%s: consent lookup: %s", m->qid, why);
-			return -1;
 		} else
-			r->reason = consent_decide(&row);
+			r->reason = consent_decide(&rows[k++]);
 		t->by_reason[r->reason]++;
 		if (r->reason == CONSENT_DELIVER)
 			t->allowed++;
 		else
 			t->blocked++;
 	}
-	return 0;
+out:
+	free(rows);
+	free(addrs);
+	return rc;
 }
 
 /* rcpt_replies - could the MTA answer each RCPT of this message?  Only

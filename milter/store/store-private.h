@@ -59,6 +59,12 @@ struct store_backend {
 	enum store_status (*lookup2)(struct store *st, const char *addr,
 	    const char *addr_hash, const char *list,
 	    struct consent_row *row_r, char *why, size_t whylen);
+	/* lookup2 of n addresses at once (forms[i]: addr_hash of
+	 * addrs[i], may be NULL); NULL: store.c calls lookup2 n times */
+	enum store_status (*lookup_set)(struct store *st,
+	    const char *const *addrs, const char *const *forms, size_t n,
+	    const char *list, struct consent_row *rows_r, char *why,
+	    size_t whylen);
 	/* is there a suppression whose address starts with prefix? */
 	enum store_status (*suppression_prefix)(struct store *st,
 	    const char *prefix, bool *yes_r, char *why, size_t whylen);
@@ -198,8 +204,10 @@ const struct store_table *store_table_find(const char *name, char *why,
 int store_table_insert_sql(const struct store_table *tab, char prefix,
 	    char *sql, size_t len);
 
-/* sql/pgsql/schema.sql, compiled in from the file.  Static string. */
-const char *store_pgsql_schema(void);
+/* The PostgreSQL schema step to version `to`: sql/pgsql/NNN-*.sql (NNN =
+ * to), compiled in from the file; NULL when there is none.  Static
+ * string. */
+const char *store_pgsql_step(int to);
 
 /* The migration SQL to schema version `to` compiled into store_sqlite_open.c
  * (identical to sql/sqlite-NNN-*.sql); NULL when there is none. */

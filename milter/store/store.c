@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -413,6 +414,27 @@ store_erased(struct store *st, const struct store_erasure *e,
 	return erased_search(st, e, addr, false, form_r, why, whylen);
 }
 
+/* erased_after - a lookup found row_r not suppressed: is addr erased under
+ * an older key or a legacy form (first: the newest form was in the
+ * lookup)?  Sets row_r->suppressed; errors as erased_search() */
+static enum store_status
+erased_after(struct store *st, const struct store_erasure *e,
+    const char *addr, bool first, struct consent_row *row_r, char *why,
+    size_t whylen)
+{
+	enum store_status rs;
+
+	switch (rs = erased_search(st, e, addr, first, NULL, why, whylen)) {
+	case STORE_OK:
+		row_r->suppressed = true;
+		return STORE_OK;
+	case STORE_NOTFOUND:
+		return STORE_OK;
+	default:
+		return rs;
+	}
+}
+
 enum store_status
 store_lookup2(struct store *st, const char *addr,
     const struct store_erasure *e, const char *list,
@@ -429,15 +451,51 @@ store_lookup2(struct store *st, const char *addr,
 	    whylen);
 	if (rs != STORE_OK || row_r->suppressed)
 		return rs;
-	switch (rs = erased_search(st, e, addr, first, NULL, why, whylen)) {
-	case STORE_OK:
-		row_r->suppressed = true;
+	return erased_after(st, e, addr, first, row_r, why, whylen);
+}
+
+enum store_status
+store_lookup_set(struct store *st, const char *const *addrs, size_t n,
+    const struct store_erasure *e, const char *list,
+    struct consent_row *rows_r, char *why, size_t whylen)
+{
+	char (*form)[STORE_HASH_MAX];
+	const char **forms;
+	enum store_status rs = STORE_OK;
+	size_t i;
+
+	assert((addrs != NULL && rows_r != NULL) || n == 0);
+	assert(list != NULL);
+	if (n == 0)
 		return STORE_OK;
-	case STORE_NOTFOUND:
-		return STORE_OK;
-	default:
-		return rs;
+	form = calloc(n, sizeof(*form));
+	forms = calloc(n, sizeof(*forms));
+	if (form == NULL || forms == NULL) {
+		snprintf(why, whylen, "consent lookup of %zu recipients: out "
+		    "of memory", n);
+		rs = STORE_TEMPFAIL;
+		goto out;
 	}
+	for (i = 0; i < n; i++) {
+		assert(addrs[i] != NULL);
+		forms[i] = store_erased_form(e, addrs[i], form[i]) == 0 ?
+		    form[i] : NULL;
+	}
+	if (st->be->lookup_set != NULL)
+		rs = st->be->lookup_set(st, addrs, forms, n, list, rows_r, why,
+		    whylen);
+	else
+		for (i = 0; i < n && rs == STORE_OK; i++)
+			rs = st->be->lookup2(st, addrs[i], forms[i], list,
+			    &rows_r[i], why, whylen);
+	for (i = 0; i < n && rs == STORE_OK; i++)
+		if (!rows_r[i].suppressed)
+			rs = erased_after(st, e, addrs[i], forms[i] != NULL,
+			    &rows_r[i], why, whylen);
+out:
+	free(form);
+	free(forms);
+	return rs;
 }
 
 enum store_status
@@ -623,8 +681,9 @@ store_table_count(struct store *st, const char *table, long long *n_r,
 /* ---- feedback (schema version 2) ---- */
 
 /*
- * no_feedback - an engine without the feedback tables (PostgreSQL, XXX:
- * not yet): a clear error, never a guess; the milter maps it to OnDBError.
+ * no_feedback - an engine without the feedback tables (both engines have
+ * them since schema version 2): a clear error, never a guess; the milter
+ * maps it to OnDBError.
  */
 static enum store_status
 no_feedback(const struct store *st, char *why, size_t whylen)

@@ -277,6 +277,19 @@ enum store_status store_lookup2(struct store *st, const char *addr,
 	    const struct store_erasure *e, const char *list,
 	    struct consent_row *row_r, char *why, size_t whylen);
 
+/*
+ * store_lookup2 for the n recipients of one message on one list: rows_r[i]
+ * (n entries, the caller's) for the normalised addrs[i] (borrowed).  On
+ * PostgreSQL one prepared statement for them all (one round trip; DESIGN
+ * "Scale-out"), on SQLite one indexed read each.  The first failure ends
+ * it: STORE_TEMPFAIL (database unavailable, or out of memory) or
+ * STORE_ERROR as store_lookup2(), with why filled; rows_r is then
+ * undefined.  n == 0 is STORE_OK.
+ */
+enum store_status store_lookup_set(struct store *st, const char *const *addrs,
+	    size_t n, const struct store_erasure *e, const char *list,
+	    struct consent_row *rows_r, char *why, size_t whylen);
+
 /* A read transaction (BEGIN, deferred): a consistent view for a long
  * read-only run, without taking the write lock.  End it with
  * store_rollback() or store_commit(). */

@@ -17,9 +17,8 @@
  * may change with FOR UPDATE.  store_begin_read() is REPEATABLE READ: one
  * snapshot for a long read.
  *
- * XXX the milter looks recipients up one statement each (store_lookup2);
- * one round trip for all of them (address = ANY($1)) needs a store.h call
- * for a set of addresses.
+ * The milter looks all recipients of a message up in one round trip
+ * (store_lookup_set: P_LOOKUP_SET, the addresses as a text[] parameter).
  * XXX erasure: PostgreSQL keeps deleted row versions until VACUUM, and its
  * WAL; store_forget deletes the rows but has nothing like secure_delete.
  */
@@ -76,6 +75,89 @@ pg_lookup2(struct store *st, const char *addr, const char *addr_hash,
 {
 	return lookup_run((struct pg *)st, P_LOOKUP2, addr, list, addr_hash,
 	    row_r, why, whylen);
+}
+
+/* array_make - the PostgreSQL array literal of the n strings of v: each
+ * element quoted with '\\' and '"' escaped, NULL for a NULL string;
+ * malloc'd, NULL when out of memory */
+static char *
+array_make(const char *const *v, size_t n)
+{
+	size_t len = 3, k = 0, i;
+	const char *s;
+	char *buf;
+
+	for (i = 0; i < n; i++)
+		len += v[i] != NULL ? 2 * strlen(v[i]) + 3 : 5;
+	if ((buf = malloc(len)) == NULL)
+		return NULL;
+	buf[k++] = '{';
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf[k++] = ',';
+		if (v[i] == NULL) {
+			memcpy(buf + k, "NULL", 4);
+			k += 4;
+			continue;
+		}
+		buf[k++] = '"';
+		for (s = v[i]; *s != '\0'; s++) {
+			if (*s == '\\' || *s == '"')
+				buf[k++] = '\\';
+			buf[k++] = *s;
+		}
+		buf[k++] = '"';
+	}
+	buf[k++] = '}';
+	buf[k] = '\0';
+	assert(k < len);
+	return buf;
+}
+
+/* pg_lookup_set - pg_lookup2 of n addresses in one statement */
+static enum store_status
+pg_lookup_set(struct store *st, const char *const *addrs,
+    const char *const *forms, size_t n, const char *list,
+    struct consent_row *rows_r, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs = STORE_OK;
+	char *a = NULL, *f = NULL;
+	const char *word;
+	PGresult *res;
+	size_t i;
+
+	if ((a = array_make(addrs, n)) == NULL ||
+	    (f = array_make(forms, n)) == NULL) {
+		snprintf(why, whylen, "ConsentDB %s: lookup: out of memory",
+		    p->name);
+		rs = STORE_TEMPFAIL;
+		goto out;
+	}
+	if ((res = pgsql_exec(p, P_LOOKUP_SET, "lookup", &rs, why, whylen,
+	    "ttt", a, f, list)) == NULL)
+		goto out;
+	if ((size_t)PQntuples(res) != n) {
+		snprintf(why, whylen, "ConsentDB %s: lookup of %zu addresses "
+		    "gave %d rows", p->name, n, PQntuples(res));
+		rs = STORE_ERROR;
+	}
+	for (i = 0; rs == STORE_OK && i < n; i++) {
+		rows_r[i].suppressed = pgsql_col_bool(res, (int)i, 0);
+		rows_r[i].status = SUB_NONE;
+		word = pgsql_col(res, (int)i, 1);
+		if (word != NULL && (rows_r[i].status =
+		    store_status_parse(word)) == SUB_NONE) {
+			snprintf(why, whylen, "ConsentDB %s: bad status in "
+			    "subscriptions", p->name);
+			rs = STORE_ERROR;
+		}
+	}
+	PQclear(res);
+out:
+	free(a);
+	free(f);
+	return rs;
 }
 
 /* pg_begin - a read-write transaction (READ COMMITTED: writes upsert) */
@@ -426,8 +508,11 @@ pg_import_set(struct store *st, const char *addr, const char *list,
 	*changed_r = false;
 	if ((word = store_status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
-	if ((res = pgsql_exec(p, P_SUB_GET, "import", &rs, why, whylen, "tt",
-	    addr, list)) == NULL)
+	/* a dry run (a read-only handle) reads without the row lock, which
+	 * a read-only transaction refuses */
+	if ((res = pgsql_exec(p, (flags & STORE_IMPORT_DRY_RUN) != 0 ?
+	    P_SUB_PEEK : P_SUB_GET, "import", &rs, why, whylen, "tt", addr,
+	    list)) == NULL)
 		return rs;
 	*old_r = SUB_NONE;
 	if (PQntuples(res) > 0) {
@@ -573,6 +658,8 @@ pg_forget(struct store *st, const char *addr, const char *addr_hash,
 	    (rs = pgsql_run(p, P_DEL_QROWS, "forget", &n.quarantine, why, whylen,
 	    "t", addr)) == STORE_OK && (rs = pgsql_run(p, P_DEL_SUPP, "forget",
 	    &n.suppressions, why, whylen, "t", addr)) == STORE_OK &&
+	    (rs = pgsql_run(p, P_DEL_FEEDBACK, "forget", &n.feedback, why,
+	    whylen, "t", addr)) == STORE_OK &&
 	    (rs = pgsql_run(p, P_SUPPRESS, "forget", NULL, why, whylen, "ttl",
 	    addr_hash, "erased", (long long)time(NULL))) == STORE_OK)
 		rs = event_add(p, addr_hash, NULL, "erased", ev != NULL &&
@@ -645,8 +732,8 @@ pg_quarantine_released(struct store *st, long long id, time_t when,
 	enum store_status rs;
 	long long n = 0;
 
-	/* two statements: the order in which arguments are evaluated is
-	 * unspecified, and n must be read after the UPDATE ran */
+	/* n is read after the run: two statements (the order in which a
+	 * call's arguments are evaluated is unspecified) */
 	rs = pgsql_run((struct pg *)st, P_QREL, "quarantine", &n, why, whylen,
 	    "ll", id, (long long)when);
 	return pg_change_id(rs, n, id, why, whylen);
@@ -847,6 +934,7 @@ const struct store_backend store_pgsql_backend = {
 	.subscriptions = pg_subscriptions,
 	.quarantine_add = pg_quarantine_add,
 	.lookup2 = pg_lookup2,
+	.lookup_set = pg_lookup_set,
 	.begin_read = pg_begin_read,
 	.import_set = pg_import_set,
 	.suppression_count = pg_suppression_count,
@@ -871,4 +959,13 @@ const struct store_backend store_pgsql_backend = {
 	.handover_claim = pgho_handover_claim,
 	.handover_set = pgho_handover_set,
 	.handover_purge = pgho_handover_purge,
+	.feedback_add = pgfb_feedback_add,
+	.feedback_count = pgfb_feedback_count,
+	.feedback_stats = pgfb_feedback_stats,
+	.feedback_ls = pgfb_feedback_ls,
+	.sent_add = pgfb_sent_add,
+	.campaign_pause = pgfb_campaign_pause,
+	.campaign_paused = pgfb_campaign_paused,
+	.campaign_resume = pgfb_campaign_resume,
+	.campaign_ls = pgfb_campaign_ls,
 };

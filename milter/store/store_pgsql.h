@@ -9,18 +9,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "store-private.h"
-
-/*
- * The PostgreSQL schema version (table optin_schema); version 2 adds the
- * hand-over records (sql/pgsql/handover.sql).  XXX: it has
- * no feedback tables (SQLite's version 2): on PostgreSQL the feedback calls
- * answer STORE_ERROR (store.c no_feedback) until they are added.
- */
-#define PGSQL_SCHEMA_VERSION 2
 
 /* The prepared statements, by number (their text: pgsql_stmts[]). */
 enum pgsql_stmt {
@@ -40,6 +33,7 @@ enum pgsql_stmt {
 	P_SUBS,
 	P_QUARANTINE_ADD,
 	P_SUB_GET,
+	P_SUB_PEEK,
 	P_SUPP_COUNT,
 	P_SUPP_PREFIX,
 	P_EVENTS,
@@ -48,6 +42,7 @@ enum pgsql_stmt {
 	P_DEL_EVENTS,
 	P_DEL_QROWS,
 	P_DEL_SUPP,
+	P_DEL_FEEDBACK,
 	P_QLS,
 	P_QREL,
 	P_QDEL,
@@ -55,6 +50,16 @@ enum pgsql_stmt {
 	P_MEMBERS,
 	P_OPTOUT_ADDRS,
 	P_STATS,
+	P_LOOKUP_SET,
+	P_FB_ADD,
+	P_FB_COUNT,
+	P_FB_STATS,
+	P_FB_LS,
+	P_SENT_ADD,
+	P_PAUSE,
+	P_PAUSED,
+	P_RESUME,
+	P_PAUSE_LS,
 	P_COUNT
 };
 
@@ -117,10 +122,34 @@ enum store_status pgsql_tx_enter(struct pg *p, bool *own_r, char *why,
 enum store_status pgsql_tx_leave(struct pg *p, bool own, bool ok,
 	    char *why, size_t whylen);
 
-/* store_pgsql_handover.c: sql/pgsql/handover.sql (the migration to
- * version 2) and the hand-over operations of this backend, as the members
- * of the same name in struct store_backend. */
-extern const char pgsql_handover_sql[];
+/* store_pgsql_fb.c: the feedback operations (schema version 2), as the
+ * members of the same name in struct store_backend. */
+enum store_status pgfb_feedback_add(struct store *st,
+	    const struct store_feedback *fb, long long *id_r, char *why,
+	    size_t whylen);
+enum store_status pgfb_feedback_count(struct store *st, const char *addr,
+	    const char *campaign, const char *kind, time_t since,
+	    long long *n_r, char *why, size_t whylen);
+enum store_status pgfb_feedback_stats(struct store *st, time_t since,
+	    store_fbstat_fn *fn, void *ctx, char *why, size_t whylen);
+enum store_status pgfb_feedback_ls(struct store *st, const char *addr,
+	    time_t since, bool acted_only, store_fbrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+enum store_status pgfb_sent_add(struct store *st, const char *campaign,
+	    const char *list, long long n, char *why, size_t whylen);
+enum store_status pgfb_campaign_pause(struct store *st,
+	    const char *campaign, const char *reason, char *why,
+	    size_t whylen);
+enum store_status pgfb_campaign_paused(struct store *st,
+	    const char *campaign, char *reason_r, size_t reasonlen,
+	    time_t *paused_at_r, char *why, size_t whylen);
+enum store_status pgfb_campaign_resume(struct store *st,
+	    const char *campaign, char *why, size_t whylen);
+enum store_status pgfb_campaign_ls(struct store *st, store_pause_fn *fn,
+	    void *ctx, char *why, size_t whylen);
+/* store_pgsql_handover.c: the hand-over operations (schema version 3,
+ * sql/pgsql/003-handover.sql), as the members of the same name in struct
+ * store_backend. */
 enum store_status pgho_handover_claim(struct store *st, const char *key,
 	    const char *recipient, enum store_handover_state state,
 	    const char *queue_id, time_t now, struct store_handover *old_r,

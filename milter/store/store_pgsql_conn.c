@@ -36,21 +36,20 @@
 #include "store-private.h"
 #include "store_pgsql.h"
 
-/* sql/pgsql/schema.sql, made into a string literal by Makefile.am */
-static const char schema_sql[] =
-#include "schema_pgsql.h"
-	;
-
-/* Numbered migrations, as in store_sqlite.c: each ends by setting
- * optin_schema.version.  A new database gets schema_sql, then every one. */
+/*
+ * The numbered steps of the schema, sql/pgsql/NNN-*.sql made into string
+ * literals by Makefile.am (PGSQL_STEPS), in order: step `to` takes a
+ * database of version to - 1 to version to and ends by setting
+ * optin_schema.version.  A new database runs them all (pg_schema_create),
+ * optinctl migrate those after its version (pgsql_migrate).
+ */
 static const struct {
 	int to;
 	const char *sql;
-} migrations[] = {
-	{ 2, pgsql_handover_sql },	/* sql/pgsql/handover.sql */
+} steps[] = {
+#include "schema_pgsql.h"
 	{ 0, NULL }
 };
-
 
 const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	[P_SETTINGS] = { "settings",
@@ -112,6 +111,9 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	[P_SUB_GET] = { "sub_get",
 	    "SELECT status, updated_at FROM subscriptions"
 	    " WHERE address = $1 AND list_id = $2 FOR UPDATE" },
+	[P_SUB_PEEK] = { "sub_peek",
+	    "SELECT status, updated_at FROM subscriptions"
+	    " WHERE address = $1 AND list_id = $2" },
 	[P_SUPP_COUNT] = { "supp_count",
 	    "SELECT count(*) FROM suppressions WHERE reason = $1" },
 	/* COLLATE "C": byte order, so the range is exactly the prefix */
@@ -133,6 +135,8 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    "DELETE FROM quarantine WHERE recipient = $1" },
 	[P_DEL_SUPP] = { "del_supp",
 	    "DELETE FROM suppressions WHERE address = $1" },
+	[P_DEL_FEEDBACK] = { "del_feedback",
+	    "DELETE FROM feedback WHERE address = $1" },
 	[P_QLS] = { "qls",
 	    "SELECT id, queue_id, message_id, sender, recipient, list_id,"
 	    " reason, spool_file, received_at, released_at FROM quarantine"
@@ -172,9 +176,55 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    " UNION ALL SELECT 4, 'events', event, NULL, count(*)"
 	    " FROM consent_events WHERE occurred_at >= $1 GROUP BY event"
 	    " ORDER BY 1, 3, 4" },
+	/* every recipient of a message in one round trip: $1 the
+	 * addresses, $2 their erased forms (NULL: none), as arrays */
+	[P_LOOKUP_SET] = { "lookup_set",
+	    "SELECT EXISTS (SELECT 1 FROM suppressions s"
+	    " WHERE s.address IN (a.addr, a.form)),"
+	    " (SELECT status FROM subscriptions"
+	    " WHERE address = a.addr AND list_id = $3)"
+	    " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY"
+	    " AS a(addr, form, i) ORDER BY a.i" },
+	/* feedback (schema version 2), as store_sqlite_fb.c */
+	[P_FB_ADD] = { "fb_add",
+	    "INSERT INTO feedback (address, list_id, campaign, kind, status,"
+	    " reporting_mta, diagnostic, arrival, identity, acted,"
+	    " received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+	    " $11) RETURNING id" },
+	[P_FB_COUNT] = { "fb_count",
+	    "SELECT count(*) FROM feedback WHERE kind = $1"
+	    " AND received_at >= $2 AND ($3::text IS NULL OR address = $3)"
+	    " AND ($4::text IS NULL OR campaign = $4)" },
+	[P_FB_STATS] = { "fb_stats",
+	    "SELECT coalesce(list_id, ''), coalesce(campaign, ''), kind,"
+	    " count(*) FROM feedback WHERE received_at >= $1"
+	    " GROUP BY 1, 2, 3"
+	    " UNION ALL SELECT list_id, campaign, 'sent', sent"
+	    " FROM campaign_sent ORDER BY 1, 2, 3" },
+	[P_FB_LS] = { "fb_ls",
+	    "SELECT id, address, list_id, campaign, kind, status,"
+	    " reporting_mta, diagnostic, arrival, identity, acted, received_at"
+	    " FROM feedback WHERE received_at >= $1"
+	    " AND ($2::integer = 0 OR acted = 1)"
+	    " AND ($3::text IS NULL OR address = $3) ORDER BY id" },
+	[P_SENT_ADD] = { "sent_add",
+	    "INSERT INTO campaign_sent (campaign, list_id, sent)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (campaign, list_id) DO UPDATE"
+	    " SET sent = campaign_sent.sent + excluded.sent" },
+	[P_PAUSE] = { "pause",
+	    "INSERT INTO campaign_pauses (campaign, reason, paused_at)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (campaign) DO NOTHING" },
+	[P_PAUSED] = { "paused",
+	    "SELECT reason, paused_at FROM campaign_pauses"
+	    " WHERE campaign = $1" },
+	[P_RESUME] = { "resume",
+	    "DELETE FROM campaign_pauses WHERE campaign = $1" },
+	[P_PAUSE_LS] = { "pause_ls",
+	    "SELECT campaign, reason, paused_at FROM campaign_pauses"
+	    " ORDER BY campaign" },
 };
 
-#define PG_MAXPARAM 8
+#define PG_MAXPARAM 12
 
 /* pgsql_col - the text of row r, column c, or NULL for SQL NULL */
 const char *
@@ -543,8 +593,8 @@ pg_schema_create(struct pg *p, char *why, size_t whylen)
 {
 	enum store_status rs;
 	PGresult *res;
-	bool empty;
 	size_t i;
+	bool empty;
 
 	if ((rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
 		return rs;
@@ -556,11 +606,8 @@ pg_schema_create(struct pg *p, char *why, size_t whylen)
 		goto out;
 	empty = pgsql_col_ll(res, 0, 0) == 0;
 	PQclear(res);
-	if (empty)
-		rs = pg_cmd(p, schema_sql, "create schema", why, whylen);
-	for (i = 0; empty && rs == STORE_OK && migrations[i].sql != NULL; i++)
-		rs = pg_cmd(p, migrations[i].sql, "create schema", why,
-		    whylen);
+	for (i = 0; empty && rs == STORE_OK && steps[i].sql != NULL; i++)
+		rs = pg_cmd(p, steps[i].sql, "create schema", why, whylen);
 	if (rs == STORE_OK && empty)
 		p->base.created = true;
 out:
@@ -623,15 +670,15 @@ pg_setup(struct pg *p, const struct config *cfg, unsigned flags, char *why,
 		if (!p->base.created)	/* made by someone else meanwhile */
 			return pg_setup(p, cfg, flags & ~STORE_CREATE, why,
 			    whylen);
-		version = PGSQL_SCHEMA_VERSION;
+		version = STORE_SCHEMA_VERSION;
 	}
 	p->base.version = version;
-	if (version == PGSQL_SCHEMA_VERSION ||
-	    ((flags & STORE_MIGRATE) != 0 && version < PGSQL_SCHEMA_VERSION))
+	if (version == STORE_SCHEMA_VERSION ||
+	    ((flags & STORE_MIGRATE) != 0 && version < STORE_SCHEMA_VERSION))
 		return STORE_OK;
 	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
-	    "knows version %d%s", p->name, version, PGSQL_SCHEMA_VERSION,
-	    version < PGSQL_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
+	    "knows version %d%s", p->name, version, STORE_SCHEMA_VERSION,
+	    version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
 	return STORE_ERROR;
 }
 
@@ -676,27 +723,32 @@ pgsql_migrate(struct store *st, int *from_r, int *to_r, char *why,
 	size_t i;
 
 	*from_r = *to_r = p->base.version;
-	for (i = 0; migrations[i].sql != NULL; i++) {
-		if (migrations[i].to != p->base.version + 1)
+	for (i = 0; steps[i].sql != NULL; i++) {
+		if (steps[i].to != p->base.version + 1)
 			continue;
 		if ((rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
 			return rs;
-		rs = pg_cmd(p, migrations[i].sql, "migrate", why, whylen);
+		rs = pg_cmd(p, steps[i].sql, "migrate", why, whylen);
 		if ((rs = pgsql_end(p, rs == STORE_OK, why, whylen)) != STORE_OK)
 			return rs;
-		p->base.version = *to_r = migrations[i].to;
+		p->base.version = *to_r = steps[i].to;
 	}
-	if (p->base.version != PGSQL_SCHEMA_VERSION) {
+	if (p->base.version != STORE_SCHEMA_VERSION) {
 		snprintf(why, whylen, "ConsentDB %s: no migration from schema "
 		    "version %d to %d", p->name, p->base.version,
-		    PGSQL_SCHEMA_VERSION);
+		    STORE_SCHEMA_VERSION);
 		return STORE_ERROR;
 	}
 	return STORE_OK;
 }
 
 const char *
-store_pgsql_schema(void)
+store_pgsql_step(int to)
 {
-	return schema_sql;
+	size_t i;
+
+	for (i = 0; steps[i].sql != NULL; i++)
+		if (steps[i].to == to)
+			return steps[i].sql;
+	return NULL;
 }

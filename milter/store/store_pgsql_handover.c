@@ -1,9 +1,8 @@
 /*
  * store_pgsql_handover.c - the hand-over records on PostgreSQL (store.h
- * "Hand-over records"): the migration text sql/pgsql/handover.sql and the
- * three operations.  Self-contained so that the step can be renumbered or
- * moved: the statements run unnamed (pgsql_exec_sql slot -1), parameters
- * bound as text.  One handle per thread, as the backend.
+ * "Hand-over records", schema step sql/pgsql/003-handover.sql): the three
+ * operations.  The statements run unnamed (pgsql_exec_sql slot -1),
+ * parameters bound as text.  One handle per thread, as the backend.
  */
 #include "autoconf.h"
 
@@ -14,10 +13,6 @@
 
 #include "store_pgsql.h"
 
-/* sql/pgsql/handover.sql, made into a string literal by Makefile.am */
-const char pgsql_handover_sql[] =
-#include "handover_pgsql.h"
-	;
 
 /* ho_exec - run sql with the n text parameters vals */
 static PGresult *

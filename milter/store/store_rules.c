@@ -69,7 +69,8 @@ store_import_keeps(enum sub_status old, time_t old_at, enum sub_status status,
 	    old == SUB_OPTED_OUT && consented_at <= old_at);
 }
 
-/* Both schemas (sql/schema.sql, sql/pgsql/schema.sql), parents first. */
+/* Both schemas (sql/schema.sql and sql/sqlite-NNN-*.sql, sql/pgsql/NNN-*.sql),
+ * parents first. */
 const struct store_table store_tables[] = {
 	{ "lists", 4, "list_id, name, double_opt_in, created_at" },
 	{ "subscriptions", 5,
@@ -79,6 +80,11 @@ const struct store_table store_tables[] = {
 	    "evidence, remote_addr, user_agent, occurred_at" },
 	{ "quarantine", 10, "id, queue_id, message_id, sender, recipient, "
 	    "list_id, reason, spool_file, received_at, released_at" },
+	/* schema version 2: feedback */
+	{ "feedback", 12, "id, address, list_id, campaign, kind, status, "
+	    "reporting_mta, diagnostic, arrival, identity, acted, received_at" },
+	{ "campaign_pauses", 3, "campaign, reason, paused_at" },
+	{ "campaign_sent", 3, "campaign, list_id, sent" },
 	{ NULL, 0, NULL }
 };
 

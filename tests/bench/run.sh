@@ -8,7 +8,7 @@
 # Sections: relay (Postfix throughput: no milter / OpenDKIM / optin-milter,
 # unix and inet sockets, Ed25519, both, half blocked, inet stall probe),
 # store (consent lookups at 10,000,000 rows, warm, cold, while optin-unsubd
-# writes), import (optinctl import of 1,000,000 rows), unsub (wrk one-click
+# writes; then warm on a private PostgreSQL, the same rows and lookups), import (optinctl import of 1,000,000 rows), unsub (wrk one-click
 # load while the milter delivers), memory (RSS after 1,000 and 100,000
 # messages, 100 SMTP sessions), profile (callgrind of both milters), sign
 # (µs per DKIM signature, key cache on and off: sign.sh).
@@ -595,6 +595,51 @@ EOF
 	    "-" "-" info
 	unsubd_down
 	rm -f "$db" "$db-wal" "$db-shm"
+	store_pgsql "$conf" "$naddr"
+}
+
+# store_pgsql CONF NADDR - the same rows on a private PostgreSQL
+# (tests/lib/pg.sh), the same lookups through the milter's store: p50/p99
+# beside SQLite's in the same run.  Skipped (said so) without a server.
+store_pgsql()
+{
+	local conf=$1 naddr=$2 pgconf=$W/store-pg.conf t0 t1 out
+	. "$E2E_TOP/tests/lib/pg.sh"
+	if ! pg_start; then
+		result "store: PostgreSQL lookups" "skipped" "-" "-" info
+		return
+	fi
+	pg_createdb bench >/dev/null || { pg_stop; return; }
+	sed "s|^ConsentDB[[:space:]].*|ConsentDB $(pg_consentdb bench)|" "$conf" > "$pgconf"
+	say "store: generating $STORE_ROWS subscriptions on PostgreSQL"
+	t0=$(now)
+	"$OPTINCTL" -c "$pgconf" init >/dev/null &&
+	pg_sql bench "
+SET synchronous_commit = off;
+DROP INDEX subscriptions_list;
+INSERT INTO lists SELECT format('list%s', lpad(k::text, 2, '0')), 'List ' || k,
+    0, 1700000000 FROM generate_series(0, 19) AS k;
+INSERT INTO subscriptions
+    SELECT format('u%s@example%s.com', lpad(i::text, 8, '0'),
+	lpad((i % 1000)::text, 3, '0')),
+	format('list%s', lpad((i % 5 + 5 * k)::text, 2, '0')),
+	CASE i % 20 WHEN 0 THEN 'opted_out' WHEN 1 THEN 'pending'
+	    ELSE 'opted_in' END, 'bench', 1700000000 + i % 86400
+    FROM generate_series(0, $naddr - 1) AS i CROSS JOIN generate_series(0, 3) AS k;
+INSERT INTO suppressions SELECT format('u%s@example%s.com',
+    lpad(i::text, 8, '0'), lpad((i % 1000)::text, 3, '0')),
+    'unsubscribed_all', 1700000000 FROM generate_series(7, $naddr - 100, 100) AS i;
+CREATE INDEX subscriptions_list ON subscriptions (list_id, status);
+ANALYZE;" >/dev/null || { say "store: PostgreSQL load failed"; pg_stop; return; }
+	t1=$(now)
+	echo
+	echo "== consent store on PostgreSQL ($STORE_ROWS subscriptions, 20 lists, 127.0.0.1)"
+	result "store: generate $STORE_ROWS rows (PostgreSQL), s" \
+	    "$(calc "$t1 - $t0")" "-" "-" info
+	out=$("$W/bin/lookup" "$pgconf" "$naddr" warm 50000)
+	say "pgsql warm: $out"
+	store_figures "PostgreSQL, warm" "$out" 1000
+	pg_stop
 }
 
 # store_figures LABEL "lookup output" P99_TARGET_US

@@ -1,8 +1,9 @@
 # t-copy-store.sh - optinctl copy-store (sourced by run.sh): a SQLite
 # database copied to a private PostgreSQL (tests/lib/pg.sh) and back, every
 # row of every table compared column for column, counts printed, ids that
-# go on after the copied ones, a non-empty target refused, passwords never
-# shown.
+# go on after the copied ones (events, feedback), a non-empty target
+# refused, passwords never shown.  Every table: the feedback tables of
+# schema version 2 too.
 
 . "$(dirname "$0")/../lib/pg.sh"
 if ! pg_start; then
@@ -21,6 +22,12 @@ else
 	qrow 7 news@example.com eve@example.com news no_consent q7.eml 1700000000
 	qrow 9 news@example.com fay@example.com news opted_out q9.eml 1700000100
 	sqlx "UPDATE quarantine SET released_at = 1700000200 WHERE id = 9"
+	# the feedback tables (schema version 2), as optin-feedback and the
+	# milter write them
+	sqlx "INSERT INTO feedback (id, address, list_id, campaign, kind, status, reporting_mta, diagnostic, arrival, identity, acted, received_at) VALUES (3, 'ann@example.com', 'news', 'spring', 'hard_bounce', '5.1.1', 'dns; mx.example.net', 'smtp; 550 5.1.1 no such user', 'Mon, 1 Jan 2024 00:00:00 +0000', 'bounce_token', 1, 1700000300)" \
+	    "INSERT INTO feedback (id, address, list_id, campaign, kind, identity, acted, received_at) VALUES (4, NULL, NULL, NULL, 'unusable', 'none', 0, 1700000400)" \
+	    "INSERT INTO campaign_pauses VALUES ('spring', 'policy_bounce 3 of 10', 1700000500)" \
+	    "INSERT INTO campaign_sent VALUES ('spring', 'news', 10), ('spring', 'promo', 4)"
 	src=$db
 	pg_createdb copy1 && pg_createdb copy2 || bad "copy-store: databases"
 	pgdb=$(pg_consentdb copy1)
@@ -30,12 +37,17 @@ lists                     4          4
 subscriptions             3          3
 suppressions              2          2
 consent_events            5          5
-quarantine                2          2" copy-store "$src" "$pgdb"
+quarantine                2          2
+feedback                  2          2
+campaign_pauses           1          1
+campaign_sent             2          2" copy-store "$src" "$pgdb"
 
 	# every row, every column, the same on both sides (SQLite's integer
 	# columns and PostgreSQL's bigint print alike)
 	for t in "lists:list_id" "subscriptions:address, list_id" \
-	    "suppressions:address" "consent_events:id" "quarantine:id"; do
+	    "suppressions:address" "consent_events:id" "quarantine:id" \
+	    "feedback:id" "campaign_pauses:campaign" \
+	    "campaign_sent:campaign, list_id"; do
 		tab=${t%%:*} key=${t#*:}
 		want=$($PY -c '
 import sqlite3, sys
@@ -62,10 +74,14 @@ for r in c.execute("SELECT * FROM %s ORDER BY %s" % (sys.argv[2], sys.argv[3])):
 	if [ "$got" = 6 ]; then ok; else
 		bad "copy-store: next event id on the copy" "got: $got" "want: 6"
 	fi
+	got=$(pg_sql copy1 "INSERT INTO feedback (kind, identity, received_at) VALUES ('auto_reply', 'none', 1700000600) RETURNING id")
+	if [ "$got" = 5 ]; then ok; else
+		bad "copy-store: next feedback id on the copy" "got: $got" "want: 5"
+	fi
 
 	# and back to a new SQLite file: the same rows as PostgreSQL holds
 	check_json "copy-store: PostgreSQL to SQLite (--json)" 0 \
-	    'd["match"] and [(t["table"], t["from"], t["to"]) for t in d["tables"]] == [("lists", 4, 4), ("subscriptions", 4, 4), ("suppressions", 2, 2), ("consent_events", 6, 6), ("quarantine", 2, 2)]' \
+	    'd["match"] and [(t["table"], t["from"], t["to"]) for t in d["tables"]] == [("lists", 4, 4), ("subscriptions", 4, 4), ("suppressions", 2, 2), ("consent_events", 6, 6), ("quarantine", 2, 2), ("feedback", 3, 3), ("campaign_pauses", 1, 1), ("campaign_sent", 2, 2)]' \
 	    --json copy-store "$pgdb" "sqlite:$tmp/back.db"
 	db=$tmp/back.db
 	check_sql "copy-store: back: the list name" \
@@ -77,6 +93,14 @@ for r in c.execute("SELECT * FROM %s ORDER BY %s" % (sys.argv[2], sys.argv[3])):
 	    "SELECT typeof(occurred_at) FROM consent_events WHERE id = 6"
 	check_sql "copy-store: back: the evidence" "form 7" \
 	    "SELECT evidence FROM consent_events WHERE address = 'ann@example.com' AND event = 'opted_in'"
+	check_sql "copy-store: back: the feedback rows" "3|ann@example.com|spring|hard_bounce|5.1.1|smtp; 550 5.1.1 no such user|1|1700000300
+4|||unusable|||0|1700000400
+5|||auto_reply|||0|1700000600" \
+	    "SELECT id, address, campaign, kind, status, diagnostic, acted, received_at FROM feedback ORDER BY id"
+	check_sql "copy-store: back: pauses and sent counts" "spring|policy_bounce 3 of 10|1700000500
+spring|news|10
+spring|promo|4" \
+	    "SELECT campaign, reason, paused_at FROM campaign_pauses UNION ALL SELECT * FROM (SELECT campaign, list_id, sent FROM campaign_sent ORDER BY list_id)"
 	db=$src
 
 	check_err "copy-store: missing source" 66 \

@@ -97,7 +97,7 @@ ann@example.com" ] &&
     tail -n +2 "$tmp/sm.in" | cmp -s - "$qdir/$sa"
 then ok; else bad "release: SendmailCommand arguments, release marker and input" "$(cat "$tmp/sm.args")" "$(head -n 1 "$tmp/sm.in")"; fi
 check_sql "release: row marked released" 1 \
-    "SELECT released_at >= strftime('%s', 'now') - 60 FROM quarantine WHERE id = 1"
+    "SELECT CASE WHEN released_at >= $(($(date +%s) - 60)) THEN 1 ELSE 0 END FROM quarantine WHERE id = 1"
 run quarantine release 1
 if [ "$rc" = 65 ] && expr "$err" : 'optinctl quarantine release: row 1 was released at 20[0-9T:-]*Z (--force sends it again)$' >/dev/null
 then ok; else bad "release twice" "rc $rc" "err: $err"; fi
@@ -110,7 +110,7 @@ FAKESM_RC=75 run quarantine release 3 --force
 if [ "$rc" = 69 ] && [ "$err" = "optinctl quarantine release: row 3 not sent: $tmp/fakesm: exit status 75" ]
 then ok; else bad "release: SendmailCommand fails" "rc $rc" "err: $err"; fi
 check_sql "failed release: row not marked" - \
-    "SELECT coalesce(released_at, '-') FROM quarantine WHERE id = 3"
+    "SELECT coalesce(CAST(released_at AS TEXT), '-') FROM quarantine WHERE id = 3"
 rm -f "$tmp/sm.args"
 check_err "release --force of a spool name that leaves the directory" 65 \
     "optinctl quarantine: bad spool file name in the quarantine table: not opened" \

@@ -33,7 +33,7 @@ check_both "reconsent: import of a suppressed address" 65 \
     "optinctl import: $tmp/recon.csv:2: eve@example.com is suppressed (unsubscribed_all): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" \
     import "$tmp/recon.csv"
 check_sql "reconsent: the import's opt-out row is written" "crm:opted_out,promo:pending" \
-    "SELECT group_concat(list_id || ':' || status) FROM (SELECT * FROM subscriptions WHERE address = 'eve@example.com' ORDER BY list_id)"
+    "SELECT group_concat(list_id || ':' || status) FROM (SELECT * FROM subscriptions WHERE address = 'eve@example.com' ORDER BY list_id) AS x"
 
 check_both "reconsent: subscribe with evidence lifts the suppression" 0 \
     "eve@example.com list=news state=opted_in" \
@@ -47,7 +47,7 @@ check "reconsent: status after the lift" 0 "eve@example.com suppressed=no
 check_sql "reconsent: the lift and the opt-in are events with the evidence" \
     "unsuppressed|-|reason=unsubscribed_all; double opt-in mail confirmed 2026-11-30|optinctl user=$me
 opted_in|news|double opt-in mail confirmed 2026-11-30|optinctl user=$me" \
-    "SELECT group_concat(e, char(10)) FROM (SELECT event || '|' || coalesce(list_id, '-') || '|' || evidence || '|' || user_agent AS e FROM consent_events WHERE address = 'eve@example.com' AND id > (SELECT max(id) FROM consent_events WHERE event = 'suppressed') AND list_id IS NOT 'crm' ORDER BY id)"
+    "SELECT event || '|' || coalesce(list_id, '-') || '|' || evidence || '|' || user_agent AS e FROM consent_events WHERE address = 'eve@example.com' AND id > (SELECT max(id) FROM consent_events WHERE event = 'suppressed') AND coalesce(list_id, '') <> 'crm' ORDER BY id"
 
 # --- erased ------------------------------------------------------------------
 

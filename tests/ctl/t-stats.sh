@@ -18,13 +18,9 @@ for a in "subscribe a@example.com news" "subscribe b@example.com news" \
     "unsubscribe e@example.com --all" "forget f@example.com"; do
 	"$OPTINCTL" -c "$conf" $a >/dev/null || bad "stats setup: $a"
 done
-$PY -c '
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("INSERT INTO consent_events (address, list_id, event, occurred_at) VALUES (?, ?, ?, ?)", ("old@example.com", "news", "opted_in", 1000000000))
-for i, reason, rel in ((1, "no_consent", None), (2, "opted_out", 1700000500)):
-    c.execute("INSERT INTO quarantine (id, recipient, list_id, reason, spool_file, received_at, released_at) VALUES (?, ?, ?, ?, ?, ?, ?)", (i, "x@example.com", "news", reason, "20231114-000000-Q-x.eml", 1700000000, rel))
-c.commit()' "$db"
+sqlx "INSERT INTO consent_events (address, list_id, event, occurred_at) VALUES ('old@example.com', 'news', 'opted_in', 1000000000)" \
+    "INSERT INTO quarantine (id, recipient, list_id, reason, spool_file, received_at, released_at) VALUES (1, 'x@example.com', 'news', 'no_consent', '20231114-000000-Q-x.eml', 1700000000, NULL)" \
+    "INSERT INTO quarantine (id, recipient, list_id, reason, spool_file, received_at, released_at) VALUES (2, 'x@example.com', 'news', 'opted_out', '20231114-000000-Q-x.eml', 1700000000, 1700000500)"
 check "stats" 0 "subscriptions
   news opted_in 2
   news opted_out 1

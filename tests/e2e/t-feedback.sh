@@ -50,7 +50,7 @@ optin_feedback_route news.example.test ||
 	{ e2e_fail "optin-feedback service"; e2e_done; }
 e2e_ok "postfix, milter, sink and the optin-feedback service start"
 
-q() { sqlite3 "$OPTIN_DIR/consent.db" "$1"; }
+q() { optin_sql "$1"; }
 # campaign N RCPT... - one campaign message of "springN" to RCPTs from
 # news@example.com; the milter sets the bounce address
 campaign() {
@@ -147,7 +147,7 @@ spring3|2"
 
 # a paused campaign (as optin-feedback pauses it) is refused with 451
 # (the application keeps it) until "optinctl campaign resume"
-q "INSERT INTO campaign_pauses VALUES ('spring4', 'test pause', strftime('%s', 'now'))"
+q "INSERT INTO campaign_pauses VALUES ('spring4', 'test pause', $(date +%s))"
 if campaign 4 ok@remote.test; then
 	e2e_fail "campaign 4: accepted while paused"
 else

@@ -2,8 +2,9 @@
 # tests/feedback/run.sh - optin-feedback through its command line, as
 # Postfix's pipe(8) runs it: one message on stdin, -f and -r, exit code;
 # then the exact database state (suppressions, subscriptions, feedback
-# rows, consent events, pauses) read back with Python's sqlite3, and
-# optinctl feedback / campaign / token bounce.
+# rows, consent events, pauses) read back with tests/lib/db.sh, and
+# optinctl feedback / campaign / token bounce.  OPTIN_STORE=pgsql: the same
+# on PostgreSQL (tests/pgsql/run.sh; db.sh starts a private server).
 #
 # Cases: hard bounce (5.1.1 at RCPT), 5.1.1 after DATA, policy refusals
 # (5.7.1 and policy text) and the campaign pause, soft bounces up to
@@ -33,9 +34,11 @@ if [ ! -x "$FB" ] || [ ! -x "$CTL" ]; then
 	exit 1
 fi
 tmp=$(mktemp -d /tmp/optin-feedback-test.XXXXXX) || exit 1
+. "$top_srcdir/tests/lib/db.sh"
 lockpid=
 cleanup() {
 	[ -n "$lockpid" ] && kill "$lockpid" 2>/dev/null
+	db_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -48,16 +51,14 @@ eq() {
 	if [ "$2" = "$3" ]; then ok "$1"
 	else bad "$1" "got:  $(printf '%s' "$2" | head -c 600)" "want: $3"; fi
 }
-# sql QUERY - rows as "a|b|c" lines
-sql() {
-	$PY -c '
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in r))' "$db" "$1"
-}
+# sql QUERY - rows as "a|b|c" lines (either engine)
+sql() { db_sql "$db" "$1"; }
 
-db=$tmp/consent.db
+if ! db_start; then
+	echo "feedback: 0 passed, 1 failed (PostgreSQL did not start)"
+	exit 1
+fi
+db=$(db_new consent "$tmp")
 conf=$tmp/optin-milter.conf
 cat > "$conf" <<EOF
 ConsentDB $db
@@ -144,18 +145,22 @@ last_fb() { sql "SELECT coalesce(address,'-'), coalesce(list_id,'-'), coalesce(c
 nfb() { sql "SELECT count(*) FROM feedback"; }
 
 # --- schema ----------------------------------------------------------------
-eq "schema version 3" "$(sql 'PRAGMA user_version')" 3
-$PY -c '
+eq "schema version 3" "$(db_version "$db")" 3
+v1=$(db_new v1 "$tmp")
+if db_pgsql; then
+	db_psql "$v1" -f "$top_srcdir/sql/pgsql/001-schema.sql" >/dev/null
+	tables="SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename"
+else
+	$PY -c '
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read())' \
-    "$tmp/v1.db" "$top_srcdir/sql/schema.sql"
-printf 'ConsentDB %s/v1.db\nSyslog no\n' "$tmp" > "$tmp/v1.conf"
+	    "$v1" "$top_srcdir/sql/schema.sql"
+	tables="SELECT name FROM sqlite_master WHERE type = 'table' AND name"
+fi
+printf 'ConsentDB %s\nSyslog no\n' "$v1" > "$tmp/v1.conf"
 eq "migrate 1 -> 3" "$("$CTL" -c "$tmp/v1.conf" migrate 2>&1)" \
     "migrated schema from version 1 to 3"
-eq "migrated tables" "$($PY -c '
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-print(",".join(r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = '"'table'"' AND name IN ('"'feedback'"', '"'campaign_pauses'"', '"'campaign_sent'"') ORDER BY name")))' "$tmp/v1.db")" \
+eq "migrated tables" "$(db_sql "$v1" "$tables IN ('feedback', 'campaign_pauses', 'campaign_sent') ORDER BY 1" | paste -sd,)" \
     "campaign_pauses,campaign_sent,feedback"
 
 # --- configuration errors name file, line and key ---------------------------
@@ -416,20 +421,33 @@ eq "truncated ARF with a token: acted" "$rc|$(state big news)" "0|opted_out"
 
 # --- database down: exit 75, nothing recorded ------------------------------
 n=$(nfb)
-$PY -c '
+if db_pgsql; then
+	# the tables optin-feedback writes, locked for 4 s (lock_timeout is
+	# DBBusyTimeout, 300 ms)
+	db_psql "$db" -c "BEGIN; LOCK TABLE feedback, suppressions, subscriptions, consent_events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
+	lockpid=$!
+	i=0
+	while [ "$(sql "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'feedback'::regclass")" != 1 ] && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+else
+	$PY -c '
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").close()
 time.sleep(20)' "$db" "$tmp/locked" &
-lockpid=$!
-i=0; while [ ! -e "$tmp/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	lockpid=$!
+	i=0; while [ ! -e "$tmp/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+fi
 dsn "$tmp/h2.eml" hard2@example.net 5.1.1 "550 5.1.1 unknown"
 feed "$(bounce ooo)" "$tmp/h2.eml"
 eq "locked database: exit 75" "$rc" 75
-kill "$lockpid" 2>/dev/null; wait "$lockpid" 2>/dev/null; lockpid=
+db_pgsql || kill "$lockpid" 2>/dev/null
+wait "$lockpid" 2>/dev/null; lockpid=
 eq "locked database: nothing recorded, nobody suppressed" "$(nfb)|$(supp ooo)" "$n|"
-sed "s|^ConsentDB .*|ConsentDB $tmp/missing.db|" "$conf" > "$tmp/missing.conf"
+if db_pgsql; then missing=$(pg_consentdb missing); else missing=$tmp/missing.db; fi
+sed "s|^ConsentDB .*|ConsentDB $missing|" "$conf" > "$tmp/missing.conf"
 feed "$(bounce ooo)" "$tmp/h2.eml" "$tmp/missing.conf"
 eq "missing database: exit 75" "$rc" 75
 printf 'NoSuchKey 1\n' > "$tmp/bad.conf"
@@ -446,12 +464,7 @@ list deals: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_
 list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=4 auto_reply=2 unusable=6 complaint_rate=- (no sent count)
 campaign spring list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=0 auto_reply=2 unusable=4 complaint_rate=- (no sent count)
 campaign summer list news: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)"
-$PY - "$db" <<'EOF'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("INSERT INTO campaign_sent VALUES ('spring', 'news', 1000)")
-c.commit()
-EOF
+db_exec "$db" "INSERT INTO campaign_sent VALUES ('spring', 'news', 1000)"
 "$CTL" -c "$conf" --json feedback > "$tmp/fb.json"
 eq "optinctl --json feedback: rates" "$($PY -c '
 import json, sys

@@ -2,12 +2,15 @@
 # tests/pgsql/run.sh - the suites that run on PostgreSQL too (DESIGN
 # "Scale-out": every program and suite runs on both engines), with
 # OPTIN_STORE=pgsql: tests/unit/test_store against a private server
-# (tests/lib/pg.sh; a fresh database per test case) and the end-to-end
-# t-consent.sh (its own server and database, set up with optinctl).
-# tests/e2e/t-two-relays.sh and tests/ctl/t-copy-store.sh run on
-# PostgreSQL always, in their own suites.
-# XXX tests/ctl, tests/unsubd and the other e2e scripts still read their
-# SQLite file directly and run on SQLite only.
+# (tests/lib/pg.sh; a fresh database per test case), tests/ctl,
+# tests/unsubd and tests/feedback (each starts its own server,
+# tests/lib/db.sh), and the
+# end-to-end t-consent.sh and t-feedback.sh (their own server and
+# database, set up with optinctl).  tests/e2e/t-two-relays.sh and
+# tests/ctl/t-copy-store.sh run on PostgreSQL always, in their own suites.
+# OPTIN_PG_FULL=1 adds what is long on a busy machine (tests/ctl's
+# 200,000-row imports).
+# XXX the other e2e scripts still run on SQLite only.
 # Needs root (the server runs as the postgres user; Postfix).  Sums the
 # suites' result lines; last line "pgsql: N passed, N failed".
 
@@ -58,7 +61,8 @@ else
 	fail=$((fail + 1))
 fi
 
-for suite in "tests/e2e/run.sh t-consent"; do
+for suite in "tests/ctl/run.sh" "tests/unsubd/run.sh" "tests/feedback/run.sh" \
+    "tests/e2e/run.sh t-consent t-feedback"; do
 	echo "== $suite (OPTIN_STORE=pgsql)"
 	# shellcheck disable=SC2086
 	E2E_TIMEOUT=600 timeout -k 10 620 bash "$top_srcdir"/$suite \

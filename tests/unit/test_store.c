@@ -30,213 +30,7 @@
 #include "store-private.h"
 #include "store.h"
 
-#define BUSY_MS 200
-
-/* OPTIN_STORE=pgsql: the PostgreSQL server of OPTIN_PG */
-static const char *pg_base;
-
-/* the schema version of the engine under test: PostgreSQL has its own
- * (store_pgsql.h PGSQL_SCHEMA_VERSION, no feedback tables yet) */
-#define ENGINE_VERSION (pg_base != NULL ? 2 : STORE_SCHEMA_VERSION)
-
-struct fx {
-	char dir[64];
-	char db[512];		/* ConsentDB */
-	char dbname[64];	/* PostgreSQL: the test's database */
-	struct config *cfg;
-	struct store *st;
-	char why[512];
-};
-
-/* fx_config - a config for ConsentDB path */
-static struct config *
-fx_config(const char *path)
-{
-	char text[1024];
-	int nerr = 0;
-
-	snprintf(text, sizeof(text), "ConsentDB %.900s\nDBBusyTimeout %d\n",
-	    path, BUSY_MS);
-	return config_parse("test_store", text, stderr, &nerr);
-}
-
-/* admin_exec - "VERB dbname" on the server's postgres database; 0 ok */
-static int
-admin_exec(const char *verb, const char *dbname)
-{
-	char conninfo[512], sql[160];
-	PGconn *conn;
-	PGresult *res;
-	int rc;
-
-	snprintf(conninfo, sizeof(conninfo), "%s dbname=postgres", pg_base);
-	snprintf(sql, sizeof(sql), "%s \"%s\"%s", verb, dbname,
-	    strncmp(verb, "DROP", 4) == 0 ? " WITH (FORCE)" : "");
-	conn = PQconnectdb(conninfo);
-	res = PQexec(conn, sql);
-	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-	if (rc != 0)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-	return rc;
-}
-
-/* setup - temp dir, config, no database yet (PostgreSQL: an empty one) */
-static int
-setup(void **state)
-{
-	static int seq;
-	struct fx *f;
-
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/consent.db", f->dir);
-	if (pg_base != NULL) {
-		snprintf(f->dbname, sizeof(f->dbname), "optin_ut_%ld_%d",
-		    (long)getpid(), ++seq);
-		if (admin_exec("CREATE DATABASE", f->dbname) != 0)
-			return -1;
-		snprintf(f->db, sizeof(f->db), "pgsql:%s dbname=%s", pg_base,
-		    f->dbname);
-	}
-	if ((f->cfg = fx_config(f->db)) == NULL)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-/* setup_db - as setup, plus a created store with lists news and promo
- * (double opt-in) */
-static int
-setup_db(void **state)
-{
-	struct fx *f;
-	enum store_status st;
-
-	if (setup(state) != 0)
-		return -1;
-	f = *state;
-	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
-	if (f->st == NULL) {
-		fprintf(stderr, "store_open: %s\n", f->why);
-		return -1;
-	}
-	if (store_list_add(f->st, "news", "News", false, f->why,
-	    sizeof(f->why)) != STORE_OK ||
-	    store_list_add(f->st, "promo", NULL, true, f->why,
-	    sizeof(f->why)) != STORE_OK)
-		return -1;
-	return 0;
-}
-
-/* teardown - close and remove everything */
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char path[192];
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	size_t i;
-
-	store_close(&f->st);
-	config_free(&f->cfg);
-	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		snprintf(path, sizeof(path), "%s/consent.db%s", f->dir,
-		    sfx[i]);
-		(void)unlink(path);
-	}
-	(void)rmdir(f->dir);
-	if (pg_base != NULL)
-		(void)admin_exec("DROP DATABASE", f->dbname);
-	free(f);
-	return 0;
-}
-
-/* A second connection to the test's database, on either engine. */
-struct raw {
-	sqlite3 *sq;
-	PGconn *pg;
-};
-
-/* raw_open - a second connection to the database of f */
-static struct raw
-raw_open(const struct fx *f)
-{
-	struct raw r = { NULL, NULL };
-	char conninfo[512];
-
-	if (pg_base != NULL) {
-		snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", pg_base,
-		    f->dbname);
-		r.pg = PQconnectdb(conninfo);
-		assert_int_equal(PQstatus(r.pg), CONNECTION_OK);
-	} else
-		assert_int_equal(sqlite3_open_v2(f->db, &r.sq,
-		    SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	return r;
-}
-
-/* raw_close - close it */
-static void
-raw_close(struct raw *r)
-{
-	if (r->sq != NULL)
-		sqlite3_close(r->sq);
-	PQfinish(r->pg);
-	r->sq = NULL;
-	r->pg = NULL;
-}
-
-/* raw_exec - run sql (several statements for SQLite, one or more for
- * PostgreSQL); 0 when it succeeded */
-static int
-raw_exec(struct raw *r, const char *sql)
-{
-	PGresult *res;
-	int rc;
-
-	if (r->sq != NULL)
-		return sqlite3_exec(r->sq, sql, NULL, NULL, NULL) == SQLITE_OK ?
-		    0 : -1;
-	res = PQexec(r->pg, sql);
-	rc = PQresultStatus(res) == PGRES_COMMAND_OK ||
-	    PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
-	PQclear(res);
-	return rc;
-}
-
-/* raw_int - first column of the first row of sql, $1 bound to bind1
- * (-1 on error; a PostgreSQL boolean "t" is 1) */
-static long long
-raw_int(struct raw *r, const char *sql, const char *bind1)
-{
-	sqlite3_stmt *stmt;
-	PGresult *res;
-	long long v = -1;
-
-	if (r->pg != NULL) {
-		res = PQexecParams(r->pg, sql, bind1 != NULL ? 1 : 0, NULL,
-		    &bind1, NULL, NULL, 0);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
-		    PQntuples(res) > 0)
-			v = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 1 :
-			    strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		return v;
-	}
-	if (sqlite3_prepare_v2(r->sq, sql, -1, &stmt, NULL) != SQLITE_OK)
-		return -1;
-	if (bind1 != NULL)
-		(void)sqlite3_bind_text(stmt, 1, bind1, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		v = sqlite3_column_int64(stmt, 0);
-	(void)sqlite3_finalize(stmt);
-	return v;
-}
+#include "store_fx.h"
 
 /* ms_since - milliseconds since t0 */
 static long
@@ -277,33 +71,37 @@ read_file(const char *name)
 static void
 t_schema_file(void **state)
 {
+	const struct {
+		const char *file, *text;
+	} cases[] = {
+		{ "sql/schema.sql", store_sqlite_schema() },
+		{ "sql/sqlite-002-feedback.sql", store_sqlite_migration(2) },
+		{ "sql/pgsql/001-schema.sql", store_pgsql_step(1) },
+		{ "sql/pgsql/002-feedback.sql", store_pgsql_step(2) },
+	};
 	char *text;
+	size_t i;
 
 	(void)state;
-	text = read_file("sql/schema.sql");
-	if (strcmp(text, store_sqlite_schema()) != 0)
-		CASE_FAIL("sqlite schema", "milter/store/store_sqlite.c "
-		    "schema_sql differs from sql/schema.sql");
-	free(text);
-	text = read_file("sql/sqlite-002-feedback.sql");
-	if (strcmp(text, store_sqlite_migration(2)) != 0)
-		CASE_FAIL("sqlite migration 2", "store_sqlite_migration(2) "
-		    "differs from sql/sqlite-002-feedback.sql");
-	free(text);
-	text = read_file("sql/sqlite-003-handover.sql");
-	if (strcmp(text, store_sqlite_migration(3)) != 0)
-		CASE_FAIL("sqlite migration 3", "store_sqlite_migration(3) "
-		    "differs from sql/sqlite-003-handover.sql");
-	free(text);
-	text = read_file("sql/pgsql/schema.sql");
-	if (strcmp(text, store_pgsql_schema()) != 0)
-		CASE_FAIL("pgsql schema", "store_pgsql_schema() differs from "
-		    "sql/pgsql/schema.sql");
-	free(text);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text = read_file(cases[i].file);
+		if (cases[i].text == NULL || strcmp(text, cases[i].text) != 0)
+			CASE_FAIL(cases[i].file, "the text compiled in "
+			    "differs from the file");
+		free(text);
+	}
+	/* one version for both engines: the last step of each is it */
+	if (store_pgsql_step(STORE_SCHEMA_VERSION) == NULL ||
+	    store_pgsql_step(STORE_SCHEMA_VERSION + 1) != NULL)
+		CASE_FAIL("pgsql steps", "the last step is not version %d",
+		    STORE_SCHEMA_VERSION);
+	if (store_sqlite_migration(STORE_SCHEMA_VERSION + 1) != NULL)
+		CASE_FAIL("sqlite steps", "a migration past version %d",
+		    STORE_SCHEMA_VERSION);
 }
 
-/* t_create - STORE_CREATE makes the schema (SQLite: version 3, a 0600 WAL
- * file; PostgreSQL: version 2, XXX no feedback tables yet) */
+/* t_create - STORE_CREATE makes the schema (version 2 on both engines;
+ * SQLite: a 0600 WAL file) */
 static void
 t_create(void **state)
 {
@@ -341,11 +139,12 @@ t_create(void **state)
 	r = raw_open(f);
 	if (pg_base != NULL) {
 		assert_int_equal(raw_int(&r, "SELECT version FROM optin_schema",
-		    NULL), 1);
+		    NULL), 2);
 		assert_int_equal(raw_int(&r, "SELECT count(*) FROM pg_tables "
 		    "WHERE schemaname = current_schema() AND tablename IN "
 		    "('lists', 'subscriptions', 'suppressions', "
-		    "'consent_events', 'quarantine')", NULL), 5);
+		    "'consent_events', 'quarantine', 'feedback', "
+		    "'campaign_pauses', 'campaign_sent')", NULL), 8);
 		raw_close(&r);
 		return;
 	}
@@ -922,21 +721,27 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_schema_file),
 		cmocka_unit_test(t_mask),
-		cmocka_unit_test_setup_teardown(t_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(t_lookup, setup_db, teardown),
-		cmocka_unit_test_setup_teardown(t_events, setup_db, teardown),
-		cmocka_unit_test_setup_teardown(t_transaction, setup_db,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_locked, setup_db, teardown),
-		cmocka_unit_test_setup_teardown(t_lists, setup_db, teardown),
-		cmocka_unit_test_setup_teardown(t_quarantine, setup_db,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_backend_name, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(t_reconnect, setup_db,
-		    teardown),
+		cmocka_unit_test_setup_teardown(t_create, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_missing, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_version, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_lookup, fx_setup_db, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_events, fx_setup_db, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_transaction, fx_setup_db,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_locked, fx_setup_db, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_lists, fx_setup_db, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_quarantine, fx_setup_db,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_backend_name, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_reconnect, fx_setup_db,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_feedback, fx_setup_db,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_lookup_set, fx_setup_db,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_migrate, fx_setup,
+		    fx_teardown),
 	};
 	const char *engine = getenv("OPTIN_STORE");
 

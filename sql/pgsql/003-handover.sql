@@ -1,9 +1,8 @@
--- pgsql/handover.sql - the hand-over records on PostgreSQL (SQLite:
--- sql/sqlite-003-handover.sql; DESIGN "Message flow", issue 15 item 1).
--- One self-contained migration step: compiled into the programs as it is
--- (Makefile.am makes milter/store/handover_pgsql.h from it) and applied by
--- optinctl migrate, or by optinctl init after schema.sql; it ends by
--- recording its schema version.
+-- pgsql/003-handover.sql - schema step 3: the hand-over records on
+-- PostgreSQL (SQLite: sql/sqlite-003-handover.sql; DESIGN "Message flow",
+-- issue 15 item 1).  Compiled into the programs (Makefile.am PGSQL_STEPS)
+-- and applied by optinctl migrate, or when a database is created; it ends
+-- by recording its schema version.
 --
 -- handover: one row per (message, recipient).  msg_key is the keyed hash of
 -- the message that stays the same when the MTA retries it under a new queue
@@ -24,4 +23,4 @@ CREATE TABLE handover (
 
 CREATE INDEX handover_updated ON handover (updated_at);
 
-INSERT INTO optin_schema (version) VALUES (2);
+UPDATE optin_schema SET version = 3;

@@ -1,13 +1,16 @@
--- pgsql/schema.sql - optin-milter consent store on PostgreSQL, schema version 1.
+-- pgsql/001-schema.sql - optin-milter consent store on PostgreSQL: step 1
+-- (schema version 1).
 --
 -- The same tables, columns and rules as sql/schema.sql (SQLite), mirrored
 -- faithfully: times are bigint seconds since the epoch, double_opt_in is 0
 -- or 1, ids are bigint, text compares and sorts bytewise (COLLATE "C", as
 -- SQLite's BINARY), so that optinctl copy-store moves rows both ways
 -- unchanged.  The version lives in optin_schema (SQLite: PRAGMA
--- user_version).  This file is compiled into the programs as it is
--- (Makefile.am makes milter/store/schema_pgsql.h from it); later versions
--- come as numbered migrations, never as edits to this file.
+-- user_version).  The numbered steps sql/pgsql/NNN-*.sql (Makefile.am
+-- PGSQL_STEPS) are compiled into the programs as they are (Makefile.am makes
+-- milter/store/schema_pgsql.h of them): a new database runs every step in
+-- one transaction, optinctl migrate the steps after its version.  Later
+-- versions come as new steps, never as edits to this file.
 
 CREATE TABLE optin_schema (
 	version		integer NOT NULL

@@ -1,0 +1,306 @@
+/*
+ * test_store_fb.c - the consent store on either engine (store_fx.h), part
+ * two: the feedback operations (schema version 2), the lookup of all the
+ * recipients of a message at once (store_lookup_set) and the migration
+ * from schema version 1.  The cases are listed in test_store.c's main.
+ */
+#include "autoconf.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+#include "config.h"
+#include "store.h"
+#include "store_fx.h"
+
+/* fb_collect - store_feedback_ls callback: "id addr kind acted|" lines */
+static int
+fb_collect(const struct store_fbrow *r, void *ctx)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%lld %s %s %s %s %d %lld|", r->id,
+	    r->fb.addr != NULL ? r->fb.addr : "-", r->fb.kind,
+	    r->fb.campaign != NULL ? r->fb.campaign : "-", r->fb.identity,
+	    (int)r->fb.acted, (long long)r->fb.received_at);
+	return 0;
+}
+
+/* stat_collect - store_feedback_stats callback: "list/campaign/kind=n|" */
+static int
+stat_collect(const struct store_fbstat *s, void *ctx)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%s/%s/%s=%lld|", s->list, s->campaign,
+	    s->kind, s->n);
+	return 0;
+}
+
+/* pause_collect - store_campaign_ls callback: "campaign reason|" */
+static int
+pause_collect(const struct store_pause *p, void *ctx)
+{
+	char *out = ctx;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%s %s|", p->campaign, p->reason);
+	return 0;
+}
+
+/* t_feedback - every feedback operation, exact rows back */
+void
+t_feedback(void **state)
+{
+	static const struct {
+		const char *addr, *campaign, *kind, *identity;
+		bool acted;
+		time_t at;
+	} rows[] = {
+		{ "ann@example.com", "c1", "hard_bounce", "bounce_token",
+		    true, 1000 },
+		{ "bob@example.com", "c1", "soft_bounce", "token", false,
+		    2000 },
+		{ "bob@example.com", "c1", "soft_bounce", "token", false,
+		    3000 },
+		{ NULL, NULL, "unusable", "none", false, 4000 },
+		{ "bob@example.com", "c2", "policy_bounce", "address_only",
+		    false, 5000 },
+	};
+	static const struct {
+		const char *label, *addr, *campaign, *kind;
+		time_t since;
+		long long want;
+	} counts[] = {
+		{ "bob soft, all time", "bob@example.com", NULL,
+		    "soft_bounce", 0, 2 },
+		{ "bob soft, since 2500", "bob@example.com", NULL,
+		    "soft_bounce", 2500, 1 },
+		{ "c1 soft", NULL, "c1", "soft_bounce", 0, 2 },
+		{ "c2 policy", NULL, "c2", "policy_bounce", 0, 1 },
+		{ "ann complaint", "ann@example.com", NULL, "complaint", 0,
+		    0 },
+		{ "unusable, anyone", NULL, NULL, "unusable", 0, 1 },
+	};
+	struct fx *f = *state;
+	struct store_feedback fb;
+	char out[512], reason[64];
+	long long id, n;
+	time_t at = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&fb, 0, sizeof(fb));
+		fb.addr = rows[i].addr;
+		fb.list = rows[i].addr != NULL ? "news" : NULL;
+		fb.campaign = rows[i].campaign;
+		fb.kind = rows[i].kind;
+		fb.identity = rows[i].identity;
+		fb.status = "5.1.1";
+		fb.acted = rows[i].acted;
+		fb.received_at = rows[i].at;
+		if (store_feedback_add(f->st, &fb, &id, f->why,
+		    sizeof(f->why)) != STORE_OK)
+			CASE_FAIL("feedback add", "row %zu: %s", i, f->why);
+		if (id != (long long)i + 1)
+			CASE_FAIL("feedback add", "row %zu: id got %lld, want "
+			    "%zu", i, id, i + 1);
+	}
+	fb.kind = "bored";
+	assert_int_equal(store_feedback_add(f->st, &fb, NULL, f->why,
+	    sizeof(f->why)), STORE_ERROR);
+
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		if (store_feedback_count(f->st, counts[i].addr,
+		    counts[i].campaign, counts[i].kind, counts[i].since, &n,
+		    f->why, sizeof(f->why)) != STORE_OK)
+			CASE_FAIL(counts[i].label, "%s", f->why);
+		if (n != counts[i].want)
+			CASE_FAIL(counts[i].label, "got %lld, want %lld", n,
+			    counts[i].want);
+	}
+
+	out[0] = '\0';
+	assert_int_equal(store_feedback_ls(f->st, NULL, 0, false, fb_collect,
+	    out, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "1 ann@example.com hard_bounce c1 "
+	    "bounce_token 1 1000|2 bob@example.com soft_bounce c1 token 0 "
+	    "2000|3 bob@example.com soft_bounce c1 token 0 3000|4 - unusable "
+	    "- none 0 4000|5 bob@example.com policy_bounce c2 address_only 0 "
+	    "5000|");
+	out[0] = '\0';
+	assert_int_equal(store_feedback_ls(f->st, "bob@example.com", 2500,
+	    false, fb_collect, out, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "3 bob@example.com soft_bounce c1 token 0 "
+	    "3000|5 bob@example.com policy_bounce c2 address_only 0 5000|");
+	out[0] = '\0';
+	assert_int_equal(store_feedback_ls(f->st, NULL, 0, true, fb_collect,
+	    out, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "1 ann@example.com hard_bounce c1 "
+	    "bounce_token 1 1000|");
+
+	/* sent counts add up; stats by list, campaign, kind */
+	assert_int_equal(store_sent_add(f->st, "c1", "news", 10, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_sent_add(f->st, "c1", "news", 5, f->why,
+	    sizeof(f->why)), STORE_OK);
+	out[0] = '\0';
+	assert_int_equal(store_feedback_stats(f->st, 1500, stat_collect, out,
+	    f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "//unusable=1|news/c1/sent=15|"
+	    "news/c1/soft_bounce=2|news/c2/policy_bounce=1|");
+
+	/* pauses: the first reason stays; resume twice */
+	assert_int_equal(store_campaign_paused(f->st, "c2", reason,
+	    sizeof(reason), &at, f->why, sizeof(f->why)), STORE_NOTFOUND);
+	assert_int_equal(store_campaign_pause(f->st, "c2", "policy 3/10",
+	    f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_campaign_pause(f->st, "c2", "again", f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_campaign_pause(f->st, "a0", "manual", f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_campaign_paused(f->st, "c2", reason,
+	    sizeof(reason), &at, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(reason, "policy 3/10");
+	assert_true(at > 0);
+	out[0] = '\0';
+	assert_int_equal(store_campaign_ls(f->st, pause_collect, out, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_string_equal(out, "a0 manual|c2 policy 3/10|");
+	assert_int_equal(store_campaign_resume(f->st, "c2", f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_campaign_resume(f->st, "c2", f->why,
+	    sizeof(f->why)), STORE_NOTFOUND);
+	assert_string_equal(f->why, "campaign c2 is not paused");
+}
+
+/* t_lookup_set - store_lookup_set gives what store_lookup2 gives, address
+ * by address, in order, quotes and backslashes included */
+void
+t_lookup_set(void **state)
+{
+	static const char *const addrs[] = {
+		"ann@example.com", "bob@example.com", "nobody@example.com",
+		"\"a\\\"b,c\"@example.com", "eve@example.com",
+		"ann@example.com", "{x}@example.com", "NULL@example.com",
+	};
+	static const struct {
+		bool suppressed;
+		enum sub_status status;
+	} want[] = {
+		{ false, SUB_OPTED_IN }, { false, SUB_OPTED_OUT },
+		{ false, SUB_NONE }, { false, SUB_OPTED_IN },
+		{ true, SUB_OPTED_IN }, { false, SUB_OPTED_IN },
+		{ true, SUB_NONE }, { false, SUB_PENDING },
+	};
+	const size_t n = sizeof(addrs) / sizeof(addrs[0]);
+	struct consent_row rows[sizeof(addrs) / sizeof(addrs[0])], one;
+	struct fx *f = *state;
+	size_t i;
+
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "bob@example.com", "news",
+	    SUB_OPTED_OUT, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, addrs[3], "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "eve@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_suppress(f->st, "eve@example.com", "manual",
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_suppress(f->st, "{x}@example.com", "manual",
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "NULL@example.com", "news",
+	    SUB_PENDING, NULL, f->why, sizeof(f->why)), STORE_OK);
+
+	memset(rows, 0xff, sizeof(rows));
+	if (store_lookup_set(f->st, addrs, n, NULL, "news", rows, f->why,
+	    sizeof(f->why)) != STORE_OK)
+		CASE_FAIL("lookup set", "%s", f->why);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(store_lookup2(f->st, addrs[i], NULL, "news",
+		    &one, f->why, sizeof(f->why)), STORE_OK);
+		if (rows[i].suppressed != want[i].suppressed ||
+		    rows[i].status != want[i].status ||
+		    one.suppressed != want[i].suppressed ||
+		    one.status != want[i].status)
+			CASE_FAIL(addrs[i], "set got %d/%d, one by one %d/%d, "
+			    "want %d/%d", (int)rows[i].suppressed,
+			    (int)rows[i].status, (int)one.suppressed,
+			    (int)one.status, (int)want[i].suppressed,
+			    (int)want[i].status);
+	}
+	/* another list: only the suppressions hold */
+	assert_int_equal(store_lookup_set(f->st, addrs, n, NULL, "promo", rows,
+	    f->why, sizeof(f->why)), STORE_OK);
+	for (i = 0; i < n; i++)
+		if (rows[i].status != SUB_NONE ||
+		    rows[i].suppressed != want[i].suppressed)
+			CASE_FAIL(addrs[i], "promo got %d/%d",
+			    (int)rows[i].suppressed, (int)rows[i].status);
+	assert_int_equal(store_lookup_set(f->st, NULL, 0, NULL, "news", NULL,
+	    f->why, sizeof(f->why)), STORE_OK);
+}
+
+/* t_migrate - a version 1 database (no feedback tables) opens only with
+ * STORE_MIGRATE; store_migrate takes it to version 2, rows kept, and the
+ * feedback calls work */
+void
+t_migrate(void **state)
+{
+	struct fx *f = *state;
+	enum store_status st;
+	struct consent_row row;
+	struct raw r;
+	long long n = -1;
+	int from = 0, to = 0;
+
+	f->st = store_open(f->cfg, STORE_CREATE, &st, f->why, sizeof(f->why));
+	assert_non_null(f->st);
+	assert_int_equal(store_list_add(f->st, "news", NULL, false, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	store_close(&f->st);
+	r = raw_open(f);
+	assert_int_equal(raw_exec(&r, pg_base != NULL ?
+	    "DROP TABLE feedback, campaign_pauses, campaign_sent;"
+	    " UPDATE optin_schema SET version = 1" :
+	    "DROP TABLE feedback; DROP TABLE campaign_pauses;"
+	    " DROP TABLE campaign_sent; PRAGMA user_version = 1"), 0);
+	raw_close(&r);
+
+	f->st = store_open(f->cfg, 0, &st, f->why, sizeof(f->why));
+	assert_null(f->st);
+	assert_int_equal(st, STORE_ERROR);
+	if (strstr(f->why, "schema version 1, this build knows version 2 "
+	    "(run optinctl migrate)") == NULL)
+		CASE_FAIL("version 1", "why got '%s'", f->why);
+	f->st = store_open(f->cfg, STORE_MIGRATE, &st, f->why,
+	    sizeof(f->why));
+	assert_non_null(f->st);
+	if (store_migrate(f->st, &from, &to, f->why, sizeof(f->why)) !=
+	    STORE_OK)
+		CASE_FAIL("migrate", "%s", f->why);
+	assert_int_equal(from, 1);
+	assert_int_equal(to, 2);
+	store_close(&f->st);
+	f->st = store_open(f->cfg, 0, &st, f->why, sizeof(f->why));
+	assert_non_null(f->st);
+	assert_int_equal(store_version(f->st), 2);
+	assert_int_equal(store_lookup(f->st, "ann@example.com", "news", &row,
+	    f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(row.status, SUB_OPTED_IN);
+	assert_int_equal(store_sent_add(f->st, "c1", "news", 3, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_feedback_count(f->st, NULL, "c1", "complaint",
+	    0, &n, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(n, 0);
+}
