@@ -1,14 +1,9 @@
 #!/bin/bash
-# ci.sh - the short chaos run for CI (issue 15 item 2): chaos.sh once on
+# run.sh - the short chaos run for CI (issue 15 item 2): chaos.sh once on
 # SQLite and once on PostgreSQL, 200 and 100 messages and 8 faults each
 # (every kind at least once); sums the result lines
 # and prints "chaos: N passed, N failed" last.  Each run prints its seed;
 # repeat one with CHAOS_SEED=S CHAOS_STORE=sqlite|pgsql bash tests/chaos/chaos.sh.
-#
-# Named ci.sh, not run.sh, while the milter can still send a split copy
-# twice when a message is retried (issue 15 item 1): test.sh runs every
-# tests/*/run.sh, and this suite fails on such a tree.  Once split is
-# atomic, `git mv tests/chaos/ci.sh tests/chaos/run.sh` puts it in test.sh.
 #
 # Environment: CHAOS_MESSAGES [200 on SQLite; PostgreSQL runs half],
 # CHAOS_RATE [15 messages a second], CHAOS_MAX_FAULTS [8 a run],
