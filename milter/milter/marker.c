@@ -108,7 +108,10 @@ marker_split_ok(struct conn *c)
 	if (!marker_check(c, CAMPAIGN_SPLIT_HEADER, MARK_SPLIT, &mm))
 		return false;
 	memcpy(c->msg.list, mm.list, sizeof(mm.list));
-	log_debug("%s: split copy of %s", c->msg.qid, mm.qid);
+	/* the copy's own queue ID beside the original's (issue 13 item 6):
+	 * sendmail(1) does not print it, so it is logged when the copy comes
+	 * back through the milter */
+	log_info("%s: split copy of %s", c->msg.qid, mm.qid);
 	return true;
 }
 

@@ -141,4 +141,11 @@ fi
 e2e_check "decision line logged" grep -qE \
     '^[0-9A-Za-z]+: campaign list=news from=<news@example.com> allowed=3 quarantined=4 \(suppressed=1 opted_out=1 pending=1 no_consent=1\) split=yes dkim=rsa-sha256 d=example.com s=s2026$' \
     "$MILTER_LOG"
+# every split copy, back through the milter, logs its own queue ID beside
+# the original's: one line per "resubmitted" line
+e2e_check_eq "split copies logged with their new queue ID" \
+    "$(grep -cE '^[0-9A-Za-z]+: split copy of [0-9A-Za-z]+$' "$MILTER_LOG")" \
+    "$(grep -cE '^[0-9A-Za-z]+: split copy to=.* resubmitted$' "$MILTER_LOG")"
+e2e_check "split copies logged at all" grep -qE \
+    '^[0-9A-Za-z]+: split copy of [0-9A-Za-z]+$' "$MILTER_LOG"
 e2e_done
