@@ -139,7 +139,7 @@ t_create(void **state)
 	r = raw_open(f);
 	if (pg_base != NULL) {
 		assert_int_equal(raw_int(&r, "SELECT version FROM optin_schema",
-		    NULL), 2);
+		    NULL), STORE_SCHEMA_VERSION);
 		assert_int_equal(raw_int(&r, "SELECT count(*) FROM pg_tables "
 		    "WHERE schemaname = current_schema() AND tablename IN "
 		    "('lists', 'subscriptions', 'suppressions', "
