@@ -64,7 +64,8 @@ target fuzz_unsubd_form milter/unsubd/unsubd_form.c milter/unsubd/unsubd_guard.c
     milter/core/token.c milter/core/mark.c milter/util/secfile.c -- -Imilter/unsubd -lcrypto
 # the header fields the milter parses (From, Sender, ListHeader, ...)
 target fuzz_headers milter/core/campaign.c milter/core/config.c milter/core/addr.c \
-    milter/util/utf8.c milter/util/log.c -- -lidn2
+    milter/util/utf8.c milter/util/log.c milter/util/prom.c milter/util/buf.c \
+    -- -lidn2
 # GMime's report parser (optin-feedback); GLib's type system keeps its
 # caches for the life of the process: reachable, not leaks
 target fuzz_fbparse milter/feedback/fbparse.c -- -Imilter/feedback \
