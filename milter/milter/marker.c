@@ -25,7 +25,9 @@ static void
 msg_mark(const struct msg *m, const char *rcpt, struct mark_msg *mm)
 {
 	memset(mm, 0, sizeof(*mm));
-	mm->sender = m->sender;
+	/* a split copy's personal bounce address comes back as sender_path
+	 * (session.h): the address the marker was made for */
+	mm->sender = m->sender != NULL ? m->sender : m->sender_path;
 	mm->rcpt = rcpt;
 	/* a split copy carries the Message-ID the milter added (msgsafe) */
 	mm->message_id = msg_header(m, "Message-ID");

@@ -163,6 +163,25 @@ mlfi_helo(SMFICTX *ctx, char *helo)
 	return SMFIS_CONTINUE;
 }
 
+/* path_strip - path (with or without <>; Postfix gives mail from
+ * sendmail(1) without) into out without them; its length, 0 when empty or
+ * too long */
+static size_t
+path_strip(const char *path, char *out, size_t outlen)
+{
+	size_t n = strlen(path);
+
+	if (n >= 2 && path[0] == '<' && path[n - 1] == '>') {
+		path++;
+		n -= 2;
+	}
+	if (n == 0 || n >= outlen)
+		return 0;
+	memcpy(out, path, n);
+	out[n] = '\0';
+	return n;
+}
+
 static sfsistat
 mlfi_envfrom(SMFICTX *ctx, char **argv)
 {
@@ -170,6 +189,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	struct msg *m;
 	char addr[ADDR_MAX + 1], why[200];
 	char *auth;
+	size_t n;
 
 	if (c == NULL)
 		return mlfi_tempfail(ctx, "no connection context");
@@ -181,6 +201,8 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (strcmp(argv[0], "<>") != 0 && addr_normalize(argv[0], addr,
 	    sizeof(addr), why, sizeof(why)) == 0)
 		m->sender = arena_strdup(&m->arena, addr);
+	else if ((n = path_strip(argv[0], addr, sizeof(addr))) > 0)
+		m->sender_path = arena_strdup(&m->arena, addr);
 	auth = smfi_getsymval(ctx, "{auth_authen}");
 	(void)log_safe(auth ? auth : "", c->auth_user, sizeof(c->auth_user));
 	m->env_campaign = campaign_by_envelope(c->rt->cfg, m->sender,

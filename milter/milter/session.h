@@ -48,6 +48,11 @@ struct msg {
 	struct arena arena;		/* owned: everything below marked so */
 	char qid[32];			/* MTA queue ID or "NOQUEUE" */
 	char *sender_raw;		/* msg arena */
+	/* the envelope sender as given, without <>, when addr_normalize
+	 * refused it: a personal bounce address (BounceAddress) has a local
+	 * part longer than the 64 octets it takes (RFC 5321 4.5.3.1.1);
+	 * msg arena */
+	char *sender_path;
 	char *sender;			/* msg arena: normalised; NULL for <> */
 	bool env_campaign;		/* campaign by envelope */
 	struct rcpt *rcpt;		/* msg arena array */

@@ -239,4 +239,11 @@ e2e_check "ARF reaches optin-feedback" e2e_wait_for 30 fb_atleast $((n + 1))
 e2e_check_eq "ARF: fbl@ opted out of news" "$(q "SELECT status FROM subscriptions WHERE address = 'fbl@remote.test' AND list_id = 'news'")|$(q "SELECT kind, identity FROM feedback ORDER BY id DESC LIMIT 1")" "opted_out|complaint|token:list_unsubscribe"
 e2e_check_eq "nothing left in the queue" "$(pf_queue_count)" 0
 e2e_check "no pipe failures logged" sh -c "! grep -E 'optin-feedback.*status=(bounced|deferred)' '$PF_LOG'"
+# a split copy leaves with its personal bounce address, whose local part is
+# longer than 64 octets: back through the milter, its split marker still
+# verifies (it was refused as "not valid here" and the copy checked again)
+e2e_check_eq "split copies' markers verify with a bounce address" \
+    "$(grep -c 'X-Optin-Split header not valid here' "$MILTER_LOG")" 0
+e2e_check "split copy logged with its new queue ID" grep -qE \
+    '^[0-9A-Za-z]+: split copy of [0-9A-Za-z]+$' "$MILTER_LOG"
 e2e_done
