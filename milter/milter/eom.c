@@ -37,6 +37,7 @@
 #include "campaign.h"
 #include "config.h"
 #include "dkimsign.h"
+#include "edits.h"
 #include "eom.h"
 #include "feedbackhdr.h"
 #include "handover.h"
@@ -357,49 +358,6 @@ mark_failed(struct rcpt *r, const char *reason, struct tally *t)
 	t->resubmit_failed++;
 }
 
-/* add_edit_header - queue a header to add */
-static int
-add_edit_header(struct edits *e, const char *name, char *value)
-{
-	if (value == NULL || e->nadd >= EDITS_MAX_ADD)
-		return -1;
-	e->add[e->nadd].name = name;
-	e->add[e->nadd++].value = value;
-	return 0;
-}
-
-/* del_headers - delete every header called name (all occurrences) */
-static int
-del_headers(struct msg *m, struct edits *e, const char *name)
-{
-	size_t i;
-	int index = 0;
-
-	for (i = 0; i < m->nhdr; i++) {
-		if (strcasecmp(m->hdr[i].name, name) != 0)
-			continue;
-		if (e->del_hdr == NULL && (e->del_hdr = arena_alloc(&m->arena,
-		    m->nhdr * sizeof(*e->del_hdr))) == NULL)
-			return -1;
-		e->del_hdr[e->ndel_hdr].name = m->hdr[i].name;
-		e->del_hdr[e->ndel_hdr++].index = ++index;
-	}
-	return 0;
-}
-
-/* is_deleted - will header name (occurrence index) be deleted? */
-static bool
-is_deleted(const struct edits *e, const char *name, int index)
-{
-	size_t i;
-
-	for (i = 0; i < e->ndel_hdr; i++)
-		if (e->del_hdr[i].index == index &&
-		    strcasecmp(e->del_hdr[i].name, name) == 0)
-			return true;
-	return false;
-}
-
 /* personal_headers - List-Unsubscribe, -Post and List-Id for rcpt, after
  * removing those the application set and the internal headers */
 static int
@@ -411,21 +369,21 @@ personal_headers(struct conn *c, const char *rcpt, struct edits *e)
 	char *cfbl, *fbid;
 	size_t i;
 
-	if (del_headers(m, e, "List-Unsubscribe") < 0 ||
-	    del_headers(m, e, "List-Unsubscribe-Post") < 0)
+	if (edits_del_all(m, e, "List-Unsubscribe") < 0 ||
+	    edits_del_all(m, e, "List-Unsubscribe-Post") < 0)
 		return -1;
 	/* the feedback loop's headers: ours or none (feedbackhdr.h) */
-	if (fbhdr_enabled(c) && (del_headers(m, e, "CFBL-Address") < 0 ||
-	    del_headers(m, e, "Feedback-ID") < 0 ||
+	if (fbhdr_enabled(c) && (edits_del_all(m, e, "CFBL-Address") < 0 ||
+	    edits_del_all(m, e, "Feedback-ID") < 0 ||
 	    fbhdr_values(c, rcpt, fbhdr_campaign(c), &cfbl, &fbid) < 0 ||
-	    (cfbl != NULL && add_edit_header(e, "CFBL-Address", cfbl) < 0) ||
-	    (fbid != NULL && add_edit_header(e, "Feedback-ID", fbid) < 0)))
+	    (cfbl != NULL && edits_add(e, "CFBL-Address", cfbl) < 0) ||
+	    (fbid != NULL && edits_add(e, "Feedback-ID", fbid) < 0)))
 		return -1;
 	for (i = 0; cfg->strip_internal_headers && i < m->nhdr; i++) {
 		const char *n = m->hdr[i].name;
 
-		if (campaign_internal_header(cfg, n) && !is_deleted(e, n, 1) &&
-		    del_headers(m, e, n) < 0)
+		if (campaign_internal_header(cfg, n) && !edits_is_deleted(e, n, 1) &&
+		    edits_del_all(m, e, n) < 0)
 			return -1;
 	}
 	if (c->rt->ring != NULL && (cfg->unsubscribe_url != NULL ||
@@ -439,10 +397,10 @@ personal_headers(struct conn *c, const char *rcpt, struct edits *e)
 			log_err("%s: List-Unsubscribe: %s", m->qid, why);
 			return -1;
 		}
-		if (add_edit_header(e, "List-Unsubscribe",
+		if (edits_add(e, "List-Unsubscribe",
 		    arena_strdup(&m->arena, lu)) < 0)
 			return -1;
-		if (cfg->unsubscribe_url != NULL && add_edit_header(e,
+		if (cfg->unsubscribe_url != NULL && edits_add(e,
 		    "List-Unsubscribe-Post", arena_strdup(&m->arena,
 		    unsubhdr_post_value())) < 0)
 			return -1;
@@ -450,7 +408,7 @@ personal_headers(struct conn *c, const char *rcpt, struct edits *e)
 	if (msg_header(m, "List-Id") == NULL && cfg->list_id_domain != NULL &&
 	    unsubhdr_list_id(m->list, cfg->list_id_domain, lid,
 	    sizeof(lid)) >= 0 &&
-	    add_edit_header(e, "List-Id", arena_strdup(&m->arena, lid)) < 0)
+	    edits_add(e, "List-Id", arena_strdup(&m->arena, lid)) < 0)
 		return -1;
 	return 0;
 }
@@ -481,7 +439,7 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 		for (j = 0; j < i; j++)
 			if (strcasecmp(m->hdr[j].name, m->hdr[i].name) == 0)
 				seen[i]++;
-		if (is_deleted(e, m->hdr[i].name, seen[i]))
+		if (edits_is_deleted(e, m->hdr[i].name, seen[i]))
 			continue;
 		h[nh].name = m->hdr[i].name;
 		h[nh++].value = m->hdr[i].value;

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "dkimsign.h"
+#include "edits.h"
 #include "eom.h"
 #include "msgsafe.h"
 #include "session.h"
@@ -164,10 +165,8 @@ add_one(struct msg *m, struct edits *e, const char *name, const char *value,
 {
 	size_t used = strlen(lines);
 
-	if (e->nadd >= EDITS_MAX_ADD ||
-	    (e->add[e->nadd].value = arena_strdup(&m->arena, value)) == NULL)
+	if (edits_add(e, name, arena_strdup(&m->arena, value)) < 0)
 		return -1;
-	e->add[e->nadd++].name = name;
 	snprintf(lines + used, linelen - used, "%s: %s\r\n", name, value);
 	return 0;
 }
