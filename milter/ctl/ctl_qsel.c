@@ -84,10 +84,14 @@ parse_date(const char *s, time_t *t_r)
 	return 0;
 }
 
-/* set_before - the earlier of the cut-offs given */
+/* set_before - the earlier of the cut-offs given.  A cut-off at or before
+ * the epoch selects nothing: it becomes -1, since 0 is the store's "any"
+ * (store_qfilter) and "--before 1970-01-01" selected every row. */
 static void
 set_before(struct qopts *o, time_t t)
 {
+	if (t <= 0)
+		t = -1;
 	if (o->f.before == 0 || t < o->f.before)
 		o->f.before = t;
 }
@@ -268,7 +272,9 @@ nomem:
 	return EX_OSERR;
 }
 
-/* ids_stdin - the IDs on standard input, white-space separated */
+/* ids_stdin - the IDs on standard input, white-space separated; a NUL
+ * byte makes its word a bad ID (it used to end the word: "1\0junk" was
+ * row 1), shown as '?' */
 static int
 ids_stdin(const char *verb, struct qids *l)
 {
@@ -295,7 +301,7 @@ ids_stdin(const char *verb, struct qids *l)
 			continue;
 		}
 		if (len < sizeof(word) - 1)
-			word[len++] = (char)ch;
+			word[len++] = ch == '\0' ? '?' : (char)ch;
 	}
 	if (ferror(stdin)) {
 		fprintf(stderr, "optinctl quarantine %s: standard input: %s\n",

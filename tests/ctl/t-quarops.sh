@@ -112,6 +112,19 @@ else bad "qops: spool files after delete -" "$(ls "$qdir")"; fi
 check_sql "qops: one quarantine_deleted event per row" \
     "ann@example.com 1,bob@example.com 2,eve@example.com 5,fay@example.com 6" \
     "SELECT group_concat(address || ' ' || substr(evidence, 4, 1), ',') FROM (SELECT * FROM consent_events WHERE event = 'quarantine_deleted' ORDER BY id)"
+# a NUL byte on stdin is part of its word, not its end ("3\0junk" was row 3)
+printf '3\0junk\n' > "$tmp/ids"
+run quarantine delete - < "$tmp/ids"
+if [ "$rc" = 64 ] && [ "$err" = "optinctl quarantine delete: bad ID '3?junk' (a row number or a queue ID from quarantine list)" ] && [ -z "$out" ]
+then ok; else bad "qops: a NUL byte in an ID on stdin" "rc $rc" "out: $out" "err: $err"; fi
+# a cut-off at the epoch selects nothing (it was 0, the store's "any": every
+# row was deleted)
+check "qops: delete --before 1970-01-01 deletes nothing" 0 "deleted 0" \
+    quarantine delete --before 1970-01-01
+check_json "qops: list --before the epoch lists nothing" 0 \
+    'd["quarantine"] == []' --json quarantine list --before 1970-01-01T00:00:00Z
+check_sql "qops: rows left after the epoch cut-off" "3,4" \
+    "SELECT group_concat(id) FROM quarantine"
 check_json "qops: delete --before --json" 0 \
     'd == {"deleted": 2, "ids": [3, 4], "spool_files": 1, "missing_files": 0, "not_found": [], "refused": [], "failed": [], "untried": 0}' \
     --json quarantine delete --before 2025-01-01
