@@ -156,16 +156,24 @@ int
 qsel_parse(int argc, char **argv, unsigned allowed, struct qopts *o,
     int *first_r)
 {
-	int ch, rc;
+	int ch, rc, li;
 
 	memset(o, 0, sizeof(*o));
 	o->older = -1;
 	opterr = 0;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, ":", q_opts, NULL)) != -1) {
+	while ((li = -1, ch = getopt_long(argc, argv, ":", q_opts, &li)) !=
+	    -1) {
 		if (ch == ':') {
 			fprintf(stderr, "optinctl quarantine: option '%s' "
 			    "needs a value\n", argv[optind - 1]);
+			return ctl_usage("quarantine");
+		}
+		/* a known option not taken here is named by its name:
+		 * argv[optind - 1] is its value when it has one */
+		if (ch != '?' && (allowed & QOPT(ch)) == 0 && li >= 0) {
+			fprintf(stderr, "optinctl quarantine %s: unknown "
+			    "option '--%s'\n", argv[0], q_opts[li].name);
 			return ctl_usage("quarantine");
 		}
 		if (ch == '?' || (allowed & QOPT(ch)) == 0) {

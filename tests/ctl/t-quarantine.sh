@@ -172,6 +172,15 @@ check_err "quarantine list --force" 64 \
     "optinctl quarantine list: unknown option '--force'
 $qusage" \
     quarantine list --force
+# an option not taken, with its value: named by the option, not the value
+check_err "quarantine purge --reason X names --reason" 64 \
+    "optinctl quarantine purge: unknown option '--reason'
+$qusage" \
+    quarantine purge --reason no_consent
+check_err "quarantine show 1 --list news names --list" 64 \
+    "optinctl quarantine show: unknown option '--list'
+$qusage" \
+    quarantine show 1 --list news
 
 # --- rows held whole by the milter: line_too_long, no_signing_key ----------------
 
