@@ -608,7 +608,8 @@ config_load(const char *path, FILE *err, int *nerrors_r)
 {
 	struct config *cfg;
 	char *text = NULL;
-	size_t len = 0, cap = 0, n;
+	size_t len = 0, cap = 0, n, nul, i;
+	int line;
 	struct stat sb;
 	FILE *fp;
 
@@ -656,9 +657,12 @@ config_load(const char *path, FILE *err, int *nerrors_r)
 	}
 	fclose(fp);
 	text[len] = '\0';
-	if (strlen(text) != len) {
+	if ((nul = strlen(text)) != len) {
+		for (i = 0, line = 1; i < nul; i++)
+			line += text[i] == '\n';
 		if (err != NULL)
-			fprintf(err, "%s: NUL byte in file\n", path);
+			fprintf(err, "%s:%d: NUL byte in line (a binary or "
+			    "UTF-16 file?)\n", path, line);
 		free(text);
 		*nerrors_r = 1;
 		return NULL;

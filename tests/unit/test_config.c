@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "config.h"
@@ -210,6 +211,30 @@ t_not_a_file(void **state)
 	assert_non_null(strstr(err, "/tmp: not a regular file"));
 }
 
+/* a NUL byte is named with its line (it was "NUL byte in file") */
+static void
+t_nul_byte(void **state)
+{
+	static const char text[] = "Syslog no\nMode enf\0orce\n";
+	char path[] = "/tmp/test_config.XXXXXX", err[1024];
+	int fd, nerr;
+	FILE *fp;
+	struct config *cfg;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1),
+	    (ssize_t)(sizeof(text) - 1));
+	(void)close(fd);
+	fp = fmemopen(err, sizeof(err), "w");
+	cfg = config_load(path, fp, &nerr);
+	fclose(fp);
+	(void)unlink(path);
+	assert_null(cfg);
+	assert_int_equal(nerr, 1);
+	assert_non_null(strstr(err, ":2: NUL byte in line"));
+}
+
 static void
 t_key_table(void **state)
 {
@@ -232,6 +257,7 @@ main(void)
 		cmocka_unit_test(t_all_errors_reported),
 		cmocka_unit_test(t_missing_file),
 		cmocka_unit_test(t_not_a_file),
+		cmocka_unit_test(t_nul_byte),
 		cmocka_unit_test(t_key_table),
 	};
 
