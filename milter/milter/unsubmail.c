@@ -159,7 +159,9 @@ unsubmail_pending(const struct conn *c)
 	return false;
 }
 
-/* record - the opt-out for one request; STORE_* */
+/* record - the opt-out for one request; STORE_*.  An erased person
+ * (optinctl forget) stays erased: STORE_OK and nothing written (an old
+ * token wrote the address back into subscriptions and consent_events). */
 static enum store_status
 record(struct conn *c, const struct token_info *info, const char *evidence,
     char *why, size_t whylen)
@@ -169,10 +171,15 @@ record(struct conn *c, const struct token_info *info, const char *evidence,
 		.source = "mailto", .evidence = evidence,
 		.remote_addr = c->client_addr,
 	};
+	struct store_erasure er = { c->rt->erasure, c->rt->ring };
+	enum store_status ss;
 	bool tf;
 
 	if (conn_store(c, &tf, why, whylen) == NULL)
 		return STORE_TEMPFAIL;
+	ss = store_erased(c->st, &er, info->addr, NULL, why, whylen);
+	if (ss != STORE_NOTFOUND)
+		return ss;
 	return store_set_status(c->st, info->addr, info->list, SUB_OPTED_OUT,
 	    &ev, why, whylen);
 }

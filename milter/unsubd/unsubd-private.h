@@ -32,6 +32,8 @@ struct unsubd {
 	struct MHD_Daemon *mhd;
 	const struct config *cfg;	/* borrowed */
 	const struct token_ring *ring;	/* borrowed */
+	struct token_ring *erasure;	/* owned: ErasureKeyFile; NULL: unset */
+	struct store_erasure er;	/* erasure and ring, for store_erased */
 	struct unsubd_pages *pages;	/* owned */
 	pthread_key_t store_key;	/* per-thread struct store * */
 	bool key_made;
@@ -67,6 +69,7 @@ struct job {
 	struct MHD_Connection *conn;	/* borrowed: the suspended one */
 	struct job *next;		/* the writer's queue */
 	/* inputs */
+	const struct store_erasure *er;	/* borrowed from struct unsubd */
 	struct token_info ti;
 	struct client cl;
 	bool all;			/* JOB_UNSUB: of everything */
@@ -78,6 +81,7 @@ struct job {
 					   else the batch failed */
 	char why[256];
 	bool changed;
+	bool erased;			/* the address is erased: not logged */
 	const char *notice;		/* JOB_PREFS: static */
 	unsigned status;		/* JOB_PREFS: HTTP status */
 	enum sub_status state_after;	/* JOB_PREFS */

@@ -160,7 +160,8 @@ unsub_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 		return unsubd_store_error(u, c, j->ss, "unsubscribe", j->why);
 	log_info("unsubscribe scope=%s list=%s addr=%s source=%s body=%s "
 	    "changed=%s client=%s", j->all ? "all" : "list", j->ti.list,
-	    unsubd_addr_log(u, j->ti.addr, laddr, sizeof(laddr)), j->source,
+	    j->erased ? "(erased)" : unsubd_addr_log(u, j->ti.addr, laddr,
+	    sizeof(laddr)), j->source,
 	    j->formword != NULL ? j->formword : "-", j->changed ? "yes" :
 	    "no", j->cl.addr);
 	unsubd_metrics_unsubscribe(j->all, j->changed);
@@ -461,7 +462,8 @@ prefs_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 	log_info("preferences action=%s list=%s addr=%s source=web "
 	    "changed=%s state=%s status=%u client=%s", j->form.action,
 	    log_safe(j->form.list, slist, sizeof(slist)),
-	    unsubd_addr_log(u, j->ti.addr, laddr, sizeof(laddr)),
+	    j->erased ? "(erased)" : unsubd_addr_log(u, j->ti.addr, laddr,
+	    sizeof(laddr)),
 	    j->changed ? "yes" : "no", sub_status_str(j->state_after),
 	    j->status, j->cl.addr);
 	return prefs_page(u, c, r, &j->ti, j->notice, j->status);
@@ -471,6 +473,26 @@ prefs_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 enum store_status
 unsubd_act_apply(struct store *st, struct job *j, char *why, size_t whylen)
 {
+	enum store_status ss;
+
+	/* an erased person (optinctl forget) stays erased: a late request
+	 * with an old token writes nothing (it wrote the address back into
+	 * subscriptions and consent_events); the person gets no campaign
+	 * mail anyway (the erased suppression) */
+	ss = store_erased(st, j->er, j->ti.addr, NULL, why, whylen);
+	if (ss == STORE_OK) {
+		j->changed = false;
+		j->erased = true;
+		if (j->kind == JOB_PREFS) {
+			j->notice = "That list is not one of your "
+			    "subscriptions.";
+			j->status = MHD_HTTP_FORBIDDEN;
+			j->state_after = SUB_NONE;
+		}
+		return STORE_OK;
+	}
+	if (ss != STORE_NOTFOUND)
+		return ss;
 	switch (j->kind) {
 	case JOB_UNSUB:
 		return unsub_apply(st, j, why, whylen);

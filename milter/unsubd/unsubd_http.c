@@ -262,6 +262,7 @@ enum MHD_Result
 unsubd_submit(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 {
 	r->job.conn = c;
+	r->job.er = &u->er;
 	MHD_suspend_connection(c);
 	if (!unsubd_writer_submit(u->writer, &r->job)) {
 		/* stopping: answer 503 when resumed */
@@ -627,6 +628,13 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	u->cfg = cfg;
 	u->ring = ring;
 	u->lifetime_days = cfg->token_lifetime / 86400;
+	/* the keys of erased forms: a request for an erased person writes
+	 * nothing (unsubd_act_apply) */
+	if (cfg->erasure_key_file != NULL && (u->erasure = token_ring_load(
+	    cfg->erasure_key_file, why, whylen)) == NULL)
+		goto fail;
+	u->er.keys = u->erasure;
+	u->er.legacy = ring;
 	/* the site's origin, for the pages' forms (unsubd_guard.h) */
 	if (!unsubd_site_origin(cfg->unsubscribe_url, u->site_origin,
 	    sizeof(u->site_origin), why, whylen))
@@ -693,6 +701,7 @@ unsubd_http_stop(struct unsubd **up)
 	if (u->key_made)
 		(void)pthread_key_delete(u->store_key);
 	unsubd_pages_free(&u->pages);
+	token_ring_free(&u->erasure);
 	free(u);
 	*up = NULL;
 }

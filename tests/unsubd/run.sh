@@ -113,6 +113,7 @@ printf '1 %s\n' "$(head -c 32 /dev/urandom | base64)" > "$tmp/keys"
 cat > "$conf" <<EOF
 ConsentDB $db
 TokenKeyFile $tmp/keys
+ErasureKeyFile $tmp/erasure
 TokenLifetime 400d
 UnsubscribeListen 127.0.0.1:$port
 UnsubscribeURL $base/u/%t
@@ -312,6 +313,18 @@ st=$(req POST "/u/$T" -A unsubd-test/urlencoded \
 expect "one-click behind a proxy" "$st" 200
 expect "X-Forwarded-For evidence: exact" "$(q "SELECT evidence FROM consent_events WHERE address='xff@example.com' AND event='opted_out'" | sed 's/token_day=[0-9]*/token_day=D/')" \
     'scope=list body=urlencoded token_key=1 token_day=D forwarded_for="203.0.113.9 token_key=9 body=\"forged\""'
+
+# an erased person stays erased: a one-click POST with a token issued before
+# optinctl forget writes nothing back (it wrote the subscription and an
+# opted_out event with the address in clear) and logs no address
+ctl subscribe gone@example.com news
+T=$(tok gone@example.com news)
+ctl forget gone@example.com
+st=$(req POST "/u/$T" -A unsubd-test/urlencoded -d 'List-Unsubscribe=One-Click')
+expect "one-click after forget" "$st" 200
+expect "one-click after forget: nothing written" "$(q "SELECT (SELECT count(*) FROM subscriptions WHERE address='gone@example.com') + (SELECT count(*) FROM consent_events WHERE address='gone@example.com')")" 0
+expect_nogrep "one-click after forget: no address logged" "$log" "gone@example.com"
+expect_grep "one-click after forget: logged as erased" "$log" "unsubscribe scope=list list=news addr=\(erased\) .*changed=no"
 
 T=$(tok form2@example.com news)
 st=$(req POST "/u/$T" -A unsubd-test/multipart -F 'List-Unsubscribe=One-Click')
