@@ -222,6 +222,13 @@ read_dsn(GMimeObject *part, struct fb_report *r)
 			continue;
 		}
 		v = hdr(GMIME_OBJECT(m), "Action");
+		/* RFC 3464 2.3.3: a copy of ours has one recipient, so
+		 * blocks for several mean the receiver expanded it (alias,
+		 * forward); one that arrived means the person's mail does */
+		if (v != NULL && (strncasecmp(v, "delivered", 9) == 0 ||
+		    strncasecmp(v, "relayed", 7) == 0 ||
+		    strncasecmp(v, "expanded", 8) == 0))
+			r->delivered_too = true;
 		/* the first failed recipient wins; else the first one */
 		if (!have_rcpt || (v != NULL && strcasecmp(r->action, "failed")
 		    != 0 && strncasecmp(v, "failed", 6) == 0)) {

@@ -62,6 +62,10 @@ struct fb_report {
 	char arrival[64];
 	bool after_data;		/* the human part says the refusal
 					   came after DATA, not at RCPT */
+	bool delivered_too;		/* another recipient block says
+					   delivered, relayed or expanded:
+					   the copy reached a mailbox (a
+					   forward or alias failed in part) */
 	/* ARF */
 	char feedback_type[32];
 	char orig_rcpt[FB_ADDR];	/* Original-Rcpt-To, first */

@@ -346,6 +346,8 @@ kind_of(const struct fb_report *r)
 	case FB_DSN:
 		if (strncasecmp(r->action, "failed", 6) != 0)
 			return "unusable";	/* delayed, relayed, ... */
+		if (r->delivered_too)
+			return "unusable";	/* failed in part only */
 		return fbrules_classify(r->status, r->diagnostic,
 		    r->after_data);
 	case FB_ARF:
@@ -400,7 +402,9 @@ fbrules_apply(struct store *st, const struct fbrules_env *env,
 			snprintf(diag, sizeof(diag), "feedback-type=%s",
 			    r->feedback_type[0] ? r->feedback_type : "-");
 		else if (strcmp(res->kind, "unusable") == 0)
-			snprintf(diag, sizeof(diag), "action=%s %s", r->action,
+			snprintf(diag, sizeof(diag), "action=%s%s %s",
+			    r->action, r->delivered_too ? " (another "
+			    "recipient of the copy: delivered)" : "",
 			    r->diagnostic);
 		else
 			snprintf(diag, sizeof(diag), "%s", r->diagnostic);

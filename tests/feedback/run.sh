@@ -82,7 +82,7 @@ EOF
 "$CTL" -c "$conf" list add deals > /dev/null
 for a in hard data policy1 policy2 policy3 soft gmailgone gmailrate late \
     delayed complainer cfbl redacted mailfrom forged signed untrusted ooo \
-    big evid shape; do
+    big evid shape mixed; do
 	"$CTL" -c "$conf" subscribe "$a@example.net" news > /dev/null
 	"$CTL" -c "$conf" subscribe "$a@example.net" deals > /dev/null
 done
@@ -195,6 +195,26 @@ eq "hard: consent event with evidence" "$(sql "SELECT event, source, evidence FR
 dsn "$tmp/other.eml" soft@example.net 5.1.1 "550 5.1.1 user unknown"
 feed "$(bounce late)" "$tmp/other.eml"
 eq "body names soft@, token late@: late@ suppressed" "$(supp late)|$(supp soft)" "hard_bounce|"
+
+# --- a report that the copy also arrived: expanded by the receiver ---------
+# (mixed@ forwards to itself and to a dead address; RFC 3464 2.3.3)
+dsn "$tmp/mixed.eml" other@example.org 5.1.1 "550 5.1.1 user unknown"
+python3 - "$tmp/mixed.eml" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+blk = ("Final-Recipient: rfc822; mixed@example.net\n"
+       "Original-Recipient: rfc822;mixed@example.net\n"
+       "Action: delivered\nStatus: 2.0.0\n"
+       "Remote-MTA: dns; mx.example.net\n"
+       "Diagnostic-Code: smtp; 250 2.0.0 ok\n\n")
+s = s.replace("Final-Recipient: rfc822; other@", blk + "Final-Recipient: rfc822; other@", 1)
+open(p, "w").write(s)
+PY
+feed "$(bounce mixed)" "$tmp/mixed.eml"
+eq "mixed report (one delivered, one failed): exit 0, nobody suppressed" \
+    "$rc|$(supp mixed)|$(state mixed news)" "0||opted_in"
+eq "mixed report: recorded as unusable" "$(last_fb)" \
+    "mixed@example.net|news|spring|unusable|5.1.1|bounce_token|0"
 
 # --- 5.1.1 after DATA: soft -------------------------------------------------
 dsn "$tmp/data.eml" data@example.net 5.1.1 "550 5.1.1 unknown user" failed "end of DATA"
@@ -461,8 +481,8 @@ out=$("$CTL" -c "$conf" feedback | grep -E '^(list|campaign) ')
 eq "optinctl feedback: counts" "$out" \
 "list -: sent=0 hard_bounce=3 soft_bounce=0 policy_bounce=0 complaint=4 auto_reply=0 unusable=1 complaint_rate=- (no sent count)
 list deals: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)
-list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=4 auto_reply=2 unusable=6 complaint_rate=- (no sent count)
-campaign spring list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=0 auto_reply=2 unusable=4 complaint_rate=- (no sent count)
+list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=4 auto_reply=2 unusable=7 complaint_rate=- (no sent count)
+campaign spring list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=0 auto_reply=2 unusable=5 complaint_rate=- (no sent count)
 campaign summer list news: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)"
 db_exec "$db" "INSERT INTO campaign_sent VALUES ('spring', 'news', 1000)"
 "$CTL" -c "$conf" --json feedback > "$tmp/fb.json"
@@ -485,7 +505,7 @@ eq "optinctl stats: feedback by list and kind" "$("$CTL" -c "$conf" stats | sed 
   news policy_bounce 3
   news sent 1000
   news soft_bounce 5
-  news unusable 6"
+  news unusable 7"
 
 # --- subject access: optinctl export holds the reports about the person ---
 eq "export: feedback rows of soft@" "$("$CTL" -c "$conf" export soft@example.net | $PY -c '
