@@ -36,7 +36,8 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 				   commit returns before it is on disk,
 				   store_sync() puts it there (SQLite:
 				   synchronous=NORMAL, no automatic
-				   checkpoint; PostgreSQL: no effect) */
+				   checkpoint; PostgreSQL: the session's
+				   synchronous_commit off) */
 
 /* The SQLite schema version this build knows (PRAGMA user_version);
  * PostgreSQL has its own (store_pgsql.h). */
@@ -392,9 +393,11 @@ enum store_status store_checkpoint(struct store *st, char *why,
  * one waits for the disk.
  *
  * SQLite: fdatasync(2) of the write-ahead log ("PATH-wal"), and of its
- * directory the first time (the log may be new).  PostgreSQL: STORE_OK at
- * once, a commit is durable when it returns.  STORE_TEMPFAIL with why[]
- * when the sync fails (EIO, ENOSPC): the commits may not be on disk,
+ * directory the first time (the log may be new).  PostgreSQL: a
+ * transaction of its own with synchronous_commit on (its commit waits for
+ * the server's WAL flush, which covers every commit before it).
+ * STORE_TEMPFAIL with why[] when the sync fails (EIO, ENOSPC; the server
+ * unreachable): the commits may not be on disk,
  * though other connections may already read them.
  */
 enum store_status store_sync(struct store *st, char *why, size_t whylen);
