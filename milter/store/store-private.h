@@ -107,6 +107,10 @@ struct store_backend {
 	    const struct consent_event *ev, char *why, size_t whylen);
 	enum store_status (*checkpoint)(struct store *st, char *why,
 	    size_t whylen);
+	/* NULL: commits are durable when they return, no log to trim */
+	enum store_status (*sync)(struct store *st, char *why, size_t whylen);
+	enum store_status (*wal_trim)(struct store *st, char *why,
+	    size_t whylen);
 	/* tab: an entry of store_tables[] */
 	enum store_status (*table_rows)(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,

@@ -610,6 +610,20 @@ store_checkpoint(struct store *st, char *why, size_t whylen)
 }
 
 enum store_status
+store_sync(struct store *st, char *why, size_t whylen)
+{
+	return st->be->sync != NULL ? st->be->sync(st, why, whylen) :
+	    STORE_OK;
+}
+
+enum store_status
+store_wal_trim(struct store *st, char *why, size_t whylen)
+{
+	return st->be->wal_trim != NULL ? st->be->wal_trim(st, why, whylen) :
+	    STORE_OK;
+}
+
+enum store_status
 store_event_add(struct store *st, const struct consent_event *ev, char *why,
     size_t whylen)
 {

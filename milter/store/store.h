@@ -32,6 +32,12 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 #define STORE_DURABLE	0x10	/* a commit is on disk when it returns
 				   (SQLite: synchronous=FULL; PostgreSQL
 				   commits are durable anyway) */
+#define STORE_SYNC_LATER 0x20	/* group commit across transactions: a
+				   commit returns before it is on disk,
+				   store_sync() puts it there (SQLite:
+				   synchronous=NORMAL, no automatic
+				   checkpoint; PostgreSQL: the session's
+				   synchronous_commit off) */
 
 /* The SQLite schema version this build knows (PRAGMA user_version);
  * PostgreSQL has its own (store_pgsql.h). */
@@ -377,6 +383,36 @@ enum store_status store_forget(struct store *st, const char *addr,
  */
 enum store_status store_checkpoint(struct store *st, char *why,
 	    size_t whylen);
+
+/*
+ * Put on disk every transaction that any handle of this process committed
+ * on this store before the call: the durability that STORE_SYNC_LATER
+ * leaves out of store_commit(), for all the commits since the last sync at
+ * once.  Use a handle of its own in another thread, outside a
+ * transaction, so that the writer commits its next transaction while this
+ * one waits for the disk.
+ *
+ * SQLite: fdatasync(2) of the write-ahead log ("PATH-wal"), and of its
+ * directory the first time (the log may be new).  PostgreSQL: a
+ * transaction of its own with synchronous_commit on (its commit waits for
+ * the server's WAL flush, which covers every commit before it).
+ * STORE_TEMPFAIL with why[] when the sync fails (EIO, ENOSPC; the server
+ * unreachable): the commits may not be on disk,
+ * though other connections may already read them.
+ */
+enum store_status store_sync(struct store *st, char *why, size_t whylen);
+
+/*
+ * The checkpoint that a handle opened with STORE_SYNC_LATER does not run
+ * itself, at most once per STORE_TRIM_MS: SQLite: a PASSIVE checkpoint on
+ * st (copies the log's frames into the database file and syncs it; never
+ * waits for readers or the writer; once every frame is copied, the
+ * writer's next transaction starts the log from its beginning, so it stays
+ * small).  PostgreSQL: nothing.  Call it from the thread of store_sync(),
+ * after answering what that sync covered.
+ */
+#define STORE_TRIM_MS	1000
+enum store_status store_wal_trim(struct store *st, char *why, size_t whylen);
 
 /*
  * Append one consent event: ev->addr and ev->event are required, the other

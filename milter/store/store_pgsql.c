@@ -343,6 +343,32 @@ pg_checkpoint(struct store *st, char *why, size_t whylen)
 	return STORE_OK;
 }
 
+/*
+ * pg_sync - see store_sync: a transaction with a transaction id of its own
+ * (txid_current() assigns one, so its commit writes a commit record) under
+ * synchronous_commit on: its commit returns once the server has flushed
+ * its WAL up to that record, and so every commit of any session (the
+ * writer's, synchronous_commit off) that returned before it.
+ */
+static enum store_status
+pg_sync(struct store *st, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs;
+	PGresult *res;
+
+	if (p->in_tx) {
+		snprintf(why, whylen, "ConsentDB %s: sync inside a transaction",
+		    p->name);
+		return STORE_ERROR;
+	}
+	if ((res = pgsql_exec_sql(p, -1, "", "SELECT pg_catalog.txid_current()",
+	    0, NULL, "sync", &rs, why, whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
 /* sub_write - upsert (addr, list) to status word and append its event */
 static enum store_status
 sub_write(struct pg *p, const char *addr, const char *list,
@@ -945,6 +971,7 @@ const struct store_backend store_pgsql_backend = {
 	.event_add = pg_event_add,
 	.unsuppress = pg_unsuppress,
 	.checkpoint = pg_checkpoint,
+	.sync = pg_sync,
 	.quarantine_ls = pg_quarantine_ls,
 	.quarantine_released = pg_quarantine_released,
 	.quarantine_del = pg_quarantine_del,

@@ -77,6 +77,8 @@ struct pg {
 	bool in_tx;			/* a transaction of ours is open */
 	char lock_ms[16], stmt_ms[16];	/* timeouts set on each connection */
 	bool readonly;
+	bool sync_later;		/* STORE_SYNC_LATER: synchronous_commit
+					   off; store_sync() waits */
 	char name[256];			/* ConsentDB, password masked */
 };
 

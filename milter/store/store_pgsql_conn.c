@@ -55,7 +55,8 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	[P_SETTINGS] = { "settings",
 	    "SELECT set_config('lock_timeout', $1, false),"
 	    " set_config('statement_timeout', $2, false),"
-	    " set_config('default_transaction_read_only', $3, false)" },
+	    " set_config('default_transaction_read_only', $3, false),"
+	    " set_config('synchronous_commit', $4, false)" },
 	[P_NTABLES] = { "ntables",
 	    "SELECT count(*), count(*) FILTER (WHERE tablename ="
 	    " 'optin_schema') FROM pg_catalog.pg_tables"
@@ -302,10 +303,10 @@ pg_ok(const PGresult *res)
 static PGresult *
 pg_settings(struct pg *p)
 {
-	const char *vals[3] = { p->lock_ms, p->stmt_ms,
-		p->readonly ? "on" : "off" };
+	const char *vals[4] = { p->lock_ms, p->stmt_ms,
+		p->readonly ? "on" : "off", p->sync_later ? "off" : "on" };
 
-	return PQexecParams(p->conn, pgsql_stmts[P_SETTINGS].sql, 3, NULL, vals,
+	return PQexecParams(p->conn, pgsql_stmts[P_SETTINGS].sql, 4, NULL, vals,
 	    NULL, NULL, 0);
 }
 
@@ -635,6 +636,7 @@ pg_setup(struct pg *p, const struct config *cfg, unsigned flags, char *why,
 	    (unsigned)cfg->db_busy_timeout);
 	snprintf(p->stmt_ms, sizeof(p->stmt_ms), "%u", stmt_ms);
 	p->readonly = (flags & STORE_READONLY) != 0;
+	p->sync_later = (flags & STORE_SYNC_LATER) != 0;
 	res = pg_settings(p);
 	if (!pg_ok(res))
 		return pg_fail(p, res, "settings", why, whylen);

@@ -76,6 +76,8 @@ struct sq {
 	bool replaced;			/* path no longer names that file */
 	long long busy_ms;		/* DBBusyTimeout */
 	struct timespec busy_since;	/* sq_busy: when this wait began */
+	bool dir_synced;		/* sq_sync: the directory once */
+	struct timespec trimmed;	/* sq_wal_trim: the last one */
 };
 
 
@@ -185,6 +187,8 @@ enum store_status sq_opt_out_addrs(struct store *st, const char *list,
 enum store_status sq_stats(struct store *st, time_t since, store_stat_fn *fn,
 	    void *ctx, char *why, size_t whylen);
 enum store_status sq_checkpoint(struct store *st, char *why, size_t whylen);
+enum store_status sq_sync(struct store *st, char *why, size_t whylen);
+enum store_status sq_wal_trim(struct store *st, char *why, size_t whylen);
 enum store_status sq_table_rows(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,
 	    char *why, size_t whylen);

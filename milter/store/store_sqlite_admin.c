@@ -14,10 +14,14 @@
 #include "autoconf.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -304,6 +308,86 @@ sq_checkpoint(struct store *st, char *why, size_t whylen)
 		return STORE_TEMPFAIL;
 	}
 	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "checkpoint", why, whylen);
+	return STORE_OK;
+}
+
+/* sync_path - fdatasync (fsync for a directory) of path; 0 or errno */
+static int
+sync_path(const char *path, bool dir)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC))
+	    < 0)
+		return errno;
+	if ((dir ? fsync(fd) : fdatasync(fd)) != 0)
+		rc = errno;
+	(void)close(fd);
+	return rc;
+}
+
+/*
+ * sq_sync - the WAL file on disk (see store_sync): a commit in WAL mode
+ * with synchronous=NORMAL has written its frames to PATH-wal without
+ * syncing; fdatasync(2) of that file, from any descriptor, puts them on
+ * disk (and a crash recovers every commit whose frames are there).  The
+ * WAL file keeps its inode while this handle is open (SQLite deletes it
+ * only when the last connection closes).
+ */
+enum store_status
+sq_sync(struct store *st, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	char wal[4096], dir[4096];
+	int err;
+
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", s->path) >=
+	    sizeof(wal)) {
+		snprintf(why, whylen, "ConsentDB %s: path too long", s->path);
+		return STORE_ERROR;
+	}
+	if (!s->dir_synced) {
+		snprintf(dir, sizeof(dir), "%s", s->path);
+		if ((err = sync_path(dirname(dir), true)) != 0) {
+			snprintf(why, whylen, "ConsentDB %s: fsync of its "
+			    "directory: %s", s->path, strerror(err));
+			return STORE_TEMPFAIL;
+		}
+		s->dir_synced = true;
+	}
+	if ((err = sync_path(wal, false)) != 0) {
+		snprintf(why, whylen, "ConsentDB %s: fdatasync of %s: %s",
+		    s->path, wal, strerror(err));
+		return STORE_TEMPFAIL;
+	}
+	return STORE_OK;
+}
+
+/* sq_wal_trim - see store_wal_trim: PASSIVE checkpoint, at most once per
+ * STORE_TRIM_MS (SQLITE_BUSY: a checkpoint of another connection runs,
+ * that is as good) */
+enum store_status
+sq_wal_trim(struct store *st, char *why, size_t whylen)
+{
+	struct sq *s = (struct sq *)st;
+	struct timespec now;
+	long long ms;
+	int rc, nlog = -1, nckpt = -1;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->trimmed.tv_sec == 0 && s->trimmed.tv_nsec == 0) {
+		s->trimmed = now;	/* the first one a period from now */
+		return STORE_OK;
+	}
+	ms = (long long)(now.tv_sec - s->trimmed.tv_sec) * 1000 +
+	    (now.tv_nsec - s->trimmed.tv_nsec) / 1000000;
+	if (ms < STORE_TRIM_MS)
+		return STORE_OK;
+	s->trimmed = now;
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &nlog, &nckpt);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 		return sq_fail(s, rc, "checkpoint", why, whylen);
 	return STORE_OK;
 }

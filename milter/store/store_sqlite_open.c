@@ -321,8 +321,13 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 	    "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL;"
 	    " PRAGMA cache_size = -262144;" :
 	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL);
-	if (rc == SQLITE_OK && (flags & STORE_DURABLE) != 0)
+	if (rc == SQLITE_OK && (flags & STORE_DURABLE) != 0 &&
+	    (flags & STORE_SYNC_LATER) == 0)
 		rc = sq_exec_script(s, "PRAGMA synchronous = FULL", NULL);
+	/* STORE_SYNC_LATER: store_sync() syncs and checkpoints, in the
+	 * thread that waits for the disk instead of the one that commits */
+	if (rc == SQLITE_OK && (flags & STORE_SYNC_LATER) != 0)
+		rc = sq_exec_script(s, "PRAGMA wal_autocheckpoint = 0", NULL);
 	if (rc != SQLITE_OK)
 		return sq_fail(s, rc, "settings", why, whylen);
 	if ((flags & STORE_READONLY) == 0) {

@@ -15,6 +15,8 @@
 
 static unsigned long long answers[NSTATUS];
 static unsigned long long unsubs[2][2];		/* [all][changed] */
+static unsigned long long batches[2], batch_jobs[2];	/* [committed] */
+static unsigned long long syncs[2];			/* [ok] */
 static double started;				/* before threads */
 static struct prom_server *server;		/* main thread */
 
@@ -36,6 +38,36 @@ unsubd_metrics_unsubscribe(bool all, bool changed)
 
 /* render - the whole exposition (prom_render_fn); statuses never sent are
  * left out, the usual ones always there */
+void
+unsubd_metrics_write_batch(bool committed, size_t n)
+{
+	ADD(batches[committed]);
+	__atomic_add_fetch(&batch_jobs[committed], (unsigned long long)n,
+	    __ATOMIC_RELAXED);
+}
+
+void
+unsubd_metrics_write_sync(bool ok)
+{
+	ADD(syncs[ok]);
+}
+
+/* render_pair - a counter family of two samples, result="r0" and "r1" */
+static int
+render_pair(struct buf *b, const char *name, const char *help,
+    const char *r0, const char *r1, unsigned long long v[2])
+{
+	char labels[64];
+	int rc, i;
+
+	rc = prom_family(b, name, "counter", help);
+	for (i = 0; i < 2; i++) {
+		snprintf(labels, sizeof(labels), "result=\"%s\"", i ? r1 : r0);
+		rc |= prom_sample(b, name, labels, GET(v[i]));
+	}
+	return rc;
+}
+
 static int
 render(struct buf *b, void *arg)
 {
@@ -71,6 +103,15 @@ render(struct buf *b, void *arg)
 		snprintf(labels, sizeof(labels), "status=\"%zu\"", i);
 		rc |= prom_sample(b, "optin_unsubd_answers_total", labels, n);
 	}
+	rc |= render_pair(b, "optin_unsubd_write_batches_total",
+	    "Write transactions of the writer thread (group commit), by "
+	    "result.", "rolled_back", "committed", batches);
+	rc |= render_pair(b, "optin_unsubd_write_jobs_total",
+	    "Opt-outs and preference changes in those transactions.",
+	    "rolled_back", "committed", batch_jobs);
+	rc |= render_pair(b, "optin_unsubd_write_syncs_total",
+	    "Syncs to disk, each covering every batch committed before it, "
+	    "by result.", "failed", "ok", syncs);
 	rc |= prom_family(b, "optin_unsubd_start_time_seconds", "gauge",
 	    "When this optin-unsubd process started.");
 	rc |= prom_sample_f(b, "optin_unsubd_start_time_seconds", NULL,

@@ -10,6 +10,7 @@
 #define OPTIN_UNSUBD_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 
@@ -19,6 +20,11 @@ void unsubd_metrics_answer(unsigned status);
 /* One unsubscribe applied: all (global) or one list; changed: it was not
  * in that state already. */
 void unsubd_metrics_unsubscribe(bool all, bool changed);
+
+/* The writer (unsubd_writer.c): one batch of n jobs committed (or rolled
+ * back), one store_sync() of committed batches done (or failed). */
+void unsubd_metrics_write_batch(bool committed, size_t n);
+void unsubd_metrics_write_sync(bool ok);
 
 /* Serve on cfg->unsubscribe_metrics_address when set (after the privilege
  * drop); 0 (also when unset) or -1 logged.  Main thread only. */

@@ -28,7 +28,10 @@
 # STORE_ROWS (10000000), IMPORT_ROWS (1000000), WRK_SECONDS (30),
 # MEM_MSGS (100000), MEM_ED_MSGS (100000 Ed25519 messages for the RSS
 # check; QUICK 20000), SIGN_N (2000), PROFILE_MSGS (300); BENCH_UNSUBD (the optin-unsubd
-# binary to measure; default the tree's).
+# binary to measure; default the tree's); ENGINES (sqlite; "sqlite pgsql":
+# the unsub section once per engine, and section engines: the relay's
+# optin-unix set-up with ConsentDB on SQLite and on a private PostgreSQL
+# with fsync on, tests/lib/pg.sh).
 
 set -u
 QUICK=${QUICK:-0}
@@ -46,13 +49,15 @@ else
 	MEM_ED_MSGS=${MEM_ED_MSGS:-100000}; SIGN_N=${SIGN_N:-2000}
 fi
 SESSIONS=${SESSIONS:-20}
-ONLY=${ONLY:-relay store import unsub memory profile sign}
+ONLY=${ONLY:-relay engines store import unsub memory profile sign}
+ENGINES=${ENGINES:-sqlite}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/optin-bench-results.md}
 
 E2E_NAME=bench
 . "$(cd "$(dirname "$0")" && pwd)/../e2e/lib.sh"
 BENCH_HERE=$E2E_TOP/tests/bench
 . "$BENCH_HERE/sign.sh"
+. "$E2E_TOP/tests/lib/pg.sh"
 MSG=$OPTIN_CORPUS/ours_newsletter_multipart.eml
 FROM=news@shop.example.com
 DOMAIN=shop.example.com
@@ -114,6 +119,7 @@ K=""
 bench_cleanup()
 {
 	e2e_cleanup
+	bench_pg_down
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		say "kept $W and $K"
 		return
@@ -604,12 +610,11 @@ EOF
 store_pgsql()
 {
 	local conf=$1 naddr=$2 pgconf=$W/store-pg.conf t0 t1 out
-	. "$E2E_TOP/tests/lib/pg.sh"
-	if ! pg_start; then
+	if ! bench_pg_up off; then
 		result "store: PostgreSQL lookups" "skipped" "-" "-" info
 		return
 	fi
-	pg_createdb bench >/dev/null || { pg_stop; return; }
+	pg_createdb bench >/dev/null || { bench_pg_down; return; }
 	sed "s|^ConsentDB[[:space:]].*|ConsentDB $(pg_consentdb bench)|" "$conf" > "$pgconf"
 	say "store: generating $STORE_ROWS subscriptions on PostgreSQL"
 	t0=$(now)
@@ -630,7 +635,7 @@ INSERT INTO suppressions SELECT format('u%s@example%s.com',
     lpad(i::text, 8, '0'), lpad((i % 1000)::text, 3, '0')),
     'unsubscribed_all', 1700000000 FROM generate_series(7, $naddr - 100, 100) AS i;
 CREATE INDEX subscriptions_list ON subscriptions (list_id, status);
-ANALYZE;" >/dev/null || { say "store: PostgreSQL load failed"; pg_stop; return; }
+ANALYZE;" >/dev/null || { say "store: PostgreSQL load failed"; bench_pg_down; return; }
 	t1=$(now)
 	echo
 	echo "== consent store on PostgreSQL ($STORE_ROWS subscriptions, 20 lists, 127.0.0.1)"
@@ -639,7 +644,7 @@ ANALYZE;" >/dev/null || { say "store: PostgreSQL load failed"; pg_stop; return; 
 	out=$("$W/bin/lookup" "$pgconf" "$naddr" warm 50000)
 	say "pgsql warm: $out"
 	store_figures "PostgreSQL, warm" "$out" 1000
-	pg_stop
+	bench_pg_down
 }
 
 # store_figures LABEL "lookup output" P99_TARGET_US
@@ -654,6 +659,57 @@ store_figures()
 	    "$(calc "$p99 / $tgt")" "$(met "$p99 <= $tgt")"
 	if [ "${tf:-0}" != 0 ]; then
 		result "store lookups tempfailed, $label" "$tf" "0" "-" NO
+	fi
+}
+
+PG_UP=""
+# bench_pg_up on|off - the private PostgreSQL (tests/lib/pg.sh) with that
+# fsync setting, started once (again when the setting differs); false,
+# with pg.sh's message, without a server
+bench_pg_up()
+{
+	[ "$PG_UP" = "$1" ] && return 0
+	bench_pg_down
+	PG_FSYNC=$1
+	pg_start || return 1
+	PG_UP=$1
+	say "PostgreSQL on 127.0.0.1:$PG_PORT, fsync=$1"
+}
+bench_pg_down() { [ -n "$PG_UP" ] && pg_stop; PG_UP=""; RELAY_PG=""; }
+
+RELAY_PG=""
+# bench_pg_relay - the relay database copied to PostgreSQL (database
+# relay, fsync on: commits durable as in production; optinctl copy-store,
+# counts checked) before anything changes it; sets RELAY_PG, writes
+# $W/optin-pg.conf (the milter's, RSA)
+bench_pg_relay()
+{
+	local t0
+	[ -n "$RELAY_PG" ] && return 0
+	bench_pg_up on || return 1
+	pg_createdb relay >/dev/null || return 1
+	t0=$(now)
+	if ! "$OPTINCTL" -c "$W/optin-rsa.conf" copy-store "$RELAY_DB" \
+	    "$(pg_consentdb relay)" >"$W/logs/copy-store.log" 2>&1; then
+		say "copy-store to PostgreSQL failed: $(tail -n 1 "$W/logs/copy-store.log")"
+		return 1
+	fi
+	RELAY_PG=$(pg_consentdb relay)
+	pg_sql relay "ANALYZE" >/dev/null
+	conf_optin "$W/optin-pg.conf" "$RELAY_PG" rsa
+	say "relay database on PostgreSQL: $(calc "$(now) - $t0") s (copy-store)"
+}
+
+# engine_sql ENGINE SQL - SQL (stdin appended) on the relay database of
+# ENGINE: sqlite3 on $RELAY_DB, psql on $RELAY_PG
+engine_sql()
+{
+	if [ "$1" = pgsql ]; then
+		PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q \
+		    -At -v ON_ERROR_STOP=1 -d "$PG_BASE dbname=relay" -f - \
+		    <<<"$2"
+	else
+		sqlite3 "$RELAY_DB" <<<"$2"
 	fi
 }
 
@@ -857,16 +913,33 @@ print("TX %s %s" % (d.get("transactions", "-"), d.get("longest_transaction_ms", 
 
 section_unsub()
 {
-	local conf=$W/optin-unsub.conf rps p99 non200 posted found missing
+	local e
+	case " $ENGINES " in *" pgsql "*)
+		bench_pg_relay || result "one-click on PostgreSQL" "skipped" \
+		    "-" "-" info ;;
+	esac
+	for e in $ENGINES; do
+		[ "$e" = pgsql ] && [ -z "$RELAY_PG" ] && continue
+		unsub_run "$e"
+	done
+}
+
+# unsub_run sqlite|pgsql - wrk one-click load on optin-unsubd while the
+# relay sends, ConsentDB on that engine; then every posted token checked
+unsub_run()
+{
+	local eng=$1 conf=$W/optin-unsub-$1.conf rps p99 non200 posted found
+	local missing kind=optin-rsa db=$RELAY_DB
+	[ "$eng" = pgsql ] && kind=optin-pg db=$RELAY_PG
 	echo
-	echo "== one-click load (wrk ${WRK_SECONDS}s, while the milter delivers)"
+	echo "== one-click load, $eng (wrk ${WRK_SECONDS}s, while the milter delivers)"
 	UNSUB_PORT=$(e2e_free_port)
-	conf_optin "$conf" "$RELAY_DB" rsa
+	conf_optin "$conf" "$db" rsa
 	"$W/bin/tokens" "$K/token.keys" newsletter 'w%ld@bench.example.net' \
 	    0 "$NTOK" > "$W/unsub-tokens.txt"
 	relay_up
 	unsubd_up "$conf"
-	milter_up optin-rsa unix
+	milter_up "$kind" unix
 	pf_set_milter "$MSPEC"
 	sleep 1
 	# campaign mail in the background for the whole wrk run
@@ -885,18 +958,18 @@ section_unsub()
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-unsub.log")
 	p99=$(awk '$1 == "p99_us" { printf "%.3f", $2 / 1000 }' "$W/wrk-unsub.txt")
 	non200=$(awk 'NF == 5 { n += $4 } END { print n + 0 }' "$W/wrk-unsub.txt")
-	result "one-click requests/s" "$rps" ">= 5000" "$(calc "$rps / 5000")" \
+	result "one-click requests/s, $eng" "$rps" ">= 5000" "$(calc "$rps / 5000")" \
 	    "$(met "$rps >= 5000")"
-	result "one-click p99 latency ms" "$p99" "<= 10 ms" \
+	result "one-click p99 latency ms, $eng" "$p99" "<= 10 ms" \
 	    "$(calc "$p99 / 10")" "$(met "$p99 <= 10")"
-	result "one-click non-200 responses" "$non200" "0" "-" \
+	result "one-click non-200 responses, $eng" "$non200" "0" "-" \
 	    "$(met "$non200 == 0")"
 	local tmo
 	tmo=$(sed -n 's/.*Socket errors:.* timeout \([0-9]*\).*/\1/p' \
 	    "$W/logs/wrk-unsub.log")
-	result "one-click requests timed out (wrk, 2 s)" "${tmo:-0}" "0" "-" \
+	result "one-click requests timed out (wrk, 2 s), $eng" "${tmo:-0}" "0" "-" \
 	    "$(met "${tmo:-0} == 0")"
-	result "campaign msgs/s meanwhile (still sending at the end: $mailing)" \
+	result "campaign msgs/s meanwhile, $eng (still sending at the end: $mailing)" \
 	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
 	unsubd_down
 	milter_down
@@ -907,26 +980,64 @@ section_unsub()
 	      if (wr[t] || k[t] <= sent[t]) print $1 }' \
 	    "$W/wrk-unsub.txt" "$W/unsub-tokens.txt" > "$W/posted.txt"
 	posted=$(wc -l < "$W/posted.txt")
-	found=$(sqlite3 "$RELAY_DB" <<EOF
-CREATE TEMP TABLE p (n INTEGER);
-.import $W/posted.txt p
+	found=$(engine_sql "$eng" "CREATE TEMP TABLE p (n INTEGER);
+$(if [ "$eng" = pgsql ]; then echo 'COPY p FROM STDIN;'; cat "$W/posted.txt"; echo '\.'
+  else echo ".import $W/posted.txt p"; fi)
 SELECT count(*) FROM subscriptions s JOIN p
     ON s.address = 'w' || p.n || '@bench.example.net'
-    WHERE s.list_id = 'newsletter' AND s.status = 'opted_out';
-EOF
-)
+    WHERE s.list_id = 'newsletter' AND s.status = 'opted_out';")
 	# requests still in flight when wrk stopped (at most one per
 	# connection) may not have been answered
 	local inflight
 	inflight=$(awk 'NF == 5 { n += $2 - $3 } END { print n + 0 }' "$W/wrk-unsub.txt")
 	missing=$(( posted - found ))
-	result "posted opt-outs in the database ($found of $posted, $inflight unanswered)" \
+	result "posted opt-outs in the database, $eng ($found of $posted, $inflight unanswered)" \
 	    "$missing missing" "<= unanswered" "-" "$(met "$missing <= $inflight")"
 	local extra
-	extra=$(sqlite3 "$RELAY_DB" "SELECT count(*) FROM subscriptions
+	extra=$(engine_sql "$eng" "SELECT count(*) FROM subscriptions
 	    WHERE address LIKE 'w%@bench.example.net' AND status = 'opted_out'")
-	result "opt-outs never posted found in the database" \
+	result "opt-outs never posted found in the database, $eng" \
 	    "$(( extra - found ))" "0" "-" "$(met "$extra - $found == 0")"
+}
+
+# ---------------------------------------------------------------- engines
+
+# section_engines - the relay section's optin-unix set-up (MSGS messages,
+# SESSIONS sessions, RSA) with ConsentDB on SQLite and on PostgreSQL, in
+# the same minutes: ROUNDS rounds, the order swapped each round
+section_engines()
+{
+	local r sqlite pg
+	case " $ENGINES " in *" pgsql "*) ;; *) return 0 ;; esac
+	echo
+	echo "== relay throughput by engine ($MSGS messages, $SESSIONS sessions, optin-unix)"
+	if ! bench_pg_relay; then
+		result "relay on PostgreSQL" "skipped" "-" "-" info
+		return
+	fi
+	relay_up
+	: > "$W/relay.txt"
+	for r in $(seq "$ROUNDS"); do
+		if [ $(( r % 2 )) = 1 ]; then
+			relay_setup optin-unix optin-rsa unix reader@example.net
+			relay_setup optin-pg-unix optin-pg unix reader@example.net
+		else
+			relay_setup optin-pg-unix optin-pg unix reader@example.net
+			relay_setup optin-unix optin-rsa unix reader@example.net
+		fi
+	done
+	pf_set_milter ""
+	sqlite=$(median $(col optin-unix 2))
+	pg=$(median $(col optin-pg-unix 2))
+	result "msgs/s optin-unix, ConsentDB SQLite" "$sqlite" "-" "-" info
+	result "msgs/s optin-unix, ConsentDB PostgreSQL" "$pg" "-" \
+	    "$(median $(ratio_col optin-pg-unix optin-unix))" info
+	result "milter CPU ms/msg, SQLite / PostgreSQL" \
+	    "$(median $(col optin-unix 3)) / $(median $(col optin-pg-unix 3))" \
+	    "-" "-" info
+	result "delivered, SQLite / PostgreSQL (of $(( MSGS * ROUNDS )) each)" \
+	    "$(col optin-unix 5 | awk '{ n += $1 } END { print n }') / $(col optin-pg-unix 5 | awk '{ n += $1 } END { print n }')" \
+	    "all" "-" info
 }
 
 # ---------------------------------------------------------------- memory
@@ -1091,6 +1202,7 @@ T_START=$(now)
 setup_all
 machine
 in_only relay && section_relay
+in_only engines && section_engines
 in_only store && section_store
 in_only import && section_import
 in_only unsub && section_unsub

@@ -14,6 +14,8 @@
 #	pg_resume		start it again on the same port and data
 #	pg_stop			stop it by PID and remove PG_DIR
 #
+# PG_FSYNC (off unless set): the server's fsync setting; "on" for figures
+# that depend on durable commits (tests/bench one-click load).
 # Authentication is "trust" on 127.0.0.1 only (a private cluster).  Every
 # wait is bounded; the server is stopped by its PID (postmaster.pid), never
 # by name.  Callers run pg_stop from their EXIT trap.
@@ -69,7 +71,7 @@ pg_resume()
 {
 	local i
 	pg_as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
-	    -o "-h 127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" \
+	    -o "-h 127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
 	    -w -t 60 start >/dev/null 2>&1
 	for i in $(seq 100); do
 		if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then

@@ -714,8 +714,11 @@ expect_nogrep "LogAddresses hash: no unkeyed hash in the log" "$tmp/hash.log" "$
 port3=$($PY -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base3=http://127.0.0.1:$port3
+mport3=$($PY -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 { grep -v '^UnsubscribeListen\|^PidFile\|^DBBusyTimeout' "$conf"
   echo "UnsubscribeListen 127.0.0.1:$port3"
+  echo "UnsubscribeMetricsAddress 127.0.0.1:$mport3"
   echo "DBBusyTimeout 20000"; } > "$tmp/wait.conf"
 log3=$tmp/wait.log
 for i in $(seq 24); do ctl subscribe "gc$i@example.com" news; done
@@ -768,6 +771,15 @@ expect "24 concurrent POSTs: all 200" "$(cat "$tmp"/gc*.st | sort | uniq -c | tr
 expect "24 concurrent POSTs: all opted out" "$(q "SELECT count(*) FROM subscriptions WHERE address LIKE 'gc%@example.com' AND list_id='news' AND status='opted_out'")" 24
 expect "24 concurrent POSTs: one event each" "$(q "SELECT count(DISTINCT address)||'/'||count(*) FROM consent_events WHERE address LIKE 'gc%@example.com' AND event='opted_out' AND source='one-click' AND user_agent='unsubd-test/gc'")" 24/24
 expect "24 concurrent POSTs: committed in batches, grouped" "$(sed -n 's/.*write batch n=\([0-9]*\) committed.*/\1/p' "$log3" | awk '{ n += $1; if ($1 > 1) b++ } END { print n "/" (b > 0 ? "grouped" : "one by one") }')" 24/grouped
+# each answer only after a sync that covers its batch, one sync for all
+# the batches committed while the one before it ran (unsubd_writer.c)
+expect "24 concurrent POSTs: answered after syncs covering all 24" "$(sed -n 's/.*write sync batches=\([0-9]*\) n=\([0-9]*\) on disk.*/\1 \2/p' "$log3" | awk '{ b += $1; n += $2; s++ } END { print n "/" (s <= b ? "ok" : "more syncs than batches") }')" 24/ok
+curl -s --max-time 5 "http://127.0.0.1:$mport3/metrics" > "$tmp/metrics3"
+nb=$(sed -n 's/^optin_unsubd_write_batches_total{result="committed"} //p' "$tmp/metrics3")
+ns=$(sed -n 's/^optin_unsubd_write_syncs_total{result="ok"} //p' "$tmp/metrics3")
+expect "metrics: 24 jobs committed" "$(sed -n 's/^optin_unsubd_write_jobs_total{result="committed"} //p' "$tmp/metrics3")" 24
+expect "metrics: grouped, in 1 to 23 batches, no more syncs than batches" "$([ "${nb:-0}" -ge 1 ] && [ "${nb:-0}" -le 23 ] && [ "${ns:-0}" -ge 1 ] && [ "${ns:-0}" -le "$nb" ] && echo yes)" yes
+expect "metrics: nothing rolled back, no sync failed" "$(grep -c '^optin_unsubd_write_[a-z]*_total{result="\(rolled_back\|failed\)"} 0$' "$tmp/metrics3")" 3
 
 # (SQLite only: a trigger in SQLite's syntax, made with sqlite3(1), makes
 # the failure)
@@ -809,5 +821,49 @@ kill -TERM "$pid"
 wait "$pid"
 pid=
 
+# the sync to disk fails (EIO from fdatasync of the WAL: a shim, SQLite
+# only): every request that sync covered gets 503 with Retry-After, never
+# a 200; a retry gets 200 and the opt-out is there, with one event
+if ! db_pgsql && cc -shared -fPIC -o "$tmp/failsync.so" \
+    "$top_srcdir_t/tests/unsubd/failsync.c" -ldl 2>"$tmp/cc.err"; then
+	for i in 0 1 2; do
+		ctl subscribe "fs$i@example.com" news
+		tok "fs$i@example.com" news > "$tmp/fs$i.tok"
+	done
+	FAILSYNC_FLAG=$tmp/failsync.flag LD_PRELOAD=$tmp/failsync.so \
+	    start_unsubd "$tmp/wait.conf" "$tmp/failsync.log" "$base3"
+	expect "failing sync: daemon listens" "$up" yes
+	# one that syncs, so that the log's header is on disk (SQLite
+	# syncs it in the commit that starts the log from its beginning)
+	st=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' \
+	    -d 'List-Unsubscribe=One-Click' "$base3/u/$(cat "$tmp/fs0.tok")")
+	expect "failing sync: before the failure 200" "$st" 200
+	: > "$tmp/failsync.flag"
+	for i in 1 2; do
+		curl -s --max-time 20 -D "$tmp/fs$i.h" -o /dev/null \
+		    -w '%{http_code}\n' -d 'List-Unsubscribe=One-Click' \
+		    "$base3/u/$(cat "$tmp/fs$i.tok")" > "$tmp/fs$i.st" &
+		eval "fspid$i=\$!"
+	done
+	wait "$fspid1" "$fspid2"
+	expect "failing sync: every request 503" "$(cat "$tmp"/fs1.st "$tmp"/fs2.st | tr '\n' ' ')" "503 503 "
+	expect "failing sync: Retry-After" "$(cat "$tmp"/fs1.h "$tmp"/fs2.h | grep -c '^Retry-After: ')" 2
+	# the syncer's fdatasync fails (or, when a checkpoint came between,
+	# SQLite's own sync of a new log's header in the commit)
+	expect_grep "failing sync: logged" "$tmp/failsync.log" 'write (sync batches=[0-9]+ n=[12] failed|batch n=[12] rolled back), answered 503: .*(fdatasync of .*-wal: Input/output error|COMMIT: disk I/O error)'
+	expect "failing sync: no 200 logged but the first" "$(grep -c 'unsubscribe scope=list list=news .*source=one-click' "$tmp/failsync.log")" 1
+	rm -f "$tmp/failsync.flag"
+	for i in 1 2; do
+		st=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' \
+		    -d 'List-Unsubscribe=One-Click' "$base3/u/$(cat "$tmp/fs$i.tok")")
+		expect "failing sync: retry $i gets 200" "$st" 200
+	done
+	expect "failing sync: opted out after the retries, one event each" "$(q "SELECT count(DISTINCT s.address)||'/'||count(*) FROM subscriptions s JOIN consent_events e ON e.address = s.address AND e.event = 'opted_out' WHERE s.address LIKE 'fs_@example.com' AND s.status = 'opted_out'")" 3/3
+	kill -TERM "$pid"
+	wait "$pid"
+	pid=
+elif ! db_pgsql; then
+	skipped "failing sync: cannot build the shim: $(head -n 1 "$tmp/cc.err")"
+fi
 [ "$skip" -gt 0 ] && echo "($skip skipped)" >&2
 finish
