@@ -40,6 +40,8 @@ struct ctl {
 	bool json;			/* --json */
 	bool dropped;			/* ctl_become_user() ran */
 	bool er_checked;		/* ctl_erasure() passed once */
+	bool none_erased;		/* the open transaction saw no erased
+					   form at all (ctl_erased_none) */
 	char agent[160];		/* "optinctl user=U[ sudo_user=S]":
 					   user_agent of every event */
 };
@@ -110,6 +112,19 @@ const struct token_ring *ctl_ring(struct ctl *c, char *why, size_t whylen);
  * verb takes an erased person for a stranger.  Owned by c.
  */
 const struct store_erasure *ctl_erasure(struct ctl *c, const char *verb);
+
+/*
+ * For a verb that runs many rows in one store transaction (import): ask
+ * once whether the database keeps any erased form (store_erased_kinds);
+ * while none, ctl_erased_form() answers "not erased" without a query per
+ * address.  Only on SQLite, where the transaction keeps every other
+ * writer out; elsewhere it changes nothing.  Call it at the start of
+ * every transaction (another program may forget someone in between) and
+ * with end set when the transaction is over (then every
+ * ctl_erased_form() asks again).  EX_OK or the exit code of the store
+ * failure (after a message).
+ */
+int ctl_erased_none(struct ctl *c, bool end);
 
 /*
  * Is addr erased (the store must be open; store_erased() with

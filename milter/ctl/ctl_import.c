@@ -9,25 +9,29 @@
  * IMPORT_PAUSE_MS, so that the milter (quarantine rows), optin-unsubd
  * (one-click answers) and other optinctl runs get it in between; a long
  * import never holds the database for more than a few tens of
- * milliseconds.  One prepared read and one upsert per row
- * (store_import_set); a row whose state does not change writes nothing, so
- * importing the same file twice changes nothing the second time, and an
- * import that stopped half-way (an I/O or database error) can simply be
- * run again: it says on which line it stopped and up to which line its
- * rows are written.  --strict checks the whole file first (a pass that
- * writes nothing, in a read transaction: no write lock) and applies it
- * only when no row is bad; standard input is copied to a temporary file
+ * milliseconds; nor while it waits for input (a slow pipe): what it has is
+ * committed first.  Per row: the suppression read of the opt-in gate (no
+ * erased-form query while nobody is erased: ctl_erased_none, asked per
+ * transaction), one prepared read and, on a change, one upsert and one
+ * event (store_import_set); a row whose state does not change writes
+ * nothing, so importing the same file twice changes nothing the second
+ * time, and an import that stopped half-way (an I/O or database error) can
+ * simply be run again: it says on which line it stopped and up to which
+ * line its rows are written.  --strict checks the whole file first (a pass
+ * that writes nothing, in a read transaction: no write lock) and applies
+ * it only when no row is bad; standard input is copied to a temporary file
  * for that.  --dry-run is that check alone.
  *
  * Two threads: a parser thread reads the CSV and checks each row
  * (import_map_row: addresses normalised, words and times parsed: no
- * database), handing batches of rows to the main thread, which alone uses
- * the store, in file order.  Every change writes a consent event.  Bad
- * rows are reported on stderr with their line number and skipped.  Every
- * address passes the opt-in gate (ctl_reconsent, reconsent.h): an opt-in
- * or pending row of an erased or suppressed address is a bad row (no
- * silent re-consent: optinctl subscribe --evidence lifts the block); an
- * opt-out row of an erased address is skipped (the hash blocks it).
+ * database; the duplicate-row key hashed too), handing batches of rows to
+ * the main thread, which alone uses the store, in file order.  Every change
+ * writes a consent event.  Bad rows are reported on stderr with their line
+ * number and skipped.  Every address passes the opt-in gate (ctl_reconsent,
+ * reconsent.h): an opt-in or pending row of an erased or suppressed
+ * address is a bad row (no silent re-consent: optinctl subscribe
+ * --evidence lifts the block); an opt-out row of an erased address is
+ * skipped (the hash blocks it).
  *
  * On a terminal (stderr a TTY, no --json) a progress line shows rows,
  * percent of the file, rows/s and the time left.  The summary ends with
@@ -65,18 +69,12 @@
 #define IMPORT_PAUSE_MS	2		/* then leave the write lock free */
 #define TICK_ROWS	64		/* look at the clock every so many */
 #define PROGRESS_MS	250		/* terminal progress line refresh */
+#define SEEN_AHEAD	8		/* rows prefetched ahead */
 
 /* A list seen in the file, checked once. */
 struct known_list {
 	char name[LIST_MAX + 1];
 	bool exists;
-};
-
-/* One (address, list) seen in an optin file: duplicates must agree. */
-struct seen {
-	uint64_t hash;			/* 0: empty slot */
-	unsigned long line;
-	unsigned char status;
 };
 
 /* The hand-over between the parser thread and the database thread. */
@@ -103,6 +101,8 @@ struct import {
 	bool in_tx;
 	long long tx_start;		/* ms, mono_ms() */
 	unsigned long done_line;	/* rows up to here are committed */
+	unsigned long last_line;	/* the last row applied */
+	bool tx_rows;			/* rows applied in the open one */
 	unsigned long ntx;		/* transactions committed */
 	long long tx_max;		/* longest write transaction, ms */
 
@@ -112,8 +112,7 @@ struct import {
 
 	struct known_list *lists;	/* owned */
 	size_t nlists;
-	struct seen *seen;		/* owned, open addressing */
-	size_t seen_cap, seen_n;
+	struct import_seen seen;	/* owned: optin rows seen */
 
 	unsigned long rows, added, changed, unchanged, kept, skipped, bad;
 	struct import_states states;	/* pairs by resulting state */
@@ -246,6 +245,11 @@ parse_main(void *arg)
 		b->last = false;
 		b->ioerr = 0;
 		while (b->n < BATCH_ROWS && b->ioerr == 0) {
+			/* input from a pipe that may wait: hand on the rows
+			 * read so far first (they are committed while the
+			 * database thread waits, import_rows) */
+			if (b->n > 0 && im->size == 0 && !csv_ready(im->rd))
+				break;
 			cs = csv_read(im->rd, &rec, why, sizeof(why));
 			if (cs == CSV_EOF) {
 				done = true;
@@ -314,73 +318,25 @@ list_ok(struct import *im, const char *list, unsigned long line,
 	return true;
 }
 
-/* key_hash - FNV-1a 64 of addr NUL list; never 0 */
-static uint64_t
-key_hash(const char *addr, const char *list)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)addr; *p != '\0'; p++)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	h = (h ^ 0) * 0x100000001b3ULL;
-	for (p = (const unsigned char *)list; *p != '\0'; p++)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	h ^= h >> 29;
-	return h != 0 ? h : 1;
-}
-
-/* seen_slot - the slot of hash h (found, or empty) */
-static struct seen *
-seen_slot(struct seen *tab, size_t cap, uint64_t h)
-{
-	size_t i = (size_t)h & (cap - 1);
-
-	while (tab[i].hash != 0 && tab[i].hash != h)
-		i = (i + 1) & (cap - 1);
-	return &tab[i];
-}
-
 /*
- * seen_check - an optin row (addr, list, status) against the earlier rows
- * of the file: 0 new, 1 same as an earlier row (skip quietly), -1 conflict
- * (reported), -2 out of memory.  XXX a 64-bit hash stands for the pair:
- * two different pairs with the same hash would be taken for duplicates.
+ * seen_check - an optin row r (addr, list) against the earlier rows of
+ * the file: 0 new, 1 same as an earlier row (skip quietly), -1 conflict
+ * (reported), -2 out of memory
  */
 static int
 seen_check(struct import *im, const char *addr, const char *list,
-    enum sub_status status, unsigned long line)
+    const struct prow *r)
 {
-	struct seen *tab, *s;
-	uint64_t h = key_hash(addr, list);
-	size_t cap, i;
+	enum sub_status first;
+	unsigned long line;
+	int rc;
 
-	if (im->seen_n * 2 >= im->seen_cap) {
-		cap = im->seen_cap == 0 ? 1024 : im->seen_cap * 2;
-		if ((tab = calloc(cap, sizeof(*tab))) == NULL)
-			return -2;
-		for (i = 0; i < im->seen_cap; i++)
-			if (im->seen[i].hash != 0)
-				*seen_slot(tab, cap, im->seen[i].hash) =
-				    im->seen[i];
-		free(im->seen);
-		im->seen = tab;
-		im->seen_cap = cap;
-	}
-	s = seen_slot(im->seen, im->seen_cap, h);
-	if (s->hash == 0) {
-		s->hash = h;
-		s->line = line;
-		s->status = (unsigned char)status;
-		im->seen_n++;
-		return 0;
-	}
-	if (s->status == (unsigned char)status)
-		return 1;
-	bad_row(im, line, "%s on list %s is %s on line %lu: conflicting "
-	    "rows", addr, list, sub_status_str((enum sub_status)s->status),
-	    s->line);
-	return -1;
+	rc = import_seen_add(&im->seen, r, &line, &first);
+	if (rc == -1)
+		bad_row(im, r->line, "%s on list %s is %s on line %lu: "
+		    "conflicting rows", addr, list, sub_status_str(first),
+		    line);
+	return rc;
 }
 
 /* apply - set one (addr, list) and count what happened and the state it
@@ -452,8 +408,7 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 	if (!list_ok(im, list, r->line, &fatal))
 		return fatal;
 	if (im->m.fmt == FMT_OPTIN) {
-		rc = seen_check(im, b->buf + r->addr[0], list, r->status,
-		    r->line);
+		rc = seen_check(im, b->buf + r->addr[0], list, r);
 		if (rc != 0) {
 			if (rc == 1)
 				im->unchanged++;
@@ -497,51 +452,86 @@ tx_commit(struct import *im)
 	if ((rs = store_commit(im->c->st, why, sizeof(why))) != STORE_OK)
 		return ctl_fail(rs, why);
 	im->in_tx = false;
+	if (!im->tx_rows)		/* it waited for the first rows */
+		return 0;
+	im->tx_rows = false;
 	im->ntx++;
 	if ((held = mono_ms() - im->tx_start) > im->tx_max)
 		im->tx_max = held;
 	return 0;
 }
 
-/*
- * chunk_next - commit the open transaction (rows up to line are then
- * written), leave the write lock free for IMPORT_PAUSE_MS and begin the
- * next one; 0 or an exit code
- */
+/* tx_begin - begin a write transaction, and ask whether anyone is erased
+ * (optinctl forget may have run while the lock was free); 0 or an exit
+ * code */
 static int
-chunk_next(struct import *im, unsigned long line)
+tx_begin(struct import *im)
 {
-	struct timespec pause = { 0, IMPORT_PAUSE_MS * 1000000L };
 	enum store_status rs;
 	char why[512];
-	int rc;
 
-	if ((rc = tx_commit(im)) != 0)
-		return rc;
-	im->done_line = line;
-	(void)nanosleep(&pause, NULL);
 	if ((rs = store_begin(im->c->st, why, sizeof(why))) != STORE_OK)
 		return ctl_fail(rs, why);
 	im->in_tx = true;
 	im->tx_start = mono_ms();
+	return ctl_erased_none(im->c, false);
+}
+
+/* tx_end - commit the open write transaction: the rows applied so far
+ * are written; 0 or an exit code */
+static int
+tx_end(struct import *im)
+{
+	int rc;
+
+	if ((rc = tx_commit(im)) != 0)
+		return rc;
+	im->done_line = im->last_line;
 	return 0;
 }
 
 /*
- * import_tick - every TICK_ROWS rows, after the row on line: refresh the
- * progress line, and end a transaction that is IMPORT_TX_MS old; 0 or an
- * exit code
+ * chunk_next - commit the open transaction, leave the write lock free for
+ * IMPORT_PAUSE_MS and begin the next one; 0 or an exit code
  */
 static int
-import_tick(struct import *im, unsigned long line)
+chunk_next(struct import *im)
+{
+	struct timespec pause = { 0, IMPORT_PAUSE_MS * 1000000L };
+	int rc;
+
+	if ((rc = tx_end(im)) != 0)
+		return rc;
+	(void)nanosleep(&pause, NULL);
+	return tx_begin(im);
+}
+
+/*
+ * import_tick - every TICK_ROWS rows: refresh the progress line, and end
+ * a transaction that is IMPORT_TX_MS old; 0 or an exit code
+ */
+static int
+import_tick(struct import *im)
 {
 	long long now = mono_ms();
 
 	if (im->progress && now - im->shown_at >= PROGRESS_MS)
 		progress_show(im, now);
 	if (!im->check_only && now - im->tx_start >= IMPORT_TX_MS)
-		return chunk_next(im, line);
+		return chunk_next(im);
 	return 0;
+}
+
+/* pipe_idle - has the parser no batch ready? */
+static bool
+pipe_idle(struct pipe *p)
+{
+	bool idle;
+
+	pthread_mutex_lock(&p->mu);
+	idle = p->nfull == 0;
+	pthread_mutex_unlock(&p->mu);
+	return idle;
 }
 
 /*
@@ -576,6 +566,10 @@ import_rows(struct import *im)
 		goto out_sync;
 	}
 	while (!last) {
+		/* the parser is behind (input from a slow pipe, a loaded
+		 * machine): never wait for it holding the write lock */
+		if (rc == 0 && !im->check_only && im->in_tx && pipe_idle(p))
+			rc = tx_end(im);
 		pthread_mutex_lock(&p->mu);
 		while (p->nfull == 0)
 			pthread_cond_wait(&p->cv, &p->mu);
@@ -584,15 +578,22 @@ import_rows(struct import *im)
 		p->nfull--;
 		pthread_mutex_unlock(&p->mu);
 
+		if (rc == 0 && !im->check_only && !im->in_tx)
+			rc = tx_begin(im);
 		for (i = 0; i < b->n && rc == 0; i++) {
+			if (i + SEEN_AHEAD < b->n)
+				import_seen_prefetch(&im->seen,
+				    b->row[i + SEEN_AHEAD].key);
 			rc = apply_row(im, b, &b->row[i]);
+			im->last_line = b->row[i].line;
+			im->tx_rows = true;
 			/* --strict checked every row: one that turns bad now
 			 * (the database changed meanwhile) stops the import */
 			if (rc == 0 && im->strict && !im->check_only &&
 			    im->bad > 0)
 				rc = EX_DATAERR;
 			if (rc == 0 && im->rows % TICK_ROWS == 0)
-				rc = import_tick(im, b->row[i].line);
+				rc = import_tick(im);
 		}
 		if (rc == 0 && b->ioerr != 0) {
 			fprintf(stderr, "optinctl import: %s: %s\n", im->m.file,
@@ -820,9 +821,7 @@ import_reset(struct import *im)
 	im->rows = im->added = im->changed = im->unchanged = im->kept = 0;
 	im->skipped = im->bad = 0;
 	memset(&im->states, 0, sizeof(im->states));
-	free(im->seen);
-	im->seen = NULL;
-	im->seen_cap = im->seen_n = 0;
+	import_seen_free(&im->seen);
 }
 
 /*
@@ -838,21 +837,27 @@ import_pass(struct import *im, struct csv *rd)
 	char why[512];
 	int rc;
 
+	im->t0 = im->shown_at = im->tx_start = mono_ms();
+	im->rd = rd;
+	im->last_line = im->done_line = 0;
+	/* a check runs in one read transaction, writes in bounded ones
+	 * (import_rows).  Each asks once whether anyone is erased
+	 * (ctl_erased_none): when nobody is, no query per address */
 	rs = im->check_only ? store_begin_read(im->c->st, why, sizeof(why)) :
 	    store_begin(im->c->st, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	im->in_tx = true;
-	im->t0 = im->shown_at = im->tx_start = mono_ms();
-	im->rd = rd;
-	rc = import_rows(im);
+	if ((rc = ctl_erased_none(im->c, false)) == 0)
+		rc = import_rows(im);
+	(void)ctl_erased_none(im->c, true);
 	progress_clear(im);
-	if (rc == 0 && !im->check_only)
-		rc = tx_commit(im);
+	if (rc == 0 && !im->check_only && im->in_tx)
+		rc = tx_end(im);
 	if (im->in_tx)
 		store_rollback(im->c->st);
 	im->in_tx = false;
-	if (rc != 0 && !im->check_only && im->ntx > 0)
+	if (rc != 0 && !im->check_only && im->done_line > 0)
 		fprintf(stderr, "optinctl import: %s: stopped after %lu rows: "
 		    "rows up to line %lu are written, later ones are not "
 		    "(import the file again to finish: written rows do not "
@@ -944,7 +949,7 @@ out:
 		fclose(im.jerr);
 	free(im.jerr_buf);
 	free(im.lists);
-	free(im.seen);
+	import_seen_free(&im.seen);
 	csv_free(&rd);
 	if (fd > STDIN_FILENO)
 		(void)close(fd);

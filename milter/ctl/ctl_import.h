@@ -2,7 +2,8 @@
  * ctl_import.h - optinctl import, private to milter/ctl: the seam between
  * the mapping of a CSV file's columns and rows (ctl_import_map.c, run by
  * the parser thread: no database) and the pipeline that applies the rows
- * (ctl_import.c, the database thread).
+ * (ctl_import.c, the database thread, with its duplicate-row table in
+ * ctl_import_seen.c).
  *
  * A checked row (struct prow) keeps its strings in its batch's buffer, as
  * offsets (NOSTR: none), so that a batch moves between the threads as one
@@ -68,6 +69,7 @@ struct prow {
 	unsigned naddr;			/* 1 or 2 (Email, Secondary Email) */
 	uint32_t addr[2], list, source, evidence;
 	uint32_t msg;			/* PROW_BAD: the reason */
+	uint64_t key;			/* optin: import_key(addr, list) */
 };
 
 #define BATCH_ROWS	4096
@@ -100,6 +102,33 @@ int import_map_header(struct import_map *m, const struct csv_record *rec);
  */
 void import_map_row(const struct import_map *m, const struct csv_record *rec,
 	    struct batch *b, struct prow *r);
+
+/* The duplicate-row key of (addr, list): FNV-1a 64 of addr NUL list,
+ * never 0.  Computed by the parser thread (prow.key) so that the database
+ * thread only looks it up. */
+uint64_t import_key(const char *addr, const char *list);
+
+/* The duplicate-row table (ctl_import_seen.c): zero it to start. */
+struct import_seen {
+	struct seen *tab;		/* owned; NULL until the first row */
+	size_t cap, n;			/* slots (a power of 2), used */
+};
+
+/*
+ * Note the optin row r (r->key, r->line, r->status) in t: 0 when its
+ * (address, list) is new, 1 when an earlier row had it in the same state,
+ * -1 when in another (*line_r and *status_r then say the first row's line
+ * and state), -2 out of memory.  XXX the 64-bit key stands for the pair:
+ * two pairs with the same key would be taken for duplicates.
+ */
+int import_seen_add(struct import_seen *t, const struct prow *r,
+	    unsigned long *line_r, enum sub_status *status_r);
+
+/* Start loading the slot of key (a row import_seen_add() will see soon). */
+void import_seen_prefetch(const struct import_seen *t, uint64_t key);
+
+/* Free t's table; t is then empty (and may be used again). */
+void import_seen_free(struct import_seen *t);
 
 /* Copy s into b's buffer: its offset, or NOSTR when out of memory (then
  * b->ioerr is EX_OSERR). */

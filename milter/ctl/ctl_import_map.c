@@ -353,6 +353,21 @@ import_batch_bad(struct batch *b, struct prow *r, const char *fmt, ...)
 	r->msg = import_batch_str(b, msg);
 }
 
+uint64_t
+import_key(const char *addr, const char *list)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)addr; *p != '\0'; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h = (h ^ 0) * 0x100000001b3ULL;
+	for (p = (const unsigned char *)list; *p != '\0'; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	return h != 0 ? h : 1;
+}
+
 /* row_list - the row's list (its column, else --list), or NULL after
  * import_batch_bad() */
 static const char *
@@ -430,6 +445,7 @@ prep_optin(const struct import_map *m, const struct csv_record *rec,
 	r->naddr = 1;
 	r->addr[0] = import_batch_str(b, addr);
 	r->list = import_batch_str(b, list);
+	r->key = import_key(addr, list);
 	r->source = source == m->source ? NOSTR : import_batch_str(b, source);
 	if (r->consented_at != 0) {
 		snprintf(evid, sizeof(evid), "consented_at=%s%s%s",

@@ -250,6 +250,8 @@ ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
 	char why[512];
 
 	*hash_r = NULL;
+	if (c->none_erased)
+		return EX_OK;
 	/* ctl_erasure() exits 78 when the keys to tell are missing */
 	rs = store_erased(c->st, ctl_erasure(c, "lookup"), addr, h, why,
 	    sizeof(why));
@@ -257,6 +259,27 @@ ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
 		*hash_r = h;
 	else if (rs != STORE_NOTFOUND)
 		return ctl_fail(rs, why);
+	return EX_OK;
+}
+
+int
+ctl_erased_none(struct ctl *c, bool end)
+{
+	bool keyed = false, legacy = false;
+	enum store_status rs;
+	char why[512];
+
+	c->none_erased = false;
+	/* only where a transaction keeps other writers out: SQLite's one
+	 * write lock (or a read snapshot).  On PostgreSQL (READ COMMITTED)
+	 * another program's forget commits while ours runs: ask per
+	 * address there */
+	if (end || strcmp(store_engine(c->st), "sqlite") != 0)
+		return EX_OK;
+	rs = store_erased_kinds(c->st, &keyed, &legacy, why, sizeof(why));
+	if (rs != STORE_OK)
+		return ctl_fail(rs, why);
+	c->none_erased = !keyed && !legacy;
 	return EX_OK;
 }
 
@@ -619,6 +642,7 @@ main(int argc, char **argv)
 	const struct verb *v;
 	int i, nerr = 0, rc;
 
+	store_global_init();	/* before any thread and any store call */
 	agent_init(&c);
 	log_init("optinctl", false, true, LOG_LEVEL_WARNING, NULL);
 	/* global options before the verb */

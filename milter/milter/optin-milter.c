@@ -46,6 +46,7 @@
 #include "session.h"
 #include "spf.h"
 #include "store.h"
+#include "store.h"
 #include "token.h"
 
 struct options {
@@ -310,6 +311,7 @@ main(int argc, char **argv)
 	(void)sigemptyset(&usr1);
 	(void)sigaddset(&usr1, SIGUSR1);
 	(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	store_global_init();	/* before any store call and any thread */
 	parse_args(argc, argv, &o);
 	log_init("optin-milter", false, true, LOG_LEVEL_INFO, NULL);
 	if ((loaded = config_load(o.cfg_file, stderr, &nerr)) == NULL)

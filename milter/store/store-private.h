@@ -179,6 +179,9 @@ struct store {
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pgsql_backend;
 
+/* store_global_init() of the SQLite engine (store_sqlite_open.c). */
+void	store_sqlite_global_init(void);
+
 /* Rules every engine shares (store_rules.c). */
 
 /* A status word of the schema, or SUB_NONE if unknown (or NULL). */

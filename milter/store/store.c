@@ -56,6 +56,12 @@ store_pick(const char *consent_db, const char **target_r)
 	return &store_sqlite_backend;
 }
 
+void
+store_global_init(void)
+{
+	store_sqlite_global_init();
+}
+
 /* store_target - the backend and target of cfg, or NULL with why filled */
 static const struct store_backend *
 store_target(const struct config *cfg, const char **target_r, char *why,

@@ -28,7 +28,9 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 #define STORE_READONLY	0x02
 #define STORE_MIGRATE	0x04	/* accept an older schema (for store_migrate) */
 #define STORE_BULK	0x08	/* bulk load: the caller checks that lists
-				   exist (no foreign-key checks), big cache */
+				   exist (no foreign-key checks) and writes
+				   only the schema's words (SQLite: no CHECK
+				   constraints), big cache */
 #define STORE_DURABLE	0x10	/* a commit is on disk when it returns
 				   (SQLite: synchronous=FULL; PostgreSQL
 				   commits are durable anyway) */
@@ -42,6 +44,17 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 /* The SQLite schema version this build knows (PRAGMA user_version);
  * PostgreSQL has its own (store_pgsql.h). */
 #define STORE_SCHEMA_VERSION 3
+
+/*
+ * Process-wide settings of the store engines: call once at program start,
+ * while the program has one thread and before any other store call.
+ * SQLite: no memory statistics (SQLITE_CONFIG_MEMSTATUS off), so that an
+ * allocation does not take SQLite's global mutex (a few per statement:
+ * threads of the milter no longer serialise on it, and a bulk import
+ * saves about a tenth of its time).  Calling it later is harmless and
+ * changes nothing.
+ */
+void	store_global_init(void);
 
 /*
  * Open the store named by cfg (ConsentDB, DBBusyTimeout).  Without

@@ -122,6 +122,13 @@ csv_had_bom(const struct csv *c)
 	return c->bom;
 }
 
+int
+csv_ready(const struct csv *c)
+{
+	return c->fd < 0 || c->eof || memchr(c->in + c->inpos, '\n',
+	    c->inlen - c->inpos) != NULL;
+}
+
 /* fill - read more input, keeping the unread bytes; 1 more, 0 EOF, -1 err */
 static int
 fill(struct csv *c, char *why, size_t whylen)

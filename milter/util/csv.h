@@ -64,6 +64,14 @@ enum csv_status csv_read(struct csv *c, struct csv_record *rec, char *why,
 int csv_had_bom(const struct csv *c);
 
 /*
+ * Can the next csv_read() return without reading the descriptor again:
+ * the input ended, or the bytes read but not yet parsed hold a line break?
+ * 1 or 0; memory input: always 1.  A reader of a pipe hands on what it
+ * has when this says 0, before csv_read() may block.
+ */
+int csv_ready(const struct csv *c);
+
+/*
  * Write s as one CSV field to fp, in double quotes (quotes doubled) when
  * it holds a comma, quote, CR or LF; NULL writes an empty field.  A value
  * a spreadsheet would run as a formula (OWASP "CSV injection": it starts

@@ -105,6 +105,7 @@ main(int argc, char **argv)
 	int nerr = 0;
 	bool timed;
 
+	store_global_init();	/* as the milter does */
 	if (argc != 5) {
 		fprintf(stderr, "usage: lookup CONF NADDR warm|cold|for "
 		    "COUNT|SECONDS\n");

@@ -519,3 +519,70 @@ printf 'address,list,status\nin@example.com,news,opted_in\n' > "$f-st2.csv"
 check "import: all opted in, no campaign-mail line" 0 \
     "import $f-st2.csv: format=optin rows=1 added=0 changed=0 unchanged=1 kept=0 skipped=0 bad=0" \
     import "$f-st2.csv"
+
+# --- input that comes slowly (a CRM export piped in): the import never
+# waits for its next rows holding the write lock, and a forget that runs
+# meanwhile holds for the rows after it --------------------------------------
+
+new_db slow
+"$OPTINCTL" -c "$conf" subscribe slowgone@example.com news >/dev/null ||
+    bad "slow input: set-up"
+rm -f "$tmp/slow.fifo"
+mkfifo "$tmp/slow.fifo"
+"$OPTINCTL" -c "$conf" import - < "$tmp/slow.fifo" > "$tmp/slow.out" \
+    2> "$tmp/slow.err" &
+ipid=$!
+exec 7> "$tmp/slow.fifo"
+printf 'address,list,status\nslow1@example.com,news,opted_in\n' >&7
+# the first row is written while the pipe stays open (at most 10 s)
+i=0
+while [ "$(sql "SELECT count(*) FROM subscriptions WHERE address = 'slow1@example.com'")" != 1 ] &&
+    [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check_sql "slow input: rows read so far are written" 1 \
+    "SELECT count(*) FROM subscriptions WHERE address = 'slow1@example.com'"
+# another writer gets the database while the import waits (DBBusyTimeout
+# 300 ms), and an erasure too
+check "slow input: another writer is not kept waiting" 0 \
+    "other@example.com list=news state=opted_in" \
+    subscribe other@example.com news
+run forget slowgone@example.com
+if [ "$rc" = 0 ]; then ok
+else bad "slow input: forget meanwhile" "rc $rc" "out: $out" "err: $err"; fi
+printf 'slow2@example.com,news,opted_in\nslowgone@example.com,news,opted_in\n' >&7
+exec 7>&-
+wait "$ipid"
+irc=$?
+if [ "$irc" = 65 ] &&
+    [ "$(cat "$tmp/slow.out")" = "import -: format=optin rows=3 added=2 changed=0 unchanged=0 kept=0 skipped=0 bad=1" ] &&
+    [ "$(cat "$tmp/slow.err")" = "optinctl import: -:4: slowgone@example.com was erased (optinctl forget): a new opt-in needs fresh consent evidence (--evidence TEXT): not imported (optinctl subscribe ADDR LIST --evidence TEXT lifts it)" ]
+then ok
+else bad "slow input: the erased address after the forget is refused" \
+	"exit $irc" "out: $(cat "$tmp/slow.out")" "err: $(cat "$tmp/slow.err")"; fi
+check_sql "slow input: exactly the rows and the subscribe written" \
+    "other@example.com|opted_in slow1@example.com|opted_in slow2@example.com|opted_in" \
+    "SELECT group_concat(address || '|' || status, ' ') FROM (SELECT address, status FROM subscriptions ORDER BY address) AS x"
+rm -f "$tmp/slow.fifo"
+
+# --- duplicates far apart: the duplicate-row table grows (65,536 slots,
+# then twice as many at 70%) and still knows the first rows -----------------
+
+if ! db_pgsql || [ -n "${OPTIN_PG_FULL:-}" ]; then
+new_db dupbig
+awk 'BEGIN { print "address,list,status"
+    for (i = 0; i < 60000; i++) printf "d%06d@dup.example,news,opted_in\n", i
+    print "d000000@dup.example,news,opted_in"
+    print "d000001@dup.example,news,opted_out"
+    print "d059999@dup.example,promo,opted_out" }' > "$tmp/dupbig.csv"
+run import "$tmp/dupbig.csv"
+if [ "$rc" = 65 ] &&
+    [ "$out" = "import $tmp/dupbig.csv: format=optin rows=60003 added=60001 changed=0 unchanged=1 kept=0 skipped=0 bad=1
+1 of 60001 will not get campaign mail: 1 opted_out" ] &&
+    [ "$err" = "optinctl import: $tmp/dupbig.csv:60003: d000001@dup.example on list news is opted_in on line 3: conflicting rows" ]
+then ok
+else bad "import: duplicates 60,000 rows apart" "rc $rc" "out: $out" "err: $err"; fi
+check_sql "import: duplicates far apart, states" "60000 1" \
+    "SELECT (SELECT count(*) FROM subscriptions WHERE list_id = 'news' AND status = 'opted_in') || ' ' || (SELECT count(*) FROM subscriptions WHERE list_id = 'promo' AND status = 'opted_out')"
+fi
