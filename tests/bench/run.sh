@@ -11,7 +11,9 @@
 # writes; then warm on a private PostgreSQL, the same rows and lookups), import (optinctl import of 1,000,000 rows), unsub (wrk one-click
 # load while the milter delivers), memory (RSS after 1,000 and 100,000
 # messages, 100 SMTP sessions), profile (callgrind of both milters), sign
-# (µs per DKIM signature, key cache on and off: sign.sh).
+# (µs per DKIM signature, key cache on and off: sign.sh), split (one
+# message to 1,000 and 10,000 recipients, sendmail(1) and the
+# ResubmitAddress channel: split.sh).
 # Every figure is printed with its target and ratio; the table is also
 # written to $BENCH_OUT (default /var/tmp/optin-bench-results.md).
 # BENCHMARKS.md at the top of the tree has the method and the figures.
@@ -46,13 +48,14 @@ else
 	MEM_ED_MSGS=${MEM_ED_MSGS:-100000}; SIGN_N=${SIGN_N:-2000}
 fi
 SESSIONS=${SESSIONS:-20}
-ONLY=${ONLY:-relay store import unsub memory profile sign}
+ONLY=${ONLY:-relay store import unsub memory profile sign split}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/optin-bench-results.md}
 
 E2E_NAME=bench
 . "$(cd "$(dirname "$0")" && pwd)/../e2e/lib.sh"
 BENCH_HERE=$E2E_TOP/tests/bench
 . "$BENCH_HERE/sign.sh"
+. "$BENCH_HERE/split.sh"
 MSG=$OPTIN_CORPUS/ours_newsletter_multipart.eml
 FROM=news@shop.example.com
 DOMAIN=shop.example.com
@@ -1097,6 +1100,7 @@ in_only unsub && section_unsub
 in_only memory && section_memory
 in_only profile && section_profile
 in_only sign && section_sign
+in_only split && section_split
 {
 	echo "# optin-milter benchmark results, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
