@@ -43,9 +43,7 @@ pf_start "$PF_BASE" "unix:$MILTER_SOCK" "smtpd_recipient_limit = 1000" \
     "chan_rcpt = check_recipient_access inline:{ { p07@example.com = 451 4.7.1 not now } }, permit_mynetworks, reject" ||
     { e2e_fail "postfix starts"; e2e_done; }
 # the channel: one more smtpd, with the same smtpd_milters
-postconf -c "$PF_CONF" -M "127.0.0.1:$CH_PORT/inet = 127.0.0.1:$CH_PORT inet n - n - - smtpd -o syslog_name=postfix-e2e/chan" &&
-pf_reload && e2e_wait_port "$CH_PORT" 20 ||
-    { e2e_fail "channel listener starts"; e2e_done; }
+optin_channel "$CH_PORT" || { e2e_fail "channel listener starts"; e2e_done; }
 e2e_ok "postfix, channel listener, milter and sink start"
 optin_records "$PF_BASE/records"
 

@@ -4,7 +4,9 @@
  * address syntax, and one conversation with a scripted server on a unix
  * socket that checks the exact bytes the client writes (null sender,
  * BODY=8BITMIME, SMTPUTF8, RSET after a refused RCPT, a dot-stuffed body,
- * QUIT) and what each outcome is.
+ * QUIT) and what each outcome is; a server that closes before the final
+ * dot leaves the copy not taken (SMTPC_LOST), after it ambiguous
+ * (SMTPC_UNKNOWN).
  */
 #include "autoconf.h"
 
@@ -134,6 +136,7 @@ test_addr(void **state)
  * lines of data are not answered until the final dot. */
 struct server {
 	int lfd;
+	const char *close_on;		/* close, unanswered, at this line */
 	char log[8192];			/* everything the client wrote */
 	size_t loglen;
 };
@@ -185,6 +188,8 @@ serve(void *arg)
 			continue;
 		line[ll] = '\0';
 		ll = 0;
+		if (sv->close_on != NULL && strcmp(line, sv->close_on) == 0)
+			break;
 		if (strncmp(line, "RCPT", 4) == 0 && !in_data)
 			refused = strstr(line, "<refuse@x>") != NULL;
 		if (!in_data && strncmp(line, "DATA", 4) == 0) {
@@ -272,6 +277,65 @@ test_conversation(void **state)
 		CASE_FAIL("refused connect", "got why '%s'", why);
 }
 
+/* lost - the server closes at line close_on: the copy's outcome */
+static enum smtpc_status
+lost(const char *close_on)
+{
+	struct server sv;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char spec[128], why[512];
+	struct iovec iov;
+	enum smtpc_status st;
+	struct smtpc *s;
+	pthread_t th;
+
+	iov.iov_base = "Subject: x\r\n\r\nbody\r\n";
+	iov.iov_len = strlen(iov.iov_base);
+	memset(&sv, 0, sizeof(sv));
+	sv.close_on = close_on;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/tmp/test_smtpc_l.%d",
+	    (int)getpid());
+	(void)unlink(sun.sun_path);
+	sv.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(sv.lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(sv.lfd, 1), 0);
+	assert_int_equal(pthread_create(&th, NULL, serve, &sv), 0);
+	snprintf(spec, sizeof(spec), "unix:%s", sun.sun_path);
+	s = smtpc_open(spec, "localhost", 10, why, sizeof(why));
+	assert_non_null(s);
+	st = smtpc_send(s, "a@x", "b@x", &iov, 1, why, sizeof(why));
+	assert_false(smtpc_alive(s));
+	smtpc_close(&s);
+	(void)pthread_join(th, NULL);
+	(void)close(sv.lfd);
+	(void)unlink(sun.sun_path);
+	return st;
+}
+
+static const struct {
+	const char *label, *close_on;
+	enum smtpc_status want;
+} lost_cases[] = {
+	{ "closed at MAIL", "MAIL FROM:<a@x>\r\n", SMTPC_LOST },
+	{ "closed at DATA", "DATA\r\n", SMTPC_LOST },
+	{ "closed after the final dot", ".\r\n", SMTPC_UNKNOWN },
+};
+
+static void
+test_lost(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lost_cases) / sizeof(lost_cases[0]); i++) {
+		enum smtpc_status st = lost(lost_cases[i].close_on);
+
+		if (st != lost_cases[i].want)
+			CASE_FAIL(lost_cases[i].label, "got %d, want %d",
+			    (int)st, (int)lost_cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -280,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_reply_len),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_conversation),
+		cmocka_unit_test(test_lost),
 	};
 
 	return HARNESS_RUN("test_smtpc", tests);
