@@ -548,7 +548,8 @@ send_copy(struct conn *c, struct reinject *ri, struct rcpt *r,
 
 /* split_copies - re-submit one copy per allowed person other than
  * recipient keep (m->nrcpt: every one) that no earlier attempt handed over
- * (handover.h), HANDOVER_BATCH claims per transaction; failed and
+ * (handover.h), HANDOVER_BATCH claims per transaction over the channel
+ * (SendmailCommand: one, handover.h); failed and
  * ambiguous ones are marked for quarantine, those another attempt is
  * handing over counted in t->busy.  When the ResubmitAddress channel
  * cannot be opened nothing is claimed and t->chan_down is set (the message
@@ -563,6 +564,7 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 	const char *addr[HANDOVER_BATCH], *done[HANDOVER_BATCH];
 	enum handover_go go[HANDOVER_BATCH];
 	size_t ix[HANDOVER_BATCH], i = 0, j, n, ndone;
+	size_t batch = c->rt->cfg->resubmit_address ? HANDOVER_BATCH : 1;
 	struct reinject ri;
 	bool *dup;
 
@@ -574,7 +576,7 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 		return;
 	}
 	while (i < m->nrcpt) {
-		for (n = 0; i < m->nrcpt && n < HANDOVER_BATCH; i++) {
+		for (n = 0; i < m->nrcpt && n < batch; i++) {
 			struct rcpt *r = &m->rcpt[i];
 
 			if (i == keep || r->unsub ||

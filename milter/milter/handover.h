@@ -55,8 +55,10 @@ enum handover_go {
  */
 int handover_key(struct conn *c, char key[MARK_HEX_MAX]);
 
-/* Copies claimed, and marked done, per transaction: a crash holds at
- * most this many copies as handover_unknown, never sends one twice. */
+/* Copies claimed, and marked done, per transaction over the
+ * ResubmitAddress channel (with SendmailCommand one: a copy may take its
+ * 60 s there): a crash holds at most this many copies as handover_unknown,
+ * never sends one twice. */
 #define HANDOVER_BATCH	64
 
 /*
