@@ -43,7 +43,6 @@ int
 smtpc_addr_check(const char *spec, char *why, size_t whylen)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
 	const char *at, *host;
 	char *end;
 	long port;
@@ -76,7 +75,6 @@ smtpc_addr_check(const char *spec, char *why, size_t whylen)
 	    &ss)->sin_addr : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr)
 	    != 1)
 		goto syntax;
-	(void)len;
 	return 0;
 syntax:
 	snprintf(why, whylen, "bad value '%.200s' (expected inet:PORT@IPv4, "
@@ -305,8 +303,9 @@ command(struct smtpc *s, const char *line, char *why, size_t whylen)
 	return read_reply(s, why, whylen);
 }
 
-/* ehlo_keywords - note the extensions of the EHLO reply in rbuf order:
- * read_reply keeps only the last line, so EHLO is read here */
+/* ehlo - say EHLO and note the extensions it offers (read_reply keeps
+ * only a reply's last line, so the whole reply is looked at here first);
+ * the code, or -1 */
 static int
 ehlo(struct smtpc *s, const char *helo, char *why, size_t whylen)
 {
