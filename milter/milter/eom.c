@@ -549,9 +549,8 @@ send_copy(struct conn *c, struct reinject *ri, struct rcpt *r,
 /* split_copies - re-submit one copy per allowed person other than
  * recipient keep (m->nrcpt: every one) that no earlier attempt handed over
  * (handover.h), HANDOVER_BATCH claims per transaction over the channel
- * (SendmailCommand: one, handover.h); failed and
- * ambiguous ones are marked for quarantine, those another attempt is
- * handing over counted in t->busy.  When the ResubmitAddress channel
+ * (SendmailCommand: one, handover.h); failed and ambiguous ones are marked
+ * for quarantine, those another attempt is handing over counted in t->busy.  When the ResubmitAddress channel
  * cannot be opened nothing is claimed and t->chan_down is set (the message
  * is deferred: nothing was sent, nothing is lost).  When e->del_rcpt is
  * set, each is listed for removal. */
