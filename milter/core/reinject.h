@@ -1,5 +1,6 @@
 /*
- * reinject.h - hand one split copy back to the MTA, by the way the
+ * reinject.h - hand one split copy (optin-milter) or released copy
+ * (optinctl quarantine release) back to the MTA, by the way the
  * configuration names (DESIGN "Message flow" item 2):
  *	ResubmitAddress set	one SMTP connection per message being split
  *				(smtpc.h): opened by reinject_open, one
@@ -7,7 +8,7 @@
  *				it is lost before a copy's final dot
  *	else			SendmailCommand, one process per copy
  *				(resubmit.h)
- * One per message, in the connection's thread; not shared.
+ * One per message (or release run), in one thread; not shared.
  */
 #ifndef OPTIN_REINJECT_H
 #define OPTIN_REINJECT_H
@@ -39,7 +40,7 @@ struct reinject {
 };
 
 /*
- * Prepare ri for the copies of message qid.  With ResubmitAddress the
+ * Prepare ri for the copies of message qid (for logs; "optinctl" there).  With ResubmitAddress the
  * channel is connected now: -1 with why[] when it cannot be (nothing was
  * sent: the caller defers the message).  0 otherwise.
  */
