@@ -24,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "prom.h"
+#include "smtpc.h"
 
 enum cfg_type { CFG_STR, CFG_BOOL, CFG_INT, CFG_DURATION, CFG_ENUM, CFG_LIST };
 
@@ -82,6 +83,8 @@ static const struct cfg_key keys[] = {
 	{ "StripInternalHeaders", CFG_BOOL, "yes", 0, 0, CFG_OFF(strip_internal_headers), NULL },
 	{ "MultiRecipientCampaign", CFG_ENUM, "split", 0, 0, CFG_OFF(multi_recipient), multi_words },
 	{ "SendmailCommand", CFG_STR, "/usr/sbin/sendmail -i", 0, 0, CFG_OFF(sendmail_command), NULL },
+	{ "ResubmitAddress", CFG_STR, NULL, 0, 0, CFG_OFF(resubmit_address), NULL },
+	{ "ResubmitTimeout", CFG_DURATION, "60s", 1, 3600, CFG_OFF(resubmit_timeout), NULL },
 	{ "SplitHandoverWait", CFG_DURATION, "2m", 1, DAYS(1), CFG_OFF(split_handover_wait), NULL },
 	{ "ListIdDomain", CFG_STR, NULL, 0, 0, CFG_OFF(list_id_domain), NULL },
 	{ "Domain", CFG_STR, NULL, 0, 0, CFG_OFF(domain), NULL },
@@ -483,6 +486,7 @@ check_values(struct parse *p, const struct config *cfg)
 		    "an address without spaces; only %t and %% escapes" },
 	};
 	unsigned char bin[16];
+	char why[300];
 	size_t i, j;
 	bool known = false;
 
@@ -514,6 +518,10 @@ check_values(struct parse *p, const struct config *cfg)
 		    "bad value '%.100s' (expected mail, daemon, user or "
 		    "local0..local7)", cfg->syslog_facility);
 	check_metrics(p, cfg);
+	if (cfg->resubmit_address != NULL && smtpc_addr_check(
+	    cfg->resubmit_address, why, sizeof(why)) < 0)
+		perr(p, key_line(p, "ResubmitAddress"), "ResubmitAddress",
+		    "%s", why);
 }
 
 /* check_config - rules that join several keys */

@@ -54,6 +54,11 @@ struct config {
 	enum cfg_multi multi_recipient;	/* MultiRecipientCampaign */
 	char *sendmail_command;		/* SendmailCommand */
 	long split_handover_wait;	/* SplitHandoverWait, seconds */
+	char *resubmit_address;		/* ResubmitAddress: the SMTP channel
+					   for split copies (smtpc.h); NULL:
+					   SendmailCommand */
+	long resubmit_timeout;		/* ResubmitTimeout, seconds per reply
+					   of the channel */
 	char *list_id_domain;		/* ListIdDomain */
 	char *domain;			/* Domain (signing domain) */
 	char *selector;			/* Selector */

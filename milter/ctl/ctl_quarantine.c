@@ -7,8 +7,9 @@
  *	show ID			the row, the decision now, the spool headers
  *	release SEL [--force]	re-check consent (store_lookup2); refuse unless
  *				the decision is deliver or --force; re-inject
- *				with SendmailCommand (resubmit_message) to the
- *				row's recipient from its sender; mark released
+ *				with SendmailCommand or over ResubmitAddress
+ *				(reinject.h) to the row's recipient from its
+ *				sender; mark released
  *	delete SEL		the rows, and their spool files once
  *				unreferenced
  *	purge [--older-than AGE] rows older than AGE (QuarantineRetention),
@@ -57,7 +58,7 @@
 #include "ctl_qsel.h"
 #include "mark.h"
 #include "quarantine.h"
-#include "resubmit.h"
+#include "reinject.h"
 #include "store.h"
 #include "token.h"
 
@@ -440,6 +441,8 @@ release_row(struct ctl *c, const struct store_qrow *q, bool force,
 	struct iovec iov[2];
 	char why[512], t[32], *msg = NULL, marker[MARK_VALUE_MAX + 40];
 	char extra[80];
+	struct reinject ri;
+	enum reinject_status st = REINJECT_FAILED;
 	bool has_list, forced;
 	size_t len;
 	int rc;
@@ -481,12 +484,17 @@ release_row(struct ctl *c, const struct store_qrow *q, bool force,
 	iov[1].iov_base = msg;
 	iov[1].iov_len = len;
 	(void)signal(SIGPIPE, SIG_IGN);
-	if (resubmit_message(c->cfg->sendmail_command, q->row.sender !=
-	    NULL ? q->row.sender : "", q->row.recipient, iov, 2, why,
-	    sizeof(why)) < 0) {
+	/* SendmailCommand, or the ResubmitAddress channel (reinject.h) */
+	if (reinject_open(&ri, c->cfg, "optinctl", why, sizeof(why)) == 0)
+		st = reinject_copy(&ri, q->row.sender != NULL ? q->row.sender :
+		    "", q->row.recipient, iov, 2, why, sizeof(why));
+	reinject_close(&ri);
+	if (st != REINJECT_OK) {
 		fprintf(stderr, "optinctl quarantine release: row %lld not "
-		    "sent: %s\n", q->id, why);
-		rc = EX_UNAVAILABLE;
+		    "sent%s: %s\n", q->id, st == REINJECT_UNKNOWN ? " (or "
+		    "maybe sent: the connection was lost after the end of "
+		    "data; see the MTA's log)" : "", why);
+		rc = st == REINJECT_UNKNOWN ? EX_TEMPFAIL : EX_UNAVAILABLE;
 		goto out;
 	}
 	forced = !has_list || r != CONSENT_DELIVER;

@@ -11,10 +11,11 @@
  *     no key signs, is held whole in quarantine (line_too_long,
  *     no_signing_key), deferred or refused per the configuration;
  *  4. write the quarantine copy durably with one row per blocked recipient;
- *  5. re-submit split copies, each claimed in the store first and marked
- *     done after (handover.h: a retry of the message never sends one
- *     twice, nor writes a quarantine row twice); a failed one goes to
- *     quarantine;
+ *  5. re-submit split copies (reinject.h: SendmailCommand, or one SMTP
+ *     connection to ResubmitAddress), claimed in the store first and
+ *     marked done after, a batch per transaction (handover.h: a retry of
+ *     the message never sends one twice, nor writes a quarantine row
+ *     twice); a failed one goes to quarantine;
  *  6. only then list the recipients to remove.
  * The MTA does not report whether a removal matched anyone, so removals are
  * used only when their strings are known to match (removal_sure); else no
@@ -48,7 +49,7 @@
 #include "marker.h"
 #include "msgsafe.h"
 #include "quarantine.h"
-#include "resubmit.h"
+#include "reinject.h"
 #include "session.h"
 #include "store.h"
 #include "token.h"
@@ -64,6 +65,7 @@ struct tally {
 	size_t resubmitted, resubmit_failed;
 	size_t busy;			/* split copies another attempt is
 					   handing over (handover.h) */
+	bool chan_down;			/* no ResubmitAddress channel: defer */
 	size_t held;			/* allowed, but held (rcpt.held) */
 	const char *dkim;		/* "rsa-sha256", "both", "none" */
 	const char *d, *s;
@@ -497,27 +499,60 @@ envelope_rcpt(struct msg *m, const struct rcpt *r)
 	return copy != NULL ? copy : r->addr;
 }
 
-/* same_person_before - is an earlier allowed recipient the same person
- * (normalised address) as recipient i?  One copy per person. */
+/* send_copy - hand recipient r's copy over (claimed: go), or mark it;
+ * true when it was handed over (to be marked done) */
 static bool
-same_person_before(const struct msg *m, size_t i)
+send_copy(struct conn *c, struct reinject *ri, struct rcpt *r,
+    enum handover_go go, struct edits *e, struct tally *t)
 {
-	size_t j;
+	struct msg *m = &c->msg;
+	char why[WHY], shown[ADDR_MAX + 40];
+	char *marker, *from;
+	struct iovec iov[3];
+	enum reinject_status st = REINJECT_FAILED;
+	int n;
 
-	if (m->rcpt[i].addr == NULL)
+	if (e->del_rcpt != NULL)
+		e->del_rcpt[e->ndel_rcpt++] = r->del;
+	if (go == HANDOVER_UNKNOWN)
+		mark_failed(r, "handover_unknown", t);
+	else if (go == HANDOVER_BUSY || go == HANDOVER_FAIL)
+		t->busy++;
+	if (go != HANDOVER_GO)
 		return false;
-	for (j = 0; j < i; j++)
-		if (!m->rcpt[j].unsub && m->rcpt[j].addr != NULL &&
-		    m->rcpt[j].reason == CONSENT_DELIVER &&
-		    strcmp(m->rcpt[j].addr, m->rcpt[i].addr) == 0)
-			return true;
+	/* its own bounce address, as the kept copy's */
+	if (fbhdr_sender(c, r->addr, fbhdr_campaign(c), &from) < 0)
+		marker = NULL;
+	else
+		marker = marker_split(c, r->addr, from ? from : m->sender);
+	if (marker == NULL ||
+	    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0)
+		snprintf(why, sizeof(why), "out of memory, no TokenKeyFile or "
+		    "no bounce address");
+	else
+		st = reinject_copy(ri, from ? from : m->sender,
+		    envelope_rcpt(m, r), iov, n, why, sizeof(why));
+	if (st == REINJECT_OK) {
+		t->resubmitted++;
+		log_info("%s: split copy to=%s resubmitted", m->qid,
+		    fmt_addr(c, r->addr, shown, sizeof(shown)));
+		return true;
+	}
+	log_warnx("%s: split copy to=%s %s: %s", m->qid, fmt_addr(c, r->addr,
+	    shown, sizeof(shown)), st == REINJECT_UNKNOWN ? "maybe taken "
+	    "(held as handover_unknown, not sent again)" : "failed", why);
+	mark_failed(r, st == REINJECT_UNKNOWN ? "handover_unknown" :
+	    "resubmit_failed", t);
 	return false;
 }
 
 /* split_copies - re-submit one copy per allowed person other than
  * recipient keep (m->nrcpt: every one) that no earlier attempt handed over
- * (handover.h); failed and ambiguous ones are marked for quarantine, those
- * another attempt is handing over counted in t->busy.  When e->del_rcpt is
+ * (handover.h), HANDOVER_BATCH claims per transaction over the channel
+ * (SendmailCommand: one, handover.h); failed and ambiguous ones are marked
+ * for quarantine, those another attempt is handing over counted in t->busy.  When the ResubmitAddress channel
+ * cannot be opened nothing is claimed and t->chan_down is set (the message
+ * is deferred: nothing was sent, nothing is lost).  When e->del_rcpt is
  * set, each is listed for removal. */
 static void
 split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
@@ -525,63 +560,44 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 	struct msg *m = &c->msg;
 	char why[WHY], shown[ADDR_MAX + 40], hkey[MARK_HEX_MAX];
 	const char *key = handover_key(c, hkey) == 0 ? hkey : NULL;
-	enum handover_go go;
-	struct iovec iov[3];
-	size_t i;
-	int n;
+	const char *addr[HANDOVER_BATCH], *done[HANDOVER_BATCH];
+	enum handover_go go[HANDOVER_BATCH];
+	size_t ix[HANDOVER_BATCH], i = 0, j, n, ndone;
+	size_t batch = c->rt->cfg->resubmit_address ? HANDOVER_BATCH : 1;
+	struct reinject ri;
+	bool *dup;
 
-	for (i = 0; i < m->nrcpt; i++) {
-		struct rcpt *r = &m->rcpt[i];
-		char *marker, *from;
-
-		if (i == keep || r->unsub || r->reason != CONSENT_DELIVER)
-			continue;
-		if (same_person_before(m, i)) {
-			log_debug("%s: split copy to=%s: same person as an "
-			    "earlier recipient, not sent twice", m->qid,
-			    fmt_addr(c, r->addr, shown, sizeof(shown)));
-			continue;
-		}
-		go = key != NULL ? handover_claim(c, key, r->addr) :
-		    HANDOVER_GO;
-		if (go == HANDOVER_UNKNOWN)
-			mark_failed(r, "handover_unknown", t);
-		else if (go == HANDOVER_BUSY || go == HANDOVER_FAIL)
-			t->busy++;
-		if (go != HANDOVER_GO) {
-			if (e->del_rcpt != NULL)
-				e->del_rcpt[e->ndel_rcpt++] = r->del;
-			continue;
-		}
-		/* its own bounce address, as the kept copy's */
-		if (fbhdr_sender(c, r->addr, fbhdr_campaign(c), &from) < 0)
-			marker = NULL;
-		else
-			marker = marker_split(c, r->addr, from ? from :
-			    m->sender);
-		if (marker == NULL ||
-		    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0) {
-			snprintf(why, sizeof(why), "out of memory, no "
-			    "TokenKeyFile or no bounce address");
-			n = -1;
-		} else if (resubmit_message(c->rt->cfg->sendmail_command,
-		    from ? from : m->sender, envelope_rcpt(m, r), iov, n, why,
-		    sizeof(why)) == 0) {
-			t->resubmitted++;
-			if (key != NULL)
-				handover_done(c, key, r->addr);
-			log_info("%s: split copy to=%s resubmitted", m->qid,
-			    fmt_addr(c, r->addr, shown, sizeof(shown)));
-		} else
-			n = -1;
-		if (n < 0) {
-			log_warnx("%s: split copy to=%s failed: %s", m->qid,
-			    fmt_addr(c, r->addr, shown, sizeof(shown)), why);
-			mark_failed(r, "resubmit_failed", t);
-		}
-		if (e->del_rcpt != NULL)
-			e->del_rcpt[e->ndel_rcpt++] = r->del;
+	if ((dup = msg_same_person(m)) == NULL || reinject_open(&ri,
+	    c->rt->cfg, m->qid, why, sizeof(why)) < 0) {
+		log_warnx("%s: split: re-injection channel: %s: deferred, "
+		    "nothing sent", m->qid, dup ? why : "out of memory");
+		t->chan_down = true;
+		return;
 	}
+	while (i < m->nrcpt) {
+		for (n = 0; i < m->nrcpt && n < batch; i++) {
+			struct rcpt *r = &m->rcpt[i];
+
+			if (i == keep || r->unsub ||
+			    r->reason != CONSENT_DELIVER)
+				continue;
+			if (dup[i]) {
+				log_debug("%s: split copy to=%s: same person "
+				    "as an earlier recipient, not sent twice",
+				    m->qid, fmt_addr(c, r->addr, shown,
+				    sizeof(shown)));
+				continue;
+			}
+			ix[n] = i;
+			addr[n++] = r->addr;
+		}
+		handover_claim_batch(c, key, addr, n, go);
+		for (j = ndone = 0; j < n; j++)
+			if (send_copy(c, &ri, &m->rcpt[ix[j]], go[j], e, t))
+				done[ndone++] = addr[j];
+		handover_done_batch(c, key, done, ndone);
+	}
+	reinject_close(&ri);
 }
 
 /*
@@ -924,6 +940,12 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 			log_decision(c, &t, "deferred=split_in_progress");
 			set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 			    "split copies being handed over, try again later");
+			goto untouched;
+		}
+		if (t.chan_down) {
+			log_decision(c, &t, "deferred=resubmit_channel_down");
+			set_verdict(v, VERDICT_TEMPFAIL, "451", "4.4.1",
+			    "re-injection channel down, try again later");
 			goto untouched;
 		}
 	}

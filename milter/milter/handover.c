@@ -70,56 +70,98 @@ handover_key(struct conn *c, char key[MARK_HEX_MAX])
 	return rc;
 }
 
-enum handover_go
-handover_claim(struct conn *c, const char *key, const char *rcpt)
+/* judge - what an existing record old of another attempt means now */
+static enum handover_go
+judge(struct conn *c, const struct store_handover *old, time_t now)
 {
 	struct msg *m = &c->msg;
-	struct store_handover old;
-	char why[WHY];
-	time_t now = time(NULL);
-	bool tf;
 
-	if (conn_store(c, &tf, why, sizeof(why)) == NULL ||
-	    store_handover_claim(c->st, key, rcpt, STORE_HANDOVER_CLAIMED,
-	    m->qid, now, &old, why, sizeof(why)) != STORE_OK) {
-		log_err("%s: split hand-over record: %s", m->qid, why);
-		return HANDOVER_FAIL;
-	}
-	switch (old.state) {
+	switch (old->state) {
 	case STORE_HANDOVER_NONE:
 		return HANDOVER_GO;
 	case STORE_HANDOVER_DONE:
 	case STORE_HANDOVER_QUARANTINED:
 		log_info("%s: split copy already %s by an earlier attempt "
-		    "(queue id %s): not sent again", m->qid, old.state ==
+		    "(queue id %s): not sent again", m->qid, old->state ==
 		    STORE_HANDOVER_DONE ? "handed over" : "quarantined",
-		    old.queue_id);
+		    old->queue_id);
 		return HANDOVER_SKIP;
 	default:
 		break;
 	}
-	if (now - old.claimed_at < c->rt->cfg->split_handover_wait) {
+	if (now - old->claimed_at < c->rt->cfg->split_handover_wait) {
 		log_warnx("%s: split copy being handed over by another attempt "
-		    "(queue id %s, %llds ago): deferred", m->qid, old.queue_id,
-		    (long long)(now - old.claimed_at));
+		    "(queue id %s, %llds ago): deferred", m->qid, old->queue_id,
+		    (long long)(now - old->claimed_at));
 		return HANDOVER_BUSY;
 	}
 	log_warnx("%s: split copy claimed by attempt %s %llds ago and never "
 	    "marked handed over (killed during the hand-over?): held as "
-	    "handover_unknown, not sent again", m->qid, old.queue_id,
-	    (long long)(now - old.claimed_at));
+	    "handover_unknown, not sent again", m->qid, old->queue_id,
+	    (long long)(now - old->claimed_at));
 	return HANDOVER_UNKNOWN;
 }
 
 void
-handover_done(struct conn *c, const char *key, const char *rcpt)
+handover_claim_batch(struct conn *c, const char *key,
+    const char *const *rcpts, size_t n, enum handover_go *go_r)
+{
+	struct msg *m = &c->msg;
+	struct store_handover old[HANDOVER_BATCH];
+	char why[WHY];
+	time_t now = time(NULL);
+	size_t i;
+	bool tf;
+
+	for (i = 0; i < n; i++)
+		go_r[i] = key == NULL ? HANDOVER_GO : HANDOVER_FAIL;
+	if (key == NULL || n == 0)
+		return;
+	if (conn_store(c, &tf, why, sizeof(why)) == NULL ||
+	    store_begin(c->st, why, sizeof(why)) != STORE_OK)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (store_handover_claim(c->st, key, rcpts[i],
+		    STORE_HANDOVER_CLAIMED, m->qid, now, &old[i], why,
+		    sizeof(why)) != STORE_OK) {
+			store_rollback(c->st);
+			goto fail;
+		}
+	if (store_commit(c->st, why, sizeof(why)) != STORE_OK) {
+		store_rollback(c->st);
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		go_r[i] = judge(c, &old[i], now);
+	return;
+fail:
+	log_err("%s: split hand-over record: %s", m->qid, why);
+}
+
+void
+handover_done_batch(struct conn *c, const char *key,
+    const char *const *rcpts, size_t n)
 {
 	char why[WHY];
+	time_t now = time(NULL);
+	size_t i;
 
-	if (store_handover_set(c->st, key, rcpt, STORE_HANDOVER_DONE,
-	    time(NULL), why, sizeof(why)) != STORE_OK)
-		log_err("%s: split copy handed over, but not recorded: %s (a "
-		    "retry holds it as handover_unknown)", c->msg.qid, why);
+	if (key == NULL || n == 0)
+		return;
+	if (store_begin(c->st, why, sizeof(why)) != STORE_OK)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (store_handover_set(c->st, key, rcpts[i],
+		    STORE_HANDOVER_DONE, now, why, sizeof(why)) != STORE_OK) {
+			store_rollback(c->st);
+			goto fail;
+		}
+	if (store_commit(c->st, why, sizeof(why)) == STORE_OK)
+		return;
+	store_rollback(c->st);
+fail:
+	log_err("%s: %zu split copies handed over, but not recorded: %s (a "
+	    "retry holds them as handover_unknown)", c->msg.qid, n, why);
 }
 
 int

@@ -12,8 +12,10 @@
  * original).  Per (key, recipient) the consent store keeps a record
  * (store.h "Hand-over records"):
  *	claimed		written (committed) before the copy goes to
- *			SendmailCommand
- *	done		after SendmailCommand exited 0
+ *			SendmailCommand or the ResubmitAddress channel
+ *			(claimed HANDOVER_BATCH at a time)
+ *	done		after SendmailCommand exited 0, or the channel's
+ *			250 after the final dot (marked per batch)
  *	quarantined	in the transaction that writes the quarantine row
  * A retry skips every recipient with a done or quarantined record, hands
  * over the others and keeps the kept recipient in the original.  A record
@@ -53,15 +55,28 @@ enum handover_go {
  */
 int handover_key(struct conn *c, char key[MARK_HEX_MAX]);
 
-/* Claim the split copy to rcpt (normalised) of the message key; logs
- * every outcome but HANDOVER_GO with the queue ID. */
-enum handover_go handover_claim(struct conn *c, const char *key,
-	    const char *rcpt);
+/* Copies claimed, and marked done, per transaction over the
+ * ResubmitAddress channel (with SendmailCommand one: a copy may take its
+ * 60 s there): a crash holds at most this many copies as handover_unknown,
+ * never sends one twice. */
+#define HANDOVER_BATCH	64
 
-/* The copy to rcpt was handed over (SendmailCommand exited 0): mark it
- * done.  A failure is logged; the claim then stays and a retry treats it
- * as ambiguous (never a second copy). */
-void handover_done(struct conn *c, const char *key, const char *rcpt);
+/*
+ * Claim the split copies to rcpts[0..n-1] (normalised; n at most
+ * HANDOVER_BATCH) of the message key in ONE transaction (a commit per copy
+ * cost more than the copy over the channel); go_r[i] says what to do with
+ * each.  key NULL: all HANDOVER_GO.  A store error makes every one
+ * HANDOVER_FAIL (logged).  Every outcome but HANDOVER_GO is logged with
+ * the queue ID.
+ */
+void handover_claim_batch(struct conn *c, const char *key,
+	    const char *const *rcpts, size_t n, enum handover_go *go_r);
+
+/* The copies to rcpts[0..n-1] were handed over: mark them done in one
+ * transaction.  A failure is logged; the claims then stay and a retry
+ * treats them as ambiguous (never a second copy). */
+void handover_done_batch(struct conn *c, const char *key,
+	    const char *const *rcpts, size_t n);
 
 /*
  * Inside the caller's open transaction, the record of a quarantine row for

@@ -319,3 +319,34 @@ nomem:
 	buf_free(&h);
 	return -1;
 }
+
+/* by_addr - qsort order of recipient indices: address, then index */
+static int
+by_addr(const void *a, const void *b, void *arg)
+{
+	const struct msg *m = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int d = strcmp(m->rcpt[i].addr, m->rcpt[j].addr);
+
+	return d != 0 ? d : (i > j) - (i < j);
+}
+
+bool *
+msg_same_person(struct msg *m)
+{
+	bool *dup = arena_alloc(&m->arena, (m->nrcpt + 1) * sizeof(bool));
+	size_t *ix = arena_alloc(&m->arena, (m->nrcpt + 1) * sizeof(size_t));
+	size_t i, n = 0;
+
+	if (dup == NULL || ix == NULL)
+		return NULL;
+	for (i = 0; i < m->nrcpt; i++)
+		if (!m->rcpt[i].unsub && m->rcpt[i].addr != NULL &&
+		    m->rcpt[i].reason == CONSENT_DELIVER)
+			ix[n++] = i;
+	qsort_r(ix, n, sizeof(size_t), by_addr, m);
+	for (i = 1; i < n; i++)
+		dup[ix[i]] = strcmp(m->rcpt[ix[i]].addr,
+		    m->rcpt[ix[i - 1]].addr) == 0;
+	return dup;
+}

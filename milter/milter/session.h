@@ -142,6 +142,15 @@ int msg_render(struct msg *m, const char *extra,
 	    bool (*skip)(const char *name, const void *arg), const void *arg,
 	    struct iovec out[3]);
 
+/*
+ * For each recipient i, dup[i]: is an earlier allowed recipient (reason
+ * CONSENT_DELIVER, not an unsubscribe request) the same person (normalised
+ * address)?  One split copy per person.  Sorted, O(n log n): a message to
+ * thousands is split without a quadratic scan.  An array of m->nrcpt in
+ * the msg arena, or NULL when out of memory.
+ */
+bool *msg_same_person(struct msg *m);
+
 /* The store handle for this connection, taken from the pool when needed;
  * NULL with why[] and *tempfail_r when it cannot be opened. */
 struct store *conn_store(struct conn *c, bool *tempfail_r, char *why,

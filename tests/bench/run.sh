@@ -11,7 +11,9 @@
 # writes; then warm on a private PostgreSQL, the same rows and lookups), import (optinctl import of 1,000,000 rows), unsub (wrk one-click
 # load while the milter delivers), memory (RSS after 1,000 and 100,000
 # messages, 100 SMTP sessions), profile (callgrind of both milters), sign
-# (µs per DKIM signature, key cache on and off: sign.sh).
+# (µs per DKIM signature, key cache on and off: sign.sh), split (one
+# message to 1,000 and 10,000 recipients, sendmail(1) and the
+# ResubmitAddress channel: split.sh).
 # Every figure is printed with its target and ratio; the table is also
 # written to $BENCH_OUT (default /var/tmp/optin-bench-results.md).
 # BENCHMARKS.md at the top of the tree has the method and the figures.
@@ -28,7 +30,7 @@
 # STORE_ROWS (10000000), IMPORT_ROWS (1000000), WRK_SECONDS (30),
 # MEM_MSGS (100000), MEM_ED_MSGS (100000 Ed25519 messages for the RSS
 # check; QUICK 20000), SIGN_N (2000), PROFILE_MSGS (300); BENCH_UNSUBD (the optin-unsubd
-# binary to measure; default the tree's); ENGINES (sqlite; "sqlite pgsql":
+# binary to measure; default the tree's); ENGINES ("sqlite pgsql"; "sqlite" alone skips PostgreSQL:
 # the unsub section once per engine, and section engines: the relay's
 # optin-unix set-up with ConsentDB on SQLite and on a private PostgreSQL
 # with fsync on, tests/lib/pg.sh).
@@ -49,8 +51,8 @@ else
 	MEM_ED_MSGS=${MEM_ED_MSGS:-100000}; SIGN_N=${SIGN_N:-2000}
 fi
 SESSIONS=${SESSIONS:-20}
-ONLY=${ONLY:-relay engines store import unsub memory profile sign}
-ENGINES=${ENGINES:-sqlite}
+ONLY=${ONLY:-relay engines store import unsub memory profile sign split}
+ENGINES=${ENGINES:-sqlite pgsql}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/optin-bench-results.md}
 
 E2E_NAME=bench
@@ -58,6 +60,7 @@ E2E_NAME=bench
 BENCH_HERE=$E2E_TOP/tests/bench
 . "$BENCH_HERE/sign.sh"
 . "$E2E_TOP/tests/lib/pg.sh"
+. "$BENCH_HERE/split.sh"
 MSG=$OPTIN_CORPUS/ours_newsletter_multipart.eml
 FROM=news@shop.example.com
 DOMAIN=shop.example.com
@@ -1209,6 +1212,7 @@ in_only unsub && section_unsub
 in_only memory && section_memory
 in_only profile && section_profile
 in_only sign && section_sign
+in_only split && section_split
 {
 	echo "# optin-milter benchmark results, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo

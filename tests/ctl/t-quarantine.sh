@@ -200,3 +200,44 @@ check "release of a no_signing_key row" 0 "released 9 to <ann@example.com>" \
     quarantine release 9
 check "release --force of a line_too_long row" 0 "released 8 to <ann@example.com>" \
     quarantine release 8 --force
+
+# --- release over the ResubmitAddress channel: one SMTP transaction to the
+# e2e sink (tests/e2e/sink.py), exact bytes: the release marker, then the
+# spool file; nothing listening: not sent, not marked -----------------------
+
+sc=20240102-000000-Q10-cccc.eml
+printf 'From: News <news@example.com>\r\nSubject: channel\r\n\r\n.leading dot\r\n.\r\nend\r\n' > "$qdir/$sc"
+qrow 10 news@example.com ann@example.com news no_consent $sc 1700000000
+qrow 11 '' ann@example.com news no_consent $sc 1700000000
+"$PY" "$top_srcdir/tests/e2e/sink.py" --dir "$tmp/chsink" \
+    --portfile "$tmp/chsink.port" 2>"$tmp/chsink.log" &
+sinkpid=$!
+mkdir -p "$tmp/chsink"
+for _ in $(seq 50); do [ -s "$tmp/chsink.port" ] && break; sleep 0.1; done
+chconf=$conf
+conf=$tmp/quar-channel.conf
+{ cat "$chconf"; echo "ResubmitAddress inet:$(cat "$tmp/chsink.port")@127.0.0.1"; } > "$conf"
+rm -f "$tmp/sm.args"
+check "release over the channel" 0 "released 10 to <ann@example.com>" \
+    quarantine release 10
+check "release over the channel, null sender" 0 \
+    "released 11 to <ann@example.com>" quarantine release 11
+kill "$sinkpid" 2>/dev/null
+wait "$sinkpid" 2>/dev/null
+f1=$tmp/chsink/000001.msg
+f2=$tmp/chsink/000002.msg
+if [ ! -e "$tmp/sm.args" ] &&
+    [ "$(head -n 2 "$f1" | tr -d '\r')" = "X-Sink-From: <news@example.com>
+X-Sink-Rcpt: <ann@example.com>" ] &&
+    [ "$(head -n 1 "$f2" | tr -d '\r')" = "X-Sink-From: <>" ] &&
+    sed -n 3p "$f1" | grep -qE "^X-Optin-Release: v=2; q=Q10; id=10; t=[0-9]+; x=[0-9]+; list=news; mac=[0-9a-f]{64}$(printf '\r')\$" &&
+    tail -n +4 "$f1" | cmp -s - "$qdir/$sc"
+then ok; else bad "release over the channel: envelope, marker, exact bytes" \
+    "$(head -n 3 "$f1" 2>/dev/null)" "$(head -n 1 "$f2" 2>/dev/null)"; fi
+qrow 12 news@example.com ann@example.com news no_consent $sc 1700000000
+run quarantine release 12
+if [ "$rc" = 69 ] && expr "$err" : "optinctl quarantine release: row 12 not sent: inet:$(cat "$tmp/chsink.port")@127.0.0.1: connect: Connection refused\$" >/dev/null
+then ok; else bad "release, channel down" "rc $rc" "err: $err"; fi
+check_sql "release, channel down: row not marked" - \
+    "SELECT coalesce(CAST(released_at AS TEXT), '-') FROM quarantine WHERE id = 12"
+conf=$chconf

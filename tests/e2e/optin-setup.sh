@@ -352,3 +352,13 @@ optin_feedback_route()
 	    return 1
 	pf_reload
 }
+
+# optin_channel PORT - after pf_start: one more smtpd on 127.0.0.1:PORT
+# (syslog name postfix-e2e/chan) with the instance's smtpd_milters, for the
+# milter's ResubmitAddress inet:PORT@127.0.0.1 (split copies over one SMTP
+# connection); reloads Postfix and waits for the port
+optin_channel()
+{
+	postconf -c "$PF_CONF" -M "127.0.0.1:$1/inet = 127.0.0.1:$1 inet n - n - - smtpd -o syslog_name=postfix-e2e/chan" &&
+	pf_reload && e2e_wait_port "$1" 20
+}

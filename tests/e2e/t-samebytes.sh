@@ -14,8 +14,14 @@
 . "$(dirname "$0")/optin-setup.sh"
 e2e_init t-samebytes
 
+# E2E_CHANNEL=1: the split copies go over the ResubmitAddress channel
+# (one SMTP connection, dot-stuffed on the wire) instead of sendmail(1)
+CH_PORT=$(e2e_free_port)
+[ "${E2E_CHANNEL:-0}" = 1 ] && CH="ResubmitAddress inet:$CH_PORT@127.0.0.1"
 optin_start "Domain example.com" "Selector s2026" \
-    "KeyFile $PF_BASE/optin/rsa.pem"
+    "KeyFile $PF_BASE/optin/rsa.pem" ${CH:+"$CH"}
+[ -z "${CH:-}" ] || optin_channel "$CH_PORT" ||
+    { e2e_fail "channel listener starts"; e2e_done; }
 optin_records "$PF_BASE/records"
 M=$PF_BASE/msgs
 mkdir -p "$M"

@@ -56,7 +56,7 @@ target()
 
 target fuzz_addr milter/core/addr.c milter/util/utf8.c -- -lidn2
 target fuzz_config milter/core/config.c milter/core/campaign.c milter/core/addr.c milter/util/utf8.c milter/util/log.c \
-    milter/util/prom.c milter/util/buf.c -- -lidn2
+    milter/util/prom.c milter/util/buf.c milter/core/smtpc.c -- -lidn2
 target fuzz_token milter/core/token.c milter/core/mark.c milter/util/secfile.c -- -lcrypto
 target fuzz_mark milter/core/mark.c milter/core/token.c milter/util/secfile.c -- -lcrypto
 target fuzz_csv milter/util/csv.c milter/util/utf8.c milter/core/addr.c -- -lidn2
@@ -65,7 +65,9 @@ target fuzz_unsubd_form milter/unsubd/unsubd_form.c milter/unsubd/unsubd_guard.c
 # the header fields the milter parses (From, Sender, ListHeader, ...)
 target fuzz_headers milter/core/campaign.c milter/core/config.c milter/core/addr.c \
     milter/util/utf8.c milter/util/log.c milter/util/prom.c milter/util/buf.c \
-    -- -lidn2
+    milter/core/smtpc.c -- -lidn2
+# the re-injection channel's reply parser and dot-stuffing (ResubmitAddress)
+target fuzz_smtpc milter/core/smtpc.c milter/util/buf.c milter/util/log.c --
 # GMime's report parser (optin-feedback); GLib's type system keeps its
 # caches for the life of the process: reachable, not leaks
 target fuzz_fbparse milter/feedback/fbparse.c -- -Imilter/feedback \
