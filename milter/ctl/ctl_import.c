@@ -321,11 +321,13 @@ list_ok(struct import *im, const char *list, unsigned long line,
 /*
  * seen_check - an optin row r (addr, list) against the earlier rows of
  * the file: 0 new, 1 same as an earlier row (skip quietly), -1 conflict
- * (reported), -2 out of memory
+ * (reported; *first_r is the earlier row's status), -2 out of memory.
+ * A conflicting opt-out is still applied by the caller: whoever said no
+ * anywhere in the file is not mailed.
  */
 static int
 seen_check(struct import *im, const char *addr, const char *list,
-    const struct prow *r)
+    const struct prow *r, enum sub_status *first_r)
 {
 	enum sub_status first;
 	unsigned long line;
@@ -334,17 +336,21 @@ seen_check(struct import *im, const char *addr, const char *list,
 	rc = import_seen_add(&im->seen, r, &line, &first);
 	if (rc == -1)
 		bad_row(im, r->line, "%s on list %s is %s on line %lu: "
-		    "conflicting rows", addr, list, sub_status_str(first),
-		    line);
+		    "conflicting rows%s", addr, list, sub_status_str(first),
+		    line, r->status == SUB_OPTED_OUT ? " (the opt-out is "
+		    "applied)" : "");
+	*first_r = first;
 	return rc;
 }
 
 /* apply - set one (addr, list) and count what happened and the state it
- * is left in (suppressed: the address has a global suppression); 0 or an
- * exit code */
+ * is left in (suppressed: the address has a global suppression); again:
+ * the pair was counted by an earlier row of the file that said *again
+ * (that count is taken back); 0 or an exit code */
 static int
 apply(struct import *im, const char *addr, const char *list,
-    const struct prow *r, const struct consent_event *ev, bool suppressed)
+    const struct prow *r, const struct consent_event *ev, bool suppressed,
+    const enum sub_status *again)
 {
 	enum sub_status old, now;
 	enum store_status rs;
@@ -367,11 +373,16 @@ apply(struct import *im, const char *addr, const char *list,
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	now = changed || old == SUB_NONE ? r->status : old;
+	/* the earlier row left the pair in old (as written) or, in a dry
+	 * run that wrote nothing, in what it said */
+	if (again != NULL)
+		import_states_uncount(&im->states, im->dry_run ||
+		    old == SUB_NONE ? *again : old, suppressed);
 	import_states_count(&im->states, now, suppressed);
 	/* kept: the file says otherwise and the state is held (an opt-out
 	 * mostly); a CRM row without opt-out agrees with any other state */
 	if (changed) {
-		if (old == SUB_NONE)
+		if (old == SUB_NONE && again == NULL)
 			im->added++;
 		else
 			im->changed++;
@@ -389,10 +400,12 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 {
 	struct consent_event ev = { 0 };
 	struct reconsent blk;
+	enum sub_status first = SUB_NONE;
 	const char *list;
 	char why[600];
 	unsigned i;
 	int fatal = 0, rc;
+	bool conflict_optout = false;
 
 	im->rows++;
 	if (r->kind == PROW_BAD) {
@@ -408,8 +421,10 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 	if (!list_ok(im, list, r->line, &fatal))
 		return fatal;
 	if (im->m.fmt == FMT_OPTIN) {
-		rc = seen_check(im, b->buf + r->addr[0], list, r);
-		if (rc != 0) {
+		rc = seen_check(im, b->buf + r->addr[0], list, r, &first);
+		if (rc == -1 && r->status == SUB_OPTED_OUT)
+			conflict_optout = true;
+		else if (rc != 0) {
 			if (rc == 1)
 				im->unchanged++;
 			return rc == -2 ? EX_OSERR : 0;
@@ -434,7 +449,7 @@ apply_row(struct import *im, const struct batch *b, const struct prow *r)
 			continue;
 		}
 		if ((rc = apply(im, b->buf + r->addr[i], list, r, &ev,
-		    blk.suppressed)) != 0)
+		    blk.suppressed, conflict_optout ? &first : NULL)) != 0)
 			return rc;
 	}
 	return 0;

@@ -160,6 +160,11 @@ struct import_states {
 void import_states_count(struct import_states *st, enum sub_status now,
 	    bool suppressed);
 
+/* Take back one count of import_states_count(st, now, suppressed) (a pair
+ * counted again in another state); never below 0. */
+void import_states_uncount(struct import_states *st, enum sub_status now,
+	    bool suppressed);
+
 /*
  * Print the line that says how many of the counted pairs will not get
  * campaign mail, and why, with DESIGN's words (reasons with a count of 0

@@ -17,21 +17,34 @@ static const char *const imp_state_word[IMP_NSTATES] = {
 	"opted_in", "pending", "opted_out", "suppressed", "erased",
 };
 
+/* state_of - the bucket of a pair left in state now */
+static enum imp_state
+state_of(enum sub_status now, bool suppressed)
+{
+	if (suppressed)
+		return IMP_SUPPRESSED;
+	if (now == SUB_OPTED_IN)
+		return IMP_OPTED_IN;
+	if (now == SUB_PENDING)
+		return IMP_PENDING;
+	return IMP_OPTED_OUT;
+}
+
 void
 import_states_count(struct import_states *st, enum sub_status now,
     bool suppressed)
 {
-	enum imp_state s;
+	st->n[state_of(now, suppressed)]++;
+}
 
-	if (suppressed)
-		s = IMP_SUPPRESSED;
-	else if (now == SUB_OPTED_IN)
-		s = IMP_OPTED_IN;
-	else if (now == SUB_PENDING)
-		s = IMP_PENDING;
-	else
-		s = IMP_OPTED_OUT;
-	st->n[s]++;
+void
+import_states_uncount(struct import_states *st, enum sub_status now,
+    bool suppressed)
+{
+	enum imp_state s = state_of(now, suppressed);
+
+	if (st->n[s] > 0)
+		st->n[s]--;
 }
 
 void
