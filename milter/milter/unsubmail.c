@@ -206,13 +206,25 @@ spf_evidence(const struct conn *c, char *out, size_t outlen)
 	return spf_result_str(r);
 }
 
+/* unbracket - path without one enclosing pair of angle brackets */
+static const char *
+unbracket(const char *path, char *out, size_t outlen)
+{
+	size_t n = strlen(path);
+
+	if (n < 2 || path[0] != '<' || path[n - 1] != '>')
+		return path;
+	snprintf(out, outlen, "%.*s", (int)(n - 2), path + 1);
+	return out;
+}
+
 bool
 unsubmail_eom(struct conn *c, struct verdict *v)
 {
 	struct msg *m = &c->msg;
 	struct token_info info;
 	char evidence[900], why[300], from[300], spf[400], masked[300];
-	char shown[LOGADDR_MAX], mf[310], val[3][1300];
+	char shown[LOGADDR_MAX], mf[310], val[3][1300], bare[300];
 	const char *spf_word, *sender;
 	size_t i, n = 0;
 	enum store_status ss;
@@ -248,11 +260,13 @@ unsubmail_eom(struct conn *c, struct verdict *v)
 			eom_db_error(c, v);
 			return true;
 		}
-		/* the sender is the person: LogAddresses (logaddr.h) */
+		/* the sender is the person: LogAddresses (logaddr.h), which
+		 * puts the angle brackets of the path back itself */
 		log_info("%s: unsubscribe source=mailto list=%s spf=%s "
 		    "client=%s helo=%s mail_from=%s", m->qid, info.list,
 		    spf_word, c->client, c->helo, logaddr(
-		    c->rt->cfg->log_addresses, c->rt->ring, sender, shown));
+		    c->rt->cfg->log_addresses, c->rt->ring, unbracket(sender,
+		    bare, sizeof(bare)), shown));
 	}
 	if (n < m->nrcpt)
 		return false;
