@@ -13,6 +13,15 @@
  * values we add are taken exactly as given (session.h, msgsafe.h).  Without
  * it the MTA eats one space after the colon and the copies we re-render are
  * only close to what came in.
+ *
+ * No reply (milter protocol 6, SMFIP_NR_*): the MTA does not wait for our
+ * answer to connect, HELO, MAIL, each header and each body chunk, because
+ * those callbacks never decide anything: one round trip (two context
+ * switches on each side) less per step, about 25 per message.  libmilter
+ * answers "continue" for us when the MTA does not know a flag.  What can
+ * still go wrong there (out of memory, no connection context) is kept in
+ * msg.fail and answered with a tempfail by the next step that replies
+ * (RCPT, end of headers, end of message): never lost.
  */
 #include "autoconf.h"
 
@@ -45,7 +54,18 @@ static char mark_leadspc, mark_plain;
 static bool warned_leadspc;		/* said once per process */
 
 #define IS_MARK(p) ((p) == &mark_leadspc || (p) == &mark_plain)
-#define CONN(ctx) ((struct conn *)smfi_getpriv(ctx))
+/* the connection, or NULL before (or after a failed) xxfi_connect */
+#define CONN(ctx) conn_of(smfi_getpriv(ctx))
+
+/* the steps the MTA need not wait for (file comment) */
+#define NOREPLY_STEPS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | \
+	SMFIP_NR_HDR | SMFIP_NR_BODY)
+
+static struct conn *
+conn_of(void *p)
+{
+	return IS_MARK(p) ? NULL : p;
+}
 
 /* mlfi_reply - the one place a verdict becomes SMFIS_* and a reply */
 static sfsistat
@@ -74,6 +94,40 @@ mlfi_tempfail(SMFICTX *ctx, const char *text)
 
 	snprintf(v.text, sizeof(v.text), "%s", text);
 	return mlfi_reply(ctx, &v);
+}
+
+/*
+ * noreply_fail - a step without a reply failed: remember why for the next
+ * step that replies (c may be NULL: then that step finds no connection
+ * context and tempfails on its own); the first reason is kept.
+ */
+static sfsistat
+noreply_fail(struct conn *c, const char *why)
+{
+	if (c != NULL && c->msg.fail == NULL)
+		c->msg.fail = why;
+	log_err("%s: %s; the message is refused at its next step",
+	    c != NULL ? c->msg.qid : "NOQUEUE", why);
+	return SMFIS_NOREPLY;
+}
+
+/*
+ * replying_check - at a step that replies: the connection, or NULL with
+ * *rc set to the tempfail owed for a failure before it (no context, or an
+ * earlier step without a reply failed)
+ */
+static struct conn *
+replying_check(SMFICTX *ctx, sfsistat *rc)
+{
+	struct conn *c = CONN(ctx);
+
+	if (c == NULL)
+		*rc = mlfi_tempfail(ctx, "no connection context");
+	else if (c->msg.fail != NULL)
+		*rc = mlfi_tempfail(ctx, c->msg.fail);
+	else
+		return c;
+	return NULL;
 }
 
 /* fetch_qid - the MTA queue ID, once it is known */
@@ -118,6 +172,8 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f3;
 	*pf0 = mlfi_desc.xxfi_flags;	/* libmilter checks the MTA has them */
 	*pf1 |= f1 & SMFIP_HDR_LEADSPC;	/* *pf1: libmilter's choice */
+	/* f1 always has them: libmilter fakes what the MTA lacks */
+	*pf1 |= f1 & NOREPLY_STEPS;
 	*pf2 = *pf3 = 0;
 	if ((f1 & SMFIP_HDR_LEADSPC) == 0 &&
 	    !__atomic_exchange_n(&warned_leadspc, true, __ATOMIC_RELAXED))
@@ -136,8 +192,9 @@ mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	struct conn *c;
 	char *addr;
 
+	/* the mark stays: the next step finds no context and tempfails */
 	if ((c = conn_new()) == NULL)
-		return mlfi_tempfail(ctx, "out of memory");
+		return noreply_fail(NULL, "out of memory at connect");
 	/* no mark: a new SMTP session on the same milter connection
 	 * (SMFIC_QUIT_NC, protocol 6 only, so SMFIP_HDR_LEADSPC was
 	 * offered and taken at the negotiation before the first one) */
@@ -150,7 +207,7 @@ mlfi_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	    host ? host : "unknown", c->client_addr);
 	(void)log_safe(c->client, c->client, sizeof(c->client));
 	(void)smfi_setpriv(ctx, c);
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
 static sfsistat
@@ -160,7 +217,7 @@ mlfi_helo(SMFICTX *ctx, char *helo)
 
 	if (c != NULL)
 		(void)log_safe(helo, c->helo, sizeof(c->helo));
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
 /* path_strip - path (with or without <>; Postfix gives mail from
@@ -192,12 +249,12 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	size_t n;
 
 	if (c == NULL)
-		return mlfi_tempfail(ctx, "no connection context");
+		return noreply_fail(c, "no connection context");
 	msg_begin(c);
 	m = &c->msg;
 	fetch_qid(ctx, c);
 	if ((m->sender_raw = arena_strdup(&m->arena, argv[0])) == NULL)
-		return mlfi_tempfail(ctx, "out of memory");
+		return noreply_fail(c, "out of memory");
 	if (strcmp(argv[0], "<>") != 0 && addr_normalize(argv[0], addr,
 	    sizeof(addr), why, sizeof(why)) == 0)
 		m->sender = arena_strdup(&m->arena, addr);
@@ -207,7 +264,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	(void)log_safe(auth ? auth : "", c->auth_user, sizeof(c->auth_user));
 	m->env_campaign = campaign_by_envelope(c->rt->cfg, m->sender,
 	    c->auth_user);
-	return SMFIS_CONTINUE;
+	return SMFIS_NOREPLY;
 }
 
 /* count_campaign_rcpts - recipients that would each need their own copy */
@@ -238,14 +295,15 @@ static sfsistat
 mlfi_envrcpt(SMFICTX *ctx, char **argv)
 {
 	const struct config *cfg;
-	struct conn *c = CONN(ctx);
+	struct conn *c;
 	struct verdict v = { VERDICT_ACCEPT, NULL, NULL, "" };
 	char addr[ADDR_MAX + 1], why[200];
 	struct rcpt *r;
 	struct msg *m;
+	sfsistat rc;
 
-	if (c == NULL)
-		return mlfi_tempfail(ctx, "no connection context");
+	if ((c = replying_check(ctx, &rc)) == NULL)
+		return rc;
 	cfg = c->rt->cfg;
 	m = &c->msg;
 	if (unsubmail_rcpt(c, argv[0], &v) && v.kind != VERDICT_ACCEPT)
@@ -282,22 +340,23 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	struct conn *c = CONN(ctx);
 
 	if (c == NULL)
-		return mlfi_tempfail(ctx, "no connection context");
-	if (msg_add_header(&c->msg, name, value) < 0)
-		return mlfi_tempfail(ctx, "out of memory");
-	return SMFIS_CONTINUE;
+		return noreply_fail(c, "no connection context");
+	if (c->msg.fail == NULL && msg_add_header(&c->msg, name, value) < 0)
+		return noreply_fail(c, "out of memory");
+	return SMFIS_NOREPLY;
 }
 
 static sfsistat
 mlfi_eoh(SMFICTX *ctx)
 {
 	const struct config *cfg;
-	struct conn *c = CONN(ctx);
+	struct conn *c;
 	struct msg *m;
 	char why[200];
+	sfsistat rc;
 
-	if (c == NULL)
-		return mlfi_tempfail(ctx, "no connection context");
+	if ((c = replying_check(ctx, &rc)) == NULL)
+		return rc;
 	cfg = c->rt->cfg;
 	m = &c->msg;
 	fetch_qid(ctx, c);
@@ -336,10 +395,10 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct conn *c = CONN(ctx);
 
 	if (c == NULL)
-		return mlfi_tempfail(ctx, "no connection context");
-	if (msg_add_body(&c->msg, chunk, len) < 0)
-		return mlfi_tempfail(ctx, "out of memory");
-	return SMFIS_CONTINUE;
+		return noreply_fail(c, "no connection context");
+	if (c->msg.fail == NULL && msg_add_body(&c->msg, chunk, len) < 0)
+		return noreply_fail(c, "out of memory");
+	return SMFIS_NOREPLY;
 }
 
 /* apply_edits - make the changes through libmilter; 0 or -1 */
@@ -377,13 +436,16 @@ apply_edits(SMFICTX *ctx, struct conn *c, const struct edits *e)
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
 {
-	struct conn *c = CONN(ctx);
+	struct conn *c;
 	struct verdict v;
 	struct edits e;
 	sfsistat rc;
 
-	if (c == NULL)
-		return mlfi_tempfail(ctx, "no connection context");
+	if ((c = replying_check(ctx, &rc)) == NULL) {
+		if ((c = CONN(ctx)) != NULL)
+			msg_reset(c);
+		return rc;
+	}
 	fetch_qid(ctx, c);
 	if (unsubmail_eom(c, &v)) {
 		metrics_message("unsubscribe", v.kind);
@@ -417,8 +479,7 @@ mlfi_abort(SMFICTX *ctx)
 static sfsistat
 mlfi_close(SMFICTX *ctx)
 {
-	void *p = smfi_getpriv(ctx);
-	struct conn *c = IS_MARK(p) ? NULL : p;
+	struct conn *c = CONN(ctx);
 
 	(void)smfi_setpriv(ctx, NULL);
 	conn_free(&c);
@@ -490,15 +551,17 @@ GUARD(mlfi_negotiate, SMFIS_REJECT, (SMFICTX *ctx, unsigned long f0,
     unsigned long f1, unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3),
     (ctx, f0, f1, f2, f3, pf0, pf1, pf2, pf3))
-GUARD(mlfi_connect, SMFIS_TEMPFAIL, (SMFICTX *ctx, char *host,
+/* steps without a reply (NOREPLY_STEPS) answer nothing when stopping:
+ * libmilter would not send a reply anyway; RCPT tempfails */
+GUARD(mlfi_connect, SMFIS_NOREPLY, (SMFICTX *ctx, char *host,
     _SOCK_ADDR *sa), (ctx, host, sa))
-GUARD(mlfi_helo, SMFIS_TEMPFAIL, (SMFICTX *ctx, char *helo), (ctx, helo))
-GUARD(mlfi_envfrom, SMFIS_TEMPFAIL, (SMFICTX *ctx, char **argv), (ctx, argv))
+GUARD(mlfi_helo, SMFIS_NOREPLY, (SMFICTX *ctx, char *helo), (ctx, helo))
+GUARD(mlfi_envfrom, SMFIS_NOREPLY, (SMFICTX *ctx, char **argv), (ctx, argv))
 GUARD(mlfi_envrcpt, SMFIS_TEMPFAIL, (SMFICTX *ctx, char **argv), (ctx, argv))
-GUARD(mlfi_header, SMFIS_TEMPFAIL, (SMFICTX *ctx, char *name, char *value),
+GUARD(mlfi_header, SMFIS_NOREPLY, (SMFICTX *ctx, char *name, char *value),
     (ctx, name, value))
 GUARD(mlfi_eoh, SMFIS_TEMPFAIL, (SMFICTX *ctx), (ctx))
-GUARD(mlfi_body, SMFIS_TEMPFAIL, (SMFICTX *ctx, unsigned char *chunk,
+GUARD(mlfi_body, SMFIS_NOREPLY, (SMFICTX *ctx, unsigned char *chunk,
     size_t len), (ctx, chunk, len))
 GUARD(mlfi_eom, SMFIS_TEMPFAIL, (SMFICTX *ctx), (ctx))
 GUARD(mlfi_abort, SMFIS_CONTINUE, (SMFICTX *ctx), (ctx))

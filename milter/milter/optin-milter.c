@@ -38,6 +38,7 @@
 #include "daemon.h"
 #include "dkimsign.h"
 #include "log.h"
+#include "malloctune.h"
 #include "metrics.h"
 #include "mlfi.h"
 #include "privdrop.h"
@@ -312,6 +313,9 @@ main(int argc, char **argv)
 	(void)sigaddset(&usr1, SIGUSR1);
 	(void)pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	store_global_init();	/* before any store call and any thread */
+	/* libmilter's thread per MTA connection fills and empties a malloc
+	 * arena per message: keep the memory (malloctune.h) */
+	malloc_tune();
 	parse_args(argc, argv, &o);
 	log_init("optin-milter", false, true, LOG_LEVEL_INFO, NULL);
 	if ((loaded = config_load(o.cfg_file, stderr, &nerr)) == NULL)

@@ -72,6 +72,9 @@ struct msg {
 					 * CRLF-ended, or NULL */
 	char list[CAMPAIGN_LIST_MAX + 1];
 	bool in_flight;			/* counted in metrics_in_flight */
+	/* static text: a step the MTA does not wait for (SMFIP_NR_*,
+	 * mlfi.c) failed; the next step that replies answers tempfail */
+	const char *fail;
 };
 
 struct conn {

@@ -28,7 +28,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <errno.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -46,6 +45,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "malloctune.h"
 #include "privdrop.h"
 #include "store.h"
 #include "token.h"
@@ -430,8 +430,8 @@ main(int argc, char **argv)
 
 	/* glibc gives freed memory back after every request (heap_trim:
 	 * madvise, a TLB shootdown on every CPU): measured at 4.3 times the
-	 * one-click rate without it (BENCHMARKS.md).  Keep up to 64 MiB. */
-	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	 * one-click rate without it (BENCHMARKS.md, malloctune.h) */
+	malloc_tune();
 	log_init(PROGNAME, false, true, LOG_LEVEL_INFO, NULL);
 	if ((cfg = g.cfg = config_load(cfg_file, stderr, &nerr)) == NULL)
 		return EX_CONFIG;

@@ -30,10 +30,12 @@
 # STORE_ROWS (10000000), IMPORT_ROWS (1000000), WRK_SECONDS (30),
 # MEM_MSGS (100000), MEM_ED_MSGS (100000 Ed25519 messages for the RSS
 # check; QUICK 20000), SIGN_N (2000), PROFILE_MSGS (300); BENCH_UNSUBD (the optin-unsubd
-# binary to measure; default the tree's); ENGINES ("sqlite pgsql"; "sqlite" alone skips PostgreSQL:
-# the unsub section once per engine, and section engines: the relay's
-# optin-unix set-up with ConsentDB on SQLite and on a private PostgreSQL
-# with fsync on, tests/lib/pg.sh).
+# binary to measure; default the tree's); BENCH_MILTER (the same for
+# optin-milter, e.g. a build of the base commit copied aside); ENGINES
+# ("sqlite pgsql"; "sqlite" alone skips PostgreSQL: the unsub section once
+# per engine, and section engines: the relay's optin-unix set-up with
+# ConsentDB on SQLite and on a private PostgreSQL with fsync on,
+# tests/lib/pg.sh).
 
 set -u
 QUICK=${QUICK:-0}
@@ -166,6 +168,10 @@ setup_all()
 	if [ -n "${BENCH_UNSUBD:-}" ]; then
 		cp "$BENCH_UNSUBD" "$W/bin/optin-unsubd" || exit 1
 	fi
+	# BENCH_MILTER: another optin-milter binary (before/after runs)
+	if [ -n "${BENCH_MILTER:-}" ]; then
+		cp "$BENCH_MILTER" "$W/bin/optin-milter" || exit 1
+	fi
 	OPTIN_MILTER=$W/bin/optin-milter
 	OPTIN_UNSUBD=$W/bin/optin-unsubd
 	# BENCH_OPTINCTL: another build's optinctl, to compare imports
@@ -176,6 +182,7 @@ setup_all()
 	BUILD="$(git -C "$E2E_TOP" log -1 --format='%h %cd' --date=format:'%Y-%m-%d %H:%M' 2>/dev/null)"
 	git -C "$E2E_TOP" diff --quiet HEAD -- milter 2>/dev/null ||
 	    BUILD="$BUILD, milter/ with uncommitted changes"
+	[ -n "${BENCH_MILTER:-}" ] && BUILD="$BUILD; optin-milter: $BENCH_MILTER"
 
 	# the small C programs, built with the Makefile's flags
 	for p in lookup tokens; do

@@ -1,0 +1,21 @@
+/*
+ * malloctune.c - glibc malloc settings for the daemons (malloctune.h).
+ */
+#include "autoconf.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "malloctune.h"
+
+void
+malloc_tune(void)
+{
+#ifdef __GLIBC__
+	/* setting the trim threshold also ends glibc's sliding mmap
+	 * threshold, which would otherwise rise and fall with the largest
+	 * block freed */
+	(void)mallopt(M_TRIM_THRESHOLD, MALLOC_TUNE_KEEP);
+#endif
+}
