@@ -432,6 +432,7 @@ main(int argc, char **argv)
 	 * madvise, a TLB shootdown on every CPU): measured at 4.3 times the
 	 * one-click rate without it (BENCHMARKS.md, malloctune.h) */
 	malloc_tune();
+	store_global_init();	/* before any store call and any thread */
 	log_init(PROGNAME, false, true, LOG_LEVEL_INFO, NULL);
 	if ((cfg = g.cfg = config_load(cfg_file, stderr, &nerr)) == NULL)
 		return EX_CONFIG;
