@@ -23,9 +23,12 @@
 #
 # Engine: OPTIN_STORE=pgsql puts the consent database on a private
 # PostgreSQL (tests/lib/pg.sh, started on first use, stopped by e2e_cleanup)
-# in a fresh database per test; otherwise it is the SQLite file
-# $OPTIN_DIR/consent.db.  optin_consentdb gives the ConsentDB value,
-# optin_sql queries whichever it is.
+# in a fresh database per test (OPTIN_PG_SERVER, a libpq conninfo without
+# dbname: on that running server instead, which the caller stops;
+# tests/pgsql/run.sh); otherwise it is the SQLite file
+# $OPTIN_DIR/consent.db (the unsubscribe tests: $PF_BASE/consent.db).
+# optin_consentdb gives the ConsentDB value, optin_sql and optin_q query
+# whichever it is (db_sql of tests/lib/db.sh); no e2e script runs sqlite3.
 #
 # People on the lists "news", "newsletter" and "events" (the lists the
 # corpus messages name; double opt-in):
@@ -34,6 +37,7 @@
 #	carol@example.com: pending;  eve@example.com: suppressed (all);
 #	dave@example.com: never seen (no_consent).
 
+. "$E2E_TOP/tests/lib/db.sh"
 OPTIN_DIR=""
 OPTIN_PGDB=""
 
@@ -47,9 +51,14 @@ optin_consentdb()
 	OPTIN_CONSENTDB=$1
 	[ "${OPTIN_STORE:-sqlite}" = pgsql ] || return 0
 	if [ -z "$OPTIN_PGDB" ]; then
-		. "$E2E_TOP/tests/lib/pg.sh"
-		pg_start || return 1
-		OPTIN_PGDB=optin_e2e
+		if [ -n "${OPTIN_PG_SERVER:-}" ]; then
+			# a server of the caller's, shared: a database per test
+			PG_BASE=$OPTIN_PG_SERVER
+			OPTIN_PGDB=optin_e2e_$(echo "$E2E_NAME" | tr -- - _)
+		else
+			pg_start || return 1
+			OPTIN_PGDB=optin_e2e
+		fi
 		pg_createdb "$OPTIN_PGDB" || return 1
 	fi
 	OPTIN_CONSENTDB=$(pg_consentdb "$OPTIN_PGDB")
@@ -147,11 +156,7 @@ for r in json.load(sys.stdin)["records"]:
 # as a|b)
 optin_sql()
 {
-	if [ -n "$OPTIN_PGDB" ]; then
-		pg_sql "$OPTIN_PGDB" "$1"
-	else
-		sqlite3 "$OPTIN_DIR/consent.db" "$1"
-	fi
+	db_sql "$OPTIN_CONSENTDB" "$1"
 }
 
 # optin_verify RECORDS FILE N - the first N signatures of a stored message
@@ -224,15 +229,17 @@ optin_need_built()
 	done
 }
 
-# optin_unsub_setup NAME - for the unsubscribe test NAME: sets CONF, DB and
-# QDIR (made) under $PF_BASE and a free HTTP_PORT for optin-unsubd, starts
+# optin_unsub_setup NAME - for the unsubscribe test NAME: sets CONF, DB (the
+# ConsentDB, either engine) and QDIR (made) under $PF_BASE and a free HTTP_PORT for optin-unsubd, starts
 # the sink (or fails the test and stops), and writes $CONF.  The milter's
 # SendmailCommand needs PF_CONF, which pf_start sets; the path is known in
 # advance, so the config is written first.
 optin_unsub_setup()
 {
 	CONF=$PF_BASE/optin.conf
-	DB=$PF_BASE/consent.db
+	optin_consentdb "$PF_BASE/consent.db" ||
+	    { e2e_fail "consent database made"; e2e_done; }
+	DB=$OPTIN_CONSENTDB
 	QDIR=$PF_BASE/quarantine
 	HTTP_PORT=$(e2e_free_port)
 	mkdir -m 0700 "$QDIR"
@@ -276,10 +283,10 @@ optin_ctl_ok()
 	fi
 }
 
-# optin_q SQL - one query on $DB, waiting up to 5 s for a lock
+# optin_q SQL - one query on $DB (SQLite: waiting up to 5 s for a lock)
 optin_q()
 {
-	sqlite3 -cmd '.timeout 5000' "$DB" "$1"
+	db_sql "$DB" "$1"
 }
 
 # optin_stamp FILE ID - print a copy of the message in FILE (LF line ends)

@@ -17,6 +17,8 @@
 #	db_sql DB QUERY		the rows of QUERY, one line each, columns
 #				joined by "|", NULL as ""
 #	db_exec DB SQL...	run the statements in one transaction
+#	db_load DB FILE		run the SQL script FILE (statements ended
+#				by ";") in one transaction
 #	db_set_version DB N	forge the schema version (SQLite PRAGMA
 #				user_version, PostgreSQL optin_schema)
 #	db_version DB		print the schema version
@@ -31,8 +33,12 @@
 # PostgreSQL too: db_new defines it in each test database (DB_SHIM), a
 # function, no table, so the store does not see it.
 
-. "$(dirname "${BASH_SOURCE:-$0}")/../lib/pg.sh" 2>/dev/null ||
-    . "${top_srcdir:-.}/tests/lib/pg.sh"
+# (a missing file given to "." ends a POSIX shell: test first)
+if [ -f "$(dirname "${BASH_SOURCE:-$0}")/../lib/pg.sh" ]; then
+	. "$(dirname "${BASH_SOURCE:-$0}")/../lib/pg.sh"
+else
+	. "${top_srcdir:-.}/tests/lib/pg.sh"
+fi
 DB_STARTED=""
 
 # SQLite's group_concat(X) and group_concat(X, SEP) as PostgreSQL aggregates
@@ -130,6 +136,23 @@ c = sqlite3.connect(sys.argv[1])
 for q in sys.argv[2:]:
     c.execute(q)
 c.commit()' "${db#sqlite:}" "$@"
+}
+
+db_load()
+{
+	case $1 in
+	pgsql:*|postgresql:*|postgres:*)
+		db_psql "$1" -1 -f "$2" >/dev/null
+		return
+		;;
+	esac
+	/usr/bin/python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+try:
+    c.executescript("BEGIN;\n" + open(sys.argv[2]).read() + "\nCOMMIT;")
+except sqlite3.Error as e:
+    sys.exit("db_load: %s: %s" % (sys.argv[2], e))' "${1#sqlite:}" "$2"
 }
 
 db_set_version()

@@ -1,5 +1,6 @@
 -- common.lua - shared steps of the miltertest scripts.  run.sh sets
--- OPTIN_MILTER, OPTIN_CONF, OPTIN_SOCK and OPTIN_DIR for each script.
+-- OPTIN_MILTER, OPTIN_CONF, OPTIN_SOCK, OPTIN_DIR and OPTIN_DB for each
+-- script.
 T = {}
 
 function T.fail(msg)
@@ -154,10 +155,26 @@ function T.sh(cmd)
 	return (out:gsub("%s+$", ""))
 end
 
--- an SQL query on the test database
+-- s quoted for sh: one word, whatever it holds
+function T.shq(s)
+	return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- an SQL query on the test database, either engine (run.sh's OPTIN_DB,
+-- db_sql of tests/lib/db.sh): its rows, one line each, columns joined by
+-- "|", NULL as ""; the query in the SQL both engines read
 function T.sql(q)
-	return T.sh("sqlite3 " .. os.getenv("OPTIN_DIR") .. "/consent.db \"" ..
-	    q .. "\"")
+	return T.sh(". " .. T.shq(os.getenv("top_srcdir") .. "/tests/lib/db.sh") ..
+	    " && db_sql " .. T.shq(os.getenv("OPTIN_DB")) .. " " .. T.shq(q))
+end
+
+-- run one SQL statement that changes the test database (either engine,
+-- db_exec of tests/lib/db.sh: committed); fails the script on an error
+function T.exec(q)
+	local ok = os.execute(". " ..
+	    T.shq(os.getenv("top_srcdir") .. "/tests/lib/db.sh") ..
+	    " && db_exec " .. T.shq(os.getenv("OPTIN_DB")) .. " " .. T.shq(q))
+	T.check(ok == true or ok == 0, "SQL failed: " .. q)
 end
 
 function T.finish(conn)

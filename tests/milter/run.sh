@@ -2,11 +2,22 @@
 # run.sh - run every tests/milter/t-*.lua with miltertest against a fresh
 # database, spool and key for each script.  A script's .log-re file, when
 # present, holds a regular expression the filter's log must match.  Prints
-# "miltertest: N passed, N failed" last.
+# "miltertest: N passed, N failed" last.  Usage: run.sh [t-name ...]
+# (default: all); MT_VERBOSE=1 shows the log of a passing script too.
+# The database is on either engine (tests/lib/db.sh): SQLite files, or
+# with OPTIN_STORE=pgsql one private PostgreSQL server (started here, as
+# root) and a fresh database on it per script.  optinctl init creates the
+# schema and fixture.sql (plain INSERTs both engines read) the data; a
+# script reaches its database through OPTIN_DB (the ConsentDB value):
+# common.lua's T.sql and the .setup files use tests/lib/db.sh.
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
+export top_srcdir top_builddir
 here=$top_srcdir/tests/milter
-milter=$(cd "$top_builddir" && pwd)/optin-milter
+milter=$top_builddir/optin-milter
+. "$top_srcdir/tests/lib/db.sh"
 pass=0
 fail=0
 
@@ -15,15 +26,26 @@ if ! command -v miltertest >/dev/null 2>&1; then
 	echo "miltertest: 0 passed, 1 failed"
 	exit 1
 fi
+if ! db_start; then
+	echo "PostgreSQL did not start"
+	echo "miltertest: 0 passed, 1 failed"
+	exit 1
+fi
+trap db_stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# setup DIR SCRIPT - database, spool, keys and config for one script
+# setup DIR SCRIPT - database, spool, keys and config for one script;
+# sets OPTIN_DB; 1 when the database could not be made
 setup() {
 	dir=$1; name=$2
 	mkdir -p "$dir/quarantine" "$dir/sent"
 	chmod 700 "$dir" "$dir/quarantine"
-	cat "$top_srcdir/sql/schema.sql" "$top_srcdir"/sql/sqlite-[0-9]*.sql | sqlite3 "$dir/consent.db"
-	sqlite3 "$dir/consent.db" < "$here/fixture.sql"
-	chmod 600 "$dir/consent.db"
+	if db_pgsql; then
+		OPTIN_DB=$(db_new "mt_$(echo "$name" | tr -- - _)" "$dir")
+	else
+		OPTIN_DB=$(db_new consent "$dir")
+	fi || return 1
 	(umask 077; printf '1 %s\n' "$(openssl rand -base64 32)" > "$dir/token.keys")
 	cat > "$dir/fake-sendmail" <<EOS
 #!/bin/sh
@@ -33,7 +55,14 @@ n=\$(ls "$dir/sent" | wc -l)
 { echo "ARGS: \$*"; cat; } > "$dir/sent/\$n"
 EOS
 	chmod 755 "$dir/fake-sendmail"
-	sed "s|@DIR@|$dir|g" "$here/base.conf" > "$dir/optin-milter.conf"
+	sed -e "s|@DIR@|$dir|g" -e "s|@DB@|$OPTIN_DB|g" "$here/base.conf" \
+	    > "$dir/optin-milter.conf"
+	# the schema (base.conf only: a script's ErasureKeyFile is made when
+	# its .setup says), then the data
+	"$top_builddir/optinctl" -c "$dir/optin-milter.conf" init \
+	    > "$dir/init.out" 2>&1 &&
+	    db_load "$OPTIN_DB" "$here/fixture.sql" >> "$dir/init.out" 2>&1 ||
+	    { cat "$dir/init.out"; return 1; }
 	if [ -f "$here/$name.conf" ]; then
 		sed "s|@DIR@|$dir|g" "$here/$name.conf" >> "$dir/optin-milter.conf"
 	fi
@@ -42,11 +71,19 @@ EOS
 	fi
 }
 
-for t in "$here"/t-*.lua; do
+if [ $# -gt 0 ]; then
+	scripts=""
+	for t in "$@"; do
+		scripts="$scripts $here/${t%.lua}.lua"
+	done
+else
+	scripts=$(ls "$here"/t-*.lua)
+fi
+for t in $scripts; do
 	name=$(basename "$t" .lua)
 	dir=$(mktemp -d /tmp/optin-mt.XXXXXX)
-	setup "$dir" "$name"
-	if OPTIN_MILTER=$milter OPTIN_CONF=$dir/optin-milter.conf \
+	if setup "$dir" "$name" &&
+	    OPTIN_DB=$OPTIN_DB OPTIN_MILTER=$milter OPTIN_CONF=$dir/optin-milter.conf \
 	    OPTIN_SOCK=$dir/milter.sock OPTIN_DIR=$dir OPTIN_SRC=$here \
 	    timeout 60 miltertest -s "$t" > "$dir/out" 2>&1 &&
 	    { [ ! -f "$here/$name.log-re" ] ||
@@ -54,6 +91,7 @@ for t in "$here"/t-*.lua; do
 	      { echo "log has no line matching $(cat "$here/$name.log-re")" >> "$dir/out"; false; }; }; then
 		pass=$((pass + 1))
 		echo "PASS: $name"
+		[ "${MT_VERBOSE:-0}" = 1 ] && sed "s/^/    /" "$dir/out"
 	else
 		fail=$((fail + 1))
 		echo "FAIL: $name"

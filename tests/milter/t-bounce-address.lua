@@ -67,7 +67,7 @@ T.check(T.headers(conn, { { "From", "shop@example.com" },
 T.check(T.sql("select sum(sent) from campaign_sent") == "2", "transactional counted")
 
 -- paused: kept queued with the reason and the way out
-T.sql("insert into campaign_pauses values ('nov-2026', 'policy_bounce 50 in 1h', 1700000000)")
+T.exec("insert into campaign_pauses values ('nov-2026', 'policy_bounce 50 in 1h', 1700000000)")
 T.check(T.campaign(conn, "BA4", { "<ann@example.com>" }) == SMFIR_REPLYCODE,
     "paused: not a reply code")
 T.check(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.7.1",
@@ -77,7 +77,7 @@ T.check(T.sql("select sum(sent) from campaign_sent") == "2", "paused copy counte
 
 -- a store that cannot say whether the campaign is paused (here: no table
 -- campaign_pauses, as an engine without the feedback tables): OnDBError
-T.sql("drop table campaign_pauses")
+T.exec("drop table campaign_pauses")
 T.check(T.campaign(conn, "BA5", { "<ann@example.com>" }) == SMFIR_REPLYCODE,
     "no pause table: not a reply code")
 T.check(mt.eom_check(conn, MT_SMTPREPLY, "451", "4.3.0",

@@ -31,14 +31,14 @@ T.check(T.sql("select queue_id || '=' || recipient || '=' || state " ..
     "SO2: hand-over records")
 
 -- frank's record left claimed by an attempt that died a moment ago
-T.sql("update handover set state = 'claimed', claimed_at = " ..
-    "strftime('%s', 'now') where recipient = 'frank@example.com'")
+T.exec("update handover set state = 'claimed', claimed_at = " ..
+    os.time() .. " where recipient = 'frank@example.com'")
 T.check(T.campaign(conn, "SO3", rcpts) == SMFIR_REPLYCODE,
     "SO3: a young claim not deferred")
 T.check(copies() == "1", "SO3: a copy handed over")
 
 -- ... and long ago: held, not handed over, ann still kept
-T.sql("update handover set claimed_at = claimed_at - 3600 " ..
+T.exec("update handover set claimed_at = claimed_at - 3600 " ..
     "where recipient = 'frank@example.com'")
 T.check(T.campaign(conn, "SO4", rcpts) == SMFIR_CONTINUE,
     "SO4: eom not continued")
