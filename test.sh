@@ -9,14 +9,14 @@
 # counts as 1 failed.
 # Environment: OPTIN_CORPUS (default ../shared/corpus beside the tree),
 # SUITE_TIMEOUT seconds per suite [2700], CHECK_TIMEOUT for make check [1200],
-# E2E_JOBS end-to-end scripts at a time [2].
+# E2E_JOBS end-to-end scripts at a time [3].
 
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
 export top_srcdir=$top top_builddir=$top
-# end-to-end scripts two at a time (tests/e2e/run.sh): most of their time is
+# end-to-end scripts three at a time (tests/e2e/run.sh): most of their time is
 # spent waiting for mail
-export E2E_JOBS=${E2E_JOBS:-2}
+export E2E_JOBS=${E2E_JOBS:-3}
 : "${OPTIN_CORPUS:=$top/../shared/corpus}"
 OPTIN_CORPUS=$(cd "$OPTIN_CORPUS" 2>/dev/null && pwd || echo "$OPTIN_CORPUS")
 export OPTIN_CORPUS
