@@ -147,7 +147,7 @@ spring3|2"
 
 # a paused campaign (as optin-feedback pauses it) is refused with 451
 # (the application keeps it) until "optinctl campaign resume"
-q "INSERT INTO campaign_pauses VALUES ('spring4', 'test pause', $(date +%s))"
+db_exec "$OPTIN_CONSENTDB" "INSERT INTO campaign_pauses VALUES ('spring4', 'test pause', $(date +%s))"
 if campaign 4 ok@remote.test; then
 	e2e_fail "campaign 4: accepted while paused"
 else

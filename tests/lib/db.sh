@@ -110,6 +110,7 @@ c = sqlite3.connect(sys.argv[1])
 try:
     for r in c.execute(sys.argv[2]):
         print("|".join("" if v is None else str(v) for v in r))
+    c.commit()	# a write is kept, as psql -c keeps it
 except sqlite3.Error as e:
     sys.exit("db_sql: %s: %s" % (sys.argv[2], e))' "${1#sqlite:}" "$2"
 }
