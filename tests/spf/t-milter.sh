@@ -50,7 +50,7 @@ setup() {
 	    > "$dir/token.keys")
 	printf '#!/bin/sh\nexit 75\n' > "$dir/fake-sendmail"
 	chmod 755 "$dir/fake-sendmail"
-	sed -e "s|@DIR@|$dir|g" -e '/^CampaignSenders/d' "$mtdir/base.conf" \
+	sed -e "s|@DIR@|$dir|g" -e "s|@DB@|$dir/consent.db|g" -e '/^CampaignSenders/d' "$mtdir/base.conf" \
 	    > "$dir/optin-milter.conf"
 	cat >> "$dir/optin-milter.conf" <<EOF
 CampaignSenders $senders
