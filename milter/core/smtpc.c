@@ -257,10 +257,13 @@ smtpc_reply_len(const char *data, size_t len, int *code_r)
 	int code = -1;
 
 	for (;;) {
-		const char *line = data + off, *nl;
+		const char *line, *nl;
 		size_t avail = len - off;
 		int c;
 
+		if (avail == 0)		/* data may be NULL: nothing read yet */
+			return 0;
+		line = data + off;
 		nl = memchr(line, '\n', avail);
 		if (nl == NULL)
 			return avail > REPLY_LINE_MAX ? -1 : 0;
