@@ -369,3 +369,19 @@ optin_channel()
 	postconf -c "$PF_CONF" -M "127.0.0.1:$1/inet = 127.0.0.1:$1 inet n - n - - smtpd -o syslog_name=postfix-e2e/chan" &&
 	pf_reload && e2e_wait_port "$1" 20
 }
+
+# optin_delivered ID - the recipients of every delivered copy of the
+# message whose Message-ID is <ID@test.example> (optin_stamp), sorted, one
+# line
+optin_delivered()
+{
+	sink_rcpts_by_header Message-ID "<$1@test.example>" | tr '\n' ' '
+}
+
+# optin_quarantined ID - that message's quarantine rows as
+# recipient=reason, sorted, one line
+optin_quarantined()
+{
+	optin_sql "select recipient || '=' || reason from quarantine where message_id = '<$1@test.example>' order by 1" |
+	    tr '\n' ' '
+}

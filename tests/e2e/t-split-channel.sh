@@ -61,18 +61,8 @@ send()
 	    END { print code }' "$PF_BASE/swaks.log"
 }
 
-# delivered ID - the recipients of every delivered copy, sorted, one line
-delivered()
-{
-	sink_rcpts_by_header Message-ID "<$1@test.example>" | tr '\n' ' '
-}
-
-# quarantined ID - its quarantine rows as recipient=reason, sorted
-quarantined()
-{
-	optin_sql "select recipient || '=' || reason from quarantine where message_id = '<$1@test.example>' order by 1" |
-	    tr '\n' ' '
-}
+delivered() { optin_delivered "$1"; }
+quarantined() { optin_quarantined "$1"; }
 
 # reloads_over N - true once the milter logged more than N reloads
 reloads_over()
