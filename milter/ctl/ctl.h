@@ -137,6 +137,17 @@ int ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
 	    const char **hash_r);
 
 /*
+ * For a verb that hands out something personal to addr (token issue,
+ * token bounce): opens the store (ctl_store) and asks ctl_erased_form().
+ * An erased person gets nothing that names them again: prints
+ * "optinctl VERB: ADDR was erased (optinctl forget): WHAT" and returns
+ * EX_DATAERR.  EX_OK when addr is not erased; another exit code after a
+ * message when the store cannot tell.
+ */
+int ctl_refuse_erased(struct ctl *c, const char *verb, const char *addr,
+	    const char *what);
+
+/*
  * Run as root with UserID set: load the token key ring while root may
  * read it, then become UserID (privdrop_to) for good.  Once per run; a
  * failed drop exits EX_OSERR.  ctl_store() calls it; so does any verb

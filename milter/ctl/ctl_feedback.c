@@ -435,6 +435,7 @@ ctl_token_bounce(struct ctl *c, const char *raw, const char *list,
 {
 	char addr[321], out[1024], why[256];
 	const struct token_ring *ring;
+	int ex;
 
 	if (ctl_list_arg("token bounce", "LIST", list) != EX_OK)
 		return EX_USAGE;
@@ -444,6 +445,9 @@ ctl_token_bounce(struct ctl *c, const char *raw, const char *list,
 		    c->cfg->file);
 		return EX_CONFIG;
 	}
+	if ((ex = ctl_refuse_erased(c, "token bounce", addr,
+	    "no bounce address is made for it")) != EX_OK)
+		return ex;
 	if ((ring = ctl_ring(c, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "optinctl: %s\n", why);
 		return EX_CONFIG;

@@ -344,6 +344,9 @@ token_issue_verb(struct ctl *c, const char *raw, const char *list)
 		fprintf(stderr, "optinctl: %s\n", why);
 		return EX_TEMPFAIL;
 	}
+	if ((ex = ctl_refuse_erased(c, "token issue", addr,
+	    "no token is issued for it")) != EX_OK)
+		return ex;
 	if ((ring = ring_open(c, &ex)) == NULL)
 		return ex;
 	today = token_day((long long)time(NULL));

@@ -263,6 +263,24 @@ ctl_erased_form(struct ctl *c, const char *addr, char h[STORE_HASH_MAX],
 }
 
 int
+ctl_refuse_erased(struct ctl *c, const char *verb, const char *addr,
+    const char *what)
+{
+	char h[STORE_HASH_MAX];
+	const char *hash;
+	int rc;
+
+	(void)ctl_store(c, 0);
+	if ((rc = ctl_erased_form(c, addr, h, &hash)) != EX_OK)
+		return rc;
+	if (hash == NULL)
+		return EX_OK;
+	fprintf(stderr, "optinctl %s: %s was erased (optinctl forget): %s\n",
+	    verb, addr, what);
+	return EX_DATAERR;
+}
+
+int
 ctl_erased_none(struct ctl *c, bool end)
 {
 	bool keyed = false, legacy = false;

@@ -66,6 +66,19 @@ run history ann@example.com
 if [ "$rc" = 0 ] && [ "$(printf '%s\n' "$out" | sed 's/^20[0-9T:-]*Z /TIME /')" = "TIME - erased source=optinctl evidence=\"ticket 42\" agent=\"optinctl user=$me\"" ]
 then ok; else bad "history after forget" "rc $rc" "out: $out"; fi
 
+# nothing personal is handed out for an erased person again: no token, no
+# bounce address (either would carry the address in clear text)
+check_err "token issue for an erased address" 65 \
+    "optinctl token issue: ann@example.com was erased (optinctl forget): no token is issued for it" \
+    token issue Ann@Example.com news
+{ cat "$conf"; printf 'BounceAddress bounce+%%t@relay.example\n'; } > "$tmp/dsar-b.conf"
+check_err "token bounce for an erased address" 65 \
+    "optinctl token bounce: ann@example.com was erased (optinctl forget): no bounce address is made for it" \
+    -c "$tmp/dsar-b.conf" token bounce ann@example.com news
+run token issue bob@example.com news
+if [ "$rc" = 0 ] && [ -n "$out" ]; then ok; else
+	bad "token issue for a person not erased" "rc $rc" "err: $err"; fi
+
 # an erased address does not come back through an import: refused (65),
 # naming why; an opt-out row of it is skipped (the hash blocks it)
 printf 'address,list,status\nAnn@Example.com,news,opted_in\ncarl@example.com,news,opted_in\nann@example.com,crm,opted_out\n' > "$tmp/dsar-a.csv"
