@@ -308,6 +308,11 @@ set_value(struct parse *p, int line, const struct cfg_key *k,
 		list_free(field);
 		if (parse_list(v, field) < 0)
 			return perr(p, line, k->name, "out of memory"), -1;
+		/* "CampaignSenders ,,," names nothing: a slip, not a choice */
+		if (((struct cfg_list *)field)->n == 0)
+			return perr(p, line, k->name, "bad value '%.100s' "
+			    "(expected one or more entries, separated by commas "
+			    "or spaces)", v), -1;
 		return 0;
 	}
 	return -1;

@@ -142,6 +142,10 @@ static const struct {
 	  "test.conf:1: OutboundIP: bad value '1.2.3.999'" },
 	{ "bad campaign sender", "CampaignSenders news@example.com, a@@b\n",
 	  "test.conf:1: CampaignSenders: bad value 'a@@b'" },
+	{ "list of separators only", "CampaignSenders ,,,\n",
+	  "test.conf:1: CampaignSenders: bad value ',,,' (expected one or more entries" },
+	{ "empty list after a comment", "OutboundIP , # none\n",
+	  "test.conf:1: OutboundIP: bad value ','" },
 	{ "bad facility", "SyslogFacility bogus\n",
 	  "test.conf:1: SyslogFacility: bad value 'bogus'" },
 };
