@@ -6,7 +6,8 @@
  * BODY=8BITMIME, SMTPUTF8, RSET after a refused RCPT, a dot-stuffed body,
  * QUIT) and what each outcome is; a server that closes before the final
  * dot leaves the copy not taken (SMTPC_LOST), after it ambiguous
- * (SMTPC_UNKNOWN).
+ * (SMTPC_UNKNOWN).  The channel's one reconnect per message (reinject.c)
+ * over a server that drops the connection before or after a final dot.
  */
 #include "autoconf.h"
 
@@ -17,7 +18,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "harness.h"
+#include "reinject.h"
 #include "smtpc.h"
 
 static const struct {
@@ -137,8 +140,16 @@ test_addr(void **state)
 struct server {
 	int lfd;
 	const char *close_on;		/* close, unanswered, at this line */
+	int close_nth;			/* ... at its close_nth occurrence
+					   (0: the first) on the first
+					   connection, the first on later
+					   ones */
+	int close_conns;		/* on this many connections (0: 1) */
+	int conns;			/* connections to serve (0: 1) */
 	char log[8192];			/* everything the client wrote */
 	size_t loglen;
+	char taken[256];		/* recipients whose final dot got
+					   250, space-separated */
 };
 
 static const char *
@@ -164,18 +175,16 @@ answer(const char *line, bool *in_data)
 	return "250 ok\r\n";
 }
 
-static void *
-serve(void *arg)
+/* serve_one - one SMTP connection; false when it was closed at close_on */
+static bool
+serve_one(struct server *sv, int fd, bool may_close, int nth)
 {
-	struct server *sv = arg;
-	char line[1024];
+	char line[1024], rcpt[128] = "";
 	size_t ll = 0;
 	bool in_data = false, refused = false;
-	int fd = accept(sv->lfd, NULL, NULL);
+	int seen = 0;
 	char ch;
 
-	if (fd < 0)
-		return NULL;
 	(void)!write(fd, "220 test\r\n", 10);
 	while (read(fd, &ch, 1) == 1) {
 		const char *a;
@@ -188,10 +197,14 @@ serve(void *arg)
 			continue;
 		line[ll] = '\0';
 		ll = 0;
-		if (sv->close_on != NULL && strcmp(line, sv->close_on) == 0)
-			break;
-		if (strncmp(line, "RCPT", 4) == 0 && !in_data)
+		if (may_close && sv->close_on != NULL &&
+		    strcmp(line, sv->close_on) == 0 && seen++ == nth)
+			return false;
+		if (strncmp(line, "RCPT", 4) == 0 && !in_data) {
 			refused = strstr(line, "<refuse@x>") != NULL;
+			snprintf(rcpt, sizeof(rcpt), "%.*s",
+			    (int)strcspn(line + 9, ">"), line + 9);
+		}
 		if (!in_data && strncmp(line, "DATA", 4) == 0) {
 			if (refused)
 				a = "554 5.5.1 no valid recipients\r\n";
@@ -199,14 +212,39 @@ serve(void *arg)
 				a = "354 go\r\n";
 				in_data = true;
 			}
-		} else
+		} else {
+			bool was_data = in_data;
+
 			a = answer(line, &in_data);
+			if (was_data && !in_data)
+				snprintf(sv->taken + strlen(sv->taken),
+				    sizeof(sv->taken) - strlen(sv->taken),
+				    "%s%s", sv->taken[0] != '\0' ? " " : "",
+				    rcpt);
+		}
 		if (a != NULL)
 			(void)!write(fd, a, strlen(a));
 		if (strncmp(line, "QUIT", 4) == 0 && !in_data)
 			break;
 	}
-	(void)close(fd);
+	return true;
+}
+
+static void *
+serve(void *arg)
+{
+	struct server *sv = arg;
+	int i, fd, closed = 0;
+
+	for (i = 0; i < (sv->conns > 0 ? sv->conns : 1); i++) {
+		if ((fd = accept(sv->lfd, NULL, NULL)) < 0)
+			return NULL;
+		if (!serve_one(sv, fd, closed <
+		    (sv->close_conns > 0 ? sv->close_conns : 1),
+		    closed == 0 ? sv->close_nth : 0))
+			closed++;
+		(void)close(fd);
+	}
 	return NULL;
 }
 
@@ -336,6 +374,87 @@ test_lost(void **state)
 	}
 }
 
+/* The channel's one reconnect (reinject.c): copies to a@x, b@x and c@x
+ * over a server that closes the connection, unanswered, at the close_nth
+ * occurrence of close_on, on the first close_conns connections. */
+static const struct {
+	const char *label, *close_on;
+	int close_nth, close_conns, conns;
+	enum reinject_status want[3];	/* a@x, b@x, c@x */
+	const char *taken;		/* final dots the server took */
+} reinject_cases[] = {
+	{ "lost before b's dot: b again on a new connection", "DATA\r\n", 1, 1,
+	  2, { REINJECT_OK, REINJECT_OK, REINJECT_OK }, "a@x b@x c@x" },
+	{ "lost at b's MAIL: the same", "MAIL FROM:<s@x>\r\n", 1, 1, 2,
+	  { REINJECT_OK, REINJECT_OK, REINJECT_OK }, "a@x b@x c@x" },
+	{ "lost after b's dot: b unknown, c on the reconnect", ".\r\n", 1, 1,
+	  2, { REINJECT_OK, REINJECT_UNKNOWN, REINJECT_OK }, "a@x c@x" },
+	{ "lost again after the reconnect: b and c fail", "DATA\r\n", 1, 2, 2,
+	  { REINJECT_OK, REINJECT_FAILED, REINJECT_FAILED }, "a@x" },
+	{ "unknown, then unknown again: nothing sent twice", ".\r\n", 1, 2, 2,
+	  { REINJECT_OK, REINJECT_UNKNOWN, REINJECT_UNKNOWN }, "a@x" },
+};
+
+static void
+test_reinject(void **state)
+{
+	static const char *const rcpts[] = { "a@x", "b@x", "c@x" };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct config cfg;
+	struct reinject ri;
+	struct server sv;
+	char spec[128], why[512];
+	struct iovec iov;
+	pthread_t th;
+	size_t i, j;
+
+	(void)state;
+	iov.iov_base = "Subject: x\r\n\r\nbody\r\n";
+	iov.iov_len = strlen(iov.iov_base);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/tmp/test_smtpc_r.%d",
+	    (int)getpid());
+	snprintf(spec, sizeof(spec), "unix:%s", sun.sun_path);
+	for (i = 0; i < sizeof(reinject_cases) / sizeof(reinject_cases[0]);
+	    i++) {
+		memset(&sv, 0, sizeof(sv));
+		sv.close_on = reinject_cases[i].close_on;
+		sv.close_nth = reinject_cases[i].close_nth;
+		sv.close_conns = reinject_cases[i].close_conns;
+		sv.conns = reinject_cases[i].conns;
+		(void)unlink(sun.sun_path);
+		sv.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_int_equal(bind(sv.lfd, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0);
+		assert_int_equal(listen(sv.lfd, 2), 0);
+		assert_int_equal(pthread_create(&th, NULL, serve, &sv), 0);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.resubmit_address = spec;
+		cfg.resubmit_timeout = 10;
+		assert_int_equal(reinject_open(&ri, &cfg, "TESTQID", why,
+		    sizeof(why)), 0);
+		for (j = 0; j < 3; j++) {
+			enum reinject_status st = reinject_copy(&ri, "s@x",
+			    rcpts[j], &iov, 1, why, sizeof(why));
+
+			if (st != reinject_cases[i].want[j])
+				CASE_FAIL(reinject_cases[i].label,
+				    "copy to %s: got %d, want %d (%s)",
+				    rcpts[j], (int)st,
+				    (int)reinject_cases[i].want[j], why);
+		}
+		reinject_close(&ri);
+		reinject_close(&ri);
+		/* a connection the client never opened is not waited for */
+		(void)shutdown(sv.lfd, SHUT_RDWR);
+		(void)pthread_join(th, NULL);
+		(void)close(sv.lfd);
+		if (strcmp(sv.taken, reinject_cases[i].taken) != 0)
+			CASE_FAIL(reinject_cases[i].label, "taken '%s', want '%s'",
+			    sv.taken, reinject_cases[i].taken);
+	}
+	(void)unlink(sun.sun_path);
+}
+
 int
 main(void)
 {
@@ -345,6 +464,7 @@ main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_conversation),
 		cmocka_unit_test(test_lost),
+		cmocka_unit_test(test_reinject),
 	};
 
 	return HARNESS_RUN("test_smtpc", tests);
