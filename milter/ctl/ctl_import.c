@@ -474,7 +474,7 @@ tx_commit(struct import *im)
 	im->ntx++;
 	if ((held = mono_ms() - im->tx_start) > im->tx_max)
 		im->tx_max = held;
-	return import_ckpt_commit(&im->ckpt, im->ntx);
+	return 0;
 }
 
 /* tx_begin - begin a write transaction, and ask whether anyone is erased
@@ -494,7 +494,7 @@ tx_begin(struct import *im)
 }
 
 /* tx_end - commit the open write transaction: the rows applied so far
- * are written; 0 or an exit code */
+ * are written, then handed to the checkpointer; 0 or an exit code */
 static int
 tx_end(struct import *im)
 {
@@ -503,7 +503,7 @@ tx_end(struct import *im)
 	if ((rc = tx_commit(im)) != 0)
 		return rc;
 	im->done_line = im->last_line;
-	return 0;
+	return import_ckpt_commit(&im->ckpt, im->ntx);
 }
 
 /*
