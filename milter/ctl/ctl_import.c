@@ -113,6 +113,7 @@ struct import {
 	struct known_list *lists;	/* owned */
 	size_t nlists;
 	struct import_seen seen;	/* owned: optin rows seen */
+	struct import_ckpt ckpt;	/* owned: the checkpointer */
 
 	unsigned long rows, added, changed, unchanged, kept, skipped, bad;
 	struct import_states states;	/* pairs by resulting state */
@@ -493,7 +494,7 @@ tx_begin(struct import *im)
 }
 
 /* tx_end - commit the open write transaction: the rows applied so far
- * are written; 0 or an exit code */
+ * are written, then handed to the checkpointer; 0 or an exit code */
 static int
 tx_end(struct import *im)
 {
@@ -502,7 +503,7 @@ tx_end(struct import *im)
 	if ((rc = tx_commit(im)) != 0)
 		return rc;
 	im->done_line = im->last_line;
-	return 0;
+	return import_ckpt_commit(&im->ckpt, im->ntx);
 }
 
 /*
@@ -934,6 +935,8 @@ ctl_import(struct ctl *c, int argc, char **argv)
 	/* lists are checked once each here (list_ok): no per-row foreign
 	 * key check */
 	(void)ctl_store(c, im.dry_run ? STORE_READONLY : STORE_BULK);
+	if (!im.dry_run && (rc = import_ckpt_start(&im.ckpt, c->cfg)) != 0)
+		goto out;
 	if ((rc = erased_ready(&im)) != 0)
 		goto out;
 	/* --strict: every row checked before the first is written */
@@ -956,10 +959,14 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		if ((rc = import_pass(&im, rd)) != 0)
 			goto out;
 	}
+	/* the last commit copied into the database file and synced */
+	if ((rc = import_ckpt_stop(&im.ckpt)) != 0)
+		goto out;
 	written = !im.check_only;
 	import_summary(&im, written);
 	rc = im.bad > 0 ? EX_DATAERR : EX_OK;
 out:
+	(void)import_ckpt_stop(&im.ckpt);	/* reported */
 	if (im.jerr != NULL)
 		fclose(im.jerr);
 	free(im.jerr_buf);

@@ -12,6 +12,7 @@
 #ifndef OPTIN_CTL_IMPORT_H
 #define OPTIN_CTL_IMPORT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,9 @@
 #include <time.h>
 
 #include "consent.h"
+#include "config.h"
 #include "csv.h"
+#include "store.h"
 
 #define SOURCE_MAX	64
 #define EVIDENCE_MAX	1024
@@ -176,5 +179,41 @@ void import_states_print(const struct import_states *st, FILE *fp);
 
 /* Print the counts as the JSON member "states":{"opted_in":N,...} on fp. */
 void import_states_json(const struct import_states *st, FILE *fp);
+
+/*
+ * The checkpointer of an import (ctl_import_ckpt.c): the import's writer
+ * (STORE_BULK) runs no checkpoint itself; a thread of its own, on a
+ * handle of its own, copies the committed log into the database file and
+ * syncs it (store_wal_backfill) while the writer goes on writing.  Every
+ * IMPORT_CKPT_DRAIN commits the writer waits for a checkpoint of all it
+ * committed, with the write lock free, so that its next transaction starts
+ * the log from its beginning: the log stays below that many transactions'
+ * pages.  Used by the database thread alone; zero it before start.
+ */
+#define IMPORT_CKPT_DRAIN	16
+
+struct import_ckpt {
+	struct store *st;		/* owned: the checkpointer's handle */
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long asked, done;	/* commits asked for / checkpointed */
+	bool running, stop;
+	enum store_status ss;		/* the first failure, STORE_OK: none */
+	char why[512];			/* rc's reason */
+};
+
+/* Start the checkpointer of cfg's database; 0 or an exit code after a
+ * message (the caller runs no import then). */
+int import_ckpt_start(struct import_ckpt *k, const struct config *cfg);
+
+/* After the writer's commit number n (1, 2, ...): have it checkpointed;
+ * every IMPORT_CKPT_DRAIN-th, wait until it is.  0 or the exit code of a
+ * failed checkpoint (reported).  Nothing when not started. */
+int import_ckpt_commit(struct import_ckpt *k, unsigned long n);
+
+/* Stop the thread after a checkpoint of the last commit, and close its
+ * handle; 0 or the exit code of a failed checkpoint (reported). */
+int import_ckpt_stop(struct import_ckpt *k);
 
 #endif

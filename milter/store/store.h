@@ -30,7 +30,9 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 #define STORE_BULK	0x08	/* bulk load: the caller checks that lists
 				   exist (no foreign-key checks) and writes
 				   only the schema's words (SQLite: no CHECK
-				   constraints), big cache */
+				   constraints), big cache, no automatic
+				   checkpoint: the caller runs them with
+				   store_wal_backfill() on another handle */
 #define STORE_DURABLE	0x10	/* a commit is on disk when it returns
 				   (SQLite: synchronous=FULL; PostgreSQL
 				   commits are durable anyway) */
@@ -426,6 +428,21 @@ enum store_status store_sync(struct store *st, char *why, size_t whylen);
  */
 #define STORE_TRIM_MS	1000
 enum store_status store_wal_trim(struct store *st, char *why, size_t whylen);
+
+/*
+ * A checkpoint now, for a writer opened with STORE_BULK, which runs none
+ * itself: SQLite: a PASSIVE checkpoint on st (a handle of its own, in
+ * another thread, outside a transaction: it copies the log's committed
+ * frames into the database file and syncs both while the writer goes on
+ * appending; it never waits for the writer or readers).  *left_r: the
+ * frames of the log it could not copy (newer than its start, or still
+ * read by an older snapshot); 0 when every frame is in the database file,
+ * and then the writer's next transaction starts the log from its
+ * beginning.  PostgreSQL: nothing, *left_r 0.  Errors: STORE_ERROR or
+ * STORE_TEMPFAIL with why[] (I/O).
+ */
+enum store_status store_wal_backfill(struct store *st, long *left_r,
+	    char *why, size_t whylen);
 
 /*
  * Append one consent event: ev->addr and ev->event are required, the other

@@ -953,6 +953,7 @@ const struct store_backend store_sqlite_backend = {
 	.checkpoint = sq_checkpoint,
 	.sync = sq_sync,
 	.wal_trim = sq_wal_trim,
+	.wal_backfill = sq_wal_backfill,
 	.table_rows = sq_table_rows,
 	.table_put = sq_table_put,
 	.table_done = sq_table_done,

@@ -346,8 +346,9 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 	    (flags & STORE_SYNC_LATER) == 0)
 		rc = sq_exec_script(s, "PRAGMA synchronous = FULL", NULL);
 	/* STORE_SYNC_LATER: store_sync() syncs and checkpoints, in the
-	 * thread that waits for the disk instead of the one that commits */
-	if (rc == SQLITE_OK && (flags & STORE_SYNC_LATER) != 0)
+	 * thread that waits for the disk instead of the one that commits;
+	 * STORE_BULK: store_wal_backfill() checkpoints, the same way */
+	if (rc == SQLITE_OK && (flags & (STORE_SYNC_LATER | STORE_BULK)) != 0)
 		rc = sq_exec_script(s, "PRAGMA wal_autocheckpoint = 0", NULL);
 	if (rc != SQLITE_OK)
 		return sq_fail(s, rc, "settings", why, whylen);

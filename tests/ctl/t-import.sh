@@ -594,3 +594,36 @@ else bad "import: duplicates 60,000 rows apart" "rc $rc" "out: $out" "err: $err"
 check_sql "import: duplicates far apart, states" "59999 1" \
     "SELECT (SELECT count(*) FROM subscriptions WHERE list_id = 'news' AND status = 'opted_in') || ' ' || (SELECT count(*) FROM subscriptions WHERE list_id = 'promo' AND status = 'opted_out')"
 fi
+
+# --- when the import exits, its rows are in the database file itself: its
+# checkpointer copied and synced the last commit (ctl_import_ckpt.c), even
+# while another connection keeps the log open (no close checkpoints it
+# then).  The file alone, copied without its -wal, has every row ----------
+
+if ! db_pgsql; then
+new_db ckpt
+rm -f "$tmp/held"
+$PY -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("SELECT count(*) FROM lists").fetchall()
+open(sys.argv[2], "w").close()
+time.sleep(20)' "$db" "$tmp/held" &
+holdpid=$!
+i=0
+while [ ! -e "$tmp/held" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+printf 'address,list,status\nc1@ckpt.example,news,opted_in\nc2@ckpt.example,promo,opted_out\nc3@ckpt.example,crm,pending\n' > "$tmp/ckpt.csv"
+check "import while another connection holds the log open" 0 \
+    "import $tmp/ckpt.csv: format=optin rows=3 added=3 changed=0 unchanged=0 kept=0 skipped=0 bad=0
+2 of 3 will not get campaign mail: 1 pending (double opt-in not confirmed), 1 opted_out" \
+    import "$tmp/ckpt.csv"
+cp "$db" "$tmp/ckpt-file.db"
+got=$(sqlite3 "$tmp/ckpt-file.db" "SELECT group_concat(address || '|' || list_id || '|' || status, ' ') FROM (SELECT * FROM subscriptions ORDER BY address); SELECT count(*) FROM consent_events WHERE address LIKE '%@ckpt.example'" 2>&1)
+want="c1@ckpt.example|news|opted_in c2@ckpt.example|promo|opted_out c3@ckpt.example|crm|pending
+3"
+if [ "$got" = "$want" ]; then ok
+else bad "import: the rows are in the database file when it exits" \
+	"want: $want" "got: $got"; fi
+kill "$holdpid" 2>/dev/null
+wait "$holdpid" 2>/dev/null
+fi
