@@ -63,6 +63,8 @@ enum job_state { JOB_IDLE, JOB_QUEUED, JOB_DONE };
  * fills the outputs, then resumes the connection, whose next handler call
  * answers from them.
  */
+#define UNSUBD_LABEL_MAX	256	/* a list's display name, NUL included */
+
 struct job {
 	enum job_kind kind;
 	enum job_state state;		/* written under the writer's mutex */
@@ -82,6 +84,8 @@ struct job {
 	char why[256];
 	bool changed;
 	bool erased;			/* the address is erased: not logged */
+	char label[UNSUBD_LABEL_MAX];	/* JOB_UNSUB: the list's display
+					   name, else its id */
 	const char *notice;		/* JOB_PREFS: static */
 	unsigned status;		/* JOB_PREFS: HTTP status */
 	enum sub_status state_after;	/* JOB_PREFS */

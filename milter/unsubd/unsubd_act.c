@@ -51,26 +51,20 @@ evidence(char *out, size_t outlen, const char *what,
 	    cl->fwd[0] ? kv_value(cl->fwd, fwd, sizeof(fwd)) : "");
 }
 
-/* A list id and, once found, its display name. */
-struct list_name {
-	const char *list;		/* borrowed */
-	char name[256];
-};
-
-/* list_label - the display name of list, else its id (into ln->name) */
+/* list_label - the display name of list, else its id, into name[] (at
+ * least UNSUBD_LABEL_MAX bytes); returns name */
 static const char *
-list_label(struct store *st, const char *list, struct list_name *ln)
+list_label(struct store *st, const char *list, char *name)
 {
 	char why[256];
 
-	ln->list = list;
-	ln->name[0] = '\0';
-	if (st != NULL && store_list_name(st, list, ln->name,
-	    sizeof(ln->name), why, sizeof(why)) != STORE_OK)
-		ln->name[0] = '\0';
-	if (ln->name[0] == '\0')
-		snprintf(ln->name, sizeof(ln->name), "%s", list);
-	return ln->name;
+	name[0] = '\0';
+	if (st != NULL && store_list_name(st, list, name, UNSUBD_LABEL_MAX,
+	    why, sizeof(why)) != STORE_OK)
+		name[0] = '\0';
+	if (name[0] == '\0')
+		snprintf(name, UNSUBD_LABEL_MAX, "%s", list);
+	return name;
 }
 
 /* unsubd_act_unsubscribe - hand the opt-out to the writer (unsub_apply) */
@@ -143,10 +137,7 @@ static enum MHD_Result
 unsub_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 {
 	const struct job *j = &r->job;
-	struct list_name ln;
-	struct store *st;
-	enum store_status ss;
-	char why[256], laddr[340];
+	char laddr[340];
 	size_t len = 0;
 	char *html;
 
@@ -165,10 +156,10 @@ unsub_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 	    j->formword != NULL ? j->formword : "-", j->changed ? "yes" :
 	    "no", j->cl.addr);
 	unsubd_metrics_unsubscribe(j->all, j->changed);
-	/* the list's name is a read: this thread's handle, or the id */
-	st = unsubd_store(u, &ss, why, sizeof(why));
-	html = unsubd_page_done(u->pages, r->token, list_label(st, j->ti.list,
-	    &ln), j->all ? UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
+	/* the list's name came with the write (unsubd_act_apply): no read
+	 * transaction here, whose page cache every commit empties */
+	html = unsubd_page_done(u->pages, r->token, j->label, j->all ?
+	    UNSUBD_DONE_ALL : UNSUBD_DONE_LIST, &len);
 	return unsubd_respond(u, c, MHD_HTTP_OK, html, len);
 }
 
@@ -475,6 +466,11 @@ unsubd_act_apply(struct store *st, struct job *j, char *why, size_t whylen)
 {
 	enum store_status ss;
 
+	/* the name the answer shows, read here where the writer's page cache
+	 * is warm (an HTTP thread's read would start from an emptied cache
+	 * after every commit) */
+	if (j->kind == JOB_UNSUB)
+		(void)list_label(st, j->ti.list, j->label);
 	/* an erased person (optinctl forget) stays erased: a late request
 	 * with an old token writes nothing (it wrote the address back into
 	 * subscriptions and consent_events); the person gets no campaign
@@ -520,11 +516,10 @@ unsubd_act_unsub_page(struct unsubd *u, struct MHD_Connection *c,
     struct req *r, const struct token_info *ti)
 {
 	struct consent_row row;
-	struct list_name ln;
 	struct store *st;
 	enum store_status ss;
 	bool known = false;
-	char why[256], csrf[UNSUBD_CSRF_MAX];
+	char why[256], csrf[UNSUBD_CSRF_MAX], label[UNSUBD_LABEL_MAX];
 	size_t len = 0;
 	char *html;
 
@@ -539,6 +534,6 @@ unsubd_act_unsub_page(struct unsubd *u, struct MHD_Connection *c,
 		known = ss == STORE_OK;
 	}
 	html = unsubd_page_unsub(u->pages, r->token, csrf, list_label(st,
-	    ti->list, &ln), known, row.status, row.suppressed, &len);
+	    ti->list, label), known, row.status, row.suppressed, &len);
 	return unsubd_respond(u, c, MHD_HTTP_OK, html, len);
 }

@@ -3,6 +3,10 @@
  */
 #include "autoconf.h"
 
+/* first a C library header: it defines __GLIBC__ (features.h); without
+ * one, the #ifdef below was false and mallopt() was never called */
+#include <stdlib.h>
+
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif

@@ -957,10 +957,21 @@ unsub_run()
 	  echo "$RATE $SENT" > "$W/unsub-mail.txt" ) &
 	local mailpid=$!
 	sleep 1
+	# optin-unsubd's CPU and context switches over the middle of the
+	# run (perf stat, when there is perf), per request answered
+	local statpid="" statsecs=$(( WRK_SECONDS > 2 ? WRK_SECONDS - 2 : 1 ))
+	rm -f "$W/unsub-perf.txt"
+	if command -v perf >/dev/null 2>&1; then
+		( sleep 1; exec perf stat -x, -e task-clock,context-switches \
+		    -p "$UPID" -o "$W/unsub-perf.txt" -- sleep "$statsecs" ) \
+		    >/dev/null 2>&1 &
+		statpid=$!
+	fi
 	WRK_REPORT=$W/wrk-unsub.txt wrk -t 2 -c 16 -d "${WRK_SECONDS}s" \
 	    --latency -s "$BENCH_HERE/unsub.lua" \
 	    "http://127.0.0.1:$UNSUB_PORT" -- "$W/unsub-tokens.txt" 2 \
 	    >"$W/logs/wrk-unsub.log" 2>&1
+	[ -n "$statpid" ] && wait "$statpid"
 	local mailing=no
 	kill -0 "$mailpid" 2>/dev/null && mailing=yes
 	wait "$mailpid"
@@ -981,6 +992,17 @@ unsub_run()
 	    "$(met "${tmo:-0} == 0")"
 	result "campaign msgs/s meanwhile, $eng (still sending at the end: $mailing)" \
 	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
+	if [ -s "$W/unsub-perf.txt" ]; then
+		# task-clock is in ms over statsecs seconds at rps requests/s
+		result "one-click: optin-unsubd CPU us per request, $eng" \
+		    "$(awk -F, -v r="$rps" -v s="$statsecs" '$3 == "task-clock" \
+		    { printf "%.1f", $1 * 1000 / (r * s) }' "$W/unsub-perf.txt")" \
+		    "-" "-" info
+		result "one-click: optin-unsubd context switches per request, $eng" \
+		    "$(awk -F, -v r="$rps" -v s="$statsecs" '$3 == "context-switches" \
+		    { printf "%.2f", $1 / (r * s) }' "$W/unsub-perf.txt")" \
+		    "-" "-" info
+	fi
 	unsubd_down
 	milter_down
 	pf_set_milter ""

@@ -296,7 +296,14 @@ st=$(req POST "/u/$T" -A unsubd-test/urlencoded -d 'List-Unsubscribe=One-Click')
 expect "one-click urlencoded" "$st" 200
 headers_ok "one-click POST"
 expect_grep "one-click page" "$B" 'You are unsubscribed'
+# the list's name comes with the write (read in the writer's transaction)
+expect "one-click page names the list" "$(grep -c '^<p>You will receive no more mail from the list <strong>News &amp; offers</strong>\.</p>$' "$B")" 1
 check_oneclick "one-click urlencoded" form1@example.com urlencoded
+# a list without a name: its id
+ctl subscribe label1@example.com promo
+st=$(req POST "/u/$(tok label1@example.com promo)" -d 'List-Unsubscribe=One-Click')
+expect "one-click, list without a name" "$st" 200
+expect "one-click page names the list by its id" "$(grep -c '^<p>You will receive no more mail from the list <strong>promo</strong>\.</p>$' "$B")" 1
 # idempotent: again, same answer, no second event
 st=$(req POST "/u/$T" -A unsubd-test/urlencoded -d 'List-Unsubscribe=One-Click')
 expect "one-click repeat" "$st" 200
