@@ -316,6 +316,8 @@ main(int argc, char **argv)
 	/* libmilter's thread per MTA connection fills and empties a malloc
 	 * arena per message: keep the memory (malloctune.h) */
 	malloc_tune();
+	/* and its worker threads come and go: keep their stacks cached */
+	thread_stack_tune();
 	parse_args(argc, argv, &o);
 	log_init("optin-milter", false, true, LOG_LEVEL_INFO, NULL);
 	if ((loaded = config_load(o.cfg_file, stderr, &nerr)) == NULL)
