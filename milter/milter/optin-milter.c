@@ -45,6 +45,7 @@
 #include "quickack.h"
 #include "runtime.h"
 #include "session.h"
+#include "sockread.h"
 #include "spf.h"
 #include "store.h"
 #include "store.h"
@@ -175,6 +176,8 @@ open_socket(const struct config *cfg, const char *sock)
 		nodelay_listeners();
 		quickack_enable();
 	}
+	/* the MTA's commands in as few read(2) calls as it sent them */
+	sockread_enable();
 	if (path == NULL)
 		return 0;
 	if (cfg->user_id != NULL &&
