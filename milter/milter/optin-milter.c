@@ -45,6 +45,7 @@
 #include "quickack.h"
 #include "runtime.h"
 #include "session.h"
+#include "sockread.h"
 #include "spf.h"
 #include "store.h"
 #include "store.h"
@@ -175,6 +176,8 @@ open_socket(const struct config *cfg, const char *sock)
 		nodelay_listeners();
 		quickack_enable();
 	}
+	/* the MTA's commands in as few read(2) calls as it sent them */
+	sockread_enable();
 	if (path == NULL)
 		return 0;
 	if (cfg->user_id != NULL &&
@@ -316,6 +319,8 @@ main(int argc, char **argv)
 	/* libmilter's thread per MTA connection fills and empties a malloc
 	 * arena per message: keep the memory (malloctune.h) */
 	malloc_tune();
+	/* and its worker threads come and go: keep their stacks cached */
+	thread_stack_tune();
 	parse_args(argc, argv, &o);
 	log_init("optin-milter", false, true, LOG_LEVEL_INFO, NULL);
 	if ((loaded = config_load(o.cfg_file, stderr, &nerr)) == NULL)

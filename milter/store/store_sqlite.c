@@ -150,6 +150,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_SUPP_PREFIX] =
 	    "SELECT EXISTS (SELECT 1 FROM suppressions"
 	    " WHERE address >= ?1 AND address < ?2)",
+	/* store_sqlite_fb.c: once per campaign message, so kept prepared */
+	[STMT_PAUSED] =
+	    "SELECT reason, paused_at FROM campaign_pauses WHERE campaign = ?1",
 };
 
 /* sq_kind - the store status for an SQLite result code */

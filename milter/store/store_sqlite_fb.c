@@ -7,8 +7,10 @@
  * A file of its own beside store_sqlite.c (which is past its size): it
  * borrows the connection with store_sqlite_db() and maps errors with
  * store_sqlite_fail() (busy or locked past DBBusyTimeout: STORE_TEMPFAIL).
- * Statements are prepared per call: reports arrive one per process run,
- * and store_campaign_paused() is one indexed read.  Bound parameters only.
+ * Statements are prepared per call (reports arrive one per process run),
+ * except store_campaign_paused(): the milter asks it for every campaign
+ * message, so it is the handle's kept statement STMT_PAUSED (parsing it
+ * again was a third of SQLite's share of a message).  Bound parameters only.
  * One handle per thread, as the backend.
  */
 #include "autoconf.h"
@@ -20,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "store-private.h"
+#include "store_sqlite.h"
 
 /* fb_prep - prepare sql on st's connection */
 static enum store_status
@@ -235,26 +238,27 @@ enum store_status
 sqfb_campaign_paused(struct store *st, const char *campaign, char *reason_r,
     size_t reasonlen, time_t *paused_at_r, char *why, size_t whylen)
 {
+	struct sq *s = (struct sq *)st;
 	sqlite3_stmt *stmt;
 	enum store_status rs;
 	int rc;
 
-	rs = fb_prep(st, "SELECT reason, paused_at FROM campaign_pauses"
-	    " WHERE campaign = ?1", &stmt, "campaign paused", why, whylen);
-	if (rs != STORE_OK)
-		return rs;
-	fb_text(stmt, 1, campaign);
+	if ((rc = stmt_start(s, STMT_PAUSED, &stmt, "t", campaign)) !=
+	    SQLITE_OK)
+		return sq_fail(s, rc, "campaign paused", why, whylen);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		if (reason_r != NULL && reasonlen > 0)
 			snprintf(reason_r, reasonlen, "%s", fb_str(stmt, 0));
 		if (paused_at_r != NULL)
 			*paused_at_r = (time_t)sqlite3_column_int64(stmt, 1);
-		(void)sqlite3_finalize(stmt);
+		stmt_done(stmt);
 		return STORE_OK;
 	}
-	rs = fb_done(st, stmt, rc, "campaign paused", why, whylen);
-	return rs == STORE_OK ? STORE_NOTFOUND : rs;
+	rs = rc == SQLITE_DONE ? STORE_NOTFOUND :
+	    sq_fail(s, rc, "campaign paused", why, whylen);
+	stmt_done(stmt);
+	return rs;
 }
 
 enum store_status

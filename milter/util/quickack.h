@@ -9,13 +9,18 @@
  * every read(2) in this process that returns data is followed by
  * TCP_QUICKACK on that descriptor, which sends the pending ACK at once.
  * libmilter does its socket reads with read(2) and exposes no descriptor,
- * so read is interposed (quickack.c); other descriptors only cost one
- * failed setsockopt.  Thread-safe.
+ * so read is interposed (sockread.c calls quickack_note() after every
+ * read(2) that returned data); other descriptors only cost one failed
+ * setsockopt.  Thread-safe.
  */
 #ifndef OPTIN_QUICKACK_H
 #define OPTIN_QUICKACK_H
 
 /* Enable the behaviour (call before serving; inet sockets only). */
 void quickack_enable(void);
+
+/* After a read(2) of fd returned data: TCP_QUICKACK on it when enabled
+ * (called by the read interposer in sockread.c). */
+void quickack_note(int fd);
 
 #endif

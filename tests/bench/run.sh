@@ -35,7 +35,12 @@
 # ("sqlite pgsql"; "sqlite" alone skips PostgreSQL: the unsub section once
 # per engine, and section engines: the relay's optin-unix set-up with
 # ConsentDB on SQLite and on a private PostgreSQL with fsync on,
-# tests/lib/pg.sh).
+# tests/lib/pg.sh).  Relay section only: BENCH_MILTER_B (a second
+# optin-milter binary, set-up optinB-unix in the same rounds: before and
+# after in the same minutes), RELAY_SETUPS (only these set-up names, e.g.
+# "odkim-unix optin-unix optinB-unix"), BENCH_TRACE (perf: perf stat of the
+# milter per set-up; strace: strace -c -f, calls per message; strace-io:
+# the milter's reads and writes; record: perf record -g; in $W/logs).
 
 set -u
 QUICK=${QUICK:-0}
@@ -172,6 +177,10 @@ setup_all()
 	if [ -n "${BENCH_MILTER:-}" ]; then
 		cp "$BENCH_MILTER" "$W/bin/optin-milter" || exit 1
 	fi
+	# BENCH_MILTER_B: a second one, set-up optinB-unix in the same rounds
+	if [ -n "${BENCH_MILTER_B:-}" ]; then
+		cp "$BENCH_MILTER_B" "$W/bin/optin-milter-b" || exit 1
+	fi
 	OPTIN_MILTER=$W/bin/optin-milter
 	OPTIN_UNSUBD=$W/bin/optin-unsubd
 	# BENCH_OPTINCTL: another build's optinctl, to compare imports
@@ -183,6 +192,8 @@ setup_all()
 	git -C "$E2E_TOP" diff --quiet HEAD -- milter 2>/dev/null ||
 	    BUILD="$BUILD, milter/ with uncommitted changes"
 	[ -n "${BENCH_MILTER:-}" ] && BUILD="$BUILD; optin-milter: $BENCH_MILTER"
+	[ -n "${BENCH_MILTER_B:-}" ] &&
+	    BUILD="$BUILD; optinB-unix: $BENCH_MILTER_B"
 
 	# the small C programs, built with the Makefile's flags
 	for p in lookup tokens; do
@@ -309,6 +320,8 @@ milter_up()
 	case $kind in
 	odkim)	opendkim -f -x "$W/opendkim.conf" -p "$spec" >>"$log" 2>&1 \
 		    </dev/null & ;;
+	optinB-*) "$W/bin/optin-milter-b" -f -c "$W/optin-${kind#optinB-}.conf" \
+		    -p "$spec" >>"$log" 2>&1 </dev/null & ;;
 	optin-*) "$OPTIN_MILTER" -f -c "$W/$kind.conf" -p "$spec" >>"$log" \
 		    2>&1 </dev/null & ;;
 	esac
@@ -343,6 +356,7 @@ relay_run()
 	n0=$(sent_count)
 	c0=0; [ -n "$MPID" ] && c0=$(cpu_ticks "$MPID")
 	s0=$(sys_busy)
+	trace_start "$name"
 	t0=$(now)
 	smtp-source ${SRC_OPTS:-} -s "$sessions" -m "$count" -N -f "$FROM" \
 	    -t "$rcpt" -F "$MSG" "127.0.0.1:$PF_PORT" \
@@ -350,6 +364,7 @@ relay_run()
 	rc=$?
 	pf_wait_empty 600 >/dev/null 2>&1
 	t1=$(now)
+	trace_stop "$name" "$count"
 	s1=$(sys_busy)
 	c1=0; [ -n "$MPID" ] && c1=$(cpu_ticks "$MPID")
 	RATE=$(calc "$count / ($t1 - $t0)")
@@ -361,6 +376,46 @@ relay_run()
 		say "$name: smtp-source exit $rc: $(tail -n 2 \
 		    "$W/logs/source-$name.log" | tr '\n' ' ')"
 	fi
+}
+
+# trace_start NAME / trace_stop NAME COUNT - with BENCH_TRACE=perf or
+# strace, `perf stat` (task clock, context switches, migrations, page
+# faults) or `strace -c -f` attached to the milter for the run; the
+# summary goes to $W/logs/trace-NAME.txt and, per message, to the output.
+# strace-io (every read and write) and record (perf record -g, into
+# $W/logs/perf-NAME.data) keep their files (BENCH_KEEP=1 keeps $W).
+# strace slows the milter: never in the same run as the figures.
+TRACE_PID=""
+trace_start()
+{
+	TRACE_PID=""
+	[ -n "${BENCH_TRACE:-}" ] && [ -n "$MPID" ] || return 0
+	case $BENCH_TRACE in
+	perf)	perf stat -e task-clock,context-switches,cpu-migrations,page-faults \
+		    -p "$MPID" -o "$W/logs/trace-$1.txt" & ;;
+	strace)	strace -c -f -p "$MPID" -o "$W/logs/trace-$1.txt" & ;;
+	record)	perf record -F 1999 -g -p "$MPID" -o "$W/logs/perf-$1.data" \
+		    2>"$W/logs/trace-$1.txt" & ;;
+	strace-io) strace -f -e trace=read,writev,write -s 40 -p "$MPID" \
+		    -o "$W/logs/trace-$1.txt" & ;;
+	*)	return 0 ;;
+	esac
+	TRACE_PID=$!
+	e2e_track_pid "$TRACE_PID"
+	sleep 0.5
+}
+trace_stop()
+{
+	[ -n "$TRACE_PID" ] || return 0
+	kill -INT "$TRACE_PID" 2>/dev/null
+	wait "$TRACE_PID" 2>/dev/null
+	TRACE_PID=""
+	awk -v n="$2" -v name="$1" '
+	    /task-clock|context-switches|cpu-migrations|page-faults/ {
+		gsub(",", "", $1); printf "%s: %s %.3g per message\n", name, $2, $1 / n }
+	    $NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && NF >= 5 {
+		printf "%s: %s %.3g per message\n", name, $NF, $4 / n }' \
+	    "$W/logs/trace-$1.txt" | while read -r l; do say "$l"; done
 }
 
 # probe NAME - per-message latency of one SMTP session (ms): a message
@@ -439,6 +494,14 @@ section_relay()
 optin-unix:optin-rsa:unix:reader odkim-inet:odkim:inet:reader
 optin-inet:optin-rsa:inet:reader optin-ed:optin-ed:unix:reader
 optin-both:optin-both:unix:reader optin-half:optin-rsa:unix:half"
+	[ -n "${BENCH_MILTER_B:-}" ] &&
+	    setups="$setups optinB-unix:optinB-rsa:unix:reader"
+	# RELAY_SETUPS: only these set-up names (e.g. "odkim-unix optin-unix")
+	if [ -n "${RELAY_SETUPS:-}" ]; then
+		setups=$(for s in $setups; do
+			case " $RELAY_SETUPS " in *" ${s%%:*} "*) echo "$s" ;; esac
+		done)
+	fi
 	n=$(echo "$setups" | wc -w)
 	for r in $(seq "$ROUNDS"); do
 		say "relay round $r of $ROUNDS"
@@ -462,7 +525,8 @@ relay_report()
 	echo "== relay throughput ($MSGS messages, $SESSIONS sessions," \
 	    "medians of $ROUNDS rounds; ratios per round, then median)"
 	for s in none odkim-unix optin-unix odkim-inet optin-inet optin-ed \
-	    optin-both optin-half; do
+	    optin-both optin-half optinB-unix; do
+		[ -n "$(col $s 2)" ] || continue
 		v=$(median $(col $s 2))
 		result "msgs/s $s" "$v" "-" "-" "info"
 		if [ "$s" != none ]; then
@@ -483,6 +547,17 @@ relay_report()
 	r=$(calc "$(median $(col optin-unix 3)) / $(median $(col odkim-unix 3))")
 	result "optin / OpenDKIM milter CPU ms/msg, unix socket" "$r" \
 	    "<= 0.5x" "$r" "$(met "$r <= 0.5")"
+	if [ -n "$(col optinB-unix 2)" ]; then
+		r=$(median $(ratio_col optinB-unix odkim-unix))
+		result "optinB / OpenDKIM msgs/s, unix socket" "$r" ">= 1.25x" \
+		    "$r" "$(met "$r >= 1.25")"
+		r=$(calc "$(median $(col optinB-unix 3)) / $(median $(col odkim-unix 3))")
+		result "optinB / OpenDKIM milter CPU ms/msg, unix socket" "$r" \
+		    "<= 0.5x" "$r" "$(met "$r <= 0.5")"
+		r=$(calc "$(median $(col optinB-unix 3)) / $(median $(col optin-unix 3))")
+		result "optinB / optin milter CPU ms/msg (B over A, same rounds)" \
+		    "$r" "-" "$r" info
+	fi
 	r=$(median $(ratio_col optin-inet odkim-inet))
 	result "optin / OpenDKIM msgs/s, inet socket" "$r" ">= 2x" "$r" \
 	    "$(met "$r >= 2")"

@@ -178,6 +178,14 @@ t_feedback(void **state)
 	    sizeof(f->why)), STORE_OK);
 	assert_int_equal(store_campaign_resume(f->st, "c2", f->why,
 	    sizeof(f->why)), STORE_NOTFOUND);
+	/* the kept statement, asked again after a row and after none */
+	assert_int_equal(store_campaign_paused(f->st, "c2", reason,
+	    sizeof(reason), &at, f->why, sizeof(f->why)), STORE_NOTFOUND);
+	assert_int_equal(store_campaign_paused(f->st, "a0", reason,
+	    sizeof(reason), &at, f->why, sizeof(f->why)), STORE_OK);
+	assert_string_equal(reason, "manual");
+	assert_int_equal(store_campaign_paused(f->st, "a0", reason,
+	    sizeof(reason), &at, f->why, sizeof(f->why)), STORE_OK);
 	assert_string_equal(f->why, "campaign c2 is not paused");
 }
 
