@@ -62,7 +62,7 @@ export top_srcdir=$b top_builddir=$b
 for suite in ${SAN_SUITES:-check e2e}; do
 	case $suite in
 	check)
-		(cd "$b" && make -k check) >"$d/check.log" 2>&1
+		(cd "$b" && make -k -j2 check) >"$d/check.log" 2>&1
 		for log in "$b"/tests/unit/test_*.log "$b"/tests/milter/run.sh.log; do
 			[ -f "$log" ] || continue
 			line=$(grep -aE '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
