@@ -62,7 +62,11 @@ export top_srcdir=$b top_builddir=$b
 for suite in ${SAN_SUITES:-check e2e}; do
 	case $suite in
 	check)
-		(cd "$b" && make -k -j2 check) >"$d/check.log" 2>&1
+		# the miltertest scripts one at a time here (MT_JOBS=1): six at
+		# a time under ASan on a loaded machine, some failed with no
+		# output at all (2026-12-05, not yet understood); the unit
+		# programs beside them (-j2)
+		(cd "$b" && MT_JOBS=1 make -k -j2 check) >"$d/check.log" 2>&1
 		for log in "$b"/tests/unit/test_*.log "$b"/tests/milter/run.sh.log; do
 			[ -f "$log" ] || continue
 			line=$(grep -aE '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
