@@ -11,9 +11,10 @@
 # SUITE_TIMEOUT seconds per suite [2700], CHECK_TIMEOUT for make check [1200],
 # E2E_JOBS end-to-end scripts at a time [3], MT_JOBS miltertest scripts at a
 # time [6], SUITE_JOBS suites at a time [2] (after make check; the longest
-# are started first, tests/pkg/run.sh, which installs the package on the
-# system, runs alone before them; each suite's output is printed whole, in
-# the usual order, once all are done).
+# are started first; tests/pkg/run.sh, which installs the package on the
+# system, and tests/sanitize/run.sh, whose ASan programs are slow enough
+# without a neighbour, run alone before them; each suite's output is
+# printed whole, in the usual order, once all are done).
 
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
@@ -180,8 +181,8 @@ report_done()
 
 # start order: alone first (one after the other), then the long suites,
 # then the rest
-alone="tests/pkg/run.sh"
-long="tests/pgsql/run.sh tests/sanitize/run.sh tests/e2e/run.sh tests/fuzz/run.sh tests/chaos/run.sh"
+alone="tests/pkg/run.sh tests/sanitize/run.sh"
+long="tests/pgsql/run.sh tests/e2e/run.sh tests/fuzz/run.sh tests/chaos/run.sh"
 first="" order=""
 for r in $runners; do
 	case " $alone " in *" $r "*) first="$first $r" ;; esac
