@@ -9,7 +9,13 @@
 # counts as 1 failed.
 # Environment: OPTIN_CORPUS (default ../shared/corpus beside the tree),
 # SUITE_TIMEOUT seconds per suite [2700], CHECK_TIMEOUT for make check [1200],
-# E2E_JOBS end-to-end scripts at a time [3].
+# E2E_JOBS end-to-end scripts at a time [3], MT_JOBS miltertest scripts at a
+# time [6], SUITE_JOBS suites at a time [2] (after make check; the longest
+# are started first; tests/pkg/run.sh, which installs the package on the
+# system, tests/sanitize/run.sh, whose ASan programs are slow enough
+# without a neighbour, and the suites that run Postfix end to end (pgsql,
+# e2e, chaos) run alone before them; each suite's output is printed whole,
+# in the usual order, once all are done).
 
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
@@ -17,13 +23,16 @@ export top_srcdir=$top top_builddir=$top
 # end-to-end scripts three at a time (tests/e2e/run.sh): most of their time is
 # spent waiting for mail
 export E2E_JOBS=${E2E_JOBS:-3}
+# miltertest scripts six at a time (tests/milter/run.sh): most of a script's
+# time is libmilter's 5 s stop, idle
+export MT_JOBS=${MT_JOBS:-6}
 : "${OPTIN_CORPUS:=$top/../shared/corpus}"
 OPTIN_CORPUS=$(cd "$OPTIN_CORPUS" 2>/dev/null && pwd || echo "$OPTIN_CORPUS")
 export OPTIN_CORPUS
 
 RESULT_RE='^[^ ]+: [0-9]+ passed, [0-9]+ failed$'
 results=$(mktemp -d /tmp/optin-test.XXXXXX)
-trap 'rm -rf "$results"' EXIT
+trap 'kill $(jobs -pr) 2>/dev/null; rm -rf "$results"' EXIT
 summary=$results/summary
 : > "$summary"
 tot_pass=0
@@ -84,7 +93,7 @@ for t in $tests; do
 done
 check_start=$(date +%s)
 if [ "$built" = yes ]; then
-	timeout -k 10 "${CHECK_TIMEOUT:-1200}" make -k check >"$results/check.log" 2>&1 </dev/null
+	timeout -k 10 "${CHECK_TIMEOUT:-1200}" make -k -j2 check >"$results/check.log" 2>&1 </dev/null
 	check_rc=$?
 	# a program that does not build stops make check before any test;
 	# then run the tests that can be built (check-TESTS builds each one)
@@ -125,7 +134,8 @@ for t in $tests; do
 	record "$t" "$line"
 done
 
-# other suites: tests/*/run.sh not run by make check
+# other suites: tests/*/run.sh not run by make check, SUITE_JOBS at a time
+runners=""
 for runner in tests/*/run.sh; do
 	case $runner in
 	tests/milter/run.sh|tests/bench/run.sh) continue ;;
@@ -133,33 +143,110 @@ for runner in tests/*/run.sh; do
 	case " $tests " in
 	*" $runner "*) continue ;;
 	esac
+	runners="$runners $runner"
+done
+
+# out_of RUNNER - the file its output goes to (.rc: exit status, written
+# last; .sec: seconds)
+out_of()
+{
+	local suite=${1#tests/}
+	echo "$results/${suite%/run.sh}.out"
+}
+
+# run_suite RUNNER - run one suite bounded by SUITE_TIMEOUT
+run_suite()
+{
+	local out suite_start rc
+	out=$(out_of "$1")
+	suite_start=$(date +%s)
+	timeout -k 10 "${SUITE_TIMEOUT:-2700}" bash "$1" >"$out" 2>&1 </dev/null
+	rc=$?
+	echo $(( $(date +%s) - suite_start )) > "$out.sec"
+	echo $rc > "$out.rc"
+}
+
+# report_done - one progress line for each suite that finished since
+reported=""
+report_done()
+{
+	local r out
+	for r in $started; do
+		case " $reported " in *" $r "*) continue ;; esac
+		out=$(out_of "$r")
+		[ -f "$out.rc" ] || continue
+		echo "-- finished $r (exit $(cat "$out.rc"), $(cat "$out.sec") s)"
+		reported="$reported $r"
+	done
+}
+
+# start order: alone first (one after the other), then the long suites,
+# then the rest
+# the suites that run a real Postfix many times over (pgsql, e2e, chaos)
+# alone too: beside another they ran into E2E_TIMEOUT on a loaded machine
+alone="tests/pkg/run.sh tests/sanitize/run.sh tests/pgsql/run.sh tests/e2e/run.sh tests/chaos/run.sh"
+long="tests/fuzz/run.sh"
+first="" order=""
+for r in $runners; do
+	case " $alone " in *" $r "*) first="$first $r" ;; esac
+done
+for r in $long $runners; do
+	case " $runners " in *" $r "*) ;; *) continue ;; esac
+	case " $alone $order " in *" $r "*) continue ;; esac
+	order="$order $r"
+done
+suite_jobs=${SUITE_JOBS:-2}
+case $suite_jobs in ''|*[!0-9]*|0) suite_jobs=1 ;; esac
+started=""
+if [ "$built" = yes ]; then
+	for r in $first; do
+		echo "-- started $r (alone)"
+		started="$started $r"
+		run_suite "$r"
+		report_done
+	done
+	for r in $order; do
+		while [ "$(jobs -pr | wc -l)" -ge "$suite_jobs" ]; do
+			wait -n
+			report_done
+		done
+		echo "-- started $r"
+		started="$started $r"
+		run_suite "$r" &
+	done
+	while [ -n "$(jobs -pr)" ]; do
+		wait -n
+		report_done
+	done
+	wait
+	report_done
+fi
+
+for runner in $runners; do
 	suite=${runner#tests/}
 	suite=${suite%/run.sh}
 	echo "== $suite"
-	out=$results/$suite.out
-	suite_start=$(date +%s)
-	if [ "$built" = yes ]; then
-		timeout -k 10 "${SUITE_TIMEOUT:-2700}" bash "$runner" >"$out" 2>&1 </dev/null
-		rc=$?
+	out=$(out_of "$runner")
+	if [ "$built" = yes ] && [ -f "$out.rc" ]; then
+		rc=$(cat "$out.rc")
 		cat "$out"
 	else
-		: > "$out"
+		[ -f "$out" ] || : > "$out"
 		rc=1
 	fi
 	line=$(result_of "$out")
 	if [ -z "$line" ]; then
-		[ $rc -eq 124 ] && why="timed out" || why="exit $rc"
+		[ "$rc" -eq 124 ] && why="timed out" || why="exit $rc"
 		[ "$built" = yes ] || why="not run: tree not configured"
 		missing "$runner" "$why"
 		continue
 	fi
-	if [ $rc -ne 0 ] && echo "$line" | grep -qE ', 0 failed$'; then
+	if [ "$rc" -ne 0 ] && echo "$line" | grep -qE ', 0 failed$'; then
 		line=$(echo "$line" | sed -E 's/, 0 failed$/, 1 failed/')
 		echo "$runner: exit $rc after a clean result line: counted as 1 failed"
 	fi
-	record "$runner" "$line" $(( $(date +%s) - suite_start ))
+	record "$runner" "$line" "$(cat "$out.sec" 2>/dev/null)"
 done
-
 echo
 echo "== summary ($(( $(date +%s) - start )) s)"
 cat "$summary"

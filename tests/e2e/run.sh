@@ -24,11 +24,15 @@ else
 fi
 
 # run_one SCRIPT OUT - run one script bounded by E2E_TIMEOUT, its output to
-# OUT and its exit status to OUT.rc
+# OUT, its seconds to OUT.sec and its exit status to OUT.rc
 run_one()
 {
+	local start rc
+	start=$(date +%s)
 	timeout -k 10 "${E2E_TIMEOUT:-600}" bash "$1" >"$2" 2>&1 < /dev/null
-	echo $? > "$2.rc"
+	rc=$?
+	echo $(( $(date +%s) - start )) > "$2.sec"
+	echo $rc > "$2.rc"
 }
 
 # count NAME OUT - print a finished script's output and add its result line
@@ -37,8 +41,9 @@ count()
 	local line p f rc
 	rc=$(cat "$2.rc" 2>/dev/null || echo 1)
 	cat "$2"
+	echo "$1: $(cat "$2.sec" 2>/dev/null) s"
 	line=$(grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1)
-	rm -f "$2" "$2.rc"
+	rm -f "$2" "$2.rc" "$2.sec"
 	if [ -z "$line" ]; then
 		[ "$rc" -eq 124 ] && why="timed out" || why="exit $rc"
 		echo "$1: no result line ($why), counted as 1 failed"

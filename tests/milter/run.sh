@@ -1,9 +1,14 @@
-#!/bin/sh
+#!/bin/bash
 # run.sh - run every tests/milter/t-*.lua with miltertest against a fresh
 # database, spool and key for each script.  A script's .log-re file, when
 # present, holds a regular expression the filter's log must match.  Prints
 # "miltertest: N passed, N failed" last.  Usage: run.sh [t-name ...]
 # (default: all); MT_VERBOSE=1 shows the log of a passing script too.
+# MT_JOBS scripts at a time [6]: each has its own directory (socket,
+# database or PostgreSQL database mt_NAME, spool, log), and most of a
+# script's time is libmilter's stop (its listener sees SIGTERM only at its
+# next 5 s poll timeout), idle.  Outputs are printed whole, in the
+# scripts' order, each PASS/FAIL line with the script's seconds.
 # The database is on either engine (tests/lib/db.sh): SQLite files, or
 # with OPTIN_STORE=pgsql one private PostgreSQL server (started here, as
 # root) and a fresh database on it per script.  optinctl init creates the
@@ -79,25 +84,55 @@ if [ $# -gt 0 ]; then
 else
 	scripts=$(ls "$here"/t-*.lua)
 fi
-for t in $scripts; do
+# run_one SCRIPT OUT - set up and run one script; its report to OUT, "0"
+# (passed) or "1" to OUT.rc
+run_one() {
+	local t=$1 out=$2 name dir start rc=1
 	name=$(basename "$t" .lua)
+	start=$(date +%s)
 	dir=$(mktemp -d /tmp/optin-mt.XXXXXX)
-	if setup "$dir" "$name" &&
+	if setup "$dir" "$name" > "$dir/out" 2>&1 &&
 	    OPTIN_DB=$OPTIN_DB OPTIN_MILTER=$milter OPTIN_CONF=$dir/optin-milter.conf \
 	    OPTIN_SOCK=$dir/milter.sock OPTIN_DIR=$dir OPTIN_SRC=$here \
-	    timeout 60 miltertest -s "$t" > "$dir/out" 2>&1 &&
+	    timeout 60 miltertest -s "$t" >> "$dir/out" 2>&1 &&
 	    { [ ! -f "$here/$name.log-re" ] ||
 	      grep -qE -f "$here/$name.log-re" "$dir/out" ||
 	      { echo "log has no line matching $(cat "$here/$name.log-re")" >> "$dir/out"; false; }; }; then
-		pass=$((pass + 1))
-		echo "PASS: $name"
+		rc=0
+		echo "PASS: $name ($(( $(date +%s) - start )) s)"
 		[ "${MT_VERBOSE:-0}" = 1 ] && sed "s/^/    /" "$dir/out"
 	else
-		fail=$((fail + 1))
-		echo "FAIL: $name"
+		echo "FAIL: $name ($(( $(date +%s) - start )) s)"
 		sed "s/^/    /" "$dir/out" | tail -25
-	fi
+	fi > "$out"
 	rm -rf "$dir"
+	echo $rc > "$out.rc"
+}
+
+jobs_max=${MT_JOBS:-6}
+case $jobs_max in ''|*[!0-9]*|0) jobs_max=1 ;; esac
+outdir=$(mktemp -d /tmp/optin-mt-out.XXXXXX)
+trap 'kill $(jobs -pr) 2>/dev/null; wait; rm -rf "$outdir"; db_stop' EXIT
+n=0
+for t in $scripts; do
+	n=$((n + 1))
+	while [ "$(jobs -pr | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+	done
+	run_one "$t" "$outdir/$n" &
+done
+wait
+i=0
+for t in $scripts; do
+	i=$((i + 1))
+	if [ "$(cat "$outdir/$i.rc" 2>/dev/null)" = 0 ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		[ -f "$outdir/$i.rc" ] ||
+		    echo "FAIL: $(basename "$t" .lua) (not finished)"
+	fi
+	cat "$outdir/$i" 2>/dev/null
 done
 echo "miltertest: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
