@@ -148,6 +148,15 @@ int ctl_refuse_erased(struct ctl *c, const char *verb, const char *addr,
 	    const char *what);
 
 /*
+ * For a verb that hands out something for list (token issue, token
+ * bounce): opens the store (ctl_store) and asks whether list exists.
+ * EX_OK when it does; "optinctl: no such list 'LIST'" and EX_DATAERR when
+ * it does not (a token or bounce address for it would name nothing);
+ * another exit code after a message when the store cannot tell.
+ */
+int ctl_need_list(struct ctl *c, const char *list);
+
+/*
  * Run as root with UserID set: load the token key ring while root may
  * read it, then become UserID (privdrop_to) for good.  Once per run; a
  * failed drop exits EX_OSERR.  ctl_store() calls it; so does any verb

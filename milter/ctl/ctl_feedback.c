@@ -445,6 +445,9 @@ ctl_token_bounce(struct ctl *c, const char *raw, const char *list,
 		    c->cfg->file);
 		return EX_CONFIG;
 	}
+	/* as token issue: a bounce address for no list maps to nothing */
+	if ((ex = ctl_need_list(c, list)) != EX_OK)
+		return ex;
 	if ((ex = ctl_refuse_erased(c, "token bounce", addr,
 	    "no bounce address is made for it")) != EX_OK)
 		return ex;

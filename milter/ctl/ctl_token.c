@@ -333,17 +333,8 @@ token_issue_verb(struct ctl *c, const char *raw, const char *list)
 	}
 	/* a token for a list that does not exist would unsubscribe from
 	 * nothing: refuse it as every other verb refuses an unknown list */
-	switch (store_list_exists(ctl_store(c, 0), list, NULL, why,
-	    sizeof(why))) {
-	case STORE_OK:
-		break;
-	case STORE_NOTFOUND:
-		fprintf(stderr, "optinctl: %s\n", why);
-		return EX_DATAERR;
-	default:
-		fprintf(stderr, "optinctl: %s\n", why);
-		return EX_TEMPFAIL;
-	}
+	if ((ex = ctl_need_list(c, list)) != EX_OK)
+		return ex;
 	if ((ex = ctl_refuse_erased(c, "token issue", addr,
 	    "no token is issued for it")) != EX_OK)
 		return ex;

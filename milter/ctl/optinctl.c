@@ -281,6 +281,19 @@ ctl_refuse_erased(struct ctl *c, const char *verb, const char *addr,
 }
 
 int
+ctl_need_list(struct ctl *c, const char *list)
+{
+	enum store_status rs;
+	char why[512];
+
+	rs = store_list_exists(ctl_store(c, 0), list, NULL, why, sizeof(why));
+	if (rs == STORE_OK)
+		return EX_OK;
+	fprintf(stderr, "optinctl: %s\n", why);
+	return rs == STORE_NOTFOUND ? EX_DATAERR : EX_TEMPFAIL;
+}
+
+int
 ctl_erased_none(struct ctl *c, bool end)
 {
 	bool keyed = false, legacy = false;

@@ -75,6 +75,11 @@ check_err "token issue for an erased address" 65 \
 check_err "token bounce for an erased address" 65 \
     "optinctl token bounce: ann@example.com was erased (optinctl forget): no bounce address is made for it" \
     -c "$tmp/dsar-b.conf" token bounce ann@example.com news
+# a bounce address for a list that does not exist maps to nothing: refused
+# as token issue refuses it
+check_err "token bounce for an unknown list" 65 \
+    "optinctl: no such list 'nosuchlist'" \
+    -c "$tmp/dsar-b.conf" token bounce bob@example.com nosuchlist
 run token issue bob@example.com news
 if [ "$rc" = 0 ] && [ -n "$out" ]; then ok; else
 	bad "token issue for a person not erased" "rc $rc" "err: $err"; fi
