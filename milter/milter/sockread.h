@@ -31,6 +31,8 @@
  * thread to thread under its own lock; the table of buffers is read and
  * written with atomic operations.  Descriptors at or above SOCKREAD_MAXFD
  * are not buffered.  Linux and glibc; elsewhere nothing is interposed.
+ * Built into optin-milter only, never into a library: any program that
+ * linked it would have its read, poll, close and accept replaced.
  */
 #ifndef OPTIN_SOCKREAD_H
 #define OPTIN_SOCKREAD_H

@@ -6,12 +6,12 @@
  * command waits for our ACK of the macro, and Linux delays that ACK by
  * 40 ms on an interactive connection: measured through Postfix on loopback
  * TCP, 60 ms per message against 14 ms on a unix socket.  Once enabled,
- * every read(2) in this process that returns data is followed by
+ * every read(2) of an MTA connection that returns data is followed by
  * TCP_QUICKACK on that descriptor, which sends the pending ACK at once.
  * libmilter does its socket reads with read(2) and exposes no descriptor,
- * so read is interposed (sockread.c calls quickack_note() after every
- * read(2) that returned data); other descriptors only cost one failed
- * setsockopt.  Thread-safe.
+ * so read is interposed: sockread.c calls quickack_note() after every
+ * read(2) of an MTA connection (a descriptor accept(2) returned) that
+ * returned data; no other descriptor.  Thread-safe.
  */
 #ifndef OPTIN_QUICKACK_H
 #define OPTIN_QUICKACK_H

@@ -1,7 +1,8 @@
 /*
  * sockread.c - read(2), poll(2), close(2) and accept(2) interposed for
  * buffered reads on the milter's MTA connections (sockread.h), and the
- * TCP_QUICKACK of quickack.h after every read(2) that returns data.
+ * TCP_QUICKACK of quickack.h after every read(2) of such a connection
+ * that returns data.
  */
 #include "autoconf.h"
 
@@ -74,10 +75,14 @@ sys_read(int fd, void *buf, size_t len, bool count)
 {
 	ssize_t n = real_read(fd, buf, len);
 
-	if (count)
+	/* count: a buffered MTA connection; only those get TCP_QUICKACK
+	 * (the SPF helper's pipe and other descriptors are not sockets of
+	 * ours: no setsockopt(2) per read) */
+	if (count) {
 		__atomic_add_fetch(&n_syscalls, 1, __ATOMIC_RELAXED);
-	if (n > 0)
-		quickack_note(fd);
+		if (n > 0)
+			quickack_note(fd);
+	}
 	return n;
 }
 
