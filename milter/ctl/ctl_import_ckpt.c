@@ -33,7 +33,6 @@ ckpt_main(void *arg)
 	enum store_status ss;
 	unsigned long want;
 	char why[sizeof(k->why)];
-	long left;
 
 	pthread_mutex_lock(&k->mu);
 	for (;;) {
@@ -43,7 +42,7 @@ ckpt_main(void *arg)
 			break;
 		want = k->asked;
 		pthread_mutex_unlock(&k->mu);
-		ss = store_wal_backfill(k->st, &left, why, sizeof(why));
+		ss = store_wal_backfill(k->st, why, sizeof(why));
 		pthread_mutex_lock(&k->mu);
 		if (ss != STORE_OK && k->ss == STORE_OK) {
 			k->ss = ss;

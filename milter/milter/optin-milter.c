@@ -48,7 +48,6 @@
 #include "sockread.h"
 #include "spf.h"
 #include "store.h"
-#include "store.h"
 #include "token.h"
 
 struct options {

@@ -111,8 +111,8 @@ struct store_backend {
 	enum store_status (*sync)(struct store *st, char *why, size_t whylen);
 	enum store_status (*wal_trim)(struct store *st, char *why,
 	    size_t whylen);
-	enum store_status (*wal_backfill)(struct store *st, long *left_r,
-	    char *why, size_t whylen);
+	enum store_status (*wal_backfill)(struct store *st, char *why,
+	    size_t whylen);
 	/* tab: an entry of store_tables[] */
 	enum store_status (*table_rows)(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,

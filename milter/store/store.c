@@ -630,11 +630,10 @@ store_wal_trim(struct store *st, char *why, size_t whylen)
 }
 
 enum store_status
-store_wal_backfill(struct store *st, long *left_r, char *why, size_t whylen)
+store_wal_backfill(struct store *st, char *why, size_t whylen)
 {
-	*left_r = 0;
-	return st->be->wal_backfill != NULL ? st->be->wal_backfill(st, left_r,
-	    why, whylen) : STORE_OK;
+	return st->be->wal_backfill != NULL ? st->be->wal_backfill(st, why,
+	    whylen) : STORE_OK;
 }
 
 enum store_status

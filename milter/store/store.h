@@ -434,15 +434,15 @@ enum store_status store_wal_trim(struct store *st, char *why, size_t whylen);
  * itself: SQLite: a PASSIVE checkpoint on st (a handle of its own, in
  * another thread, outside a transaction: it copies the log's committed
  * frames into the database file and syncs both while the writer goes on
- * appending; it never waits for the writer or readers).  *left_r: the
- * frames of the log it could not copy (newer than its start, or still
- * read by an older snapshot); 0 when every frame is in the database file,
- * and then the writer's next transaction starts the log from its
- * beginning.  PostgreSQL: nothing, *left_r 0.  Errors: STORE_ERROR or
- * STORE_TEMPFAIL with why[] (I/O).
+ * appending; it never waits for the writer or readers).  Frames it cannot
+ * copy yet (newer than its start, or still read by an older snapshot) are
+ * left for the next call; once every frame is in the database file, the
+ * writer's next transaction starts the log from its beginning.
+ * PostgreSQL: nothing.  Errors: STORE_ERROR or STORE_TEMPFAIL with why[]
+ * (I/O).
  */
-enum store_status store_wal_backfill(struct store *st, long *left_r,
-	    char *why, size_t whylen);
+enum store_status store_wal_backfill(struct store *st, char *why,
+	    size_t whylen);
 
 /*
  * Append one consent event: ev->addr and ev->event are required, the other

@@ -190,7 +190,7 @@ enum store_status sq_stats(struct store *st, time_t since, store_stat_fn *fn,
 enum store_status sq_checkpoint(struct store *st, char *why, size_t whylen);
 enum store_status sq_sync(struct store *st, char *why, size_t whylen);
 enum store_status sq_wal_trim(struct store *st, char *why, size_t whylen);
-enum store_status sq_wal_backfill(struct store *st, long *left_r, char *why,
+enum store_status sq_wal_backfill(struct store *st, char *why,
 	    size_t whylen);
 enum store_status sq_table_rows(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,

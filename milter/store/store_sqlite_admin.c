@@ -373,7 +373,6 @@ sq_wal_trim(struct store *st, char *why, size_t whylen)
 	struct sq *s = (struct sq *)st;
 	struct timespec now;
 	long long ms;
-	long left;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	if (s->trimmed.tv_sec == 0 && s->trimmed.tv_nsec == 0) {
@@ -385,22 +384,21 @@ sq_wal_trim(struct store *st, char *why, size_t whylen)
 	if (ms < STORE_TRIM_MS)
 		return STORE_OK;
 	s->trimmed = now;
-	return sq_wal_backfill(st, &left, why, whylen);
+	return sq_wal_backfill(st, why, whylen);
 }
 
 /* sq_wal_backfill - see store_wal_backfill: PASSIVE checkpoint now
  * (SQLITE_BUSY: another connection's checkpoint runs; frames are left) */
 enum store_status
-sq_wal_backfill(struct store *st, long *left_r, char *why, size_t whylen)
+sq_wal_backfill(struct store *st, char *why, size_t whylen)
 {
 	struct sq *s = (struct sq *)st;
-	int rc, nlog = -1, nckpt = -1;
+	int rc;
 
 	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    &nlog, &nckpt);
+	    NULL, NULL);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 		return sq_fail(s, rc, "checkpoint", why, whylen);
-	*left_r = rc != SQLITE_OK ? 1 : nlog > nckpt ? nlog - nckpt : 0;
 	return STORE_OK;
 }
 
