@@ -1,8 +1,8 @@
 /*
  * sockread.c - read(2), poll(2), close(2) and accept(2) interposed for
- * buffered reads on the milter's MTA connections (sockread.h), and the
+ * buffered reads on the milter's MTA connections (sockread.h), the
  * TCP_QUICKACK of quickack.h after every read(2) of such a connection
- * that returns data.
+ * that returns data, and the shorter wait of libmilter's listener.
  */
 #include "autoconf.h"
 
@@ -32,6 +32,7 @@ static close_fn *real_close;
 static accept_fn *real_accept;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static bool enabled;			/* __atomic */
+static int listen_fd = -1;		/* __atomic: the last listener seen */
 static size_t n_syscalls, n_served;	/* __atomic, for tests */
 
 struct rbuf {
@@ -112,14 +113,42 @@ read(int fd, void *buf, size_t len)
 	return (ssize_t)k;
 }
 
+/*
+ * listener_wait - the timeout for a poll(2) of libmilter's listener:
+ * SOCKREAD_LISTEN_MS at most (sockread.h says why).  Only a single
+ * descriptor that is not an MTA connection and waits longer than that is
+ * asked whether it listens (SO_ACCEPTCONN), once per descriptor number.
+ */
+static int
+listener_wait(const struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	int on = 0, fd;
+	socklen_t len = sizeof(on);
+
+	if (nfds != 1 || timeout <= SOCKREAD_LISTEN_MS ||
+	    !__atomic_load_n(&enabled, __ATOMIC_ACQUIRE) ||
+	    (fd = fds[0].fd) < 0 || slot(fd) != NULL)
+		return timeout;
+	if (__atomic_load_n(&listen_fd, __ATOMIC_RELAXED) != fd) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 ||
+		    on == 0)
+			return timeout;
+		__atomic_store_n(&listen_fd, fd, __ATOMIC_RELAXED);
+	}
+	return SOCKREAD_LISTEN_MS;
+}
+
 int
 poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	nfds_t i;
-	int ready = 0;
+	int ready = 0, e;
 	bool polled;
 
 	(void)pthread_once(&real_once, find_real);
+	e = errno;
+	timeout = listener_wait(fds, nfds, timeout);
+	errno = e;
 	for (i = 0; i < nfds; i++)
 		if ((fds[i].events & POLLIN) != 0 && pending(fds[i].fd) > 0)
 			ready++;
@@ -149,6 +178,9 @@ close(int fd)
 	(void)pthread_once(&real_once, find_real);
 	if (fd >= 0 && fd < SOCKREAD_MAXFD)
 		b = __atomic_exchange_n(&table[fd], NULL, __ATOMIC_ACQ_REL);
+	/* the number may come back as something else: ask again then */
+	(void)__atomic_compare_exchange_n(&listen_fd, &(int){ fd }, -1, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	rc = real_close(fd);
 	free(b);
 	return rc;

@@ -258,6 +258,38 @@ test_poll_many(void **state)
 	pair_close(&p);
 }
 
+/* libmilter's listener: a poll of a listening socket comes back within
+ * SOCKREAD_LISTEN_MS (0, "look at the stop flag again") however long the
+ * caller asked to wait; a waiting connection is reported as before.  The
+ * alarm turns a wait of the full hour (the code before) into a failure. */
+static void
+test_listener_wait(void **state)
+{
+	struct pollfd pf;
+	struct pair p;
+
+	(void)state;
+	pair_open(&p);
+	alarm(60);
+	pf = (struct pollfd){ p.lfd, POLLIN | POLLPRI, 0 };
+	assert_int_equal(poll(&pf, 1, 3600 * 1000), 0);
+	assert_int_equal(poll(&pf, 1, 3600 * 1000), 0);	/* cached */
+	close(p.peer);
+	p.peer = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(p.peer >= 0);
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", p.dir);
+		assert_int_equal(connect(p.peer, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0);
+	}
+	assert_int_equal(poll(&pf, 1, 3600 * 1000), 1);
+	assert_int_equal(pf.revents & POLLIN, POLLIN);
+	alarm(0);
+	pair_close(&p);
+}
+
 int
 main(void)
 {
@@ -267,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_hangup),
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_poll_many),
+		cmocka_unit_test(test_listener_wait),
 	};
 
 	sockread_enable();
