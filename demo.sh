@@ -213,7 +213,7 @@ EOF
 	pf_send fbl@provider.example fbl@news.example.com "$PF_BASE/arf.eml" >/dev/null
 	e2e_wait_for 60 fb_has henry@example.com complaint
 fi
-say "  report: $(optin_sql "select kind || ', identified by ' || identity from feedback where address = 'henry@example.com'")"
+say "  report: $(optin_sql "select kind || ' about campaign ' || coalesce(campaign, '-') || ', identified by ' || identity from feedback where address = 'henry@example.com'")"
 say "  henry on $LIST is now: $(optin_sql "select status from subscriptions where address = 'henry@example.com' and list_id = '$LIST'")"
 
 line

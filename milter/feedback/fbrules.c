@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "bounce.h"
+#include "campaign.h"
 #include "config.h"
 #include "fbrules.h"
 #include "kv.h"
@@ -174,6 +175,59 @@ cand_word(enum fb_cand_where w)
 	}
 }
 
+/*
+ * copy_campaign - the campaign of the reported copy into res->campaign, for
+ * a person a token named when that token carries none (a List-Unsubscribe
+ * token never does): the campaign of a token in the copy's Feedback-ID
+ * ("CAMPAIGN:LIST:TOKEN:DOMAIN", feedbackhdr.h) for the same person and
+ * list, else that header's CAMPAIGN field when its LIST field is the
+ * token's list and CAMPAIGN is a valid id (campaign_list_ok).  A Feedback-ID
+ * whose token names someone else gives nothing.  Called only once a token
+ * verified: a report no token vouches for names no campaign.
+ */
+static void
+copy_campaign(const struct fbrules_env *env, const struct fb_report *r,
+    struct fbrules_result *res)
+{
+	char camp[CAMPAIGN_LIST_MAX + 1], list[CAMPAIGN_LIST_MAX + 1];
+	struct bounce_id id;
+	const char *t, *c;
+	size_t i, n, m;
+
+	for (i = 0; i < r->ncand; i++) {
+		if (r->cand[i].where != FB_CAND_FEEDBACK_ID)
+			continue;
+		t = r->cand[i].text;
+		if (find_token(env, t, true, &id)) {
+			if (strcmp(id.addr, res->addr) != 0 ||
+			    strcmp(id.list, res->list) != 0)
+				continue;
+			if (id.campaign[0] != '\0') {
+				snprintf(res->campaign, sizeof(res->campaign),
+				    "%s", id.campaign);
+				return;
+			}
+		}
+		t += strspn(t, " \t");
+		n = strcspn(t, ":");
+		if (t[n] != ':' || n == 0 || n > CAMPAIGN_LIST_MAX)
+			continue;
+		c = t + n + 1;
+		m = strcspn(c, ":");
+		if (c[m] != ':' || m > CAMPAIGN_LIST_MAX)
+			continue;
+		memcpy(camp, t, n);
+		camp[n] = '\0';
+		memcpy(list, c, m);
+		list[m] = '\0';
+		if (campaign_list_ok(camp) && strcmp(list, res->list) == 0) {
+			snprintf(res->campaign, sizeof(res->campaign), "%s",
+			    camp);
+			return;
+		}
+	}
+}
+
 /* identify - who the report is about; fills res->identity, addr, list,
  * campaign; true when a token (or a trusted signature) names the person */
 static bool
@@ -208,6 +262,8 @@ identify(const struct fbrules_env *env, const struct fb_report *r,
 		snprintf(res->list, sizeof(res->list), "%s", id.list);
 		snprintf(res->campaign, sizeof(res->campaign), "%s",
 		    id.campaign);
+		if (res->campaign[0] == '\0' && r->type == FB_ARF)
+			copy_campaign(env, r, res);
 		return true;
 	}
 	if (r->type != FB_ARF || r->orig_rcpt[0] == '\0' ||

@@ -7,7 +7,11 @@
  * complaint a token in the reported copy (Original-Mail-From, Return-Path,
  * List-Unsubscribe, Feedback-ID) or the envelope recipient.  A complaint
  * that names a person only by address acts only when it carries a valid
- * DKIM signature of a FeedbackTrustedDomains domain.
+ * DKIM signature of a FeedbackTrustedDomains domain.  The campaign is the
+ * token's; when the token carries none (List-Unsubscribe tokens), a
+ * complaint takes it from the reported copy's Feedback-ID (a token there
+ * for the same person and list, else its CAMPAIGN field when its LIST field
+ * is the token's list); a report that no token vouches for has none.
  *
  * Classification of a failed delivery (fbrules_classify):
  *	policy_bounce	x.7.x, or text of a policy refusal (block lists,

@@ -181,6 +181,7 @@ sq_kind(int rc)
 enum store_status
 sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
 {
+	char more[1600];
 	const char *msg;
 
 	if (s->replaced) {
@@ -190,7 +191,9 @@ sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
 		return STORE_TEMPFAIL;
 	}
 	msg = s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-	snprintf(why, whylen, "ConsentDB %s: %s: %s", s->path, what, msg);
+	sq_explain(s, rc, more, sizeof(more));
+	snprintf(why, whylen, "ConsentDB %s: %s: %s%s", s->path, what, msg,
+	    more);
 	return sq_kind(rc) == STORE_OK ? STORE_ERROR : sq_kind(rc);
 }
 

@@ -84,6 +84,13 @@ struct sq {
 
 /* Statements and errors (store_sqlite.c) */
 
+/* sq_explain - why a failed call rc of s failed, as far as SQLite or the
+ * file system can tell, into out (" (...)", or "" when nothing more is
+ * known): for a lock held past DBBusyTimeout how long it waited; for a file
+ * that could not be opened, created or written the file (the database,
+ * its -wal or -shm, or the directory they are created in) and the errno
+ * (sqlite3_system_errno(), access(2)).  Thread-safe. */
+void sq_explain(struct sq *s, int rc, char *out, size_t outlen);
 /* sq_fail - fill why for the failed SQLite call what (result rc) and
  * return its status: STORE_TEMPFAIL or STORE_ERROR, never STORE_OK. */
 enum store_status sq_fail(struct sq *s, int rc, const char *what, char *why,

@@ -21,12 +21,14 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -479,6 +481,98 @@ fail:
 		(void)umask(old_umask);
 	sq_close(&s->base);
 	return NULL;
+}
+
+/*
+ * sq_culprit - the file SQLite needs and cannot have, into out: the
+ * database, its -wal or -shm (read and write), or, for one that does not
+ * exist (yet), the directory it is in or is created in.  Returns the
+ * errno access(2) gives, or 0 when all look usable (then out is "").
+ */
+#define SQ_CULPRIT_MAX	1400
+
+static int
+sq_culprit(const char *path, char *out, size_t outlen)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char f[PATH_MAX], dir[PATH_MAX];
+	const char *slash;
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+		if (access(f, R_OK | W_OK) == 0)
+			continue;
+		if (errno != ENOENT) {
+			snprintf(out, outlen, "%.1024s", f);
+			return errno;
+		}
+		if ((slash = strrchr(path, '/')) == NULL)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == path)
+			snprintf(dir, sizeof(dir), "/");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+			    path);
+		if (access(dir, W_OK | X_OK) < 0) {
+			snprintf(out, outlen, "directory %.1024s (to create "
+			    "%.255s)", dir, f + (slash != NULL ? slash - path +
+			    1 : 0));
+			return errno;
+		}
+		if (i == 0) {
+			snprintf(out, outlen, "%.1024s", f);
+			return ENOENT;
+		}
+	}
+	return 0;
+}
+
+void
+sq_explain(struct sq *s, int rc, char *out, size_t outlen)
+{
+	char file[SQ_CULPRIT_MAX];
+	int err = 0, ext = rc;
+
+	out[0] = '\0';
+	if (s->db != NULL) {
+		ext = sqlite3_extended_errcode(s->db);
+		err = sqlite3_system_errno(s->db);
+	}
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+		/* DBBusyTimeout: sq_busy() polled that long for the lock */
+		if (s->busy_ms > 0)
+			snprintf(out, outlen, " (waited DBBusyTimeout, %lld "
+			    "ms, for the write lock another process holds)",
+			    s->busy_ms);
+		else
+			snprintf(out, outlen, " (another process holds the "
+			    "write lock; DBBusyTimeout is 0: no wait)");
+		return;
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_AUTH:
+		break;
+	default:
+		return;
+	}
+	{
+		int cerr = sq_culprit(s->path, file, sizeof(file));
+
+		if (cerr != 0)
+			snprintf(out, outlen, " (%.*s: %s)", SQ_CULPRIT_MAX,
+			    file, strerror(cerr));
+		else if (err != 0)
+			snprintf(out, outlen, " (%s; SQLite code %d)",
+			    strerror(err), ext);
+		else if (ext != (rc & 0xff))
+			snprintf(out, outlen, " (SQLite code %d)", ext);
+	}
 }
 
 /* sq_exists - is there a file at path (store_exists)? */

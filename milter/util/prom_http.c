@@ -1,8 +1,14 @@
 /*
  * prom_http.c - GET /metrics over HTTP with libmicrohttpd (prom.h).
  *
- * One polling thread, a few connections, short timeouts: a scrape is one
- * small GET from the local monitoring agent.  The thread is started with
+ * One polling thread, short timeouts, room for more connections than a
+ * scraper ever opens: a scrape is one small GET from the local monitoring
+ * agent, and an idle client that never sends must not keep it out (it
+ * is closed after PROM_TIMEOUT; until then PROM_CONN_LIMIT - 1 others
+ * still get in).  A NUL byte in the request line is a 400 (the handler
+ * would see the URL cut at it: "/metrics\0x" as "/metrics").
+ * libmicrohttpd's own messages (a client that went away, the connection
+ * limit) are debug lines of our log, never stderr.  The thread is started with
  * every signal blocked, so SIGTERM and SIGUSR1 keep going to the threads
  * that take them (libmilter's signal thread, the reload thread).
  * Ownership: the server owns its MHD daemon; each answer is rendered into
@@ -21,11 +27,12 @@
 #include "log.h"
 #include "prom.h"
 
-#define PROM_CONN_LIMIT	8
-#define PROM_TIMEOUT		10	/* seconds */
+#define PROM_CONN_LIMIT	64
+#define PROM_TIMEOUT		5	/* seconds a connection may stay idle */
 
 struct prom_server {
 	struct MHD_Daemon *mhd;		/* owned */
+	const char *key;		/* config key, for the log; static */
 	prom_render_fn *render;
 	void *arg;			/* borrowed from the caller */
 };
@@ -50,6 +57,32 @@ answer_text(struct MHD_Connection *conn, unsigned int status,
 	return ret;
 }
 
+/*
+ * The first *req_cls of a request, set by prom_uri_log: a request line
+ * whose URI a NUL of the client's cut short, or a sound one.
+ */
+static char req_nul, req_new;
+
+/*
+ * prom_uri_log - MHD_OPTION_URI_LOG_CALLBACK: &req_nul when the URI is
+ * not followed by the HTTP version.  libmicrohttpd (0.9.x) parses the
+ * request line in place and has put a NUL only in place of the space
+ * before the version when this runs, so a URI's C string is followed by
+ * "HTTP/" unless the client's own NUL cut it; strncmp() stops at the
+ * first difference, within the line or its line end.  XXX relies on that
+ * in-place parse, as unsubd_http.c's http_uri_log does (tests/unsubd and
+ * tests/e2e/t-metrics.sh check it).
+ */
+static void *
+prom_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	if (strncmp(uri + strlen(uri) + 1, "HTTP/", 5) == 0)
+		return &req_new;
+	return &req_nul;
+}
+
 /* prom_handler - MHD access handler: /metrics, rendered anew */
 static enum MHD_Result
 prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -63,7 +96,10 @@ prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)version;
 	(void)upload_data;
-	if (*req_cls == NULL) {		/* headers only: wait for the rest */
+	if (*req_cls == &req_nul)
+		return answer_text(conn, MHD_HTTP_BAD_REQUEST,
+		    "bad request\n");
+	if (*req_cls == &req_new) {	/* headers only: wait for the rest */
 		*req_cls = ms;
 		return MHD_YES;
 	}
@@ -94,24 +130,26 @@ prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
-/* mhd_log - libmicrohttpd's own complaints go to our log */
+/* mhd_log - libmicrohttpd's own complaints go to our log, at debug level:
+ * they are about single connections (a scraper that went away, the
+ * connection limit), and a failed start is reported by prom_start */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	const struct prom_server *ms = cls;
 	char line[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	if (n > 0 && line[n - 1] == '\n')
 		line[n - 1] = '\0';
-	log_warnx("MetricsAddress: %s", line);
+	log_debug("%s: %s", ms->key, line);
 }
 
 struct prom_server *
-prom_start(const char *spec, prom_render_fn *render, void *arg,
-    char *why, size_t whylen)
+prom_start(const char *key, const char *spec, prom_render_fn *render,
+    void *arg, char *why, size_t whylen)
 {
 	struct prom_server *ms;
 	struct sockaddr_storage ss;
@@ -124,6 +162,7 @@ prom_start(const char *spec, prom_render_fn *render, void *arg,
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
+	ms->key = key;
 	ms->render = render;
 	ms->arg = arg;
 	(void)sigfillset(&all);
@@ -132,6 +171,7 @@ prom_start(const char *spec, prom_render_fn *render, void *arg,
 	    MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, prom_handler, ms,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ms,
+	    MHD_OPTION_URI_LOG_CALLBACK, prom_uri_log, ms,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PROM_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PROM_TIMEOUT,
@@ -155,7 +195,8 @@ prom_serve(const char *key, const char *spec, prom_render_fn *render,
 
 	if (spec == NULL)
 		return NULL;
-	if ((ms = prom_start(spec, render, arg, why, sizeof(why))) == NULL)
+	if ((ms = prom_start(key, spec, render, arg, why, sizeof(why))) ==
+	    NULL)
 		log_err("%s: %s", key, why);
 	else
 		log_info("metrics on http://%s%s", spec, PROM_PATH);

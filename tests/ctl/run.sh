@@ -192,7 +192,7 @@ check_err "status without database" 66 \
     status ann@example.com
 printf 'ConsentDB %s/nodir/c.db\n' "$tmp" > "$tmp/nodir.conf"
 check_err "init in a missing directory" 73 \
-    "optinctl: ConsentDB $tmp/nodir/c.db: cannot create: unable to open database file" \
+    "optinctl: ConsentDB $tmp/nodir/c.db: cannot create: unable to open database file (directory $tmp/nodir (to create c.db): No such file or directory)" \
     -c "$tmp/nodir.conf" init
 if [ ! -e "$tmp/nodir" ]; then ok; else
 	bad "init made no directory" "$tmp/nodir exists"; fi
@@ -434,13 +434,13 @@ while [ ! -e "$tmp/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -e "$tmp/locked" ]; then
 	start=$(date +%s)
 	check_err "subscribe, locked" 75 \
-	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
+	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked (waited DBBusyTimeout, 300 ms, for the write lock another process holds)" \
 	    subscribe ann@example.com news
 	check_err "unsubscribe --all, locked" 75 \
-	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
+	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked (waited DBBusyTimeout, 300 ms, for the write lock another process holds)" \
 	    unsubscribe ann@example.com --all
 	check_err "list add, locked" 75 \
-	    "optinctl: ConsentDB $db: list add: database is locked" \
+	    "optinctl: ConsentDB $db: list add: database is locked (waited DBBusyTimeout, 300 ms, for the write lock another process holds)" \
 	    list add later
 	elapsed=$(( $(date +%s) - start ))
 	if [ $elapsed -le 10 ]; then ok; else
@@ -490,6 +490,57 @@ EOF
 	"$OPTINCTL" -c "$conf" list add promo --double-opt-in >/dev/null ||
 	    bad "new_db $1"
 }
+
+# --- a database that cannot be opened or written: which file and why -------
+# (SQLite's files; as root: a read-only bind mount gives EROFS, and setpriv
+# runs optinctl as nobody for EACCES; the same message is the daemons')
+
+if ! db_pgsql && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+    command -v setpriv >/dev/null; then
+	ro=$tmp/ro
+	mkdir "$ro" "$ro/d"
+	chmod 0711 "$tmp"
+	chmod 0755 "$ro"
+	printf 'ConsentDB %s/d/c.db\nSyslog no\n' "$ro" > "$ro/c.conf"
+	chmod 0644 "$ro/c.conf"
+	"$OPTINCTL" -c "$ro/c.conf" init > /dev/null
+	real=$OPTINCTL
+	# wrappers: PROG run in a private mount namespace with the database
+	# directory read-only, or as nobody
+	cat > "$ro/romount.sh" <<EOS
+#!/bin/sh
+exec unshare --mount sh -c 'mount --bind -o ro "\$0" "\$0" && exec "\$@"' "$ro/d" "\$PROG" "\$@"
+EOS
+	printf '#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups "$PROG" "$@"\n' > "$ro/nobody.sh"
+	chmod 0755 "$ro/romount.sh" "$ro/nobody.sh"
+	saveconf=$conf
+	conf=$ro/c.conf
+	OPTINCTL="$ro/romount.sh"
+	PROG=$real run status ann@example.com
+	if [ "$rc" = 75 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: settings: unable to open database file ($ro/d/c.db: Read-only file system)" ]; then ok; else
+		bad "read-only file system: the file and EROFS" "rc $rc" "stderr got: $err"; fi
+	PROG=$(cd "$top_builddir" && pwd)/optin-milter run -n
+	case $err in
+	*"ConsentDB $ro/d/c.db: settings: unable to open database file ($ro/d/c.db: Read-only file system)"*) ok ;;
+	*) bad "optin-milter -n on a read-only file system: the file and EROFS" "rc $rc" "stderr got: $err" ;;
+	esac
+	# a directory nobody may write: the -wal cannot be created there
+	chown -R nobody "$ro/d"
+	chmod 0555 "$ro/d"
+	OPTINCTL="$ro/nobody.sh"
+	PROG=$real run status ann@example.com
+	if [ "$rc" = 69 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: settings: attempt to write a readonly database (directory $ro/d (to create c.db-wal): Permission denied)" ]; then ok; else
+		bad "directory not writable: the directory and EACCES" "rc $rc" "stderr got: $err"; fi
+	# a database file nobody may read
+	chmod 0755 "$ro/d"
+	chmod 0000 "$ro/d/c.db"
+	PROG=$real run status ann@example.com
+	if [ "$rc" = 75 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: open: unable to open database file ($ro/d/c.db: Permission denied)" ]; then ok; else
+		bad "file not readable: the file and EACCES" "rc $rc" "stderr got: $err"; fi
+	OPTINCTL=$real
+	conf=$saveconf
+	chmod 0700 "$tmp"
+fi
 
 # --- the other verbs: import/export-list, history/export/forget, quarantine,
 # stats (each file sets up its own database and uses the helpers above)

@@ -375,7 +375,7 @@ if db_pgsql; then
 	:	# SQLite's write lock (PostgreSQL: tests/unit t_locked)
 elif lock_db "$db"; then
 	check_err "import, locked" 75 \
-	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked" \
+	    "optinctl: ConsentDB $db: BEGIN IMMEDIATE: database is locked (waited DBBusyTimeout, 300 ms, for the write lock another process holds)" \
 	    import "$f-a.csv"
 	check "import --dry-run while locked" 0 \
 	    "import $f-a.csv: format=optin rows=4 added=0 changed=0 unchanged=4 kept=0 skipped=0 bad=0

@@ -166,6 +166,17 @@ try:
 	urllib.request.urlopen('http://127.0.0.1:$MPORT/other', timeout=10)
 except urllib.error.HTTPError as e:
 	print(e.code)")" 404
+# hostile clients (milter/util/prom_http.c, tests/lib/metrics_hostile.py):
+# a raw NUL in the request target is 400, not /metrics; 8 idle connections
+# that never send keep no scrape out and are closed; 70 more (past the
+# connection limit) make libmicrohttpd complain: a debug line, not a
+# warning in syslog per connection (checked below)
+e2e_check_eq "metrics: raw NUL 400, idle clients keep no scrape out and are closed" \
+    "$("$PY" "$E2E_TOP/tests/lib/metrics_hostile.py" "$MPORT")" \
+    "nul: HTTP/1.1 400 Bad Request
+nul at end: HTTP/1.1 400 Bad Request
+8 idle: HTTP/1.1 200 OK
+idle closed: True"
 
 # --- optin-unsubd: two one-click POSTs for frank (the second changes
 # nothing), one bad link
@@ -218,6 +229,8 @@ e2e_check "syslog: info lines have no word, the queue ID first" grep -qE \
     "$PF_BASE/syslog"
 e2e_check_eq "syslog: no warning or error line without its word" \
     "$(grep -E '^<(19|20)>' "$PF_BASE/syslog" | grep -vcE 'optin-milter\[[0-9]+\]: (warning|error): ')" 0
+e2e_check_eq "syslog: no warning from libmicrohttpd (debug only)" \
+    "$(grep -cE '^<(19|20)>.*MetricsAddress' "$PF_BASE/syslog")" 0
 e2e_check "stderr: the same words" grep -qE \
     "^warning: [0-9A-F]+: campaign names unknown list 'nosuch' " "$MILTER_LOG"
 

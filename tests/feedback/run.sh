@@ -82,7 +82,7 @@ EOF
 "$CTL" -c "$conf" list add deals > /dev/null
 for a in hard data policy1 policy2 policy3 soft gmailgone gmailrate late \
     delayed complainer cfbl redacted mailfrom forged signed untrusted ooo \
-    big evid shape mixed; do
+    big evid shape mixed lucamp lufbtok luother nocamp; do
 	"$CTL" -c "$conf" subscribe "$a@example.net" news > /dev/null
 	"$CTL" -c "$conf" subscribe "$a@example.net" deals > /dev/null
 done
@@ -344,7 +344,7 @@ tf=$("$CTL" -c "$conf" token issue cfbl@example.net deals)
 arf "$tmp/cfbl.eml" "Feedback-ID: spring:deals:$tf:example.com" "CFBL-Address: fbl@news.example.com; report=arf"
 feed fbl@news.example.com "$tmp/cfbl.eml"
 eq "CFBL via Feedback-ID: opted out of deals" "$rc|$(state cfbl deals)|$(state cfbl news)|$(last_fb)" \
-    "0|opted_out|opted_in|cfbl@example.net|deals|-|complaint|-|token:feedback_id|1"
+    "0|opted_out|opted_in|cfbl@example.net|deals|spring|complaint|-|token:feedback_id|1"
 
 # not complaints: not-spam, and DMARC failure reports (RFC 6591)
 tn=$("$CTL" -c "$conf" token issue delayed@example.net news)
@@ -482,6 +482,7 @@ eq "optinctl feedback: counts" "$out" \
 "list -: sent=0 hard_bounce=3 soft_bounce=0 policy_bounce=0 complaint=4 auto_reply=0 unusable=1 complaint_rate=- (no sent count)
 list deals: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)
 list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=4 auto_reply=2 unusable=7 complaint_rate=- (no sent count)
+campaign spring list deals: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)
 campaign spring list news: sent=0 hard_bounce=3 soft_bounce=5 policy_bounce=3 complaint=0 auto_reply=2 unusable=5 complaint_rate=- (no sent count)
 campaign summer list news: sent=0 hard_bounce=0 soft_bounce=0 policy_bounce=0 complaint=1 auto_reply=0 unusable=0 complaint_rate=- (no sent count)"
 db_exec "$db" "INSERT INTO campaign_sent VALUES ('spring', 'news', 1000)"
@@ -489,7 +490,7 @@ db_exec "$db" "INSERT INTO campaign_sent VALUES ('spring', 'news', 1000)"
 eq "optinctl --json feedback: rates" "$($PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-s = [x for x in d["campaigns"] if x["campaign"] == "spring"][0]
+s = [x for x in d["campaigns"] if x["campaign"] == "spring" and x["list"] == "news"][0]
 n = [x for x in d["lists"] if x["list"] == "news"][0]
 print(s["sent"], s["hard_bounce"], s["complaint_rate"], s["complaint_level"], n["sent"], n["complaint_rate"], n["complaint_level"], d["sent_counted"], len(d["acted"]), d["paused"])' "$tmp/fb.json")" \
     "1000 3 0.0 ok 1000 0.004 over True 10 []"
@@ -546,6 +547,44 @@ for r in "text after the token:${b%@*}.x@news.example.com" \
 done
 feed "<$b>" "$tmp/shape.eml"
 eq "the same token in the exact shape: suppressed" "$rc|$(supp shape)" "0|hard_bounce"
+
+# --- the campaign of a complaint -------------------------------------------
+# the List-Unsubscribe token carries no campaign: the copy's Feedback-ID
+# names it (demo: henry's complaint counted against spring-2026)
+tl=$("$CTL" -c "$conf" token issue lucamp@example.net news)
+arf "$tmp/lucamp.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
+    "Feedback-ID: spring-2026:news:notatoken:example.com"
+feed fbl@news.example.com "$tmp/lucamp.eml"
+eq "ARF via List-Unsubscribe: campaign from Feedback-ID" "$rc|$(state lucamp news)|$(last_fb)" \
+    "0|opted_out|lucamp@example.net|news|spring-2026|complaint|-|token:list_unsubscribe|1"
+# a Feedback-ID token for the same person wins over its CAMPAIGN field
+tl=$("$CTL" -c "$conf" token issue lufbtok@example.net news)
+tb=$(bounce lufbtok summer)
+arf "$tmp/lufbtok.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
+    "Feedback-ID: spring:news:${tb#bounce+}"
+feed fbl@news.example.com "$tmp/lufbtok.eml"
+eq "ARF: campaign of the Feedback-ID's token" "$rc|$(last_fb)" \
+    "0|lufbtok@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
+# a Feedback-ID of another list, or with a token of someone else: no campaign
+tl=$("$CTL" -c "$conf" token issue luother@example.net news)
+arf "$tmp/luother.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
+    "Feedback-ID: spring:deals:x:example.com"
+feed fbl@news.example.com "$tmp/luother.eml"
+eq "ARF: Feedback-ID of another list gives no campaign" "$rc|$(last_fb)" \
+    "0|luother@example.net|news|-|complaint|-|token:list_unsubscribe|1"
+tb=$(bounce lufbtok autumn)
+arf "$tmp/luother2.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
+    "Feedback-ID: autumn:news:${tb#bounce+}"
+feed fbl@news.example.com "$tmp/luother2.eml"
+eq "ARF: Feedback-ID with someone else's token gives no campaign" "$rc|$(last_fb)" \
+    "0|luother@example.net|news|-|complaint|-|token:list_unsubscribe|1"
+# no token verifies: the Feedback-ID's campaign is not trusted either
+ORCPT=nocamp@example.net arf "$tmp/nocamp.eml" \
+    "List-Unsubscribe: <https://unsub.example.com/u/X$tl>" \
+    "Feedback-ID: spring:news:nothing:example.com"
+feed fbl@news.example.com "$tmp/nocamp.eml"
+eq "ARF without a valid token: no campaign, nobody acted on" "$rc|$(state nocamp news)|$(last_fb)" \
+    "0|opted_in|nocamp@example.net|-|-|complaint|-|address_only|0"
 
 echo "feedback: $pass passed, $fail failed"
 [ "$fail" = 0 ]

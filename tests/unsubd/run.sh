@@ -788,6 +788,22 @@ expect "metrics: 24 jobs committed" "$(sed -n 's/^optin_unsubd_write_jobs_total{
 expect "metrics: grouped, in 1 to 23 batches, no more syncs than batches" "$([ "${nb:-0}" -ge 1 ] && [ "${nb:-0}" -le 23 ] && [ "${ns:-0}" -ge 1 ] && [ "${ns:-0}" -le "$nb" ] && echo yes)" yes
 expect "metrics: nothing rolled back, no sync failed" "$(grep -c '^optin_unsubd_write_[a-z]*_total{result="\(rolled_back\|failed\)"} 0$' "$tmp/metrics3")" 3
 
+# the metrics endpoint (milter/util/prom_http.c, shared with optin-milter:
+# tests/e2e/t-metrics.sh) against hostile clients
+# (tests/lib/metrics_hostile.py): a raw NUL in the request target is 400,
+# not /metrics; 8 idle connections that never send do not keep a scrape
+# out, and are closed (PROM_TIMEOUT); 70 more, past the connection limit,
+# make libmicrohttpd complain: debug lines, not warnings on stderr
+$PY "$top_srcdir_t/tests/lib/metrics_hostile.py" "$mport3" > "$tmp/mhostile" 2>&1
+expect "metrics: raw NUL in the target, 400; idle clients keep no scrape out and are closed" \
+    "$(cat "$tmp/mhostile")" "nul: HTTP/1.1 400 Bad Request
+nul at end: HTTP/1.1 400 Bad Request
+8 idle: HTTP/1.1 200 OK
+idle closed: True"
+# (this daemon has LogLevel debug)
+expect "metrics: libmicrohttpd's messages are debug lines named by the key" \
+    "$(grep -c '^warning: .*MetricsAddress' "$log3")|$(grep -c '^debug: UnsubscribeMetricsAddress: Server reached connection limit' "$log3" | sed 's/^[1-9][0-9]*$/some/')" "0|some"
+
 # (SQLite only: a trigger in SQLite's syntax, made with sqlite3(1), makes
 # the failure)
 if ! db_pgsql; then
