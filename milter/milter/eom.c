@@ -43,7 +43,6 @@
 #include "feedbackhdr.h"
 #include "handover.h"
 #include "log.h"
-#include "logaddr.h"
 #include "mark.h"
 #include "metrics.h"
 #include "marker.h"
@@ -100,32 +99,16 @@ eom_db_error(const struct conn *c, struct verdict *v)
 	}
 }
 
-/* fmt_addr - an address as LogAddresses wants it in logs (logaddr.h),
- * never with an unsubscribe token; a raw one without its <> */
-static const char *
-fmt_addr(const struct conn *c, const char *addr, char *out, size_t outlen)
-{
-	char tmp[LOGADDR_MAX], safe[ADDR_MAX + 1], box[ADDR_MAX * 2 + 1];
-	const char *shown;
-
-	if (c->rt->cfg->log_addresses != LOGADDR_YES) {
-		snprintf(out, outlen, "%s", logaddr(c->rt->cfg->log_addresses,
-		    c->rt->ring, addr, tmp));
-		return out;
-	}
-	shown = unsubmail_mask(c->rt->cfg, addr ? addr : "", box, sizeof(box));
-	if (shown != box && addr_path_mailbox(shown, box, sizeof(box),
-	    NULL) >= 0)
-		shown = box;
-	snprintf(out, outlen, "<%s>", log_safe(shown, safe, sizeof(safe)));
-	return out;
-}
-
 /* lookup_all - decide every recipient; 0, -1 on a store failure, -2 when
- * the list does not exist.  The recipients to look up go to the store in
- * one call (store_lookup_set: one round trip on PostgreSQL). */
+ * the list does not exist, 1 when the campaign is paused (v set; never
+ * checked in monitor or for a release).  The recipients to look up go to
+ * the store in one call (store_lookup_set: one round trip on PostgreSQL);
+ * all these reads share one snapshot (store_reads_begin), taken at the
+ * first and ended here, before anything is written: never held across
+ * messages, so an opt-out committed before this message is seen. */
 static int
-lookup_all(struct conn *c, bool released, struct tally *t)
+lookup_all(struct conn *c, bool released, bool monitor, struct tally *t,
+    struct verdict *v)
 {
 	struct msg *m = &c->msg;
 	char why[WHY], shown[ADDR_MAX + 40];
@@ -141,6 +124,15 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 		log_err("%s: consent database: %s", m->qid, why);
 		return -1;
 	}
+	if (store_reads_begin(st, why, sizeof(why)) != STORE_OK) {
+		log_err("%s: consent database: %s", m->qid, why);
+		return -1;
+	}
+	/* a paused campaign stays queued (an admin's release goes) */
+	if (!monitor && !released && fbhdr_paused(c, fbhdr_campaign(c), v)) {
+		rc = 1;
+		goto out;
+	}
 	switch (store_list_exists(st, m->list, NULL, why, sizeof(why))) {
 	case STORE_OK:
 		break;
@@ -150,10 +142,12 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 		log_warnx("%s: campaign names unknown list '%s' (create it with "
 		    "optinctl list add, or fix %s)", m->qid, m->list,
 		    c->rt->cfg->list_header);
-		return -2;
+		rc = -2;
+		goto out;
 	default:
 		log_err("%s: consent database: %s", m->qid, why);
-		return -1;
+		rc = -1;
+		goto out;
 	}
 	if (!released && m->nrcpt > 0) {
 		rows = calloc(m->nrcpt, sizeof(*rows));
@@ -186,8 +180,8 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 		} else if (r->addr == NULL) {
 			/* never a silent match: held as no_consent */
 			log_warnx("%s: recipient %s cannot be parsed: held "
-			    "as no_consent", m->qid, fmt_addr(c, r->raw, shown,
-			    sizeof(shown)));
+			    "as no_consent", m->qid, unsubmail_log_addr(c,
+			    r->raw, shown, sizeof(shown)));
 			r->reason = CONSENT_NO_CONSENT;
 		} else
 			r->reason = consent_decide(&rows[k++]);
@@ -198,6 +192,7 @@ lookup_all(struct conn *c, bool released, struct tally *t)
 			t->blocked++;
 	}
 out:
+	store_reads_end(st);
 	free(rows);
 	free(addrs);
 	return rc;
@@ -314,8 +309,8 @@ quarantine_rcpts(struct conn *c, bool (*pick)(const struct rcpt *),
 		}
 		nrows++;
 		log_info("%s: quarantine to=%s list=%s reason=%s id=%lld "
-		    "file=%s", m->qid, fmt_addr(c, row.recipient, shown,
-		    sizeof(shown)), m->list, row.reason, id, name);
+		    "file=%s", m->qid, unsubmail_log_addr(c, row.recipient,
+		    shown, sizeof(shown)), m->list, row.reason, id, name);
 	}
 	if (store_commit(c->st, why, sizeof(why)) != STORE_OK) {
 		/* a commit that failed may still have landed (a server
@@ -535,12 +530,13 @@ send_copy(struct conn *c, struct reinject *ri, struct rcpt *r,
 	if (st == REINJECT_OK) {
 		t->resubmitted++;
 		log_info("%s: split copy to=%s resubmitted", m->qid,
-		    fmt_addr(c, r->addr, shown, sizeof(shown)));
+		    unsubmail_log_addr(c, r->addr, shown, sizeof(shown)));
 		return true;
 	}
-	log_warnx("%s: split copy to=%s %s: %s", m->qid, fmt_addr(c, r->addr,
-	    shown, sizeof(shown)), st == REINJECT_UNKNOWN ? "maybe taken "
-	    "(held as handover_unknown, not sent again)" : "failed", why);
+	log_warnx("%s: split copy to=%s %s: %s", m->qid,
+	    unsubmail_log_addr(c, r->addr, shown, sizeof(shown)),
+	    st == REINJECT_UNKNOWN ? "maybe taken (held as handover_unknown, "
+	    "not sent again)" : "failed", why);
 	mark_failed(r, st == REINJECT_UNKNOWN ? "handover_unknown" :
 	    "resubmit_failed", t);
 	return false;
@@ -584,8 +580,8 @@ split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
 			if (dup[i]) {
 				log_debug("%s: split copy to=%s: same person "
 				    "as an earlier recipient, not sent twice",
-				    m->qid, fmt_addr(c, r->addr, shown,
-				    sizeof(shown)));
+				    m->qid, unsubmail_log_addr(c, r->addr,
+				    shown, sizeof(shown)));
 				continue;
 			}
 			ix[n] = i;
@@ -638,7 +634,7 @@ log_would_quarantine(struct conn *c)
 	for (i = 0; i < m->nrcpt; i++)
 		if (pick_held(&m->rcpt[i]))
 			log_info("%s: would quarantine to=%s list=%s reason=%s",
-			    m->qid, fmt_addr(c, m->rcpt[i].addr ?
+			    m->qid, unsubmail_log_addr(c, m->rcpt[i].addr ?
 			    m->rcpt[i].addr : m->rcpt[i].raw, shown,
 			    sizeof(shown)), m->list, m->rcpt[i].held ?
 			    m->rcpt[i].held :
@@ -664,8 +660,8 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	metrics_decision(t->by_reason, t->resubmitted);
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
 	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
-	    "would " : "", m->list, fmt_addr(c, m->sender, shown,
-	    sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
+	    "would " : "", m->list, unsubmail_log_addr(c, m->sender,
+	    shown, sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
 	    t->held, reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
 	    outcome, t->sigdesc[0] ? " " : "", t->sigdesc);
 }
@@ -847,12 +843,11 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	if (released)
 		log_info("%s: released from quarantine by an admin: delivered "
 		    "without a consent check", m->qid);
-	/* a paused campaign stays queued (an admin's release goes) */
-	if (!monitor && !released && fbhdr_paused(c, fbhdr_campaign(c), v))
-		return;
-	switch (lookup_all(c, released, &t)) {
+	switch (lookup_all(c, released, monitor, &t, v)) {
 	case 0:
 		break;
+	case 1:
+		return;
 	case -2:
 		set_verdict(v, VERDICT_TEMPFAIL, "451", "4.3.0",
 		    "campaign names an unknown list, try again later");

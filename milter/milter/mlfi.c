@@ -57,6 +57,24 @@ static bool warned_leadspc;		/* said once per process */
 /* the connection, or NULL before (or after a failed) xxfi_connect */
 #define CONN(ctx) conn_of(smfi_getpriv(ctx))
 
+/*
+ * The macros the callbacks read, per stage (fetch_qid: "i" at MAIL, end of
+ * headers and end of message; mlfi_connect; mlfi_envfrom): an MTA that
+ * offers SMFIF_SETSYMLIST then sends only these instead of its defaults
+ * (Postfix milter_*_macros: 5 at connect, 5 TLS ones at HELO, 7 at MAIL, 4
+ * at RCPT).  Every stage names one at least: Postfix takes an empty list
+ * for "the defaults", and sends a macro command per header and per stage
+ * whatever the list.  Not const: smfi_setsymlist() takes char *.
+ */
+static char sym_conn[] = "{client_addr}", sym_mail[] = "i {auth_authen}",
+    sym_qid[] = "i";
+static const struct { int where; char *names; } symlists[] = {
+	{ SMFIM_CONNECT, sym_conn }, { SMFIM_HELO, sym_qid },
+	{ SMFIM_ENVFROM, sym_mail }, { SMFIM_ENVRCPT, sym_qid },
+	{ SMFIM_EOH, sym_qid }, { SMFIM_EOM, sym_qid },
+};
+static bool warned_symlist;		/* said once per process */
+
 /* the steps the MTA need not wait for (file comment) */
 #define NOREPLY_STEPS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | \
 	SMFIP_NR_HDR | SMFIP_NR_BODY)
@@ -167,10 +185,20 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	(void)f0;
+	size_t i;
+
 	(void)f2;
 	(void)f3;
-	*pf0 = mlfi_desc.xxfi_flags;	/* libmilter checks the MTA has them */
+	/* libmilter checks the MTA has them; SETSYMLIST only if offered */
+	*pf0 = mlfi_desc.xxfi_flags | (f0 & SMFIF_SETSYMLIST);
+	for (i = 0; (f0 & SMFIF_SETSYMLIST) != 0 && i < sizeof(symlists) /
+	    sizeof(symlists[0]); i++)
+		if (smfi_setsymlist(ctx, symlists[i].where,
+		    symlists[i].names) != MI_SUCCESS &&
+		    !__atomic_exchange_n(&warned_symlist, true,
+		    __ATOMIC_RELAXED))
+			log_warnx("smfi_setsymlist failed: the MTA sends its "
+			    "default macros");
 	*pf1 |= f1 & SMFIP_HDR_LEADSPC;	/* *pf1: libmilter's choice */
 	/* f1 always has them: libmilter fakes what the MTA lacks */
 	*pf1 |= f1 & NOREPLY_STEPS;

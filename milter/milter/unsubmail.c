@@ -104,6 +104,26 @@ unsubmail_mask(const struct config *cfg, const char *addr, char *out,
 	return out;
 }
 
+const char *
+unsubmail_log_addr(const struct conn *c, const char *addr, char *out,
+    size_t outlen)
+{
+	char tmp[LOGADDR_MAX], safe[ADDR_MAX + 1], box[ADDR_MAX * 2 + 1];
+	const char *shown;
+
+	if (c->rt->cfg->log_addresses != LOGADDR_YES) {
+		snprintf(out, outlen, "%s", logaddr(c->rt->cfg->log_addresses,
+		    c->rt->ring, addr, tmp));
+		return out;
+	}
+	shown = unsubmail_mask(c->rt->cfg, addr ? addr : "", box, sizeof(box));
+	if (shown != box && addr_path_mailbox(shown, box, sizeof(box),
+	    NULL) >= 0)
+		shown = box;
+	snprintf(out, outlen, "<%s>", log_safe(shown, safe, sizeof(safe)));
+	return out;
+}
+
 bool
 unsubmail_is_unsub(const struct conn *c, const char *raw)
 {

@@ -23,6 +23,15 @@ struct verdict;
 const char *unsubmail_mask(const struct config *cfg, const char *addr,
 	    char *out, size_t outlen);
 
+/*
+ * addr (raw or normalised; NULL logs as "") as LogAddresses wants it in a
+ * log line of c (logaddr.h), never with an unsubscribe token
+ * (unsubmail_mask), a raw one without its <>; written to out (outlen
+ * bytes, ADDR_MAX + 40 is enough), which is returned.
+ */
+const char *unsubmail_log_addr(const struct conn *c, const char *addr,
+	    char *out, size_t outlen);
+
 /* Is raw (a RCPT argument) addressed to the unsubscribe mailbox? */
 bool unsubmail_is_unsub(const struct conn *c, const char *raw);
 

@@ -159,6 +159,11 @@ struct store_backend {
 	    time_t now, char *why, size_t whylen);
 	enum store_status (*handover_purge)(struct store *st, time_t before,
 	    long long *n_r, char *why, size_t whylen);
+	/* store_reads_begin() opens a read transaction (begin_read): true
+	 * where that spares each statement its own (SQLite: the WAL locks
+	 * and file checks of one), false where it would only add round
+	 * trips (PostgreSQL) */
+	bool group_reads;
 };
 
 /* What store.c knows of the legacy erased forms ("hmac:") of a database:

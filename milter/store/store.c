@@ -511,6 +511,21 @@ store_begin_read(struct store *st, char *why, size_t whylen)
 }
 
 enum store_status
+store_reads_begin(struct store *st, char *why, size_t whylen)
+{
+	if (!st->be->group_reads)
+		return STORE_OK;
+	return st->be->begin_read(st, why, whylen);
+}
+
+void
+store_reads_end(struct store *st)
+{
+	if (st->be->group_reads)
+		st->be->rollback(st);
+}
+
+enum store_status
 store_import_set(struct store *st, const char *addr, const char *list,
     enum sub_status status, unsigned flags, time_t consented_at,
     const struct consent_event *ev, enum sub_status *old_r, time_t *old_at_r,

@@ -318,6 +318,23 @@ enum store_status store_begin_read(struct store *st, char *why,
 	    size_t whylen);
 
 /*
+ * The reads of one decision (the milter's pause check, list and consent
+ * lookups of one message) in one snapshot where that is cheaper: on SQLite
+ * a read transaction (BEGIN, deferred: the snapshot is taken at the first
+ * read), so the statements share one set of WAL locks and file checks
+ * instead of taking their own; on PostgreSQL nothing (each statement is
+ * one round trip already, a transaction would add two).  Only reads may
+ * run until store_reads_end(), which ends the transaction (it cannot fail:
+ * nothing was written).  Never hold it across messages or any wait: a
+ * change another process commits meanwhile is not seen until it ends.
+ * store_reads_begin: STORE_OK, or STORE_TEMPFAIL / STORE_ERROR with why
+ * filled (the database could not be read).
+ */
+enum store_status store_reads_begin(struct store *st, char *why,
+	    size_t whylen);
+void store_reads_end(struct store *st);
+
+/*
  * Bulk import of one subscription, inside the caller's transaction (no
  * savepoint of its own: an error leaves the transaction to be rolled
  * back).  The list is not checked here.  Reads the current state (*old_r,

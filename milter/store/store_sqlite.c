@@ -976,5 +976,6 @@ const struct store_backend store_sqlite_backend = {
 	.handover_claim = sqho_handover_claim,
 	.handover_set = sqho_handover_set,
 	.handover_purge = sqho_handover_purge,
+	.group_reads = true,
 };
 
