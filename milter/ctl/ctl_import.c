@@ -939,11 +939,15 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		goto out;
 	}
 
-	/* SQLite's page cache on huge pages, sized to the file (a pipe:
-	 * IMPORT_CACHE_PIPE); before the first store call */
-	store_bulk_memory(im.size <= 0 ? IMPORT_CACHE_PIPE :
-	    (size_t)im.size * IMPORT_CACHE_PER_BYTE < IMPORT_CACHE_MIN ?
-	    IMPORT_CACHE_MIN : (size_t)im.size * IMPORT_CACHE_PER_BYTE);
+	/* the bulk connection's page cache on huge pages, sized to the file
+	 * (a pipe: IMPORT_CACHE_PIPE); before the first store call.  Not for
+	 * --dry-run: its connection keeps SQLite's small default cache, and
+	 * the block is cleared whole when SQLite starts */
+	if (!im.dry_run)
+		store_bulk_memory(im.size <= 0 ? IMPORT_CACHE_PIPE :
+		    (size_t)im.size * IMPORT_CACHE_PER_BYTE <
+		    IMPORT_CACHE_MIN ? IMPORT_CACHE_MIN :
+		    (size_t)im.size * IMPORT_CACHE_PER_BYTE);
 	/* lists are checked once each here (list_ok): no per-row foreign
 	 * key check */
 	(void)ctl_store(c, im.dry_run ? STORE_READONLY : STORE_BULK);
