@@ -188,6 +188,8 @@ extern const struct store_backend store_pgsql_backend;
 
 /* store_global_init() of the SQLite engine (store_sqlite_open.c). */
 void	store_sqlite_global_init(void);
+/* store_bulk_memory() of the SQLite engine (store_sqlite_open.c). */
+void	store_sqlite_bulk_memory(size_t bytes);
 
 /* Rules every engine shares (store_rules.c). */
 

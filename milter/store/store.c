@@ -62,6 +62,12 @@ store_global_init(void)
 	store_sqlite_global_init();
 }
 
+void
+store_bulk_memory(size_t bytes)
+{
+	store_sqlite_bulk_memory(bytes);
+}
+
 /* store_target - the backend and target of cfg, or NULL with why filled */
 static const struct store_backend *
 store_target(const struct config *cfg, const char **target_r, char *why,

@@ -59,6 +59,23 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 void	store_global_init(void);
 
 /*
+ * Before a bulk import (STORE_BULK), instead of store_global_init()'s
+ * plain malloc: SQLite's page cache in one block of about bytes (rounded
+ * to whole pages; at most 256 MiB, the bulk connection's cache_size),
+ * mapped on its own and marked for huge pages.  Filled one 4 KiB page at a
+ * time from the C heap, a 256 MiB cache took one page fault per database
+ * page, a fifth of an import's CPU time on this machine (BENCHMARKS.md
+ * "Import: the page cache on huge pages").  A page that does not fit
+ * (another page size, or the block full) still comes from malloc, and the
+ * cache stops growing when the block is nearly full, so bytes is also the
+ * cache's size.  Call while the program has one thread and before any
+ * other store call (SQLITE_CONFIG_PAGECACHE); later, or when the memory
+ * cannot be mapped, it changes nothing.  The block stays until the
+ * process exits.  No effect on PostgreSQL.
+ */
+void	store_bulk_memory(size_t bytes);
+
+/*
  * Open the store named by cfg (ConsentDB, DBBusyTimeout).  Without
  * STORE_CREATE a missing file or a schema of another version is an error.
  * NULL with why[] filled on failure; *st_r is the status kind.  why[] never

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -321,6 +322,47 @@ void
 store_sqlite_global_init(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/* The bulk connection's cache_size (sq_setup), and the page size the
+ * block is cut for (the schema's default; other sizes use malloc). */
+#define BULK_CACHE_MAX	(256UL * 1024 * 1024)
+#define BULK_PAGE	4096
+
+/*
+ * store_sqlite_bulk_memory - SQLITE_CONFIG_PAGECACHE with a block of its
+ * own, marked MADV_HUGEPAGE: the kernel then faults it in 2 MiB at a time
+ * (with THP "defrag=madvise", the common default, memory not so marked
+ * gets huge pages only when a free one happens to be at hand).  SQLite
+ * writes a free-list link into every slot at sqlite3_initialize(), so the
+ * whole block is touched at once: the caller sizes it to the work.
+ */
+void
+store_sqlite_bulk_memory(size_t bytes)
+{
+	int hdr = 0, sz, n;
+	size_t len;
+	void *p;
+
+	if (sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK ||
+	    hdr <= 0)
+		return;
+	sz = (BULK_PAGE + hdr + 7) & ~7;
+	if (bytes > BULK_CACHE_MAX)
+		bytes = BULK_CACHE_MAX;
+	if ((n = (int)(bytes / (size_t)sz)) < 16)
+		return;
+	len = (size_t)n * (size_t)sz;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, len, MADV_HUGEPAGE);
+#endif
+	/* SQLITE_MISUSE once SQLite is initialised: nothing changed */
+	if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, p, sz, n) != SQLITE_OK)
+		(void)munmap(p, len);
 }
 
 /* sq_setup - per-connection settings, then check (or create) the schema */

@@ -627,3 +627,40 @@ else bad "import: the rows are in the database file when it exits" \
 kill "$holdpid" 2>/dev/null
 wait "$holdpid" 2>/dev/null
 fi
+
+# --- a database far larger than the import's page cache (one block of
+# 4 bytes per byte of the file, at least 16 MiB: store_bulk_memory), rows
+# in no order: pages are evicted and read again, and every row still reads
+# the state written by the rows before it.  300,000 rows exist; the file
+# opts 20,000 of them out in a scattered order, adds 20,000 new ones, and
+# says again for 2,000 of the first what a row 20,000 lines earlier said
+# (repeats, skipped), then once more the other way (conflicts, bad) -------
+
+if ! db_pgsql; then
+new_db cache
+sqlite3 "$db" "BEGIN; WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 299999) INSERT INTO subscriptions SELECT printf('p%06d@cache.example', i), 'news', 'opted_in', 'seed', 1700000000 FROM c; COMMIT;"
+awk 'BEGIN { print "address,list,status"
+    for (i = 0; i < 20000; i++) {
+	printf "p%06d@cache.example,news,opted_out\n", (i * 7919) % 300000
+	printf "n%06d@cache.example,news,opted_in\n", (i * 7919) % 20000
+    }
+    for (i = 0; i < 2000; i++)
+	printf "p%06d@cache.example,news,opted_out\n", (i * 7919) % 300000
+    for (i = 0; i < 2000; i++)
+	printf "n%06d@cache.example,news,opted_out\n", (i * 7919) % 20000
+}' > "$tmp/cache.csv"
+run import "$tmp/cache.csv"
+if [ "$rc" = 65 ] &&
+    [ "$(printf '%s\n' "$out" | head -n 1)" = "import $tmp/cache.csv: format=optin rows=44000 added=20000 changed=22000 unchanged=2000 kept=0 skipped=0 bad=2000" ] &&
+    [ "$(printf '%s\n' "$err" | grep -c 'is opted_in on line [0-9]*: conflicting rows (the opt-out is applied)$')" = 2000 ] &&
+    [ "$(printf '%s\n' "$err" | head -n 1)" = "optinctl import: $tmp/cache.csv:42002: n000000@cache.example on list news is opted_in on line 3: conflicting rows (the opt-out is applied)" ]
+then ok
+else bad "import: a database larger than the page cache, rows in no order" \
+	"rc $rc" "out: $out" "err: $(printf '%s\n' "$err" | head -n 3)"; fi
+check_sql "import: larger than the page cache, states and events" \
+    "280000 20000 18000 2000 42000" \
+    "SELECT (SELECT count(*) FROM subscriptions WHERE address LIKE 'p%' AND status = 'opted_in') || ' ' || (SELECT count(*) FROM subscriptions WHERE address LIKE 'p%' AND status = 'opted_out') || ' ' || (SELECT count(*) FROM subscriptions WHERE address LIKE 'n%' AND status = 'opted_in') || ' ' || (SELECT count(*) FROM subscriptions WHERE address LIKE 'n%' AND status = 'opted_out') || ' ' || (SELECT count(*) FROM consent_events WHERE address LIKE '%@cache.example')"
+check_sql "import: the scattered opt-outs are the rows of the file" \
+    "p000000@cache.example p000018@cache.example p000029@cache.example" \
+    "SELECT group_concat(address, ' ') FROM (SELECT address FROM subscriptions WHERE address LIKE 'p%' AND status = 'opted_out' ORDER BY address LIMIT 3)"
+fi
