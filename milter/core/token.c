@@ -32,6 +32,7 @@
 #include "mark.h"
 #include "secfile.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #define TOKEN_VERSION	1
 #define KEY_LEN		32
@@ -63,6 +66,11 @@ struct token_key {
 	unsigned char enc[KEY_LEN];		/* AEAD subkey */
 	unsigned char iv[KEY_LEN];		/* synthetic nonce subkey */
 	unsigned char mark[MARK_NPURPOSES][KEY_LEN]; /* mark subkeys */
+	/* keyed once in derive(), copied per token (owned; read-only after
+	 * the load, so any thread may copy them): OpenSSL 3 fetches the
+	 * algorithm and expands the key on every one-shot call */
+	EVP_MAC_CTX *nonce_mac;			/* HMAC-SHA256 keyed with iv */
+	EVP_CIPHER_CTX *aead;			/* AES-256-GCM keyed with enc */
 };
 
 struct token_ring {
@@ -166,20 +174,40 @@ b64url_len(size_t n)
 	return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
 }
 
+/* The algorithms, fetched once per process (never freed: they live as
+ * long as OpenSSL's default library context). */
+static EVP_MAC *alg_hmac;
+static EVP_CIPHER *alg_gcm;
+static pthread_once_t alg_once = PTHREAD_ONCE_INIT;
+
+static void
+alg_fetch(void)
+{
+	alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	alg_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
 /* synth_nonce - nonce = HMAC-SHA256(k->iv, msg)[0..11]; 0 / -1 */
 static int
 synth_nonce(const struct token_key *k, const unsigned char *msg, size_t len,
     unsigned char nonce[NONCE_LEN])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen;
+	EVP_MAC_CTX *ctx;
+	size_t maclen = 0;
+	int rc = -1;
 
-	if (HMAC(EVP_sha256(), k->iv, KEY_LEN, msg, len, mac, &maclen) == NULL
-	    || maclen < NONCE_LEN)
+	if ((ctx = EVP_MAC_CTX_dup(k->nonce_mac)) == NULL)
 		return -1;
-	memcpy(nonce, mac, NONCE_LEN);
+	if (EVP_MAC_update(ctx, msg, len) == 1 &&
+	    EVP_MAC_final(ctx, mac, &maclen, sizeof(mac)) == 1 &&
+	    maclen >= NONCE_LEN) {
+		memcpy(nonce, mac, NONCE_LEN);
+		rc = 0;
+	}
+	EVP_MAC_CTX_free(ctx);
 	OPENSSL_cleanse(mac, sizeof(mac));
-	return 0;
+	return rc;
 }
 
 /*
@@ -198,11 +226,8 @@ aead_run(const struct token_key *k, int enc, const unsigned char *nonce,
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		return -1;
 	rc = -1;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL,
-	    enc) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
-	    NULL) != 1 ||
-	    EVP_CipherInit_ex(ctx, NULL, NULL, k->enc, nonce, enc) != 1 ||
+	if (EVP_CIPHER_CTX_copy(ctx, k->aead) != 1 ||
+	    EVP_CipherInit_ex(ctx, NULL, NULL, NULL, nonce, enc) != 1 ||
 	    EVP_CipherUpdate(ctx, NULL, &outl, aad, (int)aadlen) != 1 ||
 	    EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1 ||
 	    (size_t)outl != len ||
@@ -238,10 +263,12 @@ aead_open(const struct token_key *k, const unsigned char *nonce,
 	    (unsigned char *)tag);
 }
 
-/* derive - the subkeys of k from the raw key; 0 / -1 */
+/* derive - the subkeys of k from the raw key, and its keyed contexts;
+ * 0 / -1 (what was made is freed by key_free) */
 static int
 derive(const unsigned char key[KEY_LEN], struct token_key *k)
 {
+	OSSL_PARAM params[2];
 	unsigned p;
 
 	if (mark_hkdf(key, KEY_LEN, "optin token enc", k->enc) < 0 ||
@@ -250,7 +277,32 @@ derive(const unsigned char key[KEY_LEN], struct token_key *k)
 	for (p = 0; p < MARK_NPURPOSES; p++)
 		if (mark_derive(key, (enum mark_purpose)p, k->mark[p]) < 0)
 			return -1;
+	if (pthread_once(&alg_once, alg_fetch) != 0 || alg_hmac == NULL ||
+	    alg_gcm == NULL)
+		return -1;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((k->nonce_mac = EVP_MAC_CTX_new(alg_hmac)) == NULL ||
+	    EVP_MAC_init(k->nonce_mac, k->iv, KEY_LEN, params) != 1)
+		return -1;
+	if ((k->aead = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_CipherInit_ex(k->aead, alg_gcm, NULL, NULL, NULL, 1) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(k->aead, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
+	    NULL) != 1 ||
+	    EVP_CipherInit_ex(k->aead, NULL, NULL, k->enc, NULL, 1) != 1)
+		return -1;
 	return 0;
+}
+
+/* key_free - the keyed contexts of k (made by derive; NULL: none) */
+static void
+key_free(struct token_key *k)
+{
+	EVP_MAC_CTX_free(k->nonce_mac);
+	k->nonce_mac = NULL;
+	EVP_CIPHER_CTX_free(k->aead);
+	k->aead = NULL;
 }
 
 /*
@@ -416,10 +468,13 @@ void
 token_ring_free(struct token_ring **ringp)
 {
 	struct token_ring *ring;
+	size_t i;
 
 	if (ringp == NULL || (ring = *ringp) == NULL)
 		return;
 	if (ring->keys != NULL) {
+		for (i = 0; i < 255; i++)	/* calloc'd: NULL where unused */
+			key_free(&ring->keys[i]);
 		OPENSSL_cleanse(ring->keys, 255 * sizeof(*ring->keys));
 		free(ring->keys);
 	}
