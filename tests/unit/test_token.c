@@ -10,6 +10,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,6 +674,112 @@ t_misc(void **state)
 }
 
 /* cleanup_tmp - remove the key files and the directory */
+/*
+ * Known answers: tokens of key id 9, key bytes 0..31, as the code before
+ * the keyed contexts were kept (d257938) issued them.  Tokens are
+ * deterministic, and links already sent must keep working.
+ */
+static const struct kat {
+	const char *addr, *list;
+	long day;
+	const char *token;
+} kats[] = {
+	{ "alice@example.com", "news", 20000,
+	  "AQnxXAVpJlJDu-7hbcxH8o1Dv8RYgRiNj6nu_w61v_6NdklwrkYlcLL1gJ_RMJev2FPEdpAs" },
+	{ "b@x.org", "promo", 0,
+	  "AQlwrMnOCtNrMx_Vrb8rRC0aV5w1dMkCQgdlPfFl0Ye_Pmfd5RBkuGUF5Qow" },
+	{ "very.long.name+tag@sub.example.co.uk", "l", 65535,
+	  "AQngPwJvTTb5W64NP8c0j1nezPO0OpR8OUtYLth3O8atEQDBni4dH0PkttsL_nbCvYvtH5y185Li3PkUYJxDweRKoVzx2A" },
+};
+#define KAT_KEYS	"9 AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+
+/* kat_run - issue and verify every known answer n times; failures */
+static unsigned
+kat_run(const struct token_ring *r, unsigned n)
+{
+	struct token_info info;
+	char tok[TOKEN_MAX], why[256];
+	unsigned i, k, bad = 0;
+
+	for (i = 0; i < n; i++)
+		for (k = 0; k < sizeof(kats) / sizeof(kats[0]); k++) {
+			if (token_issue(r, kats[k].addr, kats[k].list,
+			    kats[k].day, tok, sizeof(tok), why,
+			    sizeof(why)) < 0 || strcmp(tok, kats[k].token) != 0)
+				bad++;
+			if (token_verify(r, kats[k].token, kats[k].day, 1,
+			    &info) != TOKEN_OK ||
+			    strcmp(info.addr, kats[k].addr) != 0 ||
+			    strcmp(info.list, kats[k].list) != 0 ||
+			    info.issue_day != kats[k].day || info.key_id != 9)
+				bad++;
+		}
+	return bad;
+}
+
+static void
+t_known_answers(void **state)
+{
+	struct token_ring *r;
+	struct token_info info;
+	char tok[TOKEN_MAX], why[256];
+	size_t k;
+
+	(void)state;
+	r = ring_text(KAT_KEYS);
+	for (k = 0; k < sizeof(kats) / sizeof(kats[0]); k++) {
+		assert_true(token_issue(r, kats[k].addr, kats[k].list,
+		    kats[k].day, tok, sizeof(tok), why, sizeof(why)) > 0);
+		if (strcmp(tok, kats[k].token) != 0)
+			CASE_FAIL(kats[k].addr, "got %s, want %s", tok,
+			    kats[k].token);
+		assert_int_equal(token_verify(r, kats[k].token, kats[k].day, 1,
+		    &info), TOKEN_OK);
+		assert_string_equal(info.addr, kats[k].addr);
+	}
+	token_ring_free(&r);
+}
+
+/* One ring, its keyed contexts shared by threads that issue and verify
+ * at once (optin-unsubd's handler threads, the milter's connections). */
+struct kat_thread {
+	const struct token_ring *r;
+	unsigned bad;
+};
+
+static void *
+kat_thread(void *arg)
+{
+	struct kat_thread *t = arg;
+
+	t->bad = kat_run(t->r, 2000);
+	return NULL;
+}
+
+static void
+t_threads(void **state)
+{
+	struct kat_thread t[4];
+	pthread_t th[4];
+	struct token_ring *r;
+	size_t i;
+
+	(void)state;
+	r = ring_text(KAT_KEYS);
+	for (i = 0; i < 4; i++) {
+		t[i].r = r;
+		t[i].bad = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, kat_thread,
+		    &t[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		if (t[i].bad != 0)
+			CASE_FAIL("thread", "%u of 12000 wrong", t[i].bad);
+	}
+	token_ring_free(&r);
+}
+
 static void
 cleanup_tmp(void)
 {
@@ -700,6 +807,8 @@ main(void)
 		cmocka_unit_test(t_rotation),
 		cmocka_unit_test(t_keyfile),
 		cmocka_unit_test(t_misc),
+		cmocka_unit_test(t_known_answers),
+		cmocka_unit_test(t_threads),
 	};
 	int rc;
 
