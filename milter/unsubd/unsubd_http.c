@@ -59,6 +59,7 @@
 #include <microhttpd.h>
 
 #include "config.h"
+#include "httpuri.h"
 #include "log.h"
 #include "logaddr.h"
 #include "store.h"
@@ -363,28 +364,21 @@ http_unescape(void *cls, struct MHD_Connection *c, char *s)
 /*
  * A raw NUL byte in the request line ("POST /u/TOKEN\0junk HTTP/1.1"):
  * libmicrohttpd hands the handler the URL cut at the NUL, so the request
- * would be served as "/u/TOKEN".  MHD_OPTION_URI_LOG_CALLBACK sees the
- * URI inside the request line as read: libmicrohttpd (0.9.x) has put a
- * NUL in place of the space before the HTTP version and nothing else yet,
- * so the URI's C string is followed by "HTTP/" unless a NUL of the
- * client's cut it short.  XXX this relies on libmicrohttpd parsing the
- * line in place (tests/unsubd checks it).  The callback's result is the
- * request's first *req_cls: http_nul_line marks such a request for the
- * handler, which answers 400.
+ * would be served as "/u/TOKEN".  The URI log callback sees the whole
+ * line (http_uri_cut, httpuri.h); its result is the request's first
+ * *req_cls: http_nul_line marks such a request for the handler, which
+ * answers 400.
  */
 static char http_nul_line;
 
-/* http_uri_log - MHD_OPTION_URI_LOG_CALLBACK: &http_nul_line when the
- * URI is not followed by the HTTP version, else NULL.  strncmp() stops at
- * the first difference, within the request line or its line end. */
+/* http_uri_log - MHD_OPTION_URI_LOG_CALLBACK: &http_nul_line when a NUL
+ * of the client's cut the URI short (http_uri_cut), else NULL */
 static void *
 http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	(void)cls;
 	(void)c;
-	if (strncmp(uri + strlen(uri) + 1, "HTTP/", 5) == 0)
-		return NULL;
-	return &http_nul_line;
+	return http_uri_cut(uri) ? &http_nul_line : NULL;
 }
 
 /* route_parse - "/u/TOKEN" or "/p/TOKEN" into r; false: no such route */

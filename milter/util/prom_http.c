@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "httpuri.h"
 #include "log.h"
 #include "prom.h"
 
@@ -63,24 +64,14 @@ answer_text(struct MHD_Connection *conn, unsigned int status,
  */
 static char req_nul, req_new;
 
-/*
- * prom_uri_log - MHD_OPTION_URI_LOG_CALLBACK: &req_nul when the URI is
- * not followed by the HTTP version.  libmicrohttpd (0.9.x) parses the
- * request line in place and has put a NUL only in place of the space
- * before the version when this runs, so a URI's C string is followed by
- * "HTTP/" unless the client's own NUL cut it; strncmp() stops at the
- * first difference, within the line or its line end.  XXX relies on that
- * in-place parse, as unsubd_http.c's http_uri_log does (tests/unsubd and
- * tests/e2e/t-metrics.sh check it).
- */
+/* prom_uri_log - MHD_OPTION_URI_LOG_CALLBACK: &req_nul when a NUL of the
+ * client's cut the URI short (http_uri_cut), else &req_new */
 static void *
 prom_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	(void)cls;
 	(void)conn;
-	if (strncmp(uri + strlen(uri) + 1, "HTTP/", 5) == 0)
-		return &req_new;
-	return &req_nul;
+	return http_uri_cut(uri) ? &req_nul : &req_new;
 }
 
 /* prom_handler - MHD access handler: /metrics, rendered anew */
