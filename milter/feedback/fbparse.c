@@ -264,9 +264,9 @@ add_cand(struct fb_report *r, enum fb_cand_where where, const char *v)
 }
 
 /* read_copy_headers - token carriers of the reported copy's header: the
- * first Return-Path and List-Unsubscribe, and every Feedback-ID in order
- * (one added above the copy's own, by a later hop or forged, must not hide
- * it; up to FB_NCAND carriers in all) */
+ * first Return-Path and List-Unsubscribe, and every Feedback-ID, last first
+ * (the milter appends its own at the end; ones added above it, by a later
+ * hop or forged, must not hide it; up to FB_NCAND carriers in all) */
 static void
 read_copy_headers(GMimeObject *copy, struct fb_report *r)
 {
@@ -277,7 +277,7 @@ read_copy_headers(GMimeObject *copy, struct fb_report *r)
 	add_cand(r, FB_CAND_RETURN_PATH, hdr(copy, "Return-Path"));
 	add_cand(r, FB_CAND_LIST_UNSUB, hdr(copy, "List-Unsubscribe"));
 	n = hl != NULL ? g_mime_header_list_get_count(hl) : 0;
-	for (i = 0; i < n; i++) {
+	for (i = n - 1; i >= 0; i--) {
 		h = g_mime_header_list_get_header_at(hl, i);
 		if (h != NULL && g_ascii_strcasecmp(g_mime_header_get_name(h),
 		    "Feedback-ID") == 0)
