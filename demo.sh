@@ -265,5 +265,10 @@ say "optinctl feedback (bounces and complaints per list and campaign):"
 "$OPTINCTL" -c "$CONF" feedback 2>&1 | sed 's/^/  /' | head -12
 line
 say "Stopping Postfix, the milter, optin-unsubd and the sink."
-[ -n "${DEMO_KEEP:-}" ] && say "Kept: $PF_BASE"
+# the paths printed above are gone on exit unless kept: say which
+if [ -n "${DEMO_KEEP:-}" ]; then
+	say "Kept: $PF_BASE"
+else
+	say "Removing $PF_BASE (DEMO_KEEP=1 ./demo.sh keeps it for a look around)."
+fi
 exit 0

@@ -263,13 +263,27 @@ add_cand(struct fb_report *r, enum fb_cand_where where, const char *v)
 	r->ncand++;
 }
 
-/* read_copy_headers - token carriers of the reported copy's header */
+/* read_copy_headers - token carriers of the reported copy's header: the
+ * first Return-Path and List-Unsubscribe, and every Feedback-ID, last first
+ * (the milter appends its own at the end; ones added above it, by a later
+ * hop or forged, must not hide it; up to FB_NCAND carriers in all) */
 static void
 read_copy_headers(GMimeObject *copy, struct fb_report *r)
 {
+	GMimeHeaderList *hl = g_mime_object_get_header_list(copy);
+	GMimeHeader *h;
+	int i, n;
+
 	add_cand(r, FB_CAND_RETURN_PATH, hdr(copy, "Return-Path"));
 	add_cand(r, FB_CAND_LIST_UNSUB, hdr(copy, "List-Unsubscribe"));
-	add_cand(r, FB_CAND_FEEDBACK_ID, hdr(copy, "Feedback-ID"));
+	n = hl != NULL ? g_mime_header_list_get_count(hl) : 0;
+	for (i = n - 1; i >= 0; i--) {
+		h = g_mime_header_list_get_header_at(hl, i);
+		if (h != NULL && g_ascii_strcasecmp(g_mime_header_get_name(h),
+		    "Feedback-ID") == 0)
+			add_cand(r, FB_CAND_FEEDBACK_ID,
+			    g_mime_header_get_value(h));
+	}
 }
 
 /* read_arf - the fields of a message/feedback-report part */

@@ -180,8 +180,10 @@ cand_word(enum fb_cand_where w)
  * a person a token named when that token carries none (a List-Unsubscribe
  * token never does): the campaign of a token in the copy's Feedback-ID
  * ("CAMPAIGN:LIST:TOKEN:DOMAIN", feedbackhdr.h) for the same person and
- * list, else that header's CAMPAIGN field when its LIST field is the
- * token's list and CAMPAIGN is a valid id (campaign_list_ok).  A Feedback-ID
+ * list, else a Feedback-ID's CAMPAIGN field when its LIST field is the
+ * token's list and CAMPAIGN is a valid id (campaign_list_ok).  A verified
+ * token wins over every bare CAMPAIGN field, in whatever order the headers
+ * come (a forged header before the copy's own names nothing); a Feedback-ID
  * whose token names someone else gives nothing.  Called only once a token
  * verified: a report no token vouches for names no campaign.
  */
@@ -193,7 +195,10 @@ copy_campaign(const struct fbrules_env *env, const struct fb_report *r,
 	struct bounce_id id;
 	const char *t, *c;
 	size_t i, n, m;
+	int pass;
 
+	/* pass 0: the campaign a token carries; pass 1: bare fields */
+	for (pass = 0; pass < 2; pass++)
 	for (i = 0; i < r->ncand; i++) {
 		if (r->cand[i].where != FB_CAND_FEEDBACK_ID)
 			continue;
@@ -208,6 +213,8 @@ copy_campaign(const struct fbrules_env *env, const struct fb_report *r,
 				return;
 			}
 		}
+		if (pass == 0)
+			continue;
 		t += strspn(t, " \t");
 		n = strcspn(t, ":");
 		if (t[n] != ':' || n == 0 || n > CAMPAIGN_LIST_MAX)

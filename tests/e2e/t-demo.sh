@@ -65,5 +65,12 @@ e2e_check_eq "the summary in plain words" \
   ann@example.com: still opted in; campaign 2 delivered"
 e2e_check_eq "dkimpy verifies ann's copy" \
     "$(grep -c '^  dkimpy (independent verifier): signature OK' "$out")" 1
+# the database and spool paths it printed are removed on exit: it says so
+last=$(tail -n 1 "$out")
+gone=${last#Removing }
+gone=${gone%% *}
+e2e_check_eq "the last line says the working directory goes, and how to keep it" \
+    "$last" "Removing $gone (DEMO_KEEP=1 ./demo.sh keeps it for a look around)."
+e2e_check "that directory is gone" sh -c "[ -n '$gone' ] && [ ! -e '$gone' ]"
 e2e_check "nothing unaccounted for" sh -c "! grep -q 'NOT ACCOUNTED FOR' '$out'"
 e2e_done

@@ -82,7 +82,7 @@ EOF
 "$CTL" -c "$conf" list add deals > /dev/null
 for a in hard data policy1 policy2 policy3 soft gmailgone gmailrate late \
     delayed complainer cfbl redacted mailfrom forged signed untrusted ooo \
-    big evid shape mixed lucamp lufbtok luother nocamp; do
+    big evid shape mixed lucamp lufbtok luother nocamp luforged luflood; do
 	"$CTL" -c "$conf" subscribe "$a@example.net" news > /dev/null
 	"$CTL" -c "$conf" subscribe "$a@example.net" deals > /dev/null
 done
@@ -565,6 +565,26 @@ arf "$tmp/lufbtok.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
 feed fbl@news.example.com "$tmp/lufbtok.eml"
 eq "ARF: campaign of the Feedback-ID's token" "$rc|$(last_fb)" \
     "0|lufbtok@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
+# a forged Feedback-ID before the copy's own: the token's campaign wins over
+# any header's bare CAMPAIGN field, whatever the order of the headers
+tl=$("$CTL" -c "$conf" token issue luforged@example.net news)
+tb=$(bounce luforged summer)
+arf "$tmp/luforged.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
+    "Feedback-ID: forged:news:x:example.com" "Feedback-ID: spring:news:${tb#bounce+}"
+feed fbl@news.example.com "$tmp/luforged.eml"
+eq "ARF: a Feedback-ID token wins over an earlier forged Feedback-ID" "$rc|$(last_fb)" \
+    "0|luforged@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
+# ten forged ones above it (more than the report keeps): the copy's own,
+# which the milter appends last, is still read
+tl=$("$CTL" -c "$conf" token issue luflood@example.net news)
+tb=$(bounce luflood summer)
+flood=()
+for k in 1 2 3 4 5 6 7 8 9 10; do flood+=("Feedback-ID: f$k:news:x:example.com"); done
+arf "$tmp/luflood.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
+    "${flood[@]}" "Feedback-ID: spring:news:${tb#bounce+}"
+feed fbl@news.example.com "$tmp/luflood.eml"
+eq "ARF: the copy's Feedback-ID under ten forged ones names the campaign" "$rc|$(last_fb)" \
+    "0|luflood@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
 # a Feedback-ID of another list, or with a token of someone else: no campaign
 tl=$("$CTL" -c "$conf" token issue luother@example.net news)
 arf "$tmp/luother.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
