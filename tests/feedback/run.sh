@@ -557,47 +557,41 @@ arf "$tmp/lucamp.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
 feed fbl@news.example.com "$tmp/lucamp.eml"
 eq "ARF via List-Unsubscribe: campaign from Feedback-ID" "$rc|$(state lucamp news)|$(last_fb)" \
     "0|opted_out|lucamp@example.net|news|spring-2026|complaint|-|token:list_unsubscribe|1"
+# lu_complaint LABEL WHO WANT FEEDBACK-ID...: a complaint identified by
+# WHO's List-Unsubscribe token, its reported copy carrying these
+# Feedback-ID fields, is recorded against campaign WANT
+lu_complaint() {
+	local label=$1 who=$2 want=$3 tl f h=()
+	shift 3
+	tl=$("$CTL" -c "$conf" token issue "$who@example.net" news)
+	for f; do h+=("Feedback-ID: $f"); done
+	arf "$tmp/$who.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" "${h[@]}"
+	feed fbl@news.example.com "$tmp/$who.eml"
+	eq "$label" "$rc|$(last_fb)" \
+	    "0|$who@example.net|news|$want|complaint|-|token:list_unsubscribe|1"
+}
 # a Feedback-ID token for the same person wins over its CAMPAIGN field
-tl=$("$CTL" -c "$conf" token issue lufbtok@example.net news)
 tb=$(bounce lufbtok summer)
-arf "$tmp/lufbtok.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
-    "Feedback-ID: spring:news:${tb#bounce+}"
-feed fbl@news.example.com "$tmp/lufbtok.eml"
-eq "ARF: campaign of the Feedback-ID's token" "$rc|$(last_fb)" \
-    "0|lufbtok@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
+lu_complaint "ARF: campaign of the Feedback-ID's token" lufbtok summer \
+    "spring:news:${tb#bounce+}"
 # a forged Feedback-ID before the copy's own: the token's campaign wins over
 # any header's bare CAMPAIGN field, whatever the order of the headers
-tl=$("$CTL" -c "$conf" token issue luforged@example.net news)
 tb=$(bounce luforged summer)
-arf "$tmp/luforged.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
-    "Feedback-ID: forged:news:x:example.com" "Feedback-ID: spring:news:${tb#bounce+}"
-feed fbl@news.example.com "$tmp/luforged.eml"
-eq "ARF: a Feedback-ID token wins over an earlier forged Feedback-ID" "$rc|$(last_fb)" \
-    "0|luforged@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
+lu_complaint "ARF: a Feedback-ID token wins over an earlier forged Feedback-ID" \
+    luforged summer "forged:news:x:example.com" "spring:news:${tb#bounce+}"
 # ten forged ones above it (more than the report keeps): the copy's own,
 # which the milter appends last, is still read
-tl=$("$CTL" -c "$conf" token issue luflood@example.net news)
 tb=$(bounce luflood summer)
 flood=()
-for k in 1 2 3 4 5 6 7 8 9 10; do flood+=("Feedback-ID: f$k:news:x:example.com"); done
-arf "$tmp/luflood.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
-    "${flood[@]}" "Feedback-ID: spring:news:${tb#bounce+}"
-feed fbl@news.example.com "$tmp/luflood.eml"
-eq "ARF: the copy's Feedback-ID under ten forged ones names the campaign" "$rc|$(last_fb)" \
-    "0|luflood@example.net|news|summer|complaint|-|token:list_unsubscribe|1"
+for k in 1 2 3 4 5 6 7 8 9 10; do flood+=("f$k:news:x:example.com"); done
+lu_complaint "ARF: the copy's Feedback-ID under ten forged ones names the campaign" \
+    luflood summer "${flood[@]}" "spring:news:${tb#bounce+}"
 # a Feedback-ID of another list, or with a token of someone else: no campaign
-tl=$("$CTL" -c "$conf" token issue luother@example.net news)
-arf "$tmp/luother.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
-    "Feedback-ID: spring:deals:x:example.com"
-feed fbl@news.example.com "$tmp/luother.eml"
-eq "ARF: Feedback-ID of another list gives no campaign" "$rc|$(last_fb)" \
-    "0|luother@example.net|news|-|complaint|-|token:list_unsubscribe|1"
+lu_complaint "ARF: Feedback-ID of another list gives no campaign" luother - \
+    "spring:deals:x:example.com"
 tb=$(bounce lufbtok autumn)
-arf "$tmp/luother2.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tl>" \
-    "Feedback-ID: autumn:news:${tb#bounce+}"
-feed fbl@news.example.com "$tmp/luother2.eml"
-eq "ARF: Feedback-ID with someone else's token gives no campaign" "$rc|$(last_fb)" \
-    "0|luother@example.net|news|-|complaint|-|token:list_unsubscribe|1"
+lu_complaint "ARF: Feedback-ID with someone else's token gives no campaign" \
+    luother - "autumn:news:${tb#bounce+}"
 # no token verifies: the Feedback-ID's campaign is not trusted either
 ORCPT=nocamp@example.net arf "$tmp/nocamp.eml" \
     "List-Unsubscribe: <https://unsub.example.com/u/X$tl>" \
