@@ -15,6 +15,7 @@ build-essential autoconf automake libtool pkg-config
 libmilter-dev libopendkim-dev libspf2-dev libsqlite3-dev libssl-dev
 libidn2-dev libmicrohttpd-dev libcmocka-dev libgmime-3.0-dev
 postfix swaks miltertest opendkim opendkim-tools
+sasl2-bin libsasl2-modules libsasl2-modules-db
 libwrap0 m4
 python3-dkim python3-nacl sqlite3
 groff man-db openssl curl ca-certificates
