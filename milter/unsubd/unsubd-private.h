@@ -26,7 +26,7 @@
 struct config;
 struct unsubd_pages;
 struct unsubd_writer;
-struct unsubd_conns;
+struct http_conns;
 
 struct unsubd {
 	struct MHD_Daemon *mhd;
@@ -38,7 +38,7 @@ struct unsubd {
 	pthread_key_t store_key;	/* per-thread struct store * */
 	bool key_made;
 	struct unsubd_writer *writer;	/* owned: the one writing thread */
-	struct unsubd_conns *conns;	/* owned: deadlines (unsubd_conns.c) */
+	struct http_conns *conns;	/* owned: deadlines (http_conns.c) */
 	int draining;			/* __atomic: replaced by a reload */
 	long lifetime_days;		/* TokenLifetime in days */
 	char site_origin[UNSUBD_ORIGIN_MAX];	/* of UnsubscribeURL; "": none,

@@ -26,7 +26,7 @@
  *
  * Hostile clients: the header checks of http_headers_bad() run on the
  * first call; http_unescape() keeps %00 in the path so that it is refused
- * instead of cutting the path short; unsubd_conns.h bounds how long a
+ * instead of cutting the path short; http_conns.h bounds how long a
  * request may take to arrive; libmicrohttpd bounds connections (in all,
  * per address), idle time and memory per connection.
  *
@@ -64,7 +64,7 @@
 #include "logaddr.h"
 #include "store.h"
 #include "token.h"
-#include "unsubd_conns.h"
+#include "http_conns.h"
 #include "unsubd_guard.h"
 #include "unsubd_pages.h"
 #include "unsubd_writer.h"
@@ -577,7 +577,7 @@ http_handler(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	/* the request is here: no arrival deadline while it is answered */
-	unsubd_conns_busy(u->conns, c, true);
+	http_conns_busy(u->conns, c, true);
 	if (r->job.state == JOB_DONE)
 		return unsubd_act_finish(u, c, r);
 	if (r->job.state == JOB_QUEUED)
@@ -596,7 +596,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct req *r = *req_cls;
 
 	/* the next request on this connection has its own deadline */
-	unsubd_conns_busy(u->conns, c, false);
+	http_conns_busy(u->conns, c, false);
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
 		log_debug("connection timed out");
 	if (r == NULL || r == (struct req *)(void *)&http_nul_line) {
@@ -642,7 +642,7 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	u->key_made = true;
 	if ((u->writer = unsubd_writer_start(cfg, why, whylen)) == NULL)
 		goto fail;
-	if ((u->conns = unsubd_conns_start(UNSUBD_REQUEST_TIME, why,
+	if ((u->conns = http_conns_start(NULL, UNSUBD_REQUEST_TIME, why,
 	    whylen)) == NULL)
 		goto fail;
 	/* MHD_USE_ITC: a reload quiesces this server from another thread */
@@ -658,7 +658,7 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)UNSUBD_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)UNSUBD_MEMORY_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, u,
-	    MHD_OPTION_NOTIFY_CONNECTION, unsubd_conns_notify, u->conns,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, u->conns,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, u,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, u,
 	    MHD_OPTION_END);
@@ -691,7 +691,7 @@ unsubd_http_stop(struct unsubd **up)
 		MHD_stop_daemon(u->mhd);	/* joins the pool threads */
 	if (lfd != MHD_INVALID_SOCKET)
 		(void)close(lfd);
-	unsubd_conns_stop(&u->conns);
+	http_conns_stop(&u->conns);
 	if (u->key_made)
 		(void)pthread_key_delete(u->store_key);
 	unsubd_pages_free(&u->pages);

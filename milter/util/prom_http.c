@@ -5,14 +5,19 @@
  * scraper ever opens: a scrape is one small GET from the local monitoring
  * agent, and an idle client that never sends must not keep it out (it
  * is closed after PROM_TIMEOUT; until then PROM_CONN_LIMIT - 1 others
- * still get in).  A NUL byte in the request line is a 400 (the handler
- * would see the URL cut at it: "/metrics\0x" as "/metrics").
+ * still get in).  The idle timeout is all libmicrohttpd 0.9.75 times: a
+ * client that sends a header line every few seconds would hold its slot
+ * for ever, so each request also has PROM_REQUEST_TIME seconds from the
+ * accept (or the previous answer) to arrive whole (http_conns.h, as for
+ * optin-unsubd's pages).  A NUL byte in the request line is a 400 (the
+ * handler would see the URL cut at it: "/metrics\0x" as "/metrics").
  * libmicrohttpd's own messages (a client that went away, the connection
- * limit) are debug lines of our log, never stderr.  The thread is started with
- * every signal blocked, so SIGTERM and SIGUSR1 keep going to the threads
- * that take them (libmilter's signal thread, the reload thread).
- * Ownership: the server owns its MHD daemon; each answer is rendered into
- * a fresh buffer that MHD frees.
+ * limit) are debug lines of our log, never stderr.  The threads (MHD's,
+ * the deadline reaper) are started with every signal blocked, so SIGTERM
+ * and SIGUSR1 keep going to the threads that take them (libmilter's
+ * signal thread, the reload thread).
+ * Ownership: the server owns its MHD daemon and its deadline table; each
+ * answer is rendered into a fresh buffer that MHD frees.
  */
 #include "autoconf.h"
 
@@ -24,15 +29,18 @@
 
 #include <microhttpd.h>
 
+#include "http_conns.h"
 #include "httpuri.h"
 #include "log.h"
 #include "prom.h"
 
 #define PROM_CONN_LIMIT	64
 #define PROM_TIMEOUT		5	/* seconds a connection may stay idle */
+#define PROM_REQUEST_TIME	10	/* seconds for a whole request */
 
 struct prom_server {
 	struct MHD_Daemon *mhd;		/* owned */
+	struct http_conns *conns;	/* owned: request deadlines */
 	const char *key;		/* config key, for the log; static */
 	prom_render_fn *render;
 	void *arg;			/* borrowed from the caller */
@@ -87,9 +95,11 @@ prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)version;
 	(void)upload_data;
-	if (*req_cls == &req_nul)
+	if (*req_cls == &req_nul) {
+		http_conns_busy(ms->conns, conn, true);
 		return answer_text(conn, MHD_HTTP_BAD_REQUEST,
 		    "bad request\n");
+	}
 	if (*req_cls == &req_new) {	/* headers only: wait for the rest */
 		*req_cls = ms;
 		return MHD_YES;
@@ -98,6 +108,8 @@ prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_size = 0;	/* a body is ignored */
 		return MHD_YES;
 	}
+	/* the request is here: no deadline while it is answered */
+	http_conns_busy(ms->conns, conn, true);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "method not allowed\n");
@@ -119,6 +131,19 @@ prom_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* prom_completed - MHD_OPTION_NOTIFY_COMPLETED: the next request on this
+ * connection has its own deadline */
+static void
+prom_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct prom_server *ms = cls;
+
+	(void)req_cls;
+	(void)toe;
+	http_conns_busy(ms->conns, conn, false);
 }
 
 /* mhd_log - libmicrohttpd's own complaints go to our log, at debug level:
@@ -158,11 +183,19 @@ prom_start(const char *key, const char *spec, prom_render_fn *render,
 	ms->arg = arg;
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((ms->conns = http_conns_start(key, PROM_REQUEST_TIME, why,
+	    whylen)) == NULL) {
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+		free(ms);
+		return NULL;
+	}
 	ms->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, NULL, NULL, prom_handler, ms,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ms,
 	    MHD_OPTION_URI_LOG_CALLBACK, prom_uri_log, ms,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_conns_notify, ms->conns,
+	    MHD_OPTION_NOTIFY_COMPLETED, prom_completed, ms,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)PROM_CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)PROM_TIMEOUT,
@@ -171,6 +204,7 @@ prom_start(const char *key, const char *spec, prom_render_fn *render,
 	if (ms->mhd == NULL) {
 		snprintf(why, whylen, "cannot serve on '%s' (address in use?)",
 		    spec);
+		http_conns_stop(&ms->conns);
 		free(ms);
 		return NULL;
 	}
@@ -202,6 +236,7 @@ prom_stop(struct prom_server **msp)
 	if (msp == NULL || (ms = *msp) == NULL)
 		return;
 	MHD_stop_daemon(ms->mhd);
+	http_conns_stop(&ms->conns);	/* after: no connection left */
 	free(ms);
 	*msp = NULL;
 }

@@ -170,13 +170,17 @@ except urllib.error.HTTPError as e:
 # a raw NUL in the request target is 400, not /metrics; 8 idle connections
 # that never send keep no scrape out and are closed; 70 more (past the
 # connection limit) make libmicrohttpd complain: a debug line, not a
-# warning in syslog per connection (checked below)
-e2e_check_eq "metrics: raw NUL 400, idle clients keep no scrape out and are closed" \
+# warning in syslog per connection (checked below); 100 slow clients (a
+# header line every 3 s) are closed 10 s after their accept, and a scrape
+# waiting behind them gets its 200 (about 11 s)
+e2e_check_eq "metrics: raw NUL 400, idle and slow clients keep no scrape out and are closed" \
     "$("$PY" "$E2E_TOP/tests/lib/metrics_hostile.py" "$MPORT")" \
     "nul: HTTP/1.1 400 Bad Request
 nul at end: HTTP/1.1 400 Bad Request
 8 idle: HTTP/1.1 200 OK
-idle closed: True"
+idle closed: True
+100 slow: HTTP/1.1 200 OK
+slow closed: True"
 
 # --- optin-unsubd: two one-click POSTs for frank (the second changes
 # nothing), one bad link

@@ -793,13 +793,17 @@ expect "metrics: nothing rolled back, no sync failed" "$(grep -c '^optin_unsubd_
 # (tests/lib/metrics_hostile.py): a raw NUL in the request target is 400,
 # not /metrics; 8 idle connections that never send do not keep a scrape
 # out, and are closed (PROM_TIMEOUT); 70 more, past the connection limit,
-# make libmicrohttpd complain: debug lines, not warnings on stderr
+# make libmicrohttpd complain: debug lines, not warnings on stderr; 100
+# slow clients (a header line every 3 s) are closed 10 s after their
+# accept, and a scrape waiting behind them gets its 200 (about 11 s)
 $PY "$top_srcdir_t/tests/lib/metrics_hostile.py" "$mport3" > "$tmp/mhostile" 2>&1
-expect "metrics: raw NUL in the target, 400; idle clients keep no scrape out and are closed" \
+expect "metrics: raw NUL in the target, 400; idle and slow clients keep no scrape out and are closed" \
     "$(cat "$tmp/mhostile")" "nul: HTTP/1.1 400 Bad Request
 nul at end: HTTP/1.1 400 Bad Request
 8 idle: HTTP/1.1 200 OK
-idle closed: True"
+idle closed: True
+100 slow: HTTP/1.1 200 OK
+slow closed: True"
 # (this daemon has LogLevel debug)
 expect "metrics: libmicrohttpd's messages are debug lines named by the key" \
     "$(grep -c '^warning: .*MetricsAddress' "$log3")|$(grep -c '^debug: UnsubscribeMetricsAddress: Server reached connection limit' "$log3" | sed 's/^[1-9][0-9]*$/some/')" "0|some"

@@ -1,12 +1,13 @@
 /*
- * unsubd_conns.h - a deadline for every request of optin-unsubd: slow
+ * http_conns.h - a deadline for every request of a libmicrohttpd server
+ * (optin-unsubd's pages, the metrics endpoint of prom_http.c): slow
  * clients (slowloris: headers or body trickled a byte at a time, which
- * libmicrohttpd's idle timeout never ends) cannot hold a connection slot
- * longer than UNSUBD_REQUEST_TIME seconds per request.
+ * libmicrohttpd 0.9.75's idle timeout never ends) cannot hold a connection
+ * slot longer than the deadline, per request.
  *
  * A request's clock starts when its connection is accepted, or when the
  * previous request on it was answered (keep-alive); its headers and body
- * must have arrived within UNSUBD_REQUEST_TIME.  While a request is being
+ * must have arrived within the deadline.  While a request is being
  * answered (from its last handler call until its response is sent, also
  * while it waits for the writer) the clock is stopped.  A connection past
  * its deadline is shut down (shutdown(2) of its socket, so libmicrohttpd
@@ -15,33 +16,35 @@
  * Threads: the callbacks run in libmicrohttpd's threads, the reaper in its
  * own; the table is under one mutex.
  */
-#ifndef OPTIN_UNSUBD_CONNS_H
-#define OPTIN_UNSUBD_CONNS_H
+#ifndef OPTIN_HTTP_CONNS_H
+#define OPTIN_HTTP_CONNS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <microhttpd.h>
 
-struct unsubd_conns;		/* opaque */
+struct http_conns;		/* opaque */
 
 /* Start the table and its reaper thread; NULL with why[] filled.
- * request_secs: the deadline of each request. */
-struct unsubd_conns *unsubd_conns_start(unsigned request_secs, char *why,
-	    size_t whylen);
+ * request_secs: the deadline of each request.  key: prefix of the log line
+ * "closed N connections that sent no complete request within S s" (info;
+ * a static string, the config key), or NULL for none. */
+struct http_conns *http_conns_start(const char *key, unsigned request_secs,
+	    char *why, size_t whylen);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the table): enter a
  * connection when it starts, remove it when it closes. */
-void unsubd_conns_notify(void *cls, struct MHD_Connection *c,
+void http_conns_notify(void *cls, struct MHD_Connection *c,
 	    void **socket_context, enum MHD_ConnectionNotificationCode toe);
 
 /* The request on c is complete and being answered (busy: clock stopped),
  * or has been answered (!busy: the next request's clock starts now). */
-void unsubd_conns_busy(struct unsubd_conns *t, struct MHD_Connection *c,
+void http_conns_busy(struct http_conns *t, struct MHD_Connection *c,
 	    bool busy);
 
 /* Stop the reaper and free the table (after the server has stopped: no
  * connection left).  Accepts NULL; sets *tp to NULL. */
-void unsubd_conns_stop(struct unsubd_conns **tp);
+void http_conns_stop(struct http_conns **tp);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * unsubd_conns.c - request deadlines of optin-unsubd (see unsubd_conns.h).
+ * http_conns.c - request deadlines of libmicrohttpd servers (http_conns.h).
  *
  * Each connection has a struct conn_ent in its socket context, linked into
  * the table from MHD_CONNECTION_NOTIFY_STARTED to _CLOSED.  libmicrohttpd
@@ -9,7 +9,7 @@
  */
 #include "autoconf.h"
 
-#include "unsubd_conns.h"
+#include "http_conns.h"
 
 #include <sys/socket.h>
 #include <errno.h>
@@ -28,7 +28,8 @@ struct conn_ent {
 	struct conn_ent *prev, *next;	/* under the table's mutex */
 };
 
-struct unsubd_conns {
+struct http_conns {
+	const char *key;		/* log prefix or NULL; static */
 	unsigned secs;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;		/* CLOCK_MONOTONIC: stop the reaper */
@@ -49,7 +50,7 @@ now_mono(void)
 
 /* conns_reap - shut down every connection past its deadline */
 static void
-conns_reap(struct unsubd_conns *t, time_t now)
+conns_reap(struct http_conns *t, time_t now)
 {
 	struct conn_ent *e;
 	unsigned n = 0;
@@ -62,15 +63,16 @@ conns_reap(struct unsubd_conns *t, time_t now)
 		n++;
 	}
 	if (n > 0)
-		log_info("closed %u connection%s that sent no complete "
-		    "request within %u s", n, n == 1 ? "" : "s", t->secs);
+		log_info("%s%sclosed %u connection%s that sent no complete "
+		    "request within %u s", t->key ? t->key : "",
+		    t->key ? ": " : "", n, n == 1 ? "" : "s", t->secs);
 }
 
 /* conns_main - the reaper: once a second until stopped */
 static void *
 conns_main(void *arg)
 {
-	struct unsubd_conns *t = arg;
+	struct http_conns *t = arg;
 	struct timespec ts;
 
 	(void)pthread_mutex_lock(&t->mu);
@@ -85,16 +87,18 @@ conns_main(void *arg)
 	return NULL;
 }
 
-struct unsubd_conns *
-unsubd_conns_start(unsigned request_secs, char *why, size_t whylen)
+struct http_conns *
+http_conns_start(const char *key, unsigned request_secs, char *why,
+    size_t whylen)
 {
-	struct unsubd_conns *t;
+	struct http_conns *t;
 	pthread_condattr_t ca;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
+	t->key = key;
 	t->secs = request_secs;
 	if (pthread_mutex_init(&t->mu, NULL) != 0) {
 		free(t);
@@ -121,10 +125,10 @@ unsubd_conns_start(unsigned request_secs, char *why, size_t whylen)
 }
 
 void
-unsubd_conns_notify(void *cls, struct MHD_Connection *c,
+http_conns_notify(void *cls, struct MHD_Connection *c,
     void **socket_context, enum MHD_ConnectionNotificationCode toe)
 {
-	struct unsubd_conns *t = cls;
+	struct http_conns *t = cls;
 	const union MHD_ConnectionInfo *ci;
 	struct conn_ent *e = *socket_context;
 
@@ -159,7 +163,7 @@ unsubd_conns_notify(void *cls, struct MHD_Connection *c,
 }
 
 void
-unsubd_conns_busy(struct unsubd_conns *t, struct MHD_Connection *c,
+http_conns_busy(struct http_conns *t, struct MHD_Connection *c,
     bool busy)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -176,9 +180,9 @@ unsubd_conns_busy(struct unsubd_conns *t, struct MHD_Connection *c,
 }
 
 void
-unsubd_conns_stop(struct unsubd_conns **tp)
+http_conns_stop(struct http_conns **tp)
 {
-	struct unsubd_conns *t;
+	struct http_conns *t;
 	struct conn_ent *e, *next;
 
 	if (tp == NULL || (t = *tp) == NULL)
