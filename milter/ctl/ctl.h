@@ -50,18 +50,29 @@ typedef int ctl_verb_fn(struct ctl *c, int argc, char **argv);
 
 /*
  * Open the store if not open yet (flags as store_open); on failure print
- * why and exit: EX_NOINPUT (66) when the database file does not exist,
- * EX_TEMPFAIL (75) when it is locked or unreachable, else EX_UNAVAILABLE
- * (69), e.g. for a schema of another version.
+ * why and exit: EX_NOINPUT (66) when the database file does not exist, a
+ * permission problem as ctl_exit_for(), EX_TEMPFAIL (75) when it is locked
+ * or unreachable, else EX_UNAVAILABLE (69), e.g. for a schema of another
+ * version.
  */
 struct store *ctl_store(struct ctl *c, unsigned flags);
 
 /* Normalise addr or print "optinctl: bad address 'x': why" and exit 65. */
 const char *ctl_addr(const char *addr, char out[321]);
 
-/* The exit code for a failed store call: STORE_NOTFOUND 65 (EX_DATAERR),
- * STORE_TEMPFAIL 75 (EX_TEMPFAIL), STORE_ERROR 70 (EX_SOFTWARE); 0 for
- * STORE_OK. */
+/*
+ * The exit code for a failed call (st) on the store ConsentDB of cfg
+ * names, the one home of this mapping: a permission problem on its files
+ * (store_access: not mended by retrying) is 66 (EX_NOINPUT) when a file
+ * may not be read, 73 (EX_CANTCREAT) when one may not be written or
+ * created; otherwise STORE_NOTFOUND 65 (EX_DATAERR), STORE_TEMPFAIL 75
+ * (EX_TEMPFAIL, e.g. a lock held past DBBusyTimeout), STORE_ERROR 70
+ * (EX_SOFTWARE); 0 for STORE_OK.  After a failed store_open, pass
+ * open_failed: then STORE_ERROR is 69 (EX_UNAVAILABLE).
+ */
+int ctl_exit_for(const struct config *cfg, enum store_status st,
+	    bool open_failed);
+/* ctl_exit_for() on the ConsentDB of optinctl's configuration. */
 int ctl_exit_code(enum store_status st);
 
 /* Print "usage: optinctl ... VERB USAGE" for verb on stderr; returns 64

@@ -205,7 +205,7 @@ ctl_init(struct ctl *c, int argc, char **argv)
 		if (!existed && store_exists(c->cfg, why2, sizeof(why2)) ==
 		    STORE_NOTFOUND)
 			return EX_CANTCREAT;
-		return rs == STORE_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE;
+		return ctl_exit_for(c->cfg, rs, true);
 	}
 	if (store_warning(c->st) != NULL)
 		fprintf(stderr, "optinctl: warning: %s\n",

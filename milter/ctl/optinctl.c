@@ -105,6 +105,10 @@ static const struct verb {
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
+/* the configuration main() loaded: ctl_exit_code() asks about its
+ * ConsentDB (one per process; borrowed from main's struct ctl) */
+static const struct config *exit_cfg;
+
 /* verb_find - the table entry for name, or NULL */
 static const struct verb *
 verb_find(const char *name)
@@ -503,8 +507,18 @@ ctl_iso_time(time_t t, char buf[32])
 }
 
 int
-ctl_exit_code(enum store_status st)
+ctl_exit_for(const struct config *cfg, enum store_status st, bool open_failed)
 {
+	if ((st == STORE_TEMPFAIL || st == STORE_ERROR) && cfg != NULL) {
+		switch (store_access(cfg, NULL)) {
+		case STORE_ACCESS_READ:
+			return EX_NOINPUT;
+		case STORE_ACCESS_WRITE:
+			return EX_CANTCREAT;
+		case STORE_ACCESS_OK:
+			break;
+		}
+	}
 	switch (st) {
 	case STORE_OK:
 		return EX_OK;
@@ -515,7 +529,13 @@ ctl_exit_code(enum store_status st)
 	case STORE_ERROR:
 		break;
 	}
-	return EX_SOFTWARE;
+	return open_failed ? EX_UNAVAILABLE : EX_SOFTWARE;
+}
+
+int
+ctl_exit_code(enum store_status st)
+{
+	return ctl_exit_for(exit_cfg, st, false);
 }
 
 struct store *
@@ -538,7 +558,7 @@ ctl_store(struct ctl *c, unsigned flags)
 	if (st == STORE_TEMPFAIL &&
 	    store_exists(c->cfg, why2, sizeof(why2)) == STORE_NOTFOUND)
 		exit(EX_NOINPUT);
-	exit(st == STORE_TEMPFAIL ? EX_TEMPFAIL : EX_UNAVAILABLE);
+	exit(ctl_exit_for(c->cfg, st, true));
 }
 
 const char *
@@ -739,6 +759,7 @@ main(int argc, char **argv)
 		}
 		log_init("optinctl", false, true, c.cfg->log_level < 1 ?
 		    c.cfg->log_level : LOG_LEVEL_WARNING, NULL);
+		exit_cfg = c.cfg;
 	}
 	rc = v->fn(&c, argc, argv);
 	if (fflush(stdout) != 0 && rc == EX_OK) {
@@ -749,6 +770,7 @@ main(int argc, char **argv)
 	store_close(&c.st);
 	token_ring_free(&c.ring);
 	token_ring_free(&c.erasure);
+	exit_cfg = NULL;
 	config_free(&c.cfg);
 	return rc;
 }

@@ -23,6 +23,9 @@ struct store_backend {
 	/* does the database exist (store_exists)? */
 	enum store_status (*exists)(const char *target,
 	    const struct config *cfg, char *why, size_t whylen);
+	/* which permission on its files is lacking (store_access); NULL:
+	 * none of its own (a server database) */
+	enum store_access (*access)(const char *target, int *errno_r);
 
 	enum store_status (*migrate)(struct store *st, int *from_r,
 	    int *to_r, char *why, size_t whylen);

@@ -107,6 +107,21 @@ store_exists(const struct config *cfg, char *why, size_t whylen)
 	return be->exists(target, cfg, why, whylen);
 }
 
+enum store_access
+store_access(const struct config *cfg, int *errno_r)
+{
+	const struct store_backend *be;
+	const char *target;
+	char why[256];
+
+	if (errno_r != NULL)
+		*errno_r = 0;
+	if ((be = store_target(cfg, &target, why, sizeof(why))) == NULL ||
+	    be->access == NULL)
+		return STORE_ACCESS_OK;
+	return be->access(target, errno_r);
+}
+
 const char *
 store_warning(const struct store *st)
 {

@@ -117,6 +117,20 @@ void store_close(struct store **stp);
 enum store_status store_exists(const struct config *cfg, char *why,
 	    size_t whylen);
 
+/*
+ * Which permission on ConsentDB's files this process lacks, asked after a
+ * failed store_open() or store call (for optinctl, which reports it apart
+ * from a temporary failure: retrying does not mend it).  SQLite:
+ * STORE_ACCESS_READ when the database, its -wal or its -shm exists and may
+ * not be read; STORE_ACCESS_WRITE when one may not be written, or is
+ * missing and the directory may not be written to create it (a read-only
+ * file system included); the errno (EACCES, EPERM or EROFS) in *errno_r
+ * (may be NULL).  STORE_ACCESS_OK otherwise, and always for PostgreSQL
+ * (the server's refusals are its own).  Uses access(2): the real user.
+ */
+enum store_access { STORE_ACCESS_OK, STORE_ACCESS_READ, STORE_ACCESS_WRITE };
+enum store_access store_access(const struct config *cfg, int *errno_r);
+
 /* A remark an admin should act on about the database just opened (SQLite:
  * the file is readable by others), or NULL.  Owned by st. */
 const char *store_warning(const struct store *st);

@@ -925,6 +925,7 @@ const struct store_backend store_sqlite_backend = {
 	.open = sq_open,
 	.close = sq_close,
 	.exists = sq_exists,
+	.access = sq_access,
 	.migrate = sq_migrate,
 	.lookup = sq_lookup,
 	.begin = sq_begin,

@@ -165,6 +165,7 @@ struct store *sq_open(const char *path, const struct config *cfg,
 void	sq_close(struct store *st);
 enum store_status sq_exists(const char *path, const struct config *cfg,
 	    char *why, size_t whylen);
+enum store_access sq_access(const char *path, int *errno_r);
 enum store_status sq_migrate(struct store *st, int *from_r, int *to_r,
 	    char *why, size_t whylen);
 

@@ -529,12 +529,14 @@ fail:
  * sq_culprit - the file SQLite needs and cannot have, into out: the
  * database, its -wal or -shm (read and write), or, for one that does not
  * exist (yet), the directory it is in or is created in.  Returns the
- * errno access(2) gives, or 0 when all look usable (then out is "").
+ * errno access(2) gives, or 0 when all look usable (then out is "");
+ * *write_r (may be NULL): true when it is writing that is refused (the
+ * file reads, or the directory), false when reading is.
  */
 #define SQ_CULPRIT_MAX	1400
 
 static int
-sq_culprit(const char *path, char *out, size_t outlen)
+sq_culprit(const char *path, char *out, size_t outlen, bool *write_r)
 {
 	static const char *const sfx[] = { "", "-wal", "-shm" };
 	char f[PATH_MAX], dir[PATH_MAX];
@@ -548,6 +550,8 @@ sq_culprit(const char *path, char *out, size_t outlen)
 			continue;
 		if (errno != ENOENT) {
 			snprintf(out, outlen, "%.1024s", f);
+			if (write_r != NULL)
+				*write_r = access(f, R_OK) == 0;
 			return errno;
 		}
 		if ((slash = strrchr(path, '/')) == NULL)
@@ -561,6 +565,8 @@ sq_culprit(const char *path, char *out, size_t outlen)
 			snprintf(out, outlen, "directory %.1024s (to create "
 			    "%.255s)", dir, f + (slash != NULL ? slash - path +
 			    1 : 0));
+			if (write_r != NULL)
+				*write_r = true;
 			return errno;
 		}
 		if (i == 0) {
@@ -604,7 +610,7 @@ sq_explain(struct sq *s, int rc, char *out, size_t outlen)
 		return;
 	}
 	{
-		int cerr = sq_culprit(s->path, file, sizeof(file));
+		int cerr = sq_culprit(s->path, file, sizeof(file), NULL);
 
 		if (cerr != 0)
 			snprintf(out, outlen, " (%.*s: %s)", SQ_CULPRIT_MAX,
@@ -615,6 +621,23 @@ sq_explain(struct sq *s, int rc, char *out, size_t outlen)
 		else if (ext != (rc & 0xff))
 			snprintf(out, outlen, " (SQLite code %d)", ext);
 	}
+}
+
+/* sq_access - the permission on the database's files this process lacks
+ * (store_access), from sq_culprit */
+enum store_access
+sq_access(const char *path, int *errno_r)
+{
+	char file[SQ_CULPRIT_MAX];
+	bool writing = false;
+	int err;
+
+	err = sq_culprit(path, file, sizeof(file), &writing);
+	if (err != EACCES && err != EPERM && err != EROFS)
+		return STORE_ACCESS_OK;
+	if (errno_r != NULL)
+		*errno_r = err;
+	return writing ? STORE_ACCESS_WRITE : STORE_ACCESS_READ;
 }
 
 /* sq_exists - is there a file at path (store_exists)? */

@@ -493,7 +493,11 @@ EOF
 
 # --- a database that cannot be opened or written: which file and why -------
 # (SQLite's files; as root: a read-only bind mount gives EROFS, and setpriv
-# runs optinctl as nobody for EACCES; the same message is the daemons')
+# runs optinctl as nobody for EACCES; the same message is the daemons').
+# Exit codes (ctl_exit_for): a permission problem is not temporary (a
+# script that retries on 75 would retry for ever): a file that may not be
+# read 66, one that may not be written or created (a read-only file system
+# included) 73; a held lock stays 75 (above).  The daemons tempfail.
 
 if ! db_pgsql && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
     command -v setpriv >/dev/null; then
@@ -517,7 +521,7 @@ EOS
 	conf=$ro/c.conf
 	OPTINCTL="$ro/romount.sh"
 	PROG=$real run status ann@example.com
-	if [ "$rc" = 75 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: settings: unable to open database file ($ro/d/c.db: Read-only file system)" ]; then ok; else
+	if [ "$rc" = 73 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: settings: unable to open database file ($ro/d/c.db: Read-only file system)" ]; then ok; else
 		bad "read-only file system: the file and EROFS" "rc $rc" "stderr got: $err"; fi
 	PROG=$(cd "$top_builddir" && pwd)/optin-milter run -n
 	case $err in
@@ -529,14 +533,24 @@ EOS
 	chmod 0555 "$ro/d"
 	OPTINCTL="$ro/nobody.sh"
 	PROG=$real run status ann@example.com
-	if [ "$rc" = 69 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: settings: attempt to write a readonly database (directory $ro/d (to create c.db-wal): Permission denied)" ]; then ok; else
+	if [ "$rc" = 73 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: settings: attempt to write a readonly database (directory $ro/d (to create c.db-wal): Permission denied)" ]; then ok; else
 		bad "directory not writable: the directory and EACCES" "rc $rc" "stderr got: $err"; fi
-	# a database file nobody may read
+	# a database file nobody may write: reading works, a change is 73
 	chmod 0755 "$ro/d"
+	chown root "$ro/d/c.db"
+	chmod 0644 "$ro/d/c.db"
+	PROG=$real run status ann@example.com
+	if [ "$rc" = 0 ] && [ -z "$err" ]; then ok; else
+		bad "file not writable: status still reads" "rc $rc" "stderr got: $err"; fi
+	PROG=$real run list add promo2
+	if [ "$rc" = 73 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: list add: attempt to write a readonly database ($ro/d/c.db: Permission denied)" ] && [ -z "$out" ]; then ok; else
+		bad "file not writable: list add, the file and EACCES, 73" "rc $rc" "stderr got: $err" "stdout got: $out"; fi
+	# a database file nobody may read
+	chown nobody "$ro/d/c.db"
 	chmod 0000 "$ro/d/c.db"
 	PROG=$real run status ann@example.com
-	if [ "$rc" = 75 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: open: unable to open database file ($ro/d/c.db: Permission denied)" ]; then ok; else
-		bad "file not readable: the file and EACCES" "rc $rc" "stderr got: $err"; fi
+	if [ "$rc" = 66 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: open: unable to open database file ($ro/d/c.db: Permission denied)" ]; then ok; else
+		bad "file not readable: the file and EACCES, 66" "rc $rc" "stderr got: $err"; fi
 	OPTINCTL=$real
 	conf=$saveconf
 	chmod 0700 "$tmp"
