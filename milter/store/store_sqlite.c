@@ -364,6 +364,8 @@ sq_run(struct sq *s, enum stmt i, char *why, size_t whylen)
 enum store_status
 sq_tx_enter(struct sq *s, bool *own_r, char *why, size_t whylen)
 {
+	if (s->undo_failed && sq_undo(s, why, whylen) != STORE_OK)
+		return STORE_TEMPFAIL;
 	*own_r = sqlite3_get_autocommit(s->db) != 0;
 	return sq_run(s, *own_r ? STMT_BEGIN : STMT_SAVEPOINT, why, whylen);
 }
@@ -387,7 +389,7 @@ sq_tx_leave(struct sq *s, bool own, bool ok, char *why, size_t whylen)
 	if (sqlite3_get_autocommit(s->db))
 		return st;
 	if (own)
-		(void)sq_run(s, STMT_ROLLBACK, why, 0);
+		(void)sq_undo(s, why, 0);
 	else {
 		(void)sq_run(s, STMT_ROLLBACK_TO, why, 0);
 		(void)sq_run(s, STMT_RELEASE, why, 0);
@@ -464,11 +466,9 @@ sq_commit(struct store *st, char *why, size_t whylen)
 static void
 sq_rollback(struct store *st)
 {
-	struct sq *s = (struct sq *)st;
 	char why[1];
 
-	if (!sqlite3_get_autocommit(s->db))
-		(void)sq_run(s, STMT_ROLLBACK, why, 0);
+	(void)sq_undo((struct sq *)st, why, 0);
 }
 
 /* list_get - does list exist, is it double opt-in, and its display name

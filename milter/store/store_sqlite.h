@@ -79,6 +79,7 @@ struct sq {
 	struct timespec busy_since;	/* sq_busy: when this wait began */
 	bool dir_synced;		/* sq_sync: the directory once */
 	struct timespec trimmed;	/* sq_wal_trim: the last one */
+	bool undo_failed;		/* a ROLLBACK failed (sq_undo) */
 };
 
 
@@ -146,6 +147,12 @@ int	event_add(struct sq *s, const char *addr, const char *list,
 
 /* Transactions (store_sqlite.c) */
 
+/* sq_undo - ROLLBACK the open transaction, if one is open
+ * (store_sqlite_open.c).  A failed one is logged once, with SQLite's message, and remembered
+ * (undo_failed): sq_tx_enter tries again first and tempfails until it
+ * works, so that no change joins a transaction that is never committed.
+ * STORE_OK, or STORE_TEMPFAIL with why[] filled (whylen may be 0). */
+enum store_status sq_undo(struct sq *s, char *why, size_t whylen);
 /* sq_tx_enter - make the following changes atomic: BEGIN IMMEDIATE when no
  * transaction is open (*own_r true), else a savepoint inside the
  * caller's. */

@@ -1,7 +1,8 @@
 /*
  * store_sqlite_open.c - opening and closing a connection of the SQLite
  * backend (store_sqlite.h): the settings per connection, the schema text,
- * its creation and check, and the numbered migrations.
+ * its creation and check, and the numbered migrations; why a call failed
+ * (sq_explain) and the handle after a failed ROLLBACK (sq_undo).
  *
  * Settings per connection: WAL, synchronous=NORMAL (FULL with
  * STORE_DURABLE: the WAL is synced at each commit), foreign_keys on (off,
@@ -34,6 +35,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "log.h"
 #include "store_sqlite.h"
 
 /* sql/schema.sql, verbatim */
@@ -638,6 +640,27 @@ sq_access(const char *path, int *errno_r)
 	if (errno_r != NULL)
 		*errno_r = err;
 	return writing ? STORE_ACCESS_WRITE : STORE_ACCESS_READ;
+}
+
+/* sq_undo - ROLLBACK the open transaction; a failure is logged once and
+ * remembered (store_sqlite.h) */
+enum store_status
+sq_undo(struct sq *s, char *why, size_t whylen)
+{
+	char msg[600];
+
+	if (sqlite3_get_autocommit(s->db) ||
+	    sq_run(s, STMT_ROLLBACK, msg, sizeof(msg)) == STORE_OK ||
+	    sqlite3_get_autocommit(s->db)) {
+		s->undo_failed = false;
+		return STORE_OK;
+	}
+	if (!s->undo_failed)
+		log_err("%s (ROLLBACK failed; the transaction stays open "
+		    "and changes tempfail until a ROLLBACK works)", msg);
+	s->undo_failed = true;
+	snprintf(why, whylen, "%s", msg);
+	return STORE_TEMPFAIL;
 }
 
 /* sq_exists - is there a file at path (store_exists)? */

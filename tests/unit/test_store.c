@@ -31,6 +31,7 @@
 #include "store.h"
 
 #include "store_fx.h"
+#include "store_sqlite.h"
 
 /* ms_since - milliseconds since t0 */
 static long
@@ -715,6 +716,85 @@ t_reconnect(void **state)
 	raw_close(&db);
 }
 
+/* deny_rollback - an SQLite authorizer that refuses ROLLBACK (setting one
+ * expires the prepared statements: the next ROLLBACK is prepared again) */
+static int
+deny_rollback(void *arg, int action, const char *a, const char *b,
+    const char *c, const char *d)
+{
+	(void)arg;
+	(void)b;
+	(void)c;
+	(void)d;
+	return action == SQLITE_TRANSACTION && a != NULL &&
+	    strcmp(a, "ROLLBACK") == 0 ? SQLITE_DENY : SQLITE_OK;
+}
+
+/*
+ * t_rollback_fails - a failed ROLLBACK is logged once, with SQLite's
+ * message; no later change joins the transaction it left open (it would
+ * never be committed): changes tempfail until a ROLLBACK works, then
+ * commit as usual.  SQLite only (the authorizer is SQLite's).
+ */
+static void
+t_rollback_fails(void **state)
+{
+	struct fx *f = *state;
+	enum store_status during;
+	char got[2048], want[2048];
+	sqlite3 *db;
+	struct raw r;
+	FILE *cap;
+	size_t n;
+	int saved;
+
+	if (pg_base != NULL)
+		skip();
+	db = ((struct sq *)f->st)->db;
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
+	    STORE_OK);
+	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	(void)sqlite3_set_authorizer(db, deny_rollback, NULL);
+	/* the log goes to stderr: catch it around the calls */
+	assert_non_null(cap = tmpfile());
+	(void)fflush(stderr);
+	saved = dup(2);
+	assert_int_equal(dup2(fileno(cap), 2), 2);
+	store_rollback(f->st);
+	during = store_set_status(f->st, "bob@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why));
+	store_rollback(f->st);
+	(void)fflush(stderr);
+	(void)dup2(saved, 2);
+	(void)close(saved);
+	rewind(cap);
+	n = fread(got, 1, sizeof(got) - 1, cap);
+	got[n] = '\0';
+	(void)fclose(cap);
+	snprintf(want, sizeof(want), "error: ConsentDB %s: ROLLBACK: not "
+	    "authorized (ROLLBACK failed; the transaction stays open and "
+	    "changes tempfail until a ROLLBACK works)\n", f->db);
+	if (strcmp(got, want) != 0)
+		CASE_FAIL("failed ROLLBACK: one log line", "got '%s', want "
+		    "'%s'", got, want);
+	if (during != STORE_TEMPFAIL)
+		CASE_FAIL("a change while the transaction is stuck", "got %d, "
+		    "want STORE_TEMPFAIL (%s)", (int)during, f->why);
+	(void)sqlite3_set_authorizer(db, NULL, NULL);
+	if (store_set_status(f->st, "cy@example.com", "news", SUB_OPTED_IN,
+	    NULL, f->why, sizeof(f->why)) != STORE_OK)
+		CASE_FAIL("a change once ROLLBACK works", "got %s, want "
+		    "STORE_OK", f->why);
+	r = raw_open(f);
+	if (raw_int(&r, "SELECT count(*) FROM subscriptions WHERE address = "
+	    "'cy@example.com'", NULL) != 1 || raw_int(&r, "SELECT count(*) "
+	    "FROM subscriptions", NULL) != 1)
+		CASE_FAIL("committed rows", "want cy only (ann rolled back, "
+		    "bob refused)");
+	raw_close(&r);
+}
+
 int
 main(void)
 {
@@ -735,6 +815,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(t_backend_name, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_reconnect, fx_setup_db,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_rollback_fails, fx_setup_db,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_feedback, fx_setup_db,
 		    fx_teardown),
