@@ -37,7 +37,9 @@
 # ("sqlite pgsql"; "sqlite" alone skips PostgreSQL: the unsub section once
 # per engine, and section engines: the relay's optin-unix set-up with
 # ConsentDB on SQLite and on a private PostgreSQL with fsync on,
-# tests/lib/pg.sh).  Relay section only: BENCH_MILTER_B (a second
+# tests/lib/pg.sh); UNSUB_PACES ("25 50 100": the unsub section again per
+# engine with the relay sending a steady so many msgs/s instead of as fast
+# as it can; "" skips them).  Relay section only: BENCH_MILTER_B (a second
 # optin-milter binary, set-up optinB-unix in the same rounds: before and
 # after in the same minutes), RELAY_SETUPS (only these set-up names, e.g.
 # "odkim-unix optin-unix optinB-unix"), BENCH_TRACE (perf: perf stat of the
@@ -62,6 +64,7 @@ fi
 SESSIONS=${SESSIONS:-20}
 ONLY=${ONLY:-relay engines store import unsub memory profile sign split}
 ENGINES=${ENGINES:-sqlite pgsql}
+UNSUB_PACES=${UNSUB_PACES-25 50 100}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/optin-bench-results.md}
 
 E2E_NAME=bench
