@@ -112,8 +112,6 @@ struct store_backend {
 	    size_t whylen);
 	/* NULL: commits are durable when they return, no log to trim */
 	enum store_status (*sync)(struct store *st, char *why, size_t whylen);
-	enum store_status (*wal_trim)(struct store *st, char *why,
-	    size_t whylen);
 	enum store_status (*wal_backfill)(struct store *st, char *why,
 	    size_t whylen);
 	/* tab: an entry of store_tables[] */

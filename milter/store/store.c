@@ -659,13 +659,6 @@ store_sync(struct store *st, char *why, size_t whylen)
 }
 
 enum store_status
-store_wal_trim(struct store *st, char *why, size_t whylen)
-{
-	return st->be->wal_trim != NULL ? st->be->wal_trim(st, why, whylen) :
-	    STORE_OK;
-}
-
-enum store_status
 store_wal_backfill(struct store *st, char *why, size_t whylen)
 {
 	return st->be->wal_backfill != NULL ? st->be->wal_backfill(st, why,

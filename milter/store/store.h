@@ -465,21 +465,15 @@ enum store_status store_checkpoint(struct store *st, char *why,
  */
 enum store_status store_sync(struct store *st, char *why, size_t whylen);
 
-/*
- * The checkpoint that a handle opened with STORE_SYNC_LATER does not run
- * itself, at most once per STORE_TRIM_MS: SQLite: a PASSIVE checkpoint on
- * st (copies the log's frames into the database file and syncs it; never
- * waits for readers or the writer; once every frame is copied, the
- * writer's next transaction starts the log from its beginning, so it stays
- * small).  PostgreSQL: nothing.  Call it from the thread of store_sync(),
- * after answering what that sync covered.
- */
+/* How often the owner of a writer opened with STORE_SYNC_LATER runs
+ * store_wal_backfill() on another handle (when anything was synced):
+ * often enough that the log stays small, rarely enough that copying it is
+ * a small part of the disk's work.  In milliseconds. */
 #define STORE_TRIM_MS	1000
-enum store_status store_wal_trim(struct store *st, char *why, size_t whylen);
 
 /*
- * A checkpoint now, for a writer opened with STORE_BULK, which runs none
- * itself: SQLite: a PASSIVE checkpoint on st (a handle of its own, in
+ * A checkpoint now, for a writer opened with STORE_BULK or
+ * STORE_SYNC_LATER, which runs none itself: SQLite: a PASSIVE checkpoint on st (a handle of its own, in
  * another thread, outside a transaction: it copies the log's committed
  * frames into the database file and syncs both while the writer goes on
  * appending; it never waits for the writer or readers).  Frames it cannot

@@ -959,7 +959,6 @@ const struct store_backend store_sqlite_backend = {
 	.unsuppress = sq_unsuppress,
 	.checkpoint = sq_checkpoint,
 	.sync = sq_sync,
-	.wal_trim = sq_wal_trim,
 	.wal_backfill = sq_wal_backfill,
 	.table_rows = sq_table_rows,
 	.table_put = sq_table_put,

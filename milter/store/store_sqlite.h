@@ -78,7 +78,6 @@ struct sq {
 	long long busy_ms;		/* DBBusyTimeout */
 	struct timespec busy_since;	/* sq_busy: when this wait began */
 	bool dir_synced;		/* sq_sync: the directory once */
-	struct timespec trimmed;	/* sq_wal_trim: the last one */
 	bool undo_failed;		/* a ROLLBACK failed (sq_undo) */
 };
 
@@ -204,7 +203,6 @@ enum store_status sq_stats(struct store *st, time_t since, store_stat_fn *fn,
 	    void *ctx, char *why, size_t whylen);
 enum store_status sq_checkpoint(struct store *st, char *why, size_t whylen);
 enum store_status sq_sync(struct store *st, char *why, size_t whylen);
-enum store_status sq_wal_trim(struct store *st, char *why, size_t whylen);
 enum store_status sq_wal_backfill(struct store *st, char *why,
 	    size_t whylen);
 enum store_status sq_table_rows(struct store *st,

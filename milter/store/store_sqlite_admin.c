@@ -364,29 +364,6 @@ sq_sync(struct store *st, char *why, size_t whylen)
 	return STORE_OK;
 }
 
-/* sq_wal_trim - see store_wal_trim: PASSIVE checkpoint, at most once per
- * STORE_TRIM_MS (SQLITE_BUSY: a checkpoint of another connection runs,
- * that is as good) */
-enum store_status
-sq_wal_trim(struct store *st, char *why, size_t whylen)
-{
-	struct sq *s = (struct sq *)st;
-	struct timespec now;
-	long long ms;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	if (s->trimmed.tv_sec == 0 && s->trimmed.tv_nsec == 0) {
-		s->trimmed = now;	/* the first one a period from now */
-		return STORE_OK;
-	}
-	ms = (long long)(now.tv_sec - s->trimmed.tv_sec) * 1000 +
-	    (now.tv_nsec - s->trimmed.tv_nsec) / 1000000;
-	if (ms < STORE_TRIM_MS)
-		return STORE_OK;
-	s->trimmed = now;
-	return sq_wal_backfill(st, why, whylen);
-}
-
 /* sq_wal_backfill - see store_wal_backfill: PASSIVE checkpoint now
  * (SQLITE_BUSY: another connection's checkpoint runs; frames are left) */
 enum store_status

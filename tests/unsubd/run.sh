@@ -892,5 +892,31 @@ if ! db_pgsql && cc -shared -fPIC -o "$tmp/failsync.so" \
 elif ! db_pgsql; then
 	skipped "failing sync: cannot build the shim: $(head -n 1 "$tmp/cc.err")"
 fi
+# the checkpointer (SQLite): one opt-out and then silence still reaches
+# the database file itself, not only its log, within about STORE_TRIM_MS
+# (1 s); the copy of the file alone, without the -wal beside it, says so
+if ! db_pgsql; then
+	ctl subscribe ck1@example.com news
+	tok ck1@example.com news > "$tmp/ck1.tok"
+	start_unsubd "$tmp/wait.conf" "$tmp/ckpt.log" "$base3"
+	expect "checkpoint: daemon listens" "$up" yes
+	st=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' \
+	    -d 'List-Unsubscribe=One-Click' "$base3/u/$(cat "$tmp/ck1.tok")")
+	expect "checkpoint: the opt-out answered" "$st" 200
+	ckst=
+	for _ in $(seq 50); do
+		rm -f "$tmp/main-only.db"*
+		cp "$db" "$tmp/main-only.db"
+		ckst=$(sqlite3 "$tmp/main-only.db" "SELECT status FROM
+		    subscriptions WHERE address = 'ck1@example.com'" 2>/dev/null)
+		[ "$ckst" = opted_out ] && break
+		sleep 0.1
+	done
+	expect "checkpoint: the opt-out is in the database file within 5 s" \
+	    "$ckst" opted_out
+	kill -TERM "$pid"
+	wait "$pid"
+	pid=
+fi
 [ "$skip" -gt 0 ] && echo "($skip skipped)" >&2
 finish
