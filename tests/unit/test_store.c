@@ -730,16 +730,28 @@ deny_rollback(void *arg, int action, const char *a, const char *b,
 	    strcmp(a, "ROLLBACK") == 0 ? SQLITE_DENY : SQLITE_OK;
 }
 
+/* deny_commit_rollback - an SQLite authorizer that refuses COMMIT and
+ * ROLLBACK */
+static int
+deny_commit_rollback(void *arg, int action, const char *a, const char *b,
+    const char *c, const char *d)
+{
+	return action == SQLITE_TRANSACTION && a != NULL &&
+	    strcmp(a, "COMMIT") == 0 ? SQLITE_DENY :
+	    deny_rollback(arg, action, a, b, c, d);
+}
+
 /*
- * t_rollback_fails - a failed ROLLBACK is logged once, with SQLite's
- * message; no later change joins the transaction it left open (it would
- * never be committed): changes tempfail until a ROLLBACK works, then
- * commit as usual.  SQLite only (the authorizer is SQLite's).
+ * undo_fails - a change in a transaction, then, with deny as the
+ * authorizer, store_commit (by_commit) or store_rollback: the ROLLBACK
+ * fails and is logged once, with SQLite's message; no later change joins
+ * the transaction it left open (it would never be committed): changes
+ * tempfail until a ROLLBACK works, then commit as usual.
  */
 static void
-t_rollback_fails(void **state)
+undo_fails(struct fx *f, int (*deny)(void *, int, const char *,
+    const char *, const char *, const char *), bool by_commit)
 {
-	struct fx *f = *state;
 	enum store_status during;
 	char got[2048], want[2048];
 	sqlite3 *db;
@@ -748,20 +760,21 @@ t_rollback_fails(void **state)
 	size_t n;
 	int saved;
 
-	if (pg_base != NULL)
-		skip();
 	db = ((struct sq *)f->st)->db;
 	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
 	    STORE_OK);
 	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
 	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
-	(void)sqlite3_set_authorizer(db, deny_rollback, NULL);
+	(void)sqlite3_set_authorizer(db, deny, NULL);
 	/* the log goes to stderr: catch it around the calls */
 	assert_non_null(cap = tmpfile());
 	(void)fflush(stderr);
 	saved = dup(2);
 	assert_int_equal(dup2(fileno(cap), 2), 2);
-	store_rollback(f->st);
+	if (!by_commit)
+		store_rollback(f->st);
+	else if (store_commit(f->st, f->why, sizeof(f->why)) == STORE_OK)
+		CASE_FAIL("a refused COMMIT", "got STORE_OK");
 	during = store_set_status(f->st, "bob@example.com", "news",
 	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why));
 	store_rollback(f->st);
@@ -795,80 +808,24 @@ t_rollback_fails(void **state)
 	raw_close(&r);
 }
 
-/* deny_commit_rollback - an SQLite authorizer that refuses COMMIT and
- * ROLLBACK */
-static int
-deny_commit_rollback(void *arg, int action, const char *a, const char *b,
-    const char *c, const char *d)
+/* t_rollback_fails - undo_fails on store_rollback.  SQLite only (the
+ * authorizer is SQLite's). */
+static void
+t_rollback_fails(void **state)
 {
-	return action == SQLITE_TRANSACTION && a != NULL &&
-	    strcmp(a, "COMMIT") == 0 ? SQLITE_DENY :
-	    deny_rollback(arg, action, a, b, c, d);
+	if (pg_base != NULL)
+		skip();
+	undo_fails(*state, deny_rollback, false);
 }
 
-/*
- * t_commit_rollback_fails - store_commit fails and so does the ROLLBACK
- * after it (sq_commit): as for store_rollback, logged once and no later
- * change joins the open transaction (it went into a savepoint of it and
- * was never committed).
- */
+/* t_commit_rollback_fails - undo_fails on store_commit: the ROLLBACK
+ * after the failed COMMIT (sq_commit) is handled the same way */
 static void
 t_commit_rollback_fails(void **state)
 {
-	struct fx *f = *state;
-	enum store_status commit, during;
-	char got[2048], want[2048];
-	sqlite3 *db;
-	struct raw r;
-	FILE *cap;
-	size_t n;
-	int saved;
-
 	if (pg_base != NULL)
 		skip();
-	db = ((struct sq *)f->st)->db;
-	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
-	    STORE_OK);
-	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
-	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
-	(void)sqlite3_set_authorizer(db, deny_commit_rollback, NULL);
-	assert_non_null(cap = tmpfile());
-	(void)fflush(stderr);
-	saved = dup(2);
-	assert_int_equal(dup2(fileno(cap), 2), 2);
-	commit = store_commit(f->st, f->why, sizeof(f->why));
-	during = store_set_status(f->st, "bob@example.com", "news",
-	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why));
-	(void)fflush(stderr);
-	(void)dup2(saved, 2);
-	(void)close(saved);
-	rewind(cap);
-	n = fread(got, 1, sizeof(got) - 1, cap);
-	got[n] = '\0';
-	(void)fclose(cap);
-	snprintf(want, sizeof(want), "error: ConsentDB %s: ROLLBACK: not "
-	    "authorized (ROLLBACK failed; the transaction stays open and "
-	    "changes tempfail until a ROLLBACK works)\n", f->db);
-	if (commit == STORE_OK)
-		CASE_FAIL("a refused COMMIT", "got STORE_OK");
-	if (strcmp(got, want) != 0)
-		CASE_FAIL("failed COMMIT and ROLLBACK: one log line", "got "
-		    "'%s', want '%s'", got, want);
-	if (during != STORE_TEMPFAIL)
-		CASE_FAIL("a change after the failed COMMIT", "got %d, want "
-		    "STORE_TEMPFAIL (%s)", (int)during, f->why);
-	(void)sqlite3_set_authorizer(db, NULL, NULL);
-	if (store_set_status(f->st, "cy@example.com", "news", SUB_OPTED_IN,
-	    NULL, f->why, sizeof(f->why)) != STORE_OK)
-		CASE_FAIL("a change once ROLLBACK works", "got %s, want "
-		    "STORE_OK", f->why);
-	r = raw_open(f);
-	if (raw_int(&r, "SELECT count(*) FROM subscriptions WHERE address = "
-	    "'cy@example.com'", NULL) != 1 || raw_int(&r, "SELECT count(*) "
-	    "FROM subscriptions", NULL) != 1)
-		CASE_FAIL("committed rows", "want cy only (ann rolled back, "
-		    "bob refused)");
-	raw_close(&r);
+	undo_fails(*state, deny_commit_rollback, true);
 }
 
 int
