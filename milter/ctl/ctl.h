@@ -72,6 +72,16 @@ const char *ctl_addr(const char *addr, char out[321]);
  */
 int ctl_exit_for(const struct config *cfg, enum store_status st,
 	    bool open_failed);
+/*
+ * The exit code for a store_open(cfg, flags) that failed with st, the one
+ * home of it for every verb (ctl_store, init, copy-store): a database file
+ * that is not there after the attempt is 73 (EX_CANTCREAT) with
+ * STORE_CREATE (its directory is missing, say), 66 (EX_NOINPUT) without;
+ * otherwise ctl_exit_for(cfg, st, true) (a file that is not a database
+ * 69, as every other open).
+ */
+int ctl_open_exit(const struct config *cfg, enum store_status st,
+	    unsigned flags);
 /* ctl_exit_for() on the ConsentDB of optinctl's configuration. */
 int ctl_exit_code(enum store_status st);
 

@@ -190,22 +190,18 @@ int
 ctl_init(struct ctl *c, int argc, char **argv)
 {
 	enum store_status rs = STORE_ERROR;
-	char why[512], why2[512], name[512];
-	bool existed, made_key = false;
+	char why[512], name[512];
+	bool made_key = false;
 	int rc;
 
 	if (argc != 1)
 		return ctl_usage(argv[0]);
 	store_mask(c->cfg->consent_db, name, sizeof(name));
 	ctl_become_user(c);
-	existed = store_exists(c->cfg, why2, sizeof(why2)) != STORE_NOTFOUND;
 	c->st = store_open(c->cfg, STORE_CREATE, &rs, why, sizeof(why));
 	if (c->st == NULL) {
 		fprintf(stderr, "optinctl: %s\n", why);
-		if (!existed && store_exists(c->cfg, why2, sizeof(why2)) ==
-		    STORE_NOTFOUND)
-			return EX_CANTCREAT;
-		return ctl_exit_for(c->cfg, rs, true);
+		return ctl_open_exit(c->cfg, rs, STORE_CREATE);
 	}
 	if (store_warning(c->st) != NULL)
 		fprintf(stderr, "optinctl: warning: %s\n",

@@ -44,10 +44,7 @@ copy_open(const struct ctl *c, const char *consent_db, unsigned flags,
 	s = store_open(cfg, flags, &st, why, sizeof(why));
 	if (s == NULL) {
 		fprintf(stderr, "optinctl: %s\n", why);
-		*ex_r = ctl_exit_for(cfg, st, false);
-		if (st == STORE_TEMPFAIL && (flags & STORE_CREATE) == 0 &&
-		    store_exists(cfg, why, sizeof(why)) == STORE_NOTFOUND)
-			*ex_r = EX_NOINPUT;
+		*ex_r = ctl_open_exit(cfg, st, flags);
 	}
 	config_free(&cfg);
 	return s;

@@ -542,7 +542,7 @@ struct store *
 ctl_store(struct ctl *c, unsigned flags)
 {
 	enum store_status st = STORE_ERROR;
-	char why[512], why2[512];
+	char why[512];
 
 	if (c->st != NULL)
 		return c->st;
@@ -553,12 +553,20 @@ ctl_store(struct ctl *c, unsigned flags)
 		return c->st;
 	}
 	fprintf(stderr, "optinctl: %s\n", why);
+	exit(ctl_open_exit(c->cfg, st, flags));
+}
+
+int
+ctl_open_exit(const struct config *cfg, enum store_status st, unsigned flags)
+{
+	char why[512];
+
 	/* a missing database is "no input" here; for the milter it is a
 	 * temporary failure (the mail stays queued) */
-	if (st == STORE_TEMPFAIL &&
-	    store_exists(c->cfg, why2, sizeof(why2)) == STORE_NOTFOUND)
-		exit(EX_NOINPUT);
-	exit(ctl_exit_for(c->cfg, st, true));
+	if ((st == STORE_TEMPFAIL || (flags & STORE_CREATE) != 0) &&
+	    store_exists(cfg, why, sizeof(why)) == STORE_NOTFOUND)
+		return (flags & STORE_CREATE) != 0 ? EX_CANTCREAT : EX_NOINPUT;
+	return ctl_exit_for(cfg, st, true);
 }
 
 const char *

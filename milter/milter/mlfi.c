@@ -290,8 +290,10 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 		m->sender_path = arena_strdup(&m->arena, addr);
 	auth = smfi_getsymval(ctx, "{auth_authen}");
 	(void)log_safe(auth ? auth : "", c->auth_user, sizeof(c->auth_user));
-	m->env_campaign = campaign_by_envelope(c->rt->cfg, m->sender,
-	    c->auth_user);
+	/* the login as the MTA sent it, not the printable copy for logs
+	 * (a UTF-8 login is "j??rgen" there and would match no entry of
+	 * CampaignAuthUsers: its campaign would pass as transactional) */
+	m->env_campaign = campaign_by_envelope(c->rt->cfg, m->sender, auth);
 	return SMFIS_NOREPLY;
 }
 

@@ -84,7 +84,7 @@ struct conn {
 	char client[300];		/* "host[addr]" cleaned for logs */
 	char client_addr[64];		/* IP address text */
 	char helo[256];
-	char auth_user[256];		/* SASL login of the connection, or "" */
+	char auth_user[256];		/* SASL login, printable (logs), or "" */
 	bool leadspc;			/* SMFIP_HDR_LEADSPC negotiated */
 	struct msg msg;
 };

@@ -449,7 +449,9 @@ sq_begin(struct store *st, char *why, size_t whylen)
 	return sq_run((struct sq *)st, STMT_BEGIN, why, whylen);
 }
 
-/* sq_commit - COMMIT; on failure roll back so the handle stays usable */
+/* sq_commit - COMMIT; on failure roll back so the handle stays usable
+ * (sq_undo: a ROLLBACK that fails too is logged, and later changes
+ * tempfail until one works) */
 static enum store_status
 sq_commit(struct store *st, char *why, size_t whylen)
 {
@@ -457,8 +459,8 @@ sq_commit(struct store *st, char *why, size_t whylen)
 	enum store_status rs;
 
 	rs = sq_run(s, STMT_COMMIT, why, whylen);
-	if (rs != STORE_OK && !sqlite3_get_autocommit(s->db))
-		(void)sq_run(s, STMT_ROLLBACK, why, 0);
+	if (rs != STORE_OK)
+		(void)sq_undo(s, why, 0);
 	return rs;
 }
 

@@ -257,13 +257,11 @@ sq_tx_script(struct sq *s, const char *sql, const char *what, char *why,
 		return st;
 	if ((rc = sq_exec_script(s, sql, NULL)) != SQLITE_OK) {
 		st = sq_fail(s, rc, what, why, whylen);
-		if (!sqlite3_get_autocommit(s->db))
-			(void)sq_run(s, STMT_ROLLBACK, why, 0);
+		(void)sq_undo(s, why, 0);
 		return st;
 	}
 	if ((st = sq_run(s, STMT_COMMIT, why, whylen)) != STORE_OK) {
-		if (!sqlite3_get_autocommit(s->db))
-			(void)sq_run(s, STMT_ROLLBACK, why, 0);
+		(void)sq_undo(s, why, 0);
 		return st;
 	}
 	return STORE_OK;

@@ -556,6 +556,27 @@ EOS
 	chmod 0700 "$tmp"
 fi
 
+# copy-store opens its two databases as every verb opens ConsentDB
+# (ctl_open_exit): a target that cannot be created (its directory is
+# missing) is 73 as for init, not 75; a source that is not a database 69
+if ! db_pgsql; then
+	printf 'not a database\n' > "$tmp/junk.db"
+	check_err "copy-store: target in a missing directory" 73 \
+	    "optinctl: ConsentDB $tmp/nodir/x.db: cannot create: unable to open database file (directory $tmp/nodir (to create x.db): No such file or directory)" \
+	    copy-store "$db" "$tmp/nodir/x.db"
+	check_err "copy-store: a source that is not a database" 69 \
+	    "optinctl: ConsentDB $tmp/junk.db: settings: file is not a database" \
+	    copy-store "$tmp/junk.db" "$tmp/x.db"
+	saveconf=$conf
+	conf=$tmp/nodir.conf
+	printf 'ConsentDB %s/nodir/x.db\nSyslog no\n' "$tmp" > "$conf"
+	check_err "init: a missing directory" 73 \
+	    "optinctl: ConsentDB $tmp/nodir/x.db: cannot create: unable to open database file (directory $tmp/nodir (to create x.db): No such file or directory)" \
+	    init
+	conf=$saveconf
+	[ ! -e "$tmp/x.db" ] || bad "copy-store: no target made from a source that is not a database"
+fi
+
 # --- the other verbs: import/export-list, history/export/forget, quarantine,
 # stats (each file sets up its own database and uses the helpers above)
 

@@ -106,11 +106,13 @@ spring|promo|4" \
 	check_err "copy-store: missing source" 66 \
 	    "optinctl: ConsentDB $tmp/nosuch.db: no such file (create it with optinctl init)" \
 	    copy-store "$tmp/nosuch.db" "$(pg_consentdb copy2)"
+	# a target database that is not there: 73 as for init (it cannot be
+	# created by copy-store; retrying does not mend it), not 75
 	run copy-store "$src" \
 	    "postgresql://postgres:s3cret@127.0.0.1:$PG_PORT/nosuch"
 	case $rc:$err in
 	*s3cret*) bad "copy-store: password shown" "$err" ;;
-	"75:optinctl: ConsentDB postgresql://postgres:***@127.0.0.1:$PG_PORT/nosuch: cannot connect: "*'database "nosuch" does not exist') ok ;;
+	"73:optinctl: ConsentDB postgresql://postgres:***@127.0.0.1:$PG_PORT/nosuch: cannot connect: "*'database "nosuch" does not exist') ok ;;
 	*) bad "copy-store: no such PostgreSQL database" "rc $rc" "$err" ;;
 	esac
 	pg_stop

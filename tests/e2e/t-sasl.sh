@@ -8,7 +8,9 @@
 #     (bob and dave quarantined, ann gets the unsubscribe headers, signed);
 #   - authenticated as a login NOT listed: transactional, all three get it
 #     untouched;
-#   - unauthenticated: transactional, likewise.
+#   - unauthenticated: transactional, likewise;
+#   - authenticated as a listed login in UTF-8 (jürgen): campaign mail (it
+#     was matched in its logged form "j??rgen@...", and passed untouched).
 # Postfix runs its own sasldb (auxprop) under PF_BASE, no chroot.
 
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +29,7 @@ postconf -a 2>/dev/null | grep -qx cyrus ||
 # whatever cyrus_sasl_config_path says: the directory is both.
 SASL_DIR=$PF_BASE/conf/sasl
 mkdir -p -m 0755 "$PF_BASE/conf" "$SASL_DIR"
-for u in campaigner:camp-secret other:other-secret; do
+for u in campaigner:camp-secret other:other-secret jürgen:j-secret; do
 	printf '%s' "${u#*:}" | saslpasswd2 -p -c -f "$SASL_DIR/sasldb2" \
 	    -u example.test "${u%%:*}" ||
 	    { e2e_fail "saslpasswd2 ${u%%:*}"; e2e_done; }
@@ -42,7 +44,7 @@ mech_list: PLAIN LOGIN
 EOF
 
 sink_start || { e2e_fail "sink starts"; e2e_done; }
-optin_setup "CampaignAuthUsers campaigner@example.test" \
+optin_setup "CampaignAuthUsers campaigner@example.test, jürgen@example.test" \
     "Domain example.com" "Selector s2026" "KeyFile $PF_BASE/optin/rsa.pem" ||
     { e2e_fail "consent database set up"; e2e_done; }
 milter_start "$OPTIN_DIR/optin-milter.conf" ||
@@ -125,5 +127,19 @@ qid=$(send anon)
 e2e_check "unauthenticated: accepted (queue id $qid)" test -n "$qid"
 check_untouched anon "$qid" "unauthenticated"
 
-e2e_check_eq "three messages delivered in all" "$(sink_count)" 3
+# --- a listed login in UTF-8 (SASLprep allows it; Postfix passes it as is)
+qid=$(send utf8 --auth PLAIN --auth-user jürgen --auth-password j-secret)
+e2e_check "UTF-8 login: accepted (queue id $qid)" test -n "$qid"
+e2e_check "UTF-8 login: Postfix logged the SASL login" \
+    pf_log_grep "$qid: client=.*sasl_username=jürgen@example.test"
+pf_wait_empty 30
+sink_wait_count 4 10
+f=$(sink_find Message-ID "<sasl-utf8@shop.example>")
+e2e_check_eq "UTF-8 login: only ann receives it" \
+    "$(for x in $f; do sink_rcpts "$x"; done | tr '\n' ' ')" "ann@example.com "
+e2e_check_eq "UTF-8 login: quarantine rows" \
+    "$(optin_sql "select recipient || '=' || reason from quarantine where message_id = '<sasl-utf8@shop.example>' order by 1" | tr '\n' ' ')" \
+    "bob@example.com=opted_out dave@example.com=no_consent "
+
+e2e_check_eq "four messages delivered in all" "$(sink_count)" 4
 e2e_done

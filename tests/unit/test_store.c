@@ -730,16 +730,28 @@ deny_rollback(void *arg, int action, const char *a, const char *b,
 	    strcmp(a, "ROLLBACK") == 0 ? SQLITE_DENY : SQLITE_OK;
 }
 
+/* deny_commit_rollback - an SQLite authorizer that refuses COMMIT and
+ * ROLLBACK */
+static int
+deny_commit_rollback(void *arg, int action, const char *a, const char *b,
+    const char *c, const char *d)
+{
+	return action == SQLITE_TRANSACTION && a != NULL &&
+	    strcmp(a, "COMMIT") == 0 ? SQLITE_DENY :
+	    deny_rollback(arg, action, a, b, c, d);
+}
+
 /*
- * t_rollback_fails - a failed ROLLBACK is logged once, with SQLite's
- * message; no later change joins the transaction it left open (it would
- * never be committed): changes tempfail until a ROLLBACK works, then
- * commit as usual.  SQLite only (the authorizer is SQLite's).
+ * undo_fails - a change in a transaction, then, with deny as the
+ * authorizer, store_commit (by_commit) or store_rollback: the ROLLBACK
+ * fails and is logged once, with SQLite's message; no later change joins
+ * the transaction it left open (it would never be committed): changes
+ * tempfail until a ROLLBACK works, then commit as usual.
  */
 static void
-t_rollback_fails(void **state)
+undo_fails(struct fx *f, int (*deny)(void *, int, const char *,
+    const char *, const char *, const char *), bool by_commit)
 {
-	struct fx *f = *state;
 	enum store_status during;
 	char got[2048], want[2048];
 	sqlite3 *db;
@@ -748,20 +760,21 @@ t_rollback_fails(void **state)
 	size_t n;
 	int saved;
 
-	if (pg_base != NULL)
-		skip();
 	db = ((struct sq *)f->st)->db;
 	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)),
 	    STORE_OK);
 	assert_int_equal(store_set_status(f->st, "ann@example.com", "news",
 	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
-	(void)sqlite3_set_authorizer(db, deny_rollback, NULL);
+	(void)sqlite3_set_authorizer(db, deny, NULL);
 	/* the log goes to stderr: catch it around the calls */
 	assert_non_null(cap = tmpfile());
 	(void)fflush(stderr);
 	saved = dup(2);
 	assert_int_equal(dup2(fileno(cap), 2), 2);
-	store_rollback(f->st);
+	if (!by_commit)
+		store_rollback(f->st);
+	else if (store_commit(f->st, f->why, sizeof(f->why)) == STORE_OK)
+		CASE_FAIL("a refused COMMIT", "got STORE_OK");
 	during = store_set_status(f->st, "bob@example.com", "news",
 	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why));
 	store_rollback(f->st);
@@ -795,6 +808,26 @@ t_rollback_fails(void **state)
 	raw_close(&r);
 }
 
+/* t_rollback_fails - undo_fails on store_rollback.  SQLite only (the
+ * authorizer is SQLite's). */
+static void
+t_rollback_fails(void **state)
+{
+	if (pg_base != NULL)
+		skip();
+	undo_fails(*state, deny_rollback, false);
+}
+
+/* t_commit_rollback_fails - undo_fails on store_commit: the ROLLBACK
+ * after the failed COMMIT (sq_commit) is handled the same way */
+static void
+t_commit_rollback_fails(void **state)
+{
+	if (pg_base != NULL)
+		skip();
+	undo_fails(*state, deny_commit_rollback, true);
+}
+
 int
 main(void)
 {
@@ -818,6 +851,8 @@ main(void)
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_rollback_fails, fx_setup_db,
 		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_commit_rollback_fails,
+		    fx_setup_db, fx_teardown),
 		cmocka_unit_test_setup_teardown(t_feedback, fx_setup_db,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_lookup_set, fx_setup_db,
