@@ -881,13 +881,15 @@ import_pass(struct import *im, struct csv *rd)
 		store_rollback(im->c->st);
 	im->in_tx = false;
 	if (rc != 0 && !im->check_only && im->done_line > 0)
-		fprintf(stderr, "optinctl import: %s: stopped after %lu rows: "
-		    "rows up to line %lu are written, later ones are not "
-		    "(import the file again to finish: written rows do not "
-		    "change)\n", im->m.file, im->rows, im->done_line);
+		fprintf(stderr, "optinctl import: %s: stopped after %lu "
+		    "row%s: rows up to line %lu are written, later ones are "
+		    "not (import the file again to finish: written rows do "
+		    "not change)\n", im->m.file, im->rows, im->rows == 1 ?
+		    "" : "s", im->done_line);
 	else if (rc != 0 && !im->check_only)
-		fprintf(stderr, "optinctl import: %s: stopped after %lu rows: "
-		    "nothing written\n", im->m.file, im->rows);
+		fprintf(stderr, "optinctl import: %s: stopped after %lu "
+		    "row%s: nothing written\n", im->m.file, im->rows,
+		    im->rows == 1 ? "" : "s");
 	return rc;
 }
 
