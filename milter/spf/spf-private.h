@@ -88,9 +88,6 @@ struct spf_checker {
 					 * it became SPF_HELPER_USER */
 };
 
-/* Monotonic clock, whole seconds (deadlines, cache expiry).  (spf.c) */
-time_t spf_now(void);
-
 /* Copy s into out[outlen] with bytes outside printable ASCII as '?' (via
  * log_safe, so length-capped); s and out may be the same buffer.  Does
  * nothing when out is NULL or outlen is 0.  (spf.c) */

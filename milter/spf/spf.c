@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "monotime.h"
 
 static const char *const spf_words[] = {
 	[SPFR_NONE] = "none",
@@ -85,16 +86,6 @@ spf_rank(enum spf_result r)
 		return 6;
 	}
 	return 5;
-}
-
-/* spf_now - monotonic seconds */
-time_t
-spf_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
 }
 
 /* spf_clean - copy s into out with bytes outside printable ASCII as '?' */
@@ -357,7 +348,7 @@ static bool
 spf_cache_get(struct spf_checker *chk, const char *domain,
     enum spf_result *r_r, char *explain, size_t explainlen)
 {
-	time_t now = spf_now();
+	time_t now = mono_s();
 	bool hit = false;
 	size_t i;
 
@@ -384,7 +375,7 @@ static void
 spf_cache_put(struct spf_checker *chk, const char *domain,
     enum spf_result r, const char *explain, long ttl)
 {
-	time_t now = spf_now();
+	time_t now = mono_s();
 	struct spf_cache_ent *e = NULL;
 	size_t i;
 

@@ -36,6 +36,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "monotime.h"
+
 /* One worker child: a verdict being evaluated. */
 struct spf_kid {
 	pid_t pid;
@@ -172,7 +174,7 @@ spf_helper_worker(int fd, const char *req, size_t len, unsigned int tmo_ms)
 static void
 spf_helper_reap(struct spf_kid *kids, size_t *nkids, bool kill_all)
 {
-	time_t now = spf_now();
+	time_t now = mono_s();
 	size_t i;
 	pid_t pid;
 	int status;
@@ -274,7 +276,7 @@ spf_helper_main(int argc, char **argv)
 			spf_helper_reply(fd, SPFR_TEMPERROR, "fork failed");
 		else {
 			kids[nkids].pid = pid;
-			kids[nkids].deadline = spf_now() + (tmo_ms + 999) /
+			kids[nkids].deadline = mono_s() + (tmo_ms + 999) /
 			    1000 + 2;
 			nkids++;
 		}

@@ -46,6 +46,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "malloctune.h"
+#include "monotime.h"
 #include "privdrop.h"
 #include "store.h"
 #include "token.h"
@@ -212,16 +213,6 @@ gen_keys(const struct config *cfg, const char *prefix,
 	return 0;
 }
 
-/* now_s - monotonic clock, seconds */
-static time_t
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /* gen_free - stop the server of g (waits for its threads), then free its
  * config and key ring */
 static void
@@ -245,7 +236,7 @@ drain(struct gen *old, size_t *nold, bool force)
 
 	while (i < *nold) {
 		n = unsubd_http_connections(old[i].u);
-		if (!force && n > 0 && now_s() - old[i].retired < DRAIN_MAX) {
+		if (!force && n > 0 && mono_s() - old[i].retired < DRAIN_MAX) {
 			i++;
 			continue;
 		}
@@ -310,7 +301,7 @@ reload(struct gen *cur, struct gen *old, size_t *nold, const char *cfg_file)
 	if (*nold == OLD_MAX)
 		drain(old, nold, true);
 	cur->quiesced_fd = unsubd_http_quiesce(cur->u);
-	cur->retired = now_s();
+	cur->retired = mono_s();
 	next.generation = cur->generation + 1;
 	old[(*nold)++] = *cur;
 	*cur = next;

@@ -46,6 +46,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "store.h"
 #include "unsubd_metrics.h"
 
@@ -240,22 +241,6 @@ syncer_main(void *arg)
 	return NULL;
 }
 
-/* ckpt_cv_init - a condition whose timed waits use CLOCK_MONOTONIC (a
- * clock set back must not stop the checkpoints); 0 or an error number */
-static int
-ckpt_cv_init(pthread_cond_t *cv)
-{
-	pthread_condattr_t a;
-	int rc;
-
-	if ((rc = pthread_condattr_init(&a)) != 0)
-		return rc;
-	if ((rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC)) == 0)
-		rc = pthread_cond_init(cv, &a);
-	(void)pthread_condattr_destroy(&a);
-	return rc;
-}
-
 /* ckpt_main - the checkpoint the writer's handle leaves out: once per
  * STORE_TRIM_MS in which the syncer synced anything, on a handle of its
  * own (it syncs the log first, so it never copies what is not on disk);
@@ -271,13 +256,8 @@ ckpt_main(void *arg)
 	bool stop, none = false;
 
 	for (;;) {
-		(void)clock_gettime(CLOCK_MONOTONIC, &due);
-		due.tv_sec += STORE_TRIM_MS / 1000;
-		due.tv_nsec += (long)(STORE_TRIM_MS % 1000) * 1000000L;
-		if (due.tv_nsec >= 1000000000L) {
-			due.tv_sec++;
-			due.tv_nsec -= 1000000000L;
-		}
+		mono_after(&due, STORE_TRIM_MS);	/* a clock set back
+							   stops nothing */
 		(void)pthread_mutex_lock(&w->mu);
 		while (!w->ckpt_stop && pthread_cond_timedwait(&w->ckpt_cv,
 		    &w->mu, &due) != ETIMEDOUT)
@@ -338,7 +318,7 @@ unsubd_writer_start(const struct config *cfg, char *why, size_t whylen)
 		snprintf(why, whylen, "pthread_cond_init failed");
 		return NULL;
 	}
-	if (ckpt_cv_init(&w->ckpt_cv) != 0) {
+	if (mono_cond_init(&w->ckpt_cv) != 0) {
 		(void)pthread_cond_destroy(&w->sync_cv);
 		(void)pthread_cond_destroy(&w->cv);
 		(void)pthread_mutex_destroy(&w->mu);

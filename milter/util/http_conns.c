@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotime.h"
 
 struct conn_ent {
 	MHD_socket fd;
@@ -37,16 +38,6 @@ struct http_conns {
 	bool stopping;			/* under mu */
 	struct conn_ent *head;		/* under mu */
 };
-
-/* now_mono - monotonic seconds */
-static time_t
-now_mono(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 /* conns_reap - shut down every connection past its deadline */
 static void
@@ -77,11 +68,10 @@ conns_main(void *arg)
 
 	(void)pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
-		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
+		mono_after(&ts, 1000);
 		(void)pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 		if (!t->stopping)
-			conns_reap(t, now_mono());
+			conns_reap(t, mono_s());
 	}
 	(void)pthread_mutex_unlock(&t->mu);
 	return NULL;
@@ -92,7 +82,6 @@ http_conns_start(const char *key, unsigned request_secs, char *why,
     size_t whylen)
 {
 	struct http_conns *t;
-	pthread_condattr_t ca;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		snprintf(why, whylen, "out of memory");
@@ -105,15 +94,12 @@ http_conns_start(const char *key, unsigned request_secs, char *why,
 		snprintf(why, whylen, "pthread_mutex_init failed");
 		return NULL;
 	}
-	if (pthread_condattr_init(&ca) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&t->cv, &ca) != 0) {
+	if (mono_cond_init(&t->cv) != 0) {
 		(void)pthread_mutex_destroy(&t->mu);
 		free(t);
 		snprintf(why, whylen, "pthread_cond_init failed");
 		return NULL;
 	}
-	(void)pthread_condattr_destroy(&ca);
 	if (pthread_create(&t->thread, NULL, conns_main, t) != 0) {
 		(void)pthread_cond_destroy(&t->cv);
 		(void)pthread_mutex_destroy(&t->mu);
@@ -138,7 +124,7 @@ http_conns_notify(void *cls, struct MHD_Connection *c,
 		if (ci == NULL || (e = calloc(1, sizeof(*e))) == NULL)
 			return;	/* out of memory: no deadline for this one */
 		e->fd = ci->connect_fd;
-		e->deadline = now_mono() + (time_t)t->secs;
+		e->deadline = mono_s() + (time_t)t->secs;
 		(void)pthread_mutex_lock(&t->mu);
 		e->next = t->head;
 		if (t->head != NULL)
@@ -175,7 +161,7 @@ http_conns_busy(struct http_conns *t, struct MHD_Connection *c,
 	(void)pthread_mutex_lock(&t->mu);
 	e->busy = busy;
 	if (!busy)
-		e->deadline = now_mono() + (time_t)t->secs;
+		e->deadline = mono_s() + (time_t)t->secs;
 	(void)pthread_mutex_unlock(&t->mu);
 }
 
