@@ -135,7 +135,8 @@ runtime_check(const struct config *cfg, const char *prefix)
 	    == NULL) {
 		log_err("%sConsentDB: %s", prefix, why);
 		errors++;
-	}
+	} else if (store_warning(st) != NULL)
+		log_warnx("%s%s", prefix, store_warning(st));
 	store_close(&st);
 	if (cfg->user_id != NULL && privdrop_lookup(cfg->user_id, &uid, &gid,
 	    why, sizeof(why)) < 0) {

@@ -211,6 +211,17 @@ bool store_reason_check(const char *reason, char *why, size_t whylen);
 bool store_import_keeps(enum sub_status old, time_t old_at,
 	    enum sub_status status, unsigned flags, time_t consented_at);
 
+/*
+ * The schema version check of every engine's open: st->version must lie
+ * from STORE_SCHEMA_OLDEST to STORE_SCHEMA_VERSION, or be older with
+ * STORE_MIGRATE in flags.  STORE_OK (with st->warning set, unless it holds
+ * one already, when the version is older than STORE_SCHEMA_VERSION), else
+ * STORE_ERROR with why naming the database (name, as store_mask() shows
+ * it), the version found and the one this build knows.
+ */
+enum store_status store_version_check(struct store *st, const char *name,
+	    unsigned flags, char *why, size_t whylen);
+
 /* The store_tables[] entry of name, or NULL with why filled. */
 const struct store_table *store_table_find(const char *name, char *why,
 	    size_t whylen);

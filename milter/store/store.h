@@ -45,7 +45,14 @@ enum store_status { STORE_OK, STORE_NOTFOUND, STORE_TEMPFAIL, STORE_ERROR };
 
 /* The SQLite schema version this build knows (PRAGMA user_version);
  * PostgreSQL has its own (store_pgsql.h). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
+
+/* The oldest schema version this build runs on without optinctl migrate:
+ * version 4 only dropped an index (subscriptions by list), so a version 3
+ * database works as it is, its writes slower, until it is migrated (with a
+ * warning: store_warning()).  On PostgreSQL this lets every relay sharing
+ * the database be upgraded before the one migrate. */
+#define STORE_SCHEMA_OLDEST 3
 
 /*
  * Process-wide settings of the store engines: call once at program start,
@@ -83,8 +90,9 @@ void	store_bulk_memory(size_t bytes);
  *
  * SQLite (ConsentDB is a path, optionally "sqlite:PATH"): a missing file
  * without STORE_CREATE is STORE_TEMPFAIL (the milter tempfails, mail stays
- * queued); a schema version other than STORE_SCHEMA_VERSION is STORE_ERROR
- * naming both (with STORE_MIGRATE an older one is accepted).  STORE_CREATE
+ * queued); a schema version outside STORE_SCHEMA_OLDEST to
+ * STORE_SCHEMA_VERSION is STORE_ERROR naming both (with STORE_MIGRATE an
+ * older one is accepted).  STORE_CREATE
  * creates the file with mode 0600 (it sets the process umask to 077 for a
  * moment: not for threaded callers) but never its directory.
  */

@@ -80,13 +80,14 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    " VALUES ($1, $2, $3, $4) ON CONFLICT (list_id) DO NOTHING" },
 	[P_LIST_LS] = { "list_ls",
 	    "SELECT l.list_id, l.name, l.double_opt_in, l.created_at,"
-	    " (SELECT count(*) FROM subscriptions s"
-	    "  WHERE s.list_id = l.list_id AND s.status = 'opted_in'),"
-	    " (SELECT count(*) FROM subscriptions s"
-	    "  WHERE s.list_id = l.list_id AND s.status = 'pending'),"
-	    " (SELECT count(*) FROM subscriptions s"
-	    "  WHERE s.list_id = l.list_id AND s.status = 'opted_out')"
-	    " FROM lists l ORDER BY l.list_id" },
+	    " coalesce(c.n_in, 0), coalesce(c.n_pending, 0),"
+	    " coalesce(c.n_out, 0) FROM lists l LEFT JOIN"
+	    " (SELECT list_id,"
+	    " count(*) FILTER (WHERE status = 'opted_in') AS n_in,"
+	    " count(*) FILTER (WHERE status = 'pending') AS n_pending,"
+	    " count(*) FILTER (WHERE status = 'opted_out') AS n_out"
+	    " FROM subscriptions GROUP BY list_id) c"
+	    " ON c.list_id = l.list_id ORDER BY l.list_id" },
 	[P_SUB_SET] = { "sub_set",
 	    "INSERT INTO subscriptions (address, list_id, status, source,"
 	    " updated_at) VALUES ($1, $2, $3, $4, $5)"
@@ -675,13 +676,7 @@ pg_setup(struct pg *p, const struct config *cfg, unsigned flags, char *why,
 		version = STORE_SCHEMA_VERSION;
 	}
 	p->base.version = version;
-	if (version == STORE_SCHEMA_VERSION ||
-	    ((flags & STORE_MIGRATE) != 0 && version < STORE_SCHEMA_VERSION))
-		return STORE_OK;
-	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
-	    "knows version %d%s", p->name, version, STORE_SCHEMA_VERSION,
-	    version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
-	return STORE_ERROR;
+	return store_version_check(&p->base, p->name, flags, why, whylen);
 }
 
 /* pgsql_open - connect to target (a libpq URI or conninfo) */

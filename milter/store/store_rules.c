@@ -124,3 +124,27 @@ store_table_insert_sql(const struct store_table *tab, char prefix,
 	memcpy(sql + n, ")", 2);
 	return 0;
 }
+
+enum store_status
+store_version_check(struct store *st, const char *name, unsigned flags,
+    char *why, size_t whylen)
+{
+	if (st->version >= STORE_SCHEMA_OLDEST &&
+	    st->version <= STORE_SCHEMA_VERSION) {
+		if (st->version < STORE_SCHEMA_VERSION &&
+		    st->warning[0] == '\0')
+			snprintf(st->warning, sizeof(st->warning),
+			    "ConsentDB %s: schema version %d, this build "
+			    "knows version %d (run optinctl migrate)", name,
+			    st->version, STORE_SCHEMA_VERSION);
+		return STORE_OK;
+	}
+	if ((flags & STORE_MIGRATE) != 0 &&
+	    st->version < STORE_SCHEMA_VERSION)
+		return STORE_OK;
+	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
+	    "knows version %d%s", name, st->version, STORE_SCHEMA_VERSION,
+	    st->version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" :
+	    "");
+	return STORE_ERROR;
+}

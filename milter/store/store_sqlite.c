@@ -54,15 +54,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_LIST_ADD] =
 	    "INSERT INTO lists (list_id, name, double_opt_in, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4)",
+	/* one read of subscriptions for all lists: no index by list (schema
+	 * version 4) */
 	[STMT_LIST_LS] =
 	    "SELECT l.list_id, l.name, l.double_opt_in, l.created_at,"
-	    " (SELECT count(*) FROM subscriptions s"
-	    "  WHERE s.list_id = l.list_id AND s.status = 'opted_in'),"
-	    " (SELECT count(*) FROM subscriptions s"
-	    "  WHERE s.list_id = l.list_id AND s.status = 'pending'),"
-	    " (SELECT count(*) FROM subscriptions s"
-	    "  WHERE s.list_id = l.list_id AND s.status = 'opted_out')"
-	    " FROM lists l ORDER BY l.list_id",
+	    " coalesce(c.n_in, 0), coalesce(c.n_pending, 0),"
+	    " coalesce(c.n_out, 0) FROM lists l LEFT JOIN"
+	    " (SELECT list_id, sum(status = 'opted_in') AS n_in,"
+	    " sum(status = 'pending') AS n_pending,"
+	    " sum(status = 'opted_out') AS n_out"
+	    " FROM subscriptions GROUP BY list_id) c"
+	    " ON c.list_id = l.list_id ORDER BY l.list_id",
 	[STMT_SUB_SET] =
 	    "INSERT INTO subscriptions (address, list_id, status, source,"
 	    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"

@@ -209,6 +209,20 @@ static const struct {
 	    "\n"
 	    "PRAGMA user_version = 3;\n"
 	},
+	{ 4,
+	    "-- sqlite-004-listindex.sql - schema version 3 -> 4: no index of\n"
+	    "-- subscriptions by (list_id, status) (issue 14 item 4).  Compiled into\n"
+	    "-- milter/store/store_sqlite_open.c (migrations[]; tests/unit/test_store.c\n"
+	    "-- compares the two).\n"
+	    "--\n"
+	    "-- Every write of consent paid for it: an imported pair is one more b-tree\n"
+	    "-- insert, an opt-out moves the pair's entry from one leaf to another.\n"
+	    "-- Nothing on the mail or one-click path reads by list; only optinctl list\n"
+	    "-- ls and stats counted with it, and they now read the table itself.\n"
+	    "DROP INDEX IF EXISTS subscriptions_list;\n"
+	    "\n"
+	    "PRAGMA user_version = 4;\n"
+	},
 	{ 0, NULL }
 };
 
@@ -437,13 +451,7 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 		version = STORE_SCHEMA_VERSION;
 	}
 	s->base.version = version;
-	if (version == STORE_SCHEMA_VERSION ||
-	    ((flags & STORE_MIGRATE) != 0 && version < STORE_SCHEMA_VERSION))
-		return STORE_OK;
-	snprintf(why, whylen, "ConsentDB %s: schema version %d, this build "
-	    "knows version %d%s", s->path, version, STORE_SCHEMA_VERSION,
-	    version < STORE_SCHEMA_VERSION ? " (run optinctl migrate)" : "");
-	return STORE_ERROR;
+	return store_version_check(&s->base, s->path, flags, why, whylen);
 }
 
 /*

@@ -185,6 +185,8 @@ store_check(const struct config *cfg, enum store_status *ss_r, char *why,
 
 	if ((st = store_open(cfg, 0, ss_r, why, whylen)) == NULL)
 		return false;
+	if (store_warning(st) != NULL)
+		log_warnx("%s", store_warning(st));
 	store_close(&st);
 	return true;
 }

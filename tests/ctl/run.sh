@@ -207,29 +207,50 @@ fi
 
 # --- init, migrate -------------------------------------------------------
 
-check "init creates" 0 "created $db (schema version 3)" init
+check "init creates" 0 "created $db (schema version 4)" init
 v=$(db_version "$db")
-if [ "$v" = 3 ]; then ok; else bad "schema version" "got $v, want 3"; fi
+if [ "$v" = 4 ]; then ok; else bad "schema version" "got $v, want 4"; fi
 if ! db_pgsql; then
 	mode=$(stat -c %a "$db")
 	if [ "$mode" = 600 ]; then ok; else
 		bad "database mode" "got $mode, want 600"; fi
 	check_sql "journal mode" wal "PRAGMA journal_mode"
 fi
-check "init again" 0 "$db: schema version 3, nothing to do" init
+check "init again" 0 "$db: schema version 4, nothing to do" init
 check_json "init --json" 0 \
-    'd == {"database": "'"$db"'", "created": False, "version": 3}' \
+    'd == {"database": "'"$db"'", "created": False, "version": 4}' \
     --json init
-check "migrate" 0 "schema is at version 3" migrate
-check_json "migrate --json" 0 'd == {"from": 3, "to": 3}' migrate --json
+check "migrate" 0 "schema is at version 4" migrate
+check_json "migrate --json" 0 'd == {"from": 4, "to": 4}' migrate --json
 # a database of version 2 gets the split hand-over records (sqlite-003)
+# and loses the index of subscriptions by list (sqlite-004)
 if ! db_pgsql; then
 	sqlx "DROP TABLE handover"
+	sqlx "CREATE INDEX subscriptions_list ON subscriptions (list_id, status)"
 	sqlx "PRAGMA user_version = 2"
-	check "migrate from version 2" 0 "migrated schema from version 2 to 3" migrate
+	check "migrate from version 2" 0 "migrated schema from version 2 to 4" migrate
 	check_sql "migrate: hand-over table" "handover" \
 	    "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table' AND name = 'handover'"
-	check_sql "migrate: version" 3 "PRAGMA user_version"
+	check_sql "migrate: no list index" 0 \
+	    "SELECT count(*) FROM sqlite_master WHERE name = 'subscriptions_list'"
+	check_sql "migrate: version" 4 "PRAGMA user_version"
+	# version 3 (the list index still there) is used as it is, with a
+	# warning, until migrate drops the index; version 2 is refused
+	sqlx "CREATE INDEX subscriptions_list ON subscriptions (list_id, status)"
+	sqlx "PRAGMA user_version = 3"
+	check "init on version 3" 0 "$db: schema version 3, nothing to do" init
+	if [ "$err" = "optinctl: warning: ConsentDB $db: schema version 3, this build knows version 4 (run optinctl migrate)" ]
+	then ok; else bad "init on version 3: warning" "stderr: $err"; fi
+	check "list ls on version 3" 0 \
+	    "LIST             DOI   OPTED_IN  PENDING OPTED_OUT  NAME" list ls
+	sqlx "PRAGMA user_version = 2"
+	check_err "list ls on version 2" 69 \
+	    "optinctl: ConsentDB $db: schema version 2, this build knows version 4 (run optinctl migrate)" \
+	    list ls
+	sqlx "PRAGMA user_version = 3"
+	check "migrate from version 3" 0 "migrated schema from version 3 to 4" migrate
+	check_sql "migrate 3: no list index" 0 \
+	    "SELECT count(*) FROM sqlite_master WHERE name = 'subscriptions_list'"
 fi
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
@@ -410,7 +431,7 @@ printf 'ConsentDB %s\n' "$v7" > "$tmp/v7.conf"
 for verb in init status migrate; do
 	if [ $verb = status ]; then set -- status ann@example.com; else set -- $verb; fi
 	out=$("$OPTINCTL" -c "$tmp/v7.conf" "$@" 2>"$tmp/stderr"); rc=$?
-	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB ${v7#pgsql:}: schema version 7, this build knows version 3" ]
+	if [ "$rc" = 69 ] && [ "$(cat "$tmp/stderr")" = "optinctl: ConsentDB ${v7#pgsql:}: schema version 7, this build knows version 4" ]
 	then ok; else bad "$verb on schema version 7" "rc got $rc, want 69" \
 	    "stderr: $(cat "$tmp/stderr")"; fi
 done

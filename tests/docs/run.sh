@@ -150,7 +150,7 @@ else
 	 printf '1 %s\n' "$(openssl rand -base64 32)" > "$d/erasure.keys"
 	 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
 	    -out "$d/dkim.key" 2>/dev/null)
-	chmod 600 "$d/token.keys" "$d/erasure.keys" "$d/dkim.key"
+	chmod 600 "$d/consent.db" "$d/token.keys" "$d/erasure.keys" "$d/dkim.key"
 	# the sample's paths and user, moved here; everything else as shipped
 	sed -E '/^(UserID|PidFile|Socket|ConsentDB|QuarantineDir|TokenKeyFile|ErasureKeyFile|KeyFile|KeyFileEd25519|KeyTable|SigningTable|Syslog)[[:space:]]/d' \
 	    "$src/conf/optin-milter.conf" > "$d/good.conf"

@@ -145,21 +145,25 @@ last_fb() { sql "SELECT coalesce(address,'-'), coalesce(list_id,'-'), coalesce(c
 nfb() { sql "SELECT count(*) FROM feedback"; }
 
 # --- schema ----------------------------------------------------------------
-eq "schema version 3" "$(db_version "$db")" 3
+eq "schema version 4" "$(db_version "$db")" 4
 v1=$(db_new v1 "$tmp")
 if db_pgsql; then
 	db_psql "$v1" -f "$top_srcdir/sql/pgsql/001-schema.sql" >/dev/null
 	tables="SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename"
+	indexes="SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname"
 else
 	$PY -c '
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read())' \
 	    "$v1" "$top_srcdir/sql/schema.sql"
 	tables="SELECT name FROM sqlite_master WHERE type = 'table' AND name"
+	indexes="SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name"
 fi
 printf 'ConsentDB %s\nSyslog no\n' "$v1" > "$tmp/v1.conf"
-eq "migrate 1 -> 3" "$("$CTL" -c "$tmp/v1.conf" migrate 2>&1)" \
-    "migrated schema from version 1 to 3"
+eq "version 1 has the list index" "$(db_sql "$v1" "$indexes = 'subscriptions_list'")" 1
+eq "migrate 1 -> 4" "$("$CTL" -c "$tmp/v1.conf" migrate 2>&1)" \
+    "migrated schema from version 1 to 4"
+eq "migrated: no list index" "$(db_sql "$v1" "$indexes = 'subscriptions_list'")" 0
 eq "migrated tables" "$(db_sql "$v1" "$tables IN ('feedback', 'campaign_pauses', 'campaign_sent') ORDER BY 1" | paste -sd,)" \
     "campaign_pauses,campaign_sent,feedback"
 

@@ -79,6 +79,10 @@ t_schema_file(void **state)
 		{ "sql/sqlite-002-feedback.sql", store_sqlite_migration(2) },
 		{ "sql/pgsql/001-schema.sql", store_pgsql_step(1) },
 		{ "sql/pgsql/002-feedback.sql", store_pgsql_step(2) },
+		{ "sql/sqlite-003-handover.sql", store_sqlite_migration(3) },
+		{ "sql/pgsql/003-handover.sql", store_pgsql_step(3) },
+		{ "sql/sqlite-004-listindex.sql", store_sqlite_migration(4) },
+		{ "sql/pgsql/004-listindex.sql", store_pgsql_step(4) },
 	};
 	char *text;
 	size_t i;
@@ -146,13 +150,21 @@ t_create(void **state)
 		    "('lists', 'subscriptions', 'suppressions', "
 		    "'consent_events', 'quarantine', 'feedback', "
 		    "'campaign_pauses', 'campaign_sent')", NULL), 8);
+		/* schema step 4: no index of subscriptions by list */
+		assert_int_equal(raw_int(&r, "SELECT count(*) FROM pg_indexes "
+		    "WHERE schemaname = current_schema() AND indexname = "
+		    "'subscriptions_list'", NULL), 0);
 		raw_close(&r);
 		return;
 	}
-	assert_int_equal(raw_int(&r, "PRAGMA user_version", NULL), 3);
+	assert_int_equal(raw_int(&r, "PRAGMA user_version", NULL),
+	    STORE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(&r, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'table' AND name IN ('lists', 'subscriptions', "
 	    "'suppressions', 'consent_events', 'quarantine')", NULL), 5);
+	/* schema version 4: no index of subscriptions by list */
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'subscriptions_list'", NULL), 0);
 	raw_close(&r);
 	{
 		sqlite3 *db = NULL;
