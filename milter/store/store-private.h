@@ -206,6 +206,10 @@ const char *store_status_settable(enum sub_status status, char *why,
  * filled when not. */
 bool store_reason_check(const char *reason, char *why, size_t whylen);
 
+/* Is kind one of the schema's feedback kinds?  false with why filled when
+ * not.  (Our SQLite handles do not run the schema's CHECKs: sq_setup.) */
+bool store_kind_check(const char *kind, char *why, size_t whylen);
+
 /* Does an import row leave the subscription as it is (store_import_set):
  * the state is already status, or the flags hold the change back? */
 bool store_import_keeps(enum sub_status old, time_t old_at,

@@ -756,6 +756,8 @@ store_feedback_add(struct store *st, const struct store_feedback *fb,
 	assert(fb != NULL && fb->kind != NULL && fb->identity != NULL);
 	if (st->be->feedback_add == NULL)
 		return no_feedback(st, why, whylen);
+	if (!store_kind_check(fb->kind, why, whylen))
+		return STORE_ERROR;
 	return st->be->feedback_add(st, fb, id_r, why, whylen);
 }
 

@@ -23,7 +23,29 @@ static const char *const status_word[] = {
 /* The schema's suppression reasons (the CHECK in suppressions). */
 static const char *const reason_word[] = {
 	"unsubscribed_all", "hard_bounce", "complaint", "erased", "manual",
+	NULL
 };
+
+/* The schema's feedback kinds (the CHECK in feedback, sqlite-002). */
+static const char *const kind_word[] = {
+	"hard_bounce", "soft_bounce", "policy_bounce", "complaint",
+	"auto_reply", "unusable", NULL
+};
+
+/* word_check - is w one of words (NULL-terminated)?  false with why
+ * "bad WHAT 'w'" when not */
+static bool
+word_check(const char *const *words, const char *what, const char *w,
+    char *why, size_t whylen)
+{
+	size_t i;
+
+	for (i = 0; w != NULL && words[i] != NULL; i++)
+		if (strcmp(w, words[i]) == 0)
+			return true;
+	snprintf(why, whylen, "bad %s '%.32s'", what, w != NULL ? w : "");
+	return false;
+}
 
 enum sub_status
 store_status_parse(const char *word)
@@ -50,13 +72,14 @@ store_status_settable(enum sub_status status, char *why, size_t whylen)
 bool
 store_reason_check(const char *reason, char *why, size_t whylen)
 {
-	size_t i;
+	return word_check(reason_word, "suppression reason", reason, why,
+	    whylen);
+}
 
-	for (i = 0; i < sizeof(reason_word) / sizeof(reason_word[0]); i++)
-		if (strcmp(reason, reason_word[i]) == 0)
-			return true;
-	snprintf(why, whylen, "bad suppression reason '%.32s'", reason);
-	return false;
+bool
+store_kind_check(const char *kind, char *why, size_t whylen)
+{
+	return word_check(kind_word, "feedback kind", kind, why, whylen);
 }
 
 bool

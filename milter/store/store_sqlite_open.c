@@ -390,16 +390,21 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 	s->busy_ms = cfg->db_busy_timeout;
 	(void)sqlite3_busy_handler(s->db, s->busy_ms > 0 ? sq_busy : NULL, s);
 	/* STORE_BULK: the caller checks lists itself; the per-row foreign
-	 * key check would cost a third of an import.  And it writes only
-	 * the schema's words (store_status_settable): the CHECK of
-	 * subscriptions.status, "IN (3 words)", builds a temporary b-tree
-	 * (OP_OpenEphemeral) at every run of the upsert, 40% of the
-	 * instructions of an imported row (callgrind) */
+	 * key check would cost a third of an import.
+	 * Every handle: no CHECK constraints.  A CHECK "IN (3 or more
+	 * words)" builds a temporary b-tree (OP_OpenEphemeral) at every run
+	 * of the statement: 40% of the instructions of an imported row, and
+	 * of optin-unsubd's opt-out 10-15% of the writer's CPU (BENCHMARKS.md,
+	 * session 7).  The store writes only the schema's words, checked
+	 * before (store_status_settable, store_reason_check,
+	 * store_kind_check; hand-over states are constants); other writers
+	 * of the file (sqlite3, scripts) still get the schema's CHECKs */
 	rc = sq_exec_script(s, (flags & STORE_BULK) != 0 ?
 	    "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL;"
 	    " PRAGMA cache_size = -262144;"
 	    " PRAGMA ignore_check_constraints = ON;" :
-	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", NULL);
+	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+	    " PRAGMA ignore_check_constraints = ON;", NULL);
 	if (rc == SQLITE_OK && (flags & STORE_DURABLE) != 0 &&
 	    (flags & STORE_SYNC_LATER) == 0)
 		rc = sq_exec_script(s, "PRAGMA synchronous = FULL", NULL);

@@ -116,6 +116,8 @@ t_feedback(void **state)
 	fb.kind = "bored";
 	assert_int_equal(store_feedback_add(f->st, &fb, NULL, f->why,
 	    sizeof(f->why)), STORE_ERROR);
+	/* the store's own check: its SQLite handles run no CHECK */
+	assert_string_equal(f->why, "bad feedback kind 'bored'");
 
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
 		if (store_feedback_count(f->st, counts[i].addr,
