@@ -243,6 +243,23 @@ if ! db_pgsql; then
 	then ok; else bad "init on version 3: warning" "stderr: $err"; fi
 	check "list ls on version 3" 0 \
 	    "LIST             DOI   OPTED_IN  PENDING OPTED_OUT  NAME" list ls
+	# the warning names a long path in full, and a file readable by
+	# others does not hide it: both remarks, on one line
+	v3dir=$tmp/$(printf 'v3%.0s' $(seq 100))
+	mkdir "$v3dir"
+	sqlx "VACUUM INTO '$v3dir/v3.db'"
+	chmod 600 "$v3dir/v3.db"
+	printf 'ConsentDB %s\nSyslog no\n' "$v3dir/v3.db" > "$tmp/v3.conf"
+	w3="ConsentDB $v3dir/v3.db: schema version 3, this build knows version 4 (run optinctl migrate)"
+	out=$("$OPTINCTL" -c "$tmp/v3.conf" init 2>"$tmp/stderr"); rc=$?
+	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $w3" ]
+	then ok; else bad "init on version 3, a long path: the whole warning" \
+	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
+	chmod 644 "$v3dir/v3.db"
+	out=$("$OPTINCTL" -c "$tmp/v3.conf" init 2>"$tmp/stderr"); rc=$?
+	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 644, should be 0600; $w3" ]
+	then ok; else bad "init on version 3, mode 644: both warnings" \
+	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
 	sqlx "PRAGMA user_version = 2"
 	check_err "list ls on version 2" 69 \
 	    "optinctl: ConsentDB $db: schema version 2, this build knows version 4 (run optinctl migrate)" \
