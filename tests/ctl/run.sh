@@ -222,6 +222,13 @@ check_json "init --json" 0 \
     --json init
 check "migrate" 0 "schema is at version 4" migrate
 check_json "migrate --json" 0 'd == {"from": 4, "to": 4}' migrate --json
+# optinctl(8) names every PostgreSQL step that migrate runs
+for f in "$top_srcdir"/sql/pgsql/[0-9]*.sql; do
+	n=$(basename "$f")
+	f=$(printf '%s\n' "$n" | sed 's/-/\\\\-/')
+	if grep -qx "\.IR $f ,\{0,1\})\{0,1\},\{0,1\}" "$top_srcdir/milter/optinctl.8.in"
+	then ok; else bad "optinctl.8 names sql/pgsql/$n under migrate"; fi
+done
 # a database of version 2 gets the split hand-over records (sqlite-003)
 # and loses the index of subscriptions by list (sqlite-004)
 if ! db_pgsql; then
