@@ -276,6 +276,33 @@ if ! db_pgsql; then
 	check_sql "migrate 3: no list index" 0 \
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'subscriptions_list'"
 fi
+if db_pgsql; then
+	# version 3 on PostgreSQL: step 4's DROP INDEX needs subscriptions to
+	# itself; a reader holding it past DBBusyTimeout makes migrate exit 75
+	# with the reason and change nothing (it said "migrated" and exit 0)
+	pgidx="SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'subscriptions_list'"
+	sqlx "CREATE INDEX subscriptions_list ON subscriptions (list_id, status)"
+	db_set_version "$db" 3
+	PGAPPNAME=optin-test-reader db_psql "$db" -c "BEGIN; LOCK TABLE subscriptions IN ACCESS SHARE MODE; SELECT pg_sleep(30); COMMIT" >/dev/null 2>&1 &
+	lockpid=$!
+	i=0
+	while [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'optin-test-reader' AND l.relation = 'subscriptions'::regclass AND l.granted")" != 1 ] &&
+	    [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	check_err "migrate from version 3 while a reader holds subscriptions" 75 \
+	    "optinctl: ConsentDB ${db#pgsql:}: migrate: ERROR:  canceling statement due to lock timeout" \
+	    migrate
+	check_sql "migrate refused: version" 3 "SELECT max(version) FROM optin_schema"
+	check_sql "migrate refused: the list index stays" 1 "$pgidx"
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'optin-test-reader'" >/dev/null
+	wait "$lockpid" 2>/dev/null
+	lockpid=
+	check "migrate from version 3, the reader gone" 0 \
+	    "migrated schema from version 3 to 4" migrate
+	check_sql "migrate 3: version" 4 "SELECT max(version) FROM optin_schema"
+	check_sql "migrate 3: no list index" 0 "$pgidx"
+fi
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
 
