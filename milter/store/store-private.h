@@ -10,6 +10,8 @@
 #ifndef OPTIN_STORE_PRIVATE_H
 #define OPTIN_STORE_PRIVATE_H
 
+#include <limits.h>
+
 #include "store.h"
 
 struct store_backend {
@@ -172,6 +174,10 @@ struct store_backend {
 enum store_legacy { STORE_LEGACY_UNKNOWN = 0, STORE_LEGACY_NONE,
 	STORE_LEGACY_SOME };
 
+/* Room for every remark of one open in full: the file's mode and the
+ * schema version, each naming a ConsentDB of up to PATH_MAX bytes. */
+#define STORE_WARNING_MAX	(2 * PATH_MAX + 256)
+
 /* The common head of every backend handle (zeroed by the backend). */
 struct store {
 	const struct store_backend *be;	/* static */
@@ -180,7 +186,8 @@ struct store {
 	const char *agent;		/* borrowed (store_set_agent): the
 					   user_agent of events that name
 					   none */
-	char warning[200];		/* store_warning(); "" when none */
+	char warning[STORE_WARNING_MAX]; /* store_warning(); "" when none;
+					   remarks joined by "; " */
 	enum store_legacy legacy;	/* store.c's cache, see above */
 };
 
@@ -218,8 +225,9 @@ bool store_import_keeps(enum sub_status old, time_t old_at,
 /*
  * The schema version check of every engine's open: st->version must lie
  * from STORE_SCHEMA_OLDEST to STORE_SCHEMA_VERSION, or be older with
- * STORE_MIGRATE in flags.  STORE_OK (with st->warning set, unless it holds
- * one already, when the version is older than STORE_SCHEMA_VERSION), else
+ * STORE_MIGRATE in flags.  STORE_OK (when the version is older than
+ * STORE_SCHEMA_VERSION, the remark "run optinctl migrate" added to
+ * st->warning after any remark already there, once), else
  * STORE_ERROR with why naming the database (name, as store_mask() shows
  * it), the version found and the one this build knows.
  */

@@ -139,8 +139,10 @@ enum store_status store_exists(const struct config *cfg, char *why,
 enum store_access { STORE_ACCESS_OK, STORE_ACCESS_READ, STORE_ACCESS_WRITE };
 enum store_access store_access(const struct config *cfg, int *errno_r);
 
-/* A remark an admin should act on about the database just opened (SQLite:
- * the file is readable by others), or NULL.  Owned by st. */
+/* What an admin should act on about the database just opened, or NULL:
+ * the file is readable by others (SQLite), the schema is older than
+ * STORE_SCHEMA_VERSION (run optinctl migrate); both, joined by "; ", when
+ * both hold, each naming the database in full.  One line; owned by st. */
 const char *store_warning(const struct store *st);
 
 /* ConsentDB as it may be shown in logs and errors: any password in a URI

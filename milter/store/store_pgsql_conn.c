@@ -725,8 +725,14 @@ pgsql_migrate(struct store *st, int *from_r, int *to_r, char *why,
 			continue;
 		if ((rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
 			return rs;
-		rs = pg_cmd(p, steps[i].sql, "migrate", why, whylen);
-		if ((rs = pgsql_end(p, rs == STORE_OK, why, whylen)) != STORE_OK)
+		/* a failed step is rolled back and reported, never taken for
+		 * done (a lock timeout of step 4's DROP INDEX included) */
+		if ((rs = pg_cmd(p, steps[i].sql, "migrate", why, whylen)) !=
+		    STORE_OK) {
+			(void)pgsql_end(p, false, why, 0);
+			return rs;
+		}
+		if ((rs = pgsql_end(p, true, why, whylen)) != STORE_OK)
 			return rs;
 		p->base.version = *to_r = steps[i].to;
 	}

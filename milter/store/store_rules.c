@@ -152,14 +152,23 @@ enum store_status
 store_version_check(struct store *st, const char *name, unsigned flags,
     char *why, size_t whylen)
 {
+	char msg[PATH_MAX + 128];
+	size_t n;
+
 	if (st->version >= STORE_SCHEMA_OLDEST &&
 	    st->version <= STORE_SCHEMA_VERSION) {
-		if (st->version < STORE_SCHEMA_VERSION &&
-		    st->warning[0] == '\0')
-			snprintf(st->warning, sizeof(st->warning),
-			    "ConsentDB %s: schema version %d, this build "
-			    "knows version %d (run optinctl migrate)", name,
-			    st->version, STORE_SCHEMA_VERSION);
+		if (st->version == STORE_SCHEMA_VERSION)
+			return STORE_OK;
+		/* after the remark of the file's mode, if any: one remark
+		 * must not hide the other */
+		snprintf(msg, sizeof(msg), "ConsentDB %s: schema version %d, "
+		    "this build knows version %d (run optinctl migrate)", name,
+		    st->version, STORE_SCHEMA_VERSION);
+		if (strstr(st->warning, msg) == NULL) {
+			n = strlen(st->warning);
+			snprintf(st->warning + n, sizeof(st->warning) - n,
+			    "%s%s", n > 0 ? "; " : "", msg);
+		}
 		return STORE_OK;
 	}
 	if ((flags & STORE_MIGRATE) != 0 &&

@@ -222,6 +222,13 @@ check_json "init --json" 0 \
     --json init
 check "migrate" 0 "schema is at version 4" migrate
 check_json "migrate --json" 0 'd == {"from": 4, "to": 4}' migrate --json
+# optinctl(8) names every PostgreSQL step that migrate runs
+for f in "$top_srcdir"/sql/pgsql/[0-9]*.sql; do
+	n=$(basename "$f")
+	f=$(printf '%s\n' "$n" | sed 's/-/\\\\-/')
+	if grep -qx "\.IR $f ,\{0,1\})\{0,1\},\{0,1\}" "$top_srcdir/milter/optinctl.8.in"
+	then ok; else bad "optinctl.8 names sql/pgsql/$n under migrate"; fi
+done
 # a database of version 2 gets the split hand-over records (sqlite-003)
 # and loses the index of subscriptions by list (sqlite-004)
 if ! db_pgsql; then
@@ -243,6 +250,23 @@ if ! db_pgsql; then
 	then ok; else bad "init on version 3: warning" "stderr: $err"; fi
 	check "list ls on version 3" 0 \
 	    "LIST             DOI   OPTED_IN  PENDING OPTED_OUT  NAME" list ls
+	# the warning names a long path in full, and a file readable by
+	# others does not hide it: both remarks, on one line
+	v3dir=$tmp/$(printf 'v3%.0s' $(seq 100))
+	mkdir "$v3dir"
+	sqlx "VACUUM INTO '$v3dir/v3.db'"
+	chmod 600 "$v3dir/v3.db"
+	printf 'ConsentDB %s\nSyslog no\n' "$v3dir/v3.db" > "$tmp/v3.conf"
+	w3="ConsentDB $v3dir/v3.db: schema version 3, this build knows version 4 (run optinctl migrate)"
+	out=$("$OPTINCTL" -c "$tmp/v3.conf" init 2>"$tmp/stderr"); rc=$?
+	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $w3" ]
+	then ok; else bad "init on version 3, a long path: the whole warning" \
+	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
+	chmod 644 "$v3dir/v3.db"
+	out=$("$OPTINCTL" -c "$tmp/v3.conf" init 2>"$tmp/stderr"); rc=$?
+	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 644, should be 0600; $w3" ]
+	then ok; else bad "init on version 3, mode 644: both warnings" \
+	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
 	sqlx "PRAGMA user_version = 2"
 	check_err "list ls on version 2" 69 \
 	    "optinctl: ConsentDB $db: schema version 2, this build knows version 4 (run optinctl migrate)" \
@@ -251,6 +275,33 @@ if ! db_pgsql; then
 	check "migrate from version 3" 0 "migrated schema from version 3 to 4" migrate
 	check_sql "migrate 3: no list index" 0 \
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'subscriptions_list'"
+fi
+if db_pgsql; then
+	# version 3 on PostgreSQL: step 4's DROP INDEX needs subscriptions to
+	# itself; a reader holding it past DBBusyTimeout makes migrate exit 75
+	# with the reason and change nothing (it said "migrated" and exit 0)
+	pgidx="SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'subscriptions_list'"
+	sqlx "CREATE INDEX subscriptions_list ON subscriptions (list_id, status)"
+	db_set_version "$db" 3
+	PGAPPNAME=optin-test-reader db_psql "$db" -c "BEGIN; LOCK TABLE subscriptions IN ACCESS SHARE MODE; SELECT pg_sleep(30); COMMIT" >/dev/null 2>&1 &
+	lockpid=$!
+	i=0
+	while [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'optin-test-reader' AND l.relation = 'subscriptions'::regclass AND l.granted")" != 1 ] &&
+	    [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	check_err "migrate from version 3 while a reader holds subscriptions" 75 \
+	    "optinctl: ConsentDB ${db#pgsql:}: migrate: ERROR:  canceling statement due to lock timeout" \
+	    migrate
+	check_sql "migrate refused: version" 3 "SELECT max(version) FROM optin_schema"
+	check_sql "migrate refused: the list index stays" 1 "$pgidx"
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'optin-test-reader'" >/dev/null
+	wait "$lockpid" 2>/dev/null
+	lockpid=
+	check "migrate from version 3, the reader gone" 0 \
+	    "migrated schema from version 3 to 4" migrate
+	check_sql "migrate 3: version" 4 "SELECT max(version) FROM optin_schema"
+	check_sql "migrate 3: no list index" 0 "$pgidx"
 fi
 check_err "init takes no arguments" 64 \
     "usage: optinctl [-c FILE] [--json] init" init extra
