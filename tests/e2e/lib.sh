@@ -349,11 +349,23 @@ sink_rcpts()
 # sink_raw FILE - the message bytes exactly as delivered (no X-Sink lines)
 sink_raw()
 {
-	"$PY" -c 'import sys
-data = open(sys.argv[1], "rb").read()
-while data.startswith(b"X-Sink-"):
-	data = data[data.index(b"\r\n") + 2:]
-sys.stdout.buffer.write(data)' "$1"
+	sink_raw_to - "$1"
+}
+
+# sink_raw_to DIR FILE... - sink_raw of each FILE into DIR/1.eml, 2.eml, ...
+# (in their order), one interpreter for all; DIR "-": to stdout
+sink_raw_to()
+{
+	"$PY" -c 'import os, sys
+for i, f in enumerate(sys.argv[2:], 1):
+	data = open(f, "rb").read()
+	while data.startswith(b"X-Sink-"):
+		data = data[data.index(b"\r\n") + 2:]
+	if sys.argv[1] == "-":
+		sys.stdout.buffer.write(data)
+	else:
+		with open(os.path.join(sys.argv[1], "%d.eml" % i), "wb") as out:
+			out.write(data)' "$@"
 }
 
 # sink_body FILE - the body (after the first empty line) exactly as delivered
