@@ -123,6 +123,7 @@ static const struct cfg_key keys[] = {
 	{ "DKIMQueryFile", CFG_STR, NULL, 0, 0, CFG_OFF(dkim_query_file), NULL },
 	{ "MetricsAddress", CFG_STR, NULL, 0, 0, CFG_OFF(metrics_address), NULL },
 	{ "UnsubscribeMetricsAddress", CFG_STR, NULL, 0, 0, CFG_OFF(unsubscribe_metrics_address), NULL },
+	{ "HTTPRequestTimeout", CFG_DURATION, "10s", 1, 3600, CFG_OFF(http_request_timeout), NULL },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define CONFIG_MAX (1 << 20)	/* bytes: a config file is small */

@@ -100,6 +100,9 @@ struct config {
 					   /metrics (metrics.h); NULL: off */
 	char *unsubscribe_metrics_address; /* UnsubscribeMetricsAddress:
 					   optin-unsubd's; NULL: off */
+	long http_request_timeout;	/* HTTPRequestTimeout, seconds for a
+					   whole HTTP request to arrive
+					   (metrics, optin-unsubd) */
 };
 
 /*

@@ -187,8 +187,8 @@ int
 metrics_serve(const struct config *cfg)
 {
 	started = (double)time(NULL);
-	server = prom_serve("MetricsAddress", cfg->metrics_address, render,
-	    NULL);
+	server = prom_serve("MetricsAddress", cfg->metrics_address,
+	    (unsigned)cfg->http_request_timeout, render, NULL);
 	return server == NULL && cfg->metrics_address != NULL ? -1 : 0;
 }
 

@@ -642,7 +642,8 @@ unsubd_http_start(const struct config *cfg, const struct token_ring *ring,
 	u->key_made = true;
 	if ((u->writer = unsubd_writer_start(cfg, why, whylen)) == NULL)
 		goto fail;
-	if ((u->conns = http_conns_start(NULL, UNSUBD_REQUEST_TIME, why,
+	if ((u->conns = http_conns_start(NULL,
+	    (unsigned)cfg->http_request_timeout, why,
 	    whylen)) == NULL)
 		goto fail;
 	/* MHD_USE_ITC: a reload quiesces this server from another thread */

@@ -24,7 +24,8 @@
  * first use (pthread key, closed when the thread ends) and only reads.
  * Every write goes to the one writer thread (unsubd_writer.h) with the
  * connection suspended, so a locked database never holds an HTTP thread.
- * Each request must arrive within UNSUBD_REQUEST_TIME (http_conns.h).
+ * Each request must arrive within the config's HTTPRequestTimeout
+ * (http_conns.h).
  * The config and token ring are borrowed read-only and must outlive the
  * server.
  */
@@ -44,8 +45,6 @@ struct unsubd;			/* opaque */
 #define UNSUBD_PER_IP_LIMIT	32	/* concurrent connections per address */
 #define UNSUBD_TIMEOUT		10	/* idle seconds before a connection is
 					   closed */
-#define UNSUBD_REQUEST_TIME	10	/* seconds for a request's headers and
-					   body to arrive (http_conns.h) */
 #define UNSUBD_MEMORY_LIMIT	(64 * 1024)	/* per connection */
 #define UNSUBD_RETRY_AFTER	"60"	/* seconds, with 503 */
 

@@ -124,7 +124,8 @@ unsubd_metrics_serve(const struct config *cfg)
 {
 	started = (double)time(NULL);
 	server = prom_serve("UnsubscribeMetricsAddress",
-	    cfg->unsubscribe_metrics_address, render, NULL);
+	    cfg->unsubscribe_metrics_address,
+	    (unsigned)cfg->http_request_timeout, render, NULL);
 	return server == NULL && cfg->unsubscribe_metrics_address != NULL ?
 	    -1 : 0;
 }

@@ -74,21 +74,23 @@ typedef int prom_render_fn(struct buf *out, void *arg);
  * Serve GET /metrics on spec (prom_addr_parse) from one thread of its
  * own, which blocks every signal; other paths get 404, other methods 405,
  * a NUL byte in the request line 400.  Idle connections are closed after
- * 5 s, and one whose request has not arrived whole 10 s after the accept
- * (or the previous answer) too (http_conns.h); up to 64 at once.  libmicrohttpd's messages are logged at debug
+ * 5 s, and one whose request has not arrived whole request_secs (the
+ * config's HTTPRequestTimeout) after the accept (or the previous answer)
+ * too (http_conns.h); up to 64 at once.  libmicrohttpd's messages are logged at debug
  * level, prefixed with key (a static string: the config key).
  * NULL with why[] filled when the address is bad or cannot be bound.
  * Owned by the caller; render and arg must outlive it.
  */
 struct prom_server *prom_start(const char *key, const char *spec,
-	    prom_render_fn *render, void *arg, char *why, size_t whylen);
+	    unsigned request_secs, prom_render_fn *render, void *arg,
+	    char *why, size_t whylen);
 /*
  * prom_start for a daemon's key: NULL without a word when spec is NULL
  * (not configured); else the server, with "metrics on http://spec/metrics"
  * logged, or NULL with "key: why" logged as an error.
  */
 struct prom_server *prom_serve(const char *key, const char *spec,
-	    prom_render_fn *render, void *arg);
+	    unsigned request_secs, prom_render_fn *render, void *arg);
 /* Stop serving; accepts NULL and *msp == NULL, sets *msp to NULL. */
 void prom_stop(struct prom_server **msp);
 

@@ -7,8 +7,8 @@
  * is closed after PROM_TIMEOUT; until then PROM_CONN_LIMIT - 1 others
  * still get in).  The idle timeout is all libmicrohttpd 0.9.75 times: a
  * client that sends a header line every few seconds would hold its slot
- * for ever, so each request also has PROM_REQUEST_TIME seconds from the
- * accept (or the previous answer) to arrive whole (http_conns.h, as for
+ * for ever, so each request also has request_secs seconds (the config's
+ * HTTPRequestTimeout, default 10) from the accept (or the previous answer) to arrive whole (http_conns.h, as for
  * optin-unsubd's pages).  A NUL byte in the request line is a 400 (the
  * handler would see the URL cut at it: "/metrics\0x" as "/metrics").
  * libmicrohttpd's own messages (a client that went away, the connection
@@ -36,7 +36,6 @@
 
 #define PROM_CONN_LIMIT	64
 #define PROM_TIMEOUT		5	/* seconds a connection may stay idle */
-#define PROM_REQUEST_TIME	10	/* seconds for a whole request */
 
 struct prom_server {
 	struct MHD_Daemon *mhd;		/* owned */
@@ -164,8 +163,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct prom_server *
-prom_start(const char *key, const char *spec, prom_render_fn *render,
-    void *arg, char *why, size_t whylen)
+prom_start(const char *key, const char *spec, unsigned request_secs,
+    prom_render_fn *render, void *arg, char *why, size_t whylen)
 {
 	struct prom_server *ms;
 	struct sockaddr_storage ss;
@@ -183,7 +182,7 @@ prom_start(const char *key, const char *spec, prom_render_fn *render,
 	ms->arg = arg;
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	if ((ms->conns = http_conns_start(key, PROM_REQUEST_TIME, why,
+	if ((ms->conns = http_conns_start(key, request_secs, why,
 	    whylen)) == NULL) {
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 		free(ms);
@@ -212,15 +211,16 @@ prom_start(const char *key, const char *spec, prom_render_fn *render,
 }
 
 struct prom_server *
-prom_serve(const char *key, const char *spec, prom_render_fn *render,
-    void *arg)
+prom_serve(const char *key, const char *spec, unsigned request_secs,
+    prom_render_fn *render, void *arg)
 {
 	struct prom_server *ms;
 	char why[256];
 
 	if (spec == NULL)
 		return NULL;
-	if ((ms = prom_start(key, spec, render, arg, why, sizeof(why))) ==
+	if ((ms = prom_start(key, spec, request_secs, render, arg, why,
+	    sizeof(why))) ==
 	    NULL)
 		log_err("%s: %s", key, why);
 	else

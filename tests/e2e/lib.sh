@@ -349,11 +349,23 @@ sink_rcpts()
 # sink_raw FILE - the message bytes exactly as delivered (no X-Sink lines)
 sink_raw()
 {
-	"$PY" -c 'import sys
-data = open(sys.argv[1], "rb").read()
-while data.startswith(b"X-Sink-"):
-	data = data[data.index(b"\r\n") + 2:]
-sys.stdout.buffer.write(data)' "$1"
+	sink_raw_to - "$1"
+}
+
+# sink_raw_to DIR FILE... - sink_raw of each FILE into DIR/1.eml, 2.eml, ...
+# (in their order), one interpreter for all; DIR "-": to stdout
+sink_raw_to()
+{
+	"$PY" -c 'import os, sys
+for i, f in enumerate(sys.argv[2:], 1):
+	data = open(f, "rb").read()
+	while data.startswith(b"X-Sink-"):
+		data = data[data.index(b"\r\n") + 2:]
+	if sys.argv[1] == "-":
+		sys.stdout.buffer.write(data)
+	else:
+		with open(os.path.join(sys.argv[1], "%d.eml" % i), "wb") as out:
+			out.write(data)' "$@"
 }
 
 # sink_body FILE - the body (after the first empty line) exactly as delivered
@@ -632,15 +644,20 @@ pf_flush()
 }
 
 # pf_queue_count - messages in the queue (maildrop, incoming, active,
-# deferred, hold); counts files, so it works with Postfix stopped too
+# deferred, hold); counts files, so it works with Postfix stopped too.
+# One find over the directories there are (pf_wait_empty asks five times
+# a second: a find per directory was 15 processes a poll)
 pf_queue_count()
 {
-	local d n=0
+	local d dirs=()
 	for d in maildrop incoming active deferred hold; do
-		[ -d "$PF_QUEUE/$d" ] || continue
-		n=$((n + $(find "$PF_QUEUE/$d" -type f | wc -l)))
+		[ -d "$PF_QUEUE/$d" ] && dirs+=("$PF_QUEUE/$d")
 	done
-	echo "$n"
+	if [ ${#dirs[@]} -eq 0 ]; then
+		echo 0
+		return
+	fi
+	find "${dirs[@]}" -type f | wc -l
 }
 
 # pf_queue_list - postqueue -p output (for diagnostics)

@@ -58,7 +58,7 @@ OPTIN_MILTER=$PF_BASE/milter-wrap.sh
 sink_start || { e2e_fail "sink starts"; e2e_done; }
 optin_setup "MetricsAddress 127.0.0.1:$MPORT" \
     "UnsubscribeMetricsAddress 127.0.0.1:$UPORT" \
-    "UnsubscribeListen 127.0.0.1:$HPORT" ||
+    "UnsubscribeListen 127.0.0.1:$HPORT" "HTTPRequestTimeout 6s" ||
     { e2e_fail "consent database set up"; e2e_done; }
 CONF=$OPTIN_DIR/optin-milter.conf
 sed -i 's/^Syslog no$/Syslog yes/' "$CONF"
@@ -171,8 +171,10 @@ except urllib.error.HTTPError as e:
 # that never send keep no scrape out and are closed; 70 more (past the
 # connection limit) make libmicrohttpd complain: a debug line, not a
 # warning in syslog per connection (checked below); 100 slow clients (a
-# header line every 3 s) are closed 10 s after their accept, and a scrape
-# waiting behind them gets its 200 (about 11 s)
+# header line every 3 s) are closed HTTPRequestTimeout (6 s here, not the
+# default 10: the idle ones are still closed first, by the 5 s idle
+# timeout) after their accept, and a scrape waiting behind them gets its
+# 200 (about 7 s)
 e2e_check_eq "metrics: raw NUL 400, idle and slow clients keep no scrape out and are closed" \
     "$("$PY" "$E2E_TOP/tests/lib/metrics_hostile.py" "$MPORT")" \
     "nul: HTTP/1.1 400 Bad Request
@@ -181,6 +183,8 @@ nul at end: HTTP/1.1 400 Bad Request
 idle closed: True
 100 slow: HTTP/1.1 200 OK
 slow closed: True"
+e2e_check "metrics: the slow clients' closing logged with HTTPRequestTimeout" \
+    grep -qE 'MetricsAddress: closed [0-9]+ connections? that sent no complete request within 6 s' "$PF_BASE/syslog"
 
 # --- optin-unsubd: two one-click POSTs for frank (the second changes
 # nothing), one bad link

@@ -15,7 +15,8 @@ Last, 100 slow clients, each sending one header line every 3 s (never
 idle long enough for PROM_TIMEOUT), while a scraper keeps asking:
   100 slow: STATUS LINE      the first answer the scraper got (200 once
                              the first slow ones are closed, after
-                             PROM_REQUEST_LIMIT, 10 s; it gives up at 20 s)
+                             the server's HTTPRequestTimeout, 10 s by
+                             default; it gives up at 20 s)
   slow closed: True|...      the first slow client was closed by the server
 Every socket has a timeout: the script ends (in about 15 s).
 """
