@@ -399,12 +399,12 @@ sq_setup(struct sq *s, const struct config *cfg, unsigned flags, char *why,
 	 * before (store_status_settable, store_reason_check,
 	 * store_kind_check; hand-over states are constants); other writers
 	 * of the file (sqlite3, scripts) still get the schema's CHECKs */
-	rc = sq_exec_script(s, (flags & STORE_BULK) != 0 ?
-	    "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL;"
-	    " PRAGMA cache_size = -262144;"
-	    " PRAGMA ignore_check_constraints = ON;" :
-	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+	rc = sq_exec_script(s, "PRAGMA synchronous = NORMAL;"
 	    " PRAGMA ignore_check_constraints = ON;", NULL);
+	if (rc == SQLITE_OK)
+		rc = sq_exec_script(s, (flags & STORE_BULK) != 0 ?
+		    "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -262144;" :
+		    "PRAGMA foreign_keys = ON;", NULL);
 	if (rc == SQLITE_OK && (flags & STORE_DURABLE) != 0 &&
 	    (flags & STORE_SYNC_LATER) == 0)
 		rc = sq_exec_script(s, "PRAGMA synchronous = FULL", NULL);

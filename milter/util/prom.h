@@ -76,8 +76,9 @@ typedef int prom_render_fn(struct buf *out, void *arg);
  * a NUL byte in the request line 400.  Idle connections are closed after
  * 5 s, and one whose request has not arrived whole request_secs (the
  * config's HTTPRequestTimeout) after the accept (or the previous answer)
- * too (http_conns.h); up to 64 at once.  libmicrohttpd's messages are logged at debug
- * level, prefixed with key (a static string: the config key).
+ * too (http_conns.h); up to 64 at once.  libmicrohttpd's messages are
+ * logged at debug level, prefixed with key (a static string: the config
+ * key).
  * NULL with why[] filled when the address is bad or cannot be bound.
  * Owned by the caller; render and arg must outlive it.
  */

@@ -8,8 +8,8 @@
  * still get in).  The idle timeout is all libmicrohttpd 0.9.75 times: a
  * client that sends a header line every few seconds would hold its slot
  * for ever, so each request also has request_secs seconds (the config's
- * HTTPRequestTimeout, default 10) from the accept (or the previous answer) to arrive whole (http_conns.h, as for
- * optin-unsubd's pages).  A NUL byte in the request line is a 400 (the
+ * HTTPRequestTimeout, default 10) from the accept (or the previous
+ * answer) to arrive whole (http_conns.h, as for optin-unsubd's pages).  A NUL byte in the request line is a 400 (the
  * handler would see the URL cut at it: "/metrics\0x" as "/metrics").
  * libmicrohttpd's own messages (a client that went away, the connection
  * limit) are debug lines of our log, never stderr.  The threads (MHD's,
@@ -220,8 +220,7 @@ prom_serve(const char *key, const char *spec, unsigned request_secs,
 	if (spec == NULL)
 		return NULL;
 	if ((ms = prom_start(key, spec, request_secs, render, arg, why,
-	    sizeof(why))) ==
-	    NULL)
+	    sizeof(why))) == NULL)
 		log_err("%s: %s", key, why);
 	else
 		log_info("metrics on http://%s%s", spec, PROM_PATH);

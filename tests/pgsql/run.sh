@@ -129,27 +129,21 @@ for t in "$top_srcdir"/tests/e2e/t-*.sh; do
 	e2e="$e2e $(basename "$t" .sh)"
 done
 
-for suite in "tests/e2e/run.sh$e2e"; do
-	echo "== ${suite%% *} (OPTIN_STORE=pgsql)"
-	start=$(date +%s)
-	# the end-to-end scripts share one server (OPTIN_PG_SERVER of
-	# tests/e2e/optin-setup.sh), a database each: no initdb per script
-	server=""
-	case $suite in
-	tests/e2e/*)
-		pg_start && server=$PG_BASE ||
-		    echo "e2e: no shared PostgreSQL: each script starts its own"
-		;;
-	esac
-	# shellcheck disable=SC2086
-	OPTIN_PG_SERVER=$server E2E_TIMEOUT=600 timeout -k 10 1800 \
-	    bash "$top_srcdir"/$suite >"$out/e2e" 2>&1 </dev/null
-	rc=$?
-	[ -n "$server" ] && pg_stop
-	cat "$out/e2e"
-	echo "${suite%% *}: $(( $(date +%s) - start )) s"
-	add "${suite%% *}" "$out/e2e" $rc
-done
+# the end-to-end scripts share one server (OPTIN_PG_SERVER of
+# tests/e2e/optin-setup.sh), a database each: no initdb per script
+echo "== tests/e2e/run.sh (OPTIN_STORE=pgsql)"
+start=$(date +%s)
+server=""
+pg_start && server=$PG_BASE ||
+    echo "e2e: no shared PostgreSQL: each script starts its own"
+# shellcheck disable=SC2086
+OPTIN_PG_SERVER=$server E2E_TIMEOUT=600 timeout -k 10 1800 \
+    bash "$top_srcdir/tests/e2e/run.sh" $e2e >"$out/e2e" 2>&1 </dev/null
+rc=$?
+[ -n "$server" ] && pg_stop
+cat "$out/e2e"
+echo "tests/e2e/run.sh: $(( $(date +%s) - start )) s"
+add tests/e2e/run.sh "$out/e2e" $rc
 rm -rf "$out"
 
 echo "pgsql: $pass passed, $fail failed"
