@@ -217,6 +217,14 @@ bool store_reason_check(const char *reason, char *why, size_t whylen);
  * not.  (Our SQLite handles do not run the schema's CHECKs: sq_setup.) */
 bool store_kind_check(const char *kind, char *why, size_t whylen);
 
+/* Are the values of a row of tab (vals[], as store_table_put takes
+ * them) in the schema's CHECK sets (subscription status, suppression
+ * reason, feedback kind, the 0/1 columns)?  false with why naming the
+ * table, the row's first column and the bad value when not.  (Our SQLite
+ * handles do not run the schema's CHECKs: sq_setup.) */
+bool store_row_check(const struct store_table *tab, const char *const *vals,
+	    char *why, size_t whylen);
+
 /* Does an import row leave the subscription as it is (store_import_set):
  * the state is already status, or the flags hold the change back? */
 bool store_import_keeps(enum sub_status old, time_t old_at,

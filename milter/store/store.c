@@ -708,6 +708,8 @@ store_table_put(struct store *st, const char *table, const char *const *vals,
 	assert(vals != NULL);
 	if ((tab = store_table_find(table, why, whylen)) == NULL)
 		return STORE_ERROR;
+	if (!store_row_check(tab, vals, why, whylen))
+		return STORE_ERROR;
 	return st->be->table_put(st, tab, vals, why, whylen);
 }
 

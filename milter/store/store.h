@@ -628,7 +628,9 @@ typedef int store_row_fn(const char *const *vals, void *ctx);
 enum store_status store_table_rows(struct store *st, const char *table,
 	    store_row_fn *fn, void *ctx, char *why, size_t whylen);
 
-/* Insert one row of table as it is (ids and times included). */
+/* Insert one row of table as it is (ids and times included); a value
+ * outside the schema's CHECK sets (status, reason, kind, 0/1 flags) is
+ * STORE_ERROR with why naming table, row and value, before the engine. */
 enum store_status store_table_put(struct store *st, const char *table,
 	    const char *const *vals, char *why, size_t whylen);
 
