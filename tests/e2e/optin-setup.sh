@@ -347,15 +347,18 @@ optin_spool_missing()
 # is refused, OpenDKIM's rule; root, the milter here, reads a key of any
 # owner).  Its config, $FBDIR/feedback.conf, has the milter's
 # token-carrying addresses (BounceAddress, UnsubscribeURL,
-# UnsubscribeMailto) and then the lines given.  Sets FEEDBACK and FBDIR.
+# UnsubscribeMailto) and then the lines given.  The program itself is
+# copied there too: "nobody" may not reach the build tree (a checkout in
+# /root or in a mktemp -d directory is 0700).  Sets FEEDBACK and FBDIR.
 optin_feedback_prepare()
 {
 	local l
-	FEEDBACK=$E2E_BUILD/optin-feedback
 	FBDIR=$PF_BASE/feedback
+	FEEDBACK=$FBDIR/optin-feedback
 	chmod 0711 "$PF_BASE"
 	chown -R nobody "$OPTIN_DIR"
 	mkdir -p -m 0755 "$FBDIR"
+	install -m 0755 "$E2E_BUILD/optin-feedback" "$FEEDBACK" || return 1
 	install -m 0600 -o nobody "$OPTIN_DIR/token.keys" "$FBDIR/token.keys" ||
 	    return 1
 	{
