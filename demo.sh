@@ -24,8 +24,7 @@ fi
 
 export top_srcdir=${top_srcdir:-$top} top_builddir=${top_builddir:-$top}
 export E2E_KEEP=${DEMO_KEEP:-}
-: "${OPTIN_CORPUS:=$top/../shared/corpus}"
-[ -d "$OPTIN_CORPUS" ] || OPTIN_CORPUS=$top/tests/data/demo
+: "${OPTIN_CORPUS:=$top/tests/data/corpus}"
 export OPTIN_CORPUS
 . tests/e2e/lib.sh
 . tests/e2e/optin-setup.sh

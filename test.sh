@@ -7,7 +7,7 @@
 # a summary, and as the very last line the totals "N passed, N failed".
 # Exit status non-zero if anything failed; a suite without a result line
 # counts as 1 failed.
-# Environment: OPTIN_CORPUS (default ../shared/corpus beside the tree),
+# Environment: OPTIN_CORPUS (default tests/data/corpus),
 # SUITE_TIMEOUT seconds per suite [2700], CHECK_TIMEOUT for make check [1200],
 # E2E_JOBS end-to-end scripts at a time [3], MT_JOBS miltertest scripts at a
 # time [6], SUITE_JOBS suites at a time [2] (after make check; the longest
@@ -29,7 +29,7 @@ export E2E_JOBS=${E2E_JOBS:-3}
 # miltertest scripts six at a time (tests/milter/run.sh): most of a script's
 # time is libmilter's 5 s stop, idle
 export MT_JOBS=${MT_JOBS:-6}
-: "${OPTIN_CORPUS:=$top/../shared/corpus}"
+: "${OPTIN_CORPUS:=$top/tests/data/corpus}"
 OPTIN_CORPUS=$(cd "$OPTIN_CORPUS" 2>/dev/null && pwd || echo "$OPTIN_CORPUS")
 export OPTIN_CORPUS
 

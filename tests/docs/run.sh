@@ -296,5 +296,12 @@ if command -v postconf >/dev/null 2>&1; then
 	else bad "conf/postfix-master-crm.cf: postconf -P gives: $(cat "$tmp/pfm/got")"; fi
 fi
 
+# the corpus in the tree (tests/data/corpus) is a copy of the project's
+# shared corpus: when that is beside the checkout, they must be the same
+if [ -d "$src/../shared/corpus" ]; then
+	if d=$(diff -r "$src/../shared/corpus" "$src/tests/data/corpus" 2>&1); then ok
+	else bad "tests/data/corpus differs from ../shared/corpus (copy it): $(echo "$d" | head -n 3)"; fi
+fi
+
 echo "docs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -19,7 +19,7 @@
 #
 # Variables set for tests:
 #	E2E_TOP		absolute source directory; E2E_BUILD build directory
-#	OPTIN_CORPUS	corpus directory (default $E2E_TOP/../shared/corpus)
+#	OPTIN_CORPUS	corpus directory (default $E2E_TOP/tests/data/corpus)
 #	OPTIN_MILTER, OPTINCTL, OPTIN_UNSUBD	the built programs
 #	PY		/usr/bin/python3 (has python3-dkim and python3-nacl)
 #	PF_BASE		base directory; PF_CONF its config_directory;
@@ -41,7 +41,7 @@
 E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_TOP=$(cd "${top_srcdir:-$E2E_HERE/../..}" && pwd)
 E2E_BUILD=$(cd "${top_builddir:-$E2E_TOP}" && pwd)
-OPTIN_CORPUS=${OPTIN_CORPUS:-$E2E_TOP/../shared/corpus}
+OPTIN_CORPUS=${OPTIN_CORPUS:-$E2E_TOP/tests/data/corpus}
 OPTIN_MILTER=$E2E_BUILD/optin-milter
 OPTINCTL=$E2E_BUILD/optinctl
 OPTIN_UNSUBD=$E2E_BUILD/optin-unsubd

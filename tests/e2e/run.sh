@@ -9,7 +9,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=$(cd "${top_srcdir:-$here/../..}" && pwd)
 top_builddir=$(cd "${top_builddir:-$top_srcdir}" && pwd)
-OPTIN_CORPUS=${OPTIN_CORPUS:-$top_srcdir/../shared/corpus}
+OPTIN_CORPUS=${OPTIN_CORPUS:-$top_srcdir/tests/data/corpus}
 export top_srcdir top_builddir OPTIN_CORPUS
 
 pass=0

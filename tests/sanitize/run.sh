@@ -13,7 +13,7 @@
 # E2E_TESTS=all for every script, as the long run in BENCHMARKS.md does).  Prints "sanitize: N passed, N failed" last.
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "${top_srcdir:-$here/../..}" && pwd)
-: "${OPTIN_CORPUS:=$src/../shared/corpus}"
+: "${OPTIN_CORPUS:=$src/tests/data/corpus}"
 export OPTIN_CORPUS
 pass=0 fail=0
 d=$(mktemp -d /tmp/optin-san.XXXXXX) || exit 1

@@ -4,7 +4,7 @@
  * Keys are made at test time in a mkdtemp(3) directory (mode 0600):
  * RSA-2048 and Ed25519 with openssl genpkey, a weak RSA-1024, an encrypted
  * key, a 0644 copy, and an RSA key made by opendkim-genkey; nothing secret
- * is committed.  Corpus: $OPTIN_CORPUS, else $top_srcdir/../shared/corpus
+ * is committed.  Corpus: $OPTIN_CORPUS, else $top_srcdir/tests/data/corpus
  * (top_srcdir is set by "make check"; "." when run by hand from the top).
  */
 #include "autoconf.h"
@@ -567,16 +567,11 @@ dkimtest_init(const char *name)
 	if (e != NULL && *e != '\0')
 		(void)snprintf(corpus, sizeof corpus, "%s", e);
 	else
-		(void)snprintf(corpus, sizeof corpus, "%s/../shared/corpus",
+		(void)snprintf(corpus, sizeof corpus, "%s/tests/data/corpus",
 		    topsrc);
-	if (access(corpus, R_OK | X_OK) != 0) {
-		/* a release tarball has no shared/ beside it: the project's
-		 * own messages, shipped in tests/data/demo, stand in */
-		fprintf(stderr, "%s: %s not found: using tests/data/demo\n",
+	if (access(corpus, R_OK | X_OK) != 0)
+		fprintf(stderr, "%s: corpus %s not found (set OPTIN_CORPUS)\n",
 		    name, corpus);
-		(void)snprintf(corpus, sizeof corpus, "%s/tests/data/demo",
-		    topsrc);
-	}
 	(void)snprintf(script, sizeof script, "%s/tests/unit/dkim_verify.py",
 	    topsrc);
 	if (access(script, R_OK) != 0)

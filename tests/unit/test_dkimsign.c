@@ -7,7 +7,7 @@
  * Keys are made at test time in a mkdtemp(3) directory (mode 0600):
  * RSA-2048 and Ed25519 with openssl genpkey, a weak RSA-1024, an encrypted
  * key, a 0644 copy, and an RSA key made by opendkim-genkey; nothing secret
- * is committed.  Corpus: $OPTIN_CORPUS, else $top_srcdir/../shared/corpus
+ * is committed.  Corpus: $OPTIN_CORPUS, else $top_srcdir/tests/data/corpus
  * (top_srcdir is set by "make check"; "." when run by hand from the top).
  *
  * Single-threaded except t_threads, which signs from four threads at once.
