@@ -264,15 +264,34 @@ enum_words(const struct cfg_enum *w, char *out, size_t outlen)
 	}
 }
 
+/* range_word - n (seconds when duration) as the config says it: a number,
+ * or a duration in the largest of d, h, m, s that divides it ("1h", "2d") */
+static void
+range_word(long n, bool duration, char *out, size_t outlen)
+{
+	static const struct { long secs; char unit; } u[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
+	};
+	size_t i;
+
+	if (!duration) {
+		(void)snprintf(out, outlen, "%ld", n);
+		return;
+	}
+	for (i = 0; n != 0 && n % u[i].secs != 0; i++)
+		;
+	(void)snprintf(out, outlen, "%ld%c", n / u[i].secs, u[i].unit);
+}
+
 /* set_value - convert v for key k into cfg; 0 or -1 (reported) */
 static int
 set_value(struct parse *p, int line, const struct cfg_key *k,
     const char *v, struct config *cfg)
 {
 	void *field = (char *)cfg + k->off;
-	char expect[200];
+	char expect[200], lo[24], hi[24];
 	long n;
-	bool b;
+	bool b, dur;
 
 	switch (k->type) {
 	case CFG_STR:
@@ -288,14 +307,14 @@ set_value(struct parse *p, int line, const struct cfg_key *k,
 		return 0;
 	case CFG_INT:
 	case CFG_DURATION:
-		if (parse_number(v, k->type == CFG_DURATION, &n) < 0 ||
-		    n < k->min || n > k->max)
+		dur = k->type == CFG_DURATION;
+		if (parse_number(v, dur, &n) < 0 || n < k->min || n > k->max) {
+			range_word(k->min, dur, lo, sizeof(lo));
+			range_word(k->max, dur, hi, sizeof(hi));
 			return perr(p, line, k->name, "bad value '%.100s' (expected "
-			    "%s from %ld to %ld%s)", v, k->type == CFG_INT ?
-			    "a number" : "a duration such as 30d or 12h,",
-			    k->type == CFG_INT ? k->min : k->min / 86400,
-			    k->type == CFG_INT ? k->max : k->max / 86400,
-			    k->type == CFG_INT ? "" : " days"), -1;
+			    "%s from %s to %s)", v, dur ? "a duration such as 30d, "
+			    "12h, 5m or 90s," : "a number", lo, hi), -1;
+		}
 		*(long *)field = n;
 		return 0;
 	case CFG_ENUM:

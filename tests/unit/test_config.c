@@ -107,9 +107,16 @@ static const struct {
 	{ "bad duration", "TokenLifetime 3x\n",
 	  "test.conf:1: TokenLifetime: bad value '3x'" },
 	{ "duration out of range", "TokenLifetime 0d\n",
-	  "test.conf:1: TokenLifetime: bad value '0d'" },
+	  "test.conf:1: TokenLifetime: bad value '0d' (expected a duration such "
+	  "as 30d, 12h, 5m or 90s, from 1d to 3650d)" },
+	{ "duration range in seconds", "HTTPRequestTimeout 2h\n",
+	  "HTTPRequestTimeout: bad value '2h' (expected a duration such as 30d, "
+	  "12h, 5m or 90s, from 1s to 1h)" },
+	{ "duration range in minutes and days", "PolicyBounceWindow 30s\n",
+	  "from 1m to 7d)" },
 	{ "number out of range", "DBBusyTimeout 999999999\n",
-	  "test.conf:1: DBBusyTimeout: bad value" },
+	  "test.conf:1: DBBusyTimeout: bad value '999999999' (expected a number "
+	  "from 0 to 600000)" },
 	{ "key twice", "Mode monitor\nMode enforce\n",
 	  "test.conf:2: Mode: key given twice" },
 	{ "no value", "Socket\n", "test.conf:1: Socket: no value" },
