@@ -107,7 +107,8 @@ outcome()
 }
 
 # send_campaign N SUBJECT RCPTS - the corpus newsletter with a fresh
-# Message-ID and Subject
+# Message-ID, the Subject, a campaign ID made of it ("November news":
+# november-news) and the To: of a bulk send
 send_campaign()
 {
 	"$PY" - "$OPTIN_CORPUS/ours_newsletter_multipart.eml" "$1" "$2" \
@@ -116,9 +117,12 @@ import re, sys
 d = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
 head, sep, body = d.partition(b"\n\n")
 keep = [l for l in re.split(rb"\n(?![ \t])", head)
-	if not re.match(rb"(?i)(message-id|subject):", l)]
+	if not re.match(rb"(?i)(message-id|subject|to|x-campaign-id):", l)]
+subject = sys.argv[3].encode()
 keep.insert(0, b"Message-ID: <demo-%s@example.com>" % sys.argv[2].encode())
-keep.insert(1, b"Subject: " + sys.argv[3].encode())
+keep.insert(1, b"Subject: " + subject)
+keep.insert(2, b"To: undisclosed-recipients:;")
+keep.insert(3, b"X-Campaign-ID: " + subject.lower().replace(b" ", b"-"))
 sys.stdout.buffer.write(b"\n".join(keep) + sep + body)
 EOP
 	pf_send news@example.com "$3" "$PF_BASE/campaign.$1" >/dev/null

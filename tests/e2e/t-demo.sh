@@ -39,7 +39,7 @@ e2e_check_eq "the bounce: a hard bounce by grace's token, she is suppressed" \
   grace is now: suppressed (hard_bounce)"
 e2e_check_eq "the complaint: by the token of henry's copy, he is opted out" \
     "$(grep -E '^  (report|henry on newsletter is now):' "$out" | tail -2)" \
-"  report: complaint about campaign spring-2026, identified by token:list_unsubscribe
+"  report: complaint about campaign november-news, identified by token:list_unsubscribe
   henry on newsletter is now: opted_out"
 e2e_check_eq "the one-click: frank opted out" \
     "$(grep -E '^  (answer|frank on newsletter is now):' "$out")" \
