@@ -234,7 +234,11 @@ milter_stop
 grep -v -e '^KeyTable' -e '^SigningTable' "$CONF" > "$PF_BASE/nokeys.conf"
 mkdir -m 0700 "$PF_BASE/usock"
 chown optin-t-milter "$PF_BASE/usock" "$PF_BASE/nokeys.conf"
-setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$OPTIN_MILTER" -f \
+# copies UserID may run (the checkout may be in a 0700 directory, /root);
+# the milter starts the SPF helper found beside itself
+install -m 0755 "$OPTIN_MILTER" "$E2E_BUILD/optin-spf-helper" "$PF_BASE/usock/"
+setpriv --reuid="$uid" --regid="$gid" --init-groups -- \
+    "$PF_BASE/usock/optin-milter" -f \
     -c "$PF_BASE/nokeys.conf" -p "local:$PF_BASE/usock/m.sock" \
     > "$PF_BASE/user.log" 2>&1 &
 upid=$!
