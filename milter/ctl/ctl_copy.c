@@ -7,8 +7,10 @@
  * read in one snapshot (store_begin_read); TO is created if empty (schema
  * of this build) and must hold no rows (else EX_CANTCREAT); every table is copied row for row,
  * ids and times included (store_table_rows/put), in one transaction on TO.
- * Afterwards the rows of each table are counted on both sides: exit 0 only
- * when every count matches, else EX_SOFTWARE.  Passwords in FROM and TO are
+ * A source row outside the schema's CHECK sets (store_table_row_ok: written
+ * by a program that skipped them) stops the copy with EX_DATAERR, nothing
+ * copied.  Afterwards the rows of each table are counted on both sides:
+ * exit 0 only when every count matches, else EX_SOFTWARE.  Passwords in FROM and TO are
  * never printed (store_mask).
  */
 #include "autoconf.h"
@@ -55,6 +57,7 @@ struct copy_ctx {
 	const char *table;
 	long long n;
 	enum store_status st;
+	bool bad_row;			/* x->st for a row the schema refuses */
 	char why[1024];
 };
 
@@ -64,6 +67,11 @@ copy_row(const char *const *vals, void *arg)
 {
 	struct copy_ctx *x = arg;
 
+	if (!store_table_row_ok(x->table, vals, x->why, sizeof(x->why))) {
+		x->bad_row = true;
+		x->st = STORE_ERROR;
+		return 1;
+	}
 	x->st = store_table_put(x->to, x->table, vals, x->why,
 	    sizeof(x->why));
 	if (x->st != STORE_OK)
@@ -96,9 +104,11 @@ copy_empty(struct store *to)
 	return EX_OK;
 }
 
-/* copy_tables - every table of from into to, in to's transaction */
+/* copy_tables - every table of from into to, in to's transaction;
+ * *bad_row_r set when a row of from was refused (store_table_row_ok) */
 static enum store_status
-copy_tables(struct store *from, struct store *to, char *why, size_t whylen)
+copy_tables(struct store *from, struct store *to, bool *bad_row_r,
+    char *why, size_t whylen)
 {
 	struct copy_ctx x;
 	enum store_status st;
@@ -112,6 +122,7 @@ copy_tables(struct store *from, struct store *to, char *why, size_t whylen)
 		if (st == STORE_OK && x.st != STORE_OK) {
 			snprintf(why, whylen, "%s", x.why);
 			st = x.st;
+			*bad_row_r = x.bad_row;
 		}
 		if (st == STORE_OK)
 			st = store_table_done(to, x.table, why, whylen);
@@ -165,6 +176,7 @@ ctl_copy_store(struct ctl *c, int argc, char **argv)
 	struct store *from = NULL, *to = NULL;
 	enum store_status st;
 	char why[1024], name[512];
+	bool bad_row = false;
 	int ex = EX_OK;
 
 	if (argc != 3)
@@ -179,12 +191,17 @@ ctl_copy_store(struct ctl *c, int argc, char **argv)
 		ex = ctl_fail(st, why);
 		goto out;
 	}
-	st = copy_tables(from, to, why, sizeof(why));
+	st = copy_tables(from, to, &bad_row, why, sizeof(why));
 	if (st == STORE_OK)
 		st = store_commit(to, why, sizeof(why));
 	else
 		store_rollback(to);
 	store_rollback(from);
+	if (bad_row) {
+		fprintf(stderr, "optinctl: %s\n", why);
+		ex = EX_DATAERR;
+		goto out;
+	}
 	if (st != STORE_OK) {
 		ex = ctl_fail(st, why);
 		goto out;

@@ -699,18 +699,25 @@ store_table_rows(struct store *st, const char *table, store_row_fn *fn,
 	return st->be->table_rows(st, tab, fn, ctx, why, whylen);
 }
 
-enum store_status
-store_table_put(struct store *st, const char *table, const char *const *vals,
-    char *why, size_t whylen)
+bool
+store_table_row_ok(const char *table, const char *const *vals, char *why,
+    size_t whylen)
 {
 	const struct store_table *tab;
 
 	assert(vals != NULL);
-	if ((tab = store_table_find(table, why, whylen)) == NULL)
+	return (tab = store_table_find(table, why, whylen)) != NULL &&
+	    store_row_check(tab, vals, why, whylen);
+}
+
+enum store_status
+store_table_put(struct store *st, const char *table, const char *const *vals,
+    char *why, size_t whylen)
+{
+	if (!store_table_row_ok(table, vals, why, whylen))
 		return STORE_ERROR;
-	if (!store_row_check(tab, vals, why, whylen))
-		return STORE_ERROR;
-	return st->be->table_put(st, tab, vals, why, whylen);
+	return st->be->table_put(st, store_table_find(table, why, whylen),
+	    vals, why, whylen);
 }
 
 enum store_status

@@ -628,9 +628,16 @@ typedef int store_row_fn(const char *const *vals, void *ctx);
 enum store_status store_table_rows(struct store *st, const char *table,
 	    store_row_fn *fn, void *ctx, char *why, size_t whylen);
 
-/* Insert one row of table as it is (ids and times included); a value
- * outside the schema's CHECK sets (status, reason, kind, 0/1 flags) is
- * STORE_ERROR with why naming table, row and value, before the engine. */
+/* May table (a store_tables[] name) hold the row vals: is every checked
+ * column (status, reason, kind, 0/1 flags) inside the schema's CHECK set?
+ * true, or false with why naming table, row and value (or the unknown
+ * table).  No database is read. */
+bool store_table_row_ok(const char *table, const char *const *vals,
+	    char *why, size_t whylen);
+
+/* Insert one row of table as it is (ids and times included); a row that
+ * store_table_row_ok() refuses is STORE_ERROR with its why, before the
+ * engine. */
 enum store_status store_table_put(struct store *st, const char *table,
 	    const char *const *vals, char *why, size_t whylen);
 

@@ -9,7 +9,8 @@
 # A source row outside the schema's CHECK sets (written by another program
 # that skipped them) is refused before the target's engine, which does not
 # run the CHECKs either (sq_setup): SQLite to SQLite, one bad row per
-# CHECKed column; exit 70, the table, row and value named, nothing copied.
+# CHECKed column; exit 65 (EX_DATAERR), the table, row and value named,
+# nothing copied.
 # TABLE|INSERT|STDERR
 while IFS='|' read -r tab ins want; do
 	new_db "copybad_$tab"
@@ -19,7 +20,7 @@ c = sqlite3.connect(sys.argv[1])
 c.execute("PRAGMA ignore_check_constraints = ON")
 c.execute(sys.argv[2])
 c.commit()' "$db" "INSERT INTO $ins" || bad "copy-store: bad $tab: row"
-	check_err "copy-store: bad $tab refused" 70 "optinctl: $want" \
+	check_err "copy-store: bad $tab refused" 65 "optinctl: $want" \
 	    copy-store "$db" "sqlite:$tmp/copybad_$tab.to.db"
 	db=$tmp/copybad_$tab.to.db
 	check_sql "copy-store: bad $tab: nothing copied" "0|0|0|0" \

@@ -848,6 +848,40 @@ t_commit_rollback_fails(void **state)
 	undo_fails(*state, deny_commit_rollback, true);
 }
 
+/* store_table_row_ok: the schema's CHECK sets, without a database */
+static void
+t_table_row_ok(void **state)
+{
+	const char *list_ok[] = { "news", NULL, "1", "1" };
+	const char *list_bad[] = { "odd", NULL, "7", "1" };
+	const char *sub_bad[] = { "a@example.com", "news", "maybe", NULL, "1" };
+	const char *sub_ok[] = { "a@example.com", "news", "opted_out", NULL,
+	    "1" };
+	const char *supp_bad[] = { "b@example.com", "whim", "1" };
+	const char *fb_bad[] = { "6", NULL, NULL, NULL, "complaint", NULL, NULL,
+	    NULL, NULL, "none", "2", "1" };
+	char why[256];
+
+	(void)state;
+	assert_true(store_table_row_ok("lists", list_ok, why, sizeof(why)));
+	assert_true(store_table_row_ok("subscriptions", sub_ok, why,
+	    sizeof(why)));
+	assert_false(store_table_row_ok("lists", list_bad, why, sizeof(why)));
+	assert_string_equal(why, "lists row 'odd': bad double_opt_in '7'");
+	assert_false(store_table_row_ok("subscriptions", sub_bad, why,
+	    sizeof(why)));
+	assert_string_equal(why, "subscriptions row 'a@example.com': bad "
+	    "subscription status 'maybe'");
+	assert_false(store_table_row_ok("suppressions", supp_bad, why,
+	    sizeof(why)));
+	assert_string_equal(why, "suppressions row 'b@example.com': bad "
+	    "suppression reason 'whim'");
+	assert_false(store_table_row_ok("feedback", fb_bad, why, sizeof(why)));
+	assert_string_equal(why, "feedback row '6': bad acted '2'");
+	assert_false(store_table_row_ok("nosuch", list_ok, why, sizeof(why)));
+	assert_non_null(strstr(why, "nosuch"));
+}
+
 int
 main(void)
 {
@@ -879,6 +913,7 @@ main(void)
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_migrate, fx_setup,
 		    fx_teardown),
+		cmocka_unit_test(t_table_row_ok),
 	};
 	const char *engine = getenv("OPTIN_STORE");
 
