@@ -53,9 +53,14 @@ typedef int ctl_verb_fn(struct ctl *c, int argc, char **argv);
  * why and exit: EX_NOINPUT (66) when the database file does not exist, a
  * permission problem as ctl_exit_for(), EX_TEMPFAIL (75) when it is locked
  * or unreachable, else EX_UNAVAILABLE (69), e.g. for a schema of another
- * version.
+ * version.  What the admin should act on (store_warning: the file readable
+ * by others, a schema to migrate) goes to stderr as "optinctl: warning:",
+ * except when flags has STORE_MIGRATE (migrate is the act).
  */
 struct store *ctl_store(struct ctl *c, unsigned flags);
+
+/* Print store_warning() of c->st, if any, as "optinctl: warning: ...". */
+void ctl_store_warn(const struct ctl *c);
 
 /* Normalise addr or print "optinctl: bad address 'x': why" and exit 65. */
 const char *ctl_addr(const char *addr, char out[321]);

@@ -203,9 +203,7 @@ ctl_init(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "optinctl: %s\n", why);
 		return ctl_open_exit(c->cfg, rs, STORE_CREATE);
 	}
-	if (store_warning(c->st) != NULL)
-		fprintf(stderr, "optinctl: warning: %s\n",
-		    store_warning(c->st));
+	ctl_store_warn(c);
 	/* the key of erased people exists before the milter starts, which
 	 * reads it before dropping privileges */
 	if (c->cfg->erasure_key_file != NULL &&

@@ -550,10 +550,20 @@ ctl_store(struct ctl *c, unsigned flags)
 	c->st = store_open(c->cfg, flags, &st, why, sizeof(why));
 	if (c->st != NULL) {
 		store_set_agent(c->st, c->agent);
+		if ((flags & STORE_MIGRATE) == 0)
+			ctl_store_warn(c);
 		return c->st;
 	}
 	fprintf(stderr, "optinctl: %s\n", why);
 	exit(ctl_open_exit(c->cfg, st, flags));
+}
+
+void
+ctl_store_warn(const struct ctl *c)
+{
+	if (c->st != NULL && store_warning(c->st) != NULL)
+		fprintf(stderr, "optinctl: warning: %s\n",
+		    store_warning(c->st));
 }
 
 int

@@ -250,6 +250,9 @@ if ! db_pgsql; then
 	then ok; else bad "init on version 3: warning" "stderr: $err"; fi
 	check "list ls on version 3" 0 \
 	    "LIST             DOI   OPTED_IN  PENDING OPTED_OUT  NAME" list ls
+	# every verb warns, not only init
+	if [ "$err" = "optinctl: warning: ConsentDB $db: schema version 3, this build knows version 4 (run optinctl migrate)" ]
+	then ok; else bad "list ls on version 3: warning" "stderr: $err"; fi
 	# the warning names a long path in full, and a file readable by
 	# others does not hide it: both remarks, on one line
 	v3dir=$tmp/$(printf 'v3%.0s' $(seq 100))
@@ -273,6 +276,7 @@ if ! db_pgsql; then
 	    list ls
 	sqlx "PRAGMA user_version = 3"
 	check "migrate from version 3" 0 "migrated schema from version 3 to 4" migrate
+	if [ -z "$err" ]; then ok; else bad "migrate from version 3: no warning" "stderr: $err"; fi
 	check_sql "migrate 3: no list index" 0 \
 	    "SELECT count(*) FROM sqlite_master WHERE name = 'subscriptions_list'"
 fi
@@ -612,10 +616,12 @@ EOS
 	chown root "$ro/d/c.db"
 	chmod 0644 "$ro/d/c.db"
 	PROG=$real run status ann@example.com
-	if [ "$rc" = 0 ] && [ -z "$err" ]; then ok; else
-		bad "file not writable: status still reads" "rc $rc" "stderr got: $err"; fi
+	modew="optinctl: warning: $ro/d/c.db has mode 644, should be 0600"
+	if [ "$rc" = 0 ] && [ "$err" = "$modew" ]; then ok; else
+		bad "file not writable: status still reads (and warns of the mode)" "rc $rc" "stderr got: $err"; fi
 	PROG=$real run list add promo2
-	if [ "$rc" = 73 ] && [ "$err" = "optinctl: ConsentDB $ro/d/c.db: list add: attempt to write a readonly database ($ro/d/c.db: Permission denied)" ] && [ -z "$out" ]; then ok; else
+	if [ "$rc" = 73 ] && [ "$err" = "$modew
+optinctl: ConsentDB $ro/d/c.db: list add: attempt to write a readonly database ($ro/d/c.db: Permission denied)" ] && [ -z "$out" ]; then ok; else
 		bad "file not writable: list add, the file and EACCES, 73" "rc $rc" "stderr got: $err" "stdout got: $out"; fi
 	# a database file nobody may read
 	chown nobody "$ro/d/c.db"
