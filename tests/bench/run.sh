@@ -41,7 +41,12 @@
 # ConsentDB on SQLite and on a private PostgreSQL with fsync on,
 # tests/lib/pg.sh); UNSUB_PACES ("25 50 100": the unsub section again per
 # engine with the relay sending a steady so many msgs/s instead of as fast
-# as it can; "" skips them).  Relay section only: BENCH_MILTER_B (a second
+# as it can; "" skips them); STORE_PACE_MS (10: the store section's
+# second "while optin-unsubd writes", each of wrk's 16 connections waiting
+# so long before a request, about the 1,500 opt-outs/s);
+# LOOKUP_WRAP (a command put before the store section's lookup tool
+# while optin-unsubd writes, e.g. "chrt -f 10": the store's own share of
+# the tail, without the wait for a CPU).  Relay section only: BENCH_MILTER_B (a second
 # optin-milter binary, set-up optinB-unix in the same rounds: before and
 # after in the same minutes), RELAY_SETUPS (only these set-up names, e.g.
 # "odkim-unix optin-unix optinB-unix"), BENCH_TRACE (perf: perf stat of the
@@ -67,6 +72,7 @@ SESSIONS=${SESSIONS:-20}
 ONLY=${ONLY:-relay engines store import unsub memory profile sign split}
 ENGINES=${ENGINES:-sqlite pgsql}
 UNSUB_PACES=${UNSUB_PACES-25 50 100}
+STORE_PACE_MS=${STORE_PACE_MS:-10}
 BENCH_OUT=${BENCH_OUT:-/var/tmp/optin-bench-results.md}
 
 E2E_NAME=bench

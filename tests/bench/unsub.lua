@@ -3,7 +3,11 @@
 -- with a distinct valid token while they last.
 --
 --   wrk -t T -c C -d 30s --latency -s unsub.lua http://127.0.0.1:PORT \
---       -- TOKENFILE T      (and WRK_REPORT=FILE in the environment)
+--       -- TOKENFILE T [DELAY_MS]   (and WRK_REPORT=FILE in the environment)
+--
+-- DELAY_MS (default 0): each connection waits that long before each
+-- request, so C connections send at most C * 1000 / DELAY_MS requests a
+-- second (a paced load instead of as fast as optin-unsubd answers).
 --
 -- TOKENFILE has "NUMBER TOKEN" lines (tests/bench/tokens).  Thread t
 -- (1..T) takes lines t, t+T, t+2T, ... in order, so which tokens were
@@ -33,6 +37,10 @@ function init(args)
 		end
 		n = n + 1
 	end
+	-- wrk asks for delay() after init: defined only when pacing, so an
+	-- unpaced load runs as before (no timer per request)
+	local pace = tonumber(args[3] or "0")
+	if pace > 0 then delay = function() return pace end end
 	sent, responses, non200, wrapped, pos = 0, 0, 0, 0, 0
 	headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
 end
