@@ -209,9 +209,12 @@ enum store_status store_list_add(struct store *st, const char *list,
 /*
  * Set the subscription (addr, list) to status and append the consent event
  * ev (ev->event defaults to the status word), in one transaction unless the
- * caller holds one.  The list must exist (STORE_NOTFOUND otherwise).  The
- * event row takes its address and list from addr and list (ev->addr and
- * ev->list are ignored here); ev may be NULL.
+ * caller holds one.  The list must exist (STORE_NOTFOUND otherwise, and
+ * nothing written; the caller's transaction goes on).  The event row takes
+ * its address and list from addr and list (ev->addr and ev->list are
+ * ignored here); ev may be NULL.  Any other failure inside the caller's
+ * transaction is to be answered with store_rollback(): on PostgreSQL it
+ * has aborted the transaction (one statement there, no savepoint).
  */
 enum store_status store_set_status(struct store *st, const char *addr,
 	    const char *list, enum sub_status status,

@@ -386,7 +386,15 @@ sub_write(struct pg *p, const char *addr, const char *list,
 	    whylen);
 }
 
-/* pg_set_status - upsert the subscription and its event, atomically */
+/*
+ * pg_set_status - upsert the subscription and its event in one statement
+ * (P_SUB_SET_LISTED: one round trip, where a savepoint, the list check,
+ * the upsert, the event and the release took five inside optin-unsubd's
+ * batch).  One statement is atomic by itself: no savepoint inside the
+ * caller's transaction, whose every user rolls it back on an error (on
+ * PostgreSQL the error has aborted it); outside one, a transaction of its
+ * own, so that a lost connection never runs the write twice.
+ */
 static enum store_status
 pg_set_status(struct store *st, const char *addr, const char *list,
     enum sub_status status, const struct consent_event *ev, char *why,
@@ -394,17 +402,30 @@ pg_set_status(struct store *st, const char *addr, const char *list,
 {
 	struct pg *p = (struct pg *)st;
 	enum store_status rs, lrs;
+	PGresult *res;
 	const char *word;
-	bool own;
+	bool own = !p->in_tx;
 
 	if ((word = store_status_settable(status, why, whylen)) == NULL)
 		return STORE_ERROR;
-	if ((rs = pgsql_tx_enter(p, &own, why, whylen)) != STORE_OK)
+	if (own && (rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
 		return rs;
-	if ((rs = list_get(p, list, NULL, NULL, 0, why, whylen)) == STORE_OK)
-		rs = sub_write(p, addr, list, word, ev, "set status", why,
-		    whylen);
-	lrs = pgsql_tx_leave(p, own, rs == STORE_OK, why, whylen);
+	rs = STORE_OK;
+	if ((res = pgsql_exec(p, P_SUB_SET_LISTED, "set status", &rs, why,
+	    whylen, "ttttttttl", addr, list, word, ev != NULL ? ev->source :
+	    NULL, ev != NULL && ev->event != NULL ? ev->event : word,
+	    ev != NULL ? ev->evidence : NULL, ev != NULL ? ev->remote_addr :
+	    NULL, ev != NULL && ev->user_agent != NULL ? ev->user_agent :
+	    p->base.agent, (long long)time(NULL))) != NULL) {
+		if (pgsql_col_ll(res, 0, 0) == 0) {
+			snprintf(why, whylen, "no such list '%s'", list);
+			rs = STORE_NOTFOUND;
+		}
+		PQclear(res);
+	}
+	if (!own)
+		return rs;
+	lrs = pgsql_end(p, rs == STORE_OK, why, whylen);
 	return rs != STORE_OK ? rs : lrs;
 }
 

@@ -27,6 +27,7 @@ enum pgsql_stmt {
 	P_LIST_ADD,
 	P_LIST_LS,
 	P_SUB_SET,
+	P_SUB_SET_LISTED,
 	P_EVENT_ADD,
 	P_SUPPRESS,
 	P_SUPPRESSION,

@@ -94,6 +94,23 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    " ON CONFLICT (address, list_id) DO UPDATE SET"
 	    " status = excluded.status, source = excluded.source,"
 	    " updated_at = excluded.updated_at" },
+	/* store_set_status in one round trip: the list must exist ($2; the
+	 * count is 0 when not, and nothing is written), the upsert, and its
+	 * event ($5 the event word, $6-$8 evidence, address, agent; $9 the
+	 * time) */
+	[P_SUB_SET_LISTED] = { "sub_set_listed",
+	    "WITH l AS (SELECT 1 FROM lists WHERE list_id = $2::text),"
+	    " s AS (INSERT INTO subscriptions (address, list_id, status,"
+	    " source, updated_at) SELECT $1::text, $2::text, $3::text,"
+	    " $4::text, $9::bigint FROM l"
+	    " ON CONFLICT (address, list_id) DO UPDATE SET"
+	    " status = excluded.status, source = excluded.source,"
+	    " updated_at = excluded.updated_at RETURNING 1),"
+	    " e AS (INSERT INTO consent_events (address, list_id, event,"
+	    " source, evidence, remote_addr, user_agent, occurred_at)"
+	    " SELECT $1::text, $2::text, $5::text, $4::text, $6::text,"
+	    " $7::text, $8::text, $9::bigint FROM s)"
+	    " SELECT count(*) FROM l" },
 	[P_EVENT_ADD] = { "event_add",
 	    "INSERT INTO consent_events (address, list_id, event, source,"
 	    " evidence, remote_addr, user_agent, occurred_at)"
