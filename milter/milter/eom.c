@@ -660,8 +660,8 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	metrics_decision(t->by_reason, t->resubmitted);
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
 	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
-	    "would " : "", m->list, unsubmail_log_addr(c, m->sender,
-	    shown, sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
+	    "would " : "", m->list, unsubmail_log_addr(c, m->sender != NULL ?
+	    m->sender : m->sender_path, shown, sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
 	    t->held, reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
 	    outcome, t->sigdesc[0] ? " " : "", t->sigdesc);
 }

@@ -5,7 +5,8 @@
  * normalised address: normalisation lower-cases the local part, and tokens
  * are case-sensitive base64url.  Every form the MTA delivers to that
  * mailbox counts (source route, root dot, quoted local part).  Tokens are
- * bearer credentials: they are never logged (unsubmail_mask).
+ * bearer credentials: they are never logged (unsubmail_mask, which masks
+ * the personal bounce address's token too).
  */
 #include "autoconf.h"
 
@@ -49,13 +50,14 @@ mailbox(const char *raw, char *out, size_t outlen)
 }
 
 /* token_span - where the token sits in mailbox s (len bytes) per the
- * UnsubscribeMailto template (case-insensitive outside the token): 0 with
- * *off_r and *tlen_r set, or -1 */
+ * address template t (UnsubscribeMailto, BounceAddress: "%t" marks the
+ * token; case-insensitive outside it): 0 with *off_r and *tlen_r set, or
+ * -1 (also when t is NULL) */
 static int
-token_span(const struct config *cfg, const char *s, size_t len,
-    size_t *off_r, size_t *tlen_r)
+token_span(const char *t, const char *s, size_t len, size_t *off_r,
+    size_t *tlen_r)
 {
-	const char *t = cfg->unsubscribe_mailto, *mark;
+	const char *mark;
 	size_t plen, slen;
 
 	if (t == NULL || (mark = strstr(t, "%t")) == NULL)
@@ -80,8 +82,8 @@ token_of(const struct config *cfg, const char *raw, char *tok, size_t toklen)
 	int len;
 
 	if ((len = mailbox(raw, box, sizeof(box))) < 0 ||
-	    token_span(cfg, box, (size_t)len, &off, &tlen) < 0 ||
-	    tlen >= toklen)
+	    token_span(cfg->unsubscribe_mailto, box, (size_t)len, &off,
+	    &tlen) < 0 || tlen >= toklen)
 		return -1;
 	memcpy(tok, box + off, tlen);
 	tok[tlen] = '\0';
@@ -97,7 +99,9 @@ unsubmail_mask(const struct config *cfg, const char *addr, char *out,
 	int len;
 
 	if (addr == NULL || (len = mailbox(addr, box, sizeof(box))) < 0 ||
-	    token_span(cfg, box, (size_t)len, &off, &tlen) < 0)
+	    (token_span(cfg->unsubscribe_mailto, box, (size_t)len, &off,
+	    &tlen) < 0 && token_span(cfg->bounce_address, box, (size_t)len,
+	    &off, &tlen) < 0))
 		return addr;
 	snprintf(out, outlen, "%.*s[token]%s", (int)off, box,
 	    box + off + tlen);

@@ -16,9 +16,10 @@ struct verdict;
 
 /*
  * addr (raw, with or without <>, or normalised) for a log line: when it is
- * an UnsubscribeMailto address, a copy in out (outlen bytes) with the token
- * replaced by "[token]" and without <>; else addr itself.  A token lets
- * anyone change that person's subscriptions: never log one.
+ * an UnsubscribeMailto or BounceAddress address, a copy in out (outlen
+ * bytes) with the token replaced by "[token]" and without <>; else addr
+ * itself.  A token lets anyone change that person's subscriptions (or
+ * report a bounce for them): never log one.
  */
 const char *unsubmail_mask(const struct config *cfg, const char *addr,
 	    char *out, size_t outlen);

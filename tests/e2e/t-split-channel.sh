@@ -94,6 +94,15 @@ e2e_check_eq "split: exact recipients, one copy each" "$(delivered c1)" \
 e2e_check_eq "split: blocked ones quarantined" "$(quarantined c1)" "$BLOCKED"
 e2e_check_eq "split: 18 copies over the channel" \
     "$(grep -c 'split copy to=.* resubmitted' "$MILTER_LOG")" 18
+# each copy's own decision line names its envelope sender, the personal
+# bounce address (a local part over 64 octets: addr_normalize refuses it),
+# with the token masked; it said from=<>, a null sender
+e2e_check_eq "split: the copies' lines show the bounce address, token masked" \
+    "$(grep -c 'campaign list=newsletter from=<bounce+\[token\]@news.example.com> allowed=1 ' "$MILTER_LOG")" 18
+e2e_check_eq "split: no decision line shows a null sender" \
+    "$(grep -c 'campaign list=.* from=<> ' "$MILTER_LOG")" 0
+e2e_check_eq "split: no bounce token in the milter log" \
+    "$(grep -cE 'bounce\+[A-Za-z0-9_-]{16,}' "$MILTER_LOG")" 0
 e2e_check_eq "split: one channel connection for the message" \
     "$(channel_connects)" 1
 e2e_check_eq "split: every token names its only recipient" \
