@@ -205,7 +205,10 @@ store_version_check(struct store *st, const char *name, unsigned flags,
 
 	if (st->version >= STORE_SCHEMA_OLDEST &&
 	    st->version <= STORE_SCHEMA_VERSION) {
-		if (st->version == STORE_SCHEMA_VERSION)
+		/* with STORE_MIGRATE the caller is migrating: no remark
+		 * asking for it (the file's mode, if remarked, stays) */
+		if (st->version == STORE_SCHEMA_VERSION ||
+		    (flags & STORE_MIGRATE) != 0)
 			return STORE_OK;
 		/* after the remark of the file's mode, if any: one remark
 		 * must not hide the other */
