@@ -12,10 +12,23 @@
 # why.  Everything started here is stopped at the end.
 # Environment: DEMO_KEEP=1 keeps the working directory for a look around;
 # DEMO_NO_BUILD=1 skips the package check and the build (tests/e2e/t-demo.sh,
-# which runs the demo on the tree it tests).
+# which runs the demo on the tree it tests); OPTIN_CORPUS another copy of
+# tests/data/corpus (relative: from where demo.sh was started).
 
+# made absolute before the cd below, which would give it another meaning
+case ${OPTIN_CORPUS:-} in
+''|/*) ;;
+*) OPTIN_CORPUS=$PWD/$OPTIN_CORPUS ;;
+esac
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
+: "${OPTIN_CORPUS:=$top/tests/data/corpus}"
+# before the build and Postfix: without it every recipient is "NOT
+# ACCOUNTED FOR" a minute later
+if [ ! -f "$OPTIN_CORPUS/ours_newsletter_multipart.eml" ]; then
+	echo "demo: $OPTIN_CORPUS/ours_newsletter_multipart.eml not found (OPTIN_CORPUS: a copy of tests/data/corpus)"
+	exit 1
+fi
 if [ -z "${DEMO_NO_BUILD:-}" ]; then
 	contrib/deps.sh >/dev/null ||
 	    { echo "demo: installing packages failed"; exit 1; }
@@ -24,7 +37,6 @@ fi
 
 export top_srcdir=${top_srcdir:-$top} top_builddir=${top_builddir:-$top}
 export E2E_KEEP=${DEMO_KEEP:-}
-: "${OPTIN_CORPUS:=$top/tests/data/corpus}"
 export OPTIN_CORPUS
 . tests/e2e/lib.sh
 . tests/e2e/optin-setup.sh

@@ -20,6 +20,12 @@
 # suite's output is printed whole, in the usual order, once all are
 # done).
 
+# a relative OPTIN_CORPUS is from where test.sh was started: made absolute
+# before the cd (it was looked up in the tree)
+case ${OPTIN_CORPUS:-} in
+''|/*) ;;
+*) OPTIN_CORPUS=$PWD/$OPTIN_CORPUS ;;
+esac
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
 export top_srcdir=$top top_builddir=$top

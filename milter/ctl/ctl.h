@@ -54,8 +54,9 @@ typedef int ctl_verb_fn(struct ctl *c, int argc, char **argv);
  * permission problem as ctl_exit_for(), EX_TEMPFAIL (75) when it is locked
  * or unreachable, else EX_UNAVAILABLE (69), e.g. for a schema of another
  * version.  What the admin should act on (store_warning: the file readable
- * by others, a schema to migrate) goes to stderr as "optinctl: warning:",
- * except when flags has STORE_MIGRATE (migrate is the act).
+ * by others, a schema to migrate) goes to stderr as "optinctl: warning:";
+ * with STORE_MIGRATE the store makes no schema remark (migrate is the act),
+ * the file's mode is still said.
  */
 struct store *ctl_store(struct ctl *c, unsigned flags);
 

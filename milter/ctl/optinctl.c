@@ -550,8 +550,7 @@ ctl_store(struct ctl *c, unsigned flags)
 	c->st = store_open(c->cfg, flags, &st, why, sizeof(why));
 	if (c->st != NULL) {
 		store_set_agent(c->st, c->agent);
-		if ((flags & STORE_MIGRATE) == 0)
-			ctl_store_warn(c);
+		ctl_store_warn(c);
 		return c->st;
 	}
 	fprintf(stderr, "optinctl: %s\n", why);

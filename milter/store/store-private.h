@@ -234,8 +234,9 @@ bool store_import_keeps(enum sub_status old, time_t old_at,
  * The schema version check of every engine's open: st->version must lie
  * from STORE_SCHEMA_OLDEST to STORE_SCHEMA_VERSION, or be older with
  * STORE_MIGRATE in flags.  STORE_OK (when the version is older than
- * STORE_SCHEMA_VERSION, the remark "run optinctl migrate" added to
- * st->warning after any remark already there, once), else
+ * STORE_SCHEMA_VERSION and flags lack STORE_MIGRATE, the remark "run
+ * optinctl migrate" added to st->warning after any remark already there,
+ * once), else
  * STORE_ERROR with why naming the database (name, as store_mask() shows
  * it), the version found and the one this build knows.
  */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "store-private.h"
 
 /* The schema's words for enum sub_status (the CHECK in subscriptions). */
@@ -34,17 +35,20 @@ static const char *const kind_word[] = {
 };
 
 /* word_check - is w one of words (NULL-terminated)?  false with why
- * "bad WHAT 'w'" when not */
+ * "bad WHAT 'w'" when not; w is another program's bytes (a copied row, a
+ * report): log_safe, so no control character reaches a terminal or log */
 static bool
 word_check(const char *const *words, const char *what, const char *w,
     char *why, size_t whylen)
 {
+	char safe[33];			/* the first 32 bytes of w */
 	size_t i;
 
 	for (i = 0; w != NULL && words[i] != NULL; i++)
 		if (strcmp(w, words[i]) == 0)
 			return true;
-	snprintf(why, whylen, "bad %s '%.32s'", what, w != NULL ? w : "");
+	snprintf(why, whylen, "bad %s '%s'", what,
+	    log_safe(w != NULL ? w : "", safe, sizeof(safe)));
 	return false;
 }
 
@@ -74,7 +78,7 @@ bool
 store_row_check(const struct store_table *tab, const char *const *vals,
     char *why, size_t whylen)
 {
-	char bad[128];
+	char bad[128], row[65];		/* row: the first 64 bytes of vals[0] */
 	size_t i;
 
 	for (i = 0; i < sizeof(checked_col) / sizeof(checked_col[0]); i++) {
@@ -82,8 +86,10 @@ store_row_check(const struct store_table *tab, const char *const *vals,
 		    word_check(checked_col[i].words, checked_col[i].what,
 		    vals[checked_col[i].col], bad, sizeof(bad)))
 			continue;
-		snprintf(why, whylen, "%s row '%.64s': %s", tab->name,
-		    vals[0] != NULL ? vals[0] : "", bad);
+		/* the source's bytes, as word_check's */
+		snprintf(why, whylen, "%s row '%s': %s", tab->name,
+		    log_safe(vals[0] != NULL ? vals[0] : "", row, sizeof(row)),
+		    bad);
 		return false;
 	}
 	return true;
@@ -199,7 +205,10 @@ store_version_check(struct store *st, const char *name, unsigned flags,
 
 	if (st->version >= STORE_SCHEMA_OLDEST &&
 	    st->version <= STORE_SCHEMA_VERSION) {
-		if (st->version == STORE_SCHEMA_VERSION)
+		/* with STORE_MIGRATE the caller is migrating: no remark
+		 * asking for it (the file's mode, if remarked, stays) */
+		if (st->version == STORE_SCHEMA_VERSION ||
+		    (flags & STORE_MIGRATE) != 0)
 			return STORE_OK;
 		/* after the remark of the file's mode, if any: one remark
 		 * must not hide the other */

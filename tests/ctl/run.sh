@@ -270,6 +270,13 @@ if ! db_pgsql; then
 	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 644, should be 0600; $w3" ]
 	then ok; else bad "init on version 3, mode 644: both warnings" \
 	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
+	# migrate is the act for the schema, not for the file's mode: a file
+	# readable by others is still said (migrate said nothing at all)
+	out=$("$OPTINCTL" -c "$tmp/v3.conf" migrate 2>"$tmp/stderr"); rc=$?
+	if [ "$rc" = 0 ] && [ "$out" = "migrated schema from version 3 to 4" ] &&
+	    [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 644, should be 0600" ]
+	then ok; else bad "migrate on version 3, mode 644: the mode warning only" \
+	    "rc $rc" "stdout: $out" "stderr: $(cat "$tmp/stderr")"; fi
 	sqlx "PRAGMA user_version = 2"
 	check_err "list ls on version 2" 69 \
 	    "optinctl: ConsentDB $db: schema version 2, this build knows version 4 (run optinctl migrate)" \

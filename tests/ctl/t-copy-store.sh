@@ -10,7 +10,9 @@
 # that skipped them) is refused before the target's engine, which does not
 # run the CHECKs either (sq_setup): SQLite to SQLite, one bad row per
 # CHECKed column; exit 65 (EX_DATAERR), the table, row and value named,
-# nothing copied.
+# nothing copied.  The row and value come from the source: control
+# characters (a newline, an escape sequence) and other bytes outside
+# printable ASCII print as '?' (log_safe), never raw on the terminal.
 # TABLE|INSERT|STDERR
 while IFS='|' read -r tab ins want; do
 	new_db "copybad_$tab"
@@ -31,6 +33,7 @@ subscriptions|subscriptions VALUES ('a@example.com', 'news', 'maybe', NULL, 1)|s
 suppressions|suppressions VALUES ('b@example.com', 'whim', 1)|suppressions row 'b@example.com': bad suppression reason 'whim'
 feedback|feedback (id, kind, identity, received_at) VALUES (5, 'spam', 'none', 1)|feedback row '5': bad feedback kind 'spam'
 acted|feedback (id, kind, identity, acted, received_at) VALUES (6, 'complaint', 'none', 2, 1)|feedback row '6': bad acted '2'
+ctrl|subscriptions VALUES (printf('c@example.com%s[2J', char(10, 27)), 'news', printf('ma%sybe%s', char(13), char(233)), NULL, 1)|subscriptions row 'c@example.com??[2J': bad subscription status 'ma?ybe??'
 EOF_BAD
 
 . "$(dirname "$0")/../lib/pg.sh"

@@ -3,8 +3,9 @@
 #  1. every key of the table in milter/core/config.c has an entry in
 #     optin-milter.conf.5.in (a ".TP" followed by ".B Key" or ".BR Key ...")
 #     and a line "Key value" or "#Key value" in conf/optin-milter.conf;
-#  2. no key is documented there that the table does not know, and the
-#     defaults the documents show are the table's;
+#  2. no key is documented there that the table does not know, the
+#     defaults the documents show are the table's, and every number and
+#     duration key's entry names its limits as its range error does;
 #  3. "man --warnings -l" prints nothing for every milter/*.8.in and
 #     milter/*.5.in after the Makefile's substitution (pages of 20 lines or
 #     fewer are placeholders and skipped);
@@ -98,6 +99,20 @@ while read -r key dflt; do
 		else bad "$key: optin-milter.conf.5.in does not say 'Default: unset'"; fi
 	fi
 done < "$tmp/table"
+
+# the limits of every number and duration key head its entry as the range
+# error says them (config.c range_word: "from 1s to 1h"), so the page and
+# the message agree: '.BR HTTPRequestTimeout " (duration, 1s to 1h)"'
+sed -n 's/^[[:space:]]*{ "\([A-Za-z0-9]*\)", CFG_\(INT\|DURATION\),.*/\1/p' \
+    "$src/milter/core/config.c" > "$tmp/ranged"
+while read -r key; do
+	printf '%s 99999999999\n' "$key" > "$tmp/range.conf"
+	want=$("$milter" -n -c "$tmp/range.conf" 2>&1 | sed -n \
+	    "s/.*: $key: bad value .* from \([0-9a-z]*\) to \([0-9a-z]*\))\$/\1 to \2/p")
+	if [ -n "$want" ] && grep -qE "^\.BR $key \" \([a-z]+, $want\)\"\$" \
+	    "$src/milter/optin-milter.conf.5.in"; then ok
+	else bad "$key: optin-milter.conf.5.in does not head its entry with its limits '${want:-?}' (\".BR $key \\\" (type, $want)\\\"\")"; fi
+done < "$tmp/ranged"
 
 cut -d' ' -f1 "$tmp/table" | sort > "$tmp/names"
 keys_sample '#' | sort > "$tmp/sample-commented"

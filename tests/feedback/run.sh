@@ -156,6 +156,8 @@ else
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read())' \
 	    "$v1" "$top_srcdir/sql/schema.sql"
+	# as init makes it: migrate warns about a file readable by others
+	chmod 600 "$v1"
 	tables="SELECT name FROM sqlite_master WHERE type = 'table' AND name"
 	indexes="SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name"
 fi

@@ -14,6 +14,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "${top_srcdir:-$here/../..}" && pwd)
 : "${OPTIN_CORPUS:=$src/tests/data/corpus}"
+# absolute: make check runs in the copy of the tree below
+OPTIN_CORPUS=$(cd "$OPTIN_CORPUS" 2>/dev/null && pwd || echo "$OPTIN_CORPUS")
 export OPTIN_CORPUS
 pass=0 fail=0
 d=$(mktemp -d /tmp/optin-san.XXXXXX) || exit 1

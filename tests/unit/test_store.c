@@ -860,6 +860,9 @@ t_table_row_ok(void **state)
 	const char *supp_bad[] = { "b@example.com", "whim", "1" };
 	const char *fb_bad[] = { "6", NULL, NULL, NULL, "complaint", NULL, NULL,
 	    NULL, NULL, "none", "2", "1" };
+	/* a source's bytes, not ours: no control character reaches why */
+	const char *sub_ctrl[] = { "c@example.com\n\033[2J", "news",
+	    "ma\rybe\xc3\xa9", NULL, "1" };
 	char why[256];
 
 	(void)state;
@@ -878,6 +881,10 @@ t_table_row_ok(void **state)
 	    "suppression reason 'whim'");
 	assert_false(store_table_row_ok("feedback", fb_bad, why, sizeof(why)));
 	assert_string_equal(why, "feedback row '6': bad acted '2'");
+	assert_false(store_table_row_ok("subscriptions", sub_ctrl, why,
+	    sizeof(why)));
+	assert_string_equal(why, "subscriptions row 'c@example.com??[2J': bad "
+	    "subscription status 'ma?ybe?" "?'");
 	assert_false(store_table_row_ok("nosuch", list_ok, why, sizeof(why)));
 	assert_non_null(strstr(why, "nosuch"));
 }
