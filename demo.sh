@@ -272,8 +272,10 @@ say "    of $LIST; campaign 2 $(said frank@example.com)"
 say "  ann@example.com: still opted in; campaign 2 $(said ann@example.com)"
 
 line
-say "Milter log (one line per message decision):"
-grep -E ': (campaign|quarantine|split)' "$MILTER_LOG" | sed 's/^/  /' | head -20
+say "Milter log, by queue ID: a line per quarantined recipient, one per split"
+say "copy sent (the copy then has its own queue ID and decision line; the"
+say "first allowed recipient, ann, stays in the original), and its decision:"
+grep -E ': (campaign|quarantine|split)' "$MILTER_LOG" | sed 's/^/  /' | head -30
 line
 say "Quarantine: $(optin_sql 'select count(*) from quarantine') rows, spool files in $OPTIN_DIR/quarantine"
 say "optinctl feedback (bounces and complaints per list and campaign):"
