@@ -647,6 +647,7 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 {
 	const struct msg *m = &c->msg;
 	char reasons[200] = "", shown[ADDR_MAX + 40];
+	const char *from;
 	size_t r, len = 0;
 
 	for (r = CONSENT_SUPPRESSED; r < CONSENT_NREASONS; r++)
@@ -658,12 +659,19 @@ log_decision(struct conn *c, const struct tally *t, const char *outcome)
 	if (len > 0)
 		snprintf(reasons + len, sizeof(reasons) - len, ")");
 	metrics_decision(t->by_reason, t->resubmitted);
+	/* a sender over ADDR_MAX octets has neither form (mlfi_envfrom):
+	 * the text as given, which log_safe cuts; it logged from=<>, which
+	 * reads as a null sender, the only one that is to */
+	from = m->sender != NULL ? m->sender : m->sender_path != NULL ?
+	    m->sender_path : m->sender_raw != NULL &&
+	    strlen(m->sender_raw) > ADDR_MAX ? m->sender_raw : NULL;
 	log_info("%s: %scampaign list=%s from=%s allowed=%zu quarantined=%zu%s"
 	    "%s%s%s%s%s", m->qid, c->rt->cfg->mode == MODE_MONITOR ?
-	    "would " : "", m->list, unsubmail_log_addr(c, m->sender != NULL ?
-	    m->sender : m->sender_path, shown, sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
-	    t->held, reasons, t->resubmitted ? " split=yes" : "", outcome[0] ? " " : "",
-	    outcome, t->sigdesc[0] ? " " : "", t->sigdesc);
+	    "would " : "", m->list, unsubmail_log_addr(c, from, shown,
+	    sizeof(shown)), t->allowed, t->blocked + t->resubmit_failed +
+	    t->held, reasons, t->resubmitted ? " split=yes" : "",
+	    outcome[0] ? " " : "", outcome, t->sigdesc[0] ? " " : "",
+	    t->sigdesc);
 }
 
 /* decide_monitor - Mode monitor: remove and quarantine nobody, log what
