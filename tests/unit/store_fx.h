@@ -69,5 +69,6 @@ long long raw_int(struct raw *r, const char *sql, const char *bind1);
 void t_feedback(void **state);
 void t_lookup_set(void **state);
 void t_migrate(void **state);
+void t_set_status_values(void **state);
 
 #endif
