@@ -606,5 +606,19 @@ feed fbl@news.example.com "$tmp/nocamp.eml"
 eq "ARF without a valid token: no campaign, nobody acted on" "$rc|$(state nocamp news)|$(last_fb)" \
     "0|opted_in|nocamp@example.net|-|-|complaint|-|address_only|0"
 
+# a complaint whose token names a list deleted since: store_set_status is
+# STORE_NOTFOUND and writes nothing, the transaction goes on (on
+# PostgreSQL one statement since 1c1b68d, no savepoint) and the person is
+# suppressed instead, the report recorded (last: the counts above leave
+# it out)
+"$CTL" -c "$conf" list add gonelist > /dev/null
+tg=$("$CTL" -c "$conf" token issue gonelist@example.net gonelist)
+db_exec "$db" "DELETE FROM lists WHERE list_id = 'gonelist'"
+arf "$tmp/arfgone.eml" "List-Unsubscribe: <https://unsub.example.com/u/$tg>"
+feed fbl@news.example.com "$tmp/arfgone.eml"
+eq "ARF for a deleted list: suppressed, recorded, no subscription" \
+    "$rc|$(supp gonelist)|$(last_fb)|$(sql "SELECT count(*) FROM subscriptions WHERE address = 'gonelist@example.net'")|$(sql "SELECT event FROM consent_events WHERE address = 'gonelist@example.net'")" \
+    "0|complaint|gonelist@example.net|gonelist|-|complaint|-|token:list_unsubscribe|1|0|suppressed"
+
 echo "feedback: $pass passed, $fail failed"
 [ "$fail" = 0 ]
