@@ -11,11 +11,11 @@
  *     no key signs, is held whole in quarantine (line_too_long,
  *     no_signing_key), deferred or refused per the configuration;
  *  4. write the quarantine copy durably with one row per blocked recipient;
- *  5. re-submit split copies (reinject.h: SendmailCommand, or one SMTP
- *     connection to ResubmitAddress), claimed in the store first and
- *     marked done after, a batch per transaction (handover.h: a retry of
- *     the message never sends one twice, nor writes a quarantine row
- *     twice); a failed one goes to quarantine;
+ *  5. re-submit split copies (eom_split.c, through reinject.h:
+ *     SendmailCommand, or one SMTP connection to ResubmitAddress), claimed
+ *     in the store first and marked done after, a batch per transaction
+ *     (handover.h: a retry of the message never sends one twice, nor
+ *     writes a quarantine row twice); a failed one goes to quarantine;
  *  6. only then list the recipients to remove.
  * The MTA does not report whether a removal matched anyone, so removals are
  * used only when their strings are known to match (removal_sure); else no
@@ -48,28 +48,13 @@
 #include "marker.h"
 #include "msgsafe.h"
 #include "quarantine.h"
-#include "reinject.h"
 #include "session.h"
 #include "store.h"
 #include "token.h"
 #include "unsubhdr.h"
 #include "unsubmail.h"
 
-#define WHY 512
-
-/* per-message tallies for the log line */
-struct tally {
-	size_t allowed, blocked;
-	size_t by_reason[CONSENT_NREASONS];
-	size_t resubmitted, resubmit_failed;
-	size_t busy;			/* split copies another attempt is
-					   handing over (handover.h) */
-	bool chan_down;			/* no ResubmitAddress channel: defer */
-	size_t held;			/* allowed, but held (rcpt.held) */
-	const char *dkim;		/* "rsa-sha256", "both", "none" */
-	const char *d, *s;
-	char sigdesc[160];
-};
+#include "eom-private.h"
 
 static void
 set_verdict(struct verdict *v, enum verdict_kind kind, const char *rcode,
@@ -223,14 +208,6 @@ first_allowed(const struct msg *m)
 	return m->nrcpt;
 }
 
-/* skip_marker - msg_render filter: drop an old split marker */
-static bool
-skip_marker(const char *name, const void *arg)
-{
-	(void)arg;
-	return strcasecmp(name, CAMPAIGN_SPLIT_HEADER) == 0;
-}
-
 /* spool_drop - remove spool file name that no row names (the rows were
  * rolled back, or an earlier attempt wrote them all): it holds personal
  * data, and purge works from the rows */
@@ -338,21 +315,6 @@ static bool
 pick_held(const struct rcpt *r)
 {
 	return !r->unsub && (r->reason != CONSENT_DELIVER || r->held != NULL);
-}
-
-static bool
-pick_failed(const struct rcpt *r)
-{
-	return r->reason == CONSENT_NREASONS;	/* marked by split_copies */
-}
-
-/* mark_failed - hold recipient r's split copy with reason (pick_failed) */
-static void
-mark_failed(struct rcpt *r, const char *reason, struct tally *t)
-{
-	r->reason = CONSENT_NREASONS;
-	r->held = reason;
-	t->resubmit_failed++;
 }
 
 /* personal_headers - List-Unsubscribe, -Post and List-Id for rcpt, after
@@ -478,122 +440,6 @@ sign(struct conn *c, struct edits *e, struct tally *t, bool need_lu)
 		if (e->sig[i] == NULL)
 			return -1;
 	return rc > 0;
-}
-
-/* envelope_rcpt - the recipient as the client gave it, without <> and
- * source route: the copy goes to exactly that mailbox (local parts may be
- * case-sensitive) */
-static const char *
-envelope_rcpt(struct msg *m, const struct rcpt *r)
-{
-	char box[ADDR_MAX * 2 + 1];
-	char *copy = NULL;
-
-	if (addr_path_mailbox(r->raw, box, sizeof(box), NULL) > 0)
-		copy = arena_strdup(&m->arena, box);
-	return copy != NULL ? copy : r->addr;
-}
-
-/* send_copy - hand recipient r's copy over (claimed: go), or mark it;
- * true when it was handed over (to be marked done) */
-static bool
-send_copy(struct conn *c, struct reinject *ri, struct rcpt *r,
-    enum handover_go go, struct edits *e, struct tally *t)
-{
-	struct msg *m = &c->msg;
-	char why[WHY], shown[ADDR_MAX + 40];
-	char *marker, *from;
-	struct iovec iov[3];
-	enum reinject_status st = REINJECT_FAILED;
-	int n;
-
-	if (e->del_rcpt != NULL)
-		e->del_rcpt[e->ndel_rcpt++] = r->del;
-	if (go == HANDOVER_UNKNOWN)
-		mark_failed(r, "handover_unknown", t);
-	else if (go == HANDOVER_BUSY || go == HANDOVER_FAIL)
-		t->busy++;
-	if (go != HANDOVER_GO)
-		return false;
-	/* its own bounce address, as the kept copy's */
-	if (fbhdr_sender(c, r->addr, fbhdr_campaign(c), &from) < 0)
-		marker = NULL;
-	else
-		marker = marker_split(c, r->addr, from ? from : m->sender);
-	if (marker == NULL ||
-	    (n = msg_render(m, marker, skip_marker, NULL, iov)) < 0)
-		snprintf(why, sizeof(why), "out of memory, no TokenKeyFile or "
-		    "no bounce address");
-	else
-		st = reinject_copy(ri, from ? from : m->sender,
-		    envelope_rcpt(m, r), iov, n, why, sizeof(why));
-	if (st == REINJECT_OK) {
-		t->resubmitted++;
-		log_info("%s: split copy to=%s resubmitted", m->qid,
-		    unsubmail_log_addr(c, r->addr, shown, sizeof(shown)));
-		return true;
-	}
-	log_warnx("%s: split copy to=%s %s: %s", m->qid,
-	    unsubmail_log_addr(c, r->addr, shown, sizeof(shown)),
-	    st == REINJECT_UNKNOWN ? "maybe taken (held as handover_unknown, "
-	    "not sent again)" : "failed", why);
-	mark_failed(r, st == REINJECT_UNKNOWN ? "handover_unknown" :
-	    "resubmit_failed", t);
-	return false;
-}
-
-/* split_copies - re-submit one copy per allowed person other than
- * recipient keep (m->nrcpt: every one) that no earlier attempt handed over
- * (handover.h), HANDOVER_BATCH claims per transaction over the channel
- * (SendmailCommand: one, handover.h); failed and ambiguous ones are marked
- * for quarantine, those another attempt is handing over counted in t->busy.  When the ResubmitAddress channel
- * cannot be opened nothing is claimed and t->chan_down is set (the message
- * is deferred: nothing was sent, nothing is lost).  When e->del_rcpt is
- * set, each is listed for removal. */
-static void
-split_copies(struct conn *c, size_t keep, struct edits *e, struct tally *t)
-{
-	struct msg *m = &c->msg;
-	char why[WHY], shown[ADDR_MAX + 40], hkey[MARK_HEX_MAX];
-	const char *key = handover_key(c, hkey) == 0 ? hkey : NULL;
-	const char *addr[HANDOVER_BATCH], *done[HANDOVER_BATCH];
-	enum handover_go go[HANDOVER_BATCH];
-	size_t ix[HANDOVER_BATCH], i = 0, j, n, ndone;
-	size_t batch = c->rt->cfg->resubmit_address ? HANDOVER_BATCH : 1;
-	struct reinject ri;
-	bool *dup;
-
-	if ((dup = msg_same_person(m)) == NULL || reinject_open(&ri,
-	    c->rt->cfg, m->qid, why, sizeof(why)) < 0) {
-		log_warnx("%s: split: re-injection channel: %s: deferred, "
-		    "nothing sent", m->qid, dup ? why : "out of memory");
-		t->chan_down = true;
-		return;
-	}
-	while (i < m->nrcpt) {
-		for (n = 0; i < m->nrcpt && n < batch; i++) {
-			struct rcpt *r = &m->rcpt[i];
-
-			if (i == keep || r->unsub ||
-			    r->reason != CONSENT_DELIVER)
-				continue;
-			if (dup[i]) {
-				log_debug("%s: split copy to=%s: same person "
-				    "as an earlier recipient, not sent twice",
-				    m->qid, unsubmail_log_addr(c, r->addr,
-				    shown, sizeof(shown)));
-				continue;
-			}
-			ix[n] = i;
-			addr[n++] = r->addr;
-		}
-		handover_claim_batch(c, key, addr, n, go);
-		for (j = ndone = 0; j < n; j++)
-			if (send_copy(c, &ri, &m->rcpt[ix[j]], go[j], e, t))
-				done[ndone++] = addr[j];
-		handover_done_batch(c, key, done, ndone);
-	}
-	reinject_close(&ri);
 }
 
 /*
@@ -933,10 +779,10 @@ decide_campaign(struct conn *c, struct edits *e, struct verdict *v)
 	} else
 		e->del_rcpt = NULL;	/* discarded: nothing to remove */
 	if (t.allowed > (keep < m->nrcpt ? 1U : 0U)) {
-		split_copies(c, keep, e, &t);
+		eom_split_copies(c, keep, e, &t);
 		/* the copies that went out are recorded as handed over: a
 		 * retry after a tempfail here sends none of them again */
-		if (t.resubmit_failed > 0 && quarantine_rcpts(c, pick_failed,
+		if (t.resubmit_failed > 0 && quarantine_rcpts(c, eom_split_failed,
 		    NULL) < 0)
 			goto tempfail;
 		if (t.busy > 0) {

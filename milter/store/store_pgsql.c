@@ -1,14 +1,18 @@
 /*
  * store_pgsql.c - the PostgreSQL backend of the consent store (store.h,
- * store-private.h): its operations.  The connection, the statement texts
- * and transactions are in store_pgsql_conn.c (store_pgsql.h).
+ * store-private.h): its operations on the mail and one-click paths.  The
+ * connection, the statement texts and transactions are in
+ * store_pgsql_conn.c (store_pgsql.h); the quarantine rows and optinctl's
+ * whole-database operations in store_pgsql_admin.c, feedback in
+ * store_pgsql_fb.c, the split hand-over in store_pgsql_handover.c.
  *
  * One connection per handle, used by one thread at a time (the milter's
  * pool gives each connection thread its own handle).  Every statement that
  * touches data is a prepared statement with bound parameters.  Results are
  * read whole, so a callback may take its time.  Single changes run in a
  * transaction of their own, or in a savepoint inside the caller's (a
- * failed statement aborts a whole PostgreSQL transaction).
+ * failed statement aborts a whole PostgreSQL transaction); a change that
+ * is one statement (store_set_status) needs no savepoint.
  *
  * Concurrency: SQLite has one writer at a time (BEGIN IMMEDIATE); here
  * writers run at once under READ COMMITTED and every write is an upsert
@@ -518,26 +522,6 @@ pg_subscriptions(struct store *st, const char *addr, store_sub_fn *fn,
 	return STORE_OK;
 }
 
-/* pg_quarantine_add - insert one quarantine row (RETURNING its id) */
-static enum store_status
-pg_quarantine_add(struct store *st, const struct quarantine_row *row,
-    long long *id_r, char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	PGresult *res;
-
-	if ((res = pgsql_exec((struct pg *)st, P_QUARANTINE_ADD,
-	    "quarantine add", &rs, why, whylen, "tttttttl", row->queue_id,
-	    row->message_id, row->sender, row->recipient, row->list,
-	    row->reason, row->spool_file, (long long)(row->received_at != 0 ?
-	    row->received_at : time(NULL)))) == NULL)
-		return rs;
-	if (id_r != NULL)
-		*id_r = pgsql_col_ll(res, 0, 0);
-	PQclear(res);
-	return STORE_OK;
-}
-
 /* pg_import_set - one row of a bulk import (store.h); the row is read
  * FOR UPDATE so that its check and its change see the same state */
 static enum store_status
@@ -720,84 +704,6 @@ pg_forget(struct store *st, const char *addr, const char *addr_hash,
 	return rs;
 }
 
-/* pg_quarantine_ls - the quarantine rows f selects */
-static enum store_status
-pg_quarantine_ls(struct store *st, const struct store_qfilter *f,
-    store_qrow_fn *fn, void *ctx, char *why, size_t whylen)
-{
-	static const struct store_qfilter all = { 0 };
-	struct pg *p = (struct pg *)st;
-	enum store_status rs = STORE_OK;
-	struct store_qrow q;
-	PGresult *res;
-	int r;
-
-	if (f == NULL)
-		f = &all;
-	if ((res = pgsql_exec(p, P_QLS, "quarantine", &rs, why, whylen,
-	    "lttttlit", (long long)f->id, f->reason, f->list, f->sender,
-	    f->recipient, (long long)f->before, f->held_only ? 1 : 0, f->queue_id)) ==
-	    NULL)
-		return rs;
-	for (r = 0; r < PQntuples(res); r++) {
-		q.id = pgsql_col_ll(res, r, 0);
-		q.row.queue_id = pgsql_col(res, r, 1);
-		q.row.message_id = pgsql_col(res, r, 2);
-		q.row.sender = pgsql_col(res, r, 3);
-		q.row.recipient = pgsql_col(res, r, 4);
-		q.row.list = pgsql_col(res, r, 5);
-		q.row.reason = pgsql_col(res, r, 6);
-		q.row.spool_file = pgsql_col(res, r, 7);
-		q.row.received_at = (time_t)pgsql_col_ll(res, r, 8);
-		q.released_at = (time_t)pgsql_col_ll(res, r, 9);
-		if (q.row.recipient == NULL || q.row.reason == NULL ||
-		    q.row.spool_file == NULL || fn(&q, ctx) != 0)
-			break;
-	}
-	PQclear(res);
-	return STORE_OK;
-}
-
-/* pg_change_id - the result of an UPDATE/DELETE of row id: NOTFOUND
- * when no row changed */
-static enum store_status
-pg_change_id(enum store_status rs, long long n, long long id, char *why,
-    size_t whylen)
-{
-	if (rs == STORE_OK && n == 0) {
-		snprintf(why, whylen, "no quarantine row %lld", id);
-		return STORE_NOTFOUND;
-	}
-	return rs;
-}
-
-/* pg_quarantine_released - set released_at of one row */
-static enum store_status
-pg_quarantine_released(struct store *st, long long id, time_t when,
-    char *why, size_t whylen)
-{
-	enum store_status rs;
-	long long n = 0;
-
-	/* n is read after the run: two statements (the order in which a
-	 * call's arguments are evaluated is unspecified) */
-	rs = pgsql_run((struct pg *)st, P_QREL, "quarantine", &n, why, whylen,
-	    "ll", id, (long long)when);
-	return pg_change_id(rs, n, id, why, whylen);
-}
-
-/* pg_quarantine_del - delete one row */
-static enum store_status
-pg_quarantine_del(struct store *st, long long id, char *why, size_t whylen)
-{
-	enum store_status rs;
-	long long n = 0;
-
-	rs = pgsql_run((struct pg *)st, P_QDEL, "quarantine", &n, why, whylen,
-	    "l", id);
-	return pg_change_id(rs, n, id, why, whylen);
-}
-
 /* pg_members - subscriptions of a list (or all lists) with addresses */
 static enum store_status
 pg_members(struct store *st, const char *list, bool opt_outs_only,
@@ -828,139 +734,6 @@ pg_members(struct store *st, const char *list, bool opt_outs_only,
 	return STORE_OK;
 }
 
-/* pg_opt_out_addrs - addresses opted out of list (or any) or suppressed */
-static enum store_status
-pg_opt_out_addrs(struct store *st, const char *list, store_addr_fn *fn,
-    void *ctx, char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	PGresult *res;
-	int r;
-
-	if ((res = pgsql_exec((struct pg *)st, P_OPTOUT_ADDRS, "opt-outs", &rs,
-	    why, whylen, "t", list)) == NULL)
-		return rs;
-	for (r = 0; r < PQntuples(res); r++)
-		if (pgsql_col(res, r, 0) == NULL || fn(pgsql_col(res, r, 0), ctx) != 0)
-			break;
-	PQclear(res);
-	return STORE_OK;
-}
-
-/* pg_stats - the counts of store_stats() in one statement */
-static enum store_status
-pg_stats(struct store *st, time_t since, store_stat_fn *fn, void *ctx,
-    char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	struct store_stat t;
-	PGresult *res;
-	int r;
-
-	if ((res = pgsql_exec((struct pg *)st, P_STATS, "stats", &rs, why,
-	    whylen, "l", (long long)since)) == NULL)
-		return rs;
-	for (r = 0; r < PQntuples(res); r++) {
-		t.group = pgsql_col(res, r, 1);
-		t.key = pgsql_col(res, r, 2);
-		t.key2 = pgsql_col(res, r, 3);
-		t.n = pgsql_col_ll(res, r, 4);
-		if (t.group == NULL || t.key == NULL || fn(&t, ctx) != 0)
-			break;
-	}
-	PQclear(res);
-	return STORE_OK;
-}
-
-/* pg_table_rows - every row of one table as text (optinctl copy-store) */
-static enum store_status
-pg_table_rows(struct store *st, const struct store_table *tab,
-    store_row_fn *fn, void *ctx, char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	const char *vals[16];
-	PGresult *res;
-	char sql[512];
-	int r, c;
-
-	assert(tab->ncols <= 16);
-	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY 1, 2",
-	    tab->cols, tab->name);
-	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
-	    tab->name, &rs, why, whylen)) == NULL)
-		return rs;
-	for (r = 0; r < PQntuples(res); r++) {
-		for (c = 0; c < tab->ncols; c++)
-			vals[c] = pgsql_col(res, r, c);
-		if (fn(vals, ctx) != 0)
-			break;
-	}
-	PQclear(res);
-	return STORE_OK;
-}
-
-/* pg_table_put - insert one row as it is (a statement per table and
- * connection, in the bits after pgsql_stmts[]) */
-static enum store_status
-pg_table_put(struct store *st, const struct store_table *tab,
-    const char *const *vals, char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	PGresult *res;
-	char sql[512], name[48];
-
-	if (store_table_insert_sql(tab, '$', sql, sizeof(sql)) < 0) {
-		snprintf(why, whylen, "copy %s: statement too long", tab->name);
-		return STORE_ERROR;
-	}
-	snprintf(name, sizeof(name), "copy_%s", tab->name);
-	if ((res = pgsql_exec_sql((struct pg *)st, P_COUNT +
-	    (int)(tab - store_tables), name, sql, tab->ncols, vals, tab->name,
-	    &rs, why, whylen)) == NULL)
-		return rs;
-	PQclear(res);
-	return STORE_OK;
-}
-
-/* pg_table_done - the identity of a table with ids continues after the
- * largest id copied in */
-static enum store_status
-pg_table_done(struct store *st, const struct store_table *tab, char *why,
-    size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	PGresult *res;
-	char sql[256];
-
-	if (strncmp(tab->cols, "id,", 3) != 0)
-		return STORE_OK;
-	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence("
-	    "'%s', 'id'), (SELECT max(id) FROM %s))", tab->name, tab->name);
-	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
-	    tab->name, &rs, why, whylen)) == NULL)
-		return rs;
-	PQclear(res);
-	return STORE_OK;
-}
-
-/* pg_table_count - the rows of one table */
-static enum store_status
-pg_table_count(struct store *st, const struct store_table *tab,
-    long long *n_r, char *why, size_t whylen)
-{
-	enum store_status rs = STORE_OK;
-	PGresult *res;
-	char sql[128];
-
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tab->name);
-	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
-	    tab->name, &rs, why, whylen)) == NULL)
-		return rs;
-	*n_r = pgsql_col_ll(res, 0, 0);
-	PQclear(res);
-	return STORE_OK;
-}
-
 const struct store_backend store_pgsql_backend = {
 	.name = "pgsql",
 	.open = pgsql_open,
@@ -979,7 +752,7 @@ const struct store_backend store_pgsql_backend = {
 	.suppress = pg_suppress,
 	.suppression = pg_suppression,
 	.subscriptions = pg_subscriptions,
-	.quarantine_add = pg_quarantine_add,
+	.quarantine_add = pgad_quarantine_add,
 	.lookup2 = pg_lookup2,
 	.lookup_set = pg_lookup_set,
 	.begin_read = pg_begin_read,
@@ -993,17 +766,17 @@ const struct store_backend store_pgsql_backend = {
 	.unsuppress = pg_unsuppress,
 	.checkpoint = pg_checkpoint,
 	.sync = pg_sync,
-	.quarantine_ls = pg_quarantine_ls,
-	.quarantine_released = pg_quarantine_released,
-	.quarantine_del = pg_quarantine_del,
+	.quarantine_ls = pgad_quarantine_ls,
+	.quarantine_released = pgad_quarantine_released,
+	.quarantine_del = pgad_quarantine_del,
 	.spool_refs = pg_spool_refs,
 	.members = pg_members,
-	.opt_out_addrs = pg_opt_out_addrs,
-	.stats = pg_stats,
-	.table_rows = pg_table_rows,
-	.table_put = pg_table_put,
-	.table_done = pg_table_done,
-	.table_count = pg_table_count,
+	.opt_out_addrs = pgad_opt_out_addrs,
+	.stats = pgad_stats,
+	.table_rows = pgad_table_rows,
+	.table_put = pgad_table_put,
+	.table_done = pgad_table_done,
+	.table_count = pgad_table_count,
 	.handover_claim = pgho_handover_claim,
 	.handover_set = pgho_handover_set,
 	.handover_purge = pgho_handover_purge,

@@ -125,6 +125,35 @@ enum store_status pgsql_tx_enter(struct pg *p, bool *own_r, char *why,
 enum store_status pgsql_tx_leave(struct pg *p, bool own, bool ok,
 	    char *why, size_t whylen);
 
+/* store_pgsql_admin.c: the quarantine rows and the whole-database
+ * operations of optinctl, as the members of the same name in struct
+ * store_backend. */
+enum store_status pgad_quarantine_add(struct store *st,
+	    const struct quarantine_row *row, long long *id_r, char *why,
+	    size_t whylen);
+enum store_status pgad_quarantine_ls(struct store *st,
+	    const struct store_qfilter *f, store_qrow_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+enum store_status pgad_quarantine_released(struct store *st, long long id,
+	    time_t when, char *why, size_t whylen);
+enum store_status pgad_quarantine_del(struct store *st, long long id,
+	    char *why, size_t whylen);
+enum store_status pgad_opt_out_addrs(struct store *st, const char *list,
+	    store_addr_fn *fn, void *ctx, char *why, size_t whylen);
+enum store_status pgad_stats(struct store *st, time_t since,
+	    store_stat_fn *fn, void *ctx, char *why, size_t whylen);
+enum store_status pgad_table_rows(struct store *st,
+	    const struct store_table *tab, store_row_fn *fn, void *ctx,
+	    char *why, size_t whylen);
+enum store_status pgad_table_put(struct store *st,
+	    const struct store_table *tab, const char *const *vals, char *why,
+	    size_t whylen);
+enum store_status pgad_table_done(struct store *st,
+	    const struct store_table *tab, char *why, size_t whylen);
+enum store_status pgad_table_count(struct store *st,
+	    const struct store_table *tab, long long *n_r, char *why,
+	    size_t whylen);
+
 /* store_pgsql_fb.c: the feedback operations (schema version 2), as the
  * members of the same name in struct store_backend. */
 enum store_status pgfb_feedback_add(struct store *st,
