@@ -5,13 +5,13 @@
  * FROM and TO are ConsentDB values (a path, "sqlite:PATH", a postgresql://
  * URI or a libpq conninfo); DBBusyTimeout comes from the config.  FROM is
  * read in one snapshot (store_begin_read); TO is created if empty (schema
- * of this build) and must hold no rows (else EX_CANTCREAT); every table is copied row for row,
- * ids and times included (store_table_rows/put), in one transaction on TO.
- * A source row outside the schema's CHECK sets (store_table_row_ok: written
- * by a program that skipped them) stops the copy with EX_DATAERR, nothing
- * copied.  Afterwards the rows of each table are counted on both sides:
- * exit 0 only when every count matches, else EX_SOFTWARE.  Passwords in FROM and TO are
- * never printed (store_mask).
+ * of this build) and must hold no rows (else EX_CANTCREAT); every table is
+ * copied row for row, ids and times included (store_table_rows/put), in
+ * one transaction on TO.  A source row outside the schema's CHECK sets
+ * (store_table_row_ok: written by a program that skipped them) stops the
+ * copy with EX_DATAERR, nothing copied.  Afterwards the rows of each table
+ * are counted on both sides: exit 0 only when every count matches, else
+ * EX_SOFTWARE.  Passwords in FROM and TO are never printed (store_mask).
  */
 #include "autoconf.h"
 
@@ -57,7 +57,7 @@ struct copy_ctx {
 	const char *table;
 	long long n;
 	enum store_status st;
-	bool bad_row;			/* x->st for a row the schema refuses */
+	bool bad_row;			/* x->st: the schema refused the row */
 	char why[1024];
 };
 
@@ -66,16 +66,16 @@ static int
 copy_row(const char *const *vals, void *arg)
 {
 	struct copy_ctx *x = arg;
+	char ignore[8];
 
-	if (!store_table_row_ok(x->table, vals, x->why, sizeof(x->why))) {
-		x->bad_row = true;
-		x->st = STORE_ERROR;
-		return 1;
-	}
 	x->st = store_table_put(x->to, x->table, vals, x->why,
 	    sizeof(x->why));
-	if (x->st != STORE_OK)
+	if (x->st != STORE_OK) {
+		/* the put checked the row first: was that the refusal? */
+		x->bad_row = !store_table_row_ok(x->table, vals, ignore,
+		    sizeof(ignore));
 		return 1;
+	}
 	x->n++;
 	return 0;
 }

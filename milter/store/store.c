@@ -714,10 +714,13 @@ enum store_status
 store_table_put(struct store *st, const char *table, const char *const *vals,
     char *why, size_t whylen)
 {
-	if (!store_table_row_ok(table, vals, why, whylen))
+	const struct store_table *tab;
+
+	assert(vals != NULL);
+	if ((tab = store_table_find(table, why, whylen)) == NULL ||
+	    !store_row_check(tab, vals, why, whylen))
 		return STORE_ERROR;
-	return st->be->table_put(st, store_table_find(table, why, whylen),
-	    vals, why, whylen);
+	return st->be->table_put(st, tab, vals, why, whylen);
 }
 
 enum store_status

@@ -9,8 +9,9 @@
  * client that sends a header line every few seconds would hold its slot
  * for ever, so each request also has request_secs seconds (the config's
  * HTTPRequestTimeout, default 10) from the accept (or the previous
- * answer) to arrive whole (http_conns.h, as for optin-unsubd's pages).  A NUL byte in the request line is a 400 (the
- * handler would see the URL cut at it: "/metrics\0x" as "/metrics").
+ * answer) to arrive whole (http_conns.h, as for optin-unsubd's pages).  A
+ * NUL byte in the request line is a 400 (the handler would see the URL
+ * cut at it: "/metrics\0x" as "/metrics").
  * libmicrohttpd's own messages (a client that went away, the connection
  * limit) are debug lines of our log, never stderr.  The threads (MHD's,
  * the deadline reaper) are started with every signal blocked, so SIGTERM
