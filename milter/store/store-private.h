@@ -64,6 +64,13 @@ struct store_backend {
 	enum store_status (*lookup2)(struct store *st, const char *addr,
 	    const char *addr_hash, const char *list,
 	    struct consent_row *row_r, char *why, size_t whylen);
+	/* lookup of (addr, list), is form suppressed (*erased_r; form may
+	 * be NULL: no) and the list's display name into name_r ("" when it
+	 * has none or is gone), in one statement: store_optout_state() */
+	enum store_status (*optout_state)(struct store *st, const char *addr,
+	    const char *form, const char *list, struct consent_row *row_r,
+	    bool *erased_r, char *name_r, size_t namelen, char *why,
+	    size_t whylen);
 	/* lookup2 of n addresses at once (forms[i]: addr_hash of
 	 * addrs[i], may be NULL); NULL: store.c calls lookup2 n times */
 	enum store_status (*lookup_set)(struct store *st,

@@ -441,19 +441,19 @@ store_erased(struct store *st, const struct store_erasure *e,
 	return erased_search(st, e, addr, false, form_r, why, whylen);
 }
 
-/* erased_after - a lookup found row_r not suppressed: is addr erased under
- * an older key or a legacy form (first: the newest form was in the
- * lookup)?  Sets row_r->suppressed; errors as erased_search() */
+/* erased_after - a lookup did not find addr erased by its newest form (or,
+ * for store_lookup2, suppressed): is it erased under an older key or a
+ * legacy form (first: the newest form was in the lookup)?  Sets *yes_r if
+ * so; errors as erased_search() */
 static enum store_status
 erased_after(struct store *st, const struct store_erasure *e,
-    const char *addr, bool first, struct consent_row *row_r, char *why,
-    size_t whylen)
+    const char *addr, bool first, bool *yes_r, char *why, size_t whylen)
 {
 	enum store_status rs;
 
 	switch (rs = erased_search(st, e, addr, first, NULL, why, whylen)) {
 	case STORE_OK:
-		row_r->suppressed = true;
+		*yes_r = true;
 		return STORE_OK;
 	case STORE_NOTFOUND:
 		return STORE_OK;
@@ -478,7 +478,30 @@ store_lookup2(struct store *st, const char *addr,
 	    whylen);
 	if (rs != STORE_OK || row_r->suppressed)
 		return rs;
-	return erased_after(st, e, addr, first, row_r, why, whylen);
+	return erased_after(st, e, addr, first, &row_r->suppressed, why,
+	    whylen);
+}
+
+enum store_status
+store_optout_state(struct store *st, const struct store_erasure *e,
+    const char *addr, const char *list, bool *erased_r,
+    struct consent_row *row_r, char *name_r, size_t namelen, char *why,
+    size_t whylen)
+{
+	char form[STORE_HASH_MAX];
+	enum store_status rs;
+	bool first;
+
+	assert(addr != NULL && list != NULL && erased_r != NULL);
+	assert(row_r != NULL && name_r != NULL && namelen > 0);
+	/* the newest form in the statement; older and legacy ones after */
+	first = store_erased_form(e, addr, form) == 0;
+	*erased_r = false;
+	rs = st->be->optout_state(st, addr, first ? form : NULL, list, row_r,
+	    erased_r, name_r, namelen, why, whylen);
+	if (rs != STORE_OK || *erased_r)
+		return rs;
+	return erased_after(st, e, addr, first, erased_r, why, whylen);
 }
 
 enum store_status
@@ -518,7 +541,7 @@ store_lookup_set(struct store *st, const char *const *addrs, size_t n,
 	for (i = 0; i < n && rs == STORE_OK; i++)
 		if (!rows_r[i].suppressed)
 			rs = erased_after(st, e, addrs[i], forms[i] != NULL,
-			    &rows_r[i], why, whylen);
+			    &rows_r[i].suppressed, why, whylen);
 out:
 	free(form);
 	free(forms);

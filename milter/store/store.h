@@ -343,6 +343,22 @@ enum store_status store_lookup2(struct store *st, const char *addr,
 	    struct consent_row *row_r, char *why, size_t whylen);
 
 /*
+ * What an opt-out starts from, read at once: whether the normalised addr
+ * is erased (*erased_r, as store_erased()), its row for list as
+ * store_lookup() (row_r->suppressed: a suppression of addr itself; row_r
+ * is undefined when *erased_r) and the list's display name into name_r
+ * (namelen bytes; "" when the list has none or does not exist).  In the
+ * usual case (one ErasureKeyFile key, no legacy forms) one statement on
+ * either engine, where store_list_name(), store_erased() and store_lookup()
+ * are three (on PostgreSQL three round trips).  STORE_OK, or the errors of
+ * store_erased() and store_lookup(); the list's absence is no error.
+ */
+enum store_status store_optout_state(struct store *st,
+	    const struct store_erasure *e, const char *addr, const char *list,
+	    bool *erased_r, struct consent_row *row_r, char *name_r,
+	    size_t namelen, char *why, size_t whylen);
+
+/*
  * store_lookup2 for the n recipients of one message on one list: rows_r[i]
  * (n entries, the caller's) for the normalised addrs[i] (borrowed).  On
  * PostgreSQL one prepared statement for them all (one round trip; DESIGN

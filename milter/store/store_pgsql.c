@@ -36,21 +36,30 @@
 
 #include "store_pgsql.h"
 
-/* lookup_run - suppression and subscription state in one statement */
+/* lookup_run - suppression and subscription state in one statement:
+ * P_LOOKUP, P_LOOKUP2 (also the suppression of addr_hash) or P_OPTOUT
+ * (also whether addr_hash is suppressed, *erased_r, and the list's name
+ * into name_r, namelen bytes, "" when none; erased_r and name_r only for
+ * P_OPTOUT) */
 static enum store_status
 lookup_run(struct pg *p, enum pgsql_stmt i, const char *addr, const char *list,
-    const char *addr_hash, struct consent_row *row_r, char *why,
-    size_t whylen)
+    const char *addr_hash, struct consent_row *row_r, bool *erased_r,
+    char *name_r, size_t namelen, char *why, size_t whylen)
 {
 	enum store_status rs = STORE_OK;
 	PGresult *res;
 	const char *word;
 
-	res = i == P_LOOKUP2 ? pgsql_exec(p, i, "lookup", &rs, why, whylen,
+	res = i != P_LOOKUP ? pgsql_exec(p, i, "lookup", &rs, why, whylen,
 	    "ttt", addr, list, addr_hash) : pgsql_exec(p, i, "lookup", &rs, why,
 	    whylen, "tt", addr, list);
 	if (res == NULL)
 		return rs;
+	if (i == P_OPTOUT) {
+		*erased_r = pgsql_col_bool(res, 0, 2);
+		word = pgsql_col(res, 0, 3);
+		snprintf(name_r, namelen, "%s", word != NULL ? word : "");
+	}
 	row_r->suppressed = pgsql_col_bool(res, 0, 0);
 	row_r->status = SUB_NONE;
 	word = pgsql_col(res, 0, 1);
@@ -69,7 +78,7 @@ pg_lookup(struct store *st, const char *addr, const char *list,
     struct consent_row *row_r, char *why, size_t whylen)
 {
 	return lookup_run((struct pg *)st, P_LOOKUP, addr, list, NULL, row_r,
-	    why, whylen);
+	    NULL, NULL, 0, why, whylen);
 }
 
 /* pg_lookup2 - pg_lookup, also checking the suppression of addr_hash */
@@ -78,7 +87,17 @@ pg_lookup2(struct store *st, const char *addr, const char *addr_hash,
     const char *list, struct consent_row *row_r, char *why, size_t whylen)
 {
 	return lookup_run((struct pg *)st, P_LOOKUP2, addr, list, addr_hash,
-	    row_r, why, whylen);
+	    row_r, NULL, NULL, 0, why, whylen);
+}
+
+/* pg_optout_state - pg_lookup, erased? and the list's name at once */
+static enum store_status
+pg_optout_state(struct store *st, const char *addr, const char *form,
+    const char *list, struct consent_row *row_r, bool *erased_r,
+    char *name_r, size_t namelen, char *why, size_t whylen)
+{
+	return lookup_run((struct pg *)st, P_OPTOUT, addr, list, form, row_r,
+	    erased_r, name_r, namelen, why, whylen);
 }
 
 /* array_make - the PostgreSQL array literal of the n strings of v: each
@@ -754,6 +773,7 @@ const struct store_backend store_pgsql_backend = {
 	.subscriptions = pg_subscriptions,
 	.quarantine_add = pgad_quarantine_add,
 	.lookup2 = pg_lookup2,
+	.optout_state = pg_optout_state,
 	.lookup_set = pg_lookup_set,
 	.begin_read = pg_begin_read,
 	.import_set = pg_import_set,

@@ -23,6 +23,7 @@ enum pgsql_stmt {
 	P_SCHEMA_LOCK,
 	P_LOOKUP,
 	P_LOOKUP2,
+	P_OPTOUT,
 	P_LIST_GET,
 	P_LIST_ADD,
 	P_LIST_LS,

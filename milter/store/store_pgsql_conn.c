@@ -73,6 +73,14 @@ const struct pgsql_stmt_text pgsql_stmts[P_COUNT] = {
 	    " WHERE address IN ($1, $3::text)),"
 	    " (SELECT status FROM subscriptions"
 	    " WHERE address = $1 AND list_id = $2)" },
+	/* P_LOOKUP's columns, then erased? ($3, may be NULL) and the list's
+	 * name: store_optout_state() */
+	[P_OPTOUT] = { "optout",
+	    "SELECT EXISTS (SELECT 1 FROM suppressions WHERE address = $1),"
+	    " (SELECT status FROM subscriptions"
+	    " WHERE address = $1 AND list_id = $2),"
+	    " EXISTS (SELECT 1 FROM suppressions WHERE address = $3::text),"
+	    " (SELECT name FROM lists WHERE list_id = $2)" },
 	[P_LIST_GET] = { "list_get",
 	    "SELECT double_opt_in, name FROM lists WHERE list_id = $1" },
 	[P_LIST_ADD] = { "list_add",

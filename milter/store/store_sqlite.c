@@ -92,6 +92,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	    " WHERE address IN (?1, ?3)),"
 	    " (SELECT status FROM subscriptions"
 	    " WHERE address = ?1 AND list_id = ?2)",
+	/* STMT_LOOKUP's columns, then erased? (?3, may be NULL) and the
+	 * list's name: store_optout_state() */
+	[STMT_OPTOUT] =
+	    "SELECT EXISTS (SELECT 1 FROM suppressions WHERE address = ?1),"
+	    " (SELECT status FROM subscriptions"
+	    " WHERE address = ?1 AND list_id = ?2),"
+	    " EXISTS (SELECT 1 FROM suppressions WHERE address = ?3),"
+	    " (SELECT name FROM lists WHERE list_id = ?2)",
 	[STMT_BEGIN_READ] = "BEGIN",
 	[STMT_SUB_GET] =
 	    "SELECT status, updated_at FROM subscriptions"
@@ -402,24 +410,32 @@ sq_tx_leave(struct sq *s, bool own, bool ok, char *why, size_t whylen)
 /*
  * lookup_run - suppression and subscription state in one statement:
  * STMT_LOOKUP, or STMT_LOOKUP2, which also checks the suppression of
- * addr_hash
+ * addr_hash, or STMT_OPTOUT, which also tells whether addr_hash is
+ * suppressed (*erased_r) and the list's name (name_r, namelen bytes, ""
+ * when none); erased_r and name_r only for STMT_OPTOUT
  */
 static enum store_status
 lookup_run(struct sq *s, enum stmt i, const char *addr, const char *list,
-    const char *addr_hash, struct consent_row *row_r, char *why,
-    size_t whylen)
+    const char *addr_hash, struct consent_row *row_r, bool *erased_r,
+    char *name_r, size_t namelen, char *why, size_t whylen)
 {
 	sqlite3_stmt *stmt;
 	const char *word;
 	enum store_status rs = STORE_OK;
 	int rc;
 
-	if ((rc = stmt_start(s, i, &stmt, i == STMT_LOOKUP2 ? "ttt" : "tt",
+	if ((rc = stmt_start(s, i, &stmt, i != STMT_LOOKUP ? "ttt" : "tt",
 	    addr, list, addr_hash)) != SQLITE_OK)
 		return sq_fail(s, rc, "lookup", why, whylen);
 	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW)
 		rs = sq_fail(s, rc, "lookup", why, whylen);
 	else {
+		if (i == STMT_OPTOUT) {
+			*erased_r = sqlite3_column_int(stmt, 2) != 0;
+			word = (const char *)sqlite3_column_text(stmt, 3);
+			snprintf(name_r, namelen, "%s", word != NULL ? word :
+			    "");
+		}
 		row_r->suppressed = sqlite3_column_int(stmt, 0) != 0;
 		row_r->status = SUB_NONE;
 		word = (const char *)sqlite3_column_text(stmt, 1);
@@ -440,7 +456,7 @@ sq_lookup(struct store *st, const char *addr, const char *list,
     struct consent_row *row_r, char *why, size_t whylen)
 {
 	return lookup_run((struct sq *)st, STMT_LOOKUP, addr, list, NULL,
-	    row_r, why, whylen);
+	    row_r, NULL, NULL, 0, why, whylen);
 }
 
 /* sq_begin - BEGIN IMMEDIATE: take the write lock now, waiting as long as
@@ -722,7 +738,17 @@ sq_lookup2(struct store *st, const char *addr, const char *addr_hash,
     const char *list, struct consent_row *row_r, char *why, size_t whylen)
 {
 	return lookup_run((struct sq *)st, STMT_LOOKUP2, addr, list,
-	    addr_hash, row_r, why, whylen);
+	    addr_hash, row_r, NULL, NULL, 0, why, whylen);
+}
+
+/* sq_optout_state - sq_lookup, erased? and the list's name at once */
+static enum store_status
+sq_optout_state(struct store *st, const char *addr, const char *form,
+    const char *list, struct consent_row *row_r, bool *erased_r,
+    char *name_r, size_t namelen, char *why, size_t whylen)
+{
+	return lookup_run((struct sq *)st, STMT_OPTOUT, addr, list, form,
+	    row_r, erased_r, name_r, namelen, why, whylen);
 }
 
 /* sq_begin_read - BEGIN (deferred): a read snapshot, no write lock */
@@ -945,6 +971,7 @@ const struct store_backend store_sqlite_backend = {
 	.subscriptions = sq_subscriptions,
 	.quarantine_add = sq_quarantine_add,
 	.lookup2 = sq_lookup2,
+	.optout_state = sq_optout_state,
 	.suppression_prefix = sq_suppression_prefix,
 	.begin_read = sq_begin_read,
 	.import_set = sq_import_set,

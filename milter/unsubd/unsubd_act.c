@@ -87,23 +87,18 @@ unsubd_act_unsubscribe(struct unsubd *u, struct MHD_Connection *c,
 
 /*
  * unsub_apply - writer thread, inside the batch's transaction: opt the
- * token's address out of its list, or of everything; idempotent: nothing
- * is written when the state is already there.  STORE_NOTFOUND: the list
- * is gone (nothing written).
+ * token's address out of its list, or of everything, from its row as read
+ * (row); idempotent: nothing is written when the state is already there.
+ * STORE_NOTFOUND: the list is gone (nothing written).
  */
 static enum store_status
-unsub_apply(struct store *st, struct job *j, char *why, size_t whylen)
+unsub_apply(struct store *st, struct job *j, const struct consent_row *row,
+    char *why, size_t whylen)
 {
 	const struct token_info *ti = &j->ti;
 	struct consent_event ev;
-	struct consent_row row;
-	enum store_status ss;
 	char evid[256], what[64];
 
-	memset(&row, 0, sizeof(row));
-	ss = store_lookup(st, ti->addr, ti->list, &row, why, whylen);
-	if (ss != STORE_OK && ss != STORE_NOTFOUND)
-		return ss;
 	snprintf(what, sizeof(what), "%s%s%s", j->all ?
 	    "scope=all reason=unsubscribed_all" : "scope=list",
 	    j->formword != NULL ? " body=" : "", j->formword != NULL ?
@@ -116,13 +111,13 @@ unsub_apply(struct store *st, struct job *j, char *why, size_t whylen)
 	ev.remote_addr = j->cl.addr;
 	ev.user_agent = j->cl.agent;
 	j->changed = false;
-	if (j->all && !row.suppressed) {
+	if (j->all && !row->suppressed) {
 		ev.event = "suppressed";
 		j->changed = true;
 		return store_suppress(st, ti->addr, "unsubscribed_all", &ev,
 		    why, whylen);
 	}
-	if (!j->all && row.status != SUB_OPTED_OUT) {
+	if (!j->all && row->status != SUB_OPTED_OUT) {
 		ev.list = ti->list;
 		ev.event = "opted_out";
 		j->changed = true;
@@ -464,19 +459,32 @@ prefs_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 enum store_status
 unsubd_act_apply(struct store *st, struct job *j, char *why, size_t whylen)
 {
+	struct consent_row row;
 	enum store_status ss;
+	bool erased = false;
 
-	/* the name the answer shows, read here where the writer's page cache
-	 * is warm (an HTTP thread's read would start from an emptied cache
-	 * after every commit) */
-	if (j->kind == JOB_UNSUB)
-		(void)list_label(st, j->ti.list, j->label);
+	/* an opt-out reads all it needs at once (on PostgreSQL one round
+	 * trip): erased?, its row, and the name the answer shows, read here
+	 * where the writer's page cache is warm (an HTTP thread's read would
+	 * start from an emptied cache after every commit) */
+	memset(&row, 0, sizeof(row));
+	if (j->kind == JOB_UNSUB) {
+		ss = store_optout_state(st, j->er, j->ti.addr, j->ti.list,
+		    &erased, &row, j->label, sizeof(j->label), why, whylen);
+		if (ss != STORE_OK)
+			return ss;
+		if (j->label[0] == '\0')
+			snprintf(j->label, sizeof(j->label), "%s", j->ti.list);
+	} else if ((ss = store_erased(st, j->er, j->ti.addr, NULL, why,
+	    whylen)) == STORE_OK)
+		erased = true;
+	else if (ss != STORE_NOTFOUND)
+		return ss;
 	/* an erased person (optinctl forget) stays erased: a late request
 	 * with an old token writes nothing (it wrote the address back into
 	 * subscriptions and consent_events); the person gets no campaign
 	 * mail anyway (the erased suppression) */
-	ss = store_erased(st, j->er, j->ti.addr, NULL, why, whylen);
-	if (ss == STORE_OK) {
+	if (erased) {
 		j->changed = false;
 		j->erased = true;
 		if (j->kind == JOB_PREFS) {
@@ -487,11 +495,9 @@ unsubd_act_apply(struct store *st, struct job *j, char *why, size_t whylen)
 		}
 		return STORE_OK;
 	}
-	if (ss != STORE_NOTFOUND)
-		return ss;
 	switch (j->kind) {
 	case JOB_UNSUB:
-		return unsub_apply(st, j, why, whylen);
+		return unsub_apply(st, j, &row, why, whylen);
 	case JOB_PREFS:
 		return prefs_change(st, &j->ti, &j->form, &j->cl, &j->notice,
 		    &j->status, &j->state_after, &j->changed, why, whylen);

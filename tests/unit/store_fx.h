@@ -71,4 +71,7 @@ void t_lookup_set(void **state);
 void t_migrate(void **state);
 void t_set_status_values(void **state);
 
+/* test_store_optout.c, on fx_setup_db */
+void t_optout_state(void **state);
+
 #endif
