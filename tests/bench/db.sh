@@ -514,11 +514,17 @@ unsub_run()
 		    >/dev/null 2>&1 &
 		statpid=$!
 	fi
+	# the disk's own fdatasync latency meanwhile: the floor of an answer
+	# that waits for the opt-out to be on disk (syncprobe.c)
+	( sleep 1; exec "$W/bin/syncprobe" "$W" "$statsecs" 10 \
+	    > "$W/unsub-sync.txt" 2>>"$W/logs/syncprobe.log" ) &
+	local syncpid=$!
 	WRK_REPORT=$W/wrk-unsub.txt wrk -t 2 -c 16 -d "${WRK_SECONDS}s" \
 	    --latency -s "$BENCH_HERE/unsub.lua" \
 	    "http://127.0.0.1:$UNSUB_PORT" -- "$W/unsub-tokens.txt" 2 \
 	    >"$W/logs/wrk-unsub.log" 2>&1
 	[ -n "$statpid" ] && wait "$statpid"
+	wait "$syncpid"
 	local mailing=no
 	kill -0 "$mailpid" 2>/dev/null && mailing=yes
 	wait "$mailpid"
@@ -537,6 +543,9 @@ unsub_run()
 	    "$W/logs/wrk-unsub.log")
 	result "one-click requests timed out (wrk, 2 s), $lbl" "${tmo:-0}" "0" "-" \
 	    "$(met "${tmo:-0} == 0")"
+	result "one-click: the disk's fdatasync p99 ms meanwhile (4 KiB every 10 ms), $lbl" \
+	    "$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' "$W/unsub-sync.txt")" \
+	    "-" "-" info
 	result "campaign msgs/s meanwhile, $lbl (still sending at the end: $mailing)" \
 	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
 	if [ -n "$pace" ]; then

@@ -9,7 +9,8 @@
 # unix and inet sockets, Ed25519, both, half blocked, inet stall probe),
 # store (consent lookups at 10,000,000 rows, warm, cold, while optin-unsubd
 # writes; then warm on a private PostgreSQL, the same rows and lookups), import (optinctl import of 1,000,000 rows), unsub (wrk one-click
-# load while the milter delivers), memory (RSS after 1,000 and 100,000
+# load while the milter delivers, and the disk's fdatasync latency
+# meanwhile: syncprobe.c), memory (RSS after 1,000 and 100,000
 # messages, 100 SMTP sessions), profile (callgrind of both milters), sign
 # (µs per DKIM signature, key cache on and off: sign.sh), split (one
 # message to 1,000 and 10,000 recipients, sendmail(1) and the
@@ -235,6 +236,8 @@ setup_all()
 		    "$W/bin/libutil.a" -lsqlite3 -lcrypto -lidn2 \
 		    -lopendkim -lspf2 -lpq -lpthread || exit 1
 	done
+	gcc -g -O2 -Wall -Wextra -o "$W/bin/syncprobe" \
+	    "$BENCH_HERE/syncprobe.c" || exit 1
 
 	# keys: one RSA-2048 key shared by OpenDKIM and optin-milter
 	(umask 077
