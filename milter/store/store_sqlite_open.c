@@ -504,7 +504,7 @@ sq_open(const char *path, const struct config *cfg, unsigned flags,
 		goto fail;
 	} else if ((sb.st_mode & 077) != 0)
 		snprintf(s->base.warning, sizeof(s->base.warning), "%s has "
-		    "mode %03o, should be 0600", path,
+		    "mode %04o, should be 0600", path,
 		    (unsigned)(sb.st_mode & 0777));
 
 	oflags = SQLITE_OPEN_NOMUTEX | ((flags & STORE_READONLY) != 0 ?

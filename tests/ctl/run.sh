@@ -267,14 +267,14 @@ if ! db_pgsql; then
 	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
 	chmod 644 "$v3dir/v3.db"
 	out=$("$OPTINCTL" -c "$tmp/v3.conf" init 2>"$tmp/stderr"); rc=$?
-	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 644, should be 0600; $w3" ]
+	if [ "$rc" = 0 ] && [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 0644, should be 0600; $w3" ]
 	then ok; else bad "init on version 3, mode 644: both warnings" \
 	    "rc $rc" "stderr: $(cat "$tmp/stderr")"; fi
 	# migrate is the act for the schema, not for the file's mode: a file
 	# readable by others is still said (migrate said nothing at all)
 	out=$("$OPTINCTL" -c "$tmp/v3.conf" migrate 2>"$tmp/stderr"); rc=$?
 	if [ "$rc" = 0 ] && [ "$out" = "migrated schema from version 3 to 4" ] &&
-	    [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 644, should be 0600" ]
+	    [ "$(cat "$tmp/stderr")" = "optinctl: warning: $v3dir/v3.db has mode 0644, should be 0600" ]
 	then ok; else bad "migrate on version 3, mode 644: the mode warning only" \
 	    "rc $rc" "stdout: $out" "stderr: $(cat "$tmp/stderr")"; fi
 	sqlx "PRAGMA user_version = 2"
@@ -623,7 +623,7 @@ EOS
 	chown root "$ro/d/c.db"
 	chmod 0644 "$ro/d/c.db"
 	PROG=$real run status ann@example.com
-	modew="optinctl: warning: $ro/d/c.db has mode 644, should be 0600"
+	modew="optinctl: warning: $ro/d/c.db has mode 0644, should be 0600"
 	if [ "$rc" = 0 ] && [ "$err" = "$modew" ]; then ok; else
 		bad "file not writable: status still reads (and warns of the mode)" "rc $rc" "stderr got: $err"; fi
 	PROG=$real run list add promo2
