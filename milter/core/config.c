@@ -199,7 +199,9 @@ parse_number(const char *v, bool units, long *n_r)
 		}
 		end++;
 	}
-	if (*end != '\0')
+	/* n * mul < 2^31 * 2^20: no overflow in long long; a 32-bit long
+	 * may still not hold it */
+	if (*end != '\0' || n * mul > LONG_MAX)
 		return -1;
 	*n_r = (long)(n * mul);
 	return 0;
