@@ -17,8 +17,12 @@ logaddr(enum cfg_logaddr mode, const struct token_ring *ring,
 	char norm[ADDR_MAX + 1], why[128], safe[ADDR_MAX + 1];
 	char mac[MARK_HEX_MAX];
 
-	if (addr == NULL)
-		addr = "";
+	/* the null sender (RFC 5321 section 4.5.5) is nobody: "<>" in every
+	 * mode, not the hash of an empty address */
+	if (addr == NULL || *addr == '\0') {
+		snprintf(out, LOGADDR_MAX, "<>");
+		return out;
+	}
 	switch (mode) {
 	case LOGADDR_YES:
 		snprintf(out, LOGADDR_MAX, "<%s>", log_safe(addr, safe,

@@ -15,7 +15,8 @@
  * keeps it apart from the erased form of the same address (mark.h), so a
  * log line cannot be joined to an erased suppression.  The same address
  * gives the same hash in every program, until the newest key changes.
- * Without a key ring "hash" writes <hidden>.  Thread-safe.
+ * Without a key ring "hash" writes <hidden>.  The null sender (an empty
+ * address, or NULL) is <> in every mode: it names nobody.  Thread-safe.
  */
 #ifndef OPTIN_LOGADDR_H
 #define OPTIN_LOGADDR_H
@@ -31,7 +32,7 @@ struct token_ring;
 #define LOGADDR_MAX	(ADDR_MAX + 3)
 
 /*
- * Write addr (NULL: "") as mode wants it into out and return out.  ring
+ * Write addr (NULL or "": <>) as mode wants it into out and return out.  ring
  * may be NULL (then "hash" gives <hidden>).
  */
 const char *logaddr(enum cfg_logaddr mode, const struct token_ring *ring,

@@ -1,7 +1,7 @@
 -- t-log-hash: with LogAddresses hash the milter's log names people by the
 -- keyed hash that optinctl export shows as "log_as" (logaddr.h, the one
 -- home): the held recipient, the campaign sender and the sender of an
--- unsubscribe mail.  No address is in the log.
+-- unsubscribe mail.  No address is in the log; the null sender is <>.
 dofile(os.getenv("OPTIN_SRC") .. "/common.lua")
 local dir = os.getenv("OPTIN_DIR")
 local function log_as(a) return T.sh("cat " .. dir .. "/logas-" .. a) end
@@ -19,7 +19,14 @@ T.check(T.rcpt(conn, "<unsubscribe+" .. token .. "@example.com>") ==
 T.check(T.unsub_message(conn, "ann@example.com") == SMFIR_DISCARD,
     "request not discarded")
 T.finish(conn)
+-- a campaign from the null sender: it names nobody, so <> (not a hash)
+conn = T.start()
+T.message(conn, "LH3", "<>", { "<bob@example.com>" }, T.campaign_headers,
+    T.campaign_body)
+T.finish(conn)
 local log = T.sh("cat " .. dir .. "/out")
+T.check(log:find("LH3: campaign list=news from=<> ", 1, true) ~= nil,
+    "no campaign line with from=<>:\n" .. log)
 T.check(log:find("LH1: quarantine to=" .. bob .. " list=news", 1, true)
     ~= nil, "no quarantine line with " .. bob .. ":\n" .. log)
 T.check(log:find("LH1: campaign list=news from=" .. news, 1, true) ~= nil,
