@@ -60,8 +60,9 @@ typedef int ctl_verb_fn(struct ctl *c, int argc, char **argv);
  */
 struct store *ctl_store(struct ctl *c, unsigned flags);
 
-/* Print store_warning() of c->st, if any, as "optinctl: warning: ...". */
-void ctl_store_warn(const struct ctl *c);
+/* Print store_warning() of st (may be NULL), if any, on stderr as
+ * "optinctl: warning: ...". */
+void ctl_store_warn(const struct store *st);
 
 /* Normalise addr or print "optinctl: bad address 'x': why" and exit 65. */
 const char *ctl_addr(const char *addr, char out[321]);

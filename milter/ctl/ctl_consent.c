@@ -203,7 +203,7 @@ ctl_init(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "optinctl: %s\n", why);
 		return ctl_open_exit(c->cfg, rs, STORE_CREATE);
 	}
-	ctl_store_warn(c);
+	ctl_store_warn(c->st);
 	/* the key of erased people exists before the milter starts, which
 	 * reads it before dropping privileges */
 	if (c->cfg->erasure_key_file != NULL &&

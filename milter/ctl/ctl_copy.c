@@ -47,7 +47,8 @@ copy_open(const struct ctl *c, const char *consent_db, unsigned flags,
 	if (s == NULL) {
 		fprintf(stderr, "optinctl: %s\n", why);
 		*ex_r = ctl_open_exit(cfg, st, flags);
-	}
+	} else
+		ctl_store_warn(s);	/* FROM or TO: readable by others, ... */
 	config_free(&cfg);
 	return s;
 }

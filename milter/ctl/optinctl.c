@@ -550,7 +550,7 @@ ctl_store(struct ctl *c, unsigned flags)
 	c->st = store_open(c->cfg, flags, &st, why, sizeof(why));
 	if (c->st != NULL) {
 		store_set_agent(c->st, c->agent);
-		ctl_store_warn(c);
+		ctl_store_warn(c->st);
 		return c->st;
 	}
 	fprintf(stderr, "optinctl: %s\n", why);
@@ -558,11 +558,10 @@ ctl_store(struct ctl *c, unsigned flags)
 }
 
 void
-ctl_store_warn(const struct ctl *c)
+ctl_store_warn(const struct store *st)
 {
-	if (c->st != NULL && store_warning(c->st) != NULL)
-		fprintf(stderr, "optinctl: warning: %s\n",
-		    store_warning(c->st));
+	if (st != NULL && store_warning(st) != NULL)
+		fprintf(stderr, "optinctl: warning: %s\n", store_warning(st));
 }
 
 int

@@ -660,6 +660,15 @@ if ! db_pgsql; then
 	    init
 	conf=$saveconf
 	[ ! -e "$tmp/x.db" ] || bad "copy-store: no target made from a source that is not a database"
+	# and warns of them as every verb does of ConsentDB: a source
+	# readable by others
+	$PY -c 'import sqlite3, sys
+sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' \
+	    "$db" "$tmp/m644.db" && chmod 0644 "$tmp/m644.db"
+	run copy-store "$tmp/m644.db" "$tmp/x644.db"
+	if [ "$rc" = 0 ] && [ "$err" = "optinctl: warning: $tmp/m644.db has mode 0644, should be 0600
+optinctl: copied to $tmp/x644.db" ]; then ok; else
+		bad "copy-store: a source readable by others is warned of" "rc $rc" "stderr got: $err"; fi
 fi
 
 # --- the other verbs: import/export-list, history/export/forget, quarantine,
