@@ -30,6 +30,7 @@
 #include "privdrop.h"
 #include "store.h"
 #include "token.h"
+#include "utf8.h"
 
 static const struct verb {
 	const char *name;
@@ -205,8 +206,11 @@ bool
 ctl_text_ok(const char *s, size_t max)
 {
 	const unsigned char *p;
+	size_t len = strlen(s);
 
-	if (strlen(s) > max)
+	/* valid UTF-8 too: SQLite would store any bytes, PostgreSQL refuses
+	 * them (a database error, where this is the user's) */
+	if (len > max || utf8_bad((const unsigned char *)s, len) != len)
 		return false;
 	for (p = (const unsigned char *)s; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f)

@@ -377,6 +377,17 @@ usage: optinctl [-c FILE] [--json] subscribe ADDR LIST [--source S] [--evidence 
 check_err "subscribe empty source" 65 \
     "optinctl subscribe: bad --source (1 to 64 printable characters)" \
     subscribe ann@example.com news --source ""
+# text that is not UTF-8 is the user's error on both engines (PostgreSQL
+# refused it as a database error, SQLite stored it)
+check_err "subscribe --source not UTF-8" 65 \
+    "optinctl subscribe: bad --source (1 to 64 printable characters)" \
+    subscribe ann@example.com news --source "$(printf 'crm\351')"
+check_err "subscribe --evidence not UTF-8" 65 \
+    "optinctl subscribe: bad --evidence (at most 1024 printable characters)" \
+    subscribe ann@example.com news --evidence "$(printf 'form \300\257')"
+check_err "list add --name not UTF-8" 65 \
+    "optinctl list: bad --name (at most 200 printable characters)" \
+    list add latin1 --name "$(printf 'Caf\351')"
 
 check "unsubscribe from a list" 0 "dee@example.com list=news state=opted_out" \
     unsubscribe dee@example.com news
