@@ -95,11 +95,25 @@ unsubmail_mask(const struct config *cfg, const char *addr, char *out,
     size_t outlen)
 {
 	char box[TOKEN_MAX + 256];
-	size_t off, tlen;
+	const char *p;
+	size_t off, tlen, n;
 	int len;
 
-	if (addr == NULL || (len = mailbox(addr, box, sizeof(box))) < 0 ||
-	    (token_span(cfg->unsubscribe_mailto, box, (size_t)len, &off,
+	if (addr == NULL)
+		return addr;
+	if ((len = mailbox(addr, box, sizeof(box))) < 0) {
+		/* no path the MTA would take (a broken <>, say): the text
+		 * inside whatever brackets there are, masked all the same */
+		p = addr + (addr[0] == '<');
+		n = strlen(p);
+		n -= n > 0 && p[n - 1] == '>';
+		if (n >= sizeof(box))
+			return addr;
+		memcpy(box, p, n);
+		box[n] = '\0';
+		len = (int)n;
+	}
+	if ((token_span(cfg->unsubscribe_mailto, box, (size_t)len, &off,
 	    &tlen) < 0 && token_span(cfg->bounce_address, box, (size_t)len,
 	    &off, &tlen) < 0))
 		return addr;

@@ -1,7 +1,7 @@
 -- t-log-sender: the decision line's from= for envelope senders that
 -- addr_normalize refuses (b511b45): a personal bounce address in any form
 -- the MTA delivers to it (case, source route, quotes, root dot, an empty
--- or odd token) shows as bounce+[token]; control and 8-bit bytes as '?';
+-- or odd token, broken angle brackets) shows as bounce+[token]; control and 8-bit bytes as '?';
 -- only a null sender is from=<> (a sender over ADDR_MAX octets was too);
 -- no token in the log.  Mail to a bounce-shaped address holding a valid
 -- unsubscribe token is no unsubscribe request; mail to the
@@ -23,6 +23,9 @@ local cases = {
 	{ "<\"bounce+" .. tok .. "\"@news.example.com.>", masked },
 	{ "<bounce+" .. tok .. "\1@news.example.com>", masked },
 	{ "bounce+" .. tok .. "@news.example.com", masked },
+	-- broken angle brackets (Postfix passes none such): still no token
+	{ "<bounce+" .. tok .. "@news.example.com", masked },
+	{ "bounce+" .. tok .. "@news.example.com>", masked },
 	{ "<a\1b\27[31mc@example.com>", "from=<a?b?[31mc@example.com> " },
 	{ "<j\252rgen" .. string.rep("x", 60) .. "@example.com>",
 	    "from=<j?rgen" .. string.rep("x", 60) .. "@example.com> " },
