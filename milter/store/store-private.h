@@ -127,9 +127,11 @@ struct store_backend {
 	enum store_status (*table_rows)(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,
 	    char *why, size_t whylen);
+	/* store_table_put after the CHECK sets: *refused_r for a
+	 * constraint the engine reports */
 	enum store_status (*table_put)(struct store *st,
 	    const struct store_table *tab, const char *const *vals,
-	    char *why, size_t whylen);
+	    bool *refused_r, char *why, size_t whylen);
 	enum store_status (*table_done)(struct store *st,
 	    const struct store_table *tab, char *why, size_t whylen);
 	enum store_status (*table_count)(struct store *st,

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "log.h"
 #include "store-private.h"
 #include "token.h"
 
@@ -735,15 +736,30 @@ store_table_row_ok(const char *table, const char *const *vals, char *why,
 
 enum store_status
 store_table_put(struct store *st, const char *table, const char *const *vals,
-    char *why, size_t whylen)
+    bool *refused_r, char *why, size_t whylen)
 {
 	const struct store_table *tab;
+	enum store_status rs;
+	bool refused = false;
+	char msg[512], safe[128];
 
 	assert(vals != NULL);
-	if ((tab = store_table_find(table, why, whylen)) == NULL ||
-	    !store_row_check(tab, vals, why, whylen))
-		return STORE_ERROR;
-	return st->be->table_put(st, tab, vals, why, whylen);
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		rs = STORE_ERROR;
+	else if (!store_row_check(tab, vals, why, whylen)) {
+		refused = true;
+		rs = STORE_ERROR;
+	} else if ((rs = st->be->table_put(st, tab, vals, &refused, why,
+	    whylen)) != STORE_OK && refused) {
+		/* the engine's message names neither the row nor a value */
+		snprintf(msg, sizeof(msg), "%s", why);
+		snprintf(why, whylen, "%s row '%s': refused by the target: %s",
+		    tab->name, log_safe(vals[0] != NULL ? vals[0] : "",
+		    safe, sizeof(safe)), msg);
+	}
+	if (refused_r != NULL)
+		*refused_r = refused;
+	return rs;
 }
 
 enum store_status

@@ -654,11 +654,16 @@ enum store_status store_table_rows(struct store *st, const char *table,
 bool store_table_row_ok(const char *table, const char *const *vals,
 	    char *why, size_t whylen);
 
-/* Insert one row of table as it is (ids and times included); a row that
- * store_table_row_ok() refuses is STORE_ERROR with its why, before the
- * engine. */
+/* Insert one row of table as it is (ids and times included).  A row the
+ * schema refuses is STORE_ERROR with *refused_r set (refused_r may be
+ * NULL) and why naming table and row: before the engine when
+ * store_table_row_ok() refuses it, else when the engine reports a
+ * constraint (SQLite SQLITE_CONSTRAINT, PostgreSQL SQLSTATE class 23:
+ * a list the row names is missing, a key already there).  Any other
+ * failure leaves *refused_r false. */
 enum store_status store_table_put(struct store *st, const char *table,
-	    const char *const *vals, char *why, size_t whylen);
+	    const char *const *vals, bool *refused_r, char *why,
+	    size_t whylen);
 
 /* After puts into table: let new ids follow the ones copied in. */
 enum store_status store_table_done(struct store *st, const char *table,

@@ -82,6 +82,8 @@ struct pg {
 	bool sync_later;		/* STORE_SYNC_LATER: synchronous_commit
 					   off; store_sync() waits */
 	char name[256];			/* ConsentDB, password masked */
+	char state[6];			/* SQLSTATE of the last failure ("" if
+					   none was given) */
 };
 
 /*
@@ -147,8 +149,8 @@ enum store_status pgad_table_rows(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,
 	    char *why, size_t whylen);
 enum store_status pgad_table_put(struct store *st,
-	    const struct store_table *tab, const char *const *vals, char *why,
-	    size_t whylen);
+	    const struct store_table *tab, const char *const *vals,
+	    bool *refused_r, char *why, size_t whylen);
 enum store_status pgad_table_done(struct store *st,
 	    const struct store_table *tab, char *why, size_t whylen);
 enum store_status pgad_table_count(struct store *st,

@@ -191,7 +191,7 @@ pgad_table_rows(struct store *st, const struct store_table *tab,
  * connection, in the bits after pgsql_stmts[]) */
 enum store_status
 pgad_table_put(struct store *st, const struct store_table *tab,
-    const char *const *vals, char *why, size_t whylen)
+    const char *const *vals, bool *refused_r, char *why, size_t whylen)
 {
 	enum store_status rs = STORE_OK;
 	PGresult *res;
@@ -204,8 +204,11 @@ pgad_table_put(struct store *st, const struct store_table *tab,
 	snprintf(name, sizeof(name), "copy_%s", tab->name);
 	if ((res = pgsql_exec_sql((struct pg *)st, P_COUNT +
 	    (int)(tab - store_tables), name, sql, tab->ncols, vals, tab->name,
-	    &rs, why, whylen)) == NULL)
+	    &rs, why, whylen)) == NULL) {
+		/* integrity constraint violation */
+		*refused_r = strncmp(((struct pg *)st)->state, "23", 2) == 0;
 		return rs;
+	}
 	PQclear(res);
 	return STORE_OK;
 }

@@ -304,8 +304,11 @@ pg_fail(struct pg *p, PGresult *res, const char *what, char *why,
     size_t whylen)
 {
 	enum store_status rs = pg_kind(p, res);
-	const char *msg;
+	const char *msg, *state;
 	size_t n;
+
+	state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(p->state, sizeof(p->state), "%s", state != NULL ? state : "");
 
 	msg = res != NULL && *PQresultErrorMessage(res) != '\0' ?
 	    PQresultErrorMessage(res) : PQerrorMessage(p->conn);

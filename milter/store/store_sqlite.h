@@ -210,7 +210,8 @@ enum store_status sq_table_rows(struct store *st,
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,
 	    char *why, size_t whylen);
 enum store_status sq_table_put(struct store *st, const struct store_table *tab,
-	    const char *const *vals, char *why, size_t whylen);
+	    const char *const *vals, bool *refused_r, char *why,
+	    size_t whylen);
 enum store_status sq_table_done(struct store *st,
 	    const struct store_table *tab, char *why, size_t whylen);
 enum store_status sq_table_count(struct store *st,

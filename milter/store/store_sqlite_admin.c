@@ -424,7 +424,7 @@ sq_table_rows(struct store *st, const struct store_table *tab,
  * affinity: numbers stay numbers) */
 enum store_status
 sq_table_put(struct store *st, const struct store_table *tab,
-    const char *const *vals, char *why, size_t whylen)
+    const char *const *vals, bool *refused_r, char *why, size_t whylen)
 {
 	struct sq *s = (struct sq *)st;
 	sqlite3_stmt *stmt;
@@ -442,6 +442,7 @@ sq_table_put(struct store *st, const struct store_table *tab,
 		(void)sqlite3_bind_text(stmt, c + 1, vals[c], -1,
 		    SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
+	*refused_r = (rc & 0xff) == SQLITE_CONSTRAINT;
 	return table_stmt_end(s, stmt, rc, tab->name, why, whylen);
 }
 

@@ -4,7 +4,7 @@
 # go on after the copied ones (events, feedback), a non-empty target
 # refused, passwords never shown.  Every table: the feedback tables of
 # schema version 2 too.  First, without PostgreSQL: source rows outside the
-# schema's CHECK sets refused.
+# schema's CHECK sets refused, and a row naming a missing list.
 
 # A source row outside the schema's CHECK sets (written by another program
 # that skipped them) is refused before the target's engine, which does not
@@ -35,6 +35,24 @@ feedback|feedback (id, kind, identity, received_at) VALUES (5, 'spam', 'none', 1
 acted|feedback (id, kind, identity, acted, received_at) VALUES (6, 'complaint', 'none', 2, 1)|feedback row '6': bad acted '2'
 ctrl|subscriptions VALUES (printf('c@example.com%s[2J', char(10, 27)), 'news', printf('ma%sybe%s', char(13), char(233)), NULL, 1)|subscriptions row 'c@example.com??[2J': bad subscription status 'ma?ybe??'
 EOF_BAD
+
+# A row naming a list that is not there (written with foreign keys off)
+# passes the CHECK sets; the target's engine refuses it: 65 too, the row
+# named, nothing copied (it was 70, an internal error).  Again to
+# PostgreSQL below.
+new_db copyfk
+$PY -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("INSERT INTO subscriptions VALUES (\x27o@example.com\x27, \x27nolist\x27, \x27opted_in\x27, NULL, 1)")
+c.commit()' "$db" || bad "copy-store: orphan row"
+fksrc=$db
+check_err "copy-store: a row naming a missing list refused" 65 \
+    "optinctl: subscriptions row 'o@example.com': refused by the target: ConsentDB $tmp/copyfk.to.db: subscriptions: FOREIGN KEY constraint failed" \
+    copy-store "$fksrc" "$tmp/copyfk.to.db"
+db=$tmp/copyfk.to.db
+check_sql "copy-store: a row naming a missing list: nothing copied" "0|0" \
+    "SELECT (SELECT count(*) FROM lists) || '|' || (SELECT count(*) FROM subscriptions)"
 
 . "$(dirname "$0")/../lib/pg.sh"
 if ! pg_start; then
@@ -133,6 +151,15 @@ spring|news|10
 spring|promo|4" \
 	    "SELECT campaign, reason, paused_at FROM campaign_pauses UNION ALL SELECT * FROM (SELECT campaign, list_id, sent FROM campaign_sent ORDER BY list_id)"
 	db=$src
+
+	pg_createdb copyfk || bad "copy-store: database copyfk"
+	run copy-store "$fksrc" "$(pg_consentdb copyfk)"
+	case $rc:$err in
+	"65:optinctl: subscriptions row 'o@example.com': refused by the target: ConsentDB "*": subscriptions: "*'violates foreign key constraint'*) ok ;;
+	*) bad "copy-store to PostgreSQL: a row naming a missing list" "rc $rc" "$err" ;;
+	esac
+	got=$(pg_sql copyfk "SELECT count(*) FROM lists")
+	[ "$got" = 0 ] && ok || bad "copy-store to PostgreSQL: nothing copied" "lists: $got"
 
 	check_err "copy-store: missing source" 66 \
 	    "optinctl: ConsentDB $tmp/nosuch.db: no such file (create it with optinctl init)" \
