@@ -157,6 +157,17 @@ t_optout_state(void **state)
 	    "long", &erased, &row, name, 7, f->why, sizeof(f->why)),
 	    STORE_OK);
 	assert_string_equal(name, "A rath");
+	/* ... and never inside a character: "\xc3\xa9" is one (the page
+	 * that shows the name says charset=utf-8) */
+	assert_int_equal(store_list_add(f->st, "utf8", "\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9", false, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_optout_state(f->st, &e, "ann@example.com",
+	    "utf8", &erased, &row, name, 6, f->why, sizeof(f->why)),
+	    STORE_OK);
+	assert_string_equal(name, "\xc3\xa9\xc3\xa9");
+	assert_int_equal(store_list_name(f->st, "utf8", name, 8, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_string_equal(name, "\xc3\xa9\xc3\xa9\xc3\xa9");
 
 	/* without the key that made the newest form: never a silent "not
 	 * erased" (store_erased's rule) */

@@ -4,8 +4,9 @@
 # An erased person stays erased whatever made the erased form (the newest
 # ErasureKeyFile key, an older one, a legacy "hmac:" form of a token key),
 # for one list and for scope=all: 200, nothing written, no address logged.
-# The page names the list by its display name (escaped), else its id; a
-# list gone since its token is 400 with nothing written.  A failing read
+# The page names the list by its display name (escaped, cut to the page's
+# room on a character boundary), else its id; a list gone since its token
+# is 400 with nothing written.  A failing read
 # (SQLite and PostgreSQL; PostgreSQL stopped) is 503 with nothing written
 # and a retry works; erased forms kept while ErasureKeyFile is not set
 # are 503 too (never a silent "not erased").
@@ -100,6 +101,23 @@ st=$(req POST "/u/$T_EMPTY" -d 'List-Unsubscribe=One-Click')
 expect "an empty name: the id" "$st|$(grep -c '<strong>empty</strong>' "$B")" "200|1"
 st=$(req POST "/u/$T_LONG" -d 'List-Unsubscribe=One-Click')
 expect "a name of 300 bytes: 200, opted out" "$st|$(q "SELECT status FROM subscriptions WHERE address='n-long@example.com'")" "200|opted_out"
+expect "a name of 300 bytes: cut at a character, valid UTF-8" "$($PY -c '
+import re, sys
+b = open(sys.argv[1], "rb").read()
+m = re.search(rb"<strong>(.*?)</strong>", b)
+try:
+    s = m.group(1).decode("utf-8")
+    print("%d %s" % (len(s), "".join(sorted(set(s)))))
+except UnicodeDecodeError as e:
+    print("bad UTF-8: %s" % e)' "$B")" "127 $($PY -c 'print("\u00e9")')"
+st=$(req GET "/u/$T_LONG")
+expect "a name of 300 bytes: the page before, valid UTF-8" "$st|$($PY -c '
+import sys
+try:
+    open(sys.argv[1], "rb").read().decode("utf-8")
+    print("ok")
+except UnicodeDecodeError as e:
+    print("bad UTF-8: %s" % e)' "$B")" "200|ok"
 st=$(req POST "/u/$T_GONE" -d 'List-Unsubscribe=One-Click')
 expect "a list gone since its token: 400" "$st" 400
 nothing_of "a list gone since its token: nothing written" n-gone@example.com
