@@ -24,6 +24,7 @@
 #include "log.h"
 #include "store-private.h"
 #include "token.h"
+#include "utf8.h"
 
 /* ConsentDB forms that name PostgreSQL; strip: the prefix is not libpq's */
 static const struct {
@@ -274,8 +275,13 @@ enum store_status
 store_list_name(struct store *st, const char *list, char *name_r,
     size_t namelen, char *why, size_t whylen)
 {
+	enum store_status rs;
+
 	assert(list != NULL && name_r != NULL);
-	return st->be->list_name(st, list, name_r, namelen, why, whylen);
+	if ((rs = st->be->list_name(st, list, name_r, namelen, why,
+	    whylen)) == STORE_OK)
+		(void)utf8_cut(name_r);	/* the engine cut it to namelen */
+	return rs;
 }
 
 enum store_status
@@ -500,6 +506,8 @@ store_optout_state(struct store *st, const struct store_erasure *e,
 	*erased_r = false;
 	rs = st->be->optout_state(st, addr, first ? form : NULL, list, row_r,
 	    erased_r, name_r, namelen, why, whylen);
+	if (rs == STORE_OK)
+		(void)utf8_cut(name_r);	/* as store_list_name() */
 	if (rs != STORE_OK || *erased_r)
 		return rs;
 	return erased_after(st, e, addr, first, erased_r, why, whylen);

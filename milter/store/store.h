@@ -197,8 +197,9 @@ struct consent_event {
 enum store_status store_list_exists(struct store *st, const char *list,
 	    bool *double_opt_in_r, char *why, size_t whylen);
 
-/* The display name of list into name_r (namelen bytes; "" when it has
- * none): one row, for pages that show it.  STORE_OK or STORE_NOTFOUND. */
+/* The display name of list into name_r (namelen bytes, a longer one cut
+ * before a character it would split; "" when it has none): one row, for
+ * pages that show it.  STORE_OK or STORE_NOTFOUND. */
 enum store_status store_list_name(struct store *st, const char *list,
 	    char *name_r, size_t namelen, char *why, size_t whylen);
 
@@ -347,11 +348,12 @@ enum store_status store_lookup2(struct store *st, const char *addr,
  * is erased (*erased_r, as store_erased()), its row for list as
  * store_lookup() (row_r->suppressed: a suppression of addr itself; row_r
  * is undefined when *erased_r) and the list's display name into name_r
- * (namelen bytes; "" when the list has none or does not exist).  In the
- * usual case (one ErasureKeyFile key, no legacy forms) one statement on
- * either engine, where store_list_name(), store_erased() and store_lookup()
- * are three (on PostgreSQL three round trips).  STORE_OK, or the errors of
- * store_erased() and store_lookup(); the list's absence is no error.
+ * (namelen bytes, cut as store_list_name() cuts it; "" when the list has
+ * none or does not exist).  In the usual case (one ErasureKeyFile key, no
+ * legacy forms) one statement on either engine, where store_list_name(),
+ * store_erased() and store_lookup() are three (on PostgreSQL three round
+ * trips).  STORE_OK, or the errors of store_erased() and store_lookup();
+ * the list's absence is no error.
  */
 enum store_status store_optout_state(struct store *st,
 	    const struct store_erasure *e, const char *addr, const char *list,

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "utf8.h"
 
@@ -61,6 +62,23 @@ utf8_bad(const unsigned char *s, size_t len)
 		i += n;
 	}
 	return len;
+}
+
+char *
+utf8_cut(char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = n, need;
+
+	/* back over at most three continuation bytes to the lead byte */
+	while (i > 0 && n - i < 3 && (u[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0 || u[i - 1] < 0xc2 || u[i - 1] > 0xf4)
+		return s;
+	need = u[i - 1] >= 0xf0 ? 4 : u[i - 1] >= 0xe0 ? 3 : 2;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+	return s;
 }
 
 bool

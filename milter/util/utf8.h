@@ -21,6 +21,14 @@ size_t utf8_decode(const unsigned char *s, size_t len, unsigned *cp_r);
 size_t utf8_bad(const unsigned char *s, size_t len);
 
 /*
+ * Cut the NUL-terminated s before a character its end leaves incomplete
+ * (a lead byte followed by fewer continuation bytes than it announces), as
+ * snprintf() leaves one that it cut short; other bytes stay as they are.
+ * Returns s.
+ */
+char *utf8_cut(char *s);
+
+/*
  * Is cp a character a reader cannot see, or that changes how the text
  * around it is shown: C0 and C1 controls and DEL; spaces other than
  * U+0020 (no-break, en, em, ideographic, ...); line and paragraph

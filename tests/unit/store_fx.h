@@ -73,5 +73,6 @@ void t_set_status_values(void **state);
 
 /* test_store_optout.c, on fx_setup_db */
 void t_optout_state(void **state);
+void t_optout_legacy(void **state);
 
 #endif

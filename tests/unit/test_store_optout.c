@@ -3,7 +3,8 @@
  * part three: store_optout_state(), the one read an opt-out of optin-unsubd
  * starts from, against the three reads it replaces (store_list_name,
  * store_erased, store_lookup), with erased forms of the newest and of an
- * older ErasureKeyFile key.  The case is listed in test_store.c's main.
+ * older ErasureKeyFile key (t_optout_state) and legacy forms of a token
+ * key (t_optout_legacy).  The cases are listed in test_store.c's main.
  */
 #include "autoconf.h"
 
@@ -17,6 +18,7 @@
 #include "harness.h"
 
 #include "config.h"
+#include "mark.h"
 #include "store.h"
 #include "store_fx.h"
 #include "token.h"
@@ -155,6 +157,17 @@ t_optout_state(void **state)
 	    "long", &erased, &row, name, 7, f->why, sizeof(f->why)),
 	    STORE_OK);
 	assert_string_equal(name, "A rath");
+	/* ... and never inside a character: "\xc3\xa9" is one (the page
+	 * that shows the name says charset=utf-8) */
+	assert_int_equal(store_list_add(f->st, "utf8", "\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9", false, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_optout_state(f->st, &e, "ann@example.com",
+	    "utf8", &erased, &row, name, 6, f->why, sizeof(f->why)),
+	    STORE_OK);
+	assert_string_equal(name, "\xc3\xa9\xc3\xa9");
+	assert_int_equal(store_list_name(f->st, "utf8", name, 8, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_string_equal(name, "\xc3\xa9\xc3\xa9\xc3\xa9");
 
 	/* without the key that made the newest form: never a silent "not
 	 * erased" (store_erased's rule) */
@@ -163,4 +176,78 @@ t_optout_state(void **state)
 	assert_int_equal(rs, STORE_ERROR);
 	token_ring_free(&old);
 	token_ring_free(&now);
+}
+
+/* optout - store_optout_state of addr on news with e: its status, and
+ * *erased_r */
+static enum store_status
+optout(struct fx *f, const struct store_erasure *e, const char *addr,
+    bool *erased_r)
+{
+	struct consent_row row;
+	char name[64];
+
+	*erased_r = false;
+	return store_optout_state(f->st, e, addr, "news", erased_r, &row,
+	    name, sizeof(name), f->why, sizeof(f->why));
+}
+
+/*
+ * A legacy form ("hmac:", made with a TokenKeyFile key before
+ * ErasureKeyFile) and no ErasureKeyFile form yet: found after the
+ * statement with the token keys; without them, or without ErasureKeyFile
+ * while erased forms exist, never a silent "not erased".
+ */
+void
+t_optout_legacy(void **state)
+{
+	struct fx *f = *state;
+	struct token_ring *tokens, *erasure;
+	struct store_erasure e = { NULL, NULL };
+	enum store_status rs;
+	char form[STORE_HASH_MAX];
+	bool erased;
+
+	tokens = ring(f, "tokens", key1);
+	erasure = ring(f, "erasure", key2);
+	/* nobody erased yet: no ErasureKeyFile is fine */
+	assert_int_equal(optout(f, &e, "gus@example.com", &erased), STORE_OK);
+	assert_false(erased);
+	assert_int_equal(store_set_status(f->st, "fay@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(mark_erased(tokens, 0, true, "fay@example.com",
+	    form), 0);
+	assert_int_equal(store_forget(f->st, "fay@example.com", form, NULL,
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	/* a new handle: store.c remembers per handle whether legacy forms
+	 * exist */
+	store_close(&f->st);
+	if ((f->st = store_open(f->cfg, 0, &rs, f->why, sizeof(f->why))) ==
+	    NULL)
+		CASE_FAIL("reopen", "%s", f->why);
+
+	e.keys = erasure;
+	e.legacy = tokens;
+	assert_int_equal(optout(f, &e, "fay@example.com", &erased), STORE_OK);
+	assert_true(erased);
+	assert_int_equal(optout(f, &e, "gus@example.com", &erased), STORE_OK);
+	assert_false(erased);
+	e.legacy = NULL;
+	assert_int_equal(optout(f, &e, "fay@example.com", &erased),
+	    STORE_ERROR);
+	assert_int_equal(optout(f, &e, "gus@example.com", &erased),
+	    STORE_ERROR);
+
+	/* an ErasureKeyFile form kept, ErasureKeyFile not loaded */
+	e.legacy = tokens;
+	assert_int_equal(store_erased_form(&e, "hal@example.com", form), 0);
+	assert_int_equal(store_forget(f->st, "hal@example.com", form, NULL,
+	    NULL, f->why, sizeof(f->why)), STORE_OK);
+	e.keys = NULL;
+	assert_int_equal(optout(f, &e, "hal@example.com", &erased),
+	    STORE_ERROR);
+	assert_int_equal(optout(f, &e, "gus@example.com", &erased),
+	    STORE_ERROR);
+	token_ring_free(&tokens);
+	token_ring_free(&erasure);
 }

@@ -17,6 +17,7 @@
 # answered while one-click POSTs wait on a write-locked database.  Group
 # commit: concurrent one-click POSTs all get 200 and are all in the
 # database; a failure inside a batch gives 503 to all of it, none applied.
+# Erased, suppressed and list names at an opt-out: t-optout-state.sh.
 #
 # Needs curl and /usr/bin/python3 (OPTIN_STORE=pgsql: PostgreSQL, through
 # tests/lib/db.sh); the expired-token test needs
@@ -932,5 +933,7 @@ if ! db_pgsql; then
 	wait "$pid"
 	pid=
 fi
+# what an opt-out starts from (store_optout_state), on both engines
+. "$top_srcdir_t/tests/unsubd/t-optout-state.sh"
 [ "$skip" -gt 0 ] && echo "($skip skipped)" >&2
 finish
