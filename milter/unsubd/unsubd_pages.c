@@ -96,7 +96,15 @@ sb_add(struct sbuf *b, const char *s)
 	sb_addn(b, s, strlen(s));
 }
 
-/* sb_esc - append s escaped for HTML text and quoted attribute values */
+/* The bytes sb_esc replaces: HTML's five, and the control characters
+ * other than tab, line feed and carriage return (a list name written with
+ * SQL may hold them; in HTML they are parse errors). */
+static const char esc_set[] = "&<>\"'\x01\x02\x03\x04\x05\x06\x07\x08"
+    "\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
+    "\x1c\x1d\x1e\x1f\x7f";
+
+/* sb_esc - append s escaped for HTML text and quoted attribute values; a
+ * control character becomes U+FFFD */
 static void
 sb_esc(struct sbuf *b, const char *s)
 {
@@ -104,7 +112,7 @@ sb_esc(struct sbuf *b, const char *s)
 	size_t run;
 
 	while (*s != '\0') {
-		run = strcspn(s, "&<>\"'");
+		run = strcspn(s, esc_set);
 		sb_addn(b, s, run);
 		s += run;
 		if (*s == '\0')
@@ -114,7 +122,8 @@ sb_esc(struct sbuf *b, const char *s)
 		case '<': rep = "&lt;"; break;
 		case '>': rep = "&gt;"; break;
 		case '"': rep = "&quot;"; break;
-		default: rep = "&#39;"; break;
+		case '\'': rep = "&#39;"; break;
+		default: rep = "\xef\xbf\xbd"; break;	/* U+FFFD */
 		}
 		sb_add(b, rep);
 		s++;

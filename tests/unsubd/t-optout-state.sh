@@ -50,11 +50,14 @@ ctl list add html --name "<b>\"Tom's\" & Co</b>"
 ctl list add long
 ctl list add empty
 ctl list add gone
-for l in html long empty; do ctl subscribe "n-$l@example.com" "$l"; done
+ctl list add ctrl
+for l in html long empty ctrl; do ctl subscribe "n-$l@example.com" "$l"; done
 T_HTML=$(tok n-html@example.com html)
 T_LONG=$(tok n-long@example.com long)
 T_EMPTY=$(tok n-empty@example.com empty)
 T_GONE=$(tok n-gone@example.com gone)
+T_CTRL=$(tok n-ctrl@example.com ctrl)
+q "UPDATE lists SET name='A"$'\e'"[31mB"$'\a'"C' WHERE list_id='ctrl'" >/dev/null
 long=$($PY -c 'print("\u00e9" * 150)')		# 300 bytes of UTF-8
 q "UPDATE lists SET name='$long' WHERE list_id='long'" >/dev/null
 q "UPDATE lists SET name='' WHERE list_id='empty'" >/dev/null
@@ -97,6 +100,9 @@ expect "one list, suppressed: opted out" "$st|$(q "SELECT status FROM subscripti
 # the page names the list
 st=$(req POST "/u/$T_HTML" -d 'List-Unsubscribe=One-Click')
 expect "a name with HTML: escaped" "$st|$(grep -c '<strong>&lt;b&gt;&quot;Tom&#39;s&quot; &amp; Co&lt;/b&gt;</strong>' "$B")" "200|1"
+# a name written with SQL that holds control bytes: U+FFFD on the page
+st=$(req POST "/u/$T_CTRL" -d 'List-Unsubscribe=One-Click')
+expect "a name with control bytes: U+FFFD" "$st|$(grep -c "<strong>A$($PY -c 'print("\ufffd")')\[31mB$($PY -c 'print("\ufffd")')C</strong>" "$B")" "200|1"
 st=$(req POST "/u/$T_EMPTY" -d 'List-Unsubscribe=One-Click')
 expect "an empty name: the id" "$st|$(grep -c '<strong>empty</strong>' "$B")" "200|1"
 st=$(req POST "/u/$T_LONG" -d 'List-Unsubscribe=One-Click')
