@@ -95,6 +95,7 @@ run_one() {
 	    OPTIN_DB=$OPTIN_DB OPTIN_MILTER=$milter OPTIN_CONF=$dir/optin-milter.conf \
 	    OPTIN_SOCK=$dir/milter.sock OPTIN_DIR=$dir OPTIN_SRC=$here \
 	    timeout 60 miltertest -s "$t" >> "$dir/out" 2>&1 &&
+	    ! left_running "$dir" >> "$dir/out" &&
 	    { [ ! -f "$here/$name.log-re" ] ||
 	      grep -qE -f "$here/$name.log-re" "$dir/out" ||
 	      { echo "log has no line matching $(cat "$here/$name.log-re")" >> "$dir/out"; false; }; }; then
@@ -105,8 +106,27 @@ run_one() {
 		echo "FAIL: $name ($(( $(date +%s) - start )) s)"
 		sed "s/^/    /" "$dir/out" | tail -25
 	fi > "$out"
+	left_running "$dir" >/dev/null	# after a failure too
 	rm -rf "$dir"
 	echo $rc > "$out.rc"
+}
+
+# left_running DIR - did the script leave a filter of DIR running (one
+# miltertest did not start, say a second mt.startfilter, or miltertest
+# stopped by timeout)?  Each is stopped; true (and said) if there was one.
+# miltertest stops its own filter at exit, which may take libmilter's
+# 5 s poll: a filter still there after 10 s is left.
+left_running() {
+	local pids i=0
+	while pids=$(pgrep -f -- "-c $1/optin-milter.conf") &&
+	    [ "$i" -lt 20 ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	[ -n "$pids" ] || return 1
+	echo "a filter was left running (pid $(echo $pids)): stopped"
+	kill $pids 2>/dev/null
+	return 0
 }
 
 jobs_max=${MT_JOBS:-6}
