@@ -30,7 +30,9 @@ if [ ! -f "$OPTIN_CORPUS/ours_newsletter_multipart.eml" ]; then
 	exit 1
 fi
 if [ -z "${DEMO_NO_BUILD:-}" ]; then
-	contrib/deps.sh >/dev/null ||
+	# quiet, but a first run says what it installs (minutes)
+	contrib/deps.sh | sed -n 's/^deps: installing:/demo: installing Debian packages (a few minutes):/p'
+	[ "${PIPESTATUS[0]}" = 0 ] ||
 	    { echo "demo: installing packages failed"; exit 1; }
 	contrib/build.sh || { echo "demo: the build failed"; exit 1; }
 fi
@@ -273,9 +275,33 @@ say "  ann@example.com: still opted in; campaign 2 $(said ann@example.com)"
 
 line
 say "Milter log, by queue ID: a line per quarantined recipient, one per split"
-say "copy sent (the copy then has its own queue ID and decision line; the"
-say "first allowed recipient, ann, stays in the original), and its decision:"
-grep -E ': (campaign|quarantine|split)' "$MILTER_LOG" | sed 's/^/  /' | head -30
+say "copy sent, and its decision; each copy has its own queue ID and lines,"
+say "shown under the original with the recipient Postfix delivered it to (the"
+say "first allowed recipient, ann, stays in the original):"
+# each message's lines together, a split copy's under its original
+grep -E ': (campaign|quarantine|split)' "$MILTER_LOG" | awk -v pflog="$PF_LOG" '
+{ q = $1; sub(/:$/, "", q)
+  if (!(q in seen)) { seen[q] = 1; order[++n] = q }
+  lines[q] = lines[q] "  " $0 "\n"
+  if ($2 == "split" && $3 == "copy" && $4 == "of") parent[q] = $5 }
+END {
+  for (i = 1; i <= n; i++) {
+    q = order[i]
+    if (q in parent) continue
+    printf "%s", lines[q]
+    for (j = 1; j <= n; j++) {
+      c = order[j]
+      if (!(c in parent) || parent[c] != q) continue
+      to = ""
+      while (to == "" && (getline l < pflog) > 0)
+        if (index(l, " " c ": to=<") > 0) {
+          to = l; sub(/.* to=</, "", to); sub(/>.*/, "", to) }
+      close(pflog)
+      printf "    copy %s for %s:\n", c, to != "" ? to : "?"
+      gsub(/\n  /, "\n      ", lines[c])
+      printf "      %s", substr(lines[c], 3)
+    }
+  } }' | head -40
 line
 say "Quarantine: $(optin_sql 'select count(*) from quarantine') rows, spool files in $OPTIN_DIR/quarantine"
 say "optinctl feedback (bounces and complaints per list and campaign):"

@@ -10,7 +10,9 @@
  */
 #include "autoconf.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "reinject.h"
@@ -26,11 +28,28 @@ reinject_open(struct reinject *ri, const struct config *cfg, const char *qid,
 	ri->qid = qid;
 	ri->chan = NULL;
 	ri->reconnected = false;
+	ri->queued_as[0] = '\0';
 	if (cfg->resubmit_address == NULL)
 		return 0;
 	ri->chan = smtpc_open(cfg->resubmit_address, HELO,
 	    (int)cfg->resubmit_timeout, why, whylen);
 	return ri->chan != NULL ? 0 : -1;
+}
+
+/* queued_as - the queue ID in a final reply's text as Postfix words it
+ * ("250 2.0.0 Ok: queued as 4Z9VQ02ZtVz9v4"), else "": letters and
+ * digits only, so a log line gets nothing else from the reply */
+static void
+queued_as(const char *text, char *out, size_t outlen)
+{
+	const char *p = strstr(text, "queued as ");
+	size_t n = 0;
+
+	if (p != NULL)
+		for (p += 10; isalnum((unsigned char)p[n]) && n + 1 < outlen;
+		    n++)
+			out[n] = p[n];
+	out[n] = '\0';
 }
 
 enum reinject_status
@@ -40,6 +59,7 @@ reinject_copy(struct reinject *ri, const char *sender, const char *rcpt,
 	enum smtpc_status st;
 	char tmp[300];
 
+	ri->queued_as[0] = '\0';
 	if (ri->cfg->resubmit_address == NULL)
 		return resubmit_message(ri->cfg->sendmail_command, sender, rcpt,
 		    iov, iovcnt, why, whylen) == 0 ? REINJECT_OK :
@@ -52,8 +72,11 @@ reinject_copy(struct reinject *ri, const char *sender, const char *rcpt,
 		}
 		st = smtpc_send(ri->chan, sender, rcpt, iov, iovcnt, why,
 		    whylen);
-		if (st == SMTPC_OK)
+		if (st == SMTPC_OK) {
+			queued_as(smtpc_last_reply(ri->chan), ri->queued_as,
+			    sizeof(ri->queued_as));
 			return REINJECT_OK;
+		}
 		if (st == SMTPC_REFUSED)
 			return REINJECT_FAILED;	/* a dead channel after a
 						   failed RSET: the next copy

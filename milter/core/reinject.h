@@ -37,6 +37,10 @@ struct reinject {
 	struct smtpc *chan;		/* owned; NULL with SendmailCommand,
 					   or once the channel is gone */
 	bool reconnected;		/* the one reconnect is used */
+	char queued_as[32];		/* after REINJECT_OK over the channel:
+					   the copy's queue ID as the MTA's
+					   reply gave it (Postfix: "queued as
+					   ID"), else "" */
 };
 
 /*

@@ -565,6 +565,12 @@ smtpc_alive(const struct smtpc *s)
 	return s != NULL && s->fd >= 0;
 }
 
+const char *
+smtpc_last_reply(const struct smtpc *s)
+{
+	return s->text;
+}
+
 void
 smtpc_close(struct smtpc **sp)
 {

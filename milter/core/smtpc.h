@@ -80,6 +80,11 @@ enum smtpc_status smtpc_send(struct smtpc *s, const char *sender,
 /* Is the connection still usable (no loss seen)? */
 bool smtpc_alive(const struct smtpc *s);
 
+/* The text of the last line of the last reply read (after its code),
+ * made printable; "" before any.  Borrowed: valid until the next call on
+ * s. */
+const char *smtpc_last_reply(const struct smtpc *s);
+
 /* Say QUIT (when still up), close, free; sets *sp to NULL; accepts NULL
  * and *sp == NULL. */
 void smtpc_close(struct smtpc **sp);

@@ -97,8 +97,10 @@ send_copy(struct conn *c, struct reinject *ri, struct rcpt *r,
 		    envelope_rcpt(m, r), iov, n, why, sizeof(why));
 	if (st == REINJECT_OK) {
 		t->resubmitted++;
-		log_info("%s: split copy to=%s resubmitted", m->qid,
-		    unsubmail_log_addr(c, r->addr, shown, sizeof(shown)));
+		/* "as ID": the copy's own lines carry that queue ID */
+		log_info("%s: split copy to=%s resubmitted%s%s", m->qid,
+		    unsubmail_log_addr(c, r->addr, shown, sizeof(shown)),
+		    ri->queued_as[0] != '\0' ? " as " : "", ri->queued_as);
 		return true;
 	}
 	log_warnx("%s: split copy to=%s %s: %s", m->qid,

@@ -75,6 +75,14 @@ e2e_check_eq "the summary in plain words" \
   frank@example.com: he clicked one-click unsubscribe, so he is opted out
     of newsletter; campaign 2 held it back (opted_out)
   ann@example.com: still opted in; campaign 2 delivered"
+# the milter log: each message's lines together, both campaigns' decision
+# lines, and each split copy under its original with its recipient
+mlog=$(sed -n '/^Milter log, by queue ID/,/^-----/p' "$out")
+e2e_check_eq "milter log: both campaigns' decision lines" \
+    "$(echo "$mlog" | grep -cE '^  [0-9A-Z]+: campaign list=newsletter from=<news@example.com> ')" 2
+e2e_check_eq "milter log: each copy named with its recipient" \
+    "$(echo "$mlog" | sed -n 's/^    copy [0-9A-Z]* for \(.*\):$/\1/p' | sort | tr '\n' ' ')" \
+    "frank@example.com grace@example.com henry@example.com "
 e2e_check_eq "dkimpy verifies ann's copy" \
     "$(grep -c '^  dkimpy (independent verifier): signature OK' "$out")" 1
 # the database and spool paths it printed are removed on exit: it says so

@@ -94,6 +94,12 @@ e2e_check_eq "split: exact recipients, one copy each" "$(delivered c1)" \
 e2e_check_eq "split: blocked ones quarantined" "$(quarantined c1)" "$BLOCKED"
 e2e_check_eq "split: 18 copies over the channel" \
     "$(grep -c 'split copy to=.* resubmitted' "$MILTER_LOG")" 18
+# the original's line for each copy names the queue ID Postfix gave it
+# ("resubmitted as ID", from the channel's reply), and that copy's own
+# lines carry it ("ID: split copy of ORIGINAL")
+e2e_check_eq "split: each copy's queue ID on the original's line" \
+    "$(sed -n 's/.*: split copy to=.* resubmitted as \([0-9A-Za-z]*\)$/\1/p' "$MILTER_LOG" | sort | tr '\n' ' ')" \
+    "$(sed -n 's/^\([0-9A-Za-z]*\): split copy of [0-9A-Za-z]*$/\1/p' "$MILTER_LOG" | sort | tr '\n' ' ')"
 # each copy's own decision line names its envelope sender, the personal
 # bounce address (a local part over 64 octets: addr_normalize refuses it),
 # with the token masked; it said from=<>, a null sender
