@@ -122,8 +122,8 @@ int ctl_fail(enum store_status st, const char *why);
 int ctl_tx_end(struct ctl *c, enum store_status rs, char *why,
 	    size_t whylen);
 
-/* Is s printable text (valid UTF-8, no control characters) of at most
- * max bytes?  The same on both engines (PostgreSQL refuses invalid
+/* Is s printable text (valid UTF-8, no control characters: C0, DEL or
+ * C1) of at most max bytes?  The same on both engines (PostgreSQL refuses invalid
  * UTF-8). */
 bool ctl_text_ok(const char *s, size_t max);
 

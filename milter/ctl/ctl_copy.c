@@ -9,7 +9,8 @@
  * copied row for row, ids and times included (store_table_rows/put), in
  * one transaction on TO.  A source row the schema refuses (outside its
  * CHECK sets, or naming a list that is not there: written by a program
- * that skipped the checks; store_table_put) stops the copy with
+ * that skipped the checks; or a value PostgreSQL's column type refuses,
+ * as text that is not UTF-8; store_table_put) stops the copy with
  * EX_DATAERR, nothing copied.  Afterwards the rows of each table
  * are counted on both sides: exit 0 only when every count matches, else
  * EX_SOFTWARE.  Passwords in FROM and TO are never printed (store_mask).

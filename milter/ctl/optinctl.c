@@ -205,15 +205,19 @@ ctl_tx_end(struct ctl *c, enum store_status rs, char *why, size_t whylen)
 bool
 ctl_text_ok(const char *s, size_t max)
 {
-	const unsigned char *p;
-	size_t len = strlen(s);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i, n;
+	unsigned cp;
 
-	/* valid UTF-8 too: SQLite would store any bytes, PostgreSQL refuses
-	 * them (a database error, where this is the user's) */
-	if (len > max || utf8_bad((const unsigned char *)s, len) != len)
+	if (len > max)
 		return false;
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
+	/* valid UTF-8 too: SQLite would store any bytes, PostgreSQL refuses
+	 * them (a database error, where this is the user's); no control
+	 * character, C0 or C1 (U+0080 to U+009F: U+009B is a terminal's CSI,
+	 * U+0085 a line break) */
+	for (i = 0; i < len; i += n)
+		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 || cp < 0x20 ||
+		    (cp >= 0x7f && cp <= 0x9f))
 			return false;
 	return true;
 }

@@ -10,6 +10,7 @@
  */
 #include "autoconf.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -47,6 +48,55 @@ mailbox(const char *raw, char *out, size_t outlen)
 	if (len > 0 && out[len - 1] == '.')
 		out[--len] = '\0';
 	return len;
+}
+
+/* b64url - a byte of a token (base64url, token.h) */
+static bool
+b64url(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '-' || ch == '_';
+}
+
+/* token_find - where a token of template t sits anywhere in s (len
+ * bytes), for text that is no mailbox: after the first text before %t, up
+ * to the last text after it, or without that to the end of the base64url
+ * run (case-insensitive); 0 with *off_r and *tlen_r set, or -1 (also when
+ * t is NULL) */
+static int
+token_find(const char *t, const char *s, size_t len, size_t *off_r,
+    size_t *tlen_r)
+{
+	const char *mark;
+	size_t plen, slen, b = 0, e = len, i;
+	bool found = false;
+
+	if (t == NULL || (mark = strstr(t, "%t")) == NULL)
+		return -1;
+	plen = (size_t)(mark - t);
+	slen = strlen(mark + 2);
+	if (plen > 0) {
+		while (b + plen <= len && strncasecmp(s + b, t, plen) != 0)
+			b++;
+		if (b + plen > len)
+			return -1;
+		b += plen;
+	}
+	for (i = b; slen > 0 && i + slen <= len; i++)
+		if (strncasecmp(s + i, mark + 2, slen) == 0) {
+			e = i;
+			found = true;
+		}
+	if (plen == 0) {
+		if (!found)
+			return -1;
+		for (b = e; b > 0 && b64url(s[b - 1]); b--)
+			;
+	} else if (!found)
+		for (e = b; e < len && b64url(s[e]); e++)
+			;
+	*off_r = b;
+	*tlen_r = e - b;
+	return 0;
 }
 
 /* token_span - where the token sits in mailbox s (len bytes) per the
@@ -101,24 +151,25 @@ unsubmail_mask(const struct config *cfg, const char *addr, char *out,
 
 	if (addr == NULL)
 		return addr;
-	if ((len = mailbox(addr, box, sizeof(box))) < 0) {
-		/* no path the MTA would take (a broken <>, say): the text
-		 * inside whatever brackets there are, masked all the same */
-		p = addr + (addr[0] == '<');
-		n = strlen(p);
-		n -= n > 0 && p[n - 1] == '>';
-		if (n >= sizeof(box))
-			return addr;
-		memcpy(box, p, n);
-		box[n] = '\0';
-		len = (int)n;
+	if ((len = mailbox(addr, box, sizeof(box))) >= 0 &&
+	    (token_span(cfg->unsubscribe_mailto, box, (size_t)len, &off,
+	    &tlen) == 0 || token_span(cfg->bounce_address, box, (size_t)len,
+	    &off, &tlen) == 0)) {
+		snprintf(out, outlen, "%.*s[token]%s", (int)off, box,
+		    box + off + tlen);
+		return out;
 	}
-	if ((token_span(cfg->unsubscribe_mailto, box, (size_t)len, &off,
-	    &tlen) < 0 && token_span(cfg->bounce_address, box, (size_t)len,
-	    &off, &tlen) < 0))
+	/* no path the MTA would take (a broken <>, brackets left inside,
+	 * text after it, quotes round it all): the text inside whatever
+	 * brackets there are, with the token masked wherever it sits */
+	p = addr + (addr[0] == '<');
+	n = strlen(p);
+	n -= n > 0 && p[n - 1] == '>';
+	if (token_find(cfg->unsubscribe_mailto, p, n, &off, &tlen) < 0 &&
+	    token_find(cfg->bounce_address, p, n, &off, &tlen) < 0)
 		return addr;
-	snprintf(out, outlen, "%.*s[token]%s", (int)off, box,
-	    box + off + tlen);
+	snprintf(out, outlen, "%.*s[token]%.*s", (int)off, p,
+	    (int)(n - off - tlen), p + off + tlen);
 	return out;
 }
 

@@ -18,7 +18,8 @@ struct verdict;
  * addr (raw, with or without <>, even broken ones, or normalised) for a
  * log line: when it is an UnsubscribeMailto or BounceAddress address, a
  * copy in out (outlen bytes) with the token replaced by "[token]" and
- * without <>; else addr itself.  A token lets anyone change that person's subscriptions (or
+ * without <>; when it holds one in any other text (brackets or quotes
+ * left round it, text after it), that text so masked; else addr itself.  A token lets anyone change that person's subscriptions (or
  * report a bounce for them): never log one.
  */
 const char *unsubmail_mask(const struct config *cfg, const char *addr,

@@ -128,7 +128,7 @@ struct store_backend {
 	    const struct store_table *tab, store_row_fn *fn, void *ctx,
 	    char *why, size_t whylen);
 	/* store_table_put after the CHECK sets: *refused_r for a
-	 * constraint the engine reports */
+	 * constraint or a column type the engine reports */
 	enum store_status (*table_put)(struct store *st,
 	    const struct store_table *tab, const char *const *vals,
 	    bool *refused_r, char *why, size_t whylen);

@@ -661,8 +661,9 @@ bool store_table_row_ok(const char *table, const char *const *vals,
  * NULL) and why naming table and row: before the engine when
  * store_table_row_ok() refuses it, else when the engine reports a
  * constraint (SQLite SQLITE_CONSTRAINT, PostgreSQL SQLSTATE class 23:
- * a list the row names is missing, a key already there).  Any other
- * failure leaves *refused_r false. */
+ * a list the row names is missing, a key already there) or a value its
+ * column's type refuses (PostgreSQL class 22: text that is not UTF-8, a
+ * time that is no integer).  Any other failure leaves *refused_r false. */
 enum store_status store_table_put(struct store *st, const char *table,
 	    const char *const *vals, bool *refused_r, char *why,
 	    size_t whylen);

@@ -205,8 +205,11 @@ pgad_table_put(struct store *st, const struct store_table *tab,
 	if ((res = pgsql_exec_sql((struct pg *)st, P_COUNT +
 	    (int)(tab - store_tables), name, sql, tab->ncols, vals, tab->name,
 	    &rs, why, whylen)) == NULL) {
-		/* integrity constraint violation */
-		*refused_r = strncmp(((struct pg *)st)->state, "23", 2) == 0;
+		/* class 23, integrity constraint violation; class 22, data
+		 * exception: a value the column's type refuses (text that is
+		 * not UTF-8, a time that is no integer), which SQLite kept */
+		*refused_r = strncmp(((struct pg *)st)->state, "23", 2) == 0 ||
+		    strncmp(((struct pg *)st)->state, "22", 2) == 0;
 		return rs;
 	}
 	PQclear(res);

@@ -98,13 +98,14 @@ sb_add(struct sbuf *b, const char *s)
 
 /* The bytes sb_esc replaces: HTML's five, and the control characters
  * other than tab, line feed and carriage return (a list name written with
- * SQL may hold them; in HTML they are parse errors). */
+ * SQL may hold them; in HTML they are parse errors); 0xc2 leads the C1
+ * controls U+0080 to U+009F (parse errors too), and other characters. */
 static const char esc_set[] = "&<>\"'\x01\x02\x03\x04\x05\x06\x07\x08"
     "\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
-    "\x1c\x1d\x1e\x1f\x7f";
+    "\x1c\x1d\x1e\x1f\x7f\xc2";
 
 /* sb_esc - append s escaped for HTML text and quoted attribute values; a
- * control character becomes U+FFFD */
+ * control character (C0, DEL or C1) becomes U+FFFD */
 static void
 sb_esc(struct sbuf *b, const char *s)
 {
@@ -117,6 +118,17 @@ sb_esc(struct sbuf *b, const char *s)
 		s += run;
 		if (*s == '\0')
 			break;
+		if (*s == '\xc2') {
+			/* U+0080 to U+009F: U+FFFD; else the byte as is */
+			run = (unsigned char)s[1] >= 0x80 &&
+			    (unsigned char)s[1] <= 0x9f ? 2 : 1;
+			if (run == 2)
+				sb_add(b, "\xef\xbf\xbd");
+			else
+				sb_addn(b, s, 1);
+			s += run;
+			continue;
+		}
 		switch (*s) {
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;

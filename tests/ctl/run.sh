@@ -388,6 +388,14 @@ check_err "subscribe --evidence not UTF-8" 65 \
 check_err "list add --name not UTF-8" 65 \
     "optinctl list: bad --name (at most 200 printable characters)" \
     list add latin1 --name "$(printf 'Caf\351')"
+# C1 control characters are control characters too (U+009B is CSI to a
+# terminal, U+0085 a line break): they were taken
+check_err "subscribe --source with U+009B" 65 \
+    "optinctl subscribe: bad --source (1 to 64 printable characters)" \
+    subscribe ann@example.com news --source "$(printf 'crm\302\2332J')"
+check_err "list add --name with U+0085" 65 \
+    "optinctl list: bad --name (at most 200 printable characters)" \
+    list add c1 --name "$(printf 'two\302\205lines')"
 
 check "unsubscribe from a list" 0 "dee@example.com list=news state=opted_out" \
     unsubscribe dee@example.com news

@@ -1,7 +1,9 @@
 -- t-log-sender: the decision line's from= for envelope senders that
 -- addr_normalize refuses (b511b45): a personal bounce address in any form
 -- the MTA delivers to it (case, source route, quotes, root dot, an empty
--- or odd token, broken angle brackets) shows as bounce+[token]; control and 8-bit bytes as '?';
+-- or odd token, broken angle brackets, brackets or quotes left round it,
+-- text after it, any length) shows as bounce+[token]; control and 8-bit
+-- bytes as '?';
 -- only a null sender is from=<> (a sender over ADDR_MAX octets was too);
 -- no token in the log.  Mail to a bounce-shaped address holding a valid
 -- unsubscribe token is no unsubscribe request; mail to the
@@ -26,6 +28,20 @@ local cases = {
 	-- broken angle brackets (Postfix passes none such): still no token
 	{ "<bounce+" .. tok .. "@news.example.com", masked },
 	{ "bounce+" .. tok .. "@news.example.com>", masked },
+	-- brackets that stay after one pair is taken, text after the path,
+	-- quotes round the whole mailbox: the token is masked where it is
+	{ "<<<bounce+" .. tok .. "@news.example.com>>>",
+	    "from=<<bounce+[token]@news.example.com>> " },
+	{ "<bounce+" .. tok .. "@news.example.com> x",
+	    "from=<bounce+[token]@news.example.com> x> " },
+	{ "<\"bounce+" .. tok .. "@news.example.com\">",
+	    "from=<\"bounce+[token]@news.example.com\"> " },
+	{ "<x<bounce+" .. tok .. "@news.example.com>",
+	    "from=<x<bounce+[token]@news.example.com> " },
+	{ "<bounce+" .. tok .. "@news.example.com>" .. string.rep("z", 900),
+	    "from=<bounce+[token]@news.example.com>zzz" },
+	{ "<\"bounce+\"" .. tok .. "@news.example.com>",
+	    "from=<\"bounce+[token]@news.example.com> " },
 	{ "<a\1b\27[31mc@example.com>", "from=<a?b?[31mc@example.com> " },
 	{ "<j\252rgen" .. string.rep("x", 60) .. "@example.com>",
 	    "from=<j?rgen" .. string.rep("x", 60) .. "@example.com> " },

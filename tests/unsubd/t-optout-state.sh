@@ -57,7 +57,7 @@ T_LONG=$(tok n-long@example.com long)
 T_EMPTY=$(tok n-empty@example.com empty)
 T_GONE=$(tok n-gone@example.com gone)
 T_CTRL=$(tok n-ctrl@example.com ctrl)
-q "UPDATE lists SET name='A"$'\e'"[31mB"$'\a'"C' WHERE list_id='ctrl'" >/dev/null
+q "UPDATE lists SET name='A"$'\e'"[31mB"$'\a'"C"$'\302\233'"D"$'\302\205\303\251'"' WHERE list_id='ctrl'" >/dev/null
 long=$($PY -c 'print("\u00e9" * 150)')		# 300 bytes of UTF-8
 q "UPDATE lists SET name='$long' WHERE list_id='long'" >/dev/null
 q "UPDATE lists SET name='' WHERE list_id='empty'" >/dev/null
@@ -102,7 +102,8 @@ st=$(req POST "/u/$T_HTML" -d 'List-Unsubscribe=One-Click')
 expect "a name with HTML: escaped" "$st|$(grep -c '<strong>&lt;b&gt;&quot;Tom&#39;s&quot; &amp; Co&lt;/b&gt;</strong>' "$B")" "200|1"
 # a name written with SQL that holds control bytes: U+FFFD on the page
 st=$(req POST "/u/$T_CTRL" -d 'List-Unsubscribe=One-Click')
-expect "a name with control bytes: U+FFFD" "$st|$(grep -c "<strong>A$($PY -c 'print("\ufffd")')\[31mB$($PY -c 'print("\ufffd")')C</strong>" "$B")" "200|1"
+fffd=$($PY -c 'print("\ufffd")')
+expect "a name with control bytes (C0 and C1): U+FFFD" "$st|$(grep -c "<strong>A$fffd\[31mB${fffd}C${fffd}D$fffd$($PY -c 'print("\u00e9")')</strong>" "$B")" "200|1"
 st=$(req POST "/u/$T_EMPTY" -d 'List-Unsubscribe=One-Click')
 expect "an empty name: the id" "$st|$(grep -c '<strong>empty</strong>' "$B")" "200|1"
 st=$(req POST "/u/$T_LONG" -d 'List-Unsubscribe=One-Click')
