@@ -28,6 +28,7 @@
 #include "fbparse.h"
 #include "fbrules.h"
 #include "log.h"
+#include "logaddr.h"
 #include "store.h"
 #include "token.h"
 
@@ -89,16 +90,19 @@ read_all(size_t max, char **buf_r, size_t *len_r, bool *cut_r)
 }
 
 /* log_result - one line per report; never the token (the envelope
- * recipient holds one) */
+ * recipient holds one); the person as LogAddresses wants (logaddr.h, as
+ * in every program), "-" when the report named nobody */
 static void
-log_result(const struct config *cfg, const struct fb_report *r,
-    const struct fbrules_result *res)
+log_result(const struct config *cfg, const struct token_ring *ring,
+    const struct fb_report *r, const struct fbrules_result *res)
 {
-	char s1[160], s2[64];
-	const char *who = res->addr[0] == '\0' ? "" :
-	    cfg->log_addresses == LOGADDR_YES ? res->addr : "(hidden)";
+	char s1[160], s2[64], who[LOGADDR_MAX];
 
-	log_info("feedback type=%s kind=%s action=%s identity=%s to=<%s> "
+	if (res->addr[0] == '\0')
+		snprintf(who, sizeof(who), "-");
+	else
+		(void)logaddr(cfg->log_addresses, ring, res->addr, who);
+	log_info("feedback type=%s kind=%s action=%s identity=%s to=%s "
 	    "list=%s campaign=%s status=%s count=%lld why=%s",
 	    fbparse_type_str(r->type), res->kind, res->action,
 	    res->identity, who, res->list[0] ? res->list : "-",
@@ -184,7 +188,7 @@ main(int argc, char **argv)
 		log_err("%s: keeping the message queued", why);
 		goto out;
 	}
-	log_result(cfg, r, &res);
+	log_result(cfg, ring, r, &res);
 	rc = EX_OK;
 out:
 	dkimverify_free(domains);

@@ -194,6 +194,8 @@ feed "$(bounce hard)" "$tmp/hard.eml"
 eq "hard: exit 0" "$rc" 0
 eq "hard: suppressed" "$(supp hard)" hard_bounce
 eq "hard: feedback row" "$(last_fb)" "hard@example.net|news|spring|hard_bounce|5.1.1|bounce_token|1"
+eq "hard: the log line names the person (LogAddresses yes)" \
+    "$(grep -c ' kind=hard_bounce .* to=<hard@example.net> list=news ' "$tmp/err")" 1
 eq "hard: consent event with evidence" "$(sql "SELECT event, source, evidence FROM consent_events WHERE address = 'hard@example.net' AND event = 'suppressed'")" \
     'suppressed|optin-feedback|feedback=hard_bounce identity=bounce_token status=5.1.1 reporting_mta="dns; relay.example.com" remote_mta="dns; mx.example.net" diagnostic="smtp; 550 5.1.1 <hard@example.net>: Recipient address rejected: User unknown" arrival="Sat, 5 Dec 2026 03:00:00 +0000 (UTC)"'
 
@@ -288,6 +290,8 @@ feed "$bo" "$tmp/other.eml"
 eq "token of an unknown key: recorded, nobody" "$rc|$(last_fb)" "0|-|-|-|hard_bounce|5.1.1|none|0"
 feed "bounce@news.example.com" "$tmp/other.eml"
 eq "no token: recorded, nobody" "$rc|$(last_fb)" "0|-|-|-|hard_bounce|5.1.1|none|0"
+eq "no token: the log line names nobody (to=-, not a null sender)" \
+    "$(grep -c ' to=- list=- ' "$tmp/err")" 1
 eq "no suppression from bad tokens" "$(sql "SELECT count(*) FROM suppressions")" "$n0"
 
 # --- complaints (ARF, RFC 5965) ------------------------------------------------
@@ -622,6 +626,17 @@ feed fbl@news.example.com "$tmp/arfgone.eml"
 eq "ARF for a deleted list: suppressed, recorded, no subscription" \
     "$rc|$(supp gonelist)|$(last_fb)|$(sql "SELECT count(*) FROM subscriptions WHERE address = 'gonelist@example.net'")|$(sql "SELECT event FROM consent_events WHERE address = 'gonelist@example.net'")" \
     "0|complaint|gonelist@example.net|gonelist|-|complaint|-|token:list_unsubscribe|1|0|suppressed"
+
+# LogAddresses hash: the keyed hash optinctl export shows as log_as, the
+# same in every program (logaddr.h); it said to=<(hidden)> (last: the
+# counts above leave it out)
+sed 's/^Syslog no$/Syslog no\nLogAddresses hash/' "$conf" > "$tmp/hash.conf"
+dsn "$tmp/hard3.eml" hard3@example.net 5.1.1 "550 5.1.1 unknown"
+feed "$(bounce hard3)" "$tmp/hard3.eml" "$tmp/hash.conf"
+log_as=$("$CTL" -c "$tmp/hash.conf" --json export hard3@example.net |
+    $PY -c 'import json, sys; print(json.load(sys.stdin)["log_as"])')
+eq "hard, LogAddresses hash: the log line has the keyed hash" \
+    "$rc|$(grep -c " to=$log_as list=news " "$tmp/err")|$(grep -c hard3@ "$tmp/err")" "0|1|0"
 
 echo "feedback: $pass passed, $fail failed"
 [ "$fail" = 0 ]
