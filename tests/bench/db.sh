@@ -69,9 +69,12 @@ EOF
 	say "cold ($DROP): $out"
 	store_figures "cold ($DROP), 2000 lookups" "$out" 1000
 
-	# during writes: optin-unsubd takes one-click POSTs on this database
+	# during writes: optin-unsubd takes one-click POSTs on this database,
+	# a token of every subscriber of list00 (500,000 at 10,000,000 rows:
+	# 200,000 addresses gave 40,000, which wrk used up in 2 s at full
+	# speed and then repeated, writing nothing)
 	"$W/bin/tokens" "$K/token.keys" list00 'u%08ld@example%03M.com' 0 \
-	    "$(( naddr < 200000 ? naddr / 5 * 5 : 200000 ))" |
+	    "$(( naddr / 5 * 5 ))" |
 	    awk '$1 % 5 == 0' > "$W/store-tokens.txt"
 	unsubd_up "$conf"
 	cat "$db" > /dev/null
@@ -102,7 +105,7 @@ store_during_writes()
 	say "$label: $out"
 	store_figures "$label" "$out" 20
 	result "store: unsubd one-click POSTs/s $label ($(awk 'NF == 5 \
-	    { n += $4 } END { print n + 0 }' "$W/wrk-store.txt") non-200)" \
+	    { n += $4 } END { print n + 0 }' "$W/wrk-store.txt") non-200, $(wrapped "$W/wrk-store.txt"))" \
 	    "$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-store.log")" \
 	    "-" "-" info
 }
@@ -296,6 +299,11 @@ print("%.1f %d" % (worst * 1000, n))' "$1" "$2"
 
 # sum_non200 FILE - non-200 responses in a wrk report of unsub.lua
 sum_non200() { awk 'NF == 5 { n += $4 } END { print n + 0 }' "$1"; }
+# wrapped WRK_REPORT - whether a wrk thread ran out of tokens and posted
+# some again (idempotent, no write): "tokens repeated" or "all distinct"
+wrapped() {
+	awk 'NF == 5 && $5 == 1 { w = 1 } END { print w ? "tokens repeated" : "all distinct" }' "$1"
+}
 
 section_import()
 {
@@ -532,7 +540,7 @@ unsub_run()
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-unsub.log")
 	p99=$(awk '$1 == "p99_us" { printf "%.3f", $2 / 1000 }' "$W/wrk-unsub.txt")
 	non200=$(awk 'NF == 5 { n += $4 } END { print n + 0 }' "$W/wrk-unsub.txt")
-	result "one-click requests/s, $lbl" "$rps" ">= 5000" "$(calc "$rps / 5000")" \
+	result "one-click requests/s, $lbl ($(wrapped "$W/wrk-unsub.txt"))" "$rps" ">= 5000" "$(calc "$rps / 5000")" \
 	    "$(met "$rps >= 5000")"
 	result "one-click p99 latency ms, $lbl" "$p99" "<= 10 ms" \
 	    "$(calc "$p99 / 10")" "$(met "$p99 <= 10")"
