@@ -23,8 +23,8 @@
 
 #include "store-private.h"
 
-/* The prepared statements of a handle, by number (their text: stmt_sql[]
- * in store_sqlite.c). */
+/* The prepared statements of a handle, by number (their text:
+ * sq_stmt_sql[], store_sqlite_sql.c). */
 enum stmt {
 	STMT_BEGIN,
 	STMT_COMMIT,
@@ -65,6 +65,9 @@ enum stmt {
 	STMT_PAUSED,
 	STMT_COUNT
 };
+
+/* The text of each statement (store_sqlite_sql.c). */
+extern const char *const sq_stmt_sql[STMT_COUNT];
 
 /* One SQLite handle: struct store first, so that a struct store * from
  * sq_open is a struct sq *. */
