@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchclock.h"
 #include "config.h"
 #include "consent.h"
 #include "log.h"
@@ -41,24 +42,6 @@ rng_next(uint64_t *s)
 	return *s * 2685821657736338717ULL;
 }
 
-/* now_ns - monotonic clock in nanoseconds */
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* cmp_u32 - qsort order for latencies */
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* drop_file - ask the kernel to forget the cached pages of path */
 static void

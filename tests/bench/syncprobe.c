@@ -23,31 +23,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchclock.h"
+
 #define PROBE_MAX	200000	/* samples kept; the loop stops there */
 
-/* now_ns - monotonic clock in nanoseconds */
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* cmp_u64 - qsort order */
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 int
 main(int argc, char **argv)
 {
-	static uint64_t lat[PROBE_MAX];
+	static uint32_t lat[PROBE_MAX];	/* µs */
 	char path[4096], block[4096];
 	struct timespec pause;
 	uint64_t end, t0;
@@ -82,16 +66,16 @@ main(int argc, char **argv)
 			    strerror(errno));
 			break;
 		}
-		lat[n++] = now_ns() - t0;
+		lat[n++] = (uint32_t)((now_ns() - t0) / 1000);
 		(void)nanosleep(&pause, NULL);
 	}
 	close(fd);
 	(void)unlink(path);
 	if (n == 0)
 		return 1;
-	qsort(lat, n, sizeof(lat[0]), cmp_u64);
+	qsort(lat, n, sizeof(lat[0]), cmp_u32);
 	printf("syncs=%zu p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-	    n, lat[n / 2] / 1e6, lat[n * 9 / 10] / 1e6, lat[n * 99 / 100] / 1e6,
-	    lat[n - 1] / 1e6);
+	    n, lat[n / 2] / 1e3, lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3,
+	    lat[n - 1] / 1e3);
 	return 0;
 }
