@@ -69,46 +69,83 @@ EOF
 	say "cold ($DROP): $out"
 	store_figures "cold ($DROP), 2000 lookups" "$out" 1000
 
-	# during writes: optin-unsubd takes one-click POSTs on this database,
-	# a token of every subscriber of list00 (500,000 at 10,000,000 rows:
-	# 200,000 addresses gave 40,000, which wrk used up in 2 s at full
-	# speed and then repeated, writing nothing)
-	"$W/bin/tokens" "$K/token.keys" list00 'u%08ld@example%03M.com' 0 \
-	    "$(( naddr / 5 * 5 ))" |
-	    awk '$1 % 5 == 0' > "$W/store-tokens.txt"
+	# during writes: optin-unsubd takes one-click POSTs on this database.
+	# Every POST must write: a repeated one-click is idempotent and writes
+	# nothing, so each wrk run gets its own slice of the tokens (until
+	# session 10 the paced run re-posted the full-speed run's tokens and
+	# measured lookups beside a writer that wrote nothing).  Tokens of
+	# every list00 and list05 subscriber: 1,000,000 at 10,000,000 rows.
+	{ "$W/bin/tokens" "$K/token.keys" list00 'u%08ld@example%03M.com' 0 \
+	    "$(( naddr / 5 * 5 ))" | awk '$1 % 5 == 0'
+	  "$W/bin/tokens" "$K/token.keys" list05 'u%08ld@example%03M.com' 0 \
+	    "$(( naddr / 5 * 5 ))" | awk '$1 % 5 == 0'; } > "$W/store-tokens-all.txt"
+	STORE_TOK_OFF=0
 	unsubd_up "$conf"
 	cat "$db" > /dev/null
-	store_during_writes "$conf" "$naddr" "while optin-unsubd writes" 0
-	# the same at about the write rate of the issue's baseline (1,548
-	# one-click POSTs/s then): 16 connections, each waiting STORE_PACE_MS
-	store_during_writes "$conf" "$naddr" \
-	    "while optin-unsubd writes, paced ${STORE_PACE_MS}ms x 16" \
-	    "$STORE_PACE_MS"
+	# at about the write rate of the issue's baseline (1,548 one-click
+	# POSTs/s then): 16 connections, each waiting STORE_PACE_MS; the p99
+	# of one round is this machine's noise as much as the store's, so
+	# STORE_PACED_ROUNDS rounds and their median
+	local r p99s=""
+	for r in $(seq 1 "$STORE_PACED_ROUNDS"); do
+		store_during_writes "$conf" "$naddr" "$STORE_PACE_MS"
+		say "paced ${STORE_PACE_MS}ms x 16, round $r: $LOOKUP_OUT"
+		result "store lookup p99 us, while optin-unsubd writes, paced ${STORE_PACE_MS}ms x 16, round $r (p50 $(lookup_field p50_us "$LOOKUP_OUT"); $WRK_RATE POSTs/s, $WRK_NON200 non-200, $WRK_KIND)" \
+		    "$(lookup_field p99_us "$LOOKUP_OUT")" "-" "-" info
+		p99s="$p99s $(lookup_field p99_us "$LOOKUP_OUT")"
+		[ "$(lookup_field tempfail "$LOOKUP_OUT")" = 0 ] ||
+		    result "store lookups tempfailed, paced round $r" \
+			"$(lookup_field tempfail "$LOOKUP_OUT")" "0" "-" NO
+	done
+	local p99
+	p99=$(median $p99s)
+	result "store lookup p99 us, while optin-unsubd writes, paced ${STORE_PACE_MS}ms x 16 (median of $STORE_PACED_ROUNDS rounds:$p99s)" \
+	    "$p99" "<= 20 us" "$(calc "$p99 / 20")" "$(met "$p99 <= 20")"
+	# as fast as optin-unsubd answers, with every token left
+	store_during_writes "$conf" "$naddr" 0
+	say "while optin-unsubd writes: $LOOKUP_OUT"
+	store_figures "while optin-unsubd writes" "$LOOKUP_OUT" 20
+	result "store: unsubd one-click POSTs/s while optin-unsubd writes ($WRK_NON200 non-200, $WRK_KIND)" \
+	    "$WRK_RATE" "-" "-" info
 	unsubd_down
 	rm -f "$db" "$db-wal" "$db-shm"
 	store_pgsql "$conf" "$naddr"
 }
 
-# store_during_writes CONF NADDR LABEL DELAY_MS - lookups for WRK_SECONDS/2
+# store_during_writes CONF NADDR DELAY_MS - lookups for WRK_SECONDS/2
 # while wrk (16 connections, each waiting DELAY_MS before a request; 0: as
-# fast as answered) posts one-click opt-outs to optin-unsubd (running)
+# fast as answered) posts one-click opt-outs to optin-unsubd (running).
+# wrk gets the next unused tokens of $W/store-tokens-all.txt (from
+# STORE_TOK_OFF, which moves past those it posted; all that are left when
+# DELAY_MS is 0).  Sets LOOKUP_OUT (the lookup tool's line), WRK_RATE
+# (POSTs/s), WRK_NON200 and WRK_KIND ("all distinct" or "tokens repeated").
 store_during_writes()
 {
-	local conf=$1 naddr=$2 label=$3 out wpid
-	WRK_REPORT=$W/wrk-store.txt wrk -t 2 -c 16 -d "$(( WRK_SECONDS / 2 + 5 ))s" \
+	local conf=$1 naddr=$2 delay=$3 wpid secs=$(( WRK_SECONDS / 2 + 5 ))
+	local want=0 sent
+	# a paced run posts at most 16 * 1000 / DELAY_MS a second
+	[ "$delay" -gt 0 ] && want=$(( 16 * 1000 / delay * secs * 11 / 10 + 1000 ))
+	awk -v off="$STORE_TOK_OFF" -v n="$want" \
+	    'NR > off && (n == 0 || NR <= off + n)' "$W/store-tokens-all.txt" \
+	    > "$W/store-tokens.txt"
+	WRK_REPORT=$W/wrk-store.txt wrk -t 2 -c 16 -d "${secs}s" \
 	    -s "$BENCH_HERE/unsub.lua" "http://127.0.0.1:$UNSUB_PORT" \
-	    -- "$W/store-tokens.txt" 2 "$4" >"$W/logs/wrk-store.log" 2>&1 &
+	    -- "$W/store-tokens.txt" 2 "$delay" >"$W/logs/wrk-store.log" 2>&1 &
 	wpid=$!
 	sleep 2
-	out=$(${LOOKUP_WRAP:-} "$W/bin/lookup" "$conf" "$naddr" for "$(( WRK_SECONDS / 2 ))")
+	LOOKUP_OUT=$(${LOOKUP_WRAP:-} "$W/bin/lookup" "$conf" "$naddr" for "$(( WRK_SECONDS / 2 ))")
 	wait "$wpid"
-	say "$label: $out"
-	store_figures "$label" "$out" 20
-	result "store: unsubd one-click POSTs/s $label ($(awk 'NF == 5 \
-	    { n += $4 } END { print n + 0 }' "$W/wrk-store.txt") non-200, $(wrapped "$W/wrk-store.txt"))" \
-	    "$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-store.log")" \
-	    "-" "-" info
+	# thread t posted lines t, t+2, ...: the slice used is 2 x the most
+	# one thread sent
+	sent=$(awk 'NF == 5 && $2 > m { m = $2 } END { print m + 0 }' "$W/wrk-store.txt")
+	STORE_TOK_OFF=$(( STORE_TOK_OFF + 2 * sent ))
+	WRK_RATE=$(awk '/^Requests\/sec/ { print $2 }' "$W/logs/wrk-store.log")
+	WRK_NON200=$(awk 'NF == 5 { n += $4 } END { print n + 0 }' "$W/wrk-store.txt")
+	WRK_KIND=$(wrapped "$W/wrk-store.txt")
 }
+
+# lookup_field NAME LINE - one figure (p50_us, p99_us, ...) of a lookup line
+lookup_field() { echo "$2" | sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
 # store_pgsql CONF NADDR - the same rows on a private PostgreSQL
 # (tests/lib/pg.sh), the same lookups through the milter's store: p50/p99
@@ -155,9 +192,9 @@ ANALYZE;" >/dev/null || { say "store: PostgreSQL load failed"; bench_pg_down; re
 store_figures()
 {
 	local label=$1 out=$2 tgt=$3 p50 p99 tf
-	p50=$(echo "$out" | sed -n 's/.*p50_us=\([0-9.]*\).*/\1/p')
-	p99=$(echo "$out" | sed -n 's/.*p99_us=\([0-9.]*\).*/\1/p')
-	tf=$(echo "$out" | sed -n 's/.*tempfail=\([0-9]*\).*/\1/p')
+	p50=$(lookup_field p50_us "$out")
+	p99=$(lookup_field p99_us "$out")
+	tf=$(lookup_field tempfail "$out")
 	result "store lookup p50 us, $label" "$p50" "-" "-" info
 	result "store lookup p99 us, $label" "$p99" "<= $tgt us" \
 	    "$(calc "$p99 / $tgt")" "$(met "$p99 <= $tgt")"
