@@ -110,7 +110,11 @@ int ctl_list_arg(const char *verb, const char *arg, const char *value);
  * "optinctl VERB: ..." on stderr and return ctl_usage(verb). */
 int ctl_bad_option(const char *verb, int ch, char **argv);
 
-/* Write s as a JSON string (quoted and escaped) to fp; NULL as null. */
+/* Write s as a JSON string (quoted and escaped) to fp; NULL as null.
+ * Control characters (C0, DEL, C1) as \u escapes, bytes that are not
+ * UTF-8 as \ufffd (one per maximal subpart, utf8_decode_fffd): the output
+ * is valid UTF-8 whatever a database holds.  Every JSON string of optinctl
+ * goes through here. */
 void ctl_json_str(FILE *fp, const char *s);
 
 /* Print "optinctl: why" on stderr and return ctl_exit_code(st). */
@@ -257,7 +261,10 @@ int ctl_parse_age(const char *s, long *secs_r);
  * "released_at"). */
 void ctl_qrow_json_fields(const struct store_qrow *q);
 
-/* Write s to fp for a terminal: control characters as '?', NULL as "-". */
+/* Write s to fp for a terminal: control characters (C0, DEL, C1) as '?',
+ * bytes that are not UTF-8 as U+FFFD (one per maximal subpart), NULL as
+ * "-".  For stored text that reaches a terminal (a list name written with
+ * SQL). */
 void ctl_put_text(FILE *fp, const char *s);
 
 /* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) in buf (21 bytes); "-" for 0. */

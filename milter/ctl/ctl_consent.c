@@ -278,11 +278,16 @@ ls_one(const struct store_list *l, void *arg)
 		    l->double_opt_in ? "true" : "false",
 		    (long long)l->created_at, l->opted_in, l->pending,
 		    l->opted_out);
-	} else
-		printf("%-16s %-4s %9lld %8lld %9lld%s%s\n", l->list,
+	} else {
+		printf("%-16s %-4s %9lld %8lld %9lld", l->list,
 		    l->double_opt_in ? "yes" : "no", l->opted_in, l->pending,
-		    l->opted_out, l->name != NULL ? "  " : "",
-		    l->name != NULL ? l->name : "");
+		    l->opted_out);
+		if (l->name != NULL) {
+			fputs("  ", stdout);
+			ctl_put_text(stdout, l->name);
+		}
+		putchar('\n');
+	}
 	x->n++;
 	return 0;
 }

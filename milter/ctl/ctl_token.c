@@ -46,44 +46,6 @@
 #define KEYFILE_HEADER	"# optin-milter TokenKeyFile: \"ID BASE64KEY\" a line, " \
 			"the last line issues, all verify\n"
 
-/* json_str - print s as a JSON string; bytes that are not valid UTF-8
- * become U+FFFD */
-static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p;
-	size_t n, i;
-	unsigned c;
-
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		c = *p;
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(fp, "\\u%04x", c);
-		else if (c < 0x80)
-			fputc((int)c, fp);
-		else {
-			n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 :
-			    c >= 0xc2 && c <= 0xdf ? 1 : 0;
-			if (c > 0xf4)
-				n = 0;
-			for (i = 1; i <= n; i++)
-				if ((p[i] & 0xc0) != 0x80)
-					break;
-			/* XXX overlong 3/4-byte forms and surrogates pass */
-			if (n == 0 || i <= n) {
-				fputs("\\ufffd", fp);
-				continue;
-			}
-			fwrite(p, 1, n + 1, fp);
-			p += n;
-		}
-	}
-	fputc('"', fp);
-}
-
 /* day_str - "YYYY-MM-DD" of day (days since the epoch) into out[11] */
 static const char *
 day_str(long day, char out[16])
@@ -306,7 +268,7 @@ token_newkey(struct ctl *c)
 		return ex;
 	if (c->json) {
 		printf("{\"key_id\":%u,\"file\":", id);
-		json_str(stdout, path);
+		ctl_json_str(stdout, path);
 		printf(",\"created\":%s}\n", created ? "true" : "false");
 	} else
 		printf("added key %u to %s%s; it issues from now on\n", id,
@@ -356,9 +318,9 @@ token_issue_verb(struct ctl *c, const char *raw, const char *list)
 	token_ring_free(&ring);
 	if (c->json) {
 		printf("{\"token\":\"%s\",\"recipient\":", tok);
-		json_str(stdout, info.addr);
+		ctl_json_str(stdout, info.addr);
 		printf(",\"list\":");
-		json_str(stdout, info.list);
+		ctl_json_str(stdout, info.list);
 		printf(",\"key_id\":%u,\"issued\":\"%s\"}\n", info.key_id,
 		    day_str(info.issue_day, d));
 	} else
@@ -390,9 +352,9 @@ token_check(struct ctl *c, const char *tok)
 		printf("{\"status\":\"%s\"", token_status_str(st));
 		if (known) {
 			printf(",\"recipient\":");
-			json_str(stdout, info.addr);
+			ctl_json_str(stdout, info.addr);
 			printf(",\"list\":");
-			json_str(stdout, info.list);
+			ctl_json_str(stdout, info.list);
 			printf(",\"key_id\":%u,\"issued\":\"%s\"", info.key_id,
 			    day_str(info.issue_day, d1));
 			if (lifetime > 0)

@@ -216,8 +216,8 @@ ctl_text_ok(const char *s, size_t max)
 	 * character, C0 or C1 (U+0080 to U+009F: U+009B is a terminal's CSI,
 	 * U+0085 a line break) */
 	for (i = 0; i < len; i += n)
-		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 || cp < 0x20 ||
-		    (cp >= 0x7f && cp <= 0x9f))
+		if ((n = utf8_decode(p + i, len - i, &cp)) == 0 ||
+		    utf8_control(cp))
 			return false;
 	return true;
 }
@@ -493,14 +493,24 @@ ctl_parse_age(const char *s, long *secs_r)
 void
 ctl_put_text(FILE *fp, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, i, n;
+	unsigned cp;
 
 	if (s == NULL) {
 		fputc('-', fp);
 		return;
 	}
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, fp);
+	len = strlen(s);
+	for (i = 0; i < len; i += n) {
+		n = utf8_decode_fffd(p + i, len - i, &cp);
+		if (utf8_control(cp))
+			fputc('?', fp);
+		else if (cp == UTF8_FFFD)
+			fputs(UTF8_FFFD_STR, fp);
+		else
+			(void)fwrite(p + i, 1, n, fp);
+	}
 }
 
 const char *
@@ -600,36 +610,30 @@ ctl_addr(const char *addr, char out[321])
 void
 ctl_json_str(FILE *fp, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len, i, n;
+	unsigned cp;
 
 	if (s == NULL) {
 		fputs("null", fp);
 		return;
 	}
+	len = strlen(s);
 	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", fp);
-			break;
-		case '\\':
-			fputs("\\\\", fp);
-			break;
-		case '\n':
+	for (i = 0; i < len; i += n) {
+		n = utf8_decode_fffd(p + i, len - i, &cp);
+		if (cp == '"' || cp == '\\')
+			fprintf(fp, "\\%c", (int)cp);
+		else if (cp == '\n')
 			fputs("\\n", fp);
-			break;
-		case '\t':
+		else if (cp == '\t')
 			fputs("\\t", fp);
-			break;
-		case '\r':
+		else if (cp == '\r')
 			fputs("\\r", fp);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(fp, "\\u%04x", *p);
-			else
-				fputc(*p, fp);
-		}
+		else if (utf8_control(cp) || cp == UTF8_FFFD)
+			fprintf(fp, "\\u%04x", cp);
+		else
+			(void)fwrite(p + i, 1, n, fp);
 	}
 	fputc('"', fp);
 }

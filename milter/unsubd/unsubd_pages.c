@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "utf8.h"
 
 /* Inline style; its sha256 goes into the CSP (style-src 'sha256-...'). */
 static const char PAGE_CSS[] =
@@ -96,50 +97,46 @@ sb_add(struct sbuf *b, const char *s)
 	sb_addn(b, s, strlen(s));
 }
 
-/* The bytes sb_esc replaces: HTML's five, and the control characters
- * other than tab, line feed and carriage return (a list name written with
- * SQL may hold them; in HTML they are parse errors); 0xc2 leads the C1
- * controls U+0080 to U+009F (parse errors too), and other characters. */
-static const char esc_set[] = "&<>\"'\x01\x02\x03\x04\x05\x06\x07\x08"
-    "\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b"
-    "\x1c\x1d\x1e\x1f\x7f\xc2";
-
-/* sb_esc - append s escaped for HTML text and quoted attribute values; a
- * control character (C0, DEL or C1) becomes U+FFFD */
+/*
+ * sb_esc - append s escaped for HTML text and quoted attribute values: HTML's
+ * five, and U+FFFD for what a page declared UTF-8 must not carry raw: a
+ * control character other than tab, line feed and carriage return (C0, DEL,
+ * C1: parse errors in HTML) and each maximal subpart of bytes that are not
+ * UTF-8 (utf8_decode_fffd).  A list name written with SQL may hold either;
+ * every text a page shows goes through here.
+ */
 static void
 sb_esc(struct sbuf *b, const char *s)
 {
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), i, n, run = 0;
 	const char *rep;
-	size_t run;
+	unsigned cp;
 
-	while (*s != '\0') {
-		run = strcspn(s, esc_set);
-		sb_addn(b, s, run);
-		s += run;
-		if (*s == '\0')
-			break;
-		if (*s == '\xc2') {
-			/* U+0080 to U+009F: U+FFFD; else the byte as is */
-			run = (unsigned char)s[1] >= 0x80 &&
-			    (unsigned char)s[1] <= 0x9f ? 2 : 1;
-			if (run == 2)
-				sb_add(b, "\xef\xbf\xbd");
-			else
-				sb_addn(b, s, 1);
-			s += run;
-			continue;
-		}
-		switch (*s) {
+	for (i = 0; i < len; i += n) {
+		n = utf8_decode_fffd(u + i, len - i, &cp);
+		switch (cp) {
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;
 		case '>': rep = "&gt;"; break;
 		case '"': rep = "&quot;"; break;
 		case '\'': rep = "&#39;"; break;
-		default: rep = "\xef\xbf\xbd"; break;	/* U+FFFD */
+		case '\t': case '\n': case '\r': rep = NULL; break;
+		default:
+			/* a U+FFFD of the text itself comes out the same */
+			rep = utf8_control(cp) || cp == UTF8_FFFD ?
+			    UTF8_FFFD_STR : NULL;
+			break;
 		}
+		if (rep == NULL) {
+			run += n;
+			continue;
+		}
+		sb_addn(b, s + i - run, run);
 		sb_add(b, rep);
-		s++;
+		run = 0;
 	}
+	sb_addn(b, s + i - run, run);
 }
 
 /* sb_finish - hand out the buffer, or NULL after a failure */

@@ -2,7 +2,9 @@
  * utf8.c - UTF-8 decoding and invisible code points (utf8.h).
  *
  * One decoder for every parser that takes text from outside (the CSV
- * reader, the address parser), so that they agree on what valid UTF-8 is.
+ * reader, the address parser), so that they agree on what valid UTF-8 is,
+ * and for every writer that shows stored text (optin-unsubd's pages,
+ * optinctl's terminal and JSON output), so that they replace what is not.
  * No state; thread-safe.
  */
 #include "autoconf.h"
@@ -13,41 +15,70 @@
 
 #include "utf8.h"
 
+/*
+ * seq - the sequence at s[0..len) (len > 0) by the well-formed byte
+ * sequences of Unicode 15 Table 3-7 (RFC 3629 with its ranges written out:
+ * E0 A0..BF and F0 90..BF leave no room for overlong forms, ED 80..9F none
+ * for surrogates, F4 80..8F none above U+10FFFF).  Returns its length with
+ * *ok_r true and *cp_r set; or, with *ok_r false, the length of its
+ * maximal subpart (§3.9, D93b): the longest start of a well-formed
+ * sequence there, at least one byte.
+ */
+static size_t
+seq(const unsigned char *s, size_t len, unsigned *cp_r, bool *ok_r)
+{
+	unsigned cp, lo = 0x80, hi = 0xbf;
+	size_t n, k;
+
+	*ok_r = false;
+	if (s[0] < 0x80) {
+		n = 1;
+		cp = s[0];
+	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = s[0] == 0xed ? 0x9f : 0xbf;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+		lo = s[0] == 0xf0 ? 0x90 : 0x80;
+		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 1;
+	for (k = 1; k < n; k++) {
+		if (k >= len || s[k] < lo || s[k] > hi)
+			return k;
+		cp = (cp << 6) | (s[k] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*ok_r = true;
+	*cp_r = cp;
+	return n;
+}
+
 size_t
 utf8_decode(const unsigned char *s, size_t len, unsigned *cp_r)
 {
-	unsigned cp, min;
-	size_t n, k;
+	bool ok;
+	size_t n = seq(s, len, cp_r, &ok);
 
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 1;
-		cp = s[0] & 0x1f;
-		min = 0x80;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 2;
-		cp = s[0] & 0x0f;
-		min = 0x800;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 3;
-		cp = s[0] & 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (n >= len)
-		return 0;
-	for (k = 1; k <= n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n + 1;
+	return ok ? n : 0;
+}
+
+size_t
+utf8_decode_fffd(const unsigned char *s, size_t len, unsigned *cp_r)
+{
+	bool ok;
+	size_t n = seq(s, len, cp_r, &ok);
+
+	if (!ok)
+		*cp_r = UTF8_FFFD;
+	return n;
 }
 
 size_t
@@ -79,6 +110,12 @@ utf8_cut(char *s)
 	if (n - (i - 1) < need)
 		s[i - 1] = '\0';
 	return s;
+}
+
+bool
+utf8_control(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
 bool

@@ -456,6 +456,30 @@ promo            yes          1        1         0" list ls
 check_json "list ls --json" 0 \
     '[(l["list"], l["name"], l["double_opt_in"], l["opted_in"], l["pending"], l["opted_out"]) for l in d["lists"]] == [("misc", None, False, 0, 0, 0), ("news", "The News", False, 2, 0, 2), ("promo", None, True, 1, 1, 0)]' \
     list ls --json
+# a name written with SQL that is not UTF-8 and holds control characters
+# (SQLite keeps any bytes; PostgreSQL refuses invalid UTF-8): on a
+# terminal a control character (ESC, U+009B) is '?', each maximal invalid
+# subpart (lone 0xff; the surrogate ED A0 80, three) U+FFFD; --json is
+# valid UTF-8 with \u escapes
+if ! db_pgsql; then
+	sqlx "INSERT INTO lists (list_id, name, double_opt_in, created_at) VALUES ('zbad', CAST(X'41ff421b43c29b44eda080c3a9' AS TEXT), 0, 1700000000)"
+	fffd=$($PY -c 'print("\ufffd")')
+	check "list ls, a name not UTF-8" 0 "LIST             DOI   OPTED_IN  PENDING OPTED_OUT  NAME
+misc             no           0        0         0
+news             no           2        0         2  The News
+promo            yes          1        1         0
+zbad             no           0        0         0  A${fffd}B?C?D$fffd$fffd$fffd$($PY -c 'print("\u00e9")')" list ls
+	check_json "list ls --json, a name not UTF-8" 0 \
+	    '[l["name"] for l in d["lists"] if l["list"] == "zbad"] == ["A\ufffdB\x1bC\x9bD\ufffd\ufffd\ufffd\u00e9"]' \
+	    list ls --json
+	run --json list ls
+	if printf '%s' "$out" | $PY -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' 2>/dev/null; then
+		ok
+	else
+		bad "list ls --json, a name not UTF-8: valid UTF-8" "stdout: $out"
+	fi
+	sqlx "DELETE FROM lists WHERE list_id = 'zbad'"
+fi
 
 # --- consent events ------------------------------------------------------
 
