@@ -152,5 +152,36 @@ else
 	[ "$got" = "0|0|0|0" ] && ok ||
 	    bad "copy lost: COMMIT not sent: target as it was" "got: $got"
 
+	# the server goes away right after the commit: the copy is there,
+	# and said so (it was 75, from the counts read after the commit, and
+	# the same copy again 73: the target not empty)
+	lost_cut "copy lost: server gone after COMMIT" gone lostc2
+	got=$(lost_rows lostc2)
+	[ "$got" = "3|2|1|3" ] && ok ||
+	    bad "copy lost: server gone after COMMIT: every row" "got: $got"
+	if [ "$rc" = 0 ] && [ "$out" = "$lost_want" ]; then ok; else
+		bad "copy lost: server gone after COMMIT: 0 and the counts" \
+		    "rc $rc" "stdout: $out" "stderr: $err"
+	fi
+
+	# counts that differ (a trigger on the target drops the suppression
+	# copied in): 70, the counts shown, and nothing committed (the check
+	# ran after the commit: 70 with the rows left in the target)
+	pg_createdb lostm &&
+	printf 'ConsentDB %s\nSyslog no\n' "$(pg_consentdb lostm)" \
+	    > "$tmp/lostm.conf" &&
+	"$OPTINCTL" -c "$tmp/lostm.conf" init >/dev/null &&
+	pg_sql lostm "CREATE FUNCTION drop_supp() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN DELETE FROM suppressions; RETURN NULL; END \$\$" &&
+	pg_sql lostm "CREATE TRIGGER drop_supp AFTER INSERT ON suppressions FOR EACH STATEMENT EXECUTE FUNCTION drop_supp()" ||
+	    bad "copy lost: mismatch: target set up"
+	run copy-store "$lost_src" "$(pg_consentdb lostm)"
+	case $rc:$out:$err in
+	"70:"*"suppressions              1          0  MISMATCH"*":optinctl: copy-store: row counts differ; nothing copied") ok ;;
+	*) bad "copy lost: mismatch: 70" "rc $rc" "stdout: $out" "stderr: $err" ;;
+	esac
+	got=$(lost_rows lostm)
+	[ "$got" = "0|0|0|0" ] && ok ||
+	    bad "copy lost: mismatch: nothing committed" "got: $got"
+
 	pg_stop
 fi
