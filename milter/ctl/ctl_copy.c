@@ -16,8 +16,9 @@
  * when a count differs nothing is committed and the exit is EX_SOFTWARE;
  * else TO commits, exit 0.  A connection lost before the commit (a
  * PostgreSQL statement is run again only outside a transaction,
- * store_pgsql_conn.c) is EX_TEMPFAIL with nothing copied; nothing is read
- * after the commit.  Passwords in FROM and TO are never printed
+ * store_pgsql_conn.c) is EX_TEMPFAIL with nothing copied.  A commit that
+ * fails for a temporary reason may have been done all the same (a lost
+ * answer): TO is counted again and the message says which (copy_settle).  Passwords in FROM and TO are never printed
  * (store_mask).
  */
 #include "autoconf.h"
@@ -196,6 +197,51 @@ copy_print(const struct ctl *c, const long long *nf, const long long *nt)
 		    "false");
 }
 
+/*
+ * copy_settle - TO's commit failed for a reason that may be temporary
+ * (st, why): a lost connection, whose COMMIT may have been done all the
+ * same, the answer lost.  Count TO again (a new connection): every count
+ * as copied (nt), the commit went through: STORE_OK after saying so; all
+ * empty: nothing copied, st; else, or when TO cannot be counted: its
+ * state unknown, said so.  *ex_r the exit code when not STORE_OK.
+ */
+static enum store_status
+copy_settle(struct store *to, const long long *nt, enum store_status st,
+    const char *why, int *ex_r)
+{
+	char why2[1024];
+	long long n;
+	bool all = true, none = true;
+	size_t i;
+
+	for (i = 0; store_tables[i].name != NULL; i++) {
+		if (store_table_count(to, store_tables[i].name, &n, why2,
+		    sizeof(why2)) != STORE_OK) {
+			fprintf(stderr, "optinctl: %s; %s: whether the copy "
+			    "was committed is unknown: count the target's "
+			    "rows before running it again\n", why, why2);
+			*ex_r = EX_TEMPFAIL;
+			return st;
+		}
+		all = all && n == nt[i];
+		none = none && n == 0;
+	}
+	if (all) {
+		fprintf(stderr, "optinctl: %s: the answer to COMMIT was lost; "
+		    "the target holds every row: the copy is done\n", why);
+		return STORE_OK;
+	}
+	if (none) {
+		fprintf(stderr, "optinctl: %s: nothing copied\n", why);
+		*ex_r = ctl_exit_code(st);
+		return st;
+	}
+	fprintf(stderr, "optinctl: %s: the target holds other rows than were "
+	    "copied (written by someone else?): check it\n", why);
+	*ex_r = EX_SOFTWARE;
+	return st;
+}
+
 int
 ctl_copy_store(struct ctl *c, int argc, char **argv)
 {
@@ -232,6 +278,9 @@ ctl_copy_store(struct ctl *c, int argc, char **argv)
 		ex = EX_DATAERR;
 		goto out;
 	}
+	if (same && st == STORE_TEMPFAIL &&
+	    (st = copy_settle(to, nt, st, why, &ex)) != STORE_OK)
+		goto out;
 	if (st != STORE_OK) {
 		ex = ctl_fail(st, why);
 		goto out;

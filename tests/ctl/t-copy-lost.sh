@@ -142,10 +142,11 @@ else
 	lost_case "copy lost: FROM's server stopped" "$(pg_consentdb lostto1)" \
 	    lostto4 halt lostto4
 
-	# the COMMIT never reaches the server: 75, nothing copied
+	# the COMMIT never reaches the server: 75, nothing copied (the
+	# target counted again on a new connection, as for a lost answer)
 	lost_cut "copy lost: COMMIT not sent" nocommit lostc1
 	case $rc:$err in
-	"75:optinctl: ConsentDB "*"dbname=lostc1 "*) ok ;;
+	"75:optinctl: ConsentDB "*"dbname=lostc1 "*": commit: "*": nothing copied") ok ;;
 	*) bad "copy lost: COMMIT not sent: 75" "rc $rc" "stderr: $err" ;;
 	esac
 	got=$(lost_rows lostc1)
@@ -164,6 +165,19 @@ else
 		    "rc $rc" "stdout: $out" "stderr: $err"
 	fi
 
+	# the COMMIT's answer is lost, the server committed: the copy looks
+	# again, finds every row there, and says so (it was 75 with every
+	# row committed: running it again gave 73)
+	lost_cut "copy lost: COMMIT's answer lost" noreply lostc3
+	got=$(lost_rows lostc3)
+	[ "$got" = "3|2|1|3" ] && ok ||
+	    bad "copy lost: COMMIT's answer lost: every row" "got: $got"
+	case $rc:$err in
+	"0:optinctl: ConsentDB "*"dbname=lostc3 "*": the answer to COMMIT was lost; the target holds every row: the copy is done
+optinctl: copied to "*) ok ;;
+	*) bad "copy lost: COMMIT's answer lost: 0, and why" "rc $rc" \
+	    "stdout: $out" "stderr: $err" ;;
+	esac
 	# counts that differ (a trigger on the target drops the suppression
 	# copied in): 70, the counts shown, and nothing committed (the check
 	# ran after the commit: 70 with the rows left in the target)
