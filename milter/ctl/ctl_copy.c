@@ -11,12 +11,19 @@
  * CHECK sets, or naming a list that is not there: written by a program
  * that skipped the checks; or a value PostgreSQL's column type refuses,
  * as text that is not UTF-8; store_table_put) stops the copy with
- * EX_DATAERR, nothing copied.  Afterwards the rows of each table
- * are counted on both sides: exit 0 only when every count matches, else
- * EX_SOFTWARE.  Passwords in FROM and TO are never printed (store_mask).
+ * EX_DATAERR, nothing copied.  Then the rows of each table are
+ * counted on both sides, still in TO's transaction and FROM's snapshot:
+ * when a count differs nothing is committed and the exit is EX_SOFTWARE;
+ * else TO commits, exit 0.  A connection lost before the commit (a
+ * PostgreSQL statement is run again only outside a transaction,
+ * store_pgsql_conn.c) is EX_TEMPFAIL with nothing copied.  A commit that
+ * fails for a temporary reason may have been done all the same (a lost
+ * answer): TO is counted again and the message says which (copy_settle).
+ * Passwords in FROM and TO are never printed (store_mask).
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -24,6 +31,8 @@
 #include "config.h"
 #include "ctl.h"
 #include "store.h"
+
+#define COPY_MAXTABLES	16	/* store_tables[] has 8 */
 
 /* copy_open - open consent_db with flags under cfg's DBBusyTimeout; NULL
  * after printing why, *ex_r the exit code */
@@ -130,14 +139,44 @@ copy_tables(struct store *from, struct store *to, bool *bad_row_r,
 	return STORE_OK;
 }
 
-/* copy_check - count every table on both sides and print the counts;
- * EX_OK when all match */
-static int
-copy_check(const struct ctl *c, struct store *from, struct store *to)
+/* copy_count - the rows of every table on both sides, nf[i] in from, nt[i]
+ * in to: inside the copy's transaction and snapshot, so that the counts
+ * are of what is about to be committed (not of a source that moved on,
+ * nor read from a server gone after the commit) */
+static enum store_status
+copy_count(struct store *from, struct store *to, long long *nf,
+    long long *nt, char *why, size_t whylen)
 {
-	long long nf, nt;
-	char why[1024];
-	bool same = true;
+	enum store_status st;
+	size_t i;
+
+	for (i = 0; store_tables[i].name != NULL; i++) {
+		assert(i < COPY_MAXTABLES);
+		if ((st = store_table_count(from, store_tables[i].name, &nf[i],
+		    why, whylen)) != STORE_OK ||
+		    (st = store_table_count(to, store_tables[i].name, &nt[i],
+		    why, whylen)) != STORE_OK)
+			return st;
+	}
+	return STORE_OK;
+}
+
+/* copy_same - do the counts of copy_count match, table by table? */
+static bool
+copy_same(const long long *nf, const long long *nt)
+{
+	size_t i;
+
+	for (i = 0; store_tables[i].name != NULL; i++)
+		if (nf[i] != nt[i])
+			return false;
+	return true;
+}
+
+/* copy_print - print the counts of copy_count, a mismatch marked */
+static void
+copy_print(const struct ctl *c, const long long *nf, const long long *nt)
+{
 	size_t i;
 
 	if (c->json)
@@ -145,27 +184,62 @@ copy_check(const struct ctl *c, struct store *from, struct store *to)
 	else
 		printf("%-16s %10s %10s\n", "TABLE", "FROM", "TO");
 	for (i = 0; store_tables[i].name != NULL; i++) {
-		if (store_table_count(from, store_tables[i].name, &nf, why,
-		    sizeof(why)) != STORE_OK || store_table_count(to,
-		    store_tables[i].name, &nt, why, sizeof(why)) != STORE_OK) {
-			fprintf(stderr, "optinctl: %s\n", why);
-			return EX_TEMPFAIL;
-		}
-		same = same && nf == nt;
 		if (c->json)
 			printf("%s{\"table\":\"%s\",\"from\":%lld,\"to\":%lld}",
-			    i > 0 ? "," : "", store_tables[i].name, nf, nt);
+			    i > 0 ? "," : "", store_tables[i].name, nf[i],
+			    nt[i]);
 		else
 			printf("%-16s %10lld %10lld%s\n", store_tables[i].name,
-			    nf, nt, nf == nt ? "" : "  MISMATCH");
+			    nf[i], nt[i], nf[i] == nt[i] ? "" : "  MISMATCH");
 	}
 	if (c->json)
-		printf("],\"match\":%s}\n", same ? "true" : "false");
-	if (!same) {
-		fprintf(stderr, "optinctl: copy-store: row counts differ\n");
-		return EX_SOFTWARE;
+		printf("],\"match\":%s}\n", copy_same(nf, nt) ? "true" :
+		    "false");
+}
+
+/*
+ * copy_settle - TO's commit failed for a reason that may be temporary
+ * (st, why): a lost connection, whose COMMIT may have been done all the
+ * same, the answer lost.  Count TO again (a new connection): every count
+ * as copied (nt), the commit went through: STORE_OK after saying so; all
+ * empty: nothing copied, st; else, or when TO cannot be counted: its
+ * state unknown, said so.  *ex_r the exit code when not STORE_OK.
+ */
+static enum store_status
+copy_settle(struct store *to, const long long *nt, enum store_status st,
+    const char *why, int *ex_r)
+{
+	char why2[1024];
+	long long n;
+	bool all = true, none = true;
+	size_t i;
+
+	for (i = 0; store_tables[i].name != NULL; i++) {
+		if (store_table_count(to, store_tables[i].name, &n, why2,
+		    sizeof(why2)) != STORE_OK) {
+			fprintf(stderr, "optinctl: %s; %s: whether the copy "
+			    "was committed is unknown: count the target's "
+			    "rows before running it again\n", why, why2);
+			*ex_r = EX_TEMPFAIL;
+			return st;
+		}
+		all = all && n == nt[i];
+		none = none && n == 0;
 	}
-	return EX_OK;
+	if (all) {
+		fprintf(stderr, "optinctl: %s: the answer to COMMIT was lost; "
+		    "the target holds every row: the copy is done\n", why);
+		return STORE_OK;
+	}
+	if (none) {
+		fprintf(stderr, "optinctl: %s: nothing copied\n", why);
+		*ex_r = ctl_exit_code(st);
+		return st;
+	}
+	fprintf(stderr, "optinctl: %s: the target holds other rows than were "
+	    "copied (written by someone else?): check it\n", why);
+	*ex_r = EX_SOFTWARE;
+	return st;
 }
 
 int
@@ -173,8 +247,9 @@ ctl_copy_store(struct ctl *c, int argc, char **argv)
 {
 	struct store *from = NULL, *to = NULL;
 	enum store_status st;
+	long long nf[COPY_MAXTABLES], nt[COPY_MAXTABLES];
 	char why[1024], name[512];
-	bool bad_row = false;
+	bool bad_row = false, same;
 	int ex = EX_OK;
 
 	if (argc != 3)
@@ -191,6 +266,9 @@ ctl_copy_store(struct ctl *c, int argc, char **argv)
 	}
 	st = copy_tables(from, to, &bad_row, why, sizeof(why));
 	if (st == STORE_OK)
+		st = copy_count(from, to, nf, nt, why, sizeof(why));
+	same = st == STORE_OK && copy_same(nf, nt);
+	if (same)
 		st = store_commit(to, why, sizeof(why));
 	else
 		store_rollback(to);
@@ -200,12 +278,21 @@ ctl_copy_store(struct ctl *c, int argc, char **argv)
 		ex = EX_DATAERR;
 		goto out;
 	}
+	if (same && st == STORE_TEMPFAIL &&
+	    (st = copy_settle(to, nt, st, why, &ex)) != STORE_OK)
+		goto out;
 	if (st != STORE_OK) {
 		ex = ctl_fail(st, why);
 		goto out;
 	}
-	ex = copy_check(c, from, to);
-	if (ex == EX_OK && !c->json) {
+	copy_print(c, nf, nt);
+	if (!same) {
+		fprintf(stderr, "optinctl: copy-store: row counts differ; "
+		    "nothing copied\n");
+		ex = EX_SOFTWARE;
+		goto out;
+	}
+	if (!c->json) {
 		store_mask(argv[2], name, sizeof(name));
 		fprintf(stderr, "optinctl: copied to %s\n", name);
 	}

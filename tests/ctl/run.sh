@@ -3,8 +3,9 @@
 # and exit codes, --json parsed by Python, consent events read back with
 # Python's sqlite3, a database locked by another process; then t-import.sh,
 # t-dsar.sh, t-quarantine.sh, t-stats.sh, t-erasure-key.sh,
-# t-copy-store.sh and t-quarops.sh (sourced, same helpers) for the other
-# verbs.
+# t-copy-store.sh, t-copy-lost.sh and t-quarops.sh (sourced, same
+# helpers) for the other verbs; CTL_TESTS="t-copy-lost.sh" runs only the
+# files it names, after the checks of this file.
 #
 # Finds optinctl through $top_builddir (default "."); works in a mktemp
 # directory; the one helper process it starts (the lock holder) is killed
@@ -33,6 +34,8 @@ top_srcdir=${top_srcdir:-$(dirname "$0")/../..}
 lockpid=
 cleanup() {
 	if [ -n "$lockpid" ]; then kill "$lockpid" 2>/dev/null; fi
+	# the relay of t-copy-lost.sh (tests/lib/pgcut.py)
+	if [ -n "${cutpid:-}" ]; then kill "$cutpid" 2>/dev/null; fi
 	# the PostgreSQL of db_start or t-copy-store.sh (tests/lib/pg.sh)
 	pg_stop
 	rm -rf "$tmp"
@@ -721,10 +724,13 @@ fi
 # checkpoint) and t-copy-store.sh (which uses both engines always).
 here=$(dirname "$0")
 tests="t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh
-    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh t-quarops.sh"
+    t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh t-copy-lost.sh
+    t-quarops.sh"
 if db_pgsql; then
-	tests=$(echo $tests | sed 's/t-erasure\.sh //; s/ t-copy-store\.sh//; s/ t-quarops\.sh//')
+	tests=$(echo $tests | sed 's/t-erasure\.sh //; s/ t-copy-store\.sh//; s/ t-copy-lost\.sh//; s/ t-quarops\.sh//')
 fi
+# CTL_TESTS="t-a.sh ...": only those files after the checks above
+tests=${CTL_TESTS:-$tests}
 for t in $tests; do
 	# a file that does not parse would skip its checks and count none
 	# failed: a failure of its own
