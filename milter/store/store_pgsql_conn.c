@@ -33,6 +33,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "log.h"
 #include "store-private.h"
 #include "store_pgsql.h"
 
@@ -569,16 +570,47 @@ pgsql_tx_leave(struct pg *p, bool own, bool ok, char *why, size_t whylen)
 	return rs;
 }
 
+/*
+ * pg_notice - what the server says outside an answer (a NOTICE, or the
+ * FATAL of a connection it ends: "terminating connection due to
+ * administrator command") goes to our log, not raw to stderr as libpq's
+ * default receiver prints it (a daemon's stderr is /dev/null): WARNING and
+ * worse as a warning, the rest at debug level.  arg is the masked
+ * ConsentDB name.
+ */
+static void
+pg_notice(void *arg, const PGresult *res)
+{
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	char safe[512];
+
+	if (sev == NULL)
+		sev = "NOTICE";
+	(void)log_safe(msg != NULL ? msg : "", safe, sizeof(safe));
+	if (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
+	    strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)
+		log_warnx("ConsentDB %s: server %s: %s", (const char *)arg, sev,
+		    safe);
+	else
+		log_debug("ConsentDB %s: server %s: %s", (const char *)arg, sev,
+		    safe);
+}
+
 /* pg_connect - a connection to target with our defaults (a connect
- * timeout, the program name); target's own settings win */
+ * timeout, the program name; target's own settings win), its notices to
+ * our log under name (masked; borrowed for the connection's life) */
 static PGconn *
-pg_connect(const char *target)
+pg_connect(const char *target, const char *name)
 {
 	const char *const keys[] = { "connect_timeout",
 		"fallback_application_name", "dbname", NULL };
 	const char *vals[] = { "10", "optin-milter", target, NULL };
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
-	return PQconnectdbParams(keys, vals, 1);
+	if (conn != NULL)
+		(void)PQsetNoticeReceiver(conn, pg_notice, (void *)name);
+	return conn;
 }
 
 /* pgsql_close - close the connection and free the handle */
@@ -602,10 +634,10 @@ pgsql_exists(const char *target, const struct config *cfg, char *why,
 	enum store_status rs = STORE_OK;
 
 	(void)cfg;
-	conn = pg_connect(target);
+	store_mask(target, name, sizeof(name));
+	conn = pg_connect(target, name);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		msg = PQerrorMessage(conn);
-		store_mask(target, name, sizeof(name));
 		snprintf(why, whylen, "ConsentDB %s: %.*s", name,
 		    (int)strcspn(msg, "\n"), msg);
 		/* libpq reports the server's 3D000 only as text */
@@ -722,7 +754,7 @@ pgsql_open(const char *target, const struct config *cfg, unsigned flags,
 	}
 	p->base.be = &store_pgsql_backend;
 	store_mask(target, p->name, sizeof(p->name));
-	p->conn = pg_connect(target);
+	p->conn = pg_connect(target, p->name);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		msg = PQerrorMessage(p->conn);
 		snprintf(why, whylen, "ConsentDB %s: cannot connect: %.*s",

@@ -97,6 +97,12 @@ lost_case() {
 	*) bad "$label: 75 and the database named" "rc $rc" \
 	    "stderr: $(cat "$tmp/lost.err")" "stdout: $(cat "$tmp/lost.out")" ;;
 	esac
+	# what the server said as it ended the connection comes through
+	# optinctl's log, named, not as libpq's raw "FATAL:  ..." line
+	if grep -qv '^optinctl: ' "$tmp/lost.err"; then
+		bad "$label: every stderr line optinctl's" \
+		    "stderr: $(cat "$tmp/lost.err")"
+	else ok; fi
 	got=$(lost_rows "$to")
 	[ "$got" = "0|0|0|0" ] && ok || bad "$label: target as it was" "got: $got"
 	pg_sql "$to" "DROP TRIGGER nap ON suppressions" >/dev/null
@@ -196,6 +202,28 @@ optinctl: copied to "*) ok ;;
 	got=$(lost_rows lostm)
 	[ "$got" = "0|0|0|0" ] && ok ||
 	    bad "copy lost: mismatch: nothing committed" "got: $got"
+
+	# what the server says beside an answer (a trigger's RAISE WARNING,
+	# as a server ending a connection says FATAL) comes through
+	# optinctl's log, with the database named; a NOTICE only at debug
+	# level.  libpq's default printed "WARNING:  ..." raw on stderr (a
+	# daemon's stderr is /dev/null: lost)
+	pg_createdb lostn &&
+	printf 'ConsentDB %s\nSyslog no\n' "$(pg_consentdb lostn)" \
+	    > "$tmp/lostn.conf" &&
+	"$OPTINCTL" -c "$tmp/lostn.conf" init >/dev/null &&
+	pg_sql lostn "CREATE FUNCTION say() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE NOTICE 'a notice'; RAISE WARNING 'lists written'; RETURN NULL; END \$\$" &&
+	pg_sql lostn "CREATE TRIGGER say AFTER INSERT ON lists FOR EACH STATEMENT EXECUTE FUNCTION say()" ||
+	    bad "copy lost: server notices: target set up"
+	run copy-store "$lost_src" "$(pg_consentdb lostn)"
+	case $rc:$err in
+	*NOTICE*) bad "copy lost: server notices: no NOTICE below debug level" \
+	    "stderr: $err" ;;
+	"0:warning: ConsentDB "*"dbname=lostn: server WARNING: lists written
+"*"optinctl: copied to "*) ok ;;
+	*) bad "copy lost: server notices: 0, the WARNING in optinctl's log" \
+	    "rc $rc" "stderr: $err" ;;
+	esac
 
 	pg_stop
 fi
