@@ -18,7 +18,9 @@
  * PostgreSQL statement is run again only outside a transaction,
  * store_pgsql_conn.c) is EX_TEMPFAIL with nothing copied.  A commit that
  * fails for a temporary reason may have been done all the same (a lost
- * answer): TO is counted again and the message says which (copy_settle).
+ * answer), or may still be under way on the server: TO is counted again
+ * once that transaction has ended, and the message says which
+ * (copy_settle).
  * Passwords in FROM and TO are never printed (store_mask).
  */
 #include "autoconf.h"
@@ -200,10 +202,13 @@ copy_print(const struct ctl *c, const long long *nf, const long long *nt)
 /*
  * copy_settle - TO's commit failed for a reason that may be temporary
  * (st, why): a lost connection, whose COMMIT may have been done all the
- * same, the answer lost.  Count TO again (a new connection): every count
- * as copied (nt), the commit went through: STORE_OK after saying so; all
- * empty: nothing copied, st; else, or when TO cannot be counted: its
- * state unknown, said so.  *ex_r the exit code when not STORE_OK.
+ * same, the answer lost, or may still be running on the server.  Count TO
+ * again (a new connection), in a transaction that first waits until no
+ * other can write the tables (store_table_lock: the lost one has ended):
+ * every count as copied (nt), the commit went through: STORE_OK after
+ * saying so; all empty: nothing copied, st; else, or when TO cannot be
+ * counted: its state unknown, said so.  *ex_r the exit code when not
+ * STORE_OK.
  */
 static enum store_status
 copy_settle(struct store *to, const long long *nt, enum store_status st,
@@ -214,18 +219,20 @@ copy_settle(struct store *to, const long long *nt, enum store_status st,
 	bool all = true, none = true;
 	size_t i;
 
+	if (store_begin(to, why2, sizeof(why2)) != STORE_OK)
+		goto unknown;
 	for (i = 0; store_tables[i].name != NULL; i++) {
-		if (store_table_count(to, store_tables[i].name, &n, why2,
+		if (store_table_lock(to, store_tables[i].name, why2,
+		    sizeof(why2)) != STORE_OK ||
+		    store_table_count(to, store_tables[i].name, &n, why2,
 		    sizeof(why2)) != STORE_OK) {
-			fprintf(stderr, "optinctl: %s; %s: whether the copy "
-			    "was committed is unknown: count the target's "
-			    "rows before running it again\n", why, why2);
-			*ex_r = EX_TEMPFAIL;
-			return st;
+			store_rollback(to);
+			goto unknown;
 		}
 		all = all && n == nt[i];
 		none = none && n == 0;
 	}
+	store_rollback(to);
 	if (all) {
 		fprintf(stderr, "optinctl: %s: the answer to COMMIT was lost; "
 		    "the target holds every row: the copy is done\n", why);
@@ -239,6 +246,12 @@ copy_settle(struct store *to, const long long *nt, enum store_status st,
 	fprintf(stderr, "optinctl: %s: the target holds other rows than were "
 	    "copied (written by someone else?): check it\n", why);
 	*ex_r = EX_SOFTWARE;
+	return st;
+unknown:
+	fprintf(stderr, "optinctl: %s; %s: whether the copy was committed is "
+	    "unknown: count the target's rows before running it again\n", why,
+	    why2);
+	*ex_r = EX_TEMPFAIL;
 	return st;
 }
 

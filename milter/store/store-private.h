@@ -137,6 +137,8 @@ struct store_backend {
 	enum store_status (*table_count)(struct store *st,
 	    const struct store_table *tab, long long *n_r, char *why,
 	    size_t whylen);
+	enum store_status (*table_lock)(struct store *st,
+	    const struct store_table *tab, char *why, size_t whylen);
 	/* feedback (schema version 2) */
 	enum store_status (*feedback_add)(struct store *st,
 	    const struct store_feedback *fb, long long *id_r, char *why,

@@ -793,6 +793,17 @@ store_table_count(struct store *st, const char *table, long long *n_r,
 	return st->be->table_count(st, tab, n_r, why, whylen);
 }
 
+enum store_status
+store_table_lock(struct store *st, const char *table, char *why,
+    size_t whylen)
+{
+	const struct store_table *tab;
+
+	if ((tab = store_table_find(table, why, whylen)) == NULL)
+		return STORE_ERROR;
+	return st->be->table_lock(st, tab, why, whylen);
+}
+
 /* ---- feedback (schema version 2) ---- */
 
 /*

@@ -676,6 +676,14 @@ enum store_status store_table_done(struct store *st, const char *table,
 enum store_status store_table_count(struct store *st, const char *table,
 	    long long *n_r, char *why, size_t whylen);
 
+/* Inside store_begin's transaction: wait (DBBusyTimeout at most, then
+ * STORE_TEMPFAIL) until no other transaction can write table, such as one
+ * whose COMMIT is still running after its connection was lost, and keep
+ * it so until this transaction ends.  PostgreSQL: LOCK TABLE in SHARE
+ * mode; SQLite: nothing more, store_begin holds the write lock. */
+enum store_status store_table_lock(struct store *st, const char *table,
+	    char *why, size_t whylen);
+
 /*
  * Feedback: bounces and complaints (DESIGN "Feedback"; optin-feedback).
  * Kind words: "hard_bounce", "soft_bounce", "policy_bounce", "complaint",

@@ -797,6 +797,7 @@ const struct store_backend store_pgsql_backend = {
 	.table_put = pgad_table_put,
 	.table_done = pgad_table_done,
 	.table_count = pgad_table_count,
+	.table_lock = pgad_table_lock,
 	.handover_claim = pgho_handover_claim,
 	.handover_set = pgho_handover_set,
 	.handover_purge = pgho_handover_purge,

@@ -156,6 +156,8 @@ enum store_status pgad_table_done(struct store *st,
 enum store_status pgad_table_count(struct store *st,
 	    const struct store_table *tab, long long *n_r, char *why,
 	    size_t whylen);
+enum store_status pgad_table_lock(struct store *st,
+	    const struct store_table *tab, char *why, size_t whylen);
 
 /* store_pgsql_fb.c: the feedback operations (schema version 2), as the
  * members of the same name in struct store_backend. */

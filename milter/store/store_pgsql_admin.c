@@ -216,25 +216,34 @@ pgad_table_put(struct store *st, const struct store_table *tab,
 	return STORE_OK;
 }
 
+/* table_run - run sql about tab, its answer not wanted */
+static enum store_status
+table_run(struct store *st, const struct store_table *tab, const char *sql,
+    char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+
+	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
+	    tab->name, &rs, why, whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
 /* pgad_table_done - the identity of a table with ids continues after the
  * largest id copied in */
 enum store_status
 pgad_table_done(struct store *st, const struct store_table *tab, char *why,
     size_t whylen)
 {
-	enum store_status rs = STORE_OK;
-	PGresult *res;
 	char sql[256];
 
 	if (strncmp(tab->cols, "id,", 3) != 0)
 		return STORE_OK;
 	snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence("
 	    "'%s', 'id'), (SELECT max(id) FROM %s))", tab->name, tab->name);
-	if ((res = pgsql_exec_sql((struct pg *)st, -1, "", sql, 0, NULL,
-	    tab->name, &rs, why, whylen)) == NULL)
-		return rs;
-	PQclear(res);
-	return STORE_OK;
+	return table_run(st, tab, sql, why, whylen);
 }
 
 /* pgad_table_count - the rows of one table */
@@ -253,4 +262,16 @@ pgad_table_count(struct store *st, const struct store_table *tab,
 	*n_r = pgsql_col_ll(res, 0, 0);
 	PQclear(res);
 	return STORE_OK;
+}
+
+/* pgad_table_lock - SHARE mode: waits for every transaction that wrote
+ * tab (lock_timeout), and blocks writers until ours ends */
+enum store_status
+pgad_table_lock(struct store *st, const struct store_table *tab, char *why,
+    size_t whylen)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "LOCK TABLE %s IN SHARE MODE", tab->name);
+	return table_run(st, tab, sql, why, whylen);
 }

@@ -868,6 +868,7 @@ const struct store_backend store_sqlite_backend = {
 	.table_put = sq_table_put,
 	.table_done = sq_table_done,
 	.table_count = sq_table_count,
+	.table_lock = sq_table_lock,
 	.feedback_add = sqfb_feedback_add,
 	.feedback_count = sqfb_feedback_count,
 	.feedback_stats = sqfb_feedback_stats,

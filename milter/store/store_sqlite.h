@@ -220,5 +220,7 @@ enum store_status sq_table_done(struct store *st,
 enum store_status sq_table_count(struct store *st,
 	    const struct store_table *tab, long long *n_r, char *why,
 	    size_t whylen);
+enum store_status sq_table_lock(struct store *st,
+	    const struct store_table *tab, char *why, size_t whylen);
 
 #endif

@@ -16,6 +16,9 @@
 #     gone      the COMMIT and its answer are passed on, then both sides
 #               are closed and no more connections accepted (the server
 #               went away right after the commit)
+#     early     the COMMIT is passed on and both sides closed at once,
+#               before the server has answered (it may still be
+#               committing when the client looks again)
 #   Otherwise later connections are relayed as usual.  Exits after 120 s at the
 #   latest (bounded: the suite also kills it by PID).
 
@@ -63,7 +66,9 @@ def serve(cli, upstream, mode):
                     break
                 if not cut.is_set() and COMMIT in data:
                     cut.set()
-                    if mode != "nocommit":
+                    if mode == "early":
+                        srv.sendall(data)
+                    elif mode != "nocommit":
                         srv.sendall(data)
                         got = b""
                         while READY not in got:
@@ -83,7 +88,7 @@ def serve(cli, upstream, mode):
 
 def main():
     portfile, upstream, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    if mode not in ("nocommit", "noreply", "gone"):
+    if mode not in ("nocommit", "noreply", "gone", "early"):
         sys.exit("pgcut.py: bad mode " + mode)
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
