@@ -262,9 +262,11 @@ int ctl_parse_age(const char *s, long *secs_r);
 void ctl_qrow_json_fields(const struct store_qrow *q);
 
 /* Write s to fp for a terminal: control characters (C0, DEL, C1) as '?',
- * bytes that are not UTF-8 as U+FFFD (one per maximal subpart), NULL as
- * "-".  For stored text that reaches a terminal (a list name written with
- * SQL). */
+ * other characters a reader cannot see or that reorder the text around
+ * them (utf8_invisible: bidirectional overrides such as U+202E, zero-width
+ * and odd spaces) as "<U+XXXX>", bytes that are not UTF-8 as U+FFFD (one
+ * per maximal subpart), NULL as "-".  For stored text that reaches a
+ * terminal (a list name written with SQL, a browser's User-Agent). */
 void ctl_put_text(FILE *fp, const char *s);
 
 /* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC) in buf (21 bytes); "-" for 0. */

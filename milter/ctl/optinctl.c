@@ -506,6 +506,8 @@ ctl_put_text(FILE *fp, const char *s)
 		n = utf8_decode_fffd(p + i, len - i, &cp);
 		if (utf8_control(cp))
 			fputc('?', fp);
+		else if (utf8_invisible(cp))
+			fprintf(fp, "<U+%04X>", cp);
 		else if (cp == UTF8_FFFD)
 			fputs(UTF8_FFFD_STR, fp);
 		else

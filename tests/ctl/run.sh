@@ -483,6 +483,16 @@ zbad             no           0        0         0  A${fffd}B?C?D$fffd$fffd$fffd
 	fi
 	sqlx "DELETE FROM lists WHERE list_id = 'zbad'"
 fi
+# characters a reader cannot see or that reorder the text around them (a
+# right-to-left override, a zero-width space) are named on a terminal, so
+# that "Ann<U+202E>fdp.exe" does not show as "Annexe.pdf"
+sqlx "INSERT INTO lists (list_id, name, double_opt_in, created_at) VALUES ('zbidi', '$($PY -c 'print("Ann\u202efdp.exe\u200b")')', 0, 1700000000)"
+run list ls
+case $out in
+*"zbidi            no           0        0         0  Ann<U+202E>fdp.exe<U+200B>") ok ;;
+*) bad "list ls, a name with U+202E and U+200B: named" "stdout: $out" ;;
+esac
+sqlx "DELETE FROM lists WHERE list_id = 'zbidi'"
 
 # --- consent events ------------------------------------------------------
 
