@@ -185,13 +185,13 @@ for h in ("From", "To", "Subject", "List-Id", "List-Unsubscribe",
 	else
 		say "  dkimpy: signature FAILED"
 	fi
-	say "  envelope sender (personal bounce address): $(sink_from "$ann" | sed 's/+[A-Za-z0-9_-]*@/+<token>@/')"
+	say "  envelope sender (personal bounce address): $(sink_from "$ann" | sed 's/+[A-Za-z0-9_-]*@/+[token]@/')"
 fi
 
 line
 say "grace's mailbox does not exist: the receiving server answered 550 5.1.1."
 say "Postfix sent its bounce (DSN, RFC 3464) to grace's personal bounce address"
-say "bounce+<token>@news.example.com, which the transport map hands to"
+say "bounce+[token]@news.example.com, which the transport map hands to"
 say "optin-feedback (a pipe(8) service); the token names grace and the list:"
 say "  report: $(optin_sql "select kind || ' ' || status || ', identified by ' || identity from feedback where address = 'grace@example.com'")"
 say "  grace is now: suppressed ($(optin_sql "select reason from suppressions where address = 'grace@example.com'"))"
@@ -236,7 +236,9 @@ say "  henry on $LIST is now: $(optin_sql "select status from subscriptions wher
 line
 url=$(sink_header "$frank" List-Unsubscribe | sed -n 's/^<\(http[^>]*\)>.*/\1/p')
 say "frank clicks one-click unsubscribe in his mail client (RFC 8058):"
-say "  POST ${url%/u/*}/u/<token>  body List-Unsubscribe=One-Click"
+say "  POST ${url%/u/*}/u/[token]  body List-Unsubscribe=One-Click"
+say "  (http only because this demo runs on loopback: a real UnsubscribeURL is"
+say "  https, as RFC 8058 requires and mailbox providers check)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: application/x-www-form-urlencoded' \
     --data 'List-Unsubscribe=One-Click' "$url")
@@ -277,7 +279,10 @@ line
 say "Milter log, by queue ID: a line per quarantined recipient, one per split"
 say "copy sent, and its decision; each copy has its own queue ID and lines,"
 say "shown under the original with the recipient Postfix delivered it to (the"
-say "first allowed recipient, ann, stays in the original):"
+say "first allowed recipient, ann, stays in the original).  from= is the"
+say "envelope sender a message came in with: the original's is the CRM's;"
+say "the milter gives it ann's personal bounce address at the end of the"
+say "message, as each copy gets its recipient's (tokens shown as [token]):"
 # each message's lines together, a split copy's under its original
 grep -E ': (campaign|quarantine|split)' "$MILTER_LOG" | awk -v pflog="$PF_LOG" '
 { q = $1; sub(/:$/, "", q)
@@ -306,6 +311,8 @@ line
 say "Quarantine: $(optin_sql 'select count(*) from quarantine') rows, spool files in $OPTIN_DIR/quarantine"
 say "optinctl feedback (bounces and complaints per list and campaign):"
 "$OPTINCTL" -c "$CONF" feedback 2>&1 | sed 's/^/  /' | head -12
+say "  (complaint_rate: ok under 0.1%, warn from 0.1%, over from 0.3%, the"
+say "  rates mailbox providers hold bulk senders to; optinctl(8) feedback)"
 line
 say "Stopping Postfix, the milter, optin-unsubd and the sink."
 # the paths printed above are gone on exit unless kept: say which
