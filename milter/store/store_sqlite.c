@@ -80,26 +80,51 @@ sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
 	return sq_kind(rc) == STORE_OK ? STORE_ERROR : sq_kind(rc);
 }
 
+/* How long a lookup trusts that path still names our file (ms).  A
+ * lookup writes nothing, so reading the old file a moment after it was
+ * replaced only answers as of a moment before; writes check every time. */
+#define SQ_LOOKUP_RECHECK_MS	100
+
+/* sq_seen_recently - was path found naming our file less than
+ * SQ_LOOKUP_RECHECK_MS ago?  CLOCK_MONOTONIC_COARSE: no system call. */
+static bool
+sq_seen_recently(const struct sq *s, const struct timespec *now)
+{
+	long long ms = (long long)(now->tv_sec - s->seen_at.tv_sec) * 1000 +
+	    (now->tv_nsec - s->seen_at.tv_nsec) / 1000000;
+
+	return s->seen_at.tv_sec != 0 && ms >= 0 && ms < SQ_LOOKUP_RECHECK_MS;
+}
+
 /*
  * sq_replaced - does path still name the file this handle opened?  A
  * database replaced (mv new.db consent.db) or removed while we run would
  * otherwise take our writes into a file nobody will read again: an
  * opt-out answered 200 and lost.  Checked at the start of every
- * transaction (and every statement outside one): one stat() each.  Once
- * replaced, the handle stays unusable (STORE_TEMPFAIL, sq_fail says why);
- * logged once.
+ * transaction (and every statement outside one): one stat() each; for a
+ * lookup (lookup: STMT_LOOKUP or STMT_LOOKUP2 outside a transaction, one
+ * per recipient of every message) at most once per SQ_LOOKUP_RECHECK_MS,
+ * as a system call is a third of a lookup's time (BENCHMARKS.md "Session
+ * 10").  Once replaced, the handle stays unusable (STORE_TEMPFAIL,
+ * sq_fail says why); logged once.
  */
 static bool
-sq_replaced(struct sq *s)
+sq_replaced(struct sq *s, bool lookup)
 {
+	struct timespec now;
 	struct stat sb;
 	bool gone;
 
 	if (s->replaced || s->ino == 0 || !sqlite3_get_autocommit(s->db))
 		return s->replaced;
-	gone = stat(s->path, &sb) < 0;
-	if (!gone && sb.st_dev == s->dev && sb.st_ino == s->ino)
+	(void)clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (lookup && sq_seen_recently(s, &now))
 		return false;
+	gone = stat(s->path, &sb) < 0;
+	if (!gone && sb.st_dev == s->dev && sb.st_ino == s->ino) {
+		s->seen_at = now;
+		return false;
+	}
 	s->replaced = true;
 	log_err("ConsentDB %s was replaced or removed while open (%s): "
 	    "refusing to write to the old file; restart the program", s->path,
@@ -114,7 +139,7 @@ stmt_get(struct sq *s, enum stmt i, sqlite3_stmt **stp)
 {
 	int rc;
 
-	if (sq_replaced(s))
+	if (sq_replaced(s, i == STMT_LOOKUP || i == STMT_LOOKUP2))
 		return SQLITE_CANTOPEN;
 	if (s->stmt[i] == NULL) {
 		rc = sqlite3_prepare_v3(s->db, sq_stmt_sql[i], -1,

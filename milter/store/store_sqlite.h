@@ -79,6 +79,8 @@ struct sq {
 	dev_t dev;			/* the file opened at path ... */
 	ino_t ino;			/* ... (sq_replaced) */
 	bool replaced;			/* path no longer names that file */
+	struct timespec seen_at;	/* sq_replaced: when path last named
+					   it (CLOCK_MONOTONIC_COARSE) */
 	long long busy_ms;		/* DBBusyTimeout */
 	struct timespec busy_since;	/* sq_busy: when this wait began */
 	bool dir_synced;		/* sq_sync: the directory once */
