@@ -280,6 +280,11 @@ struct sqlite3;
 struct sqlite3 *store_sqlite_db(struct store *st);
 enum store_status store_sqlite_fail(struct store *st, int rc,
 	    const char *what, char *why, size_t whylen);
+/* Does stmt (prepared on store_sqlite_db(st)) have to be refused, the file
+ * replaced or removed while open (sq_replaced: a statement that writes is
+ * checked at once, a read as a lookup is)?  Then store_sqlite_fail says why. */
+struct sqlite3_stmt;
+bool store_sqlite_replaced(struct store *st, struct sqlite3_stmt *stmt);
 
 /* store_sqlite_fb.c: the feedback operations of the SQLite backend, as
  * the members of the same name in struct store_backend. */

@@ -72,6 +72,14 @@ struct pgsql_stmt_text {
 extern const struct pgsql_stmt_text pgsql_stmts[P_COUNT];
 
 /* A handle. */
+/* pg_notice's state for one connection: the name it logs under, the
+ * server warnings logged in the minute from since, and those not logged */
+struct pg_notes {
+	const char *name;		/* ConsentDB, password masked */
+	time_t since;
+	unsigned shown, dropped;
+};
+
 struct pg {
 	struct store base;		/* first: store.c sees this */
 	PGconn *conn;			/* owned */
@@ -82,6 +90,7 @@ struct pg {
 	bool sync_later;		/* STORE_SYNC_LATER: synchronous_commit
 					   off; store_sync() waits */
 	char name[256];			/* ConsentDB, password masked */
+	struct pg_notes notes;		/* for pg_notice, on conn */
 	char state[6];			/* SQLSTATE of the last failure ("" if
 					   none was given) */
 };

@@ -570,38 +570,79 @@ pgsql_tx_leave(struct pg *p, bool own, bool ok, char *why, size_t whylen)
 	return rs;
 }
 
+/* At most this many server warnings a minute go to the log per connection
+ * (a trigger raising one per row of an import would be a line per row);
+ * the rest at debug level, the count logged when the minute is over. */
+#define PG_NOTICE_MAX	10
+
+/* pg_notice_word - sev when it is one of the server's severity words, else
+ * "NOTICE" (the text is the server's: it reaches the log as a word only) */
+static const char *
+pg_notice_word(const char *sev, bool *warn_r)
+{
+	static const char *const words[] = { "WARNING", "ERROR", "FATAL",
+		"PANIC", "NOTICE", "INFO", "LOG", "DEBUG" };
+	size_t i;
+
+	for (i = 0; sev != NULL && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(sev, words[i]) == 0) {
+			*warn_r = i < 4;
+			return words[i];
+		}
+	*warn_r = false;
+	return "NOTICE";
+}
+
 /*
  * pg_notice - what the server says outside an answer (a NOTICE, or the
  * FATAL of a connection it ends: "terminating connection due to
  * administrator command") goes to our log, not raw to stderr as libpq's
  * default receiver prints it (a daemon's stderr is /dev/null): WARNING and
- * worse as a warning, the rest at debug level.  arg is the masked
- * ConsentDB name.
+ * worse as a warning (PG_NOTICE_MAX a minute), the rest at debug level.
+ * arg is the connection's struct pg_notes.
  */
 static void
 pg_notice(void *arg, const PGresult *res)
 {
-	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	struct pg_notes *pn = arg;
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *sev;
 	char safe[512];
+	time_t now;
+	bool warn;
 
-	if (sev == NULL)
-		sev = "NOTICE";
+	sev = pg_notice_word(PQresultErrorField(res,
+	    PG_DIAG_SEVERITY_NONLOCALIZED), &warn);
 	(void)log_safe(msg != NULL ? msg : "", safe, sizeof(safe));
-	if (strcmp(sev, "WARNING") == 0 || strcmp(sev, "ERROR") == 0 ||
-	    strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)
-		log_warnx("ConsentDB %s: server %s: %s", (const char *)arg, sev,
-		    safe);
-	else
-		log_debug("ConsentDB %s: server %s: %s", (const char *)arg, sev,
-		    safe);
+	if (warn) {
+		now = time(NULL);
+		if (now - pn->since >= 60 || now < pn->since) {
+			if (pn->dropped > 0)
+				log_warnx("ConsentDB %s: %u more server "
+				    "warnings were not logged", pn->name,
+				    pn->dropped);
+			pn->since = now;
+			pn->shown = pn->dropped = 0;
+		}
+		if (pn->shown < PG_NOTICE_MAX) {
+			log_warnx("ConsentDB %s: server %s: %s", pn->name, sev,
+			    safe);
+			if (++pn->shown == PG_NOTICE_MAX)
+				log_warnx("ConsentDB %s: further server "
+				    "warnings on this connection are not "
+				    "logged for a minute", pn->name);
+			return;
+		}
+		pn->dropped++;
+	}
+	log_debug("ConsentDB %s: server %s: %s", pn->name, sev, safe);
 }
 
 /* pg_connect - a connection to target with our defaults (a connect
  * timeout, the program name; target's own settings win), its notices to
- * our log under name (masked; borrowed for the connection's life) */
+ * our log through pn (pn->name set; borrowed for the connection's life) */
 static PGconn *
-pg_connect(const char *target, const char *name)
+pg_connect(const char *target, struct pg_notes *pn)
 {
 	const char *const keys[] = { "connect_timeout",
 		"fallback_application_name", "dbname", NULL };
@@ -609,7 +650,7 @@ pg_connect(const char *target, const char *name)
 	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 
 	if (conn != NULL)
-		(void)PQsetNoticeReceiver(conn, pg_notice, (void *)name);
+		(void)PQsetNoticeReceiver(conn, pg_notice, pn);
 	return conn;
 }
 
@@ -629,13 +670,14 @@ pgsql_exists(const char *target, const struct config *cfg, char *why,
     size_t whylen)
 {
 	char name[256];
+	struct pg_notes pn = { name, 0, 0, 0 };
 	PGconn *conn;
 	const char *msg;
 	enum store_status rs = STORE_OK;
 
 	(void)cfg;
 	store_mask(target, name, sizeof(name));
-	conn = pg_connect(target, name);
+	conn = pg_connect(target, &pn);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		msg = PQerrorMessage(conn);
 		snprintf(why, whylen, "ConsentDB %s: %.*s", name,
@@ -754,7 +796,8 @@ pgsql_open(const char *target, const struct config *cfg, unsigned flags,
 	}
 	p->base.be = &store_pgsql_backend;
 	store_mask(target, p->name, sizeof(p->name));
-	p->conn = pg_connect(target, p->name);
+	p->notes.name = p->name;
+	p->conn = pg_connect(target, &p->notes);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		msg = PQerrorMessage(p->conn);
 		snprintf(why, whylen, "ConsentDB %s: cannot connect: %.*s",

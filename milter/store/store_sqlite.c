@@ -841,6 +841,12 @@ store_sqlite_db(struct store *st)
 	return ((struct sq *)st)->db;
 }
 
+bool
+store_sqlite_replaced(struct store *st, sqlite3_stmt *stmt)
+{
+	return sq_replaced((struct sq *)st, sqlite3_stmt_readonly(stmt) != 0);
+}
+
 enum store_status
 store_sqlite_fail(struct store *st, int rc, const char *what, char *why,
     size_t whylen)

@@ -24,7 +24,8 @@
 #include "store-private.h"
 #include "store_sqlite.h"
 
-/* fb_prep - prepare sql on st's connection */
+/* fb_prep - prepare sql on st's connection; refused (STORE_TEMPFAIL) once
+ * the file was replaced, as stmt_get() refuses */
 static enum store_status
 fb_prep(struct store *st, const char *sql, sqlite3_stmt **stmt_r,
     const char *what, char *why, size_t whylen)
@@ -32,6 +33,10 @@ fb_prep(struct store *st, const char *sql, sqlite3_stmt **stmt_r,
 	int rc;
 
 	rc = sqlite3_prepare_v2(store_sqlite_db(st), sql, -1, stmt_r, NULL);
+	if (rc == SQLITE_OK && store_sqlite_replaced(st, *stmt_r)) {
+		(void)sqlite3_finalize(*stmt_r);
+		rc = SQLITE_CANTOPEN;
+	}
 	if (rc != SQLITE_OK)
 		return store_sqlite_fail(st, rc, what, why, whylen);
 	return STORE_OK;

@@ -256,6 +256,24 @@ optinctl: copied to "*) ok ;;
 	*) bad "copy lost: server notices: 0, the WARNING in optinctl's log" \
 	    "rc $rc" "stderr: $err" ;;
 	esac
+	# a warning per row (here 500 from one statement) is not one log line
+	# each: ten a minute per connection, then one line saying so
+	pg_createdb lostf &&
+	printf 'ConsentDB %s\nSyslog no\n' "$(pg_consentdb lostf)" \
+	    > "$tmp/lostf.conf" &&
+	"$OPTINCTL" -c "$tmp/lostf.conf" init >/dev/null &&
+	pg_sql lostf "CREATE FUNCTION say() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN FOR i IN 1..500 LOOP RAISE WARNING 'row %', i; END LOOP; RETURN NULL; END \$\$" &&
+	pg_sql lostf "CREATE TRIGGER say AFTER INSERT ON lists FOR EACH STATEMENT EXECUTE FUNCTION say()" ||
+	    bad "copy lost: server warning flood: target set up"
+	run copy-store "$lost_src" "$(pg_consentdb lostf)"
+	n=$(printf '%s\n' "$err" | grep -c 'server WARNING')
+	case $rc:$n:$err in
+	"0:10:"*"dbname=lostf: server WARNING: row 10
+warning: ConsentDB "*"dbname=lostf: further server warnings on this connection are not logged for a minute
+"*) ok ;;
+	*) bad "copy lost: server warning flood: 10 lines, then one saying so" \
+	    "rc $rc" "lines: $n" "stderr: $(printf '%s' "$err" | head -c 2000)" ;;
+	esac
 
 	pg_stop
 fi

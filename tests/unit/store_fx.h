@@ -77,5 +77,6 @@ void t_optout_legacy(void **state);
 
 /* test_store_file.c, on fx_setup_db */
 void t_replaced(void **state);
+void t_replaced_side(void **state);
 
 #endif

@@ -922,6 +922,8 @@ main(void)
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_replaced, fx_setup_db,
 		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_replaced_side, fx_setup_db,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_lookup_set, fx_setup_db,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_set_status_values,

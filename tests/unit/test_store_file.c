@@ -82,3 +82,40 @@ t_replaced(void **state)
 		    "want STORE_TEMPFAIL");
 	store_close(&w);
 }
+
+/* t_replaced_side - the milter's session handle looks a recipient up, then
+ * writes its hand-over record and the campaign's sent count; optin-feedback
+ * records a report.  Those writes (store_sqlite_fb.c) take the connection
+ * past stmt_get(): they must be refused after a replacement too, even right
+ * after a lookup found the file at the path. */
+void
+t_replaced_side(void **state)
+{
+	struct fx *f = *state;
+	struct store_feedback fb = { .addr = "ann@example.com",
+		.list = "news", .kind = "hard_bounce", .identity = "none" };
+	struct store_handover old;
+	struct consent_row row;
+
+	if (pg_base != NULL)
+		skip();
+	assert_int_equal(store_lookup(f->st, "ann@example.com", "news", &row,
+	    f->why, sizeof(f->why)), STORE_OK);
+	replace(f);
+	if (store_handover_claim(f->st, "k1", "ann@example.com",
+	    STORE_HANDOVER_CLAIMED, "Q1", time(NULL), &old, f->why,
+	    sizeof(f->why)) != STORE_TEMPFAIL)
+		CASE_FAIL("hand-over claim after the file was replaced",
+		    "want STORE_TEMPFAIL");
+	if (store_sent_add(f->st, "c1", "news", 1, f->why,
+	    sizeof(f->why)) != STORE_TEMPFAIL)
+		CASE_FAIL("sent count after the file was replaced",
+		    "want STORE_TEMPFAIL");
+	if (store_feedback_add(f->st, &fb, NULL, f->why,
+	    sizeof(f->why)) != STORE_TEMPFAIL)
+		CASE_FAIL("feedback after the file was replaced",
+		    "want STORE_TEMPFAIL");
+	if (strstr(f->why, "replaced") == NULL)
+		CASE_FAIL("feedback after the file was replaced", "why '%s'",
+		    f->why);
+}
