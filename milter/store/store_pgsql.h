@@ -71,7 +71,6 @@ struct pgsql_stmt_text {
 };
 extern const struct pgsql_stmt_text pgsql_stmts[P_COUNT];
 
-/* A handle. */
 /* pg_notice's state for one connection: the name it logs under, the
  * server warnings logged in the minute from since, and those not logged */
 struct pg_notes {
@@ -80,6 +79,7 @@ struct pg_notes {
 	unsigned shown, dropped;
 };
 
+/* A handle. */
 struct pg {
 	struct store base;		/* first: store.c sees this */
 	PGconn *conn;			/* owned */
