@@ -82,8 +82,10 @@ sq_fail(struct sq *s, int rc, const char *what, char *why, size_t whylen)
 
 /* How long a lookup trusts that path still names our file (ms).  A
  * lookup writes nothing, so reading the old file a moment after it was
- * replaced only answers as of a moment before; writes check every time. */
-#define SQ_LOOKUP_RECHECK_MS	100
+ * replaced only answers as of a moment before; writes check every time.
+ * 90: the coarse clock moves in ticks of up to 10 ms (HZ 100), so the
+ * trust lasts at most 100 ms, as optin-milter.conf(5) says. */
+#define SQ_LOOKUP_RECHECK_MS	90
 
 /* sq_seen_recently - was path found naming our file less than
  * SQ_LOOKUP_RECHECK_MS ago?  CLOCK_MONOTONIC_COARSE: no system call. */
