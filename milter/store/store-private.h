@@ -77,6 +77,16 @@ struct store_backend {
 	    const char *const *addrs, const char *const *forms, size_t n,
 	    const char *list, struct consent_row *rows_r, char *why,
 	    size_t whylen);
+	/* optout_state of the n opt-outs of v (forms[i]: the erased form
+	 * of v[i].addr under the newest key, may be NULL: see
+	 * optout_state); NULL: store_batch.c calls optout_state n times */
+	enum store_status (*optout_state_batch)(struct store *st,
+	    struct store_optout *v, const char *const *forms, size_t n,
+	    char *why, size_t whylen);
+	/* set_status of the n changes of v; NULL: set_status n times */
+	enum store_status (*set_status_batch)(struct store *st,
+	    struct store_status_change *v, size_t n, char *why,
+	    size_t whylen);
 	/* is there a suppression whose address starts with prefix? */
 	enum store_status (*suppression_prefix)(struct store *st,
 	    const char *prefix, bool *yes_r, char *why, size_t whylen);
@@ -253,6 +263,17 @@ bool store_import_keeps(enum sub_status old, time_t old_at,
  */
 enum store_status store_version_check(struct store *st, const char *name,
 	    unsigned flags, char *why, size_t whylen);
+
+/*
+ * A lookup did not find the normalised addr erased by the form it was
+ * given (first: the newest key's form was in it; false: none was): is it
+ * erased under an older key or a legacy form?  Sets *yes_r if so (leaves
+ * it alone if not).  STORE_OK, or STORE_TEMPFAIL/STORE_ERROR as
+ * store_erased() (forms the database holds that e cannot make).
+ */
+enum store_status store_erased_after(struct store *st,
+	    const struct store_erasure *e, const char *addr, bool first,
+	    bool *yes_r, char *why, size_t whylen);
 
 /* The store_tables[] entry of name, or NULL with why filled. */
 const struct store_table *store_table_find(const char *name, char *why,

@@ -448,12 +448,10 @@ store_erased(struct store *st, const struct store_erasure *e,
 	return erased_search(st, e, addr, false, form_r, why, whylen);
 }
 
-/* erased_after - a lookup did not find addr erased by its newest form (or,
- * for store_lookup2, suppressed): is it erased under an older key or a
- * legacy form (first: the newest form was in the lookup)?  Sets *yes_r if
- * so; errors as erased_search() */
-static enum store_status
-erased_after(struct store *st, const struct store_erasure *e,
+/* store_erased_after - see store-private.h (for store_lookup2 also after
+ * a lookup that found addr not suppressed); errors as erased_search() */
+enum store_status
+store_erased_after(struct store *st, const struct store_erasure *e,
     const char *addr, bool first, bool *yes_r, char *why, size_t whylen)
 {
 	enum store_status rs;
@@ -485,7 +483,7 @@ store_lookup2(struct store *st, const char *addr,
 	    whylen);
 	if (rs != STORE_OK || row_r->suppressed)
 		return rs;
-	return erased_after(st, e, addr, first, &row_r->suppressed, why,
+	return store_erased_after(st, e, addr, first, &row_r->suppressed, why,
 	    whylen);
 }
 
@@ -510,7 +508,7 @@ store_optout_state(struct store *st, const struct store_erasure *e,
 		(void)utf8_cut(name_r);	/* as store_list_name() */
 	if (rs != STORE_OK || *erased_r)
 		return rs;
-	return erased_after(st, e, addr, first, erased_r, why, whylen);
+	return store_erased_after(st, e, addr, first, erased_r, why, whylen);
 }
 
 enum store_status
@@ -549,8 +547,9 @@ store_lookup_set(struct store *st, const char *const *addrs, size_t n,
 			    &rows_r[i], why, whylen);
 	for (i = 0; i < n && rs == STORE_OK; i++)
 		if (!rows_r[i].suppressed)
-			rs = erased_after(st, e, addrs[i], forms[i] != NULL,
-			    &rows_r[i].suppressed, why, whylen);
+			rs = store_erased_after(st, e, addrs[i],
+			    forms[i] != NULL, &rows_r[i].suppressed, why,
+			    whylen);
 out:
 	free(form);
 	free(forms);

@@ -360,6 +360,59 @@ enum store_status store_optout_state(struct store *st,
 	    bool *erased_r, struct consent_row *row_r, char *name_r,
 	    size_t namelen, char *why, size_t whylen);
 
+/* One opt-out of store_optout_state_batch(): its inputs and, on success,
+ * the outputs store_optout_state() gives. */
+struct store_optout {
+	const char *addr;		/* in: normalised, borrowed */
+	const char *list;		/* in: borrowed */
+	char *name_r;			/* in: the caller's buffer for the
+					   list's name, namelen bytes (> 0) */
+	size_t namelen;
+	bool erased;			/* out */
+	struct consent_row row;		/* out: undefined when erased */
+};
+
+/*
+ * store_optout_state() of the n opt-outs of v, inside the caller's
+ * transaction (the writer of optin-unsubd: one read for all the opt-outs
+ * of a batch).  On PostgreSQL the statements go out together, one round
+ * trip for up to STORE_PIPELINE_MAX of them (libpq pipeline mode;
+ * outside a transaction one round trip each); on SQLite one statement
+ * each.  The first failure ends it, with the errors of
+ * store_optout_state() (v's outputs then undefined; on PostgreSQL the
+ * transaction is aborted: store_rollback()).  n == 0 is STORE_OK.
+ */
+enum store_status store_optout_state_batch(struct store *st,
+	    const struct store_erasure *e, struct store_optout *v, size_t n,
+	    char *why, size_t whylen);
+
+/* One change of store_set_status_batch(). */
+struct store_status_change {
+	const char *addr;		/* in: normalised, borrowed */
+	const char *list;		/* in: borrowed */
+	enum sub_status status;		/* in: as store_set_status() */
+	const struct consent_event *ev;	/* in: borrowed, may be NULL */
+	enum store_status rs;		/* out: STORE_OK, or STORE_NOTFOUND:
+					   no such list, nothing written */
+};
+
+/*
+ * store_set_status() of the n changes of v, in order, inside the caller's
+ * transaction; no two of them may be for the same (addr, list).  On
+ * PostgreSQL one round trip for up to STORE_PIPELINE_MAX of them, as
+ * store_optout_state_batch().  STORE_OK when each change was written or
+ * refused for its missing list (v[i].rs says which); any other failure
+ * ends it with the errors of store_set_status(), and the caller rolls back
+ * (store_rollback()).  n == 0 is STORE_OK.
+ */
+enum store_status store_set_status_batch(struct store *st,
+	    struct store_status_change *v, size_t n, char *why, size_t whylen);
+
+/* Statements sent together in one round trip by the _batch operations on
+ * PostgreSQL: their results fit the socket buffers, so neither side waits
+ * for the other to read. */
+#define STORE_PIPELINE_MAX	64
+
 /*
  * store_lookup2 for the n recipients of one message on one list: rows_r[i]
  * (n entries, the caller's) for the normalised addrs[i] (borrowed).  On

@@ -36,6 +36,31 @@
 
 #include "store_pgsql.h"
 
+/* pgsql_lookup_row - see store_pgsql.h */
+enum store_status
+pgsql_lookup_row(struct pg *p, const PGresult *res, int r,
+    struct consent_row *row_r, bool *erased_r, char *name_r, size_t namelen,
+    char *why, size_t whylen)
+{
+	const char *word;
+
+	if (erased_r != NULL) {
+		*erased_r = pgsql_col_bool(res, r, 2);
+		word = pgsql_col(res, r, 3);
+		snprintf(name_r, namelen, "%s", word != NULL ? word : "");
+	}
+	row_r->suppressed = pgsql_col_bool(res, r, 0);
+	row_r->status = SUB_NONE;
+	word = pgsql_col(res, r, 1);
+	if (word != NULL && (row_r->status = store_status_parse(word)) ==
+	    SUB_NONE) {
+		snprintf(why, whylen, "ConsentDB %s: bad status in "
+		    "subscriptions", p->name);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
 /* lookup_run - suppression and subscription state in one statement:
  * P_LOOKUP, P_LOOKUP2 (also the suppression of addr_hash) or P_OPTOUT
  * (also whether addr_hash is suppressed, *erased_r, and the list's name
@@ -48,26 +73,14 @@ lookup_run(struct pg *p, enum pgsql_stmt i, const char *addr, const char *list,
 {
 	enum store_status rs = STORE_OK;
 	PGresult *res;
-	const char *word;
 
 	res = i != P_LOOKUP ? pgsql_exec(p, i, "lookup", &rs, why, whylen,
 	    "ttt", addr, list, addr_hash) : pgsql_exec(p, i, "lookup", &rs, why,
 	    whylen, "tt", addr, list);
 	if (res == NULL)
 		return rs;
-	if (i == P_OPTOUT) {
-		*erased_r = pgsql_col_bool(res, 0, 2);
-		word = pgsql_col(res, 0, 3);
-		snprintf(name_r, namelen, "%s", word != NULL ? word : "");
-	}
-	row_r->suppressed = pgsql_col_bool(res, 0, 0);
-	row_r->status = SUB_NONE;
-	word = pgsql_col(res, 0, 1);
-	if (word != NULL && (row_r->status = store_status_parse(word)) == SUB_NONE) {
-		snprintf(why, whylen, "ConsentDB %s: bad status in "
-		    "subscriptions", p->name);
-		rs = STORE_ERROR;
-	}
+	rs = pgsql_lookup_row(p, res, 0, row_r, i == P_OPTOUT ? erased_r :
+	    NULL, name_r, namelen, why, whylen);
 	PQclear(res);
 	return rs;
 }
@@ -146,7 +159,6 @@ pg_lookup_set(struct store *st, const char *const *addrs,
 	struct pg *p = (struct pg *)st;
 	enum store_status rs = STORE_OK;
 	char *a = NULL, *f = NULL;
-	const char *word;
 	PGresult *res;
 	size_t i;
 
@@ -165,17 +177,9 @@ pg_lookup_set(struct store *st, const char *const *addrs,
 		    "gave %d rows", p->name, n, PQntuples(res));
 		rs = STORE_ERROR;
 	}
-	for (i = 0; rs == STORE_OK && i < n; i++) {
-		rows_r[i].suppressed = pgsql_col_bool(res, (int)i, 0);
-		rows_r[i].status = SUB_NONE;
-		word = pgsql_col(res, (int)i, 1);
-		if (word != NULL && (rows_r[i].status =
-		    store_status_parse(word)) == SUB_NONE) {
-			snprintf(why, whylen, "ConsentDB %s: bad status in "
-			    "subscriptions", p->name);
-			rs = STORE_ERROR;
-		}
-	}
+	for (i = 0; rs == STORE_OK && i < n; i++)
+		rs = pgsql_lookup_row(p, res, (int)i, &rows_r[i], NULL, NULL, 0,
+		    why, whylen);
 	PQclear(res);
 out:
 	free(a);
@@ -409,6 +413,36 @@ sub_write(struct pg *p, const char *addr, const char *list,
 	    whylen);
 }
 
+/* pgsql_sub_set_vals - see store_pgsql.h */
+void
+pgsql_sub_set_vals(const struct pg *p, const char *addr, const char *list,
+    const char *word, const struct consent_event *ev,
+    char now[PGSQL_NUM_MAX], const char *vals[PGSQL_SUB_SET_NPARAM])
+{
+	snprintf(now, PGSQL_NUM_MAX, "%lld", (long long)time(NULL));
+	vals[0] = addr;
+	vals[1] = list;
+	vals[2] = word;
+	vals[3] = ev != NULL ? ev->source : NULL;
+	vals[4] = ev != NULL && ev->event != NULL ? ev->event : word;
+	vals[5] = ev != NULL ? ev->evidence : NULL;
+	vals[6] = ev != NULL ? ev->remote_addr : NULL;
+	vals[7] = ev != NULL && ev->user_agent != NULL ? ev->user_agent :
+	    p->base.agent;
+	vals[8] = now;
+}
+
+/* pgsql_sub_set_result - see store_pgsql.h */
+enum store_status
+pgsql_sub_set_result(const PGresult *res, int r, const char *list, char *why,
+    size_t whylen)
+{
+	if (pgsql_col_ll(res, r, 0) != 0)
+		return STORE_OK;
+	snprintf(why, whylen, "no such list '%s'", list);
+	return STORE_NOTFOUND;
+}
+
 /*
  * pg_set_status - upsert the subscription and its event in one statement
  * (P_SUB_SET_LISTED: one round trip, where a savepoint, the list check,
@@ -425,8 +459,9 @@ pg_set_status(struct store *st, const char *addr, const char *list,
 {
 	struct pg *p = (struct pg *)st;
 	enum store_status rs, lrs;
+	const char *vals[PGSQL_SUB_SET_NPARAM], *word;
+	char now[PGSQL_NUM_MAX];
 	PGresult *res;
-	const char *word;
 	bool own = !p->in_tx;
 
 	if ((word = store_status_settable(status, why, whylen)) == NULL)
@@ -434,16 +469,12 @@ pg_set_status(struct store *st, const char *addr, const char *list,
 	if (own && (rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
 		return rs;
 	rs = STORE_OK;
-	if ((res = pgsql_exec(p, P_SUB_SET_LISTED, "set status", &rs, why,
-	    whylen, "ttttttttl", addr, list, word, ev != NULL ? ev->source :
-	    NULL, ev != NULL && ev->event != NULL ? ev->event : word,
-	    ev != NULL ? ev->evidence : NULL, ev != NULL ? ev->remote_addr :
-	    NULL, ev != NULL && ev->user_agent != NULL ? ev->user_agent :
-	    p->base.agent, (long long)time(NULL))) != NULL) {
-		if (pgsql_col_ll(res, 0, 0) == 0) {
-			snprintf(why, whylen, "no such list '%s'", list);
-			rs = STORE_NOTFOUND;
-		}
+	pgsql_sub_set_vals(p, addr, list, word, ev, now, vals);
+	if ((res = pgsql_exec_sql(p, P_SUB_SET_LISTED,
+	    pgsql_stmts[P_SUB_SET_LISTED].name,
+	    pgsql_stmts[P_SUB_SET_LISTED].sql, PGSQL_SUB_SET_NPARAM, vals,
+	    "set status", &rs, why, whylen)) != NULL) {
+		rs = pgsql_sub_set_result(res, 0, list, why, whylen);
 		PQclear(res);
 	}
 	if (!own)
@@ -775,6 +806,8 @@ const struct store_backend store_pgsql_backend = {
 	.lookup2 = pg_lookup2,
 	.optout_state = pg_optout_state,
 	.lookup_set = pg_lookup_set,
+	.optout_state_batch = pgsql_optout_state_batch,
+	.set_status_batch = pgsql_set_status_batch,
 	.begin_read = pg_begin_read,
 	.import_set = pg_import_set,
 	.suppression_count = pg_suppression_count,

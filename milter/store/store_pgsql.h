@@ -222,4 +222,70 @@ const char *pgsql_col(const PGresult *res, int r, int c);
 long long pgsql_col_ll(const PGresult *res, int r, int c);
 bool pgsql_col_bool(const PGresult *res, int r, int c);
 
+/* A number as a parameter's text: room for a long long and its NUL. */
+#define PGSQL_NUM_MAX		24
+
+/* The parameters of P_SUB_SET_LISTED (store_set_status). */
+#define PGSQL_SUB_SET_NPARAM	9
+
+/* P_SUB_SET_LISTED's parameters into vals[] for the subscription (addr,
+ * list) set to status word with event ev (may be NULL; its event word
+ * defaults to word, its user agent to the handle's), stamped now (the
+ * caller's buffer, filled here).  Every pointer is borrowed. */
+void pgsql_sub_set_vals(const struct pg *p, const char *addr,
+	    const char *list, const char *word, const struct consent_event *ev,
+	    char now[PGSQL_NUM_MAX], const char *vals[PGSQL_SUB_SET_NPARAM]);
+
+/* Row r of a P_SUB_SET_LISTED result: STORE_OK (written), or
+ * STORE_NOTFOUND with why naming the missing list (nothing written). */
+enum store_status pgsql_sub_set_result(const PGresult *res, int r,
+	    const char *list, char *why, size_t whylen);
+
+/* Row r of a P_LOOKUP, P_LOOKUP2, P_LOOKUP_SET or P_OPTOUT result into
+ * *row_r; for P_OPTOUT (erased_r not NULL) also whether the erased form
+ * is suppressed and the list's name (into name_r, namelen bytes, "" when
+ * none).  STORE_ERROR for a status word the schema does not know. */
+enum store_status pgsql_lookup_row(struct pg *p, const PGresult *res, int r,
+	    struct consent_row *row_r, bool *erased_r, char *name_r,
+	    size_t namelen, char *why, size_t whylen);
+
+/* Fill why for a failed call ("ConsentDB NAME: what: message"; res may be
+ * NULL: the connection's message), clear res, return its status
+ * (STORE_TEMPFAIL for a lost connection, a timeout or a lock; else
+ * STORE_ERROR). */
+enum store_status pgsql_fail(struct pg *p, PGresult *res, const char *what,
+	    char *why, size_t whylen);
+
+/* Prepare statement i on the connection unless it is already. */
+enum store_status pgsql_prepare(struct pg *p, enum pgsql_stmt i,
+	    const char *what, char *why, size_t whylen);
+
+/* store_pgsql_batch.c: the batched operations (store-private.h) and the
+ * pipeline they share. */
+
+/* Reads row r of the result of run k (of pgsql_pipeline's n); arg is the
+ * caller's.  STORE_OK, or a failure that ends the pipeline. */
+typedef enum store_status pgsql_row_fn(struct pg *p, const PGresult *res,
+	    size_t k, void *arg, char *why, size_t whylen);
+
+/*
+ * Run prepared statement i n times, run k with the nparams values from
+ * vals[k * nparams] (borrowed), inside the open transaction, sending
+ * STORE_PIPELINE_MAX runs at a time in one round trip (libpq pipeline
+ * mode); fn reads each run's result, in order.  The first failure (a
+ * statement's, or fn's) ends it with its status; the transaction is then
+ * aborted (pgsql_end(p, false, ...)).  STORE_ERROR when no transaction
+ * is open.
+ */
+enum store_status pgsql_pipeline(struct pg *p, enum pgsql_stmt i,
+	    const char *what, size_t n, int nparams, const char *const *vals,
+	    pgsql_row_fn *fn, void *arg, char *why, size_t whylen);
+
+enum store_status pgsql_optout_state_batch(struct store *st,
+	    struct store_optout *v, const char *const *forms, size_t n,
+	    char *why, size_t whylen);
+enum store_status pgsql_set_status_batch(struct store *st,
+	    struct store_status_change *v, size_t n, char *why,
+	    size_t whylen);
+
 #endif

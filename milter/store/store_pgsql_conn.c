@@ -299,9 +299,9 @@ pg_kind(const struct pg *p, const PGresult *res)
 	return STORE_ERROR;
 }
 
-/* pg_fail - fill why for a failed call, clear res, return its status */
-static enum store_status
-pg_fail(struct pg *p, PGresult *res, const char *what, char *why,
+/* pgsql_fail - see store_pgsql.h */
+enum store_status
+pgsql_fail(struct pg *p, PGresult *res, const char *what, char *why,
     size_t whylen)
 {
 	enum store_status rs = pg_kind(p, res);
@@ -433,9 +433,28 @@ failed:
 				continue;
 			res = NULL;
 		}
-		*rs_r = pg_fail(p, res, what, why, whylen);
+		*rs_r = pgsql_fail(p, res, what, why, whylen);
 		return NULL;
 	}
+}
+
+/* pgsql_prepare - see store_pgsql.h (no retry: the pipeline it is for
+ * runs inside a transaction) */
+enum store_status
+pgsql_prepare(struct pg *p, enum pgsql_stmt i, const char *what, char *why,
+    size_t whylen)
+{
+	PGresult *res;
+
+	if ((p->prepared & (1ULL << i)) != 0)
+		return STORE_OK;
+	res = PQprepare(p->conn, pgsql_stmts[i].name, pgsql_stmts[i].sql, 0,
+	    NULL);
+	if (!pg_ok(res))
+		return pgsql_fail(p, res, what, why, whylen);
+	PQclear(res);
+	p->prepared |= 1ULL << i;
+	return STORE_OK;
 }
 
 /* pgsql_exec - pg_execv with the parameters as arguments */
@@ -496,7 +515,7 @@ pg_cmd(struct pg *p, const char *sql, const char *what, char *why,
 				continue;
 			res = NULL;
 		}
-		return pg_fail(p, res, what, why, whylen);
+		return pgsql_fail(p, res, what, why, whylen);
 	}
 	if (strcmp(sql, "COMMIT") == 0 &&
 	    strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
@@ -742,7 +761,7 @@ pg_setup(struct pg *p, const struct config *cfg, unsigned flags, char *why,
 	p->sync_later = (flags & STORE_SYNC_LATER) != 0;
 	res = pg_settings(p);
 	if (!pg_ok(res))
-		return pg_fail(p, res, "settings", why, whylen);
+		return pgsql_fail(p, res, "settings", why, whylen);
 	PQclear(res);
 	if ((res = pgsql_exec(p, P_NTABLES, "schema", &rs, why, whylen, "")) ==
 	    NULL)

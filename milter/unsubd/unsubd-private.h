@@ -162,11 +162,13 @@ enum MHD_Result unsubd_act_finish(struct unsubd *u, struct MHD_Connection *c,
 	    struct req *r);
 
 /*
- * Writer thread only: apply job inside the batch's open transaction on st.
- * STORE_OK or STORE_NOTFOUND (this job's list is gone; nothing of it was
- * written) leave the batch going; any other status fails the whole batch.
+ * Writer thread only: apply the jobs of the list batch (linked by next),
+ * in order, inside the batch's open transaction on st; each job's ss gets
+ * STORE_OK, or STORE_NOTFOUND (its list is gone; nothing of it was
+ * written).  Any other status fails the whole batch (returned, with why;
+ * the caller rolls back, and the jobs' outputs are then undefined).
  */
-enum store_status unsubd_act_apply(struct store *st, struct job *job,
+enum store_status unsubd_act_apply(struct store *st, struct job *batch,
 	    char *why, size_t whylen);
 
 #endif

@@ -14,7 +14,7 @@
  *
  * Threads: the pages and answers run in libmicrohttpd's pool, each thread
  * with its own store handle (unsubd_store()), and only read; the writes
- * (unsub_apply, prefs_change) run in the writer thread (unsubd_writer.h)
+ * (unsubs_apply, prefs_change) run in the writer thread (unsubd_writer.h)
  * inside its batch transaction, through unsubd_act_apply().
  * Ownership: collected rows are freed before returning; pages are handed
  * to unsubd_respond().
@@ -23,6 +23,7 @@
 
 #include "unsubd-private.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +68,7 @@ list_label(struct store *st, const char *list, char *name)
 	return name;
 }
 
-/* unsubd_act_unsubscribe - hand the opt-out to the writer (unsub_apply) */
+/* unsubd_act_unsubscribe - hand the opt-out to the writer (unsubs_apply) */
 enum MHD_Result
 unsubd_act_unsubscribe(struct unsubd *u, struct MHD_Connection *c,
     struct req *r, const struct token_info *ti, bool all, const char *source,
@@ -85,45 +86,108 @@ unsubd_act_unsubscribe(struct unsubd *u, struct MHD_Connection *c,
 	return unsubd_submit(u, c, r);
 }
 
-/*
- * unsub_apply - writer thread, inside the batch's transaction: opt the
- * token's address out of its list, or of everything, from its row as read
- * (row); idempotent: nothing is written when the state is already there.
- * STORE_NOTFOUND: the list is gone (nothing written).
- */
-static enum store_status
-unsub_apply(struct store *st, struct job *j, const struct consent_row *row,
-    char *why, size_t whylen)
-{
-	const struct token_info *ti = &j->ti;
+/* Opt-outs whose state is read, and whose changes are written, together
+ * (on PostgreSQL one round trip each way: store_optout_state_batch). */
+#define UNSUB_RUN_MAX	STORE_PIPELINE_MAX
+
+/* The consent event of one opt-out of a run, with its texts. */
+struct unsub_event {
 	struct consent_event ev;
-	char evid[256], what[64];
+	char evid[256];
+};
+
+/* unsub_event - the consent event of j's opt-out into e (e->ev points
+ * into e and into j) */
+static void
+unsub_event(const struct job *j, struct unsub_event *e)
+{
+	char what[64];
 
 	snprintf(what, sizeof(what), "%s%s%s", j->all ?
 	    "scope=all reason=unsubscribed_all" : "scope=list",
 	    j->formword != NULL ? " body=" : "", j->formword != NULL ?
 	    j->formword : "");
-	evidence(evid, sizeof(evid), what, ti, &j->cl);
-	memset(&ev, 0, sizeof(ev));
-	ev.addr = ti->addr;
-	ev.source = j->source;
-	ev.evidence = evid;
-	ev.remote_addr = j->cl.addr;
-	ev.user_agent = j->cl.agent;
-	j->changed = false;
-	if (j->all && !row->suppressed) {
-		ev.event = "suppressed";
-		j->changed = true;
-		return store_suppress(st, ti->addr, "unsubscribed_all", &ev,
-		    why, whylen);
+	evidence(e->evid, sizeof(e->evid), what, &j->ti, &j->cl);
+	memset(&e->ev, 0, sizeof(e->ev));
+	e->ev.addr = j->ti.addr;
+	e->ev.source = j->source;
+	e->ev.evidence = e->evid;
+	e->ev.remote_addr = j->cl.addr;
+	e->ev.user_agent = j->cl.agent;
+	e->ev.event = j->all ? "suppressed" : "opted_out";
+	e->ev.list = j->all ? NULL : j->ti.list;
+}
+
+/*
+ * unsubs_apply - writer thread, inside the batch's transaction: the
+ * opt-outs of jobs[0 .. n-1] (n <= UNSUB_RUN_MAX, no address twice):
+ * their state read at once; each token's address opted out of its list,
+ * or of everything, from its row as read; idempotent: nothing is written
+ * when the state is already there.  An erased person (optinctl forget)
+ * stays erased: a late request with an old token writes nothing (it
+ * wrote the address back into subscriptions and consent_events); the
+ * person gets no campaign mail anyway (the erased suppression).  Sets
+ * each job's ss (STORE_NOTFOUND: its list is gone, nothing written),
+ * changed, erased and label; any other failure is the batch's.
+ */
+static enum store_status
+unsubs_apply(struct store *st, struct job **jobs, size_t n, char *why,
+    size_t whylen)
+{
+	struct store_optout o[UNSUB_RUN_MAX];
+	struct store_status_change chg[UNSUB_RUN_MAX];
+	struct unsub_event ev[UNSUB_RUN_MAX];
+	size_t at[UNSUB_RUN_MAX], nchg = 0, k;
+	enum store_status ss;
+	struct job *j;
+
+	assert(n > 0 && n <= UNSUB_RUN_MAX);
+	/* erased?, the row, and the name the answer shows, read here where
+	 * the writer's page cache is warm (an HTTP thread's read would start
+	 * from an emptied cache after every commit) */
+	memset(o, 0, n * sizeof(o[0]));
+	for (k = 0; k < n; k++) {
+		j = jobs[k];
+		j->ss = STORE_OK;
+		j->changed = j->erased = false;
+		o[k].addr = j->ti.addr;
+		o[k].list = j->ti.list;
+		o[k].name_r = j->label;
+		o[k].namelen = sizeof(j->label);
 	}
-	if (!j->all && row->status != SUB_OPTED_OUT) {
-		ev.list = ti->list;
-		ev.event = "opted_out";
+	if ((ss = store_optout_state_batch(st, jobs[0]->er, o, n, why,
+	    whylen)) != STORE_OK)
+		return ss;
+	for (k = 0; k < n; k++) {
+		j = jobs[k];
+		if (j->label[0] == '\0')
+			snprintf(j->label, sizeof(j->label), "%s", j->ti.list);
+		if ((j->erased = o[k].erased))
+			continue;
+		if (j->all ? o[k].row.suppressed :
+		    o[k].row.status == SUB_OPTED_OUT)
+			continue;
 		j->changed = true;
-		return store_set_status(st, ti->addr, ti->list, SUB_OPTED_OUT,
-		    &ev, why, whylen);
+		unsub_event(j, &ev[k]);
+		if (j->all) {
+			if ((ss = store_suppress(st, j->ti.addr,
+			    "unsubscribed_all", &ev[k].ev, why, whylen)) !=
+			    STORE_OK)
+				return ss;
+			continue;
+		}
+		chg[nchg].addr = j->ti.addr;
+		chg[nchg].list = j->ti.list;
+		chg[nchg].status = SUB_OPTED_OUT;
+		chg[nchg].ev = &ev[k].ev;
+		at[nchg++] = k;
 	}
+	if ((ss = store_set_status_batch(st, chg, nchg, why, whylen)) !=
+	    STORE_OK)
+		return ss;
+	for (k = 0; k < nchg; k++)
+		if ((jobs[at[k]]->ss = chg[k].rs) == STORE_NOTFOUND)
+			jobs[at[k]]->changed = false;
 	return STORE_OK;
 }
 
@@ -455,56 +519,73 @@ prefs_answer(struct unsubd *u, struct MHD_Connection *c, struct req *r)
 	return prefs_page(u, c, r, &j->ti, j->notice, j->status);
 }
 
-/* unsubd_act_apply - writer thread: one job inside the batch */
-enum store_status
-unsubd_act_apply(struct store *st, struct job *j, char *why, size_t whylen)
+/* prefs_apply - writer thread: preference job j inside the batch */
+static enum store_status
+prefs_apply(struct store *st, struct job *j, char *why, size_t whylen)
 {
-	struct consent_row row;
 	enum store_status ss;
-	bool erased = false;
 
-	/* an opt-out reads all it needs at once (on PostgreSQL one round
-	 * trip): erased?, its row, and the name the answer shows, read here
-	 * where the writer's page cache is warm (an HTTP thread's read would
-	 * start from an emptied cache after every commit) */
-	memset(&row, 0, sizeof(row));
-	if (j->kind == JOB_UNSUB) {
-		ss = store_optout_state(st, j->er, j->ti.addr, j->ti.list,
-		    &erased, &row, j->label, sizeof(j->label), why, whylen);
-		if (ss != STORE_OK)
-			return ss;
-		if (j->label[0] == '\0')
-			snprintf(j->label, sizeof(j->label), "%s", j->ti.list);
-	} else if ((ss = store_erased(st, j->er, j->ti.addr, NULL, why,
-	    whylen)) == STORE_OK)
-		erased = true;
-	else if (ss != STORE_NOTFOUND)
-		return ss;
-	/* an erased person (optinctl forget) stays erased: a late request
-	 * with an old token writes nothing (it wrote the address back into
-	 * subscriptions and consent_events); the person gets no campaign
-	 * mail anyway (the erased suppression) */
-	if (erased) {
+	if (j->kind != JOB_PREFS)
+		log_panic("write job of no kind");
+	/* an erased person stays erased (unsubs_apply) */
+	if ((ss = store_erased(st, j->er, j->ti.addr, NULL, why, whylen)) ==
+	    STORE_OK) {
 		j->changed = false;
 		j->erased = true;
-		if (j->kind == JOB_PREFS) {
-			j->notice = "That list is not one of your "
-			    "subscriptions.";
-			j->status = MHD_HTTP_FORBIDDEN;
-			j->state_after = SUB_NONE;
-		}
+		j->notice = "That list is not one of your subscriptions.";
+		j->status = MHD_HTTP_FORBIDDEN;
+		j->state_after = SUB_NONE;
 		return STORE_OK;
 	}
-	switch (j->kind) {
-	case JOB_UNSUB:
-		return unsub_apply(st, j, &row, why, whylen);
-	case JOB_PREFS:
-		return prefs_change(st, &j->ti, &j->form, &j->cl, &j->notice,
-		    &j->status, &j->state_after, &j->changed, why, whylen);
-	case JOB_NONE:
-		break;
+	if (ss != STORE_NOTFOUND)
+		return ss;
+	return prefs_change(st, &j->ti, &j->form, &j->cl, &j->notice,
+	    &j->status, &j->state_after, &j->changed, why, whylen);
+}
+
+/* run_has - is addr the address of one of the n jobs of run? */
+static bool
+run_has(struct job *const *run, size_t n, const char *addr)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (strcmp(run[k]->ti.addr, addr) == 0)
+			return true;
+	return false;
+}
+
+/* unsubd_act_apply - writer thread: the jobs of the batch in order, the
+ * opt-outs in runs (unsubs_apply) */
+enum store_status
+unsubd_act_apply(struct store *st, struct job *batch, char *why,
+    size_t whylen)
+{
+	struct job *run[UNSUB_RUN_MAX], *j = batch;
+	enum store_status ss;
+	size_t n;
+
+	while (j != NULL) {
+		if (j->kind != JOB_UNSUB) {
+			j->why[0] = '\0';
+			j->ss = prefs_apply(st, j, j->why, sizeof(j->why));
+			if (j->ss != STORE_OK && j->ss != STORE_NOTFOUND) {
+				snprintf(why, whylen, "%s", j->why);
+				return j->ss;
+			}
+			j = j->next;
+			continue;
+		}
+		/* an address twice in a run would be read before its own
+		 * first change: the second starts the next run */
+		for (n = 0; j != NULL && j->kind == JOB_UNSUB &&
+		    n < UNSUB_RUN_MAX && !run_has(run, n, j->ti.addr);
+		    j = j->next)
+			run[n++] = j;
+		if ((ss = unsubs_apply(st, run, n, why, whylen)) != STORE_OK)
+			return ss;
 	}
-	log_panic("write job of no kind");
+	return STORE_OK;
 }
 
 /* unsubd_act_finish - answer a write the writer has done */

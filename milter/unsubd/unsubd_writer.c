@@ -106,23 +106,14 @@ writer_apply(struct unsubd_writer *w, struct job *batch, char *why,
     size_t whylen)
 {
 	enum store_status ss = STORE_ERROR;
-	struct job *j;
 
 	if (w->st == NULL && (w->st = store_open(w->cfg, STORE_DURABLE |
 	    STORE_SYNC_LATER, &ss, why, whylen)) == NULL)
 		return ss;
 	if ((ss = store_begin(w->st, why, whylen)) != STORE_OK)
 		return ss;
-	for (j = batch; j != NULL; j = j->next) {
-		j->why[0] = '\0';
-		j->ss = unsubd_act_apply(w->st, j, j->why, sizeof(j->why));
-		if (j->ss != STORE_OK && j->ss != STORE_NOTFOUND) {
-			snprintf(why, whylen, "%s", j->why);
-			store_rollback(w->st);
-			return j->ss;
-		}
-	}
-	if ((ss = store_commit(w->st, why, whylen)) != STORE_OK)
+	if ((ss = unsubd_act_apply(w->st, batch, why, whylen)) != STORE_OK ||
+	    (ss = store_commit(w->st, why, whylen)) != STORE_OK)
 		store_rollback(w->st);
 	return ss;
 }

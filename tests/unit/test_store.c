@@ -920,6 +920,8 @@ main(void)
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_optout_legacy, fx_setup_db,
 		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_optout_batch, fx_setup_db,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_replaced, fx_setup_db,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_replaced_side, fx_setup_db,

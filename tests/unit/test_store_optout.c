@@ -251,3 +251,162 @@ t_optout_legacy(void **state)
 	token_ring_free(&tokens);
 	token_ring_free(&erasure);
 }
+
+/* The addresses of t_optout_batch beyond the cases of t_optout_state:
+ * more than two pipeline rounds on PostgreSQL (STORE_PIPELINE_MAX). */
+#define BATCH_N		(2 * STORE_PIPELINE_MAX + 22)
+
+/* batch_addr - address i of t_optout_batch's extra ones */
+static void
+batch_addr(char *out, size_t outlen, const char *prefix, size_t i)
+{
+	snprintf(out, outlen, "%s%zu@example.com", prefix, i);
+}
+
+/*
+ * store_optout_state_batch says for each opt-out what store_optout_state
+ * says, in order, across pipeline rounds, inside a transaction;
+ * store_set_status_batch writes each change and its event, or answers
+ * STORE_NOTFOUND for a list that is gone, item by item; a statement that
+ * fails in the middle of a batch (a trigger, in the second round) fails
+ * the whole of it, and after the rollback nothing of it is written and
+ * the handle works.
+ */
+void
+t_optout_batch(void **state)
+{
+	struct fx *f = *state;
+	static char addrs[BATCH_N][64], names[BATCH_N][64];
+	static struct store_optout v[BATCH_N];
+	static struct store_status_change c[BATCH_N];
+	struct token_ring *keys;
+	struct store_erasure e = { NULL, NULL };
+	struct consent_event ev;
+	struct consent_row row;
+	char name[64];
+	bool erased;
+	struct raw r;
+	size_t i;
+
+	keys = ring(f, "erasure", key1);
+	e.keys = keys;
+	for (i = 0; i < BATCH_N; i++) {
+		batch_addr(addrs[i], sizeof(addrs[i]), "b", i);
+		if (i % 3 != 2 && store_set_status(f->st, addrs[i], "news",
+		    i % 3 == 0 ? SUB_OPTED_IN : SUB_OPTED_OUT, NULL, f->why,
+		    sizeof(f->why)) != STORE_OK)
+			CASE_FAIL("subscribe", "%s: %s", addrs[i], f->why);
+	}
+	assert_int_equal(store_suppress(f->st, addrs[4], "complaint", NULL,
+	    f->why, sizeof(f->why)), STORE_OK);
+	forget(f, &e, addrs[7]);
+
+	/* the reads: each as store_optout_state says it */
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < BATCH_N; i++) {
+		v[i].addr = addrs[i];
+		v[i].list = i % 11 == 10 ? "gone" : i % 2 ? "news" : "promo";
+		v[i].name_r = names[i];
+		v[i].namelen = sizeof(names[i]);
+	}
+	if (store_optout_state_batch(f->st, &e, v, BATCH_N, f->why,
+	    sizeof(f->why)) != STORE_OK)
+		CASE_FAIL("optout state batch", "%s", f->why);
+	for (i = 0; i < BATCH_N; i++) {
+		if (store_optout_state(f->st, &e, v[i].addr, v[i].list,
+		    &erased, &row, name, sizeof(name), f->why,
+		    sizeof(f->why)) != STORE_OK)
+			CASE_FAIL("optout state", "%s: %s", v[i].addr, f->why);
+		if (erased != v[i].erased || strcmp(name, v[i].name_r) != 0 ||
+		    (!erased && (row.suppressed != v[i].row.suppressed ||
+		    row.status != v[i].row.status)))
+			CASE_FAIL("optout state batch", "%zu %s %s: erased %d "
+			    "'%s' %d %d, one by one %d '%s' %d %d", i,
+			    v[i].addr, v[i].list, v[i].erased, v[i].name_r,
+			    v[i].row.suppressed, (int)v[i].row.status, erased,
+			    name, row.suppressed, (int)row.status);
+	}
+	assert_true(v[7].erased);
+	assert_true(v[4].row.suppressed);
+	assert_int_equal(v[3].row.status, SUB_OPTED_IN);	/* news */
+	assert_int_equal(v[1].row.status, SUB_OPTED_OUT);
+	assert_string_equal(v[1].name_r, "News");
+	assert_string_equal(v[10].name_r, "");			/* gone */
+
+	/* the writes: each written, or refused for its list alone */
+	memset(&ev, 0, sizeof(ev));
+	ev.source = "batch-test";
+	ev.evidence = "scope=list";
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < BATCH_N; i++) {
+		c[i].addr = addrs[i];
+		c[i].list = v[i].list;
+		c[i].status = SUB_OPTED_OUT;
+		c[i].ev = &ev;
+		c[i].rs = STORE_ERROR;
+	}
+	if (store_set_status_batch(f->st, c, BATCH_N, f->why,
+	    sizeof(f->why)) != STORE_OK)
+		CASE_FAIL("set status batch", "%s", f->why);
+	for (i = 0; i < BATCH_N; i++)
+		if (c[i].rs != (i % 11 == 10 ? STORE_NOTFOUND : STORE_OK))
+			CASE_FAIL("set status batch", "%zu %s: %d", i,
+			    c[i].list, (int)c[i].rs);
+	assert_int_equal(store_commit(f->st, f->why, sizeof(f->why)),
+	    STORE_OK);
+	r = raw_open(f);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM consent_events "
+	    "WHERE source = $1 AND event = 'opted_out'", "batch-test"),
+	    BATCH_N - BATCH_N / 11);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM subscriptions "
+	    "WHERE address LIKE 'b%@example.com' AND status = 'opted_out' "
+	    "AND source = $1", "batch-test"), BATCH_N - BATCH_N / 11);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM subscriptions "
+	    "WHERE list_id = $1", "gone"), 0);
+
+	/* a statement failing in the second round fails the batch */
+	assert_int_equal(raw_exec(&r, pg_base != NULL ?
+	    "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+	    "$$BEGIN IF NEW.address = 'c90@example.com' THEN RAISE "
+	    "EXCEPTION 'boom'; END IF; RETURN NEW; END$$; "
+	    "CREATE TRIGGER boom BEFORE INSERT ON consent_events FOR EACH "
+	    "ROW EXECUTE FUNCTION boom()" :
+	    "CREATE TRIGGER boom BEFORE INSERT ON consent_events WHEN "
+	    "NEW.address = 'c90@example.com' BEGIN SELECT RAISE(ABORT, "
+	    "'boom'); END"), 0);
+	for (i = 0; i < BATCH_N; i++) {
+		batch_addr(addrs[i], sizeof(addrs[i]), "c", i);
+		c[i].list = "news";
+	}
+	ev.source = "batch-fail";
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status_batch(f->st, c, BATCH_N, f->why,
+	    sizeof(f->why)), STORE_ERROR);
+	if (strstr(f->why, "boom") == NULL)
+		CASE_FAIL("failing batch", "why: %s", f->why);
+	store_rollback(f->st);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM consent_events "
+	    "WHERE source = $1", "batch-fail"), 0);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM subscriptions "
+	    "WHERE source = $1", "batch-fail"), 0);
+	/* the handle goes on */
+	assert_int_equal(store_set_status(f->st, "c1@example.com", "news",
+	    SUB_OPTED_OUT, &ev, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM consent_events "
+	    "WHERE source = $1", "batch-fail"), 1);
+	raw_close(&r);
+
+	/* outside a transaction: each its own, the same answers */
+	v[0].addr = "c1@example.com";
+	v[0].list = "news";
+	assert_int_equal(store_optout_state_batch(f->st, &e, v, 1, f->why,
+	    sizeof(f->why)), STORE_OK);
+	assert_int_equal(v[0].row.status, SUB_OPTED_OUT);
+	/* erased forms kept, ErasureKeyFile not loaded: never a silent
+	 * "not erased" */
+	v[0].addr = "c2@example.com";
+	assert_int_equal(store_optout_state_batch(f->st, NULL, v, 1, f->why,
+	    sizeof(f->why)), STORE_ERROR);
+	token_ring_free(&keys);
+}
