@@ -63,6 +63,7 @@ enum stmt {
 	STMT_STATS,
 	STMT_SUPP_PREFIX,
 	STMT_PAUSED,
+	STMT_SUB_ADD,
 	STMT_COUNT
 };
 
@@ -85,6 +86,9 @@ struct sq {
 	struct timespec busy_since;	/* sq_busy: when this wait began */
 	bool dir_synced;		/* sq_sync: the directory once */
 	bool undo_failed;		/* a ROLLBACK failed (sq_undo) */
+	bool import_new;		/* sq_import_set: the last row it
+					   saw was new, so try the insert
+					   first */
 };
 
 

@@ -40,6 +40,11 @@ const char *const sq_stmt_sql[STMT_COUNT] = {
 	    " ON CONFLICT (address, list_id) DO UPDATE SET"
 	    " status = excluded.status, source = excluded.source,"
 	    " updated_at = excluded.updated_at",
+	/* an import's new row: nothing when the row exists (sq_import_set) */
+	[STMT_SUB_ADD] =
+	    "INSERT INTO subscriptions (address, list_id, status, source,"
+	    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+	    " ON CONFLICT (address, list_id) DO NOTHING",
 	[STMT_EVENT_ADD] =
 	    "INSERT INTO consent_events (address, list_id, event, source,"
 	    " evidence, remote_addr, user_agent, occurred_at)"

@@ -563,11 +563,17 @@ unsub_run()
 	# that waits for the opt-out to be on disk (syncprobe.c)
 	( sleep 1; exec "$W/bin/syncprobe" "$W" "$statsecs" 10 \
 	    > "$W/unsub-sync.txt" 2>>"$W/logs/syncprobe.log" ) &
-	local syncpid=$!
+	local syncpid=$! lsn0=""
+	# PostgreSQL: the WAL written meanwhile (every writer's: the milter's
+	# too), what each of its flushes has to put on disk
+	[ "$eng" = pgsql ] && lsn0=$(engine_sql pgsql "SELECT pg_current_wal_lsn()")
 	WRK_REPORT=$W/wrk-unsub.txt wrk -t 2 -c 16 -d "${WRK_SECONDS}s" \
 	    --latency -s "$BENCH_HERE/unsub.lua" \
 	    "http://127.0.0.1:$UNSUB_PORT" -- "$W/unsub-tokens.txt" 2 \
 	    >"$W/logs/wrk-unsub.log" 2>&1
+	local walbytes=""
+	[ -n "$lsn0" ] && walbytes=$(engine_sql pgsql \
+	    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
 	[ -n "$statpid" ] && wait "$statpid"
 	wait "$syncpid"
 	local mailing=no
@@ -593,6 +599,12 @@ unsub_run()
 	    "-" "-" info
 	result "campaign msgs/s meanwhile, $lbl (still sending at the end: $mailing)" \
 	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
+	if [ -n "$walbytes" ]; then
+		result "one-click: PostgreSQL WAL MB/s meanwhile (all writers), $lbl" \
+		    "$(calc "$walbytes / 1048576 / $WRK_SECONDS")" "-" "-" info
+		result "one-click: PostgreSQL WAL KB per answered opt-out (all writers), $lbl" \
+		    "$(calc "$walbytes / 1024 / ($rps * $WRK_SECONDS)")" "-" "-" info
+	fi
 	if [ -n "$pace" ]; then
 		local behind sfail
 		behind=$(awk '{ print $3 }' "$W/unsub-mail.txt")

@@ -70,6 +70,7 @@ void t_feedback(void **state);
 void t_lookup_set(void **state);
 void t_migrate(void **state);
 void t_set_status_values(void **state);
+void t_import_set(void **state);
 
 /* test_store_optout.c, on fx_setup_db */
 void t_optout_state(void **state);

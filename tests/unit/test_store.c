@@ -930,6 +930,8 @@ main(void)
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_set_status_values,
 		    fx_setup_db, fx_teardown),
+		cmocka_unit_test_setup_teardown(t_import_set, fx_setup_db,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_migrate, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test(t_table_row_ok),

@@ -411,3 +411,108 @@ t_set_status_values(void **state)
 	    "WHERE address IN ('d@example.com', 'e@example.com')", NULL), 1);
 	raw_close(&db);
 }
+
+/*
+ * t_import_set - store_import_set over new and existing rows in turns:
+ * each row's old state, whether it changed, and what the store holds
+ * after, with the flags.  On SQLite a new row is inserted first while the
+ * rows before it were new (sq_import_set): a row that exists after a new
+ * one must still be read, never overwritten or counted as new, and a dry
+ * run writes nothing.
+ */
+void
+t_import_set(void **state)
+{
+	static const struct {
+		const char *addr;
+		enum sub_status status;
+		unsigned flags;
+		enum sub_status old;
+		bool changed;
+		enum sub_status after;
+	} rows[] = {
+		{ "a@example.com", SUB_OPTED_IN, 0, SUB_NONE, true,
+		    SUB_OPTED_IN },
+		{ "b@example.com", SUB_OPTED_IN, 0, SUB_NONE, true,
+		    SUB_OPTED_IN },
+		{ "x@example.com", SUB_OPTED_IN, 0, SUB_OPTED_OUT, true,
+		    SUB_OPTED_IN },
+		{ "c@example.com", SUB_PENDING, 0, SUB_NONE, true,
+		    SUB_PENDING },
+		{ "y@example.com", SUB_OPTED_IN, STORE_IMPORT_KEEP_OPT_OUT,
+		    SUB_OPTED_OUT, false, SUB_OPTED_OUT },
+		{ "d@example.com", SUB_OPTED_IN, 0, SUB_NONE, true,
+		    SUB_OPTED_IN },
+		{ "e@example.com", SUB_OPTED_OUT, 0, SUB_NONE, true,
+		    SUB_OPTED_OUT },
+		{ "z@example.com", SUB_OPTED_IN, STORE_IMPORT_ONLY_NEW,
+		    SUB_OPTED_OUT, false, SUB_OPTED_OUT },
+		{ "f@example.com", SUB_OPTED_IN, 0, SUB_NONE, true,
+		    SUB_OPTED_IN },
+		{ "w@example.com", SUB_OPTED_IN, 0, SUB_OPTED_IN, false,
+		    SUB_OPTED_IN },
+		{ "g@example.com", SUB_OPTED_IN, 0, SUB_NONE, true,
+		    SUB_OPTED_IN },
+		{ "h@example.com", SUB_OPTED_IN, 0, SUB_NONE, true,
+		    SUB_OPTED_IN },
+		{ "i@example.com", SUB_OPTED_IN, STORE_IMPORT_DRY_RUN,
+		    SUB_NONE, true, SUB_NONE },
+		{ "v@example.com", SUB_OPTED_IN, STORE_IMPORT_DRY_RUN,
+		    SUB_OPTED_OUT, true, SUB_OPTED_OUT },
+	};
+	static const char *const before[] = { "x@example.com",
+	    "y@example.com", "z@example.com", "v@example.com" };
+	struct fx *f = *state;
+	struct consent_event ev;
+	struct consent_row row;
+	enum sub_status old;
+	time_t old_at;
+	bool changed;
+	struct raw r;
+	long long n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+		assert_int_equal(store_set_status(f->st, before[i], "news",
+		    SUB_OPTED_OUT, NULL, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(store_set_status(f->st, "w@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	memset(&ev, 0, sizeof(ev));
+	ev.source = "import-test";
+	ev.evidence = "row";
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		old = (enum sub_status)99;
+		changed = !rows[i].changed;
+		if (store_import_set(f->st, rows[i].addr, "news",
+		    rows[i].status, rows[i].flags, 500, &ev, &old, &old_at,
+		    &changed, f->why, sizeof(f->why)) != STORE_OK)
+			CASE_FAIL("import", "%s: %s", rows[i].addr, f->why);
+		if (old != rows[i].old || changed != rows[i].changed)
+			CASE_FAIL("import", "%s: old %d changed %d, want %d %d",
+			    rows[i].addr, (int)old, changed, (int)rows[i].old,
+			    rows[i].changed);
+		if (rows[i].old == SUB_NONE && old_at != 0)
+			CASE_FAIL("import", "%s: old time %lld of no row",
+			    rows[i].addr, (long long)old_at);
+		if (changed && (rows[i].flags & STORE_IMPORT_DRY_RUN) == 0)
+			n++;
+	}
+	assert_int_equal(store_commit(f->st, f->why, sizeof(f->why)),
+	    STORE_OK);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(store_lookup(f->st, rows[i].addr, "news", &row,
+		    f->why, sizeof(f->why)), STORE_OK);
+		if (row.status != rows[i].after)
+			CASE_FAIL("import", "%s: %d after, want %d",
+			    rows[i].addr, (int)row.status,
+			    (int)rows[i].after);
+	}
+	/* one event per row written, none for the rest */
+	r = raw_open(f);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM consent_events "
+	    "WHERE source = $1", "import-test"), n);
+	assert_int_equal(raw_int(&r, "SELECT count(*) FROM consent_events "
+	    "WHERE address = $1", "i@example.com"), 0);
+	raw_close(&r);
+}
