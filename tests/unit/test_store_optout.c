@@ -410,3 +410,160 @@ t_optout_batch(void **state)
 	    sizeof(f->why)), STORE_ERROR);
 	token_ring_free(&keys);
 }
+
+/* fault_changes - c[0 .. BATCH_N-1]: addresses prefix0.. opted out of
+ * news, with event ev */
+static void
+fault_changes(struct store_status_change *c, char (*addrs)[64],
+    const char *prefix, const struct consent_event *ev)
+{
+	size_t i;
+
+	memset(c, 0, BATCH_N * sizeof(*c));
+	for (i = 0; i < BATCH_N; i++) {
+		batch_addr(addrs[i], sizeof(addrs[i]), prefix, i);
+		c[i].addr = addrs[i];
+		c[i].list = "news";
+		c[i].status = SUB_OPTED_OUT;
+		c[i].ev = ev;
+	}
+}
+
+/* fault_after - after a batch failed with want (and was rolled back):
+ * nothing of source written, and the handle works, in a transaction
+ * with a pipeline as outside one */
+static void
+fault_after(struct fx *f, struct raw *r, const char *what,
+    enum store_status got, enum store_status want, const char *source)
+{
+	struct store_status_change c;
+	struct consent_event ev;
+	struct store_optout o;
+	char name[64];
+
+	if (got != want)
+		CASE_FAIL(what, "got %d (%s), want %d", (int)got, f->why,
+		    (int)want);
+	store_rollback(f->st);
+	if (raw_int(r, "SELECT count(*) FROM consent_events WHERE source = "
+	    "$1", source) != 0)
+		CASE_FAIL(what, "events of the failed batch written");
+	memset(&ev, 0, sizeof(ev));
+	ev.source = "after-fault";
+	if (store_begin(f->st, f->why, sizeof(f->why)) != STORE_OK)
+		CASE_FAIL(what, "begin after it: %s", f->why);
+	memset(&o, 0, sizeof(o));
+	o.addr = "after@example.com";
+	o.list = "news";
+	o.name_r = name;
+	o.namelen = sizeof(name);
+	if (store_optout_state_batch(f->st, NULL, &o, 1, f->why,
+	    sizeof(f->why)) != STORE_OK)
+		CASE_FAIL(what, "a read pipeline after it: %s", f->why);
+	memset(&c, 0, sizeof(c));
+	c.addr = "after@example.com";
+	c.list = "news";
+	c.status = SUB_OPTED_OUT;
+	c.ev = &ev;
+	if (store_set_status_batch(f->st, &c, 1, f->why, sizeof(f->why)) !=
+	    STORE_OK || c.rs != STORE_OK)
+		CASE_FAIL(what, "a write pipeline after it: %s", f->why);
+	if (store_commit(f->st, f->why, sizeof(f->why)) != STORE_OK)
+		CASE_FAIL(what, "commit after it: %s", f->why);
+	if (raw_int(r, "SELECT count(*) FROM consent_events WHERE source = "
+	    "$1", "after-fault") < 1)
+		CASE_FAIL(what, "the write after it is not there");
+	if (store_set_status(f->st, "after2@example.com", "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)) != STORE_OK)
+		CASE_FAIL(what, "a statement outside a transaction after it: "
+		    "%s", f->why);
+}
+
+/*
+ * The pipelines of the batched operations on PostgreSQL when something
+ * goes wrong in them: a row locked by another session (lock_timeout,
+ * DBBusyTimeout), a read that fails in the second round, the backend
+ * terminated in the middle of the write pipeline (by a trigger, at its
+ * 91st statement) and before the read pipeline (by another session).
+ * Each fails the batch with STORE_TEMPFAIL or STORE_ERROR, never half of
+ * it written, and the handle works afterwards.
+ */
+void
+t_optout_batch_fault(void **state)
+{
+	static const char kill_sql[] = "SELECT count(pg_terminate_backend(pid))"
+	    " FROM pg_stat_activity WHERE datname = current_database()"
+	    " AND pid <> pg_backend_pid()";
+	struct fx *f = *state;
+	static char addrs[BATCH_N][64], names[BATCH_N][64];
+	static struct store_optout v[BATCH_N];
+	static struct store_status_change c[BATCH_N];
+	struct consent_event ev;
+	enum store_status rs;
+	struct raw r, lk;
+	size_t i;
+
+	if (pg_base == NULL)
+		skip();
+	memset(&ev, 0, sizeof(ev));
+	r = raw_open(f);
+
+	/* a row locked by another session: lock_timeout in round two */
+	ev.source = "fault-lock";
+	fault_changes(c, addrs, "l", &ev);
+	assert_int_equal(store_set_status(f->st, addrs[90], "news",
+	    SUB_OPTED_IN, NULL, f->why, sizeof(f->why)), STORE_OK);
+	lk = raw_open(f);
+	assert_int_equal(raw_exec(&lk, "BEGIN"), 0);
+	assert_int_equal(raw_int(&lk, "SELECT count(*) FROM (SELECT 1 FROM "
+	    "subscriptions WHERE address = $1 FOR UPDATE) x", addrs[90]), 1);
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	rs = store_set_status_batch(f->st, c, BATCH_N, f->why,
+	    sizeof(f->why));
+	assert_int_equal(raw_exec(&lk, "ROLLBACK"), 0);
+	raw_close(&lk);
+	fault_after(f, &r, "a locked row", rs, STORE_TEMPFAIL, "fault-lock");
+
+	/* a read that fails in round two (a byte that is not UTF-8) */
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < BATCH_N; i++) {
+		batch_addr(addrs[i], sizeof(addrs[i]), "r", i);
+		v[i].addr = addrs[i];
+		v[i].list = "news";
+		v[i].name_r = names[i];
+		v[i].namelen = sizeof(names[i]);
+	}
+	addrs[70][0] = '\xff';
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	rs = store_optout_state_batch(f->st, NULL, v, BATCH_N, f->why,
+	    sizeof(f->why));
+	fault_after(f, &r, "a failing read", rs, STORE_ERROR, "fault-read");
+
+	/* the backend terminated in the middle of the write pipeline */
+	assert_int_equal(raw_exec(&r,
+	    "CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS "
+	    "$$BEGIN IF NEW.address = 'k90@example.com' THEN PERFORM "
+	    "pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(1); "
+	    "END IF; RETURN NEW; END$$; "
+	    "CREATE TRIGGER die BEFORE INSERT ON consent_events FOR EACH "
+	    "ROW EXECUTE FUNCTION die()"), 0);
+	ev.source = "fault-die";
+	fault_changes(c, addrs, "k", &ev);
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	rs = store_set_status_batch(f->st, c, BATCH_N, f->why,
+	    sizeof(f->why));
+	fault_after(f, &r, "the backend gone in the write pipeline", rs,
+	    STORE_TEMPFAIL, "fault-die");
+	assert_int_equal(raw_exec(&r, "DROP TRIGGER die ON consent_events"),
+	    0);
+
+	/* the connection gone before the read pipeline */
+	assert_int_equal(store_begin(f->st, f->why, sizeof(f->why)), STORE_OK);
+	assert_int_equal(raw_int(&r, kill_sql, NULL), 1);
+	usleep(100 * 1000);
+	rs = store_optout_state_batch(f->st, NULL, v, BATCH_N / 2, f->why,
+	    sizeof(f->why));
+	fault_after(f, &r, "the connection gone before the read pipeline", rs,
+	    STORE_TEMPFAIL, "fault-gone");
+	raw_close(&r);
+}
