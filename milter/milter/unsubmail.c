@@ -250,7 +250,8 @@ unsubmail_pending(const struct conn *c)
 
 /* record - the opt-out for one request; STORE_*.  An erased person
  * (optinctl forget) stays erased: STORE_OK and nothing written (an old
- * token wrote the address back into subscriptions and consent_events). */
+ * token wrote the address back into subscriptions and consent_events),
+ * also when the erasure runs meanwhile (store_begin_change). */
 static enum store_status
 record(struct conn *c, const struct token_info *info, const char *evidence,
     char *why, size_t whylen)
@@ -266,11 +267,18 @@ record(struct conn *c, const struct token_info *info, const char *evidence,
 
 	if (conn_store(c, &tf, why, whylen) == NULL)
 		return STORE_TEMPFAIL;
-	ss = store_erased(c->st, &er, info->addr, NULL, why, whylen);
-	if (ss != STORE_NOTFOUND)
+	if ((ss = store_begin_change(c->st, why, whylen)) != STORE_OK)
 		return ss;
-	return store_set_status(c->st, info->addr, info->list, SUB_OPTED_OUT,
-	    &ev, why, whylen);
+	/* STORE_OK from store_erased: erased, nothing to write */
+	ss = store_erased(c->st, &er, info->addr, NULL, why, whylen);
+	if (ss == STORE_NOTFOUND)
+		ss = store_set_status(c->st, info->addr, info->list,
+		    SUB_OPTED_OUT, &ev, why, whylen);
+	if (ss != STORE_OK) {
+		store_rollback(c->st);
+		return ss;
+	}
+	return store_commit(c->st, why, whylen);
 }
 
 /* spf_evidence - "spf=RESULT (explanation) " for the sending host, or ""

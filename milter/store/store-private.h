@@ -36,6 +36,9 @@ struct store_backend {
 	    size_t whylen);
 	enum store_status (*begin)(struct store *st, char *why,
 	    size_t whylen);
+	/* NULL: begin (store_begin_change) */
+	enum store_status (*begin_change)(struct store *st, char *why,
+	    size_t whylen);
 	enum store_status (*commit)(struct store *st, char *why,
 	    size_t whylen);
 	void (*rollback)(struct store *st);

@@ -252,6 +252,14 @@ store_begin(struct store *st, char *why, size_t whylen)
 }
 
 enum store_status
+store_begin_change(struct store *st, char *why, size_t whylen)
+{
+	if (st->be->begin_change == NULL)
+		return st->be->begin(st, why, whylen);
+	return st->be->begin_change(st, why, whylen);
+}
+
+enum store_status
 store_commit(struct store *st, char *why, size_t whylen)
 {
 	return st->be->commit(st, why, whylen);

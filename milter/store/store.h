@@ -180,6 +180,19 @@ enum store_status store_begin(struct store *st, char *why, size_t whylen);
 enum store_status store_commit(struct store *st, char *why, size_t whylen);
 void store_rollback(struct store *st);
 
+/*
+ * store_begin, for a transaction that writes consent from what it read
+ * (optin-unsubd's writer: erased?, then the opt-out): an erasure
+ * (store_forget) never falls between its reads and its writes, which
+ * would write the erased address back.  On PostgreSQL (READ COMMITTED:
+ * each statement sees what committed before it began) it takes a lock
+ * that store_forget waits for, after waiting for an erasure under way
+ * (DBBusyTimeout at most, then STORE_TEMPFAIL); on SQLite the write lock
+ * of store_begin does that already.  End it as store_begin's.
+ */
+enum store_status store_begin_change(struct store *st, char *why,
+	    size_t whylen);
+
 /* One consent event; fields may be NULL except addr and event. */
 struct consent_event {
 	const char *addr;

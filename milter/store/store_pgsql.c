@@ -194,6 +194,49 @@ pg_begin(struct store *st, char *why, size_t whylen)
 	return pgsql_begin((struct pg *)st, "BEGIN", why, whylen);
 }
 
+/*
+ * The lock between an erasure and a write decided on what was read
+ * (store_begin_change): ROW EXCLUSIVE, what any write of subscriptions
+ * takes anyway, but taken before the reads; pg_forget takes SHARE ROW
+ * EXCLUSIVE, which conflicts with it and with itself.  So an erasure
+ * waits for the batches under way, and a batch that begins during an
+ * erasure waits for it and then reads what it left.  Nothing else waits:
+ * readers take ACCESS SHARE, and writers' ROW EXCLUSIVE do not conflict.
+ */
+static const char lock_change[] =
+    "LOCK TABLE subscriptions IN ROW EXCLUSIVE MODE";
+static const char lock_forget[] =
+    "LOCK TABLE subscriptions IN SHARE ROW EXCLUSIVE MODE";
+
+/* lock_run - one of the LOCK statements above */
+static enum store_status
+lock_run(struct pg *p, const char *sql, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	PGresult *res;
+
+	if ((res = pgsql_exec_sql(p, -1, "", sql, 0, NULL, "lock", &rs, why,
+	    whylen)) == NULL)
+		return rs;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* pg_begin_change - BEGIN and lock_change (store_begin_change) */
+static enum store_status
+pg_begin_change(struct store *st, char *why, size_t whylen)
+{
+	struct pg *p = (struct pg *)st;
+	enum store_status rs;
+	char ignore[1];
+
+	if ((rs = pgsql_begin(p, "BEGIN", why, whylen)) != STORE_OK)
+		return rs;
+	if ((rs = lock_run(p, lock_change, why, whylen)) != STORE_OK)
+		(void)pgsql_end(p, false, ignore, sizeof(ignore));
+	return rs;
+}
+
 /* pg_begin_read - one snapshot for a long read (REPEATABLE READ) */
 static enum store_status
 pg_begin_read(struct store *st, char *why, size_t whylen)
@@ -733,7 +776,8 @@ pg_forget(struct store *st, const char *addr, const char *addr_hash,
 
 	if ((rs = pgsql_tx_enter(p, &own, why, whylen)) != STORE_OK)
 		return rs;
-	if ((rs = pgsql_run(p, P_DEL_SUBS, "forget", &n.subscriptions, why,
+	if ((rs = lock_run(p, lock_forget, why, whylen)) == STORE_OK &&
+	    (rs = pgsql_run(p, P_DEL_SUBS, "forget", &n.subscriptions, why,
 	    whylen, "t", addr)) == STORE_OK && (rs = pgsql_run(p, P_DEL_EVENTS,
 	    "forget", &n.events, why, whylen, "t", addr)) == STORE_OK &&
 	    (rs = pgsql_run(p, P_DEL_QROWS, "forget", &n.quarantine, why, whylen,
@@ -792,6 +836,7 @@ const struct store_backend store_pgsql_backend = {
 	.migrate = pgsql_migrate,
 	.lookup = pg_lookup,
 	.begin = pg_begin,
+	.begin_change = pg_begin_change,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.list_exists = pg_list_exists,

@@ -110,7 +110,8 @@ writer_apply(struct unsubd_writer *w, struct job *batch, char *why,
 	if (w->st == NULL && (w->st = store_open(w->cfg, STORE_DURABLE |
 	    STORE_SYNC_LATER, &ss, why, whylen)) == NULL)
 		return ss;
-	if ((ss = store_begin(w->st, why, whylen)) != STORE_OK)
+	/* an erasure never between an opt-out's read and its write */
+	if ((ss = store_begin_change(w->st, why, whylen)) != STORE_OK)
 		return ss;
 	if ((ss = unsubd_act_apply(w->st, batch, why, whylen)) != STORE_OK ||
 	    (ss = store_commit(w->st, why, whylen)) != STORE_OK)

@@ -254,6 +254,16 @@ engine_sql()
 	fi
 }
 
+# pg_ticks - CPU time so far of the PostgreSQL server's processes that
+# are running (the postmaster and its children), in clock ticks
+pg_ticks()
+{
+	local p
+	for p in "$PG_PID" $(pgrep -P "$PG_PID"); do
+		cat "/proc/$p/stat" 2>/dev/null
+	done | awk '{ n += $14 + $15 } END { print n + 0 }'
+}
+
 UPID=""
 # unsubd_up CONF - optin-unsubd on 127.0.0.1:$UNSUB_PORT
 unsubd_up()
@@ -566,12 +576,17 @@ unsub_run()
 	local syncpid=$! lsn0=""
 	# PostgreSQL: the WAL written meanwhile (every writer's: the milter's
 	# too), what each of its flushes has to put on disk
-	[ "$eng" = pgsql ] && lsn0=$(engine_sql pgsql "SELECT pg_current_wal_lsn()")
+	local tick0=""
+	if [ "$eng" = pgsql ]; then
+		lsn0=$(engine_sql pgsql "SELECT pg_current_wal_lsn()")
+		tick0=$(pg_ticks)
+	fi
 	WRK_REPORT=$W/wrk-unsub.txt wrk -t 2 -c 16 -d "${WRK_SECONDS}s" \
 	    --latency -s "$BENCH_HERE/unsub.lua" \
 	    "http://127.0.0.1:$UNSUB_PORT" -- "$W/unsub-tokens.txt" 2 \
 	    >"$W/logs/wrk-unsub.log" 2>&1
-	local walbytes=""
+	local walbytes="" ticks=""
+	[ -n "$tick0" ] && ticks=$(( $(pg_ticks) - tick0 ))
 	[ -n "$lsn0" ] && walbytes=$(engine_sql pgsql \
 	    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
 	[ -n "$statpid" ] && wait "$statpid"
@@ -599,6 +614,11 @@ unsub_run()
 	    "-" "-" info
 	result "campaign msgs/s meanwhile, $lbl (still sending at the end: $mailing)" \
 	    "$(awk '{ print $1 }' "$W/unsub-mail.txt")" "-" "-" info
+	if [ -n "$ticks" ]; then
+		result "one-click: PostgreSQL server CPU us per answered opt-out (all its processes: the milter's lookups too), $lbl" \
+		    "$(calc "$ticks * 1000000 / $(getconf CLK_TCK) / ($rps * $WRK_SECONDS)")" \
+		    "-" "-" info
+	fi
 	if [ -n "$walbytes" ]; then
 		result "one-click: PostgreSQL WAL MB/s meanwhile (all writers), $lbl" \
 		    "$(calc "$walbytes / 1048576 / $WRK_SECONDS")" "-" "-" info

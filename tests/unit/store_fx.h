@@ -76,6 +76,7 @@ void t_import_set(void **state);
 void t_optout_state(void **state);
 void t_optout_legacy(void **state);
 void t_optout_batch(void **state);
+void t_forget_change(void **state);
 void t_optout_batch_fault(void **state);
 
 /* test_store_file.c, on fx_setup_db */

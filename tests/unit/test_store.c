@@ -922,6 +922,8 @@ main(void)
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_optout_batch, fx_setup_db,
 		    fx_teardown),
+		cmocka_unit_test_setup_teardown(t_forget_change, fx_setup_db,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(t_optout_batch_fault,
 		    fx_setup_db, fx_teardown),
 		cmocka_unit_test_setup_teardown(t_replaced, fx_setup_db,
