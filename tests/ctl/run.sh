@@ -733,7 +733,7 @@ fi
 # On PostgreSQL all but t-erasure.sh (SQLite's file bytes, WAL and
 # checkpoint) and t-copy-store.sh (which uses both engines always).
 here=$(dirname "$0")
-tests="t-import.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh
+tests="t-import.sh t-erase-race.sh t-dsar.sh t-quarantine.sh t-stats.sh t-reconsent.sh
     t-audit.sh t-erasure.sh t-erasure-key.sh t-copy-store.sh t-copy-lost.sh
     t-quarops.sh"
 if db_pgsql; then
