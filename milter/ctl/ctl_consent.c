@@ -419,7 +419,9 @@ change(struct ctl *c, const char *verb, const char *addr, const char *list,
 	int rc;
 
 	(void)ctl_store(c, 0);
-	if ((rs = store_begin(c->st, why, sizeof(why))) != STORE_OK)
+	/* the gate reads "erased?" before the write: no erasure between
+	 * (store_begin_change; PostgreSQL) */
+	if ((rs = store_begin_change(c->st, why, sizeof(why))) != STORE_OK)
 		return fail(rs, why);
 	if ((rc = need_list(c->st, list, &doi)) != EX_OK)
 		goto out;

@@ -493,7 +493,10 @@ tx_begin(struct import *im)
 	enum store_status rs;
 	char why[512];
 
-	if ((rs = store_begin(im->c->st, why, sizeof(why))) != STORE_OK)
+	/* each row reads "erased?" before its write: no erasure between
+	 * (store_begin_change; PostgreSQL) */
+	if ((rs = store_begin_change(im->c->st, why, sizeof(why))) !=
+	    STORE_OK)
 		return ctl_fail(rs, why);
 	im->in_tx = true;
 	im->tx_start = mono_ms();
@@ -867,7 +870,7 @@ import_pass(struct import *im, struct csv *rd)
 	 * (import_rows).  Each asks once whether anyone is erased
 	 * (ctl_erased_none): when nobody is, no query per address */
 	rs = im->check_only ? store_begin_read(im->c->st, why, sizeof(why)) :
-	    store_begin(im->c->st, why, sizeof(why));
+	    store_begin_change(im->c->st, why, sizeof(why));
 	if (rs != STORE_OK)
 		return ctl_fail(rs, why);
 	im->in_tx = true;
