@@ -442,7 +442,9 @@ fbrules_apply(struct store *st, const struct fbrules_env *env,
 	memset(res, 0, sizeof(*res));
 	res->kind = kind_of(r);
 	trusted = identify(env, r, res);
-	if ((rs = store_begin(st, why, whylen)) != STORE_OK)
+	/* erased() reads before act() and the feedback row write: no
+	 * erasure between (store_begin_change; PostgreSQL) */
+	if ((rs = store_begin_change(st, why, whylen)) != STORE_OK)
 		return rs;
 	/* an erased person (optinctl forget) stays erased: a late report
 	 * about them is recorded without the address */
