@@ -493,8 +493,7 @@ tx_begin(struct import *im)
 	enum store_status rs;
 	char why[512];
 
-	/* each row reads "erased?" before its write: no erasure between
-	 * (store_begin_change; PostgreSQL) */
+	/* no erasure between a row's "erased?" and its write */
 	if ((rs = store_begin_change(im->c->st, why, sizeof(why))) !=
 	    STORE_OK)
 		return ctl_fail(rs, why);
