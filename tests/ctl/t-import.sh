@@ -670,3 +670,35 @@ check_sql "import: the scattered opt-outs are the rows of the file" \
     "p000000@cache.example p000018@cache.example p000029@cache.example" \
     "SELECT group_concat(address, ' ') FROM (SELECT address FROM subscriptions WHERE address LIKE 'p%' AND status = 'opted_out' ORDER BY address LIMIT 3)"
 fi
+
+# --- new and existing rows in turns: on SQLite a row is inserted first while
+# the row before it was new (sq_import_set); an existing row after a new one
+# is still read and changed only as the rules say, the same address twice
+# (new, then existing) and on two lists, one event per row written ---------
+
+printf 'address,list,status\nt1@turns.example,news,opted_out\nt2@turns.example,news,opted_in\nt3@turns.example,crm,pending\n' > "$tmp/turns-pre.csv"
+"$OPTINCTL" -c "$conf" import "$tmp/turns-pre.csv" >/dev/null
+{ printf 'address,list,status\n'
+  printf '%s\n' n1@turns.example,news,opted_in t1@turns.example,news,opted_in \
+    n2@turns.example,news,pending t2@turns.example,news,opted_in \
+    n3@turns.example,news,opted_in t3@turns.example,crm,opted_in \
+    n3@turns.example,crm,opted_in n4@turns.example,news,opted_in \
+    n4@turns.example,news,opted_in n5@turns.example,news,opted_in \
+    n5@turns.example,news,opted_out t2@turns.example,crm,opted_out; } \
+    > "$tmp/turns.csv"
+check "import: new and existing rows in turns" 65 \
+    "import $tmp/turns.csv: format=optin rows=12 added=7 changed=2 unchanged=2 kept=1 skipped=0 bad=1
+4 of 10 will not get campaign mail: 1 pending (double opt-in not confirmed), 3 opted_out" \
+    import "$tmp/turns.csv"
+check_sql "import: rows in turns, the states" \
+    "n1:news:opted_in n2:news:pending n3:crm:opted_in n3:news:opted_in n4:news:opted_in n5:news:opted_out t1:news:opted_out t2:crm:opted_out t2:news:opted_in t3:crm:opted_in" \
+    "SELECT group_concat(a, ' ') FROM (SELECT replace(address, '@turns.example', '') || ':' || list_id || ':' || status AS a FROM subscriptions WHERE address LIKE '%@turns.example' ORDER BY address, list_id) AS x"
+check_sql "import: rows in turns, one event per row written" \
+    "n1:news:opted_in n2:news:pending n3:news:opted_in t3:crm:opted_in n3:crm:opted_in n4:news:opted_in n5:news:opted_in n5:news:opted_out t2:crm:opted_out" \
+    "SELECT group_concat(a, ' ') FROM (SELECT replace(address, '@turns.example', '') || ':' || list_id || ':' || event AS a FROM consent_events WHERE address LIKE '%@turns.example' AND source = 'import' ORDER BY id LIMIT 100 OFFSET 3) AS x"
+check "import: rows in turns again: nothing written" 65 \
+    "import $tmp/turns.csv: format=optin rows=12 added=0 changed=0 unchanged=10 kept=2 skipped=0 bad=1
+4 of 10 will not get campaign mail: 1 pending (double opt-in not confirmed), 3 opted_out" \
+    import "$tmp/turns.csv"
+check_sql "import: rows in turns again, no event" 12 \
+    "SELECT count(*) FROM consent_events WHERE address LIKE '%@turns.example'"
