@@ -109,7 +109,7 @@ outcome()
 		reason=$(optin_sql "select reason from quarantine where message_id = '$msgid' and recipient = lower('$r')")
 		dsn=$(optin_sql "select status from feedback where address = lower('$r') and kind = 'hard_bounce' limit 1")
 		if [ -n "$f" ]; then
-			printf '  %-22s delivered (its own copy, personal unsubscribe link)\n' "$r"
+			printf '  %-22s delivered (one copy for this recipient alone, personal unsubscribe link)\n' "$r"
 		elif [ -n "$reason" ]; then
 			printf '  %-22s quarantined (%s)\n' "$r" "$reason"
 		elif [ -n "$dsn" ]; then
