@@ -37,14 +37,14 @@ block() { grep -A"$(( $2 - 1 ))" -xF -- "$1" "$out" | sed 's/[[:space:]]*$//'; }
 e2e_check_eq "campaign 1: every recipient accounted for" \
     "$(block "  RECIPIENT              OUTCOME" 9 | head -9)" \
 "  RECIPIENT              OUTCOME
-  ann@example.com        delivered (its own copy, personal unsubscribe link)
+  ann@example.com        delivered (one copy for this recipient alone, personal unsubscribe link)
   bob@example.com        quarantined (opted_out)
   carol@example.com      quarantined (pending)
   dave@example.com       quarantined (no_consent)
   eve@example.com        quarantined (suppressed)
-  frank@example.com      delivered (its own copy, personal unsubscribe link)
+  frank@example.com      delivered (one copy for this recipient alone, personal unsubscribe link)
   grace@example.com      sent, refused by the receiving server (5.1.1): bounced
-  henry@example.com      delivered (its own copy, personal unsubscribe link)"
+  henry@example.com      delivered (one copy for this recipient alone, personal unsubscribe link)"
 e2e_check_eq "the bounce: a hard bounce by grace's token, she is suppressed" \
     "$(grep -E '^  (report|grace is now):' "$out" | head -2)" \
 "  report: hard_bounce 5.1.1, identified by bounce_token
@@ -61,7 +61,7 @@ e2e_check_eq "campaign 2: the three held back, ann delivered" \
     "$(block "Campaign 2: 'December news' to ann, frank, grace and henry" 6)" \
 "Campaign 2: 'December news' to ann, frank, grace and henry
   RECIPIENT              OUTCOME
-  ann@example.com        delivered (its own copy, personal unsubscribe link)
+  ann@example.com        delivered (one copy for this recipient alone, personal unsubscribe link)
   frank@example.com      quarantined (opted_out)
   grace@example.com      quarantined (suppressed)
   henry@example.com      quarantined (opted_out)"
