@@ -501,22 +501,21 @@ store_optout_state(struct store *st, const struct store_erasure *e,
     struct consent_row *row_r, char *name_r, size_t namelen, char *why,
     size_t whylen)
 {
-	char form[STORE_HASH_MAX];
+	struct store_optout o;
 	enum store_status rs;
-	bool first;
 
 	assert(addr != NULL && list != NULL && erased_r != NULL);
 	assert(row_r != NULL && name_r != NULL && namelen > 0);
-	/* the newest form in the statement; older and legacy ones after */
-	first = store_erased_form(e, addr, form) == 0;
-	*erased_r = false;
-	rs = st->be->optout_state(st, addr, first ? form : NULL, list, row_r,
-	    erased_r, name_r, namelen, why, whylen);
-	if (rs == STORE_OK)
-		(void)utf8_cut(name_r);	/* as store_list_name() */
-	if (rs != STORE_OK || *erased_r)
-		return rs;
-	return store_erased_after(st, e, addr, first, erased_r, why, whylen);
+	/* a batch of one: the erasure rules have one home (store_batch.c) */
+	memset(&o, 0, sizeof(o));
+	o.addr = addr;
+	o.list = list;
+	o.name_r = name_r;
+	o.namelen = namelen;
+	rs = store_optout_state_batch(st, e, &o, 1, why, whylen);
+	*erased_r = o.erased;
+	*row_r = o.row;
+	return rs;
 }
 
 enum store_status
