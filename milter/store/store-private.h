@@ -82,7 +82,7 @@ struct store_backend {
 	    size_t whylen);
 	/* optout_state of the n opt-outs of v (forms[i]: the erased form
 	 * of v[i].addr under the newest key, may be NULL: see
-	 * optout_state); NULL: store_batch.c calls optout_state n times */
+	 * optout_state); NULL: store_erased.c calls optout_state n times */
 	enum store_status (*optout_state_batch)(struct store *st,
 	    struct store_optout *v, const char *const *forms, size_t n,
 	    char *why, size_t whylen);
@@ -266,17 +266,6 @@ bool store_import_keeps(enum sub_status old, time_t old_at,
  */
 enum store_status store_version_check(struct store *st, const char *name,
 	    unsigned flags, char *why, size_t whylen);
-
-/*
- * A lookup did not find the normalised addr erased by the form it was
- * given (first: the newest key's form was in it; false: none was): is it
- * erased under an older key or a legacy form?  Sets *yes_r if so (leaves
- * it alone if not).  STORE_OK, or STORE_TEMPFAIL/STORE_ERROR as
- * store_erased() (forms the database holds that e cannot make).
- */
-enum store_status store_erased_after(struct store *st,
-	    const struct store_erasure *e, const char *addr, bool first,
-	    bool *yes_r, char *why, size_t whylen);
 
 /* The store_tables[] entry of name, or NULL with why filled. */
 const struct store_table *store_table_find(const char *name, char *why,

@@ -8,8 +8,8 @@
  * cache of whether legacy erased forms exist; thread use as the backend
  * (one handle per thread).  The erased forms themselves are made in
  * mark.c; which of them to look for, and the refusal to answer "not
- * erased" without the keys to tell, are here.  store_mask() is the one
- * place that hides a password in ConsentDB.
+ * erased" without the keys to tell, are in store_erased.c.  store_mask()
+ * is the one place that hides a password in ConsentDB.
  */
 #include "autoconf.h"
 
@@ -23,7 +23,6 @@
 #include "config.h"
 #include "log.h"
 #include "store-private.h"
-#include "token.h"
 #include "utf8.h"
 
 /* ConsentDB forms that name PostgreSQL; strip: the prefix is not libpq's */
@@ -318,6 +317,32 @@ store_set_status(struct store *st, const char *addr, const char *list,
 }
 
 enum store_status
+store_set_status_batch(struct store *st, struct store_status_change *v,
+    size_t n, char *why, size_t whylen)
+{
+	enum store_status rs = STORE_OK;
+	size_t i;
+
+	assert(v != NULL || n == 0);
+	for (i = 0; i < n; i++) {
+		assert(v[i].addr != NULL && v[i].list != NULL);
+		if (store_status_settable(v[i].status, why, whylen) == NULL)
+			return STORE_ERROR;
+		v[i].rs = STORE_OK;
+	}
+	if (n > 0 && st->be->set_status_batch != NULL)
+		return st->be->set_status_batch(st, v, n, why, whylen);
+	for (i = 0; i < n; i++) {
+		rs = st->be->set_status(st, v[i].addr, v[i].list, v[i].status,
+		    v[i].ev, why, whylen);
+		if (rs != STORE_OK && rs != STORE_NOTFOUND)
+			return rs;
+		v[i].rs = rs;
+	}
+	return STORE_OK;
+}
+
+enum store_status
 store_suppress(struct store *st, const char *addr, const char *reason,
     const struct consent_event *ev, char *why, size_t whylen)
 {
@@ -348,219 +373,6 @@ store_quarantine_add(struct store *st, const struct quarantine_row *row,
 {
 	assert(row != NULL);
 	return st->be->quarantine_add(st, row, id_r, why, whylen);
-}
-
-int
-store_erased_form(const struct store_erasure *e, const char *addr,
-    char out[STORE_HASH_MAX])
-{
-	size_t n;
-
-	assert(addr != NULL);
-	if (e == NULL || (n = token_ring_size(e->keys)) == 0)
-		return -1;
-	return mark_erased(e->keys, n - 1, false, addr, out);
-}
-
-/*
- * erased_search - look for the erased forms of addr that e can make,
- * newest ErasureKeyFile key first (skipping it when skip_newest: the
- * caller looked it up already), then the legacy forms of every token key
- * when the database holds any.  STORE_OK with the form in form_r (may be
- * NULL), STORE_NOTFOUND, or STORE_ERROR when forms exist that e cannot
- * make.
- */
-static enum store_status
-erased_search(struct store *st, const struct store_erasure *e,
-    const char *addr, bool skip_newest, char *form_r, char *why,
-    size_t whylen)
-{
-	const struct token_ring *keys = e != NULL ? e->keys : NULL;
-	const struct token_ring *legacy = e != NULL ? e->legacy : NULL;
-	size_t nk = token_ring_size(keys), nl = token_ring_size(legacy), i;
-	char form[STORE_HASH_MAX];
-	enum store_status rs;
-	bool yes = false, leg;
-	int pass;
-
-	if (nk == 0) {
-		/* no ErasureKeyFile: fine only while nobody was erased
-		 * with one (asked every time: forget may run meanwhile) */
-		rs = st->be->suppression_prefix(st, MARK_ERASED_PREFIX, &yes,
-		    why, whylen);
-		if (rs != STORE_OK)
-			return rs;
-		if (yes) {
-			snprintf(why, whylen, "the database keeps erased "
-			    "addresses keyed with ErasureKeyFile, which is "
-			    "not loaded: cannot tell who was erased");
-			return STORE_ERROR;
-		}
-	}
-	if (st->legacy == STORE_LEGACY_UNKNOWN) {
-		rs = st->be->suppression_prefix(st, MARK_LEGACY_PREFIX, &yes,
-		    why, whylen);
-		if (rs != STORE_OK)
-			return rs;
-		st->legacy = yes ? STORE_LEGACY_SOME : STORE_LEGACY_NONE;
-	}
-	if (st->legacy == STORE_LEGACY_SOME && nl == 0) {
-		snprintf(why, whylen, "the database keeps erased addresses "
-		    "from before ErasureKeyFile, which need TokenKeyFile to "
-		    "be recognised");
-		return STORE_ERROR;
-	}
-	for (pass = 0; pass < 2; pass++) {
-		leg = pass == 1;
-		if (leg && st->legacy != STORE_LEGACY_SOME)
-			break;
-		i = leg ? nl : nk - (skip_newest && nk > 0 ? 1 : 0);
-		while (i-- > 0) {
-			if (mark_erased(leg ? legacy : keys, i, leg, addr,
-			    form) < 0) {
-				snprintf(why, whylen, "cannot compute the "
-				    "erased form");
-				return STORE_ERROR;
-			}
-			rs = st->be->suppression(st, form, NULL, 0, NULL, why,
-			    whylen);
-			if (rs == STORE_OK && form_r != NULL)
-				memcpy(form_r, form, sizeof(form));
-			if (rs != STORE_NOTFOUND)
-				return rs;
-		}
-	}
-	return STORE_NOTFOUND;
-}
-
-enum store_status
-store_erased_kinds(struct store *st, bool *keyed_r, bool *legacy_r,
-    char *why, size_t whylen)
-{
-	enum store_status rs;
-
-	assert(keyed_r != NULL && legacy_r != NULL);
-	rs = st->be->suppression_prefix(st, MARK_ERASED_PREFIX, keyed_r, why,
-	    whylen);
-	if (rs == STORE_OK)
-		rs = st->be->suppression_prefix(st, MARK_LEGACY_PREFIX,
-		    legacy_r, why, whylen);
-	return rs;
-}
-
-enum store_status
-store_erased(struct store *st, const struct store_erasure *e,
-    const char *addr, char form_r[STORE_HASH_MAX], char *why, size_t whylen)
-{
-	assert(addr != NULL);
-	return erased_search(st, e, addr, false, form_r, why, whylen);
-}
-
-/* store_erased_after - see store-private.h (for store_lookup2 also after
- * a lookup that found addr not suppressed); errors as erased_search() */
-enum store_status
-store_erased_after(struct store *st, const struct store_erasure *e,
-    const char *addr, bool first, bool *yes_r, char *why, size_t whylen)
-{
-	enum store_status rs;
-
-	switch (rs = erased_search(st, e, addr, first, NULL, why, whylen)) {
-	case STORE_OK:
-		*yes_r = true;
-		return STORE_OK;
-	case STORE_NOTFOUND:
-		return STORE_OK;
-	default:
-		return rs;
-	}
-}
-
-enum store_status
-store_lookup2(struct store *st, const char *addr,
-    const struct store_erasure *e, const char *list,
-    struct consent_row *row_r, char *why, size_t whylen)
-{
-	char form[STORE_HASH_MAX];
-	enum store_status rs;
-	bool first;
-
-	assert(addr != NULL && list != NULL && row_r != NULL);
-	/* the newest form in the same statement as the lookup itself */
-	first = store_erased_form(e, addr, form) == 0;
-	rs = st->be->lookup2(st, addr, first ? form : NULL, list, row_r, why,
-	    whylen);
-	if (rs != STORE_OK || row_r->suppressed)
-		return rs;
-	return store_erased_after(st, e, addr, first, &row_r->suppressed, why,
-	    whylen);
-}
-
-enum store_status
-store_optout_state(struct store *st, const struct store_erasure *e,
-    const char *addr, const char *list, bool *erased_r,
-    struct consent_row *row_r, char *name_r, size_t namelen, char *why,
-    size_t whylen)
-{
-	struct store_optout o;
-	enum store_status rs;
-
-	assert(addr != NULL && list != NULL && erased_r != NULL);
-	assert(row_r != NULL && name_r != NULL && namelen > 0);
-	/* a batch of one: the erasure rules have one home (store_batch.c) */
-	memset(&o, 0, sizeof(o));
-	o.addr = addr;
-	o.list = list;
-	o.name_r = name_r;
-	o.namelen = namelen;
-	rs = store_optout_state_batch(st, e, &o, 1, why, whylen);
-	*erased_r = o.erased;
-	*row_r = o.row;
-	return rs;
-}
-
-enum store_status
-store_lookup_set(struct store *st, const char *const *addrs, size_t n,
-    const struct store_erasure *e, const char *list,
-    struct consent_row *rows_r, char *why, size_t whylen)
-{
-	char (*form)[STORE_HASH_MAX];
-	const char **forms;
-	enum store_status rs = STORE_OK;
-	size_t i;
-
-	assert((addrs != NULL && rows_r != NULL) || n == 0);
-	assert(list != NULL);
-	if (n == 0)
-		return STORE_OK;
-	form = calloc(n, sizeof(*form));
-	forms = calloc(n, sizeof(*forms));
-	if (form == NULL || forms == NULL) {
-		snprintf(why, whylen, "consent lookup of %zu recipients: out "
-		    "of memory", n);
-		rs = STORE_TEMPFAIL;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		assert(addrs[i] != NULL);
-		forms[i] = store_erased_form(e, addrs[i], form[i]) == 0 ?
-		    form[i] : NULL;
-	}
-	if (st->be->lookup_set != NULL)
-		rs = st->be->lookup_set(st, addrs, forms, n, list, rows_r, why,
-		    whylen);
-	else
-		for (i = 0; i < n && rs == STORE_OK; i++)
-			rs = st->be->lookup2(st, addrs[i], forms[i], list,
-			    &rows_r[i], why, whylen);
-	for (i = 0; i < n && rs == STORE_OK; i++)
-		if (!rows_r[i].suppressed)
-			rs = store_erased_after(st, e, addrs[i],
-			    forms[i] != NULL, &rows_r[i].suppressed, why,
-			    whylen);
-out:
-	free(form);
-	free(forms);
-	return rs;
 }
 
 enum store_status
